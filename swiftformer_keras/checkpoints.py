@@ -1,0 +1,275 @@
+"""Reading PyTorch SwiftFormer checkpoints and mapping them onto Keras variables.
+
+Three key layouts are in circulation; all are renamed to one canonical layout
+(the official one, with `attn.Proj` spelled `attn.proj`) and then mapped onto
+Keras variable paths, transposing as they go:
+
+- official (Amshaker/SwiftFormer): `patch_embed.0.weight`, `network.0.1.dwconv.weight`,
+  `network.1.proj.weight` (downsampling), `norm`, `head`, `dist_head`; often
+  wrapped in `{"model": ...}` with optimizer state beside it.
+- Hugging Face transformers: `swiftformer.patch_embed.patch_embedding.0.weight`,
+  `swiftformer.encoder.network.0.blocks.1.depth_wise_conv.weight`, ...
+- timm: `stem.0.weight`, `stages.0.blocks.1.dwconv.weight`,
+  `stages.1.downsample.proj.weight`, `layer_scale.gamma`, `head_dist`.
+"""
+
+import os
+import pickle
+import re
+import zipfile
+
+import numpy as np
+
+from swiftformer_keras import torch_zip
+from swiftformer_keras.model import VARIANTS
+
+TORCH_SUFFIXES = (".pth", ".pt", ".bin")
+SAFETENSORS_SUFFIX = ".safetensors"
+
+# The attention formulation each layout's published weights were trained with.
+LAYOUT_ATTENTION = {"official": "l2", "timm": "l2", "hf": "softmax"}
+
+_BATCH_NORM_MODULES = {"norm", "norm1", "bn1", "bn2"}
+_BATCH_NORM_PARAMS = {
+    "weight": "gamma",
+    "bias": "beta",
+    "running_mean": "moving_mean",
+    "running_var": "moving_variance",
+}
+_STEM_MODULES = {"0": "conv1", "1": "bn1", "3": "conv2", "4": "bn2"}
+
+
+def read_state_dict(path):
+    """Reads a PyTorch checkpoint into `{key: float32 numpy array}`.
+
+    `.safetensors` files are read with `safetensors.numpy` (no torch needed).
+    Pickled files (`.pth`, `.pt`, `.bin`) in PyTorch's zip format are read
+    by `torch_zip` without PyTorch; pre-1.6 pickles with
+    `torch.load(weights_only=True)`. Neither executes code from the file.
+    Wrappers such as `{"model": state_dict, "optimizer": ...}` are unwrapped.
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"Checkpoint file not found: {path!r}.")
+    if path.endswith(SAFETENSORS_SUFFIX):
+        state = _read_safetensors(path)
+    elif path.endswith(TORCH_SUFFIXES):
+        state = _read_torch(path)
+    else:
+        raise ValueError(
+            f"Unrecognised checkpoint type: {path!r}. Use a .weights.h5, .keras, .pth, "
+            ".pt, .bin or .safetensors file."
+        )
+    return _unwrap(state, path)
+
+
+def _read_safetensors(path):
+    from safetensors import SafetensorError
+    from safetensors.numpy import load_file
+
+    try:
+        return load_file(path)
+    except (SafetensorError, OSError, ValueError) as error:
+        raise ValueError(f"{path!r} is not a readable safetensors file ({error}).") from error
+
+
+def _read_torch(path):
+    with open(path, "rb") as file:
+        magic = file.read(2)
+    if magic == b"PK":  # the zip format of torch.save since PyTorch 1.6
+        try:
+            return torch_zip.load(path)
+        except (zipfile.BadZipFile, KeyError, EOFError, pickle.UnpicklingError, ValueError) as error:
+            raise ValueError(
+                f"Could not read the PyTorch checkpoint {path!r} ({error}). The file is "
+                "truncated or not a checkpoint; download it again."
+            ) from error
+    return _read_legacy_torch(path)
+
+
+def _read_legacy_torch(path):
+    """Pre-1.6 pickles need PyTorch itself; `weights_only=True` keeps it safe."""
+    try:
+        import torch
+    except ImportError as error:
+        raise ImportError(
+            f"{path!r} is not a zip-format PyTorch checkpoint; reading it needs PyTorch: "
+            "pip install 'swiftformer-keras[torch]'."
+        ) from error
+    import argparse
+
+    # DeiT-style training scripts (the official one among them) store their
+    # argparse.Namespace beside the weights; it is plain data.
+    torch.serialization.add_safe_globals([argparse.Namespace])
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises RuntimeError, UnpicklingError, EOFError...
+        raise ValueError(
+            f"Could not read the PyTorch checkpoint {path!r}: {error}. The file may be "
+            "truncated or not a checkpoint; download it again."
+        ) from error
+
+
+def _unwrap(state, path):
+    for wrapper in ("model", "state_dict", "model_state_dict"):
+        if isinstance(state, dict) and isinstance(state.get(wrapper), dict):
+            state = state[wrapper]
+            break
+    if not isinstance(state, dict) or not state:
+        raise ValueError(f"{path!r} holds no state dict (found {type(state).__name__}).")
+    arrays = {}
+    for key, value in state.items():
+        if hasattr(value, "detach"):  # a torch.Tensor
+            value = value.detach().cpu().float().numpy() if value.is_floating_point() else value.numpy()
+        if not isinstance(value, np.ndarray):
+            raise ValueError(f"{path!r}: entry {key!r} is a {type(value).__name__}, not a tensor.")
+        arrays[key] = value
+    return arrays
+
+
+def detect_layout(state):
+    """Returns `"official"`, `"hf"` or `"timm"` from the checkpoint's key names."""
+    keys = [k.removeprefix("module.") for k in state]
+    if any(k.startswith("swiftformer.") for k in keys):
+        return "hf"
+    if any(k.startswith("stages.") for k in keys):
+        return "timm"
+    if any(k.startswith("network.") for k in keys):
+        return "official"
+    sample = ", ".join(sorted(state)[:3])
+    raise ValueError(
+        f"Not a SwiftFormer checkpoint: no official (network.*), Hugging Face "
+        f"(swiftformer.*) or timm (stages.*) keys; first keys: {sample}."
+    )
+
+
+def to_canonical(state, layout):
+    """Renames the keys of an official, Hugging Face or timm state dict to the
+    canonical (official) layout."""
+    renamed = {}
+    for key, value in state.items():
+        key = key.removeprefix("module.")
+        if layout == "hf":
+            key = key.removeprefix("swiftformer.")
+            key = key.replace("patch_embed.patch_embedding.", "patch_embed.")
+            key = re.sub(r"^encoder\.network\.(\d+)\.blocks\.", r"network.\1.", key)
+            key = re.sub(r"^encoder\.network\.", "network.", key)
+            key = key.replace("depth_wise_conv", "dwconv").replace("point_wise_conv", "pwconv")
+        elif layout == "timm":
+            key = re.sub(r"^stem\.", "patch_embed.", key)
+            key = re.sub(r"^head_dist\.", "dist_head.", key)
+            key = re.sub(r"\.(layer_scale(?:_[12])?)\.gamma$", r".\1", key)
+            match = re.match(r"^stages\.(\d+)\.(blocks|downsample)\.(.*)$", key)
+            if match:
+                stage, part, rest = int(match.group(1)), match.group(2), match.group(3)
+                key = (
+                    f"network.{2 * stage}.{rest}"
+                    if part == "blocks"
+                    else f"network.{2 * stage - 1}.{rest}"
+                )
+        elif layout != "official":
+            raise ValueError(f"Unknown checkpoint layout {layout!r}.")
+        key = key.replace("attn.Proj.", "attn.proj.")
+        if key in renamed:
+            raise ValueError(f"Two checkpoint keys map to {key!r}; the file mixes layouts.")
+        renamed[key] = value
+    return renamed
+
+
+def detect_architecture(canonical):
+    """Returns `(depths, widths)` of a canonical state dict."""
+    depths, widths = [], []
+    for stage in range(4):
+        prefix = f"network.{2 * stage}."
+        blocks = {int(k[len(prefix) :].split(".")[0]) for k in canonical if k.startswith(prefix)}
+        if not blocks:
+            raise ValueError(f"The checkpoint has no blocks for stage {stage} ({prefix}*).")
+        depths.append(max(blocks) + 1)
+        widths.append(int(canonical[f"{prefix}0.norm.weight"].shape[0])
+                      if f"{prefix}0.norm.weight" in canonical
+                      else int(canonical[f"{prefix}0.local_representation.norm.weight"].shape[0]))
+    return tuple(depths), tuple(widths)
+
+
+def variant_name(depths, widths):
+    """The variant name of an architecture, or a description of it."""
+    for name, spec in VARIANTS.items():
+        if tuple(spec["depths"]) == tuple(depths) and tuple(spec["widths"]) == tuple(widths):
+            return f"SwiftFormer-{name}"
+    return f"a SwiftFormer with depths {tuple(depths)} and widths {tuple(widths)}"
+
+
+def _keras_module(canonical_module):
+    """Maps a canonical module path (dots) to a Keras layer path (slashes)."""
+    parts = canonical_module.split(".")
+    if parts[0] == "patch_embed" and len(parts) == 2 and parts[1] in _STEM_MODULES:
+        return "stem/" + _STEM_MODULES[parts[1]]
+    if parts[0] == "network" and len(parts) >= 3:
+        index = int(parts[1])
+        if index % 2 == 0:
+            return "/".join([f"stage{index // 2}_block{parts[2]}", *parts[3:]])
+        return "/".join([f"downsample{(index + 1) // 2}", *parts[2:]])
+    if canonical_module in ("head", "dist_head"):
+        return f"classifier/{canonical_module}"
+    if canonical_module == "norm":
+        return "norm"
+    return None
+
+
+def _convert_tensor(module, param, value, key):
+    """Transposes one tensor from PyTorch to Keras layout; returns (name, array)."""
+    leaf = module.rsplit("/", 1)[-1]
+    if param in ("layer_scale", "layer_scale_1", "layer_scale_2"):
+        return "gamma", value.reshape(-1)
+    if param == "w_g":
+        return "w_g", value
+    if leaf in _BATCH_NORM_MODULES:
+        if param not in _BATCH_NORM_PARAMS:
+            raise ValueError(f"Unexpected BatchNorm entry {key!r}.")
+        return _BATCH_NORM_PARAMS[param], value
+    if param == "bias":
+        return "bias", value
+    if param != "weight":
+        raise ValueError(f"Unexpected checkpoint entry {key!r}.")
+    if value.ndim == 4:
+        if leaf == "dwconv":  # (C, 1, kh, kw) -> (kh, kw, C, 1)
+            return "kernel", value.transpose(2, 3, 0, 1)
+        return "kernel", value.transpose(2, 3, 1, 0)  # (O, I, kh, kw) -> (kh, kw, I, O)
+    if value.ndim == 2:
+        if module.startswith("classifier/"):
+            return "kernel", value.T  # Linear (O, I) -> Dense (I, O)
+        return "kernel", value.T[None, None]  # Linear (O, I) -> 1x1 Conv2D (1, 1, I, O)
+    raise ValueError(f"Unexpected shape {value.shape} for {key!r}.")
+
+
+def canonical_to_keras(canonical):
+    """Maps a canonical state dict onto `{keras variable path: array}`.
+
+    `num_batches_tracked` counters are bookkeeping and are dropped; any other
+    key that does not map raises a `ValueError` naming it.
+    """
+    state = {}
+    for key, value in canonical.items():
+        if key.endswith("num_batches_tracked"):
+            continue
+        module_key, param = key.rsplit(".", 1)
+        module = _keras_module(module_key)
+        if module is None:
+            raise ValueError(f"Checkpoint entry {key!r} has no counterpart in the Keras model.")
+        if param.startswith("layer_scale"):
+            module = f"{module}/{param}"
+        name, array = _convert_tensor(module, param, np.asarray(value, dtype=np.float32), key)
+        state[f"{module}/{name}"] = np.ascontiguousarray(array)
+    return state
+
+
+def load_torch_checkpoint(path):
+    """Reads a PyTorch checkpoint of any layout.
+
+    Returns `(keras_state, layout, (depths, widths))`.
+    """
+    raw = read_state_dict(path)
+    layout = detect_layout(raw)
+    canonical = to_canonical(raw, layout)
+    architecture = detect_architecture(canonical)
+    return canonical_to_keras(canonical), layout, architecture

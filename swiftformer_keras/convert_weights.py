@@ -1,0 +1,47 @@
+"""Converts a PyTorch SwiftFormer checkpoint to a Keras `.weights.h5` file.
+
+    python -m swiftformer_keras.convert_weights SRC DST.weights.h5 [--variant XS]
+
+SRC is a `.pth`, `.pt`, `.bin` or `.safetensors` file in the official,
+Hugging Face or timm layout; the layout and the variant are detected. The
+output is written atomically and holds the full classifier.
+"""
+
+import argparse
+import sys
+
+from swiftformer_keras import checkpoints
+from swiftformer_keras.model import VARIANTS
+from swiftformer_keras.weights import convert_to_keras_weights
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        prog="python -m swiftformer_keras.convert_weights", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("source", help="PyTorch checkpoint (.pth, .pt, .bin, .safetensors)")
+    parser.add_argument("destination", help="output file, ending in .weights.h5")
+    parser.add_argument(
+        "--variant",
+        type=str.upper,
+        choices=sorted(VARIANTS),
+        help="refuse the checkpoint unless it is this variant (default: detect)",
+    )
+    args = parser.parse_args(argv)
+    try:
+        destination, variant, layout = convert_to_keras_weights(
+            args.source, args.destination, config=args.variant
+        )
+    except (ValueError, OSError, ImportError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    attention = checkpoints.LAYOUT_ATTENTION[layout]
+    print(
+        f"Converted {variant} ({layout} layout, attention={attention!r}, recorded in the "
+        f"file) to {destination}."
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,416 @@
+"""Pretrained weights: resolution, strict loading, download and cache.
+
+`weights="imagenet"` fetches the published checkpoint of the variant from the
+Hugging Face hub (or a mirror named by `SWIFTFORMER_WEIGHTS_URL`), verifies
+it, converts it once and caches the Keras `.weights.h5` under
+`$KERAS_HOME/models/swiftformer/` (default `~/.keras`). Every file is written
+to a temporary name and renamed into place, so an interrupted download or
+conversion never leaves a partial file in the cache.
+"""
+
+import collections
+import hashlib
+import os
+import re
+import tempfile
+import urllib.error
+import urllib.request
+import warnings
+import json
+import zipfile
+
+import h5py
+import keras
+
+from swiftformer_keras import checkpoints
+from swiftformer_keras.model import build_swiftformer, variant_config
+
+BASE_URL_ENV = "SWIFTFORMER_WEIGHTS_URL"
+DEFAULT_BASE_URL = "https://huggingface.co"
+CACHE_SUBDIR = os.path.join("models", "swiftformer")
+# Bump when the conversion changes, so that stale converted files are not reused.
+CONVERSION_VERSION = 1
+ATTENTION_ATTRIBUTE = "swiftformer_attention"
+
+HubFile = collections.namedtuple("HubFile", "repo filename sha256 attention")
+# The MBZUAI/swiftformer-* hub repositories hold the first-release weights
+# (uniform "softmax" pooling in the attention). `sha256` None means the digest
+# announced by the server (the hub's X-Linked-Etag) is checked instead.
+HUB_FILES = {
+    "XS": HubFile("MBZUAI/swiftformer-xs", "model.safetensors", None, "softmax"),
+    "S": HubFile("MBZUAI/swiftformer-s", "pytorch_model.bin", None, "softmax"),
+    "L1": HubFile("MBZUAI/swiftformer-l1", "pytorch_model.bin", None, "softmax"),
+    "L3": HubFile("MBZUAI/swiftformer-l3", "pytorch_model.bin", None, "softmax"),
+}
+OFFICIAL_CHECKPOINTS = "https://github.com/Amshaker/SwiftFormer#models"
+
+WeightSource = collections.namedtuple("WeightSource", "state attention description")
+
+
+def cache_dir():
+    """The folder holding downloaded and converted weights."""
+    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    return os.path.join(home, CACHE_SUBDIR)
+
+
+def hub_url(variant):
+    """The download URL of a variant's ImageNet checkpoint (mirror-aware)."""
+    entry = HUB_FILES[variant]
+    base = os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
+    return f"{base.rstrip('/')}/{entry.repo}/resolve/main/{entry.filename}"
+
+
+def _source_path(variant):
+    entry = HUB_FILES[variant]
+    return os.path.join(cache_dir(), f"swiftformer_{variant.lower()}_{entry.filename}")
+
+
+def _converted_path(variant):
+    name = f"swiftformer_{variant.lower()}_imagenet_v{CONVERSION_VERSION}.weights.h5"
+    return os.path.join(cache_dir(), name)
+
+
+def resolve_weights(weights, config, include_top, classes, attention):
+    """Reads `weights` (None, "imagenet" or a path) into a `WeightSource`.
+
+    Returns None for random initialisation. Raises `ValueError` when the
+    weights cannot fit the requested model.
+    """
+    if weights is None:
+        return None
+    if not isinstance(weights, (str, os.PathLike)):
+        raise ValueError(
+            f"weights must be None, 'imagenet' or a file path, got {type(weights).__name__}."
+        )
+    if weights == "imagenet":
+        return _imagenet_source(config, include_top, classes, attention)
+    path = os.fspath(weights)
+    if not os.path.exists(path):
+        raise ValueError(
+            f"weights={path!r}: no such file. Use None, 'imagenet' or the path to a "
+            ".weights.h5, .keras, .pth, .bin or .safetensors file."
+        )
+    if path.endswith(".weights.h5"):
+        saved_attention = saved_attention_of(path)
+        _check_attention(attention, saved_attention, path)
+        attention = attention or saved_attention or "l2"
+        return WeightSource(read_keras_weights_file(path, config, attention), attention, path)
+    if path.endswith(".keras"):
+        state, saved_attention = read_keras_model_file(path)
+        _check_attention(attention, saved_attention, path)
+        return WeightSource(state, attention or saved_attention or "l2", path)
+    state, layout, (depths, widths) = checkpoints.load_torch_checkpoint(path)
+    _check_architecture(depths, widths, config, path)
+    return WeightSource(state, attention or checkpoints.LAYOUT_ATTENTION[layout], path)
+
+
+def _check_attention(requested, available, source):
+    if requested and available and requested != available:
+        raise ValueError(
+            f"{source} was trained with attention={available!r}; building it with "
+            f"attention={requested!r} would give wrong outputs. Pass attention=None."
+        )
+
+
+def _check_architecture(depths, widths, config, source):
+    if tuple(depths) != config["depths"] or tuple(widths) != config["widths"]:
+        found = checkpoints.variant_name(depths, widths)
+        wanted = checkpoints.variant_name(config["depths"], config["widths"])
+        raise ValueError(
+            f"{source} holds {found}, but the model being built is {wanted}. "
+            "Use the builder of the checkpoint's variant."
+        )
+
+
+def _imagenet_source(config, include_top, classes, attention):
+    variant = config["name"]
+    if variant not in HUB_FILES:
+        raise ValueError(
+            f"weights='imagenet' exists only for the variants {sorted(HUB_FILES)}, "
+            f"not for the custom config {config}."
+        )
+    if include_top and classes != 1000:
+        raise ValueError(
+            f"weights='imagenet' with include_top=True needs classes=1000, got classes={classes}. "
+            "For a new classifier, build include_top=False and add your own head."
+        )
+    hub_attention = HUB_FILES[variant].attention
+    _check_attention(attention, hub_attention, f"The ImageNet weights of SwiftFormer-{variant}")
+    converted = _converted_path(variant)
+    if not os.path.exists(converted):
+        convert_to_keras_weights(fetch_imagenet_checkpoint(variant), converted, config=variant)
+    state = read_keras_weights_file(converted, config, attention=hub_attention)
+    return WeightSource(state, hub_attention, f"ImageNet weights of SwiftFormer-{variant}")
+
+
+def fetch_imagenet_checkpoint(variant):
+    """Returns the local path of a variant's ImageNet checkpoint, downloading it
+    into the cache unless it is already there and intact."""
+    entry = HUB_FILES[variant]
+    path = _source_path(variant)
+    if os.path.exists(path):
+        if entry.sha256 is None or sha256_of(path) == entry.sha256:
+            return path
+        os.remove(path)
+    url = hub_url(variant)
+    try:
+        download(url, path, entry.sha256)
+    except urllib.error.HTTPError as error:
+        raise OSError(
+            f"Could not download the ImageNet weights of SwiftFormer-{variant}: {url} answered "
+            f"HTTP {error.code} {error.reason}. If {BASE_URL_ENV} names a mirror, it must serve "
+            f"<repo>/resolve/main/<file>; or put the file at {path} yourself."
+        ) from error
+    except urllib.error.URLError as error:
+        raise OSError(
+            f"Could not download the ImageNet weights of SwiftFormer-{variant} from {url} "
+            f"({getattr(error, 'reason', error)}). If this machine is offline, fetch that file "
+            f"elsewhere and put it at {path}, or set {BASE_URL_ENV} to a mirror that serves "
+            f"<repo>/resolve/main/<file>, or pass weights='/path/to/{entry.filename}'."
+        ) from error
+    return path
+
+
+def sha256_of(path, chunk_size=1 << 20):
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for chunk in iter(lambda: file.read(chunk_size), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _announced_sha256(headers):
+    """The sha256 that a Hugging Face-style server announces for a file, if any."""
+    for name in ("X-Linked-Etag", "ETag"):
+        value = (headers.get(name) or "").strip().strip('"').removeprefix("W/").strip('"')
+        if re.fullmatch(r"[0-9a-f]{64}", value):
+            return value
+    return None
+
+
+def download(url, path, sha256=None, timeout=60, chunk_size=1 << 16):
+    """Downloads `url` to `path` atomically, with a progress bar.
+
+    The file is verified against `sha256` (or, when None, against the digest
+    the server announces) and against its announced length; only a complete,
+    verified file is renamed into place. Raises `urllib.error.URLError` when
+    the server cannot be reached, `OSError` for an interrupted transfer and
+    `ValueError` for a checksum mismatch.
+    """
+    from tqdm.auto import tqdm
+
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    request = urllib.request.Request(url, headers={"User-Agent": "swiftformer-keras"})
+    handle, temp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), suffix=".part")
+    try:
+        with os.fdopen(handle, "wb") as out, urllib.request.urlopen(request, timeout=timeout) as response:
+            expected_sha = sha256 or _announced_sha256(response.headers)
+            length = response.headers.get("Content-Length")
+            length = int(length) if length and length.isdigit() else None
+            digest, received = hashlib.sha256(), 0
+            with tqdm(total=length, unit="B", unit_scale=True, desc=os.path.basename(path)) as bar:
+                while True:
+                    try:
+                        chunk = response.read(chunk_size)
+                    except Exception as error:  # http.client.IncompleteRead, resets
+                        raise OSError(f"Download of {url} was interrupted ({error}).") from error
+                    if not chunk:
+                        break
+                    out.write(chunk)
+                    digest.update(chunk)
+                    received += len(chunk)
+                    bar.update(len(chunk))
+        if length is not None and received != length:
+            raise OSError(
+                f"Download of {url} was interrupted: got {received} of {length} bytes. "
+                "Nothing was kept; try again."
+            )
+        if expected_sha and digest.hexdigest() != expected_sha:
+            raise ValueError(
+                f"Checksum mismatch for {url}: expected sha256 {expected_sha}, got "
+                f"{digest.hexdigest()}. The file was discarded; the mirror may serve a "
+                "different or corrupted file."
+            )
+        os.replace(temp, path)
+    finally:
+        if os.path.exists(temp):
+            os.remove(temp)
+    return path
+
+
+def convert_to_keras_weights(source, destination, config=None, attention=None):
+    """Converts a PyTorch SwiftFormer checkpoint to a Keras `.weights.h5` file.
+
+    The variant is detected from the checkpoint (or checked against `config`
+    when given). The output holds the full classifier model and is written
+    atomically. Returns `(destination, variant description, layout)`.
+    """
+    destination = os.fspath(destination)
+    if not destination.endswith(".weights.h5"):
+        raise ValueError(f"The destination must end in .weights.h5, got {destination!r}.")
+    folder = os.path.dirname(os.path.abspath(destination))
+    if not os.path.isdir(folder):
+        raise ValueError(f"The destination folder {folder!r} does not exist.")
+    state, layout, (depths, widths) = checkpoints.load_torch_checkpoint(source)
+    if config is None:
+        config = {"name": "custom", "depths": depths, "widths": widths}
+    config = variant_config(config)
+    _check_architecture(depths, widths, config, os.fspath(source))
+    classes = state["classifier/head/kernel"].shape[1] if "classifier/head/kernel" in state else None
+    model = build_swiftformer(
+        config,
+        include_top=classes is not None,
+        classes=classes or 1000,
+        classifier_activation=None,
+        attention=attention or checkpoints.LAYOUT_ATTENTION[layout],
+    )
+    assign_state(model, state, os.fspath(source))
+    save_weights_atomically(model, destination, attention=model_attention(model))
+    return destination, checkpoints.variant_name(depths, widths), layout
+
+
+def model_attention(model):
+    """The attention formulation of a SwiftFormer model."""
+    for layer in model.layers:
+        if hasattr(layer, "attention_type"):
+            return layer.attention_type
+    raise ValueError(f"Model {model.name!r} is not a SwiftFormer (no attention block).")
+
+
+def saved_attention_of(path):
+    """The attention formulation recorded in a `.weights.h5` file, or None."""
+    try:
+        with h5py.File(path, "r") as file:
+            value = file.attrs.get(ATTENTION_ATTRIBUTE)
+    except OSError as error:
+        raise ValueError(f"{path!r} is not a readable .weights.h5 file ({error}).") from error
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def save_weights_atomically(model, destination, attention=None):
+    """`model.save_weights(destination)` through a temporary file and a rename.
+
+    `attention` is recorded as an HDF5 attribute, so that loading the file
+    later builds the formulation the weights were trained with.
+    """
+    folder = os.path.dirname(os.path.abspath(destination))
+    os.makedirs(folder, exist_ok=True)
+    handle, temp = tempfile.mkstemp(dir=folder, suffix=".tmp.weights.h5")
+    os.close(handle)
+    try:
+        model.save_weights(temp, overwrite=True)
+        if attention:
+            with h5py.File(temp, "a") as file:
+                file.attrs[ATTENTION_ATTRIBUTE] = attention
+        os.replace(temp, destination)
+    finally:
+        if os.path.exists(temp):
+            os.remove(temp)
+
+
+def _h5_structure(path):
+    """What a `.weights.h5` file holds: `(classes or None, has_final_norm, variables)`."""
+    try:
+        with h5py.File(path, "r") as file:
+            names = []
+            file.visit(names.append)
+    except OSError as error:
+        raise ValueError(f"{path!r} is not a readable .weights.h5 file ({error}).") from error
+    heads = [n for n in names if n.endswith("distilled_classifier/head/vars/0")]
+    classes = None
+    if heads:
+        with h5py.File(path, "r") as file:
+            classes = int(file[heads[0]].shape[-1])
+    has_norm = any(n == "layers/batch_normalization" for n in names)
+    variables = sum(1 for n in names if re.search(r"/vars/\d+$", n))
+    return classes, has_norm, variables
+
+
+def read_keras_weights_file(path, config, attention="l2"):
+    """Reads a `.weights.h5` file saved from a SwiftFormer of `config` into
+    `{variable path: array}`, refusing files of another structure."""
+    classes, has_norm, variables = _h5_structure(path)
+    twin = build_swiftformer(
+        config,
+        include_top=classes is not None,
+        classes=classes or 1000,
+        classifier_activation=None,
+        features=not has_norm,
+        attention=attention,
+    )
+    wanted = checkpoints.variant_name(config["depths"], config["widths"])
+    if variables != len(twin.weights):
+        raise ValueError(
+            f"{path!r} holds {variables} variables but {wanted} has {len(twin.weights)}. "
+            "Was it saved from another variant?"
+        )
+    try:
+        with warnings.catch_warnings():
+            # Keras warns, and keeps fresh weights, where a saved group is missing.
+            warnings.simplefilter("error", UserWarning)
+            twin.load_weights(path)
+    except Exception as error:  # Keras raises ValueError; h5py KeyError/OSError
+        raise ValueError(
+            f"{path!r} does not match {wanted}: {error}. Was it saved from another variant?"
+        ) from error
+    return {variable.path: keras.ops.convert_to_numpy(variable) for variable in twin.weights}
+
+
+def read_keras_model_file(path):
+    """Reads the weights of a `.keras` SwiftFormer file by variable path.
+
+    Returns `(state, attention)`, the attention formulation read from the
+    saved configuration.
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            config_text = archive.read("config.json").decode("utf-8")
+    except (zipfile.BadZipFile, KeyError, OSError) as error:
+        raise ValueError(f"{path!r} is not a readable .keras file ({error}).") from error
+    found = re.findall(r'"attention_type":\s*"(\w+)"', config_text)
+    if not found:
+        raise ValueError(f"{path!r} is a Keras model but not a SwiftFormer (no attention layer).")
+    json.loads(config_text)  # a malformed config fails here, before Keras tries it
+    import swiftformer_keras.layers  # noqa: F401  (registers the layers)
+
+    model = keras.saving.load_model(path, compile=False, safe_mode=True)
+    state = {variable.path: keras.ops.convert_to_numpy(variable) for variable in model.weights}
+    return state, found[0]
+
+
+def assign_state(model, state, source="the checkpoint"):
+    """Fills every variable of `model` from `state` (`{variable path: array}`).
+
+    Each variable must be present with the same shape, and every entry of the
+    state must be used, except the classifier (and final norm) of a full model
+    loaded into a backbone. Nothing is assigned unless everything matches.
+    """
+    layer_names = {layer.name for layer in model.layers}
+    optional = tuple(
+        prefix
+        for prefix, layer in (("classifier/", "classifier"), ("norm/", "norm"))
+        if layer not in layer_names
+    )
+    values = []
+    for variable in model.weights:
+        if variable.path not in state:
+            raise ValueError(
+                f"{source} does not fill the model variable {variable.path!r} "
+                f"(shape {tuple(variable.shape)}); it is not a checkpoint of this model."
+            )
+        value = state[variable.path]
+        if tuple(value.shape) != tuple(variable.shape):
+            raise ValueError(
+                f"{source}: {variable.path!r} has shape {tuple(value.shape)} in the checkpoint "
+                f"but {tuple(variable.shape)} in the model (wrong variant or number of classes?)."
+            )
+        values.append((variable, value))
+    used = {variable.path for variable in model.weights}
+    unused = sorted(k for k in state if k not in used and not k.startswith(optional))
+    if unused:
+        raise ValueError(
+            f"{source} has {len(unused)} entries the model does not use, first {unused[0]!r}; "
+            "it is not a checkpoint of this model."
+        )
+    for variable, value in values:
+        variable.assign(value)

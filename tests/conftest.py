@@ -1,0 +1,159 @@
+"""Shared fixtures: an independent PyTorch reference and checkpoint writers.
+
+The reference is Hugging Face transformers' SwiftFormer (pip-installable, no
+torchvision). Its attention is the first-release "softmax" formulation; for
+the "l2" formulation its forward is replaced by the current official code's
+(Amshaker/SwiftFormer `EfficientAdditiveAttnetion.forward`). Weights are
+re-drawn so that every branch matters: default initialisation (std 0.02,
+layer scale 1e-5) would hide a broken attention below any tolerance.
+"""
+
+import argparse
+import os
+import re
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np
+import pytest
+
+SHARED_DATA = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
+IMAGENET_SAMPLES = os.path.join(SHARED_DATA, "imagenet-samples")
+
+VARIANT_SPECS = {
+    "XS": ([3, 3, 6, 4], [48, 56, 112, 220]),
+    "S": ([3, 3, 9, 6], [48, 64, 168, 224]),
+    "L1": ([4, 3, 10, 5], [48, 96, 192, 384]),
+    "L3": ([4, 4, 12, 6], [64, 128, 320, 512]),
+}
+
+
+def _official_l2_attention(self, x):
+    """The attention of the current official code, on (B, N, D) tokens."""
+    import torch
+
+    query = torch.nn.functional.normalize(self.to_query(x), dim=-1)
+    key = torch.nn.functional.normalize(self.to_key(x), dim=-1)
+    scores = torch.nn.functional.normalize(query @ self.w_g * self.scale_factor, dim=1)
+    global_query = torch.sum(scores * query, dim=1).unsqueeze(1)
+    return self.final(self.proj(global_query * key) + query)
+
+
+def make_reference(variant, attention, seed=0, classes=1000):
+    """A randomised transformers SwiftFormer in eval mode, with `attention`
+    ("softmax" as shipped by transformers, or "l2" as the official code)."""
+    import torch
+    from transformers import SwiftFormerConfig, SwiftFormerForImageClassification
+
+    depths, widths = VARIANT_SPECS[variant]
+    torch.manual_seed(seed)
+    config = SwiftFormerConfig(depths=depths, embed_dims=widths, num_labels=classes)
+    model = SwiftFormerForImageClassification(config).eval()
+    generator = torch.Generator().manual_seed(seed + 1)
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                size = module.num_features
+                module.running_mean.copy_(torch.randn(size, generator=generator) * 0.2)
+                module.running_var.copy_(torch.rand(size, generator=generator) + 0.5)
+                module.weight.copy_(torch.rand(size, generator=generator) + 0.5)
+                module.bias.copy_(torch.randn(size, generator=generator) * 0.2)
+            elif isinstance(module, (torch.nn.Conv2d, torch.nn.Linear)):
+                fan_in = module.weight[0].numel()
+                module.weight.copy_(torch.randn(module.weight.shape, generator=generator) / fan_in**0.5)
+                module.bias.copy_(torch.randn(module.bias.shape, generator=generator) * 0.1)
+            for name, parameter in module.named_parameters(recurse=False):
+                if name.startswith("layer_scale"):
+                    parameter.copy_(torch.rand(parameter.shape, generator=generator) * 0.5 + 0.5)
+                elif name == "w_g":
+                    parameter.copy_(torch.randn(parameter.shape, generator=generator))
+    if attention == "l2":
+        for module in model.modules():
+            if type(module).__name__ == "SwiftFormerEfficientAdditiveAttention":
+                module.forward = _official_l2_attention.__get__(module)
+    elif attention != "softmax":
+        raise ValueError(attention)
+    _calibrate_logit_scale(model, seed)
+    return model
+
+
+def _calibrate_logit_scale(model, seed, target_std=5.0):
+    """Scales both heads so that logits have the spread of a trained model.
+
+    Random weights give logits in the hundreds with the sum-pooling
+    ("softmax") attention; a 1e-4 absolute bound would then test float32
+    round-off rather than the port.
+    """
+    import torch
+
+    probe = torch.from_numpy(np.random.RandomState(seed).randn(2, 3, 224, 224).astype("float32"))
+    with torch.no_grad():
+        scale = target_std / float(model(probe).logits.std())
+        for head in (model.head, model.dist_head):
+            head.weight.mul_(scale)
+            head.bias.mul_(scale)
+
+
+def reference_logits(model, images_nhwc):
+    import torch
+
+    with torch.no_grad():
+        pixels = torch.from_numpy(np.ascontiguousarray(images_nhwc.transpose(0, 3, 1, 2)))
+        return model(pixels).logits.numpy()
+
+
+def hf_to_official_key(key):
+    key = key.removeprefix("swiftformer.")
+    key = key.replace("patch_embed.patch_embedding.", "patch_embed.")
+    key = re.sub(r"^encoder\.network\.(\d+)\.blocks\.(\d+)\.", r"network.\1.\2.", key)
+    key = key.replace("encoder.network.", "network.")
+    key = key.replace("depth_wise_conv", "dwconv").replace("point_wise_conv", "pwconv")
+    return key.replace("attn.proj.", "attn.Proj.")
+
+
+def hf_to_timm_key(key):
+    key = hf_to_official_key(key).replace("attn.Proj.", "attn.proj.")
+    key = key.replace("patch_embed.", "stem.").replace("dist_head.", "head_dist.")
+    key = re.sub(r"\.(layer_scale(_[12])?)$", r".\1.gamma", key)
+    match = re.match(r"^network\.(\d+)\.(.*)$", key)
+    if match:
+        index, rest = int(match.group(1)), match.group(2)
+        key = (
+            f"stages.{index // 2}.blocks.{rest}"
+            if index % 2 == 0
+            else f"stages.{(index + 1) // 2}.downsample.{rest}"
+        )
+    return key
+
+
+def write_checkpoint(model, layout, folder, name="ckpt"):
+    """Saves `model`'s weights as a real file in `layout`: official (.pth,
+    wrapped with training metadata like the official script), hf
+    (.safetensors) or timm (.bin)."""
+    import torch
+    from safetensors.torch import save_file
+
+    state = {k: v.detach().clone().contiguous() for k, v in model.state_dict().items()}
+    if layout == "hf":
+        path = os.path.join(folder, f"{name}.safetensors")
+        save_file(state, path)
+    elif layout == "official":
+        path = os.path.join(folder, f"{name}.pth")
+        official = {hf_to_official_key(k): v for k, v in state.items()}
+        torch.save({"model": official, "epoch": 299, "args": argparse.Namespace(model="x")}, path)
+    elif layout == "timm":
+        path = os.path.join(folder, f"{name}.bin")
+        torch.save({hf_to_timm_key(k): v for k, v in state.items()}, path)
+    else:
+        raise ValueError(layout)
+    return path
+
+
+@pytest.fixture(scope="session")
+def images():
+    """Deterministic inputs scaled like preprocessed images: 224x224 and non-square."""
+    rng = np.random.RandomState(0)
+    return {
+        "square": rng.randn(2, 224, 224, 3).astype("float32"),
+        "non_square": rng.randn(1, 160, 256, 3).astype("float32"),
+    }

@@ -1,0 +1,142 @@
+"""Parity with the PyTorch reference through the real converter, and the
+checkpoint reader's errors."""
+
+import os
+
+import numpy as np
+import pytest
+
+from conftest import make_reference, reference_logits, write_checkpoint
+from swiftformer_keras import SwiftFormer, checkpoints
+
+TOLERANCE = 1e-4
+LAYOUTS = ("official", "hf", "timm")
+
+
+def _keras_logits(path, variant, images, attention=None):
+    model = SwiftFormer(
+        variant,
+        weights=path,
+        input_shape=(None, None, 3),
+        classifier_activation=None,
+        attention=attention,
+    )
+    return {name: np.asarray(model(batch, training=False)) for name, batch in images.items()}
+
+
+@pytest.mark.parametrize("variant", ["XS", "S", "L1", "L3"])
+@pytest.mark.parametrize("attention", ["l2", "softmax"])
+def test_parity_with_pytorch_in_every_layout(variant, attention, images, tmp_path, record_property):
+    reference = make_reference(variant, attention)
+    expected = {name: reference_logits(reference, batch) for name, batch in images.items()}
+    assert max(np.abs(v).max() for v in expected.values()) > 1.0  # logits carry signal
+    for layout in LAYOUTS:
+        path = write_checkpoint(reference, layout, str(tmp_path), name=layout)
+        got = _keras_logits(path, variant, images, attention=attention)
+        for name in images:
+            diff = float(np.abs(got[name] - expected[name]).max())
+            record_property(f"{variant}-{attention}-{layout}-{name}", diff)
+            print(f"parity {variant:>2} {attention:>7} {layout:>8} {name:>10}: max|diff| {diff:.2e}")
+            assert diff <= TOLERANCE, (layout, name, diff)
+
+
+def test_attention_formulation_matters(images, tmp_path):
+    """The parity tests could not pass with the wrong formulation."""
+    reference = make_reference("XS", "l2")
+    path = write_checkpoint(reference, "official", str(tmp_path))
+    l2 = _keras_logits(path, "XS", images, attention="l2")["square"]
+    softmax = _keras_logits(path, "XS", images, attention="softmax")["square"]
+    assert np.abs(l2 - softmax).max() > 100 * TOLERANCE
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_layout_variant_and_attention_are_detected(layout, tmp_path):
+    path = write_checkpoint(make_reference("XS", "softmax"), layout, str(tmp_path))
+    state, detected, (depths, widths) = checkpoints.load_torch_checkpoint(path)
+    assert detected == layout
+    assert checkpoints.variant_name(depths, widths) == "SwiftFormer-XS"
+    assert "classifier/dist_head/kernel" in state
+    model = SwiftFormer("XS", weights=path)
+    attention = {layer.attention_type for layer in model.layers if hasattr(layer, "attention_type")}
+    assert attention == {checkpoints.LAYOUT_ATTENTION[layout]}
+
+
+def test_wrong_variant_checkpoint_is_refused(tmp_path):
+    path = write_checkpoint(make_reference("XS", "l2"), "official", str(tmp_path))
+    with pytest.raises(ValueError, match="holds SwiftFormer-XS, but the model being built is SwiftFormer-S"):
+        SwiftFormer("S", weights=path)
+
+
+def test_truncated_checkpoint_is_refused(tmp_path):
+    for layout in ("official", "hf"):
+        path = write_checkpoint(make_reference("XS", "l2"), layout, str(tmp_path), name=layout)
+        data = open(path, "rb").read()
+        with open(path, "wb") as file:
+            file.write(data[: len(data) // 2])
+        with pytest.raises(ValueError, match="truncated|not a readable safetensors"):
+            SwiftFormer("XS", weights=path)
+
+
+def test_non_swiftformer_checkpoint_is_refused(tmp_path):
+    from safetensors.numpy import save_file
+
+    path = str(tmp_path / "resnet.safetensors")
+    save_file({"conv1.weight": np.zeros((8, 3, 7, 7), "float32")}, path)
+    with pytest.raises(ValueError, match="Not a SwiftFormer checkpoint.*conv1.weight"):
+        SwiftFormer("XS", weights=path)
+
+
+def test_extra_or_missing_tensors_are_refused(tmp_path):
+    from safetensors.torch import save_file
+
+    reference = make_reference("XS", "softmax")
+    state = {k: v.contiguous() for k, v in reference.state_dict().items()}
+    extra = dict(state, **{"swiftformer.encoder.network.0.blocks.0.extra.weight": state["norm.weight"].clone()})
+    save_file(extra, str(tmp_path / "extra.safetensors"))
+    with pytest.raises(ValueError, match="extra.weight"):
+        SwiftFormer("XS", weights=str(tmp_path / "extra.safetensors"))
+    missing = {k: v for k, v in state.items() if not k.endswith("attn.w_g")}
+    save_file(missing, str(tmp_path / "missing.safetensors"))
+    with pytest.raises(ValueError, match="does not fill the model variable .*attn/w_g"):
+        SwiftFormer("XS", weights=str(tmp_path / "missing.safetensors"))
+
+
+def test_a_refused_checkpoint_leaves_no_half_loaded_model(tmp_path):
+    """assign_state checks everything before it assigns anything."""
+    import keras
+
+    from swiftformer_keras.model import build_swiftformer
+    from swiftformer_keras.weights import assign_state
+
+    reference = make_reference("XS", "l2")
+    path = write_checkpoint(reference, "official", str(tmp_path))
+    state, _, _ = checkpoints.load_torch_checkpoint(path)
+    state["classifier/head/kernel"] = state["classifier/head/kernel"][:, :10]
+    model = build_swiftformer("XS")
+    before = [keras.ops.convert_to_numpy(v).copy() for v in model.weights]
+    with pytest.raises(ValueError, match="classifier/head/kernel"):
+        assign_state(model, state)
+    after = [keras.ops.convert_to_numpy(v) for v in model.weights]
+    assert all(np.array_equal(a, b) for a, b in zip(before, after))
+
+
+def test_backbone_loads_a_classifier_checkpoint(tmp_path, images):
+    reference = make_reference("XS", "l2")
+    path = write_checkpoint(reference, "official", str(tmp_path))
+    backbone = SwiftFormer("XS", weights=path, include_top=False, pooling="avg")
+    full = SwiftFormer("XS", weights=path, classifier_activation=None)
+    pooled = np.asarray(backbone(images["square"]))
+    head = full.get_layer("classifier")
+    np.testing.assert_allclose(np.asarray(head(pooled)), np.asarray(full(images["square"])), atol=1e-5)
+    features = SwiftFormer("XS", weights=path, include_top=False, features=True)
+    assert [tuple(o.shape[1:]) for o in features(images["square"])] == [
+        (56, 56, 48), (28, 28, 56), (14, 14, 112), (7, 7, 220)
+    ]
+
+
+def test_unknown_file_type_is_refused(tmp_path):
+    path = tmp_path / "weights.npz"
+    path.write_bytes(b"junk")
+    with pytest.raises(ValueError, match="Unrecognised checkpoint type"):
+        SwiftFormer("XS", weights=str(path))
+    assert not os.path.exists(tmp_path / "weights.weights.h5")
