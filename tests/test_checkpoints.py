@@ -140,3 +140,14 @@ def test_unknown_file_type_is_refused(tmp_path):
     with pytest.raises(ValueError, match="Unrecognised checkpoint type"):
         SwiftFormer("XS", weights=str(path))
     assert not os.path.exists(tmp_path / "weights.weights.h5")
+
+
+def test_legacy_pickle_checkpoints_are_read_through_torch(tmp_path, images):
+    import torch
+
+    reference = make_reference("XS", "softmax")
+    path = str(tmp_path / "legacy.pth")
+    torch.save(reference.state_dict(), path, _use_new_zipfile_serialization=False)
+    assert open(path, "rb").read(2) != b"PK"
+    got = _keras_logits(path, "XS", {"square": images["square"]})["square"]
+    assert np.abs(got - reference_logits(reference, images["square"])).max() <= TOLERANCE

@@ -1,0 +1,119 @@
+"""SwiftFormer in Keras: the variants, ImageNet predictions, parity with PyTorch.
+
+    python examples/demo.py [--variant XS] [--images ../shared/data/imagenet-samples]
+
+1. Builds the four variants and prints their parameter counts.
+2. Loads the variant with weights="imagenet" (downloaded once, or from the
+   cache / a mirror named by SWIFTFORMER_WEIGHTS_URL) and classifies sample
+   photos; offline and uncached, it says which file to fetch and goes on.
+3. Converts a PyTorch SwiftFormer (transformers' implementation, random
+   weights, written as an official checkpoint) with the project's converter
+   and compares the logits of both on real photos.
+"""
+
+import argparse
+import csv
+import os
+import sys
+import tempfile
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np
+from tqdm import tqdm
+
+import swiftformer_keras as sfk
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DEFAULT_IMAGES = os.path.join(ROOT, "..", "shared", "data", "imagenet-samples")
+
+
+def sample_images(folder, count):
+    """`(uint8 images, labels)` of the first `count` samples (one per class)."""
+    labels_file = os.path.join(folder, "labels.csv")
+    if not os.path.isfile(labels_file):
+        return None, None
+    with open(labels_file) as file:
+        rows = list(csv.DictReader(file))[:count]
+    images = [sfk.load_image(os.path.join(folder, r["file"])) for r in tqdm(rows, desc="images", leave=False)]
+    return np.stack(images), np.array([int(r["class_index"]) for r in rows])
+
+
+def show_variants():
+    print("| variant | parameters | stage widths | stage depths |")
+    print("|---|---:|---|---|")
+    for name, spec in sfk.VARIANTS.items():
+        model = sfk.SwiftFormer(name)
+        params = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+        print(f"| SwiftFormer-{name} | {params:,} | {spec['widths']} | {spec['depths']} |")
+
+
+def imagenet_predictions(variant, images, labels):
+    try:
+        model = sfk.SwiftFormer(variant, weights="imagenet")
+    except (OSError, ImportError) as error:
+        print(f"\nImageNet weights not available here:\n  {error}\n")
+        return
+    if images is None:
+        print("No sample images (../shared/data is absent); skipping predictions.")
+        return
+    probabilities = model.predict(sfk.preprocess_input(images), batch_size=32, verbose=1)
+    for label, top in list(zip(labels, sfk.decode_predictions(probabilities, top=3)))[:5]:
+        names = ", ".join(f"{name} {score:.2f}" for _, name, score in top)
+        print(f"  true {sfk.imagenet_utils.imagenet_class_index()[label][1]!r:>24}: {names}")
+    top1 = float((probabilities.argmax(1) == labels).mean())
+    print(f"SwiftFormer-{variant} ImageNet weights: top-1 {top1:.1%} on {len(labels)} sample photos")
+
+
+def pytorch_parity(variant, images):
+    try:
+        import torch
+        from transformers import SwiftFormerConfig, SwiftFormerForImageClassification
+    except ImportError:
+        print("PyTorch or transformers is not installed; skipping the parity check.")
+        return
+    spec = sfk.VARIANTS[variant]
+    torch.manual_seed(0)
+    config = SwiftFormerConfig(depths=list(spec["depths"]), embed_dims=list(spec["widths"]), num_labels=1000)
+    reference = SwiftFormerForImageClassification(config).eval()
+    with torch.no_grad():  # default init (std 0.02, layer scale 1e-5) would hide most of the network
+        for name, parameter in reference.named_parameters():
+            if parameter.dim() > 1 or "layer_scale" in name:
+                parameter.normal_(0.0, 1.0 / max(parameter[0].numel(), 1) ** 0.5)
+    if images is None:
+        images = np.random.RandomState(0).randint(0, 256, (8, 224, 224, 3), dtype=np.uint8)
+    pixels = sfk.preprocess_input(images)
+    with tempfile.TemporaryDirectory() as folder:
+        source = os.path.join(folder, "pytorch_model.bin")
+        torch.save(reference.state_dict(), source)
+        destination = os.path.join(folder, "converted.weights.h5")
+        sfk.convert_to_keras_weights(source, destination)
+        model = sfk.SwiftFormer(variant, weights=destination, classifier_activation=None)
+        keras_logits = model.predict(pixels, batch_size=32, verbose=0)
+    with torch.no_grad():
+        torch_logits = reference(torch.from_numpy(pixels.transpose(0, 3, 1, 2).copy())).logits.numpy()
+    # Random weights with sum pooling give logits in the thousands: report the relative error.
+    relative = np.abs(keras_logits - torch_logits).max() / np.abs(torch_logits).max()
+    agree = (keras_logits.argmax(1) == torch_logits.argmax(1)).mean()
+    print(
+        f"PyTorch -> Keras SwiftFormer-{variant} (random weights) on {len(pixels)} photos: "
+        f"max |logit diff| / max |logit| = {relative:.1e}, top-1 agreement {agree:.0%}"
+    )
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--variant", default="XS", type=str.upper, choices=sorted(sfk.VARIANTS))
+    parser.add_argument("--images", default=DEFAULT_IMAGES, help="folder with labels.csv and images/")
+    parser.add_argument("--count", type=int, default=64, help="how many sample photos to use")
+    args = parser.parse_args(argv)
+
+    show_variants()
+    images, labels = sample_images(args.images, args.count)
+    imagenet_predictions(args.variant, images, labels)
+    pytorch_parity(args.variant, images)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

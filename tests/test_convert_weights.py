@@ -1,0 +1,50 @@
+"""The command-line converter, run as users run it."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import make_reference, reference_logits, write_checkpoint
+from swiftformer_keras import SwiftFormerXS
+from swiftformer_keras.convert_weights import main
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_cli_converts_an_official_checkpoint(tmp_path, images):
+    reference = make_reference("XS", "l2", seed=5)
+    source = write_checkpoint(reference, "official", str(tmp_path))
+    destination = tmp_path / "xs.weights.h5"
+    result = subprocess.run(
+        [sys.executable, "-m", "swiftformer_keras.convert_weights", source, str(destination)],
+        capture_output=True, text=True, cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT),
+    )
+    assert result.returncode == 0, result.stderr
+    assert "SwiftFormer-XS (official layout, attention='l2'" in result.stdout
+    model = SwiftFormerXS(weights=str(destination), classifier_activation=None)
+    expected = reference_logits(reference, images["square"])
+    assert np.abs(np.asarray(model(images["square"])) - expected).max() <= 1e-4
+
+
+@pytest.mark.parametrize(
+    "destination, extra, message",
+    [
+        ("out.weights.h5", ["--variant", "S"], "holds SwiftFormer-XS, but the model being built is SwiftFormer-S"),
+        ("out.h5", [], "must end in .weights.h5"),
+        ("missing/out.weights.h5", [], "does not exist"),
+    ],
+)
+def test_cli_errors_leave_no_file(tmp_path, capsys, destination, extra, message):
+    source = write_checkpoint(make_reference("XS", "softmax"), "hf", str(tmp_path))
+    before = set(os.listdir(tmp_path))
+    assert main([source, str(tmp_path / destination), *extra]) == 2
+    assert message in capsys.readouterr().err
+    assert set(os.listdir(tmp_path)) == before
+
+
+def test_cli_refuses_a_missing_source(tmp_path, capsys):
+    assert main([str(tmp_path / "nope.pth"), str(tmp_path / "x.weights.h5")]) == 2
+    assert "not found" in capsys.readouterr().err

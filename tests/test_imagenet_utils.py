@@ -1,0 +1,70 @@
+"""preprocess_input, decode_predictions and the evaluation transform."""
+
+import csv
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import IMAGENET_SAMPLES
+from swiftformer_keras import imagenet_utils
+from swiftformer_keras.imagenet_utils import decode_predictions, load_image, preprocess_input
+
+
+def test_preprocess_input_normalises_like_the_official_transform():
+    pixels = np.array([[[0, 128, 255]]], dtype=np.uint8)
+    expected = [(0 / 255 - 0.485) / 0.229, (128 / 255 - 0.456) / 0.224, (255 / 255 - 0.406) / 0.225]
+    np.testing.assert_allclose(preprocess_input(pixels)[0, 0], expected, rtol=1e-6)
+    np.testing.assert_array_equal(preprocess_input(pixels), preprocess_input(pixels.astype("float64")))
+    assert preprocess_input(pixels).dtype == np.float32
+
+
+def test_preprocess_input_refuses_channels_first():
+    with pytest.raises(ValueError, match=r"3 channels last, got shape \(1, 3, 4, 4\)"):
+        preprocess_input(np.zeros((1, 3, 4, 4)))
+    with pytest.raises(ValueError, match="channels-last only"):
+        preprocess_input(np.zeros((1, 4, 4, 3)), data_format="channels_first")
+
+
+def test_decode_predictions_uses_the_shipped_class_index():
+    index = imagenet_utils.imagenet_class_index()
+    assert len(index) == 1000 and index[0] == ("n01440764", "tench")
+    assert len({wnid for wnid, _ in index.values()}) == 1000
+    assert [wnid for wnid, _ in index.values()] == sorted(wnid for wnid, _ in index.values())
+    preds = np.zeros((2, 1000), "float32")
+    preds[0, [1, 2, 3]] = [0.5, 0.3, 0.2]
+    preds[1, 999] = 1.0
+    decoded = decode_predictions(preds, top=3)
+    assert decoded[0] == [("n01443537", "goldfish", 0.5), ("n01484850", "great white shark", pytest.approx(0.3)),
+                          ("n01491361", "tiger shark", pytest.approx(0.2))]
+    assert decoded[1][0][:2] == ("n15075141", "toilet tissue")
+    with pytest.raises(ValueError, match=r"\(samples, 1000\), got \(2, 10\)"):
+        decode_predictions(np.zeros((2, 10)))
+
+
+@pytest.mark.skipif(not os.path.isdir(IMAGENET_SAMPLES), reason="../shared/data is absent")
+def test_class_index_agrees_with_the_sample_labels():
+    with open(os.path.join(IMAGENET_SAMPLES, "labels.csv")) as file:
+        rows = list(csv.DictReader(file))
+    index = imagenet_utils.imagenet_class_index()
+    assert all(index[int(r["class_index"])][0] == r["wnid"] for r in rows)
+
+
+def test_load_image_resizes_the_shorter_side_and_center_crops(tmp_path):
+    rng = np.random.RandomState(0)
+    pixels = rng.randint(0, 256, (300, 400, 3), dtype=np.uint8)
+    path = tmp_path / "photo.png"
+    Image.fromarray(pixels).save(path)
+    got = load_image(path)
+    assert got.shape == (224, 224, 3) and got.dtype == np.uint8
+    # Shorter side 300 -> 256 (bicubic), so 400 -> 341; crop 224 from the centre.
+    resized = np.asarray(Image.fromarray(pixels).resize((341, 256), Image.BICUBIC))
+    np.testing.assert_array_equal(got, resized[16:240, 58:282])
+    assert load_image(path, size=(192, 256)).shape == (192, 256, 3)
+
+
+@pytest.mark.skipif(not os.path.isdir(IMAGENET_SAMPLES), reason="../shared/data is absent")
+def test_load_image_on_a_real_photo():
+    image = load_image(os.path.join(IMAGENET_SAMPLES, "images", "n01440764_tench.JPEG"))
+    assert image.shape == (224, 224, 3) and 20 < image.mean() < 235

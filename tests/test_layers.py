@@ -1,0 +1,146 @@
+"""Each layer: shapes, serialization, and numbers against NumPy references."""
+
+import keras
+import numpy as np
+import pytest
+
+from swiftformer_keras import layers as sf
+
+RNG = np.random.RandomState(0)
+
+
+def _roundtrip(layer, x):
+    """Rebuilds `layer` from its config, copies the weights, compares outputs."""
+    expected = np.asarray(layer(x))
+    clone = type(layer).from_config(layer.get_config())
+    clone(x)
+    clone.set_weights(layer.get_weights())
+    np.testing.assert_allclose(np.asarray(clone(x)), expected, atol=1e-6)
+    # The registered name round-trips through Keras's own serializer too.
+    again = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(layer))
+    assert type(again) is type(layer)
+    return expected
+
+
+@pytest.mark.parametrize(
+    "layer, input_shape, output_shape",
+    [
+        (sf.Stem(48), (2, 64, 96, 3), (2, 16, 24, 48)),
+        (sf.DownsampleEmbedding(64), (2, 16, 24, 48), (2, 8, 12, 64)),
+        (sf.ConvEncoder(hidden_dim=96, drop_path_rate=0.1), (2, 8, 8, 24), (2, 8, 8, 24)),
+        (sf.LocalRepresentation(), (2, 8, 8, 24), (2, 8, 8, 24)),
+        (sf.Mlp(96, dropout_rate=0.1), (2, 8, 8, 24), (2, 8, 8, 24)),
+        (sf.EfficientAdditiveAttention("l2"), (2, 8, 6, 24), (2, 8, 6, 24)),
+        (sf.SwiftFormerBlock(attention_type="token_softmax", drop_path_rate=0.2), (2, 4, 4, 16), (2, 4, 4, 16)),
+        (sf.LayerScale(0.5), (2, 4, 4, 16), (2, 4, 4, 16)),
+        (sf.DistilledClassifier(10), (2, 16), (2, 10)),
+    ],
+    ids=lambda v: type(v).__name__ if isinstance(v, keras.layers.Layer) else None,
+)
+def test_shapes_and_serialization(layer, input_shape, output_shape):
+    x = RNG.randn(*input_shape).astype("float32")
+    y = _roundtrip(layer, x)
+    assert y.shape == output_shape
+    assert tuple(layer.compute_output_shape(input_shape)) == output_shape
+    assert layer.__doc__ and "Input" in layer.__doc__
+
+
+def _normalize(x, axis):
+    return x / np.maximum(np.sqrt((x**2).sum(axis=axis, keepdims=True)), 1e-12)
+
+
+def _numpy_attention(layer, x, attention_type):
+    """SwiftFormer attention on (B, N, D) tokens, written from the paper and
+    the official code, independent of the layer's implementation."""
+    batch, height, width, channels = x.shape
+    tokens = x.reshape(batch, height * width, channels)
+
+    def linear(sublayer, t):
+        kernel, bias = (np.asarray(w) for w in sublayer.weights)
+        return t @ kernel[0, 0] + bias
+
+    q = _normalize(linear(layer.to_query, tokens), -1)
+    k = _normalize(linear(layer.to_key, tokens), -1)
+    scores = q @ np.asarray(layer.w_g) * channels**-0.5  # (B, N, 1)
+    if attention_type == "l2":
+        weights = _normalize(scores, 1)
+    elif attention_type == "softmax":
+        weights = np.exp(scores - scores.max(-1, keepdims=True))
+        weights /= weights.sum(-1, keepdims=True)  # over a size-1 axis: ones
+    else:
+        weights = np.exp(scores - scores.max(1, keepdims=True))
+        weights /= weights.sum(1, keepdims=True)
+    global_query = (weights * q).sum(1, keepdims=True)
+    out = linear(layer.final, linear(layer.proj, global_query * k) + q)
+    return out.reshape(batch, height, width, channels)
+
+
+@pytest.mark.parametrize("attention_type", sf.ATTENTION_TYPES)
+def test_attention_matches_numpy_reference(attention_type):
+    layer = sf.EfficientAdditiveAttention(attention_type)
+    x = RNG.randn(2, 7, 5, 16).astype("float32")
+    got = np.asarray(layer(x))
+    np.testing.assert_allclose(got, _numpy_attention(layer, x, attention_type), atol=2e-5)
+
+
+def test_attention_formulations_differ():
+    x = RNG.randn(1, 4, 4, 8).astype("float32")
+    layer = sf.EfficientAdditiveAttention("l2")
+    layer(x)
+    outputs = {}
+    for kind in sf.ATTENTION_TYPES:
+        other = sf.EfficientAdditiveAttention(kind)
+        other(x)
+        other.set_weights(layer.get_weights())
+        outputs[kind] = np.asarray(other(x))
+    assert np.abs(outputs["l2"] - outputs["softmax"]).max() > 1e-2
+    assert np.abs(outputs["l2"] - outputs["token_softmax"]).max() > 1e-2
+
+
+def test_unknown_attention_type_names_the_choices():
+    with pytest.raises(ValueError, match="'dot'.*'l2', 'softmax', 'token_softmax'"):
+        sf.EfficientAdditiveAttention("dot")
+
+
+def test_drop_path_statistics():
+    layer = sf.DropPath(0.25, seed=1)
+    x = np.ones((4000, 2, 2, 3), "float32")
+    np.testing.assert_array_equal(np.asarray(layer(x, training=False)), x)
+    y = np.asarray(layer(x, training=True))
+    per_sample = y.reshape(4000, -1)
+    assert np.allclose(np.unique(per_sample), [0.0, 1 / 0.75])
+    assert np.all(per_sample.min(1) == per_sample.max(1))  # whole samples dropped
+    assert abs((per_sample[:, 0] == 0).mean() - 0.25) < 0.03
+    assert abs(y.mean() - 1.0) < 0.05  # expectation preserved
+    with pytest.raises(ValueError, match="rate must be in"):
+        sf.DropPath(1.0)
+
+
+def test_layer_scale_initial_value_and_stem_padding():
+    assert np.allclose(np.asarray(sf.LayerScale(1e-5)(np.ones((1, 3), "float32"))), 1e-5)
+    # PyTorch pads stride-2 convolutions on every side: a one-hot input at the
+    # top-left corner reaches the first output through the kernel's centre.
+    stem = sf.Stem(4)
+    x = np.zeros((1, 8, 8, 3), "float32")
+    stem(x)
+    padded = np.asarray(stem.pad1(x))
+    assert padded.shape == (1, 10, 10, 3)
+
+
+def test_classifier_average_and_both():
+    both = sf.DistilledClassifier(5, output_mode="both")
+    x = RNG.randn(3, 8).astype("float32")
+    head, dist = (np.asarray(t) for t in both(x))
+    average = sf.DistilledClassifier(5)
+    average(x)
+    average.set_weights(both.get_weights())
+    np.testing.assert_allclose(np.asarray(average(x)), (head + dist) / 2, atol=1e-6)
+    with pytest.raises(ValueError, match="output_mode"):
+        sf.DistilledClassifier(5, output_mode="sum")
+
+
+def test_local_representation_keeps_width_and_has_no_drop_path():
+    layer = sf.LocalRepresentation(name="local")
+    layer(np.zeros((1, 4, 4, 12), "float32"))
+    assert layer.pwconv1.filters == 12 and layer.drop_path.rate == 0.0
+    assert "hidden_dim" not in layer.get_config()
