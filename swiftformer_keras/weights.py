@@ -378,21 +378,26 @@ def read_keras_model_file(path):
     return state, found[0]
 
 
-def assign_state(model, state, source="the checkpoint"):
+def assign_state(model, state, source="the checkpoint", keep_fresh=()):
     """Fills every variable of `model` from `state` (`{variable path: array}`).
 
     Each variable must be present with the same shape, and every entry of the
     state must be used, except the classifier (and final norm) of a full model
-    loaded into a backbone. Nothing is assigned unless everything matches.
+    loaded into a backbone. Variables under the `keep_fresh` path prefixes
+    (e.g. `("classifier/",)` for a new head) keep their initial values and
+    the state's entries there are ignored. Nothing is assigned unless
+    everything matches.
     """
     layer_names = {layer.name for layer in model.layers}
-    optional = tuple(
+    optional = tuple(keep_fresh) + tuple(
         prefix
         for prefix, layer in (("classifier/", "classifier"), ("norm/", "norm"))
         if layer not in layer_names
     )
     values = []
     for variable in model.weights:
+        if variable.path.startswith(tuple(keep_fresh)):
+            continue
         if variable.path not in state:
             raise ValueError(
                 f"{source} does not fill the model variable {variable.path!r} "
@@ -405,7 +410,7 @@ def assign_state(model, state, source="the checkpoint"):
                 f"but {tuple(variable.shape)} in the model (wrong variant or number of classes?)."
             )
         values.append((variable, value))
-    used = {variable.path for variable in model.weights}
+    used = {variable.path for variable, _ in values}
     unused = sorted(k for k in state if k not in used and not k.startswith(optional))
     if unused:
         raise ValueError(

@@ -157,3 +157,60 @@ def images():
         "square": rng.randn(2, 224, 224, 3).astype("float32"),
         "non_square": rng.randn(1, 160, 256, 3).astype("float32"),
     }
+
+
+CIFAR_TARBALL = os.path.join(SHARED_DATA, "cifar10-jpeg.tar.gz")
+CIFAR_CLASSES = ("airplane", "automobile", "frog", "ship")
+
+
+def make_image_folder(root, per_split, classes=CIFAR_CLASSES):
+    """A small image folder: real CIFAR-10 JPEGs from ../shared/data when
+    present, otherwise generated 32x32 images whose colour and texture
+    depend on the class (so that a model can still learn them).
+
+    `per_split` maps a split name (train, test) to images per class.
+    Returns `(root, "cifar10" or "generated")`.
+    """
+    import tarfile
+
+    from PIL import Image
+
+    if os.path.exists(CIFAR_TARBALL):
+        wanted = {(s, c): n for s, n in per_split.items() for c in classes}
+        taken = dict.fromkeys(wanted, 0)
+        with tarfile.open(CIFAR_TARBALL) as archive:
+            for member in archive:
+                parts = member.name.split("/")[-3:]
+                if not member.isfile() or len(parts) < 3 or tuple(parts[:2]) not in wanted:
+                    continue
+                key = tuple(parts[:2])
+                if taken[key] >= wanted[key]:
+                    continue
+                folder = os.path.join(root, *key)
+                os.makedirs(folder, exist_ok=True)
+                with open(os.path.join(folder, parts[2]), "wb") as out:
+                    out.write(archive.extractfile(member).read())
+                taken[key] += 1
+                if taken == wanted:
+                    break
+        return root, "cifar10"
+    rng = np.random.RandomState(0)
+    for split, count in per_split.items():
+        for label, name in enumerate(classes):
+            folder = os.path.join(root, split, name)
+            os.makedirs(folder, exist_ok=True)
+            for index in range(count):
+                base = np.zeros((32, 32, 3)) + 60
+                base[..., label % 3] += 120
+                stripes = (np.arange(32) // (2 + label)) % 2 * 40
+                image = base + stripes[None, :, None] + rng.randn(32, 32, 3) * 25
+                Image.fromarray(np.clip(image, 0, 255).astype(np.uint8)).save(
+                    os.path.join(folder, f"{index:04d}.png")
+                )
+    return root, "generated"
+
+
+@pytest.fixture(scope="session")
+def small_cifar(tmp_path_factory):
+    """4 classes x 120 training and 40 test images."""
+    return make_image_folder(str(tmp_path_factory.mktemp("cifar")), {"train": 120, "test": 40})

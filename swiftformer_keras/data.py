@@ -1,0 +1,269 @@
+"""Image-folder datasets for training and evaluation, without TensorFlow.
+
+A data folder holds `train/<class>/*` and `val/<class>/*` or `test/<class>/*`.
+Images are decoded with Pillow and augmented with NumPy inside a
+`keras.utils.PyDataset`, so the same pipeline feeds the TensorFlow, JAX and
+PyTorch backends (a GPU machine with JAX but no TensorFlow can train).
+"""
+
+import dataclasses
+import math
+import os
+
+import keras
+import numpy as np
+from PIL import Image
+
+from swiftformer_keras.imagenet_utils import preprocess_input
+from swiftformer_keras.model import INPUT_STRIDE, MIN_INPUT_SIZE
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp")
+TRAIN_SPLIT = "train"
+EVAL_SPLITS = ("val", "test")
+AUGMENTATIONS = ("auto", "pad-crop", "resized-crop", "none")
+
+
+def check_image_size(image_size):
+    """Returns `(height, width)` for an int or pair, refusing sizes the model cannot take."""
+    size = (image_size, image_size) if np.isscalar(image_size) else tuple(image_size)
+    for value in size:
+        if int(value) != value or value < MIN_INPUT_SIZE or value % INPUT_STRIDE:
+            raise ValueError(
+                f"Image size {image_size!r} is not supported: use a multiple of {INPUT_STRIDE} "
+                f"that is at least {MIN_INPUT_SIZE} (e.g. 64, 96, 128, 224)."
+            )
+    return int(size[0]), int(size[1])
+
+
+@dataclasses.dataclass
+class ImageFolder:
+    """The readable images of one split: paths, integer labels, class names."""
+
+    root: str
+    split: str
+    classes: list
+    files: list
+    labels: np.ndarray
+    skipped: int = 0
+
+    def __len__(self):
+        return len(self.files)
+
+
+def eval_split_name(data_dir):
+    """The evaluation split of a data folder: `val` if present, else `test`."""
+    for split in EVAL_SPLITS:
+        if os.path.isdir(os.path.join(data_dir, split)):
+            return split
+    raise ValueError(
+        f"{data_dir!r} has no val/ or test/ folder; expected {data_dir}/val/<class>/<images>."
+    )
+
+
+def _class_folders(split_dir):
+    return sorted(e.name for e in os.scandir(split_dir) if e.is_dir() and not e.name.startswith("."))
+
+
+def _is_readable(path):
+    try:
+        with Image.open(path) as image:
+            image.verify()
+        return True
+    except Exception:  # Pillow raises many types for corrupt or non-image files
+        return False
+
+
+def load_image_folder(data_dir, split, classes=None, verify=True):
+    """Lists the images of `data_dir/split`.
+
+    Args:
+        classes: the class names the split must have (those of the training
+            split); a split whose class folders differ is refused.
+        verify: open every file's header and skip unreadable ones, counting
+            them in `ImageFolder.skipped`.
+    """
+    data_dir = os.fspath(data_dir)
+    if not os.path.isdir(data_dir):
+        raise ValueError(f"Data folder {data_dir!r} does not exist.")
+    split_dir = os.path.join(data_dir, split)
+    if not os.path.isdir(split_dir):
+        raise ValueError(f"{data_dir!r} has no {split}/ folder; expected {split_dir}/<class>/<images>.")
+    found = _class_folders(split_dir)
+    if not found:
+        raise ValueError(f"{split_dir!r} has no class folders; expected {split_dir}/<class>/<images>.")
+    if classes is not None and list(classes) != found:
+        missing = sorted(set(classes) - set(found))
+        extra = sorted(set(found) - set(classes))
+        raise ValueError(
+            f"The class folders of {split_dir!r} differ from the training split's: "
+            f"missing {missing}, unexpected {extra}."
+        )
+    files, labels, skipped = [], [], 0
+    for label, name in enumerate(found):
+        class_dir = os.path.join(split_dir, name)
+        for entry in sorted(os.scandir(class_dir), key=lambda e: e.name):
+            if not entry.is_file() or entry.name.startswith("."):
+                continue
+            if not entry.name.lower().endswith(IMAGE_EXTENSIONS) or (verify and not _is_readable(entry.path)):
+                skipped += 1
+                continue
+            files.append(entry.path)
+            labels.append(label)
+    if not files:
+        raise ValueError(f"{split_dir!r} holds no readable images ({skipped} files skipped).")
+    return ImageFolder(data_dir, split, found, files, np.asarray(labels, np.int64), skipped)
+
+
+def _decode(path):
+    with Image.open(path) as image:
+        return image.convert("RGB")
+
+
+def _resize_center_crop(image, size, crop_pct):
+    height, width = size
+    scale = max(height, width) / crop_pct / min(image.size)
+    new_size = (max(width, round(image.width * scale)), max(height, round(image.height * scale)))
+    image = image.resize(new_size, Image.BICUBIC)
+    left, top = (image.width - width) // 2, (image.height - height) // 2
+    return np.asarray(image.crop((left, top, left + width, top + height)))
+
+
+def _random_resized_crop(image, size, rng, scale=(0.25, 1.0), ratio=(3 / 4, 4 / 3)):
+    area = image.width * image.height
+    for _ in range(10):
+        target = area * rng.uniform(*scale)
+        aspect = math.exp(rng.uniform(math.log(ratio[0]), math.log(ratio[1])))
+        width = round(math.sqrt(target * aspect))
+        height = round(math.sqrt(target / aspect))
+        if 0 < width <= image.width and 0 < height <= image.height:
+            left = rng.integers(0, image.width - width + 1)
+            top = rng.integers(0, image.height - height + 1)
+            box = (left, top, left + width, top + height)
+            return np.asarray(image.resize((size[1], size[0]), Image.BICUBIC, box=box))
+    return _resize_center_crop(image, size, 1.0)
+
+
+def _pad_crop(image, size, rng):
+    """Resize to the target, reflect-pad by 1/8 and crop back: CIFAR-style."""
+    array = np.asarray(image.resize((size[1], size[0]), Image.BICUBIC))
+    pad_h, pad_w = size[0] // 8, size[1] // 8
+    padded = np.pad(array, ((pad_h, pad_h), (pad_w, pad_w), (0, 0)), mode="reflect")
+    top, left = rng.integers(0, 2 * pad_h + 1), rng.integers(0, 2 * pad_w + 1)
+    return padded[top : top + size[0], left : left + size[1]]
+
+
+def _mix(images, targets, rng, mixup_alpha, cutmix_alpha):
+    """Mixup or CutMix (one of them per batch, chosen at random) with soft targets."""
+    choices = [m for m, alpha in (("mixup", mixup_alpha), ("cutmix", cutmix_alpha)) if alpha > 0]
+    if not choices:
+        return images, targets
+    mode = choices[rng.integers(len(choices))]
+    lam = rng.beta(*(2 * [mixup_alpha if mode == "mixup" else cutmix_alpha]))
+    order = rng.permutation(len(images))
+    if mode == "mixup":
+        images = lam * images + (1 - lam) * images[order]
+    else:
+        height, width = images.shape[1:3]
+        cut_h, cut_w = int(height * math.sqrt(1 - lam)), int(width * math.sqrt(1 - lam))
+        cy, cx = rng.integers(height), rng.integers(width)
+        top, bottom = max(cy - cut_h // 2, 0), min(cy + cut_h // 2, height)
+        left, right = max(cx - cut_w // 2, 0), min(cx + cut_w // 2, width)
+        images = images.copy()
+        images[:, top:bottom, left:right] = images[order, top:bottom, left:right]
+        lam = 1 - (bottom - top) * (right - left) / (height * width)
+    return images, lam * targets + (1 - lam) * targets[order]
+
+
+class ImageFolderDataset(keras.utils.PyDataset):
+    """Batches of `(preprocessed images, one-hot targets)` from an `ImageFolder`.
+
+    Training batches are shuffled once per epoch and augmented; the order and
+    the augmentation of every batch depend only on `(seed, epoch, batch)`, so
+    a resumed run sees the same data as an uninterrupted one.
+
+    Args:
+        folder: an `ImageFolder`.
+        image_size: int or `(height, width)`, multiples of 32 from 64 up.
+        batch_size: images per batch; training drops the last partial batch.
+        training: shuffle and augment.
+        augment: `"pad-crop"` (resize, reflect-pad by 1/8, random crop; for
+            small images such as CIFAR), `"resized-crop"` (random resized crop,
+            for photos), `"none"`, or `"auto"` (pad-crop when the images are
+            smaller than `image_size`). Horizontal flips come with both crops.
+        mixup_alpha, cutmix_alpha: Beta parameters; 0 disables each.
+        crop_pct: evaluation resizes the shorter side to `size / crop_pct`
+            and center-crops `size` (0.875 is the ImageNet convention, 1.0
+            keeps the whole image).
+        seed: the data order and augmentation seed.
+        **kwargs: `workers`, `use_multiprocessing`, `max_queue_size` of PyDataset.
+    """
+
+    def __init__(
+        self,
+        folder,
+        image_size,
+        batch_size,
+        training=False,
+        augment="auto",
+        mixup_alpha=0.0,
+        cutmix_alpha=0.0,
+        crop_pct=1.0,
+        seed=0,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if augment not in AUGMENTATIONS:
+            raise ValueError(f"augment must be one of {AUGMENTATIONS}, got {augment!r}.")
+        if batch_size < 1 or (training and batch_size > len(folder)):
+            raise ValueError(
+                f"batch_size {batch_size} does not fit {len(folder)} {folder.split} images."
+            )
+        self.folder = folder
+        self.size = check_image_size(image_size)
+        self.batch_size = int(batch_size)
+        self.training = training
+        self.mixup_alpha, self.cutmix_alpha = float(mixup_alpha), float(cutmix_alpha)
+        self.crop_pct = float(crop_pct)
+        self.seed = int(seed)
+        self.epoch = 0
+        self.num_classes = len(folder.classes)
+        if augment == "auto":
+            with Image.open(folder.files[0]) as image:
+                augment = "pad-crop" if min(image.size) < min(self.size) else "resized-crop"
+        self.augment = augment if training else "none"
+
+    def __len__(self):
+        count = len(self.folder) / self.batch_size
+        return math.floor(count) if self.training else math.ceil(count)
+
+    def _order(self):
+        if not self.training:
+            return np.arange(len(self.folder))
+        return np.random.default_rng((self.seed, self.epoch)).permutation(len(self.folder))
+
+    def _image(self, path, rng):
+        image = _decode(path)
+        if self.augment == "none":
+            array = _resize_center_crop(image, self.size, self.crop_pct)
+        elif self.augment == "pad-crop":
+            array = _pad_crop(image, self.size, rng)
+        else:
+            array = _random_resized_crop(image, self.size, rng)
+        if self.augment != "none" and rng.random() < 0.5:
+            array = array[:, ::-1]
+        return array
+
+    def __getitem__(self, index):
+        if not 0 <= index < len(self):
+            raise IndexError(f"Batch {index} out of range for {len(self)} batches.")
+        indices = self._order()[index * self.batch_size : (index + 1) * self.batch_size]
+        rng = np.random.default_rng((self.seed, self.epoch, index))
+        images = np.stack([self._image(self.folder.files[i], rng) for i in indices])
+        images = preprocess_input(images)
+        targets = np.eye(self.num_classes, dtype="float32")[self.folder.labels[indices]]
+        if self.training:
+            images, targets = _mix(images, targets, rng, self.mixup_alpha, self.cutmix_alpha)
+        return images.astype("float32"), targets
+
+    def on_epoch_end(self):
+        self.epoch += 1

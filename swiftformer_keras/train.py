@@ -1,0 +1,538 @@
+"""Train or fine-tune SwiftFormer on an image folder, on any Keras backend.
+
+    python -m swiftformer_keras.train --data DIR --variant XS --image-size 64 \\
+        --epochs 30 --output run/ [--weights imagenet|PATH] [--teacher T.keras]
+
+The recipe follows DeiT/SwiftFormer: AdamW (no weight decay on norms, biases
+and layer scales), linear warm-up then cosine decay, label smoothing,
+stochastic depth, pad-crop or random-resized-crop with flips, optional
+mixup/CutMix, optional EMA of the weights, optional knowledge distillation
+into the distillation head, bfloat16 mixed precision on GPUs.
+
+The output folder gets `metrics.csv`, `curves.png`, `best.weights.h5` (best
+validation top-1), `model.weights.h5` and `model.keras` (final, logits
+output), and `checkpoints/` with `state.json`, from which an interrupted run
+resumes at the epoch after the last completed one.
+"""
+
+import argparse
+import dataclasses
+import json
+import os
+import shutil
+import sys
+import tempfile
+
+import keras
+import numpy as np
+
+from swiftformer_keras import data as data_lib
+from swiftformer_keras import weights as weights_lib
+from swiftformer_keras.model import VARIANTS, build_swiftformer, variant_config
+
+STATE_FILE = "state.json"
+CHECKPOINTS = "checkpoints"
+# Norms, biases and layer scales are not decayed (DeiT, timm).
+NO_WEIGHT_DECAY = ["gamma", "beta", "bias"]
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """Everything that defines a training run (saved as `config.json`)."""
+
+    data: str
+    output: str
+    variant: str = "XS"
+    image_size: int = 64
+    epochs: int = 30
+    batch_size: int = 128
+    learning_rate: float = 1e-3
+    min_learning_rate: float = 1e-5
+    weight_decay: float = 0.05
+    warmup_epochs: int = None
+    label_smoothing: float = 0.1
+    drop_path_rate: float = 0.1
+    dropout_rate: float = 0.0
+    augment: str = "auto"
+    mixup_alpha: float = 0.0
+    cutmix_alpha: float = 0.0
+    crop_pct: float = 1.0
+    weights: str = None
+    attention: str = None
+    teacher: str = None
+    distillation: str = "soft"
+    distillation_alpha: float = 0.5
+    distillation_temperature: float = 1.0
+    ema_decay: float = 0.0
+    precision: str = "auto"
+    data_parallel: bool = False
+    seed: int = 0
+    workers: int = 2
+    steps_per_epoch: int = None
+    max_train_images: int = None
+    max_eval_images: int = None
+
+    def __post_init__(self):
+        self.variant = self.variant.upper()
+        if self.variant not in VARIANTS:
+            raise ValueError(f"Unknown variant {self.variant!r}; use one of {sorted(VARIANTS)}.")
+        data_lib.check_image_size(self.image_size)
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ValueError(f"epochs and batch_size must be positive, got {self.epochs}, {self.batch_size}.")
+        if self.warmup_epochs is None:
+            self.warmup_epochs = min(5, self.epochs // 5)
+        if self.distillation not in ("soft", "hard"):
+            raise ValueError(f"distillation must be 'soft' or 'hard', got {self.distillation!r}.")
+        if self.precision not in ("auto", "float32", "bfloat16", "float16"):
+            raise ValueError(f"precision must be auto, float32, bfloat16 or float16, got {self.precision!r}.")
+
+
+def _accelerator():
+    """The accelerator the active backend will use, or None for the CPU."""
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        return jax.devices()[0].platform if jax.devices()[0].platform != "cpu" else None
+    if backend == "torch":
+        import torch
+
+        return "gpu" if torch.cuda.is_available() else None
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return "gpu" if tf.config.list_physical_devices("GPU") else None
+    return None
+
+
+def _dtype_policy(precision):
+    if precision == "auto":
+        return "mixed_bfloat16" if _accelerator() else "float32"
+    return {"float32": "float32", "bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}[precision]
+
+
+def _distribution_scope(config):
+    """Sets up data parallelism; returns a context manager for model building.
+
+    JAX: `keras.distribution.DataParallel` over all local devices (several
+    hosts: call `keras.distribution.initialize()` first on each host).
+    TensorFlow: `tf.distribute.MirroredStrategy`. PyTorch has no Keras data
+    parallelism yet.
+    """
+    import contextlib
+
+    if not config.data_parallel:
+        return contextlib.nullcontext(), 1
+    backend = keras.backend.backend()
+    if backend == "jax":
+        devices = keras.distribution.list_devices()
+        keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
+        count = len(devices)
+        scope = contextlib.nullcontext()
+    elif backend == "tensorflow":
+        import tensorflow as tf
+
+        strategy = tf.distribute.MirroredStrategy()
+        count, scope = strategy.num_replicas_in_sync, strategy.scope()
+    else:
+        raise ValueError("Data-parallel training needs the JAX or TensorFlow backend.")
+    if config.batch_size % count:
+        raise ValueError(f"batch_size {config.batch_size} must be a multiple of the {count} devices.")
+    return scope, count
+
+
+def _subset(folder, limit, seed):
+    """A class-stratified-by-shuffling subset of an ImageFolder, for quick runs."""
+    if not limit or limit >= len(folder):
+        return folder
+    keep = np.sort(np.random.default_rng(seed).permutation(len(folder))[:limit])
+    return dataclasses.replace(
+        folder, files=[folder.files[i] for i in keep], labels=folder.labels[keep]
+    )
+
+
+def build_student(config, classes):
+    """The model being trained: fresh, or with pretrained backbone weights and a new head."""
+    source = None
+    if config.weights:
+        source = weights_lib.resolve_weights(
+            config.weights, variant_config(config.variant), False, classes, config.attention
+        )
+    model = build_swiftformer(
+        config.variant,
+        classes=classes,
+        input_shape=(config.image_size, config.image_size, 3),
+        classifier_activation=None,
+        attention=source.attention if source else (config.attention or "l2"),
+        drop_path_rate=config.drop_path_rate,
+        dropout_rate=config.dropout_rate,
+        distillation_outputs=config.teacher is not None,
+    )
+    if source is not None:
+        weights_lib.assign_state(model, source.state, source.description, keep_fresh=("classifier/",))
+    return model
+
+
+class DistillationLoss(keras.losses.Loss):
+    """DeiT-style loss on `concat([head, dist_head, teacher])` logits.
+
+    `(1 - alpha) * CE(head, labels) + alpha * KD(dist_head, teacher)`, where
+    KD is the temperature-scaled KL divergence ("soft") or the cross-entropy
+    with the teacher's top class ("hard").
+    """
+
+    def __init__(self, classes, alpha=0.5, temperature=1.0, kind="soft", label_smoothing=0.1, **kwargs):
+        super().__init__(**kwargs)
+        self.classes, self.alpha, self.temperature = classes, alpha, temperature
+        self.kind, self.label_smoothing = kind, label_smoothing
+
+    def call(self, y_true, y_pred):
+        ops, c = keras.ops, self.classes
+        head, dist, teacher = y_pred[:, :c], y_pred[:, c : 2 * c], ops.stop_gradient(y_pred[:, 2 * c :])
+        base = keras.losses.categorical_crossentropy(
+            y_true, head, from_logits=True, label_smoothing=self.label_smoothing
+        )
+        if self.kind == "hard":
+            target = ops.one_hot(ops.argmax(teacher, axis=-1), c)
+            kd = keras.losses.categorical_crossentropy(target, dist, from_logits=True)
+        else:
+            t = self.temperature
+            kd = keras.losses.kl_divergence(ops.softmax(teacher / t), ops.softmax(dist / t)) * t * t
+        return (1 - self.alpha) * base + self.alpha * kd
+
+
+def _averaged_head_metrics(classes):
+    """top-1 / top-5 of `(head + dist_head) / 2` from the concatenated logits."""
+
+    def average(y_pred):
+        return (y_pred[:, :classes] + y_pred[:, classes : 2 * classes]) / 2
+
+    def top1(y_true, y_pred):
+        return keras.metrics.categorical_accuracy(y_true, average(y_pred))
+
+    def top5(y_true, y_pred):
+        return keras.metrics.top_k_categorical_accuracy(y_true, average(y_pred), k=min(5, classes))
+
+    return [top1, top5]
+
+
+def build_training_model(config, student, classes):
+    """Wraps the student with a frozen teacher when distilling."""
+    if config.teacher is None:
+        loss = keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=config.label_smoothing)
+        metrics = [
+            keras.metrics.CategoricalAccuracy(name="top1"),
+            keras.metrics.TopKCategoricalAccuracy(k=min(5, classes), name="top5"),
+        ]
+        return student, loss, metrics
+    teacher = keras.saving.load_model(config.teacher, compile=False)
+    teacher.trainable = False
+    if teacher.output_shape[-1] != classes:
+        raise ValueError(
+            f"The teacher {config.teacher!r} predicts {teacher.output_shape[-1]} classes, the data has {classes}."
+        )
+    head, dist = student(student.input)
+    logits = keras.layers.Concatenate(name="distillation_logits")([head, dist, teacher(student.input, training=False)])
+    model = keras.Model(student.input, logits, name="distillation")
+    loss = DistillationLoss(
+        classes,
+        config.distillation_alpha,
+        config.distillation_temperature,
+        config.distillation,
+        config.label_smoothing,
+    )
+    return model, loss, _averaged_head_metrics(classes)
+
+
+def _optimizer(config, steps_per_epoch):
+    total = config.epochs * steps_per_epoch
+    warmup = config.warmup_epochs * steps_per_epoch
+    schedule = keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=config.learning_rate if warmup == 0 else config.min_learning_rate,
+        decay_steps=max(total - warmup, 1),
+        alpha=config.min_learning_rate / config.learning_rate,
+        warmup_target=config.learning_rate if warmup else None,
+        warmup_steps=warmup,
+    )
+    optimizer = keras.optimizers.AdamW(
+        learning_rate=schedule,
+        weight_decay=config.weight_decay,
+        use_ema=config.ema_decay > 0,
+        ema_momentum=config.ema_decay or 0.99,
+    )
+    optimizer.exclude_from_weight_decay(var_names=NO_WEIGHT_DECAY)
+    return optimizer
+
+
+def _write_json(path, payload):
+    handle, temp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".json.tmp")
+    with os.fdopen(handle, "w") as file:
+        json.dump(payload, file, indent=2)
+    os.replace(temp, path)
+
+
+def _read_state(output):
+    path = os.path.join(output, CHECKPOINTS, STATE_FILE)
+    if not os.path.exists(path):
+        return None
+    with open(path) as file:
+        return json.load(file)
+
+
+class RunCheckpoint(keras.callbacks.Callback):
+    """Saves a resumable checkpoint, the best weights and the curves each epoch.
+
+    A checkpoint is a folder (student weights + optimizer variables); the
+    `state.json` that names it is replaced atomically after it is complete,
+    so an interruption at any moment leaves the previous epoch resumable.
+    """
+
+    def __init__(self, config, student, best_top1=-1.0):
+        super().__init__()
+        self.config, self.student, self.best_top1 = config, student, best_top1
+        self.folder = os.path.join(config.output, CHECKPOINTS)
+        os.makedirs(self.folder, exist_ok=True)
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        name = f"epoch-{epoch + 1:04d}"
+        target = os.path.join(self.folder, name)
+        temp = tempfile.mkdtemp(dir=self.folder, prefix=".partial-")
+        self.student.save_weights(os.path.join(temp, "model.weights.h5"))
+        optimizer_values = [keras.ops.convert_to_numpy(v) for v in self.model.optimizer.variables]
+        np.savez(os.path.join(temp, "optimizer.npz"), *optimizer_values)
+        shutil.rmtree(target, ignore_errors=True)
+        os.replace(temp, target)
+        top1 = float(logs.get("val_top1", logs.get("top1", 0.0)))
+        if top1 > self.best_top1:
+            self.best_top1 = top1
+            weights_lib.save_weights_atomically(
+                self.student, os.path.join(self.config.output, "best.weights.h5"),
+                attention=weights_lib.model_attention(self.student),
+            )
+        previous = _read_state(self.config.output)
+        _write_json(
+            os.path.join(self.folder, STATE_FILE),
+            {"epoch": epoch + 1, "checkpoint": name, "best_val_top1": self.best_top1},
+        )
+        if previous and previous["checkpoint"] != name:
+            shutil.rmtree(os.path.join(self.folder, previous["checkpoint"]), ignore_errors=True)
+        plot_curves(os.path.join(self.config.output, "metrics.csv"), os.path.join(self.config.output, "curves.png"))
+
+
+def _restore(model, optimizer, checkpoint):
+    """Loads a checkpoint folder into a freshly built model and optimizer."""
+    model_weights = os.path.join(checkpoint, "model.weights.h5")
+    model.load_weights(model_weights)
+    optimizer.build(model.trainable_variables)
+    with np.load(os.path.join(checkpoint, "optimizer.npz")) as saved:
+        values = [saved[f"arr_{i}"] for i in range(len(saved.files))]
+    if len(values) != len(optimizer.variables):
+        raise ValueError(
+            f"{checkpoint!r} holds {len(values)} optimizer variables, the run has "
+            f"{len(optimizer.variables)}: it belongs to a run with other settings."
+        )
+    for variable, value in zip(optimizer.variables, values):
+        variable.assign(value)
+
+
+def plot_curves(csv_path, png_path):
+    """Plots loss and top-1 (train and validation) per epoch from metrics.csv."""
+    import csv
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if not os.path.exists(csv_path):
+        return
+    with open(csv_path) as file:
+        rows = list(csv.DictReader(file))
+    if not rows:
+        return
+    epochs = [int(r["epoch"]) + 1 for r in rows]
+    figure, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for axis, metric in zip(axes, ("loss", "top1")):
+        for prefix, style in (("", "-"), ("val_", "--")):
+            if prefix + metric in rows[0]:
+                axis.plot(epochs, [float(r[prefix + metric]) for r in rows], style, label=prefix + metric)
+        axis.set_xlabel("epoch")
+        axis.set_title(metric)
+        axis.grid(alpha=0.3)
+        axis.legend()
+    figure.tight_layout()
+    handle, temp = tempfile.mkstemp(dir=os.path.dirname(png_path), suffix=".png")
+    os.close(handle)
+    figure.savefig(temp, dpi=100)
+    plt.close(figure)
+    os.replace(temp, png_path)
+
+
+def train(config, callbacks=()):
+    """Runs (or resumes) a training run; returns a dict of final metrics.
+
+    `config` is a `TrainConfig` (or its fields as a dict); `callbacks` are
+    extra Keras callbacks, run after the checkpointing one.
+    """
+    if isinstance(config, dict):
+        config = TrainConfig(**config)
+    os.makedirs(config.output, exist_ok=True)
+    keras.utils.set_random_seed(config.seed)
+    keras.mixed_precision.set_dtype_policy(_dtype_policy(config.precision))
+
+    train_folder = data_lib.load_image_folder(config.data, data_lib.TRAIN_SPLIT)
+    eval_split = data_lib.eval_split_name(config.data)
+    eval_folder = data_lib.load_image_folder(config.data, eval_split, classes=train_folder.classes)
+    train_folder = _subset(train_folder, config.max_train_images, config.seed)
+    eval_folder = _subset(eval_folder, config.max_eval_images, config.seed)
+    classes = len(train_folder.classes)
+    loader = {"workers": config.workers, "use_multiprocessing": False}
+    train_data = data_lib.ImageFolderDataset(
+        train_folder, config.image_size, config.batch_size, training=True, augment=config.augment,
+        mixup_alpha=config.mixup_alpha, cutmix_alpha=config.cutmix_alpha, seed=config.seed, **loader,
+    )
+    eval_data = data_lib.ImageFolderDataset(
+        eval_folder, config.image_size, config.batch_size, crop_pct=config.crop_pct, **loader
+    )
+    steps = min(len(train_data), config.steps_per_epoch or len(train_data))
+    print(
+        f"{len(train_folder)} training images ({train_folder.skipped} unreadable skipped), "
+        f"{len(eval_folder)} {eval_split} images ({eval_folder.skipped} skipped), {classes} classes; "
+        f"{steps} steps per epoch, policy {keras.config.dtype_policy().name}, backend {keras.backend.backend()}."
+    )
+
+    scope, devices = _distribution_scope(config)
+    with scope:
+        student = build_student(config, classes)
+        model, loss, metrics = build_training_model(config, student, classes)
+        optimizer = _optimizer(config, steps)
+        model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
+
+    state = _read_state(config.output)
+    initial_epoch, best = 0, -1.0
+    if state is not None:
+        _check_same_run(config)
+        _restore(student, optimizer, os.path.join(config.output, CHECKPOINTS, state["checkpoint"]))
+        initial_epoch, best = state["epoch"], state["best_val_top1"]
+        print(f"Resuming from {state['checkpoint']} (epoch {initial_epoch} of {config.epochs}).")
+    else:
+        _write_json(os.path.join(config.output, "config.json"), dataclasses.asdict(config))
+    train_data.epoch = initial_epoch
+
+    if initial_epoch < config.epochs:
+        model.fit(
+            train_data,
+            validation_data=eval_data,
+            epochs=config.epochs,
+            initial_epoch=initial_epoch,
+            steps_per_epoch=steps,
+            callbacks=[
+                keras.callbacks.CSVLogger(os.path.join(config.output, "metrics.csv"), append=True),
+                RunCheckpoint(config, student, best),
+                *callbacks,
+            ],
+            verbose=1 if sys.stdout.isatty() else 2,
+        )
+    return _finish(config, student, eval_folder, devices)
+
+
+def _check_same_run(config):
+    path = os.path.join(config.output, "config.json")
+    with open(path) as file:
+        saved = json.load(file)
+    fixed = ("variant", "image_size", "batch_size", "teacher", "data", "epochs", "learning_rate")
+    changed = {k: (saved.get(k), getattr(config, k)) for k in fixed if saved.get(k) != getattr(config, k)}
+    if changed:
+        raise ValueError(
+            f"{config.output!r} holds a run with other settings {changed}; resume it with the same "
+            "settings, or use a new --output folder."
+        )
+
+
+def _finish(config, student, eval_folder, devices):
+    """Saves the final inference model (averaged heads, logits) and scores it."""
+    inference = build_swiftformer(
+        config.variant,
+        classes=len(eval_folder.classes),
+        input_shape=(config.image_size, config.image_size, 3),
+        classifier_activation=None,
+        attention=weights_lib.model_attention(student),
+    )
+    inference.set_weights(student.get_weights())
+    weights_path = os.path.join(config.output, "model.weights.h5")
+    weights_lib.save_weights_atomically(inference, weights_path, attention=weights_lib.model_attention(inference))
+    handle, temp = tempfile.mkstemp(dir=config.output, suffix=".keras")
+    os.close(handle)
+    inference.save(temp)
+    os.replace(temp, os.path.join(config.output, "model.keras"))
+    eval_data = data_lib.ImageFolderDataset(
+        eval_folder, config.image_size, config.batch_size, crop_pct=config.crop_pct
+    )
+    inference.compile(
+        loss=keras.losses.CategoricalCrossentropy(from_logits=True),
+        metrics=[
+            keras.metrics.CategoricalAccuracy(name="top1"),
+            keras.metrics.TopKCategoricalAccuracy(k=min(5, len(eval_folder.classes)), name="top5"),
+        ]
+    )
+    scores = inference.evaluate(eval_data, return_dict=True, verbose=0)
+    result = {
+        "val_top1": float(scores["top1"]),
+        "val_top5": float(scores["top5"]),
+        "eval_images": len(eval_folder),
+        "devices": devices,
+        "model": os.path.join(config.output, "model.keras"),
+    }
+    _write_json(os.path.join(config.output, "result.json"), result)
+    print(f"Final {eval_folder.split} top-1 {result['val_top1']:.2%}, top-5 {result['val_top5']:.2%}.")
+    return result
+
+
+def main(argv=None):
+    defaults = TrainConfig(data="", output="")
+    parser = argparse.ArgumentParser(
+        prog="python -m swiftformer_keras.train", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("--data", required=True, help="folder with train/<class>/* and val/ or test/")
+    parser.add_argument("--output", required=True, help="run folder (created; resumed if it holds a run)")
+    parser.add_argument("--variant", default="XS", type=str.upper, choices=sorted(VARIANTS))
+    parser.add_argument("--image-size", type=int, default=defaults.image_size)
+    parser.add_argument("--epochs", type=int, default=defaults.epochs)
+    parser.add_argument("--batch-size", type=int, default=defaults.batch_size, help="global batch size")
+    parser.add_argument("--lr", dest="learning_rate", type=float, default=defaults.learning_rate)
+    parser.add_argument("--min-lr", dest="min_learning_rate", type=float, default=defaults.min_learning_rate)
+    parser.add_argument("--weight-decay", type=float, default=defaults.weight_decay)
+    parser.add_argument("--warmup-epochs", type=int, default=None, help="default min(5, epochs/5)")
+    parser.add_argument("--label-smoothing", type=float, default=defaults.label_smoothing)
+    parser.add_argument("--drop-path", dest="drop_path_rate", type=float, default=defaults.drop_path_rate)
+    parser.add_argument("--dropout", dest="dropout_rate", type=float, default=defaults.dropout_rate)
+    parser.add_argument("--augment", default="auto", choices=data_lib.AUGMENTATIONS)
+    parser.add_argument("--mixup", dest="mixup_alpha", type=float, default=0.0, help="Beta alpha, 0 = off")
+    parser.add_argument("--cutmix", dest="cutmix_alpha", type=float, default=0.0, help="Beta alpha, 0 = off")
+    parser.add_argument("--crop-pct", type=float, default=defaults.crop_pct)
+    parser.add_argument("--weights", default=None, help="imagenet or a checkpoint path (new head)")
+    parser.add_argument("--attention", default=None, choices=("l2", "softmax", "token_softmax"))
+    parser.add_argument("--teacher", default=None, help=".keras teacher for the distillation head")
+    parser.add_argument("--distillation", default="soft", choices=("soft", "hard"))
+    parser.add_argument("--distillation-alpha", type=float, default=defaults.distillation_alpha)
+    parser.add_argument("--distillation-temperature", type=float, default=defaults.distillation_temperature)
+    parser.add_argument("--ema", dest="ema_decay", type=float, default=0.0, help="e.g. 0.999; 0 = off")
+    parser.add_argument("--precision", default="auto", choices=("auto", "float32", "bfloat16", "float16"))
+    parser.add_argument("--data-parallel", action="store_true", help="all local devices (JAX or TF)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--workers", type=int, default=defaults.workers, help="data loading threads")
+    parser.add_argument("--steps-per-epoch", type=int, default=None)
+    parser.add_argument("--max-train-images", type=int, default=None, help="random subset, for quick runs")
+    parser.add_argument("--max-eval-images", type=int, default=None)
+    args = parser.parse_args(argv)
+    try:
+        train(TrainConfig(**vars(args)))
+    except (ValueError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
