@@ -114,9 +114,11 @@ def _dtype_policy(precision):
 def _distribution_scope(config):
     """Sets up data parallelism; returns a context manager for model building.
 
-    JAX: `keras.distribution.DataParallel` over all local devices (several
-    hosts: call `keras.distribution.initialize()` first on each host).
-    TensorFlow: `tf.distribute.MirroredStrategy`. PyTorch has no Keras data
+    JAX: `keras.distribution.DataParallel` over all devices; on several hosts
+    the `KERAS_DISTRIBUTION_JOB_ADDRESSES`, `_NUM_PROCESSES` and `_PROCESS_ID`
+    variables make every host join one cluster. TensorFlow:
+    `tf.distribute.MirroredStrategy`, or `MultiWorkerMirroredStrategy` when
+    `TF_CONFIG` describes several workers. PyTorch has no Keras data
     parallelism yet.
     """
     import contextlib
@@ -125,6 +127,8 @@ def _distribution_scope(config):
         return contextlib.nullcontext(), 1
     backend = keras.backend.backend()
     if backend == "jax":
+        if int(os.environ.get("KERAS_DISTRIBUTION_NUM_PROCESSES", "1")) > 1:
+            keras.distribution.initialize()
         devices = keras.distribution.list_devices()
         keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
         count = len(devices)
@@ -132,7 +136,10 @@ def _distribution_scope(config):
     elif backend == "tensorflow":
         import tensorflow as tf
 
-        strategy = tf.distribute.MirroredStrategy()
+        multi_worker = "TF_CONFIG" in os.environ
+        strategy = (
+            tf.distribute.MultiWorkerMirroredStrategy() if multi_worker else tf.distribute.MirroredStrategy()
+        )
         count, scope = strategy.num_replicas_in_sync, strategy.scope()
     else:
         raise ValueError("Data-parallel training needs the JAX or TensorFlow backend.")
@@ -322,9 +329,9 @@ class RunCheckpoint(keras.callbacks.Callback):
 
 def _restore(model, optimizer, checkpoint):
     """Loads a checkpoint folder into a freshly built model and optimizer."""
-    model_weights = os.path.join(checkpoint, "model.weights.h5")
-    model.load_weights(model_weights)
+    # Built first: a compiled student's weight file carries the optimizer too.
     optimizer.build(model.trainable_variables)
+    model.load_weights(os.path.join(checkpoint, "model.weights.h5"))
     with np.load(os.path.join(checkpoint, "optimizer.npz")) as saved:
         values = [saved[f"arr_{i}"] for i in range(len(saved.files))]
     if len(values) != len(optimizer.variables):

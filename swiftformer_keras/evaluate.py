@@ -1,0 +1,365 @@
+"""Top-1/top-5 accuracy and the confusion matrix of a classifier on an image folder.
+
+    python -m swiftformer_keras.evaluate --data DIR --weights PATH [--split val|test]
+        [--image-size N] [--batch-size N] [--variant XS|S|L1|L3] [--crop-pct F]
+        [--confusion FILE.png] [--json FILE.json]
+
+PATH is a `.keras` model, a `.weights.h5` file (with --variant and
+--image-size) or a `.tflite` file; all of them go through the same loop over
+the same preprocessed batches, so their numbers are directly comparable.
+"""
+
+import argparse
+import collections
+import json
+import os
+import sys
+import tempfile
+import zipfile
+
+import keras
+import numpy as np
+
+from swiftformer_keras.data import (
+    TRAIN_SPLIT,
+    ImageFolderDataset,
+    check_image_size,
+    eval_split_name,
+    load_image_folder,
+)
+
+TOP_K = 5
+WEIGHT_SUFFIXES = (".keras", ".weights.h5", ".tflite")
+# Beyond these class counts, names on the axes (and counts in the cells) are unreadable.
+MAX_LABELLED_CLASSES = 60
+MAX_ANNOTATED_CLASSES = 20
+
+# What evaluation needs of a model, whatever its file format.
+Predictor = collections.namedtuple("Predictor", "predict image_size num_classes source")
+
+
+def class_names(data_dir, split):
+    """The class names in training order: from the train split when there is one,
+    so that label indices match those the model was trained with."""
+    train_split = TRAIN_SPLIT if os.path.isdir(os.path.join(data_dir, TRAIN_SPLIT)) else split
+    return load_image_folder(data_dir, train_split, verify=False).classes
+
+
+def _static_size(shape):
+    """`(height, width)` of an NHWC input shape, or None when either is dynamic."""
+    height, width = shape[1:3]
+    return None if height is None or width is None else (int(height), int(width))
+
+
+def _keras_predictor(model, source):
+    if len(model.inputs) != 1 or len(model.outputs) != 1:
+        raise ValueError(
+            f"{source} has {len(model.inputs)} inputs and {len(model.outputs)} outputs; evaluation "
+            "needs one image input and one output (build it with distillation_outputs=False)."
+        )
+
+    def predict(images):
+        return keras.ops.convert_to_numpy(model.predict_on_batch(images))
+
+    return Predictor(predict, _static_size(model.inputs[0].shape), int(model.outputs[0].shape[-1]), source)
+
+
+def load_predictor(weights, num_classes, image_size=None, variant=None, num_threads=2):
+    """Makes the `Predictor` of `weights`: a `keras.Model`, or a path to a
+    `.keras`, `.weights.h5` (needs `variant` and `image_size`) or `.tflite` file."""
+    if isinstance(weights, keras.Model):
+        return _keras_predictor(weights, f"in-memory model {weights.name!r}")
+    if not isinstance(weights, (str, os.PathLike)):
+        raise ValueError(f"weights must be a keras.Model or a file path, got {type(weights).__name__}.")
+    path = os.fspath(weights)
+    if not path.endswith(WEIGHT_SUFFIXES):
+        raise ValueError(
+            f"Cannot evaluate {path!r}: unknown weights format; use a .keras, .weights.h5 "
+            "or .tflite file."
+        )
+    if not os.path.isfile(path):
+        raise ValueError(f"Weights file {path!r} does not exist.")
+    if path.endswith(".tflite"):
+        from swiftformer_keras.export import tflite_runner
+
+        predict = tflite_runner(path, num_threads=num_threads)
+        return Predictor(predict, tuple(predict.image_size), predict.num_classes, path)
+    if path.endswith(".keras"):
+        import swiftformer_keras.layers  # noqa: F401  (registers the layers for loading)
+
+        try:
+            model = keras.saving.load_model(path, compile=False)
+        except (ValueError, TypeError, OSError, KeyError, zipfile.BadZipFile) as error:
+            raise ValueError(f"{path!r} is not a loadable .keras model ({error}).") from error
+        return _keras_predictor(model, path)
+    if variant is None:
+        raise ValueError(
+            f"{path!r} holds weights only: pass the variant it was saved from "
+            "(variant='XS', or --variant XS on the command line)."
+        )
+    if image_size is None:
+        raise ValueError(
+            f"{path!r} does not record the image size the model was trained at: pass "
+            "image_size (--image-size on the command line)."
+        )
+    from swiftformer_keras.model import SwiftFormer
+
+    height, width = check_image_size(image_size)
+    model = SwiftFormer(
+        variant,
+        weights=path,
+        classes=num_classes,
+        classifier_activation=None,
+        input_shape=(height, width, 3),
+    )
+    return _keras_predictor(model, path)
+
+
+def _resolve_size(image_size, predictor):
+    if image_size is None:
+        if predictor.image_size is None:
+            raise ValueError(
+                f"{predictor.source} takes images of any size: pass image_size (--image-size N)."
+            )
+        return predictor.image_size
+    size = check_image_size(image_size)
+    if predictor.image_size is not None and size != tuple(predictor.image_size):
+        raise ValueError(
+            f"image_size {image_size!r} disagrees with the input of {predictor.source}, "
+            f"{predictor.image_size[0]}x{predictor.image_size[1]}; drop image_size (--image-size)."
+        )
+    return size
+
+
+def _accumulate(dataset, predict, num_classes, k):
+    """Runs `predict` over every batch: `(confusion matrix, top-k hits)`."""
+    from tqdm.auto import tqdm
+
+    confusion = np.zeros((num_classes, num_classes), np.int64)
+    top_k_hits = 0
+    for index in tqdm(range(len(dataset)), desc="evaluate", unit="batch"):
+        images, targets = dataset[index]
+        labels = targets.argmax(-1)
+        scores = np.asarray(predict(images), np.float32)
+        if scores.shape != (len(labels), num_classes):
+            raise ValueError(
+                f"The model returned scores of shape {scores.shape} for {len(labels)} images of "
+                f"{num_classes} classes."
+            )
+        # A stable sort keeps argmax's choice among ties, so a top-1 hit is always a top-k hit.
+        ranked = np.argsort(-scores, axis=-1, kind="stable")[:, :k]
+        np.add.at(confusion, (labels, ranked[:, 0]), 1)
+        top_k_hits += int((ranked == labels[:, None]).any(-1).sum())
+    return confusion, top_k_hits
+
+
+def evaluate(
+    data_dir,
+    weights,
+    split=None,
+    image_size=None,
+    batch_size=64,
+    crop_pct=1.0,
+    variant=None,
+    num_threads=2,
+):
+    """Evaluates a classifier on `data_dir/<split>/<class>/<images>`.
+
+    Args:
+        data_dir: the data folder (`train/`, and `val/` or `test/`).
+        weights: a `keras.Model`, or the path to a `.keras` model, a
+            `.weights.h5` file (with `variant`) or a `.tflite` file.
+        split: `"val"` or `"test"`; defaults to `val` when present.
+        image_size: int or `(height, width)`; defaults to the model's input
+            size (needed for models of dynamic size and `.weights.h5` files).
+        batch_size: images per batch (a `.tflite` model still runs them one
+            at a time).
+        crop_pct: resize the shorter side to `size / crop_pct`, center-crop
+            `size` (1.0 keeps the whole image).
+        variant: the SwiftFormer variant name or config dict of a `.weights.h5` file.
+        num_threads: CPU threads of the TFLite interpreter.
+
+    Returns:
+        A dict: `top1`, `top5` (fractions; top-5 is top-`k` with
+        `k = min(5, classes)`, recorded as `top_k`), `count` (images
+        evaluated), `classes` (names, in label order), `confusion` (int array,
+        rows true classes, columns predicted), `skipped` (unreadable files),
+        `source`, `split` and `image_size`.
+    """
+    data_dir = os.fspath(data_dir)
+    if not os.path.isdir(data_dir):
+        raise ValueError(f"Data folder {data_dir!r} does not exist.")
+    split = split or eval_split_name(data_dir)
+    classes = class_names(data_dir, split)
+    folder = load_image_folder(data_dir, split, classes=classes)
+    predictor = load_predictor(weights, len(classes), image_size, variant, num_threads)
+    if predictor.num_classes != len(classes):
+        raise ValueError(
+            f"{predictor.source} predicts {predictor.num_classes} classes but {data_dir!r} has "
+            f"{len(classes)} ({', '.join(classes[:5])}{', ...' if len(classes) > 5 else ''})."
+        )
+    size = _resolve_size(image_size, predictor)
+    dataset = ImageFolderDataset(folder, size, batch_size, training=False, crop_pct=crop_pct)
+    k = min(TOP_K, len(classes))
+    confusion, top_k_hits = _accumulate(dataset, predictor.predict, len(classes), k)
+    count = int(confusion.sum())
+    return {
+        "top1": float(np.trace(confusion) / count),
+        "top5": float(top_k_hits / count),
+        "top_k": k,
+        "count": count,
+        "classes": list(classes),
+        "confusion": confusion,
+        "skipped": int(folder.skipped),
+        "source": predictor.source,
+        "split": split,
+        "image_size": tuple(int(v) for v in size),
+    }
+
+
+def _check_output_path(path, suffix):
+    path = os.fspath(path)
+    if not path.lower().endswith(suffix):
+        raise ValueError(f"{path!r} must end in {suffix}.")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise ValueError(f"The folder of {path!r} does not exist; create it first.")
+    return path
+
+
+def _write_atomically(path, write, suffix):
+    """Calls `write(temporary path)` and renames the result to `path`."""
+    handle, temp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), suffix=".tmp" + suffix)
+    os.close(handle)
+    try:
+        write(temp)
+        os.replace(temp, path)
+    finally:
+        if os.path.exists(temp):
+            os.remove(temp)
+
+
+def plot_confusion(result, path):
+    """Writes the confusion matrix of an `evaluate` result as a PNG.
+
+    Cells are coloured by the fraction of each true class (so that rare
+    classes show as clearly as common ones) and hold the counts.
+    """
+    # The object-oriented API with the Agg canvas: no pyplot, no global backend switch.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    path = _check_output_path(path, ".png")
+    confusion = np.asarray(result["confusion"])
+    classes = result["classes"]
+    n = len(classes)
+    fractions = confusion / np.maximum(confusion.sum(axis=1, keepdims=True), 1)
+    side = min(max(4.0, 0.45 * n + 2.0), 16.0)
+    figure = Figure(figsize=(side + 1.0, side))
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    image = axes.imshow(fractions, cmap="Blues", vmin=0.0, vmax=1.0)
+    figure.colorbar(image, ax=axes, fraction=0.046, pad=0.04, label="fraction of the true class")
+    if n <= MAX_LABELLED_CLASSES:
+        fontsize = 10 if n <= MAX_ANNOTATED_CLASSES else 7
+        axes.set_xticks(range(n), classes, rotation=90, fontsize=fontsize)
+        axes.set_yticks(range(n), classes, fontsize=fontsize)
+    if n <= MAX_ANNOTATED_CLASSES:
+        for (row, col), count in np.ndenumerate(confusion):
+            color = "white" if fractions[row, col] > 0.5 else "black"
+            axes.text(col, row, str(count), ha="center", va="center", color=color, fontsize=8)
+    axes.set_xlabel("predicted class")
+    axes.set_ylabel("true class")
+    axes.set_title(
+        f"{os.path.basename(result['source'])} on {result['split']}: top-1 {result['top1']:.2%} "
+        f"({result['count']} images)"
+    )
+    figure.tight_layout()
+    _write_atomically(path, lambda temp: figure.savefig(temp, format="png", dpi=100), ".png")
+    return path
+
+
+def write_json(result, path):
+    """Writes an `evaluate` result as JSON (the confusion matrix as nested lists), atomically."""
+    path = _check_output_path(path, ".json")
+    data = {k: v for k, v in result.items() if k != "confusion"}
+    data["image_size"] = list(result["image_size"])
+    # One line per confusion-matrix row: readable for 3 classes, compact for 1000.
+    rows = ",\n".join("    " + json.dumps(row) for row in np.asarray(result["confusion"]).tolist())
+    text = json.dumps(data, indent=2)[:-2] + f',\n  "confusion": [\n{rows}\n  ]\n}}\n'
+
+    def write(temp):
+        with open(temp, "w", encoding="utf-8") as file:
+            file.write(text)
+
+    _write_atomically(path, write, ".json")
+    return path
+
+
+def markdown_table(result):
+    """The headline numbers as a one-row Markdown table."""
+    top_k = f"top-{result['top_k']}"
+    return "\n".join(
+        [
+            f"| weights | split | top-1 | {top_k} | images | skipped |",
+            "|---|---|---:|---:|---:|---:|",
+            f"| {os.path.basename(result['source'])} | {result['split']} | {result['top1']:.2%} "
+            f"| {result['top5']:.2%} | {result['count']} | {result['skipped']} |",
+        ]
+    )
+
+
+def default_confusion_path(weights):
+    """`<weights stem>_confusion.png` next to the weights file."""
+    path = os.fspath(weights)
+    for suffix in WEIGHT_SUFFIXES:
+        if path.endswith(suffix):
+            return path[: -len(suffix)] + "_confusion.png"
+    return os.path.splitext(path)[0] + "_confusion.png"
+
+
+def main(argv=None):
+    from swiftformer_keras.model import VARIANTS
+
+    parser = argparse.ArgumentParser(
+        prog="python -m swiftformer_keras.evaluate", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("--data", required=True, help="data folder with val/ or test/ (and train/)")
+    parser.add_argument("--weights", required=True, help="a .keras, .weights.h5 or .tflite file")
+    parser.add_argument("--split", choices=("val", "test"), help="default: val if present, else test")
+    parser.add_argument("--image-size", type=int, help="default: the model's input size")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--crop-pct", type=float, default=1.0, help="resize to size/crop_pct, center-crop")
+    parser.add_argument("--variant", type=str.upper, choices=sorted(VARIANTS), help="for .weights.h5 files")
+    parser.add_argument("--num-threads", type=int, default=2, help="TFLite interpreter threads")
+    parser.add_argument("--confusion", help="PNG to write (default: <weights stem>_confusion.png)")
+    parser.add_argument("--json", help="also write the result as JSON")
+    args = parser.parse_args(argv)
+    try:
+        # Explicit destinations are checked before the long run, not after it.
+        for path, suffix in ((args.confusion, ".png"), (args.json, ".json")):
+            if path:
+                _check_output_path(path, suffix)
+        result = evaluate(
+            args.data,
+            args.weights,
+            split=args.split,
+            image_size=args.image_size,
+            batch_size=args.batch_size,
+            crop_pct=args.crop_pct,
+            variant=args.variant,
+            num_threads=args.num_threads,
+        )
+        confusion_path = plot_confusion(result, args.confusion or default_confusion_path(args.weights))
+        if args.json:
+            write_json(result, args.json)
+    except (ValueError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(markdown_table(result))
+    print(f"\nConfusion matrix: {confusion_path}" + (f"; JSON: {args.json}" if args.json else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

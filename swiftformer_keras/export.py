@@ -1,0 +1,261 @@
+"""TensorFlow Lite (LiteRT) export of SwiftFormer models, and a runner for `.tflite` files.
+
+    export_tflite(model, "swiftformer_xs.tflite")      # fp32, input (1, H, W, 3), builtin ops only
+    predict = tflite_runner("swiftformer_xs.tflite")   # predict(images_nhwc) -> logits
+
+The conversion goes through a SavedModel written by `keras.export.ExportArchive`
+and `tf.lite.TFLiteConverter.from_saved_model`, the route Keras 3 itself takes
+for `model.export(format="litert")`; unlike that call, only the builtin op set
+is allowed (a phone runtime without the Flex delegate must run the file), and
+the file is written atomically.
+"""
+
+import collections
+import functools
+import os
+import re
+import tempfile
+
+import keras
+import numpy as np
+
+TFLITE_SUFFIX = ".tflite"
+
+
+def _check_destination(path):
+    if not path.endswith(TFLITE_SUFFIX):
+        raise ValueError(f"The destination must end in {TFLITE_SUFFIX}, got {path!r}.")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise ValueError(f"The destination folder {folder!r} does not exist; create it first.")
+
+
+def _static_size(model, input_shape):
+    """The `(height, width)` to export at: `input_shape`, else the model's static input."""
+    if len(model.inputs) != 1 or len(model.outputs) != 1:
+        raise ValueError(
+            f"Model {model.name!r} has {len(model.inputs)} inputs and {len(model.outputs)} "
+            "outputs; export needs exactly one of each (build it with distillation_outputs=False)."
+        )
+    model_shape = tuple(model.inputs[0].shape)
+    if len(model_shape) != 4:
+        raise ValueError(f"Model {model.name!r} takes {model_shape}; export needs NHWC images.")
+    model_size = model_shape[1:3]
+    if input_shape is None:
+        if None in model_size:
+            raise ValueError(
+                f"Model {model.name!r} takes images of any size {model_shape}; pass "
+                "input_shape=(height, width) to fix the size of the exported model."
+            )
+        return int(model_size[0]), int(model_size[1])
+    size = tuple(input_shape)
+    if len(size) != 2 or not all(isinstance(v, (int, np.integer)) and v > 0 for v in size):
+        raise ValueError(f"input_shape must be (height, width) positive ints, got {input_shape!r}.")
+    for fixed, wanted in zip(model_size, size):
+        if fixed is not None and fixed != wanted:
+            raise ValueError(
+                f"input_shape {input_shape!r} disagrees with model {model.name!r}'s fixed input "
+                f"{model_shape}; drop input_shape or rebuild the model with input_shape=(None, None, 3)."
+            )
+    return int(size[0]), int(size[1])
+
+
+def _convert(model, height, width, channels):
+    """Returns the bytes of the fp32 `.tflite` with builtin ops only."""
+    import tensorflow as tf
+
+    signature = [tf.TensorSpec((1, height, width, channels), tf.float32, name="pixels")]
+    with tempfile.TemporaryDirectory(prefix="swiftformer_savedmodel_") as saved_model:
+        archive = keras.export.ExportArchive()
+        archive.track(model)
+        archive.add_endpoint(
+            "serve", functools.partial(model.__call__, training=False), input_signature=signature
+        )
+        archive.write_out(saved_model, verbose=False)
+        converter = tf.lite.TFLiteConverter.from_saved_model(saved_model)
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+        try:
+            return converter.convert()
+        except Exception as error:  # the converter's ConverterError lives in a private module
+            raise ValueError(_conversion_error_message(model, str(error))) from error
+
+
+def _conversion_error_message(model, text):
+    # The converter buries the offending ops in MLIR diagnostics; its summary lines name them.
+    ops = sorted({op.strip() for line in re.findall(r"(?:Flex|Custom|Select TF) ops: (.*)", text)
+                  for op in line.split(",") if op.strip()})
+    if ops:
+        return (
+            f"Model {model.name!r} needs TensorFlow ops outside the TFLite builtin set: "
+            f"{', '.join(ops)}. They would need SELECT_TF_OPS (the Flex delegate), which phone "
+            "runtimes lack, so the model was not exported; replace those ops in the model."
+        )
+    return (
+        f"Model {model.name!r} could not be converted to TFLite with builtin ops only "
+        f"(TFLITE_BUILTINS, no SELECT_TF_OPS). The converter said: {text.strip()[:2000]}"
+    )
+
+
+def _builtin_op_names():
+    """`{code: name}` of the TFLite builtin ops, from the schema shipped with LiteRT."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    return {value: name for name, value in vars(schema.BuiltinOperator).items() if name.isupper()}
+
+
+def tflite_ops(model):
+    """Counts the ops of a `.tflite` model (a path or its bytes) by name.
+
+    Builtin ops are named as in the TFLite schema (`"CONV_2D"`); custom ops by
+    their custom code (`"FlexErf"` for one that needs the Flex delegate).
+    """
+    from ai_edge_litert import schema_py_generated as schema
+
+    if isinstance(model, (str, os.PathLike)):
+        with open(model, "rb") as file:
+            model = file.read()
+    names = _builtin_op_names()
+    root = schema.Model.GetRootAs(model, 0)
+    counts = collections.Counter()
+    for s in range(root.SubgraphsLength()):
+        subgraph = root.Subgraphs(s)
+        for o in range(subgraph.OperatorsLength()):
+            code = root.OperatorCodes(subgraph.Operators(o).OpcodeIndex())
+            # Codes above 127 live in BuiltinCode; older files only fill the deprecated field.
+            builtin = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
+            if builtin == schema.BuiltinOperator.CUSTOM:
+                counts[code.CustomCode().decode()] += 1
+            else:
+                counts[names.get(builtin, f"BUILTIN_{builtin}")] += 1
+    return counts
+
+
+def _write_atomically(path, content):
+    handle, temp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), suffix=".tmp.tflite")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(content)
+        os.replace(temp, path)
+    finally:
+        if os.path.exists(temp):
+            os.remove(temp)
+
+
+def export_tflite(model, path, input_shape=None):
+    """Converts a Keras model to an fp32 `.tflite` file with builtin ops only.
+
+    Args:
+        model: a `keras.Model` with one NHWC float32 image input and one output
+            (for SwiftFormer: `classifier_activation=None` exports logits).
+        path: the destination, ending in `.tflite`, in an existing folder. It
+            is written through a temporary file and a rename: a failed
+            conversion leaves no file and keeps an older one intact.
+        input_shape: `(height, width)` to export a model built with a dynamic
+            size; defaults to the model's static input size.
+
+    Returns:
+        `path`. The exported input is `(1, height, width, channels)` float32.
+
+    Raises:
+        ValueError: the size is unknown, the destination is unusable, or the
+            graph needs ops outside the TFLite builtin set.
+    """
+    path = os.fspath(path)
+    _check_destination(path)
+    if keras.backend.backend() != "tensorflow":
+        raise ValueError(
+            f"TFLite export needs the TensorFlow backend, this process runs {keras.backend.backend()!r}; "
+            "set KERAS_BACKEND=tensorflow (the saved .keras or .weights.h5 file loads there unchanged)."
+        )
+    height, width = _static_size(model, input_shape)
+    channels = model.inputs[0].shape[-1]
+    content = _convert(model, height, width, channels)
+    # The converter already refuses non-builtin ops; this guards the contract if its defaults change.
+    builtin = set(_builtin_op_names().values())
+    extra = sorted(name for name in tflite_ops(content) if name not in builtin)
+    if extra:
+        raise ValueError(f"The converted model {model.name!r} needs non-builtin ops {extra}; not written.")
+    _write_atomically(path, content)
+    return path
+
+
+def _quantize(values, detail):
+    """float32 -> the input tensor's dtype, through its scale and zero point if integer."""
+    dtype = detail["dtype"]
+    if not np.issubdtype(dtype, np.integer):
+        return values.astype(dtype)
+    scale, zero_point = detail["quantization"]
+    info = np.iinfo(dtype)
+    return np.clip(np.round(values / scale + zero_point), info.min, info.max).astype(dtype)
+
+
+def _dequantize(values, detail):
+    if not np.issubdtype(values.dtype, np.integer):
+        return values.astype(np.float32)
+    scale, zero_point = detail["quantization"]
+    return ((values.astype(np.float32) - zero_point) * scale).astype(np.float32)
+
+
+class TFLitePredictor:
+    """Runs a `.tflite` image classifier on NHWC float32 batches, one image at a time.
+
+    Attributes:
+        image_size: `(height, width)` of the model's input.
+        num_classes: the length of its output vector.
+    """
+
+    def __init__(self, path, num_threads=2):
+        from ai_edge_litert.interpreter import Interpreter
+
+        path = os.fspath(path)
+        if not os.path.isfile(path):
+            raise ValueError(f"TFLite model {path!r} does not exist.")
+        try:
+            self.interpreter = Interpreter(model_path=path, num_threads=num_threads)
+        except (ValueError, RuntimeError) as error:
+            raise ValueError(f"{path!r} is not a loadable .tflite model ({error}).") from error
+        inputs, outputs = self.interpreter.get_input_details(), self.interpreter.get_output_details()
+        if len(inputs) != 1 or len(outputs) != 1 or len(inputs[0]["shape"]) != 4:
+            raise ValueError(
+                f"{path!r} has {len(inputs)} inputs and {len(outputs)} outputs; expected one NHWC "
+                "image input and one output."
+            )
+        shape = tuple(int(v) for v in inputs[0]["shape"])
+        if shape[0] != 1:  # a file exported with another batch size: run it image by image too
+            self.interpreter.resize_tensor_input(inputs[0]["index"], (1, *shape[1:]))
+        self.interpreter.allocate_tensors()
+        self.input = self.interpreter.get_input_details()[0]
+        self.output = self.interpreter.get_output_details()[0]
+        self.path = path
+        self.image_shape = shape[1:]
+        self.image_size = shape[1:3]
+        self.num_classes = int(self.output["shape"][-1])
+
+    def __call__(self, images):
+        images = np.asarray(images, np.float32)
+        if images.ndim != 4 or images.shape[1:] != self.image_shape:
+            raise ValueError(
+                f"{self.path!r} takes images of shape (batch, {', '.join(map(str, self.image_shape))}), "
+                f"got {images.shape}; resize them or export the model at that size."
+            )
+        rows = []
+        for image in images:
+            self.interpreter.set_tensor(self.input["index"], _quantize(image[None], self.input))
+            self.interpreter.invoke()
+            rows.append(_dequantize(self.interpreter.get_tensor(self.output["index"]), self.output))
+        if not rows:
+            return np.zeros((0, *self.output["shape"][1:]), np.float32)
+        return np.concatenate(rows)
+
+
+def tflite_runner(path, num_threads=2):
+    """Loads a `.tflite` model with the LiteRT interpreter.
+
+    Returns:
+        `predict(images)`: float32 NHWC batch -> float32 outputs `(batch, ...)`.
+        Integer (int8/uint8) input and output tensors are quantized and
+        dequantized with their scale and zero point, so float and quantized
+        files are called the same way. `predict.image_size` is the input's
+        `(height, width)`, `predict.num_classes` the output length.
+    """
+    return TFLitePredictor(path, num_threads=num_threads)

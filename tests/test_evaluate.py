@@ -1,0 +1,264 @@
+"""Evaluation on a real (tiny, synthetic) image folder: Keras, .keras, .weights.h5 and .tflite agree."""
+
+import json
+import os
+import shutil
+
+import keras
+import numpy as np
+import pytest
+from PIL import Image
+
+import swiftformer_keras as sfk
+from swiftformer_keras import evaluate as ev
+from swiftformer_keras.export import export_tflite
+from test_export import randomize_weights
+
+TINY = {"depths": (1, 1, 2, 1), "widths": (16, 24, 32, 48)}
+SIZE = 64
+COLORS = {"blue": (40, 60, 210), "green": (40, 190, 60), "red": (210, 50, 40)}
+CLASSES = sorted(COLORS)
+TRAIN_PER_CLASS = 4
+TRUE_PER_CLASS = 3  # val images of the folder's own colour; one more of the next class's colour
+# Written by hand, not taken from the package: the reference preprocessing.
+MEAN = np.array([0.485, 0.456, 0.406], "float32")
+STD = np.array([0.229, 0.224, 0.225], "float32")
+
+
+def _write_image(path, color, rng):
+    noise = rng.normal(0.0, 25.0, (SIZE, SIZE, 3))
+    Image.fromarray(np.clip(np.asarray(color) + noise, 0, 255).astype(np.uint8)).save(path)
+
+
+def _make_data(root, seed=0):
+    """`train/` and `val/` with three colour classes.
+
+    In val, each class folder holds TRUE_PER_CLASS images of its colour and one
+    of the next class's colour (a labelling mistake a colour classifier must
+    get "wrong"), so the expected confusion matrix is known by construction.
+    Plus one corrupt file, to be skipped.
+    """
+    rng = np.random.default_rng(seed)
+    for index, name in enumerate(CLASSES):
+        os.makedirs(root / "train" / name)
+        os.makedirs(root / "val" / name)
+        for i in range(TRAIN_PER_CLASS):
+            _write_image(root / "train" / name / f"{i}.png", COLORS[name], rng)
+        for i in range(TRUE_PER_CLASS):
+            _write_image(root / "val" / name / f"{i}.png", COLORS[name], rng)
+        other = CLASSES[(index + 1) % len(CLASSES)]
+        _write_image(root / "val" / name / f"mislabelled_{other}.png", COLORS[other], rng)
+    (root / "val" / "red" / "broken.jpg").write_bytes(b"\xff\xd8 this is not a jpeg" * 10)
+    return root
+
+
+def _expected_confusion():
+    n = len(CLASSES)
+    confusion = np.eye(n, dtype=np.int64) * TRUE_PER_CLASS
+    for row in range(n):
+        confusion[row, (row + 1) % n] += 1
+    return confusion
+
+
+def _reference_batch(folder):
+    """Images and labels of `folder`, decoded and normalised with NumPy only."""
+    images, labels = [], []
+    for label, name in enumerate(CLASSES):
+        for file in sorted(os.listdir(folder / name)):
+            if file.endswith(".png"):
+                array = np.asarray(Image.open(folder / name / file).convert("RGB"), "float32")
+                images.append((array / 255.0 - MEAN) / STD)
+                labels.append(label)
+    return np.stack(images), np.asarray(labels)
+
+
+def _colour_classifier(data):
+    """A tiny SwiftFormer whose head is fitted (least squares) to the training colours."""
+    model = randomize_weights(
+        sfk.SwiftFormer(TINY, classes=len(CLASSES), classifier_activation=None, input_shape=(SIZE, SIZE, 3))
+    )
+    images, labels = _reference_batch(data / "train")
+    pooled = keras.Model(model.input, model.get_layer("avg_pool").output)
+    features = keras.ops.convert_to_numpy(pooled(images, training=False))
+    design = np.concatenate([features, np.ones((len(features), 1), "float32")], axis=1)
+    targets = 5.0 * (2.0 * np.eye(len(CLASSES))[labels] - 1.0)
+    solution = np.linalg.lstsq(design, targets, rcond=None)[0].astype("float32")
+    values = {"kernel": solution[:-1], "bias": solution[-1]}
+    for variable in model.weights:  # head and dist_head alike: the model averages the two
+        if variable.path.startswith("classifier/"):
+            variable.assign(values[variable.path.rsplit("/", 1)[-1]])
+    return model
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    """The data folder, the fitted model and the same model as .keras, .weights.h5 and .tflite."""
+    root = tmp_path_factory.mktemp("eval")
+    data = _make_data(root / "data")
+    model = _colour_classifier(data)
+    files = root / "models"
+    files.mkdir()
+    model.save(files / "colours.keras")
+    model.save_weights(files / "colours.weights.h5")
+    export_tflite(model, files / "colours.tflite")
+    return data, model, files
+
+
+def test_in_memory_model_matches_a_numpy_reference(setup):
+    data, model, _ = setup
+    result = ev.evaluate(data, model, batch_size=5)
+    images, labels = _reference_batch(data / "val")
+    logits = keras.ops.convert_to_numpy(model(images, training=False))
+    predicted = logits.argmax(-1)
+
+    assert result["classes"] == CLASSES and result["split"] == "val"
+    assert result["count"] == len(labels) == 12 and result["skipped"] == 1
+    assert result["image_size"] == (SIZE, SIZE)
+    assert result["top1"] == pytest.approx(np.mean(predicted == labels), abs=1e-12)
+    reference = np.zeros((3, 3), np.int64)
+    np.add.at(reference, (labels, predicted), 1)
+    np.testing.assert_array_equal(result["confusion"], reference)
+    # The model tells the colours apart, so the planted mislabels are its only errors.
+    np.testing.assert_array_equal(result["confusion"], _expected_confusion())
+    assert result["top1"] == 0.75
+    assert result["top_k"] == 3 and result["top5"] == 1.0  # top-3 of 3 classes
+
+
+def test_keras_weights_and_fp32_tflite_evaluations_agree(setup):
+    data, model, files = setup
+    images, _ = _reference_batch(data / "val")
+    logits = np.sort(keras.ops.convert_to_numpy(model(images, training=False)), axis=-1)
+    # Decisions far from ties: agreement below is not luck of float rounding.
+    assert (logits[:, -1] - logits[:, -2]).min() > 0.1
+
+    results = {
+        "in-memory": ev.evaluate(data, model),
+        ".keras": ev.evaluate(data, files / "colours.keras"),
+        ".weights.h5": ev.evaluate(data, files / "colours.weights.h5", variant=TINY, image_size=SIZE),
+        ".tflite": ev.evaluate(data, files / "colours.tflite", batch_size=4),
+    }
+    for kind, result in results.items():
+        print(f"{kind:>12}: top-1 {result['top1']:.4f}, top-3 {result['top5']:.4f}")
+        assert result["top1"] == results["in-memory"]["top1"], kind
+        assert result["top5"] == results["in-memory"]["top5"], kind
+        np.testing.assert_array_equal(result["confusion"], _expected_confusion(), err_msg=kind)
+        assert (result["count"], result["skipped"], result["classes"]) == (12, 1, CLASSES)
+    assert results[".tflite"]["source"] == str(files / "colours.tflite")
+
+
+def test_top_k_counts_against_a_loop():
+    rng = np.random.default_rng(4)
+    num_classes, k = 7, 5
+    batches, all_scores, all_labels = [], [], []
+    for size in (8, 8, 3):  # a last, partial batch
+        labels = rng.integers(0, num_classes, size)
+        scores = rng.normal(size=(size, num_classes)).astype("float32")
+        scores[0, :] = 0.0  # a full tie: argmax's first class must win, and count in the top k
+        batches.append((scores, np.eye(num_classes, dtype="float32")[labels]))
+        all_scores.append(scores)
+        all_labels.append(labels)
+    confusion, hits = ev._accumulate(batches, lambda scores: scores, num_classes, k)
+
+    scores, labels = np.concatenate(all_scores), np.concatenate(all_labels)
+    expected_hits = 0
+    for row, label in zip(scores, labels):
+        better = sum(1 for value in row if value > row[label])
+        tied_before = sum(1 for c in range(label) if row[c] == row[label])
+        expected_hits += better + tied_before < k
+    assert hits == expected_hits
+    assert confusion.sum() == len(labels)
+    for row, label in zip(scores, labels):
+        assert confusion[label, int(np.argmax(row))] >= 1
+    assert np.trace(confusion) == sum(int(np.argmax(r) == l) for r, l in zip(scores, labels))
+
+
+def test_command_line_writes_png_and_json(setup, tmp_path, capsys):
+    data, model, files = setup
+    weights = tmp_path / "colours.tflite"
+    shutil.copy(files / "colours.tflite", weights)
+    report = tmp_path / "result.json"
+    assert ev.main(["--data", str(data), "--weights", str(weights), "--json", str(report)]) == 0
+
+    printed = capsys.readouterr().out
+    assert "| top-1 | top-3 | images | skipped |" in printed
+    assert "| colours.tflite | val | 75.00% | 100.00% | 12 | 1 |" in printed
+    png = tmp_path / "colours_confusion.png"
+    with Image.open(png) as image:
+        assert image.format == "PNG" and min(image.size) >= 300
+        pixels = np.asarray(image.convert("RGB"), "int32")
+    assert (pixels[..., 2] - pixels[..., 0] > 60).any()  # the Blues colour map was drawn
+    saved = json.loads(report.read_text())
+    assert saved["top1"] == 0.75 and saved["count"] == 12 and saved["skipped"] == 1
+    assert saved["classes"] == CLASSES and saved["confusion"] == _expected_confusion().tolist()
+    assert sorted(os.listdir(tmp_path)) == ["colours.tflite", "colours_confusion.png", "result.json"]
+
+    custom = tmp_path / "custom.png"
+    argv = ["--data", str(data), "--weights", str(files / "colours.keras"), "--confusion", str(custom)]
+    assert ev.main(argv) == 0
+    assert custom.stat().st_size > 0
+
+
+def test_command_line_errors_exit_with_2(setup, tmp_path, capsys):
+    data, _, files = setup
+    assert ev.main(["--data", str(tmp_path / "nope"), "--weights", str(files / "colours.keras")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    missing_folder = str(tmp_path / "x" / "r.json")
+    assert ev.main(["--data", str(data), "--weights", str(files / "colours.keras"), "--json", missing_folder]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    argv = ["--data", str(data), "--weights", str(files / "colours.weights.h5"), "--image-size", "64"]
+    assert ev.main(argv) == 2
+    assert "--variant" in capsys.readouterr().err
+
+
+def _plain_cnn(classes):
+    inputs = keras.Input((SIZE, SIZE, 3))
+    x = keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(4, 3)(inputs))
+    return keras.Model(inputs, keras.layers.Dense(classes)(x))
+
+
+def test_clear_errors(setup, tmp_path):
+    data, model, files = setup
+    with pytest.raises(ValueError, match="does not exist"):
+        ev.evaluate(tmp_path / "missing", model)
+    four_classes = export_tflite(_plain_cnn(4), tmp_path / "four.tflite")
+    with pytest.raises(ValueError, match="predicts 4 classes but .* has 3"):
+        ev.evaluate(data, four_classes)
+    unknown = tmp_path / "model.onnx"
+    unknown.write_bytes(b"not a model")
+    with pytest.raises(ValueError, match=r"unknown weights format.*\.keras, \.weights\.h5 or \.tflite"):
+        ev.evaluate(data, unknown)
+    with pytest.raises(ValueError, match="does not exist"):
+        ev.evaluate(data, tmp_path / "absent.keras")
+    broken = tmp_path / "broken.keras"
+    broken.write_bytes(b"not a zip")
+    with pytest.raises(ValueError, match="not a loadable .keras model"):
+        ev.evaluate(data, broken)
+    h5 = files / "colours.weights.h5"
+    with pytest.raises(ValueError, match="variant"):
+        ev.evaluate(data, h5, image_size=SIZE)
+    with pytest.raises(ValueError, match="image_size"):
+        ev.evaluate(data, h5, variant=TINY)
+    with pytest.raises(ValueError, match="disagrees with the input"):
+        ev.evaluate(data, model, image_size=96)
+    dynamic = sfk.SwiftFormer(TINY, classes=3, classifier_activation=None, input_shape=(None, None, 3))
+    with pytest.raises(ValueError, match="--image-size"):
+        ev.evaluate(data, dynamic)
+    with pytest.raises(ValueError, match="no val/ or test/"):
+        ev.evaluate(data / "train", model)
+
+
+def test_class_names_come_from_train_and_test_split_is_found(setup, tmp_path):
+    data, model, _ = setup
+    # No train/ and a test/ split: names from the split itself, split found automatically.
+    shutil.copytree(data / "val", tmp_path / "only_test" / "test")
+    result = ev.evaluate(tmp_path / "only_test", model)
+    assert result["split"] == "test" and result["classes"] == CLASSES
+    np.testing.assert_array_equal(result["confusion"], _expected_confusion())
+    # A train split with other classes: refused rather than silently misaligned.
+    shutil.copytree(data / "val", tmp_path / "mismatch" / "val")
+    for name in CLASSES[:2] + ["yellow"]:
+        os.makedirs(tmp_path / "mismatch" / "train" / name)
+        shutil.copy(data / "train" / "red" / "0.png", tmp_path / "mismatch" / "train" / name)
+    expected = r"differ from the training split's: missing \['yellow'\], unexpected \['red'\]"
+    with pytest.raises(ValueError, match=expected):
+        ev.evaluate(tmp_path / "mismatch", model)

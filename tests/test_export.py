@@ -1,0 +1,262 @@
+"""TFLite export: the .tflite file run by the LiteRT interpreter against the Keras model."""
+
+import collections
+import os
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from ai_edge_litert.interpreter import Interpreter, OpResolverType
+from tensorflow.lite.python import schema_py_generated as tf_schema
+
+import swiftformer_keras as sfk
+from swiftformer_keras.export import export_tflite, tflite_ops, tflite_runner
+
+TINY = {"depths": (1, 1, 2, 1), "widths": (16, 24, 32, 48)}
+# Ops that would betray a layout change or a reshaped attention in an NHWC-native graph.
+LAYOUT_OPS = {"TRANSPOSE", "RESHAPE", "GATHER"}
+# The builtin op names from TensorFlow's copy of the schema (export.py reads LiteRT's).
+BUILTIN_OPS = {name for name in vars(tf_schema.BuiltinOperator) if name.isupper()}
+
+
+def randomize_weights(model, seed=0, logit_std=5.0):
+    """Re-draws every variable so that each branch matters, then scales the heads
+    to the logit spread of a trained model.
+
+    Default initialisation (layer scale 1e-5, std 0.02 heads) gives logits
+    around 0.03: a 1e-4 bound would then say nothing about the attention.
+    """
+    rng = np.random.default_rng(seed)
+    for variable in model.weights:
+        shape, path = tuple(variable.shape), variable.path
+        name = path.rsplit("/", 1)[-1]
+        if name == "moving_mean":
+            value = rng.normal(0.0, 0.2, shape)
+        elif name == "moving_variance":
+            value = rng.uniform(0.5, 1.5, shape)
+        elif name == "gamma":  # BatchNorm scales and layer scales alike
+            value = rng.uniform(0.5, 1.0, shape)
+        elif name in ("beta", "bias"):
+            value = rng.normal(0.0, 0.1, shape)
+        elif name == "kernel":
+            fan_in = np.prod(shape[:2] if "dwconv" in path else shape[:-1])
+            value = rng.normal(0.0, 1.0, shape) / np.sqrt(fan_in)
+        elif name == "w_g":
+            value = rng.normal(0.0, 1.0, shape)
+        else:
+            raise AssertionError(f"unexpected variable {path}")
+        variable.assign(value.astype("float32"))
+    size = [d or 64 for d in model.inputs[0].shape[1:3]]
+    probe = rng.normal(size=(2, *size, 3)).astype("float32")
+    scale = logit_std / float(np.std(model(probe, training=False)))
+    for variable in model.weights:
+        if variable.path.startswith("classifier/"):
+            variable.assign(variable * scale)
+    return model
+
+
+def tiny_model(attention="l2", input_shape=(64, 64, 3), classes=10, seed=0):
+    model = sfk.SwiftFormer(
+        TINY, classes=classes, classifier_activation=None, input_shape=input_shape, attention=attention
+    )
+    return randomize_weights(model, seed=seed)
+
+
+def interpreter_op_counts(path):
+    """The op inventory as the LiteRT runtime sees it (no delegate fuses ops away)."""
+    interpreter = Interpreter(
+        model_path=path, experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+    )
+    interpreter.allocate_tensors()
+    return collections.Counter(op["op_name"] for op in interpreter._get_ops_details())
+
+
+def _images(count, height, width, seed=1):
+    return np.random.default_rng(seed).normal(size=(count, height, width, 3)).astype("float32")
+
+
+@pytest.fixture(scope="module")
+def tiny_export(tmp_path_factory):
+    """The tiny model with the current official attention, exported once for several tests."""
+    folder = tmp_path_factory.mktemp("tiny")
+    model = tiny_model("l2")
+    return model, export_tflite(model, str(folder / "tiny.tflite"))
+
+
+def _check_against_keras(model, path, images, label):
+    """Runs the file through the LiteRT runner; returns its op inventory after checking
+    the logits, the absence of layout ops and the inventory against the runtime's."""
+    expected = keras.ops.convert_to_numpy(model(images, training=False))
+    got = tflite_runner(path)(images)
+    diff = np.abs(got - expected).max()
+    print(f"{label}: max|logit diff| keras vs tflite {diff:.2e} (logit std {expected.std():.2f})")
+    assert got.dtype == np.float32 and got.shape == expected.shape
+    assert expected.std() > 2.0  # realistic logits, so the bound below means something
+    assert diff <= 1e-4
+    ops = tflite_ops(path)
+    assert ops == interpreter_op_counts(path)
+    assert set(ops) <= BUILTIN_OPS - {"CUSTOM", "DELEGATE"}, ops
+    assert "TRANSPOSE" not in ops, ops
+    return ops
+
+
+def test_tiny_model_matches_keras(tiny_export):
+    model, path = tiny_export
+    assert sorted(os.listdir(os.path.dirname(path))) == ["tiny.tflite"]  # no temporary left over
+    predict = tflite_runner(path)
+    assert predict.image_size == (64, 64) and predict.num_classes == 10
+    ops = _check_against_keras(model, path, _images(4, 64, 64), "tiny l2 64x64")
+    assert not LAYOUT_OPS & set(ops), ops
+
+
+def test_token_softmax_attention_matches_keras(tmp_path):
+    model = tiny_model("token_softmax")
+    path = export_tflite(model, tmp_path / "token.tflite")
+    ops = _check_against_keras(model, path, _images(3, 64, 64), "tiny token_softmax 64x64")
+    # Softmax over all tokens flattens the (H, W) grid: one reshape there and one back per
+    # attention block. The published formulations need none (the other tests).
+    assert ops["RESHAPE"] == 2 * len(TINY["depths"])  # one attention block per stage
+    assert not (LAYOUT_OPS - {"RESHAPE"}) & set(ops), ops
+
+
+def test_xs_224_matches_keras_with_builtin_nhwc_ops_only(tmp_path):
+    model = randomize_weights(sfk.SwiftFormerXS(classifier_activation=None))
+    path = export_tflite(model, tmp_path / "xs.tflite")
+    interpreter = Interpreter(model_path=str(path))
+    (detail,) = interpreter.get_input_details()
+    assert tuple(detail["shape"]) == (1, 224, 224, 3) and detail["dtype"] == np.float32
+    assert tuple(interpreter.get_output_details()[0]["shape"]) == (1, 1000)
+
+    ops = _check_against_keras(model, path, _images(2, 224, 224), "XS 224x224")
+    print(f"XS 224x224 op inventory: {dict(ops.most_common())}")
+    assert not LAYOUT_OPS & set(ops), ops
+    # One convolution per conv layer of the Keras model: nothing was split or duplicated.
+    convs = sum(
+        isinstance(layer, (keras.layers.Conv2D, keras.layers.DepthwiseConv2D)) for layer in _all_layers(model)
+    )
+    assert ops["CONV_2D"] + ops["DEPTHWISE_CONV_2D"] == convs
+
+
+def _all_layers(model):
+    stack, found = list(model.layers), []
+    while stack:
+        layer = stack.pop()
+        found.append(layer)
+        stack.extend(getattr(layer, "_layers", []))
+    return found
+
+
+def test_dynamic_model_needs_a_size_and_exports_non_square(tmp_path):
+    # The first-release ("softmax") formulation, that of the ImageNet hub weights.
+    model = tiny_model("softmax", input_shape=(None, None, 3))
+    with pytest.raises(ValueError, match=r"input_shape=\(height, width\)"):
+        export_tflite(model, tmp_path / "dynamic.tflite")
+    assert os.listdir(tmp_path) == []
+
+    path = export_tflite(model, tmp_path / "wide.tflite", input_shape=(96, 128))
+    assert tflite_runner(path).image_size == (96, 128)
+    ops = _check_against_keras(model, path, _images(2, 96, 128), "tiny softmax 96x128")
+    assert not LAYOUT_OPS & set(ops), ops
+
+
+def test_bad_sizes_and_destinations_are_refused(tmp_path, tiny_export):
+    model, _ = tiny_export
+    with pytest.raises(ValueError, match="disagrees with model"):
+        export_tflite(model, tmp_path / "x.tflite", input_shape=(96, 96))
+    with pytest.raises(ValueError, match="positive ints"):
+        export_tflite(model, tmp_path / "x.tflite", input_shape=(64,))
+    with pytest.raises(ValueError, match="must end in .tflite"):
+        export_tflite(model, tmp_path / "x.lite")
+    missing = tmp_path / "missing" / "x.tflite"
+    with pytest.raises(ValueError, match="does not exist"):
+        export_tflite(model, missing)
+    assert os.listdir(tmp_path) == []
+    distilled = sfk.SwiftFormer(TINY, input_shape=(64, 64, 3), distillation_outputs=True)
+    with pytest.raises(ValueError, match="distillation_outputs=False"):
+        export_tflite(distilled, tmp_path / "x.tflite")
+
+
+class _Erfinv(keras.layers.Layer):
+    """An op TFLite has no builtin kernel for: conversion would need the Flex delegate."""
+
+    def call(self, x):
+        return keras.ops.erfinv(keras.ops.tanh(x))
+
+
+def test_ops_outside_the_builtin_set_fail_loudly_and_keep_the_old_file(tmp_path):
+    inputs = keras.Input((8, 8, 3))
+    model = keras.Model(inputs, _Erfinv()(keras.layers.Conv2D(4, 3)(inputs)))
+    destination = tmp_path / "model.tflite"
+    destination.write_bytes(b"previous export")
+    with pytest.raises(ValueError, match=r"Erfinv.*SELECT_TF_OPS"):
+        export_tflite(model, destination)
+    assert os.listdir(tmp_path) == ["model.tflite"]
+    assert destination.read_bytes() == b"previous export"
+
+
+def test_runner_checks_shapes_and_handles_empty_batches(tmp_path, tiny_export):
+    model, path = tiny_export
+    predict = tflite_runner(path, num_threads=1)
+    assert predict(np.zeros((0, 64, 64, 3), "float32")).shape == (0, 10)
+    with pytest.raises(ValueError, match=r"\(batch, 64, 64, 3\)"):
+        predict(np.zeros((1, 96, 96, 3), "float32"))
+    with pytest.raises(ValueError, match="does not exist"):
+        tflite_runner(tmp_path / "nope.tflite")
+    (tmp_path / "junk.tflite").write_bytes(b"not a flatbuffer")
+    with pytest.raises(ValueError, match="not a loadable .tflite model"):
+        tflite_runner(tmp_path / "junk.tflite")
+    images = _images(3, 64, 64, seed=5)
+    # Image-by-image batching changes nothing: the same rows as three single calls.
+    np.testing.assert_array_equal(predict(images), np.concatenate([predict(x[None]) for x in images]))
+
+
+def _small_cnn():
+    inputs = keras.Input((32, 32, 3))
+    x = keras.layers.Conv2D(8, 3, strides=2, activation="relu")(inputs)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    model = keras.Model(inputs, keras.layers.Dense(5)(x))
+    return _randomize_plain(model)
+
+
+def _randomize_plain(model, seed=3):
+    """Weights of order one everywhere, so the quantized outputs span many steps."""
+    rng = np.random.default_rng(seed)
+    for variable in model.weights:
+        variable.assign(rng.normal(0.0, 0.5, tuple(variable.shape)).astype("float32"))
+    return model
+
+
+def _quantized(model, calibration, io_type):
+    """Full-integer post-training quantization, with `io_type` input and output tensors."""
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = lambda: ([x[None]] for x in calibration)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = converter.inference_output_type = io_type
+    return converter.convert()
+
+
+@pytest.mark.filterwarnings("ignore:Statistics for quantized inputs")
+@pytest.mark.parametrize("io_type", [tf.int8, tf.uint8])
+def test_runner_quantizes_integer_inputs_and_outputs(tmp_path, io_type):
+    model = _small_cnn()
+    calibration = _images(16, 32, 32, seed=7)
+    (tmp_path / "int.tflite").write_bytes(_quantized(model, calibration, io_type))
+    # The same calibration with float I/O: the runtime's own QUANTIZE/DEQUANTIZE ops
+    # are the independent reference for the runner's arithmetic.
+    (tmp_path / "float_io.tflite").write_bytes(_quantized(model, calibration, tf.float32))
+    integer, float_io = tflite_runner(tmp_path / "int.tflite"), tflite_runner(tmp_path / "float_io.tflite")
+    assert integer.input["dtype"] == integer.output["dtype"] == io_type.as_numpy_dtype
+    assert float_io.input["dtype"] == np.float32
+
+    images = _images(6, 32, 32, seed=8)
+    got, reference = integer(images), float_io(images)
+    output_scale = integer.output["quantization"][0]
+    assert got.dtype == np.float32
+    assert np.abs(got - reference).max() <= output_scale + 1e-6
+    expected = keras.ops.convert_to_numpy(model(images))
+    error = np.abs(got - expected).max() / np.abs(expected).max()
+    print(f"{io_type.name}: max|runner - float-I/O| {np.abs(got - reference).max():.2e}, "
+          f"relative error vs keras fp32 {error:.3f}")
+    assert error < 0.1
