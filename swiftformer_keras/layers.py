@@ -22,13 +22,13 @@ _BN_EPS = 1e-5
 _BN_MOMENTUM = 0.9
 
 
-def _batch_norm(name):
-    return layers.BatchNormalization(epsilon=_BN_EPS, momentum=_BN_MOMENTUM, name=name)
+def _batch_norm(name, dtype=None):
+    return layers.BatchNormalization(epsilon=_BN_EPS, momentum=_BN_MOMENTUM, name=name, dtype=dtype)
 
 
-def _pointwise(filters, name, use_bias=True):
+def _pointwise(filters, name, dtype=None):
     """A 1x1 convolution: PyTorch's 1x1 Conv2d and its Linear on NHWC tokens."""
-    return layers.Conv2D(filters, 1, use_bias=use_bias, name=name)
+    return layers.Conv2D(filters, 1, name=name, dtype=dtype)
 
 
 def _l2_normalize(x, axis):
@@ -130,12 +130,12 @@ class Stem(layers.Layer):
     def __init__(self, filters, **kwargs):
         super().__init__(**kwargs)
         self.filters = int(filters)
-        self.pad1 = layers.ZeroPadding2D(1, name="pad1")
-        self.conv1 = layers.Conv2D(self.filters // 2, 3, strides=2, name="conv1")
-        self.bn1 = _batch_norm("bn1")
-        self.pad2 = layers.ZeroPadding2D(1, name="pad2")
-        self.conv2 = layers.Conv2D(self.filters, 3, strides=2, name="conv2")
-        self.bn2 = _batch_norm("bn2")
+        self.pad1 = layers.ZeroPadding2D(1, name="pad1", dtype=self.dtype_policy)
+        self.conv1 = layers.Conv2D(self.filters // 2, 3, strides=2, name="conv1", dtype=self.dtype_policy)
+        self.bn1 = _batch_norm("bn1", self.dtype_policy)
+        self.pad2 = layers.ZeroPadding2D(1, name="pad2", dtype=self.dtype_policy)
+        self.conv2 = layers.Conv2D(self.filters, 3, strides=2, name="conv2", dtype=self.dtype_policy)
+        self.bn2 = _batch_norm("bn2", self.dtype_policy)
 
     def build(self, input_shape):
         _build_chain([self.pad1, self.conv1, self.bn1, self.pad2, self.conv2, self.bn2], input_shape)
@@ -173,9 +173,9 @@ class DownsampleEmbedding(layers.Layer):
     def __init__(self, filters, **kwargs):
         super().__init__(**kwargs)
         self.filters = int(filters)
-        self.pad = layers.ZeroPadding2D(1, name="pad")
-        self.proj = layers.Conv2D(self.filters, 3, strides=2, name="proj")
-        self.norm = _batch_norm("norm")
+        self.pad = layers.ZeroPadding2D(1, name="pad", dtype=self.dtype_policy)
+        self.proj = layers.Conv2D(self.filters, 3, strides=2, name="proj", dtype=self.dtype_policy)
+        self.norm = _batch_norm("norm", self.dtype_policy)
 
     def build(self, input_shape):
         _build_chain([self.pad, self.proj, self.norm], input_shape)
@@ -210,16 +210,16 @@ class ConvEncoder(layers.Layer):
         super().__init__(**kwargs)
         self.hidden_dim = None if hidden_dim is None else int(hidden_dim)
         self.drop_path_rate = float(drop_path_rate)
-        self.dwconv = layers.DepthwiseConv2D(3, padding="same", name="dwconv")
-        self.norm = _batch_norm("norm")
-        self.layer_scale = LayerScale(1.0, name="layer_scale")
-        self.drop_path = DropPath(self.drop_path_rate, name="drop_path")
+        self.dwconv = layers.DepthwiseConv2D(3, padding="same", name="dwconv", dtype=self.dtype_policy)
+        self.norm = _batch_norm("norm", self.dtype_policy)
+        self.layer_scale = LayerScale(1.0, name="layer_scale", dtype=self.dtype_policy)
+        self.drop_path = DropPath(self.drop_path_rate, name="drop_path", dtype=self.dtype_policy)
 
     def build(self, input_shape):
         channels = input_shape[-1]
         hidden = self.hidden_dim or channels
-        self.pwconv1 = _pointwise(hidden, "pwconv1")
-        self.pwconv2 = _pointwise(channels, "pwconv2")
+        self.pwconv1 = _pointwise(hidden, "pwconv1", self.dtype_policy)
+        self.pwconv2 = _pointwise(channels, "pwconv2", self.dtype_policy)
         _build_chain([self.dwconv, self.norm, self.pwconv1, self.pwconv2, self.layer_scale], input_shape)
 
     def call(self, x, training=None):
@@ -275,12 +275,12 @@ class Mlp(layers.Layer):
         super().__init__(**kwargs)
         self.hidden_dim = int(hidden_dim)
         self.dropout_rate = float(dropout_rate)
-        self.norm1 = _batch_norm("norm1")
-        self.fc1 = _pointwise(self.hidden_dim, "fc1")
-        self.dropout = layers.Dropout(self.dropout_rate, name="dropout")
+        self.norm1 = _batch_norm("norm1", self.dtype_policy)
+        self.fc1 = _pointwise(self.hidden_dim, "fc1", self.dtype_policy)
+        self.dropout = layers.Dropout(self.dropout_rate, name="dropout", dtype=self.dtype_policy)
 
     def build(self, input_shape):
-        self.fc2 = _pointwise(input_shape[-1], "fc2")
+        self.fc2 = _pointwise(input_shape[-1], "fc2", self.dtype_policy)
         _build_chain([self.norm1, self.fc1, self.fc2], input_shape)
 
     def call(self, x, training=None):
@@ -335,10 +335,10 @@ class EfficientAdditiveAttention(layers.Layer):
     def build(self, input_shape):
         channels = input_shape[-1]
         self.scale = float(channels) ** -0.5
-        self.to_query = _pointwise(channels, "to_query")
-        self.to_key = _pointwise(channels, "to_key")
-        self.proj = _pointwise(channels, "proj")
-        self.final = _pointwise(channels, "final")
+        self.to_query = _pointwise(channels, "to_query", self.dtype_policy)
+        self.to_key = _pointwise(channels, "to_key", self.dtype_policy)
+        self.proj = _pointwise(channels, "proj", self.dtype_policy)
+        self.final = _pointwise(channels, "final", self.dtype_policy)
         for layer in (self.to_query, self.to_key, self.proj, self.final):
             layer.build(input_shape)
         self.w_g = self.add_weight(
@@ -401,14 +401,14 @@ class SwiftFormerBlock(layers.Layer):
         self.drop_path_rate = float(drop_path_rate)
         self.dropout_rate = float(dropout_rate)
         self.layer_scale_init_value = float(layer_scale_init_value)
-        self.local_representation = LocalRepresentation(name="local_representation")
-        self.attn = EfficientAdditiveAttention(attention_type, name="attn")
-        self.layer_scale_1 = LayerScale(self.layer_scale_init_value, name="layer_scale_1")
-        self.layer_scale_2 = LayerScale(self.layer_scale_init_value, name="layer_scale_2")
-        self.drop_path = DropPath(self.drop_path_rate, name="drop_path")
+        self.local_representation = LocalRepresentation(name="local_representation", dtype=self.dtype_policy)
+        self.attn = EfficientAdditiveAttention(attention_type, name="attn", dtype=self.dtype_policy)
+        self.layer_scale_1 = LayerScale(self.layer_scale_init_value, name="layer_scale_1", dtype=self.dtype_policy)
+        self.layer_scale_2 = LayerScale(self.layer_scale_init_value, name="layer_scale_2", dtype=self.dtype_policy)
+        self.drop_path = DropPath(self.drop_path_rate, name="drop_path", dtype=self.dtype_policy)
 
     def build(self, input_shape):
-        self.linear = Mlp(int(input_shape[-1] * self.mlp_ratio), self.dropout_rate, name="linear")
+        self.linear = Mlp(int(input_shape[-1] * self.mlp_ratio), self.dropout_rate, name="linear", dtype=self.dtype_policy)
         for layer in (
             self.local_representation,
             self.attn,
@@ -463,9 +463,9 @@ class DistilledClassifier(layers.Layer):
         self.classes = int(classes)
         self.output_mode = output_mode
         self.dropout_rate = float(dropout_rate)
-        self.dropout = layers.Dropout(self.dropout_rate, name="dropout")
-        self.head = layers.Dense(self.classes, name="head")
-        self.dist_head = layers.Dense(self.classes, name="dist_head")
+        self.dropout = layers.Dropout(self.dropout_rate, name="dropout", dtype=self.dtype_policy)
+        self.head = layers.Dense(self.classes, name="head", dtype=self.dtype_policy)
+        self.dist_head = layers.Dense(self.classes, name="dist_head", dtype=self.dtype_policy)
 
     def build(self, input_shape):
         self.head.build(input_shape)

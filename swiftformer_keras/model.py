@@ -151,15 +151,20 @@ def build_swiftformer(
     else:
         x = layers.BatchNormalization(epsilon=1e-5, momentum=0.9, name="norm")(x)
         if include_top:
+            # Under mixed precision the classifier computes in float32, as Keras
+            # recommends for outputs (losses, top-k metrics need float32 logits).
+            policy = keras.config.dtype_policy()
+            head_dtype = "float32" if policy.compute_dtype != policy.variable_dtype else None
             x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
             x = sf_layers.DistilledClassifier(
                 classes,
                 output_mode="both" if distillation_outputs else "average",
                 dropout_rate=dropout_rate,
                 name="classifier",
+                dtype=head_dtype,
             )(x)
             if classifier_activation is not None:
-                activation = layers.Activation(classifier_activation, name="predictions")
+                activation = layers.Activation(classifier_activation, name="predictions", dtype=head_dtype)
                 x = [activation(t) for t in x] if distillation_outputs else activation(x)
         elif pooling == "avg":
             x = layers.GlobalAveragePooling2D(name="avg_pool")(x)

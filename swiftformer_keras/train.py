@@ -228,8 +228,8 @@ def build_training_model(config, student, classes):
     if config.teacher is None:
         loss = keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=config.label_smoothing)
         metrics = [
-            keras.metrics.CategoricalAccuracy(name="top1"),
-            keras.metrics.TopKCategoricalAccuracy(k=min(5, classes), name="top5"),
+            keras.metrics.CategoricalAccuracy(name="top1", dtype="float32"),
+            keras.metrics.TopKCategoricalAccuracy(k=min(5, classes), name="top5", dtype="float32"),
         ]
         return student, loss, metrics
     teacher = keras.saving.load_model(config.teacher, compile=False)
@@ -384,9 +384,17 @@ def train(config, callbacks=()):
     """
     if isinstance(config, dict):
         config = TrainConfig(**config)
+    previous_policy = keras.config.dtype_policy()
+    keras.mixed_precision.set_dtype_policy(_dtype_policy(config.precision))
+    try:
+        return _train(config, callbacks)
+    finally:
+        keras.mixed_precision.set_dtype_policy(previous_policy)
+
+
+def _train(config, callbacks):
     os.makedirs(config.output, exist_ok=True)
     keras.utils.set_random_seed(config.seed)
-    keras.mixed_precision.set_dtype_policy(_dtype_policy(config.precision))
 
     train_folder = data_lib.load_image_folder(config.data, data_lib.TRAIN_SPLIT)
     eval_split = data_lib.eval_split_name(config.data)
@@ -479,8 +487,8 @@ def _finish(config, student, eval_folder, devices):
     inference.compile(
         loss=keras.losses.CategoricalCrossentropy(from_logits=True),
         metrics=[
-            keras.metrics.CategoricalAccuracy(name="top1"),
-            keras.metrics.TopKCategoricalAccuracy(k=min(5, len(eval_folder.classes)), name="top5"),
+            keras.metrics.CategoricalAccuracy(name="top1", dtype="float32"),
+            keras.metrics.TopKCategoricalAccuracy(k=min(5, len(eval_folder.classes)), name="top5", dtype="float32"),
         ]
     )
     scores = inference.evaluate(eval_data, return_dict=True, verbose=0)

@@ -181,3 +181,18 @@ def test_same_outputs_on_every_backend(tmp_path):
             diff = np.abs(np.asarray(values) - expected[attention]).max()
             print(f"backend {backend:>10} {attention:>13}: max|diff| vs TF in-process {diff:.2e}")
             assert diff <= 1e-4, (backend, attention, diff)
+
+
+def test_mixed_precision_computes_in_bfloat16_with_a_float32_head():
+    previous = keras.config.dtype_policy()
+    keras.mixed_precision.set_dtype_policy("mixed_bfloat16")
+    try:
+        model = sfk.SwiftFormerXS(classifier_activation=None)
+    finally:
+        keras.mixed_precision.set_dtype_policy(previous)
+    block = model.get_layer("stage3_block3")
+    assert block.attn.to_query.compute_dtype == "bfloat16"
+    assert block.linear.fc1.variable_dtype == "float32"
+    assert model.get_layer("classifier").head.compute_dtype == "float32"
+    y = model(np.random.RandomState(0).rand(1, 224, 224, 3).astype("float32"))
+    assert keras.backend.standardize_dtype(y.dtype) == "float32" and np.isfinite(np.asarray(y)).all()

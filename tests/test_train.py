@@ -212,3 +212,10 @@ def test_training_runs_on_the_other_backends(small_cifar, tmp_path, backend):
     assert f"backend {backend}" in completed.stdout
     losses = [float(r["loss"]) for r in _metrics(output)]
     assert len(losses) == 2 and losses[1] < losses[0]
+
+
+def test_bfloat16_mixed_precision_trains_and_restores_the_policy(small_cifar, tmp_path):
+    config = _config(small_cifar, tmp_path / "run", precision="bfloat16", max_train_images=64, max_eval_images=32)
+    result = train_lib.train(config)
+    assert keras.config.dtype_policy().name == "float32"
+    assert np.isfinite(float(_metrics(tmp_path / "run")[0]["loss"])) and 0.0 <= result["val_top1"] <= 1.0
