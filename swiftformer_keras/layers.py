@@ -32,9 +32,15 @@ def _pointwise(filters, name, dtype=None):
 
 
 def _l2_normalize(x, axis):
-    """`torch.nn.functional.normalize(x, dim=axis)`: x / max(||x||_2, 1e-12)."""
-    norm = ops.sqrt(ops.sum(ops.square(x), axis=axis, keepdims=True))
-    return x / ops.maximum(norm, _NORMALIZE_EPS)
+    """`torch.nn.functional.normalize(x, dim=axis)`, as `x * rsqrt(sum(x^2) + eps^2)`.
+
+    Equal to PyTorch's `x / max(||x||, eps)` wherever `||x|| >= eps` (and 0 for
+    x = 0). Written without DIV, SQRT and MAXIMUM because full-integer TFLite
+    cannot run those here: the int8 DIV by the clamped norm fails at run time,
+    while MUL, SUM and RSQRT quantize.
+    """
+    sum_of_squares = ops.sum(x * x, axis=axis, keepdims=True)
+    return x * ops.rsqrt(sum_of_squares + _NORMALIZE_EPS**2)
 
 
 def _build_chain(sublayers, input_shape):
