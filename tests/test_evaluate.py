@@ -262,3 +262,24 @@ def test_class_names_come_from_train_and_test_split_is_found(setup, tmp_path):
     expected = r"differ from the training split's: missing \['yellow'\], unexpected \['red'\]"
     with pytest.raises(ValueError, match=expected):
         ev.evaluate(tmp_path / "mismatch", model)
+
+
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_evaluation_gives_the_same_numbers_on_the_other_backends(setup, tmp_path, backend):
+    import subprocess
+    import sys
+
+    pytest.importorskip(backend)
+    data, _, files = setup
+    expected = ev.evaluate(str(data), str(files / "colours.keras"))
+    out = tmp_path / "scores.json"
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    completed = subprocess.run(
+        [sys.executable, "-m", "swiftformer_keras.evaluate", "--data", str(data), "--weights",
+         str(files / "colours.keras"), "--json", str(out), "--confusion", str(tmp_path / "c.png")],
+        capture_output=True, text=True, env=dict(os.environ, KERAS_BACKEND=backend, PYTHONPATH=root),
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    scores = json.loads(out.read_text())
+    assert scores["top1"] == expected["top1"] and scores["count"] == expected["count"]
+    assert np.array_equal(np.asarray(scores["confusion"]), expected["confusion"])
