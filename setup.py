@@ -19,6 +19,7 @@ setup(
         "safetensors>=0.4",
         "tqdm>=4.60",
         "pillow>=10",
+        "matplotlib>=3.7",
     ],
     extras_require={
         # Needed only for pre-1.6 (non-zip) PyTorch pickles; zip checkpoints
