@@ -149,7 +149,7 @@ def _distribution_scope(config):
 
 
 def _subset(folder, limit, seed):
-    """A class-stratified-by-shuffling subset of an ImageFolder, for quick runs."""
+    """A random subset (fixed by `seed`) of an ImageFolder, for quick runs."""
     if not limit or limit >= len(folder):
         return folder
     keep = np.sort(np.random.default_rng(seed).permutation(len(folder))[:limit])

@@ -81,14 +81,17 @@ def test_resume_after_an_interruption_continues_at_the_right_epoch(small_cifar, 
 _DATA_PARALLEL_SCRIPT = """
 import json, sys
 import keras
-from swiftformer_keras import train
+from swiftformer_keras import data, train
 config = train.TrainConfig(data=sys.argv[1], output=sys.argv[2], epochs=1, batch_size=32, image_size=64,
     drop_path_rate=0.0, max_train_images=128, max_eval_images=32, warmup_epochs=0, workers=1,
     data_parallel=sys.argv[3] == "1")
 result = train.train(config)
-weights = [keras.ops.convert_to_numpy(w).tolist() for w in keras.saving.load_model(
-    sys.argv[2] + "/model.keras").weights[:6]]
-print("RESULT" + json.dumps({"devices": result["devices"], "weights": weights}))
+# Compare what the trained models compute, not raw weights: a conv bias that
+# feeds a BatchNorm has a zero gradient, and Adam turns its float noise into steps.
+folder = data.load_image_folder(sys.argv[1], "test")
+images = data.ImageFolderDataset(folder, 64, 32)[0][0]
+logits = keras.saving.load_model(sys.argv[2] + "/model.keras").predict(images, verbose=0)
+print("RESULT" + json.dumps({"devices": result["devices"], "logits": logits.tolist()}))
 """
 
 
@@ -111,8 +114,9 @@ def test_two_device_data_parallel_matches_one_device(small_cifar, tmp_path):
         runs[parallel]["loss"] = float(_metrics(output)[0]["loss"])
     assert runs["0"]["devices"] == 1 and runs["1"]["devices"] == 2
     assert abs(runs["0"]["loss"] - runs["1"]["loss"]) < 1e-3
-    for one, two in zip(runs["0"]["weights"], runs["1"]["weights"]):
-        np.testing.assert_allclose(np.asarray(two), np.asarray(one), atol=1e-4)
+    one, two = np.asarray(runs["0"]["logits"]), np.asarray(runs["1"]["logits"])
+    print(f"two devices vs one: max |logit diff| {np.abs(one - two).max():.2e} (logits up to {np.abs(one).max():.2f})")
+    assert np.abs(one - two).max() <= 1e-3 * max(1.0, np.abs(one).max())
 
 
 def test_fine_tuning_keeps_the_backbone_and_makes_a_new_head(small_cifar, tmp_path):
