@@ -14,7 +14,6 @@ import collections
 import json
 import os
 import sys
-import tempfile
 import zipfile
 
 import keras
@@ -27,6 +26,7 @@ from swiftformer_keras.data import (
     eval_split_name,
     load_image_folder,
 )
+from swiftformer_keras.files import write_atomically
 
 TOP_K = 5
 WEIGHT_SUFFIXES = (".keras", ".weights.h5", ".tflite")
@@ -227,18 +227,6 @@ def _check_output_path(path, suffix):
     return path
 
 
-def _write_atomically(path, write, suffix):
-    """Calls `write(temporary path)` and renames the result to `path`."""
-    handle, temp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), suffix=".tmp" + suffix)
-    os.close(handle)
-    try:
-        write(temp)
-        os.replace(temp, path)
-    finally:
-        if os.path.exists(temp):
-            os.remove(temp)
-
-
 def plot_confusion(result, path):
     """Writes the confusion matrix of an `evaluate` result as a PNG.
 
@@ -275,7 +263,7 @@ def plot_confusion(result, path):
         f"({result['count']} images)"
     )
     figure.tight_layout()
-    _write_atomically(path, lambda temp: figure.savefig(temp, format="png", dpi=100), ".png")
+    write_atomically(path, lambda temp: figure.savefig(temp, format="png", dpi=100), ".png")
     return path
 
 
@@ -292,7 +280,7 @@ def write_json(result, path):
         with open(temp, "w", encoding="utf-8") as file:
             file.write(text)
 
-    _write_atomically(path, write, ".json")
+    write_atomically(path, write, ".json")
     return path
 
 

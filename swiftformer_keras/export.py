@@ -19,6 +19,8 @@ import tempfile
 import keras
 import numpy as np
 
+from swiftformer_keras.files import write_bytes_atomically
+
 TFLITE_SUFFIX = ".tflite"
 
 
@@ -130,17 +132,6 @@ def tflite_ops(model):
     return counts
 
 
-def _write_atomically(path, content):
-    handle, temp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), suffix=".tmp.tflite")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(content)
-        os.replace(temp, path)
-    finally:
-        if os.path.exists(temp):
-            os.remove(temp)
-
-
 def export_tflite(model, path, input_shape=None):
     """Converts a Keras model to an fp32 `.tflite` file with builtin ops only.
 
@@ -175,7 +166,7 @@ def export_tflite(model, path, input_shape=None):
     extra = sorted(name for name in tflite_ops(content) if name not in builtin)
     if extra:
         raise ValueError(f"The converted model {model.name!r} needs non-builtin ops {extra}; not written.")
-    _write_atomically(path, content)
+    write_bytes_atomically(path, content)
     return path
 
 

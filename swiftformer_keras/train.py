@@ -28,6 +28,7 @@ import numpy as np
 
 from swiftformer_keras import data as data_lib
 from swiftformer_keras import weights as weights_lib
+from swiftformer_keras.files import write_atomically
 from swiftformer_keras.model import VARIANTS, build_swiftformer, variant_config
 
 STATE_FILE = "state.json"
@@ -228,8 +229,8 @@ def build_training_model(config, student, classes):
     if config.teacher is None:
         loss = keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=config.label_smoothing)
         metrics = [
-            keras.metrics.CategoricalAccuracy(name="top1", dtype="float32"),
-            keras.metrics.TopKCategoricalAccuracy(k=min(5, classes), name="top5", dtype="float32"),
+            keras.metrics.CategoricalAccuracy(name="top1"),
+            keras.metrics.TopKCategoricalAccuracy(k=min(5, classes), name="top5"),
         ]
         return student, loss, metrics
     teacher = keras.saving.load_model(config.teacher, compile=False)
@@ -272,10 +273,11 @@ def _optimizer(config, steps_per_epoch):
 
 
 def _write_json(path, payload):
-    handle, temp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".json.tmp")
-    with os.fdopen(handle, "w") as file:
-        json.dump(payload, file, indent=2)
-    os.replace(temp, path)
+    def write(temp):
+        with open(temp, "w") as file:
+            json.dump(payload, file, indent=2)
+
+    write_atomically(path, write, ".json")
 
 
 def _read_state(output):
@@ -347,10 +349,9 @@ def plot_curves(csv_path, png_path):
     """Plots loss and top-1 (train and validation) per epoch from metrics.csv."""
     import csv
 
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    # The object-oriented API with the Agg canvas: no pyplot, no global backend switch.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
     if not os.path.exists(csv_path):
         return
@@ -359,7 +360,9 @@ def plot_curves(csv_path, png_path):
     if not rows:
         return
     epochs = [int(r["epoch"]) + 1 for r in rows]
-    figure, axes = plt.subplots(1, 2, figsize=(10, 4))
+    figure = Figure(figsize=(10, 4))
+    FigureCanvasAgg(figure)
+    axes = figure.subplots(1, 2)
     for axis, metric in zip(axes, ("loss", "top1")):
         for prefix, style in (("", "-"), ("val_", "--")):
             if prefix + metric in rows[0]:
@@ -369,11 +372,7 @@ def plot_curves(csv_path, png_path):
         axis.grid(alpha=0.3)
         axis.legend()
     figure.tight_layout()
-    handle, temp = tempfile.mkstemp(dir=os.path.dirname(png_path), suffix=".png")
-    os.close(handle)
-    figure.savefig(temp, dpi=100)
-    plt.close(figure)
-    os.replace(temp, png_path)
+    write_atomically(png_path, lambda temp: figure.savefig(temp, format="png", dpi=100), ".png")
 
 
 def train(config, callbacks=()):
@@ -477,18 +476,15 @@ def _finish(config, student, eval_folder, devices):
     inference.set_weights(student.get_weights())
     weights_path = os.path.join(config.output, "model.weights.h5")
     weights_lib.save_weights_atomically(inference, weights_path, attention=weights_lib.model_attention(inference))
-    handle, temp = tempfile.mkstemp(dir=config.output, suffix=".keras")
-    os.close(handle)
-    inference.save(temp)
-    os.replace(temp, os.path.join(config.output, "model.keras"))
+    write_atomically(os.path.join(config.output, "model.keras"), inference.save, ".keras")
     eval_data = data_lib.ImageFolderDataset(
         eval_folder, config.image_size, config.batch_size, crop_pct=config.crop_pct
     )
     inference.compile(
         loss=keras.losses.CategoricalCrossentropy(from_logits=True),
         metrics=[
-            keras.metrics.CategoricalAccuracy(name="top1", dtype="float32"),
-            keras.metrics.TopKCategoricalAccuracy(k=min(5, len(eval_folder.classes)), name="top5", dtype="float32"),
+            keras.metrics.CategoricalAccuracy(name="top1"),
+            keras.metrics.TopKCategoricalAccuracy(k=min(5, len(eval_folder.classes)), name="top5"),
         ]
     )
     scores = inference.evaluate(eval_data, return_dict=True, verbose=0)

@@ -12,7 +12,6 @@ import collections
 import hashlib
 import os
 import re
-import tempfile
 import urllib.error
 import urllib.request
 import warnings
@@ -23,6 +22,7 @@ import h5py
 import keras
 
 from swiftformer_keras import checkpoints
+from swiftformer_keras.files import write_atomically
 from swiftformer_keras.model import build_swiftformer, variant_config
 
 BASE_URL_ENV = "SWIFTFORMER_WEIGHTS_URL"
@@ -201,9 +201,9 @@ def download(url, path, sha256=None, timeout=60, chunk_size=1 << 16):
 
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     request = urllib.request.Request(url, headers={"User-Agent": "swiftformer-keras"})
-    handle, temp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), suffix=".part")
-    try:
-        with os.fdopen(handle, "wb") as out, urllib.request.urlopen(request, timeout=timeout) as response:
+
+    def fetch(temp):
+        with open(temp, "wb") as out, urllib.request.urlopen(request, timeout=timeout) as response:
             expected_sha = sha256 or _announced_sha256(response.headers)
             length = response.headers.get("Content-Length")
             length = int(length) if length and length.isdigit() else None
@@ -231,11 +231,8 @@ def download(url, path, sha256=None, timeout=60, chunk_size=1 << 16):
                 f"{digest.hexdigest()}. The file was discarded; the mirror may serve a "
                 "different or corrupted file."
             )
-        os.replace(temp, path)
-    finally:
-        if os.path.exists(temp):
-            os.remove(temp)
-    return path
+
+    return write_atomically(path, fetch, ".part")
 
 
 def convert_to_keras_weights(source, destination, config=None, attention=None):
@@ -293,19 +290,15 @@ def save_weights_atomically(model, destination, attention=None):
     `attention` is recorded as an HDF5 attribute, so that loading the file
     later builds the formulation the weights were trained with.
     """
-    folder = os.path.dirname(os.path.abspath(destination))
-    os.makedirs(folder, exist_ok=True)
-    handle, temp = tempfile.mkstemp(dir=folder, suffix=".tmp.weights.h5")
-    os.close(handle)
-    try:
+    os.makedirs(os.path.dirname(os.path.abspath(destination)), exist_ok=True)
+
+    def write(temp):
         model.save_weights(temp, overwrite=True)
         if attention:
             with h5py.File(temp, "a") as file:
                 file.attrs[ATTENTION_ATTRIBUTE] = attention
-        os.replace(temp, destination)
-    finally:
-        if os.path.exists(temp):
-            os.remove(temp)
+
+    return write_atomically(destination, write, ".weights.h5")
 
 
 def _h5_structure(path):
