@@ -11,6 +11,7 @@ the file is written atomically.
 """
 
 import collections
+import contextlib
 import functools
 import os
 import re
@@ -22,14 +23,26 @@ import numpy as np
 from swiftformer_keras.files import write_bytes_atomically
 
 TFLITE_SUFFIX = ".tflite"
+MODES = ("fp32", "fp16", "dynamic", "int8")
+IO_TYPES = ("float32", "int8", "uint8")
+# The tail of each L2 normalisation, x * rsqrt(max(sum(x^2), eps^2)): XNNPACK has
+# no int8 RSQRT, but runs it in float inside the same partition as its int8
+# neighbours; nothing else in SwiftFormer uses these two ops.
+INT8_FLOAT_OPS = ("RSQRT", "MAXIMUM")
 
 
 def _check_destination(path):
     if not path.endswith(TFLITE_SUFFIX):
         raise ValueError(f"The destination must end in {TFLITE_SUFFIX}, got {path!r}.")
-    folder = os.path.dirname(os.path.abspath(path))
+    _check_destination_folder(path)
+
+
+def _check_destination_folder(path):
+    folder = os.path.dirname(os.path.abspath(os.fspath(path)))
     if not os.path.isdir(folder):
         raise ValueError(f"The destination folder {folder!r} does not exist; create it first.")
+    if not os.access(folder, os.W_OK):
+        raise ValueError(f"The destination folder {folder!r} is not writable; choose another path.")
 
 
 def _static_size(model, input_shape):
@@ -62,8 +75,9 @@ def _static_size(model, input_shape):
     return int(size[0]), int(size[1])
 
 
-def _convert(model, height, width, channels):
-    """Returns the bytes of the fp32 `.tflite` with builtin ops only."""
+@contextlib.contextmanager
+def _converter(model, height, width, channels):
+    """A `TFLiteConverter` over a SavedModel of `model` with a `(1, H, W, C)` float32 input."""
     import tensorflow as tf
 
     signature = [tf.TensorSpec((1, height, width, channels), tf.float32, name="pixels")]
@@ -76,10 +90,153 @@ def _convert(model, height, width, channels):
         archive.write_out(saved_model, verbose=False)
         converter = tf.lite.TFLiteConverter.from_saved_model(saved_model)
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-        try:
-            return converter.convert()
-        except Exception as error:  # the converter's ConverterError lives in a private module
-            raise ValueError(_conversion_error_message(model, str(error))) from error
+        yield converter
+
+
+def _run_converter(model, converter):
+    try:
+        return converter.convert()
+    except Exception as error:  # the converter's ConverterError lives in a private module
+        raise ValueError(_conversion_error_message(model, str(error))) from error
+
+
+def int8_friendly(model):
+    """A copy of `model`, same weights, with every GELU computed as `x * sigmoid(1.702 x)`.
+
+    XNNPACK has no int8 GELU: each one would split the int8 graph into
+    another delegate partition and run on the slow reference kernel.
+    LOGISTIC and MUL run in int8 inside XNNPACK. The approximation is at
+    most 0.02 from GELU, less than one int8 step of these activations; the
+    conversion report measures what it costs against the exact Keras model.
+    """
+    from swiftformer_keras.layers import ACTIVATIONS
+
+    def clone(layer):
+        config = layer.get_config()
+        if config.get("activation") in ACTIVATIONS and layer.__module__ == "swiftformer_keras.layers":
+            config["activation"] = "quick_gelu"
+        return layer.__class__.from_config(config)
+
+    copy = keras.models.clone_model(model, clone_function=clone, recursive=True)
+    copy.set_weights(model.get_weights())
+    return copy
+
+
+def _convert_int8(model, converter, calibration, io, float_ops):
+    """Full-integer conversion with `float_ops` left in float (selective quantization).
+
+    The converter's public options cannot keep chosen ops in float; TFLite's
+    quantization debugger does it by calibrating once and then calling the
+    MLIR quantizer with a denylist. The same two steps are taken here, so the
+    input and output types can be chosen too.
+    """
+    import tensorflow as tf
+    from tensorflow.lite.python import convert as tf_convert
+    from tensorflow.lite.python import util as tf_util
+
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = lambda: ([image[None]] for image in calibration)
+    converter.target_spec.supported_ops = [
+        tf.lite.OpsSet.TFLITE_BUILTINS_INT8,
+        tf.lite.OpsSet.TFLITE_BUILTINS,
+    ]
+    converter._experimental_calibrate_only = True
+    calibrated = _run_converter(model, converter)
+    io_dtype = {"float32": tf.float32, "int8": tf.int8, "uint8": tf.uint8}[io]
+    quantized = tf_convert.mlir_quantize(
+        calibrated,
+        input_data_type=tf.float32 if io == "uint8" else io_dtype,
+        output_data_type=tf.float32 if io == "uint8" else io_dtype,
+        denylisted_ops=list(float_ops),
+    )
+    if io == "uint8":  # the MLIR quantizer speaks int8 only; the converter retypes uint8 I/O the same way
+        quantized = tf_util.modify_model_io_type(quantized, tf.uint8, tf.uint8)
+    return quantized
+
+
+def convert(model, mode="fp32", input_shape=None, calibration=None, io="float32", float_ops=INT8_FLOAT_OPS):
+    """Converts a Keras image classifier to `.tflite` bytes with builtin ops only.
+
+    Args:
+        model: a `keras.Model` with one NHWC float32 image input and one output.
+        mode: `"fp32"`; `"fp16"` (float16 weights, float32 compute on CPU,
+            the GPU delegate's native type); `"dynamic"` (int8 weights,
+            activations quantized on the fly); `"int8"` (full integer, needs
+            `calibration`).
+        input_shape: `(height, width)`; defaults to the model's static size.
+        calibration: for int8, float32 images `(N, H, W, C)` preprocessed
+            exactly as at inference.
+        io: for int8, the type of the model's input and output tensors:
+            `"float32"` (quantized inside the model), `"int8"` or `"uint8"`.
+        float_ops: for int8, op types kept in float.
+
+    Raises:
+        ValueError: bad arguments, or the graph needs ops outside the
+            builtin set (no Flex/SELECT_TF_OPS).
+    """
+    import tensorflow as tf
+
+    if mode not in MODES:
+        raise ValueError(f"Unknown mode {mode!r}; use one of {MODES}.")
+    if io not in IO_TYPES:
+        raise ValueError(f"Unknown io type {io!r}; use one of {IO_TYPES}.")
+    if io != "float32" and mode != "int8":
+        raise ValueError(f"io={io!r} needs mode='int8'; {mode} models take and return float32.")
+    if keras.backend.backend() != "tensorflow":
+        raise ValueError(
+            f"TFLite export needs the TensorFlow backend, this process runs {keras.backend.backend()!r}; "
+            "set KERAS_BACKEND=tensorflow (the saved .keras or .weights.h5 file loads there unchanged)."
+        )
+    height, width = _static_size(model, input_shape)
+    channels = model.inputs[0].shape[-1]
+    if mode == "int8":
+        calibration = _check_calibration(calibration, (height, width, channels))
+        model = int8_friendly(model)
+    with _converter(model, height, width, channels) as converter:
+        if mode == "int8":
+            content = _convert_int8(model, converter, calibration, io, float_ops)
+        else:
+            if mode in ("fp16", "dynamic"):
+                converter.optimizations = [tf.lite.Optimize.DEFAULT]
+            if mode == "fp16":
+                converter.target_spec.supported_types = [tf.float16]
+            content = _run_converter(model, converter)
+    # The converter refuses non-builtin ops itself; this guards the contract if its defaults change.
+    builtin = set(_builtin_op_names().values())
+    extra = sorted(name for name in tflite_ops(content) if name not in builtin)
+    if extra:
+        raise ValueError(f"The converted model {model.name!r} needs non-builtin ops {extra}; not written.")
+    _check_runs(content)
+    return content
+
+
+def _check_calibration(calibration, image_shape):
+    if calibration is None or len(calibration) == 0:
+        raise ValueError(
+            "int8 conversion needs calibration images (float32 (N, H, W, C), preprocessed as at "
+            "inference): pass calibration=..., e.g. from swiftformer_keras.calibration."
+        )
+    calibration = np.asarray(calibration, np.float32)
+    if calibration.ndim != 4 or calibration.shape[1:] != image_shape:
+        raise ValueError(
+            f"Calibration images have shape {calibration.shape}; the model takes (N, "
+            f"{', '.join(map(str, image_shape))})."
+        )
+    return calibration
+
+
+def _check_runs(content):
+    """Loads the converted bytes in the LiteRT interpreter and runs them once."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    try:
+        interpreter = Interpreter(model_content=content, num_threads=1)
+        interpreter.allocate_tensors()
+        detail = interpreter.get_input_details()[0]
+        interpreter.set_tensor(detail["index"], np.zeros(detail["shape"], detail["dtype"]))
+        interpreter.invoke()
+    except (RuntimeError, ValueError) as error:
+        raise ValueError(f"The converted model does not run in the LiteRT interpreter: {error}") from error
 
 
 def _conversion_error_message(model, text):
@@ -132,8 +289,8 @@ def tflite_ops(model):
     return counts
 
 
-def export_tflite(model, path, input_shape=None):
-    """Converts a Keras model to an fp32 `.tflite` file with builtin ops only.
+def export_tflite(model, path, input_shape=None, mode="fp32", calibration=None, io="float32"):
+    """Converts a Keras model to a `.tflite` file with builtin ops only.
 
     Args:
         model: a `keras.Model` with one NHWC float32 image input and one output
@@ -143,9 +300,10 @@ def export_tflite(model, path, input_shape=None):
             conversion leaves no file and keeps an older one intact.
         input_shape: `(height, width)` to export a model built with a dynamic
             size; defaults to the model's static input size.
+        mode, calibration, io: see `convert`.
 
     Returns:
-        `path`. The exported input is `(1, height, width, channels)` float32.
+        `path`. The exported input is `(1, height, width, channels)`.
 
     Raises:
         ValueError: the size is unknown, the destination is unusable, or the
@@ -153,19 +311,7 @@ def export_tflite(model, path, input_shape=None):
     """
     path = os.fspath(path)
     _check_destination(path)
-    if keras.backend.backend() != "tensorflow":
-        raise ValueError(
-            f"TFLite export needs the TensorFlow backend, this process runs {keras.backend.backend()!r}; "
-            "set KERAS_BACKEND=tensorflow (the saved .keras or .weights.h5 file loads there unchanged)."
-        )
-    height, width = _static_size(model, input_shape)
-    channels = model.inputs[0].shape[-1]
-    content = _convert(model, height, width, channels)
-    # The converter already refuses non-builtin ops; this guards the contract if its defaults change.
-    builtin = set(_builtin_op_names().values())
-    extra = sorted(name for name in tflite_ops(content) if name not in builtin)
-    if extra:
-        raise ValueError(f"The converted model {model.name!r} needs non-builtin ops {extra}; not written.")
+    content = convert(model, mode, input_shape=input_shape, calibration=calibration, io=io)
     write_bytes_atomically(path, content)
     return path
 

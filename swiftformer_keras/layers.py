@@ -14,6 +14,7 @@ from keras import layers, ops
 
 PACKAGE = "swiftformer_keras"
 ATTENTION_TYPES = ("l2", "softmax", "token_softmax")
+ACTIVATIONS = ("gelu", "quick_gelu")
 
 # torch.nn.functional.normalize clamps the norm at this value.
 _NORMALIZE_EPS = 1e-12
@@ -32,15 +33,33 @@ def _pointwise(filters, name, dtype=None):
 
 
 def _l2_normalize(x, axis):
-    """`torch.nn.functional.normalize(x, dim=axis)`, as `x * rsqrt(sum(x^2) + eps^2)`.
+    """`torch.nn.functional.normalize(x, dim=axis)`, as `x * rsqrt(max(sum(x^2), eps^2))`.
 
-    Equal to PyTorch's `x / max(||x||, eps)` wherever `||x|| >= eps` (and 0 for
-    x = 0). Written without DIV, SQRT and MAXIMUM because full-integer TFLite
-    cannot run those here: the int8 DIV by the clamped norm fails at run time,
-    while MUL, SUM and RSQRT quantize.
+    The same function as PyTorch's `x / max(||x||, eps)`, written without DIV
+    and SQRT: full-integer TFLite cannot run the int8 DIV by the clamped norm,
+    and the int8 converter keeps RSQRT and MAXIMUM (ops that appear nowhere
+    else in the model) in float so XNNPACK runs the whole graph.
     """
     sum_of_squares = ops.sum(x * x, axis=axis, keepdims=True)
-    return x * ops.rsqrt(sum_of_squares + _NORMALIZE_EPS**2)
+    return x * ops.rsqrt(ops.maximum(sum_of_squares, _NORMALIZE_EPS**2))
+
+
+def _check_activation(activation):
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"Unknown activation {activation!r}; use one of {ACTIVATIONS}.")
+    return activation
+
+
+def _activation(x, activation):
+    """GELU: exact (erf) as in the official model, or `x * sigmoid(1.702 x)`.
+
+    `"quick_gelu"` (the sigmoid approximation; at most 0.02 from GELU) is what
+    int8 export uses: XNNPACK has int8 LOGISTIC and MUL but no int8 GELU, and
+    the approximation error is below one int8 step of these activations.
+    """
+    if activation == "quick_gelu":
+        return x * ops.sigmoid(1.702 * x)
+    return ops.gelu(x, approximate=False)
 
 
 def _build_chain(sublayers, input_shape):
@@ -210,12 +229,14 @@ class ConvEncoder(layers.Layer):
         hidden_dim: channels after the first pointwise convolution; `None`
             keeps the input's channel count.
         drop_path_rate: stochastic depth rate of the residual branch.
+        activation: `"gelu"` (exact, the official model) or `"quick_gelu"`.
     """
 
-    def __init__(self, hidden_dim=None, drop_path_rate=0.0, **kwargs):
+    def __init__(self, hidden_dim=None, drop_path_rate=0.0, activation="gelu", **kwargs):
         super().__init__(**kwargs)
         self.hidden_dim = None if hidden_dim is None else int(hidden_dim)
         self.drop_path_rate = float(drop_path_rate)
+        self.activation = _check_activation(activation)
         self.dwconv = layers.DepthwiseConv2D(3, padding="same", name="dwconv", dtype=self.dtype_policy)
         self.norm = _batch_norm("norm", self.dtype_policy)
         self.layer_scale = LayerScale(1.0, name="layer_scale", dtype=self.dtype_policy)
@@ -230,7 +251,7 @@ class ConvEncoder(layers.Layer):
 
     def call(self, x, training=None):
         y = self.norm(self.dwconv(x), training=training)
-        y = self.pwconv2(ops.gelu(self.pwconv1(y), approximate=False))
+        y = self.pwconv2(_activation(self.pwconv1(y), self.activation))
         return x + self.drop_path(self.layer_scale(y), training=training)
 
     def compute_output_shape(self, input_shape):
@@ -241,6 +262,7 @@ class ConvEncoder(layers.Layer):
             **super().get_config(),
             "hidden_dim": self.hidden_dim,
             "drop_path_rate": self.drop_path_rate,
+            "activation": self.activation,
         }
 
 
@@ -275,12 +297,14 @@ class Mlp(layers.Layer):
     Args:
         hidden_dim: hidden channels (the official code uses 4 x channels).
         dropout_rate: dropout after the activation and after `fc2`.
+        activation: `"gelu"` (exact, the official model) or `"quick_gelu"`.
     """
 
-    def __init__(self, hidden_dim, dropout_rate=0.0, **kwargs):
+    def __init__(self, hidden_dim, dropout_rate=0.0, activation="gelu", **kwargs):
         super().__init__(**kwargs)
         self.hidden_dim = int(hidden_dim)
         self.dropout_rate = float(dropout_rate)
+        self.activation = _check_activation(activation)
         self.norm1 = _batch_norm("norm1", self.dtype_policy)
         self.fc1 = _pointwise(self.hidden_dim, "fc1", self.dtype_policy)
         self.dropout = layers.Dropout(self.dropout_rate, name="dropout", dtype=self.dtype_policy)
@@ -290,7 +314,7 @@ class Mlp(layers.Layer):
         _build_chain([self.norm1, self.fc1, self.fc2], input_shape)
 
     def call(self, x, training=None):
-        x = ops.gelu(self.fc1(self.norm1(x, training=training)), approximate=False)
+        x = _activation(self.fc1(self.norm1(x, training=training)), self.activation)
         x = self.fc2(self.dropout(x, training=training))
         return self.dropout(x, training=training)
 
@@ -302,6 +326,7 @@ class Mlp(layers.Layer):
             **super().get_config(),
             "hidden_dim": self.hidden_dim,
             "dropout_rate": self.dropout_rate,
+            "activation": self.activation,
         }
 
 
@@ -390,6 +415,7 @@ class SwiftFormerBlock(layers.Layer):
         drop_path_rate: stochastic depth rate of both residual branches.
         dropout_rate: dropout inside the MLP.
         layer_scale_init_value: initial value of both layer scales.
+        activation: `"gelu"` (exact, the official model) or `"quick_gelu"`.
     """
 
     def __init__(
@@ -399,6 +425,7 @@ class SwiftFormerBlock(layers.Layer):
         drop_path_rate=0.0,
         dropout_rate=0.0,
         layer_scale_init_value=1e-5,
+        activation="gelu",
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -407,14 +434,23 @@ class SwiftFormerBlock(layers.Layer):
         self.drop_path_rate = float(drop_path_rate)
         self.dropout_rate = float(dropout_rate)
         self.layer_scale_init_value = float(layer_scale_init_value)
-        self.local_representation = LocalRepresentation(name="local_representation", dtype=self.dtype_policy)
+        self.activation = _check_activation(activation)
+        self.local_representation = LocalRepresentation(
+            activation=activation, name="local_representation", dtype=self.dtype_policy
+        )
         self.attn = EfficientAdditiveAttention(attention_type, name="attn", dtype=self.dtype_policy)
         self.layer_scale_1 = LayerScale(self.layer_scale_init_value, name="layer_scale_1", dtype=self.dtype_policy)
         self.layer_scale_2 = LayerScale(self.layer_scale_init_value, name="layer_scale_2", dtype=self.dtype_policy)
         self.drop_path = DropPath(self.drop_path_rate, name="drop_path", dtype=self.dtype_policy)
 
     def build(self, input_shape):
-        self.linear = Mlp(int(input_shape[-1] * self.mlp_ratio), self.dropout_rate, name="linear", dtype=self.dtype_policy)
+        self.linear = Mlp(
+            int(input_shape[-1] * self.mlp_ratio),
+            self.dropout_rate,
+            activation=self.activation,
+            name="linear",
+            dtype=self.dtype_policy,
+        )
         for layer in (
             self.local_representation,
             self.attn,
@@ -442,6 +478,7 @@ class SwiftFormerBlock(layers.Layer):
             "drop_path_rate": self.drop_path_rate,
             "dropout_rate": self.dropout_rate,
             "layer_scale_init_value": self.layer_scale_init_value,
+            "activation": self.activation,
         }
 
 

@@ -294,11 +294,18 @@ def save_weights_atomically(model, destination, attention=None):
 
     def write(temp):
         model.save_weights(temp, overwrite=True)
-        if attention:
-            with h5py.File(temp, "a") as file:
+        with h5py.File(temp, "a") as file:
+            if "optimizer" in file:  # a compiled model saves its optimizer too; inference needs none
+                del file["optimizer"]
+            if attention:
                 file.attrs[ATTENTION_ATTRIBUTE] = attention
 
     return write_atomically(destination, write, ".weights.h5")
+
+
+def saved_classes(path):
+    """The class count of a SwiftFormer `.weights.h5` file's head, or None without one."""
+    return _h5_structure(path)[0]
 
 
 def _h5_structure(path):
@@ -315,7 +322,8 @@ def _h5_structure(path):
         with h5py.File(path, "r") as file:
             classes = int(file[heads[0]].shape[-1])
     has_norm = any(n == "layers/batch_normalization" for n in names)
-    variables = sum(1 for n in names if re.search(r"/vars/\d+$", n))
+    # A model saved while compiled also carries its optimizer's state: not weights.
+    variables = sum(1 for n in names if re.search(r"/vars/\d+$", n) and not n.startswith("optimizer/"))
     return classes, has_norm, variables
 
 

@@ -11,7 +11,7 @@ from ai_edge_litert.interpreter import Interpreter, OpResolverType
 from tensorflow.lite.python import schema_py_generated as tf_schema
 
 import swiftformer_keras as sfk
-from swiftformer_keras.export import export_tflite, tflite_ops, tflite_runner
+from swiftformer_keras.export import INT8_FLOAT_OPS, export_tflite, int8_friendly, tflite_ops, tflite_runner
 
 TINY = {"depths": (1, 1, 2, 1), "widths": (16, 24, 32, 48)}
 # Ops that would betray a layout change or a reshaped attention in an NHWC-native graph.
@@ -260,3 +260,97 @@ def test_runner_quantizes_integer_inputs_and_outputs(tmp_path, io_type):
     print(f"{io_type.name}: max|runner - float-I/O| {np.abs(got - reference).max():.2e}, "
           f"relative error vs keras fp32 {error:.3f}")
     assert error < 0.1
+
+
+def _fidelity(model, path, images):
+    from swiftformer_keras.tflite_report import fidelity
+
+    return fidelity(keras.ops.convert_to_numpy(model(images, training=False)), tflite_runner(path)(images))
+
+
+@pytest.fixture(scope="module")
+def tiny_int8(tmp_path_factory):
+    model = tiny_model("l2")
+    path = export_tflite(
+        model, tmp_path_factory.mktemp("int8") / "tiny_int8.tflite", mode="int8", calibration=_images(32, 64, 64, seed=5)
+    )
+    return model, path
+
+
+def test_int8_is_one_xnnpack_partition_with_only_the_norm_tail_in_float(tiny_int8):
+    from swiftformer_keras.tflite_report import op_table, xnnpack_partitions
+
+    model, path = tiny_int8
+    rows = op_table(path)
+    float_compute = {r["op"] for r in rows if r["output_dtype"] == "float32"} - {"DEQUANTIZE"}
+    assert float_compute == set(INT8_FLOAT_OPS)
+    assert "GELU" not in {r["op"] for r in rows} and "LOGISTIC" in {r["op"] for r in rows}
+    assert {r["output_dtype"] for r in rows if r["op"] == "CONV_2D"} == {"int8"}
+    assert xnnpack_partitions(path) == 1
+    # Held-out inputs, not the calibration ones; the bound is loose for random weights
+    # (the trained-model accuracy test is in test_conversion.py).
+    result = _fidelity(model, path, _images(16, 64, 64, seed=9))
+    print(f"tiny int8 vs keras: {result}")
+    assert result["sqnr_db"] > 20 and result["cosine_similarity"] > 0.99
+
+
+def test_int8_io_types_and_the_runner_quantizes_for_them(tmp_path, tiny_int8):
+    model, float_io = tiny_int8
+    calibration = _images(32, 64, 64, seed=5)
+    images = _images(4, 64, 64, seed=9)
+    reference = tflite_runner(float_io)(images)
+    for io, dtype in (("int8", np.int8), ("uint8", np.uint8)):
+        path = export_tflite(model, tmp_path / f"{io}.tflite", mode="int8", calibration=calibration, io=io)
+        interpreter = Interpreter(model_path=str(path))
+        assert interpreter.get_input_details()[0]["dtype"] == dtype
+        assert interpreter.get_output_details()[0]["dtype"] == dtype
+        got = tflite_runner(path)(images)
+        scale = interpreter.get_output_details()[0]["quantization"][0]
+        # Same quantized graph; only the input and output rounding differ.
+        assert np.abs(got - reference).max() <= 3 * scale + 0.05 * np.abs(reference).max()
+
+
+def test_fp16_and_dynamic_stay_close_to_keras_and_shrink_the_file(tmp_path, tiny_export):
+    model, fp32 = tiny_export
+    images = _images(4, 64, 64, seed=3)
+    sizes = {"fp32": os.path.getsize(fp32)}
+    for mode, bound in (("fp16", 1e-2), ("dynamic", 0.15)):
+        path = export_tflite(model, tmp_path / f"{mode}.tflite", mode=mode)
+        sizes[mode] = os.path.getsize(path)
+        result = _fidelity(model, path, images)
+        print(f"tiny {mode}: relative error max {result['relative_error_max']:.2e}, size {sizes[mode]}")
+        assert result["relative_error_max"] <= bound
+        assert set(tflite_ops(path)) <= BUILTIN_OPS - {"CUSTOM", "DELEGATE"}
+    # Tensors under 1024 values stay float32 in both modes, so a tiny model shrinks less than 2x and 4x.
+    print(f"tiny sizes: {sizes}")
+    assert sizes["fp16"] < 0.7 * sizes["fp32"] and sizes["dynamic"] < 0.5 * sizes["fp32"]
+
+
+def test_int8_friendly_copy_swaps_gelu_only(tiny_export):
+    from swiftformer_keras import layers as sf
+
+    model, _ = tiny_export
+    friendly = int8_friendly(model)
+    activations = {layer.activation for layer in _all_layers(friendly) if hasattr(layer, "activation") and isinstance(layer, (sf.ConvEncoder, sf.Mlp, sf.SwiftFormerBlock))}
+    assert activations == {"quick_gelu"}
+    for a, b in zip(model.weights, friendly.weights):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b))
+    images = _images(2, 64, 64)
+    expected = keras.ops.convert_to_numpy(model(images))
+    got = keras.ops.convert_to_numpy(friendly(images))
+    assert 0 < np.abs(got - expected).max() < 0.05 * np.abs(expected).max()
+
+
+def test_bad_modes_and_calibration_are_refused(tmp_path, tiny_export):
+    model, _ = tiny_export
+    with pytest.raises(ValueError, match="Unknown mode 'int4'"):
+        export_tflite(model, tmp_path / "x.tflite", mode="int4")
+    with pytest.raises(ValueError, match="needs calibration images"):
+        export_tflite(model, tmp_path / "x.tflite", mode="int8")
+    with pytest.raises(ValueError, match=r"shape \(2, 32, 32, 3\)"):
+        export_tflite(model, tmp_path / "x.tflite", mode="int8", calibration=_images(2, 32, 32))
+    with pytest.raises(ValueError, match="io='int8' needs mode='int8'"):
+        export_tflite(model, tmp_path / "x.tflite", mode="fp16", io="int8")
+    with pytest.raises(ValueError, match="Unknown io type 'int16'"):
+        export_tflite(model, tmp_path / "x.tflite", mode="int8", io="int16", calibration=_images(2, 64, 64))
+    assert os.listdir(tmp_path) == []

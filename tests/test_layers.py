@@ -144,3 +144,29 @@ def test_local_representation_keeps_width_and_has_no_drop_path():
     layer(np.zeros((1, 4, 4, 12), "float32"))
     assert layer.pwconv1.filters == 12 and layer.drop_path.rate == 0.0
     assert "hidden_dim" not in layer.get_config()
+
+
+def test_quick_gelu_is_the_sigmoid_approximation_and_round_trips():
+    from math import erf
+
+    x = np.linspace(-6, 6, 2001).astype("float32")
+    exact = np.asarray([v * 0.5 * (1 + erf(v / np.sqrt(2))) for v in x.astype(np.float64)])
+    quick = np.asarray(sf._activation(x, "quick_gelu"))
+    np.testing.assert_allclose(quick, x / (1 + np.exp(-1.702 * x)), atol=1e-6)
+    np.testing.assert_allclose(np.asarray(sf._activation(x, "gelu")), exact, atol=1e-6)
+    # The documented bound: within 0.021 of GELU everywhere, and not equal to it.
+    assert 0.01 < np.max(np.abs(quick - exact)) < 0.021
+    block = sf.SwiftFormerBlock(activation="quick_gelu")
+    block(RNG.randn(1, 4, 4, 8).astype("float32"))
+    assert block.local_representation.activation == block.linear.activation == "quick_gelu"
+    assert type(block).from_config(block.get_config()).activation == "quick_gelu"
+    with pytest.raises(ValueError, match="'relu'.*gelu"):
+        sf.Mlp(16, activation="relu")
+
+
+def test_l2_normalize_matches_torch_semantics_for_tiny_norms():
+    x = np.array([[3.0, 4.0], [0.0, 0.0], [3e-13, 4e-13]], "float32")
+    got = np.asarray(sf._l2_normalize(x, axis=-1))
+    # torch.nn.functional.normalize: x / max(||x||, 1e-12)
+    expected = x / np.maximum(np.linalg.norm(x.astype(np.float64), axis=-1, keepdims=True), 1e-12)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-7)

@@ -1,0 +1,86 @@
+"""Convert SwiftFormer to a builtin-only TFLite model and report what it costs.
+
+    python conversion/to_tflite.py --int8 --calib-dir photos/            # SwiftFormer-S, ImageNet weights
+    python conversion/to_tflite.py --model XS --weights random --fp16
+    python conversion/to_tflite.py --keras-model run/model.keras --int8 --calib-dir data/train \\
+        --eval-dir data/test --crop-pct 1.0 --report int8.json --debug
+
+Modes: --fp32 (default), --fp16, --dynamic (int8 weights, float activations),
+--int8 (full integer; needs --calib-dir, or --calib-random for latency tests
+only). The report (printed, and with --report as JSON) gives the file size, the
+ops by type and dtype, the XNNPACK partitions, the ops the Android GPU and NNAPI
+delegates would refuse, and with --eval-dir the fidelity against the Keras model.
+"""
+
+import argparse
+import os
+import sys
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")  # TFLite conversion runs on TensorFlow
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from swiftformer_keras import conversion, tflite_report  # noqa: E402
+from swiftformer_keras.calibration import IMAGENET_CROP_PCT  # noqa: E402
+from swiftformer_keras.model import VARIANTS  # noqa: E402
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--model", default=conversion.DEFAULT_VARIANT, help=f"variant: {', '.join(VARIANTS)}")
+    source.add_argument("--keras-model", help="a .keras file holding a SwiftFormer")
+    parser.add_argument("--weights", default="imagenet", help="imagenet | random | PATH (with --model)")
+    modes = parser.add_mutually_exclusive_group()
+    for mode in ("fp32", "fp16", "dynamic", "int8"):
+        modes.add_argument(f"--{mode}", dest="mode", action="store_const", const=mode)
+    parser.add_argument("--calib-dir", help="calibration photos (recursive .jpg/.png)")
+    parser.add_argument("--num-calib", type=int, default=conversion.DEFAULT_NUM_CALIB)
+    parser.add_argument("--calib-random", action="store_true", help="calibrate on noise (latency tests only)")
+    parser.add_argument("--eval-dir", help="held-out photos to measure the file against the Keras model")
+    parser.add_argument("--num-eval", type=int, default=conversion.DEFAULT_NUM_EVAL)
+    parser.add_argument("--input-size", type=int, nargs=2, metavar=("H", "W"))
+    parser.add_argument("--crop-pct", type=float, default=IMAGENET_CROP_PCT,
+                        help="evaluation crop fraction the model expects (ImageNet 0.875; CIFAR runs 1.0)")
+    parser.add_argument("--io", choices=("float32", "int8", "uint8"), default="float32",
+                        help="int8 model input/output type")
+    parser.add_argument("--output", help="the .tflite file (default swiftformer_<model>_<mode>.tflite)")
+    parser.add_argument("--report", help="write the report as JSON here")
+    parser.add_argument("--debug", action="store_true", help="per-layer int8 error table")
+    args = parser.parse_args(argv)
+    args.mode = args.mode or "fp32"
+    if args.output is None:
+        name = os.path.splitext(os.path.basename(args.keras_model))[0] if args.keras_model else args.model.lower()
+        args.output = f"swiftformer_{name}_{args.mode}.tflite"
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    try:
+        report = conversion.convert_swiftformer(
+            args.output,
+            mode=args.mode,
+            variant=args.model,
+            keras_model=args.keras_model,
+            weights=args.weights,
+            input_size=args.input_size,
+            io=args.io,
+            calib_dir=args.calib_dir,
+            num_calib=args.num_calib,
+            calib_random=args.calib_random,
+            eval_dir=args.eval_dir,
+            num_eval=args.num_eval,
+            crop_pct=args.crop_pct,
+            debug=args.debug,
+            report_path=args.report,
+        )
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(tflite_report.markdown(report))
+    print(f"\nwrote {args.output}" + (f" and {args.report}" if args.report else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,247 @@
+"""SwiftFormer to TFLite in one call: model, calibration, conversion, checks, report.
+
+    report = convert_swiftformer("s_int8.tflite", mode="int8", variant="S",
+                                 weights="imagenet", calib_dir="photos/", eval_dir="holdout/")
+
+`conversion/to_tflite.py` is the command line over `convert_swiftformer`. The
+file is written only after it has converted with builtin ops only and run in
+the LiteRT interpreter; the report then measures it against the Keras model.
+"""
+
+import json
+import os
+
+import keras
+import numpy as np
+
+from swiftformer_keras import calibration as calib_lib
+from swiftformer_keras import export, tflite_report
+from swiftformer_keras.data import check_image_size
+from swiftformer_keras.files import write_atomically
+
+DEFAULT_VARIANT = "S"
+DEFAULT_NUM_CALIB = 200
+DEFAULT_NUM_EVAL = 200
+
+
+def load_keras_model(variant=DEFAULT_VARIANT, keras_model=None, weights="imagenet", input_size=None):
+    """The Keras model to convert, with logits as output.
+
+    Args:
+        variant: `"XS"`, `"S"`, `"L1"` or `"L3"` (ignored with `keras_model`).
+        keras_model: a `.keras` file holding a SwiftFormer, instead of a variant.
+        weights: `"imagenet"`, `"random"` or a weights path (see `SwiftFormer`).
+        input_size: `(height, width)`, multiples of 32; defaults to the
+            model's own size, else 224x224.
+
+    Returns:
+        `(model, (height, width))`.
+    """
+    from swiftformer_keras import layers as sf_layers
+    from swiftformer_keras.model import VARIANTS, SwiftFormer
+
+    size = None if input_size is None else check_image_size(tuple(input_size))
+    if keras_model is not None:
+        path = os.fspath(keras_model)
+        if not os.path.isfile(path):
+            raise ValueError(f"Keras model file {path!r} does not exist.")
+        try:
+            model = keras.saving.load_model(path, compile=False)
+        except Exception as error:  # Keras raises many types for foreign or corrupt files
+            raise ValueError(f"{path!r} is not a loadable .keras model ({error}).") from error
+        if not any(isinstance(layer, sf_layers.EfficientAdditiveAttention) for layer in _all_layers(model)):
+            raise ValueError(
+                f"{path!r} is a Keras model but not a SwiftFormer (it has no EfficientAdditiveAttention "
+                "layer); this tool converts SwiftFormer models only."
+            )
+        model_size = tuple(model.inputs[0].shape[1:3])
+        if size is None:
+            size = model_size if None not in model_size else (224, 224)
+        return model, size
+    if variant not in VARIANTS:
+        raise ValueError(f"Unknown model {variant!r}; use one of {tuple(VARIANTS)} or --keras-model FILE.")
+    size = size or (224, 224)
+    classes = 1000
+    if weights == "random":
+        weights = None
+    elif isinstance(weights, (str, os.PathLike)) and os.fspath(weights).endswith(".weights.h5"):
+        from swiftformer_keras.weights import saved_classes
+
+        if not os.path.isfile(weights):
+            raise ValueError(f"Weights file {os.fspath(weights)!r} does not exist.")
+        classes = saved_classes(weights) or classes
+    model = SwiftFormer(
+        variant, weights=weights, classes=classes, classifier_activation=None, input_shape=(*size, 3)
+    )
+    return model, size
+
+
+def _all_layers(model):
+    for layer in model.layers:
+        yield layer
+        if hasattr(layer, "layers"):
+            yield from _all_layers(layer)
+        for child in getattr(layer, "_layers", []):
+            yield child
+
+
+def _calibration(mode, size, calib_dir, num_calib, calib_random, crop_pct, seed):
+    if mode != "int8":
+        return None, None
+    if calib_dir is not None:
+        images, info = calib_lib.sample_images(
+            calib_dir, num_calib, size, crop_pct, seed=seed, progress="calibration images"
+        )
+        return images, {"source": os.fspath(calib_dir), **info}
+    if calib_random:
+        return calib_lib.random_images(num_calib, size, seed), {"source": "random (latency only)", "used": num_calib}
+    raise ValueError(
+        "int8 needs calibration images: pass --calib-dir DIR (real photos like those the model will "
+        "see; a few hundred is enough). Calibrating on random data silently ruins int8 accuracy; "
+        "--calib-random does it anyway, for latency measurements only."
+    )
+
+
+def _eval_labels(eval_dir, kept, num_classes):
+    """Labels when `eval_dir` is laid out as one folder per class (sorted names = class
+    indices, as `swiftformer_keras.train` numbers them) and the count matches the model."""
+    classes = sorted(
+        e.name for e in os.scandir(eval_dir) if e.is_dir() and not e.name.startswith(".")
+    )
+    if len(classes) != num_classes:
+        return None
+    index = {name: i for i, name in enumerate(classes)}
+    labels = [index.get(os.path.relpath(p, eval_dir).split(os.sep)[0]) for p in kept]
+    return None if None in labels else np.asarray(labels)
+
+
+def _evaluate(model, path, eval_dir, num_eval, size, crop_pct, seed):
+    from tqdm import tqdm
+
+    paths, _ = calib_lib.find_images(eval_dir)
+    order = np.random.default_rng(seed + 1).permutation(len(paths))[:num_eval]
+    images, kept, unreadable = calib_lib.load_images(
+        [paths[i] for i in sorted(order)], size, crop_pct, progress="evaluation images"
+    )
+    if not kept:
+        raise ValueError(f"None of the images in {os.fspath(eval_dir)!r} could be read.")
+    reference = model.predict(images, batch_size=32, verbose=0)
+    predict = export.tflite_runner(path)
+    outputs = np.concatenate([
+        predict(images[i : i + 1]) for i in tqdm(range(len(images)), desc="TFLite inference", unit="image")
+    ])
+    labels = _eval_labels(eval_dir, kept, reference.shape[-1])
+    return {"eval_dir": os.fspath(eval_dir), "unreadable": unreadable, **tflite_report.fidelity(reference, outputs, labels)}
+
+
+def quantization_debug(model, size, calibration, debug_images, float_ops=export.INT8_FLOAT_OPS):
+    """Per-layer int8 error from TFLite's quantization debugger, worst first.
+
+    Each row: the op, its output tensor, `rmse/scale` (the error in int8
+    steps: about 0.29 is pure rounding, much more means the layer's range is
+    badly calibrated), the mean and max abs error, and the scale.
+    """
+    import tensorflow as tf
+
+    friendly = export.int8_friendly(model)
+    with export._converter(friendly, *size, friendly.inputs[0].shape[-1]) as converter:
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = lambda: ([image[None]] for image in calibration)
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8, tf.lite.OpsSet.TFLITE_BUILTINS]
+        debugger = tf.lite.experimental.QuantizationDebugger(
+            converter=converter,
+            debug_dataset=lambda: ([image[None]] for image in debug_images),
+            debug_options=tf.lite.experimental.QuantizationDebugOptions(denylisted_ops=list(float_ops)),
+        )
+        debugger.run()
+    import csv
+    import io
+
+    text = io.StringIO()
+    debugger.layer_statistics_dump(text)
+    rows = []
+    for row in csv.DictReader(io.StringIO(text.getvalue())):
+        scale = float(row["scale"])
+        rows.append({
+            "op_name": row["op_name"],
+            "tensor_name": row["tensor_name"],
+            "scale": scale,
+            "mean_error": float(row["mean_error"]),
+            "max_abs_error": float(row["max_abs_error"]),
+            "rmse/scale": float(np.sqrt(float(row["mean_squared_error"])) / scale) if scale else float("nan"),
+        })
+    return sorted(rows, key=lambda r: -np.nan_to_num(r["rmse/scale"], nan=-1.0))
+
+
+def convert_swiftformer(
+    output,
+    mode="fp32",
+    variant=DEFAULT_VARIANT,
+    keras_model=None,
+    weights="imagenet",
+    input_size=None,
+    io="float32",
+    calib_dir=None,
+    num_calib=DEFAULT_NUM_CALIB,
+    calib_random=False,
+    eval_dir=None,
+    num_eval=DEFAULT_NUM_EVAL,
+    crop_pct=calib_lib.IMAGENET_CROP_PCT,
+    debug=False,
+    report_path=None,
+    seed=0,
+):
+    """Converts a SwiftFormer to `output` (`.tflite`) and returns the report (a dict).
+
+    `mode` is `"fp32"`, `"fp16"`, `"dynamic"` or `"int8"`; `io` the int8
+    model's input/output type. int8 needs `calib_dir` (or `calib_random`).
+    With `eval_dir`, the report measures the file against the Keras model on
+    up to `num_eval` of its images (with per-class folders also top-1).
+    `debug` adds TFLite's per-layer quantization error (int8 only).
+    `report_path` writes the report as JSON.
+    """
+    output = os.fspath(output)
+    export._check_destination(output)
+    if report_path is not None:
+        export._check_destination_folder(report_path)
+    if mode not in export.MODES:
+        raise ValueError(f"Unknown mode {mode!r}; use one of {export.MODES}.")
+    if debug and mode != "int8":
+        raise ValueError("--debug reports int8 quantization error; use it with --int8.")
+    if eval_dir is not None:
+        calib_lib.find_images(eval_dir)  # fail on a bad folder before the slow conversion
+    model, size = load_keras_model(variant, keras_model, weights, input_size)
+    calibration, calib_info = _calibration(mode, size, calib_dir, num_calib, calib_random, crop_pct, seed)
+    export.export_tflite(model, output, input_shape=size, mode=mode, calibration=calibration, io=io)
+    report = {
+        "model": os.fspath(keras_model) if keras_model else f"SwiftFormer-{variant}",
+        "weights": None if keras_model else (os.fspath(weights) if weights else "random"),
+        "mode": mode,
+        "io": io,
+        "input_size": list(size),
+        **({"calibration": calib_info} if calib_info else {}),
+        **tflite_report.inspect_tflite(output),
+    }
+    if mode == "int8":
+        report["float_ops_kept"] = list(export.INT8_FLOAT_OPS)
+        report["activation"] = "GELU computed as x * sigmoid(1.702 x) (int8-friendly)"
+    if eval_dir is not None:
+        report["fidelity"] = _evaluate(model, output, eval_dir, num_eval, size, crop_pct, seed)
+    if debug:
+        debug_images = calibration
+        if eval_dir is not None:
+            paths, _ = calib_lib.find_images(eval_dir)
+            debug_images, _, _ = calib_lib.load_images(paths[:32], size, crop_pct)
+        report["debug_layers"] = quantization_debug(model, size, calibration, debug_images[:32])
+    if report_path is not None:
+        write_json(report, report_path)
+    return report
+
+
+def write_json(report, path):
+    def write(temp):
+        with open(temp, "w", encoding="utf-8") as file:
+            json.dump(report, file, indent=2, default=float)
+            file.write("\n")
+
+    return write_atomically(os.fspath(path), write)

@@ -1,0 +1,88 @@
+"""Calibration images: found recursively, non-images counted, preprocessed as at inference."""
+
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from swiftformer_keras import calibration as calib
+from swiftformer_keras.imagenet_utils import load_image, preprocess_input
+
+
+def _photo(path, size=(48, 40), seed=0):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    array = np.random.default_rng(seed).integers(0, 256, (*size[::-1], 3), dtype=np.uint8)
+    Image.fromarray(array).save(path)
+    return path
+
+
+@pytest.fixture
+def photos(tmp_path):
+    root = tmp_path / "photos"
+    made = [
+        _photo(str(root / "a.jpg"), seed=1),
+        _photo(str(root / "nested" / "deeper" / "b.PNG"), seed=2),
+        _photo(str(root / "nested" / "c.jpeg"), seed=3),
+    ]
+    (root / "notes.txt").write_text("not an image")
+    (root / "nested" / "labels.csv").write_text("a,b")
+    (root / "broken.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
+    (root / ".hidden.jpg").write_bytes(b"")
+    return root, made
+
+
+def test_find_images_is_recursive_sorted_and_counts_other_files(photos):
+    root, made = photos
+    paths, skipped = calib.find_images(root)
+    assert [os.path.relpath(p, root) for p in paths] == [
+        "a.jpg", "broken.jpg", os.path.join("nested", "c.jpeg"), os.path.join("nested", "deeper", "b.PNG"),
+    ]
+    assert skipped == 2  # notes.txt and labels.csv; hidden files are ignored
+
+
+def test_load_images_matches_the_inference_transform_and_skips_unreadable(photos):
+    root, made = photos
+    paths, _ = calib.find_images(root)
+    images, kept, unreadable = calib.load_images(paths, (32, 32), crop_pct=0.875)
+    assert unreadable == 1 and str(root / "broken.jpg") not in kept
+    assert images.shape == (3, 32, 32, 3) and images.dtype == np.float32
+    expected = preprocess_input(load_image(kept[0], 32, resize=round(32 / 0.875)))
+    np.testing.assert_allclose(images[0], expected, atol=1e-6)
+    # crop_pct=1.0: the shorter side is resized straight to the input size.
+    full, _, _ = calib.load_images(kept[:1], (32, 32), crop_pct=1.0)
+    np.testing.assert_allclose(full[0], preprocess_input(load_image(kept[0], 32, resize=32)), atol=1e-6)
+    with pytest.raises(ValueError, match="crop_pct"):
+        calib.load_images(kept, (32, 32), crop_pct=1.5)
+
+
+def test_sample_images_is_seeded_and_reports_what_it_used(photos):
+    root, _ = photos
+    first, info = calib.sample_images(root, 10, (32, 32), seed=3)
+    again, _ = calib.sample_images(root, 10, (32, 32), seed=3)
+    np.testing.assert_array_equal(first, again)
+    assert info == {"found": 4, "used": 3, "non_image_files": 2, "unreadable": 1}
+    two, info = calib.sample_images(root, 2, (32, 32), seed=3)
+    assert len(two) + info["unreadable"] == 2
+
+
+def test_bad_folders_are_clear_errors(tmp_path):
+    with pytest.raises(ValueError, match="does not exist or is not a directory"):
+        calib.find_images(tmp_path / "missing")
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "readme.md").write_text("x")
+    with pytest.raises(ValueError, match=r"holds no \.jpg/\.jpeg/\.png files \(1 other files skipped\)"):
+        calib.find_images(tmp_path / "empty")
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "x.jpg").write_bytes(b"junk")
+    with pytest.raises(ValueError, match="could be read"):
+        calib.sample_images(tmp_path / "bad", 5, (32, 32))
+    with pytest.raises(ValueError, match="at least 1"):
+        calib.sample_images(tmp_path / "bad", 0, (32, 32))
+
+
+def test_random_images_are_seeded_noise_of_the_right_shape():
+    noise = calib.random_images(3, (64, 32), seed=1)
+    assert noise.shape == (3, 64, 32, 3) and noise.dtype == np.float32
+    np.testing.assert_array_equal(noise, calib.random_images(3, (64, 32), seed=1))
+    assert abs(float(noise.std()) - 1.0) < 0.05

@@ -1,0 +1,96 @@
+"""The conversion report: op inventory, partitions, delegate rules, fidelity numbers."""
+
+import collections
+
+import numpy as np
+import pytest
+
+from swiftformer_keras import tflite_report as rep
+from swiftformer_keras.export import export_tflite, tflite_ops
+from tests.test_export import _images, tiny_model
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("report")
+    model = tiny_model("l2")
+    return {
+        "fp32": export_tflite(model, folder / "fp32.tflite"),
+        "int8": export_tflite(model, folder / "int8.tflite", mode="int8", calibration=_images(16, 64, 64)),
+    }
+
+
+def test_inventory_agrees_with_the_flatbuffer_and_the_dtypes_are_right(exported):
+    for mode, path in exported.items():
+        report = rep.inspect_tflite(path)
+        by_name = collections.Counter()
+        for key, count in report["ops"].items():
+            by_name[key.split("/")[0]] += count
+        assert by_name == tflite_ops(path)  # parsed from the schema, independently of the interpreter
+        assert report["op_count"] == sum(by_name.values())
+        assert report["xnnpack_partitions"] == 1
+        assert report["input"] == {"shape": [1, 64, 64, 3], "dtype": "float32"}
+        assert report["output"] == {"shape": [1, 10], "dtype": "float32"}
+    fp32, int8 = rep.inspect_tflite(exported["fp32"]), rep.inspect_tflite(exported["int8"])
+    assert all(key.endswith("/float32") for key in fp32["ops"]) and fp32["float_ops_in_integer_model"] == []
+    assert int8["ops"]["CONV_2D/int8"] == fp32["ops"]["CONV_2D/float32"]
+    assert int8["float_ops_in_integer_model"] == ["MAXIMUM", "RSQRT"]
+    assert int8["size_bytes"] < 0.5 * fp32["size_bytes"]
+
+
+def test_delegate_rules_on_the_real_files(exported):
+    fp32, int8 = rep.inspect_tflite(exported["fp32"]), rep.inspect_tflite(exported["int8"])
+    assert fp32["gpu_delegate_refuses"] == {} and int8["gpu_delegate_refuses"] == {}
+    assert fp32["nnapi_refuses"] == {"GELU/float32": "no NNAPI case for this op"}
+    assert int8["nnapi_refuses"] == {"SUM/int8": "NNAPI takes this op in float32 only"}
+    assert int8["nnapi_min_android_api"] == 30  # QUANTIZE of the float input to int8
+
+
+def test_delegate_rules_on_synthetic_rows():
+    rows = [
+        {"op": "CONV_2D", "input_dtype": "int8", "output_dtype": "int8"},
+        {"op": "GELU", "input_dtype": "int8", "output_dtype": "int8"},
+        {"op": "DIV", "input_dtype": "float32", "output_dtype": "float32"},
+        {"op": "DIV", "input_dtype": "int8", "output_dtype": "int8"},
+        {"op": "STABLEHLO_COMPOSITE", "input_dtype": "float32", "output_dtype": "float32"},
+        {"op": "ADD", "input_dtype": "int16", "output_dtype": "int16"},
+    ]
+    assert rep.gpu_refusals(rows) == {
+        "STABLEHLO_COMPOSITE": "no GPU delegate parser for this op",
+        "ADD": "16-bit integer tensors are not accepted",
+    }
+    refused, api = rep.nnapi_refusals(rows)
+    assert set(refused) == {"GELU/int8", "DIV/int8", "STABLEHLO_COMPOSITE/float32"}
+    assert api == 29  # int8 CONV_2D
+
+
+def test_fidelity_numbers_against_hand_computed_values():
+    reference = np.array([[1.0, 2.0, 3.0], [3.0, 0.0, -1.0]])
+    noisy = reference + np.array([[0.1, -0.1, 0.0], [0.0, 0.2, 0.0]])
+    result = rep.fidelity(reference, noisy, labels=[2, 1])
+    signal, noise = (reference**2).sum(), 0.01 + 0.01 + 0.04
+    assert result["sqnr_db"] == pytest.approx(10 * np.log10(signal / noise))
+    assert result["max_abs_diff"] == pytest.approx(0.2)
+    assert result["top1_agreement"] == 1.0
+    assert result["relative_error_max"] == pytest.approx(0.2 / np.sqrt(10))
+    cos = [np.dot(r, n) / np.linalg.norm(r) / np.linalg.norm(n) for r, n in zip(reference, noisy)]
+    assert result["cosine_similarity"] == pytest.approx(np.mean(cos))
+    assert result["keras_top1"] == 0.5 and result["tflite_top1"] == 0.5
+    flipped = rep.fidelity(reference, reference[:, ::-1])
+    assert flipped["top1_agreement"] == 0.0
+    assert rep.fidelity(reference, reference)["sqnr_db"] == float("inf")
+    with pytest.raises(ValueError, match="equal"):
+        rep.fidelity(reference, reference[:1])
+
+
+def test_markdown_lists_every_field_and_the_worst_layers(exported):
+    report = rep.inspect_tflite(exported["int8"])
+    report["fidelity"] = {"top1_agreement": 0.99}
+    report["debug_layers"] = [
+        {"op_name": "MUL", "tensor_name": f"t{i}", "rmse/scale": 1.0 / (i + 1), "max_abs_error": 0.1, "scale": 0.01}
+        for i in range(20)
+    ]
+    text = rep.markdown(report)
+    for key in ("size_bytes", "xnnpack_partitions", "nnapi_refuses", "fidelity: top1_agreement"):
+        assert f"| {key} |" in text
+    assert "| MUL | t14 |" in text and "| MUL | t15 |" not in text  # the 15 worst only
