@@ -30,7 +30,9 @@ def load_keras_model(variant=DEFAULT_VARIANT, keras_model=None, weights="imagene
     Args:
         variant: `"XS"`, `"S"`, `"L1"` or `"L3"` (ignored with `keras_model`).
         keras_model: a `.keras` file holding a SwiftFormer, instead of a variant.
-        weights: `"imagenet"`, `"random"` or a weights path (see `SwiftFormer`).
+        weights: `"imagenet"`, a weights path (see `SwiftFormer`), or
+            `"random"`: seeded weights with a trained model's logit spread
+            (`swiftformer_keras.testing`), for latency and fidelity checks.
         input_size: `(height, width)`, multiples of 32; defaults to the
             model's own size, else 224x224.
 
@@ -63,8 +65,11 @@ def load_keras_model(variant=DEFAULT_VARIANT, keras_model=None, weights="imagene
     size = size or (224, 224)
     classes = 1000
     if weights == "random":
-        weights = None
-    elif isinstance(weights, (str, os.PathLike)) and os.fspath(weights).endswith(".weights.h5"):
+        from swiftformer_keras.testing import randomize_weights
+
+        model = SwiftFormer(variant, classifier_activation=None, input_shape=(*size, 3))
+        return randomize_weights(model), size
+    if isinstance(weights, (str, os.PathLike)) and os.fspath(weights).endswith(".weights.h5"):
         from swiftformer_keras.weights import saved_classes
 
         if not os.path.isfile(weights):

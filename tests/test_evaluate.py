@@ -12,7 +12,7 @@ from PIL import Image
 import swiftformer_keras as sfk
 from swiftformer_keras import evaluate as ev
 from swiftformer_keras.export import export_tflite
-from test_export import randomize_weights
+from swiftformer_keras.testing import randomize_weights
 
 TINY = {"depths": (1, 1, 2, 1), "widths": (16, 24, 32, 48)}
 SIZE = 64

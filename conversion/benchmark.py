@@ -1,0 +1,252 @@
+"""Latency of SwiftFormer TFLite files in fp32, fp16, dynamic and int8, side by side.
+
+    python conversion/benchmark.py --variants XS S --calib-dir ../shared/data/imagenet-samples/images
+
+For each variant: builds the model (realistic random weights unless --weights),
+converts it in every mode, checks fp32 against Keras, then times all files in
+one interleaved loop (one invoke of each file per round, LiteRT interpreter,
+default XNNPACK delegate, --threads threads), so that the machine's noise hits
+every mode alike. Prints a Markdown table of medians and int8/fp32 ratios, and
+writes benchmark.json, benchmark.csv and benchmark.png to --output-dir.
+
+Weights do not change the latency of a float model; for int8 they change the
+calibrated ranges only, which does not change the kernels XNNPACK picks.
+"""
+
+import argparse
+import csv
+import json
+import os
+import sys
+import time
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+from tqdm import tqdm  # noqa: E402
+
+from swiftformer_keras import calibration, export, tflite_report  # noqa: E402
+from swiftformer_keras.files import write_atomically  # noqa: E402
+from swiftformer_keras.model import SwiftFormer  # noqa: E402
+from swiftformer_keras.testing import randomize_weights  # noqa: E402
+
+MODES = ("fp32", "fp16", "dynamic", "int8")
+# An AVX-512 VNNI core retires two VPDPBUSD per cycle: 2 x 64 int8 multiply-adds.
+VNNI_MACS_PER_CYCLE = 128
+
+
+def count_macs(model):
+    """Multiply-accumulates of one image through the model's convolutions and dense layers."""
+    total = 0
+
+    def visit(layer, shapes):
+        nonlocal total
+        for sub in getattr(layer, "_layers", []):
+            visit(sub, shapes)
+        if isinstance(layer, keras.layers.DepthwiseConv2D):
+            total += shapes[id(layer)] * int(np.prod(layer.kernel.shape[:2])) * layer.kernel.shape[2]
+        elif isinstance(layer, keras.layers.Conv2D):
+            total += shapes[id(layer)] * int(np.prod(layer.kernel.shape))
+        elif isinstance(layer, keras.layers.Dense):
+            total += int(np.prod(layer.kernel.shape))
+
+    # Output positions of every convolution, recorded by a forward pass.
+    shapes = {}
+    originals = {}
+    for layer in _all_layers(model):
+        if isinstance(layer, (keras.layers.Conv2D, keras.layers.DepthwiseConv2D)):
+            originals[id(layer)] = layer.call
+
+            def record(x, _layer=layer, _call=layer.call):
+                y = _call(x)
+                shapes[id(_layer)] = int(y.shape[1]) * int(y.shape[2])
+                return y
+
+            layer.call = record
+    try:
+        model(np.zeros((1, *model.inputs[0].shape[1:]), np.float32))
+    finally:
+        for layer in _all_layers(model):
+            if id(layer) in originals:
+                layer.call = originals[id(layer)]
+    for layer in model.layers:
+        visit(layer, shapes)
+    return total
+
+
+def _all_layers(model):
+    stack, seen = list(model.layers), []
+    while stack:
+        layer = stack.pop()
+        seen.append(layer)
+        stack.extend(getattr(layer, "_layers", []))
+    return seen
+
+
+def _interpreter(path, threads):
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=path, num_threads=threads)
+    interpreter.allocate_tensors()
+    detail = interpreter.get_input_details()[0]
+    interpreter.set_tensor(detail["index"], np.zeros(detail["shape"], detail["dtype"]))
+    return interpreter
+
+
+def time_interleaved(paths, threads, runs, warmup):
+    """`{name: [seconds per invoke]}`, all files timed round-robin in one loop."""
+    interpreters = {name: _interpreter(path, threads) for name, path in paths.items()}
+    for interpreter in interpreters.values():
+        for _ in range(warmup):
+            interpreter.invoke()
+    times = {name: [] for name in interpreters}
+    for _ in tqdm(range(runs), desc="interleaved runs", unit="round"):
+        for name, interpreter in interpreters.items():
+            start = time.perf_counter()
+            interpreter.invoke()
+            times[name].append(time.perf_counter() - start)
+    return times
+
+
+def benchmark_variant(variant, size, calib, folder, threads, runs, warmup, weights):
+    model = SwiftFormer(
+        variant, weights=weights, classifier_activation=None, input_shape=(*size, 3)
+    ) if weights else randomize_weights(SwiftFormer(variant, classifier_activation=None, input_shape=(*size, 3)))
+    paths = {}
+    for mode in MODES:
+        path = os.path.join(folder, f"swiftformer_{variant.lower()}_{mode}.tflite")
+        export.export_tflite(model, path, mode=mode, calibration=calib if mode == "int8" else None)
+        paths[mode] = path
+    probe = calib[:4]
+    reference = keras.ops.convert_to_numpy(model(probe, training=False))
+    fp32_diff = float(np.abs(export.tflite_runner(paths["fp32"])(probe) - reference).max())
+    fp16 = tflite_report.fidelity(reference, export.tflite_runner(paths["fp16"])(probe))
+    times = time_interleaved(paths, threads, runs, warmup)
+    macs = count_macs(model)
+    rows = []
+    for mode in MODES:
+        ms = 1000 * np.asarray(times[mode])
+        rows.append({
+            "variant": variant,
+            "mode": mode,
+            "size_mb": os.path.getsize(paths[mode]) / 1e6,
+            "xnnpack_partitions": tflite_report.xnnpack_partitions(paths[mode]),
+            "median_ms": float(np.median(ms)),
+            "p5_ms": float(np.percentile(ms, 5)),
+            "p95_ms": float(np.percentile(ms, 95)),
+            "gmac_per_s": macs / 1e9 / (float(np.median(ms)) / 1000),
+        })
+    fp32 = rows[0]
+    for row in rows:
+        row["latency_vs_fp32"] = row["median_ms"] / fp32["median_ms"]
+        row["size_vs_fp32"] = row["size_mb"] / fp32["size_mb"]
+    checks = {"variant": variant, "gmacs": macs / 1e9, "fp32_max_abs_diff_vs_keras": fp32_diff,
+              "logit_std": float(reference.std()), "fp16_relative_error_max": fp16["relative_error_max"]}
+    return rows, checks
+
+
+def vnni_floor_ms(macs, threads):
+    """The time `macs` int8 multiply-adds take at the VNNI peak of `threads` cores."""
+    mhz = None
+    try:
+        with open("/proc/cpuinfo") as file:
+            mhz = max(float(line.split(":")[1]) for line in file if line.startswith("cpu MHz"))
+    except (OSError, ValueError):
+        return None
+    return macs / (threads * mhz * 1e6 * VNNI_MACS_PER_CYCLE) * 1000
+
+
+def markdown(rows, checks, threads):
+    lines = [
+        "| variant | mode | size MB | size / fp32 | XNNPACK partitions | median ms | p5-p95 ms | latency / fp32 | GMAC/s |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['variant']} | {r['mode']} | {r['size_mb']:.2f} | {r['size_vs_fp32']:.2f} | {r['xnnpack_partitions']} "
+            f"| {r['median_ms']:.2f} | {r['p5_ms']:.2f}-{r['p95_ms']:.2f} | {r['latency_vs_fp32']:.2f} | {r['gmac_per_s']:.0f} |"
+        )
+    lines += ["", "| variant | GMACs | fp32 max abs diff vs Keras (logit std) | fp16 relative error max | int8 VNNI floor ms |",
+              "|---|---:|---:|---:|---:|"]
+    for c in checks:
+        floor = vnni_floor_ms(c["gmacs"] * 1e9, threads)
+        lines.append(
+            f"| {c['variant']} | {c['gmacs']:.2f} | {c['fp32_max_abs_diff_vs_keras']:.1e} ({c['logit_std']:.1f}) "
+            f"| {c['fp16_relative_error_max']:.1e} | {'n/a' if floor is None else f'{floor:.2f}'} |"
+        )
+    return "\n".join(lines)
+
+
+def plot(rows, path):
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    from matplotlib import pyplot as plt
+
+    variants = list(dict.fromkeys(r["variant"] for r in rows))
+    fig, ax = plt.subplots(figsize=(7, 4))
+    width = 0.8 / len(MODES)
+    for i, mode in enumerate(MODES):
+        values = [next(r["median_ms"] for r in rows if r["variant"] == v and r["mode"] == mode) for v in variants]
+        ax.bar(np.arange(len(variants)) + i * width, values, width, label=mode)
+    ax.set_xticks(np.arange(len(variants)) + width * (len(MODES) - 1) / 2, [f"SwiftFormer-{v}" for v in variants])
+    ax.set_ylabel("median latency, ms")
+    ax.set_title("TFLite, XNNPACK, interleaved runs")
+    ax.legend()
+    fig.tight_layout()
+    write_atomically(path, lambda temp: fig.savefig(temp, format="png", dpi=120), ".png")
+    plt.close(fig)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--variants", nargs="+", default=["XS", "S"])
+    parser.add_argument("--input-size", type=int, nargs=2, default=(224, 224), metavar=("H", "W"))
+    parser.add_argument("--weights", help="imagenet or a weights path (default: realistic random weights)")
+    parser.add_argument("--calib-dir", required=True, help="real photos for int8 calibration")
+    parser.add_argument("--num-calib", type=int, default=100)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--runs", type=int, default=100)
+    parser.add_argument("--warmup", type=int, default=10)
+    parser.add_argument("--output-dir", default="benchmark_results")
+    args = parser.parse_args(argv)
+    try:
+        os.makedirs(args.output_dir, exist_ok=True)
+        size = tuple(args.input_size)
+        calib, _ = calibration.sample_images(args.calib_dir, args.num_calib, size, progress="calibration images")
+        rows, checks = [], []
+        for variant in args.variants:
+            variant_rows, variant_checks = benchmark_variant(
+                variant, size, calib, args.output_dir, args.threads, args.runs, args.warmup, args.weights
+            )
+            rows += variant_rows
+            checks.append(variant_checks)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    table = markdown(rows, checks, args.threads)
+    print(table)
+    result = {"command": " ".join(["python", "conversion/benchmark.py", *(argv or sys.argv[1:])]),
+              "threads": args.threads, "runs": args.runs, "rows": rows, "checks": checks}
+
+    def write_json(temp):
+        with open(temp, "w") as file:
+            json.dump(result, file, indent=2)
+
+    def write_csv(temp):
+        with open(temp, "w", newline="") as file:
+            writer = csv.DictWriter(file, list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+
+    write_atomically(os.path.join(args.output_dir, "benchmark.json"), write_json)
+    write_atomically(os.path.join(args.output_dir, "benchmark.csv"), write_csv)
+    plot(rows, os.path.join(args.output_dir, "benchmark.png"))
+    print(f"\nwrote {args.output_dir}/benchmark.json, .csv, .png")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

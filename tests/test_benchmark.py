@@ -1,0 +1,62 @@
+"""conversion/benchmark.py end to end on XS with few runs (speed targets live in its output, not here)."""
+
+import csv
+import importlib.util
+import json
+import os
+
+import pytest
+
+import swiftformer_keras as sfk
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _benchmark():
+    spec = importlib.util.spec_from_file_location("benchmark", os.path.join(ROOT, "conversion", "benchmark.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("variant, paper_gmacs", [("XS", 0.6), ("S", 1.0)])
+def test_mac_count_matches_the_paper(variant, paper_gmacs):
+    model = sfk.SwiftFormer(variant, classifier_activation=None)
+    assert _benchmark().count_macs(model) / 1e9 == pytest.approx(paper_gmacs, rel=0.05)
+
+
+def test_benchmark_runs_every_mode_and_writes_its_tables(tmp_path, capsys):
+    from PIL import Image
+    import numpy as np
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i in range(4):
+        Image.fromarray(np.random.default_rng(i).integers(0, 255, (80, 72, 3), dtype=np.uint8)).save(photos / f"{i}.png")
+    out = tmp_path / "out"
+    code = _benchmark().main([
+        "--variants", "XS", "--input-size", "64", "64", "--calib-dir", str(photos), "--num-calib", "4",
+        "--runs", "3", "--warmup", "1", "--output-dir", str(out),
+    ])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "| XS | int8 |" in printed and "int8 VNNI floor ms" in printed
+    with open(out / "benchmark.json") as file:
+        result = json.load(file)
+    rows = {row["mode"]: row for row in result["rows"]}
+    assert list(rows) == ["fp32", "fp16", "dynamic", "int8"]
+    for row in rows.values():
+        assert 0 < row["p5_ms"] <= row["median_ms"] <= row["p95_ms"]
+        assert row["latency_vs_fp32"] == pytest.approx(row["median_ms"] / rows["fp32"]["median_ms"])
+        assert os.path.getsize(out / f"swiftformer_xs_{row['mode']}.tflite") == pytest.approx(row["size_mb"] * 1e6)
+    assert rows["int8"]["xnnpack_partitions"] == 1 and rows["int8"]["size_vs_fp32"] < 0.3
+    (checks,) = result["checks"]
+    assert checks["fp32_max_abs_diff_vs_keras"] <= 1e-4 and checks["logit_std"] > 2
+    with open(out / "benchmark.csv") as file:
+        assert len(list(csv.DictReader(file))) == 4
+    assert (out / "benchmark.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_missing_calibration_folder_is_a_clear_error(tmp_path, capsys):
+    code = _benchmark().main(["--calib-dir", str(tmp_path / "none"), "--output-dir", str(tmp_path / "out")])
+    assert code == 2 and "does not exist" in capsys.readouterr().err
