@@ -21,6 +21,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from swiftformer_keras import conversion, tflite_report  # noqa: E402
 from swiftformer_keras.calibration import IMAGENET_CROP_PCT  # noqa: E402
+from swiftformer_keras.export import INT8_FLOAT_OPS  # noqa: E402
 from swiftformer_keras.model import VARIANTS  # noqa: E402
 
 
@@ -46,6 +47,8 @@ def parse_args(argv=None):
     parser.add_argument("--output", help="the .tflite file (default swiftformer_<model>_<mode>.tflite)")
     parser.add_argument("--report", help="write the report as JSON here")
     parser.add_argument("--debug", action="store_true", help="per-layer int8 error table")
+    parser.add_argument("--float-ops", nargs="+", default=list(INT8_FLOAT_OPS), metavar="OP",
+                        help="TFLite op types int8 keeps in float (default: %(default)s)")
     args = parser.parse_args(argv)
     args.mode = args.mode or "fp32"
     if args.output is None:
@@ -73,6 +76,7 @@ def main(argv=None):
             crop_pct=args.crop_pct,
             debug=args.debug,
             report_path=args.report,
+            float_ops=tuple(args.float_ops),
         )
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)

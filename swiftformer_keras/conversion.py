@@ -195,6 +195,7 @@ def convert_swiftformer(
     debug=False,
     report_path=None,
     seed=0,
+    float_ops=export.INT8_FLOAT_OPS,
 ):
     """Converts a SwiftFormer to `output` (`.tflite`) and returns the report (a dict).
 
@@ -203,6 +204,7 @@ def convert_swiftformer(
     With `eval_dir`, the report measures the file against the Keras model on
     up to `num_eval` of its images (with per-class folders also top-1).
     `debug` adds TFLite's per-layer quantization error (int8 only).
+    `float_ops` are the op types int8 keeps in float (selective quantization).
     `report_path` writes the report as JSON.
     """
     output = os.fspath(output)
@@ -217,7 +219,9 @@ def convert_swiftformer(
         calib_lib.find_images(eval_dir)  # fail on a bad folder before the slow conversion
     model, size = load_keras_model(variant, keras_model, weights, input_size)
     calibration, calib_info = _calibration(mode, size, calib_dir, num_calib, calib_random, crop_pct, seed)
-    export.export_tflite(model, output, input_shape=size, mode=mode, calibration=calibration, io=io)
+    export.export_tflite(
+        model, output, input_shape=size, mode=mode, calibration=calibration, io=io, float_ops=float_ops
+    )
     report = {
         "model": os.fspath(keras_model) if keras_model else f"SwiftFormer-{variant}",
         "weights": None if keras_model else (os.fspath(weights) if weights else "random"),
@@ -228,7 +232,7 @@ def convert_swiftformer(
         **tflite_report.inspect_tflite(output),
     }
     if mode == "int8":
-        report["float_ops_kept"] = list(export.INT8_FLOAT_OPS)
+        report["float_ops_kept"] = list(float_ops)
         report["activation"] = "GELU computed as x * sigmoid(1.702 x) (int8-friendly)"
     if eval_dir is not None:
         report["fidelity"] = _evaluate(model, output, eval_dir, num_eval, size, crop_pct, seed)
@@ -237,7 +241,7 @@ def convert_swiftformer(
         if eval_dir is not None:
             paths, _ = calib_lib.find_images(eval_dir)
             debug_images, _, _ = calib_lib.load_images(paths[:32], size, crop_pct)
-        report["debug_layers"] = quantization_debug(model, size, calibration, debug_images[:32])
+        report["debug_layers"] = quantization_debug(model, size, calibration, debug_images[:32], float_ops)
     if report_path is not None:
         write_json(report, report_path)
     return report

@@ -168,7 +168,8 @@ def convert(model, mode="fp32", input_shape=None, calibration=None, io="float32"
             exactly as at inference.
         io: for int8, the type of the model's input and output tensors:
             `"float32"` (quantized inside the model), `"int8"` or `"uint8"`.
-        float_ops: for int8, op types kept in float.
+        float_ops: for int8, TFLite op types kept in float (selective
+            quantization); the default keeps the L2 normalisations' tail.
 
     Raises:
         ValueError: bad arguments, or the graph needs ops outside the
@@ -191,6 +192,7 @@ def convert(model, mode="fp32", input_shape=None, calibration=None, io="float32"
     channels = model.inputs[0].shape[-1]
     if mode == "int8":
         calibration = _check_calibration(calibration, (height, width, channels))
+        float_ops = _check_float_ops(float_ops)
         model = int8_friendly(model)
     with _converter(model, height, width, channels) as converter:
         if mode == "int8":
@@ -223,6 +225,14 @@ def _check_calibration(calibration, image_shape):
             f"{', '.join(map(str, image_shape))})."
         )
     return calibration
+
+
+def _check_float_ops(float_ops):
+    names = set(_builtin_op_names().values())
+    unknown = sorted(set(float_ops) - names)
+    if unknown:
+        raise ValueError(f"Unknown TFLite op types {unknown} to keep in float; use schema names such as 'RSQRT'.")
+    return tuple(float_ops)
 
 
 def _check_runs(content):
@@ -289,7 +299,9 @@ def tflite_ops(model):
     return counts
 
 
-def export_tflite(model, path, input_shape=None, mode="fp32", calibration=None, io="float32"):
+def export_tflite(
+    model, path, input_shape=None, mode="fp32", calibration=None, io="float32", float_ops=INT8_FLOAT_OPS
+):
     """Converts a Keras model to a `.tflite` file with builtin ops only.
 
     Args:
@@ -300,7 +312,7 @@ def export_tflite(model, path, input_shape=None, mode="fp32", calibration=None, 
             conversion leaves no file and keeps an older one intact.
         input_shape: `(height, width)` to export a model built with a dynamic
             size; defaults to the model's static input size.
-        mode, calibration, io: see `convert`.
+        mode, calibration, io, float_ops: see `convert`.
 
     Returns:
         `path`. The exported input is `(1, height, width, channels)`.
@@ -311,7 +323,7 @@ def export_tflite(model, path, input_shape=None, mode="fp32", calibration=None, 
     """
     path = os.fspath(path)
     _check_destination(path)
-    content = convert(model, mode, input_shape=input_shape, calibration=calibration, io=io)
+    content = convert(model, mode, input_shape=input_shape, calibration=calibration, io=io, float_ops=float_ops)
     write_bytes_atomically(path, content)
     return path
 

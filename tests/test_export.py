@@ -318,4 +318,18 @@ def test_bad_modes_and_calibration_are_refused(tmp_path, tiny_export):
         export_tflite(model, tmp_path / "x.tflite", mode="fp16", io="int8")
     with pytest.raises(ValueError, match="Unknown io type 'int16'"):
         export_tflite(model, tmp_path / "x.tflite", mode="int8", io="int16", calibration=_images(2, 64, 64))
+    with pytest.raises(ValueError, match=r"Unknown TFLite op types \['SQRTT'\]"):
+        export_tflite(model, tmp_path / "x.tflite", mode="int8", calibration=_images(2, 64, 64), float_ops=["SQRTT"])
     assert os.listdir(tmp_path) == []
+
+
+def test_selective_quantization_keeps_the_chosen_ops_in_float(tmp_path, tiny_export):
+    from swiftformer_keras.tflite_report import op_table, xnnpack_partitions
+
+    model, _ = tiny_export
+    path = export_tflite(
+        model, tmp_path / "sel.tflite", mode="int8", calibration=_images(8, 64, 64), float_ops=[*INT8_FLOAT_OPS, "SUM"]
+    )
+    rows = op_table(path)
+    assert {r["op"] for r in rows if r["output_dtype"] == "float32"} - {"DEQUANTIZE"} == {"RSQRT", "MAXIMUM", "SUM"}
+    assert xnnpack_partitions(path) == 1
