@@ -28,7 +28,12 @@ setup(
         "tensorflow": ["tensorflow>=2.16"],
         "litert": ["ai-edge-litert>=1.0"],
         "jax": ["jax>=0.4.30"],
-        "dev": ["pytest>=8", "transformers>=4.40", "torch>=2.0", "tensorflow>=2.16", "jax>=0.4.30"],
+        # android_bench/compare.py: the PyTorch reference and ONNX Runtime beside our TFLite files.
+        "bench": ["transformers>=4.40", "torch>=2.0", "onnxruntime>=1.18", "onnx>=1.16"],
+        "dev": [
+            "pytest>=8", "transformers>=4.40", "torch>=2.0", "tensorflow>=2.16", "jax>=0.4.30",
+            "onnxruntime>=1.18", "onnx>=1.16",
+        ],
     },
     classifiers=[
         "Programming Language :: Python :: 3",

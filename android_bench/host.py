@@ -1,0 +1,166 @@
+"""The Android columns on this machine, through the LiteRT Python interpreter.
+
+    python android_bench/host.py --models xs_fp32.tflite xs_int8.tflite --threads 1,2 --delegates xnnpack,none
+
+Each (model, delegate, threads) runs in a fresh child process, as benchmark_model
+would: init (interpreter + allocate), first inference, --warmup runs, then
+--runs timed runs (median, p5/p95, mean, std, min, max), and the peak RSS the
+model added to the process (its peak resident set minus what the process held
+before loading the model, the analogue of benchmark_model's footprint delta).
+`xnnpack` is LiteRT's default CPU delegate; `none` the builtin kernels alone.
+"""
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:  # run as a script from anywhere
+    sys.path.insert(0, ROOT)
+
+from android_bench import rows as rows_lib  # noqa: E402
+
+DELEGATES = ("xnnpack", "none")
+CHILD_TIMEOUT_S = 600
+
+
+def _rss_mb():
+    with open("/proc/self/statm") as file:
+        return int(file.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def measure(model, delegate, threads, runs, warmup):
+    """Times one model in this process; returns the row fields (no device columns)."""
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    baseline = _rss_mb()
+    kwargs = {"num_threads": threads}
+    if delegate == "none":
+        kwargs["experimental_op_resolver_type"] = OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+    start = time.perf_counter()
+    interpreter = Interpreter(model_path=model, **kwargs)
+    interpreter.allocate_tensors()
+    init = time.perf_counter() - start
+    detail = interpreter.get_input_details()[0]
+    rng = np.random.default_rng(0)
+    if np.issubdtype(detail["dtype"], np.integer):
+        info = np.iinfo(detail["dtype"])
+        sample = rng.integers(info.min, info.max, detail["shape"], dtype=detail["dtype"], endpoint=True)
+    else:
+        sample = rng.normal(size=detail["shape"]).astype(detail["dtype"])
+    interpreter.set_tensor(detail["index"], sample)
+
+    def timed():
+        begin = time.perf_counter()
+        interpreter.invoke()
+        return (time.perf_counter() - begin) * 1000
+
+    first = timed()
+    warm = [timed() for _ in range(warmup)]
+    times = np.asarray([timed() for _ in range(runs)])
+    nodes = interpreter._get_ops_details()  # the only node listing the Python API has
+    partitions = sum(op["op_name"] == "DELEGATE" for op in nodes)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    return {
+        "status": "ok",
+        "runs": int(runs),
+        "init_ms": init * 1000,
+        "first_ms": first,
+        "warmup_avg_ms": float(np.mean(warm)) if warm else None,
+        "avg_ms": float(times.mean()),
+        "std_ms": float(times.std()),
+        "min_ms": float(times.min()),
+        "median_ms": float(np.median(times)),
+        "p5_ms": float(np.percentile(times, 5)),
+        "p95_ms": float(np.percentile(times, 95)),
+        "max_ms": float(times.max()),
+        "memory_mb": max(0.0, peak - baseline),
+        "total_nodes": len(nodes) - partitions,
+        "partitions": partitions if delegate == "xnnpack" else 0,
+    }
+
+
+def _host_columns():
+    import platform
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as file:
+            names = [line.split(":", 1)[1].strip() for line in file if line.startswith("model name")]
+        cpu = f"{names[0]} x{len(names)}" if names else cpu
+    except OSError:
+        pass
+    return {"source": "host-python", "device": platform.node(), "device_model": cpu}
+
+
+def run_one(model, delegate, threads, runs, warmup, timeout=CHILD_TIMEOUT_S):
+    """Measures one configuration in a child process; a failure becomes a failed row."""
+    columns = {**_host_columns(), "model": os.path.basename(model), "delegate": delegate, "threads": threads}
+    if not os.path.isfile(model):
+        return rows_lib.failed_row(f"model file {model!r} does not exist", **columns)
+    command = [sys.executable, os.path.abspath(__file__), "--child", model, delegate, str(threads), str(runs), str(warmup)]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return rows_lib.failed_row(f"timed out after {timeout} s", **columns)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode != 0 or not lines:
+        error = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        return rows_lib.failed_row(f"exit code {done.returncode}: {error}", **columns)
+    return rows_lib.make_row(**columns, **json.loads(lines[-1]))
+
+
+def run_matrix(models, delegates, threads, runs, warmup, progress=True):
+    from tqdm import tqdm
+
+    plan = [(m, d, t) for m in models for d in delegates for t in threads]
+    return [run_one(m, d, t, runs, warmup) for m, d, t in tqdm(plan, desc="host benchmarks", disable=not progress)]
+
+
+def _positive_list(text, name):
+    try:
+        values = [int(v) for v in text.split(",")]
+    except ValueError:
+        values = []
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"--{name} must be positive integers separated by commas, got {text!r}")
+    return values
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "--child":
+        model, delegate, threads, runs, warmup = argv[1:6]
+        print(json.dumps(measure(model, delegate, int(threads), int(runs), int(warmup))))
+        return 0
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", nargs="+", required=True)
+    parser.add_argument("--threads", default="1,2", type=lambda t: _positive_list(t, "threads"))
+    parser.add_argument("--delegates", default="xnnpack,none")
+    parser.add_argument("--runs", type=int, default=50)
+    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--output-dir", default="android_bench_results")
+    args = parser.parse_args(argv)
+    delegates = [d.strip() for d in args.delegates.split(",") if d.strip()]
+    unknown = sorted(set(delegates) - set(DELEGATES))
+    if unknown or not delegates:
+        parser.error(f"unknown delegates {unknown}; the host has {', '.join(DELEGATES)}")
+    if args.runs < 1 or args.warmup < 0:
+        parser.error(f"--runs must be >= 1 and --warmup >= 0, got {args.runs} and {args.warmup}")
+    os.makedirs(args.output_dir, exist_ok=True)
+    table = run_matrix(args.models, delegates, args.threads, args.runs, args.warmup)
+    print(rows_lib.markdown(table))
+    rows_lib.write_csv(table, os.path.join(args.output_dir, "host.csv"))
+    rows_lib.write_json(table, os.path.join(args.output_dir, "host.json"), command=" ".join(["android_bench/host.py", *argv]))
+    print(f"\nwrote {args.output_dir}/host.csv and host.json")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

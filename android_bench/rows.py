@@ -1,0 +1,89 @@
+"""The one table every benchmark here writes: a row per (device, model, delegate, threads).
+
+Android rows (`run.py`), host rows (`host.py`) and peer rows (`compare.py`) share
+these columns, so they can be printed, saved and plotted together. A failed
+measurement is a row too: `status` "failed" and `reason` saying why.
+"""
+
+import csv
+import json
+import os
+
+from swiftformer_keras.files import write_atomically
+
+COLUMNS = (
+    "source",          # "android", "host-binary" (benchmark_model on this machine), "host-python"
+    "device",          # adb serial, or the host's name
+    "device_model",    # ro.product.model, or the host CPU model
+    "soc",             # ro.soc.model / ro.board.platform
+    "android",         # ro.build.version.release (and SDK), None on the host
+    "model",           # the .tflite file's name
+    "delegate",        # xnnpack, nnapi, gpu, cpu (no delegate) / none
+    "threads",
+    "status",          # "ok" or "failed"
+    "reason",          # why it failed, or warnings worth keeping (e.g. a delegate that fell back)
+    "runs",            # measured inference runs
+    "init_ms",         # interpreter / delegate initialisation
+    "first_ms",        # first inference
+    "warmup_avg_ms",
+    "avg_ms",          # mean of the measured runs
+    "std_ms",
+    "min_ms",
+    "median_ms",
+    "p5_ms",
+    "p95_ms",
+    "max_ms",
+    "memory_mb",       # peak memory footprint (benchmark_model: overall peak; host: peak RSS growth)
+    "delegated_nodes",  # nodes the delegate took
+    "total_nodes",
+    "partitions",      # delegate partitions
+)
+
+
+def make_row(**fields):
+    """A row with every column; unknown column names are refused (they would be lost)."""
+    unknown = sorted(set(fields) - set(COLUMNS))
+    if unknown:
+        raise ValueError(f"Unknown benchmark columns {unknown}; the columns are {COLUMNS}.")
+    return {column: fields.get(column) for column in COLUMNS}
+
+
+def failed_row(reason, **fields):
+    """The row of a measurement that could not be made, with its reason."""
+    return make_row(status="failed", reason=reason, **fields)
+
+
+def _cell(value):
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    return str(value)
+
+
+def markdown(rows, columns=None):
+    """Rows as a Markdown table; by default only the columns some row fills."""
+    columns = columns or [c for c in COLUMNS if any(row.get(c) not in (None, "") for row in rows)]
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for row in rows:
+        lines.append("| " + " | ".join(_cell(row.get(c)).replace("|", "/") for c in columns) + " |")
+    return "\n".join(lines)
+
+
+def write_csv(rows, path):
+    def write(temp):
+        with open(temp, "w", newline="", encoding="utf-8") as file:
+            writer = csv.DictWriter(file, COLUMNS)
+            writer.writeheader()
+            writer.writerows(make_row(**row) for row in rows)
+
+    return write_atomically(os.fspath(path), write)
+
+
+def write_json(rows, path, **extra):
+    def write(temp):
+        with open(temp, "w", encoding="utf-8") as file:
+            json.dump({**extra, "rows": [make_row(**row) for row in rows]}, file, indent=2)
+            file.write("\n")
+
+    return write_atomically(os.fspath(path), write)

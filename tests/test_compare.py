@@ -1,0 +1,59 @@
+"""android_bench/compare.py end to end on XS with few runs (speed targets live in its output)."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from android_bench import compare
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("photos")
+    for i in range(8):
+        Image.fromarray(np.random.default_rng(i).integers(0, 255, (80, 72, 3), dtype=np.uint8)).save(folder / f"{i}.png")
+    return folder
+
+
+def test_every_route_runs_on_the_same_weights_and_the_tables_are_written(photos, tmp_path, capsys):
+    out = tmp_path / "out"
+    code = compare.main([
+        "--variants", "XS", "--input-size", "64", "64", "--calib-dir", str(photos), "--num-calib", "8",
+        "--runs", "3", "--warmup", "1", "--output-dir", str(out),
+    ])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "| XS | ours TFLite int8 |" in printed
+    with open(out / "compare.json") as file:
+        result = json.load(file)
+    rows = {row["route"]: row for row in result["rows"]}
+    assert {compare.TORCH, compare.OURS_FP32, compare.OURS_INT8, compare.ORT_FP32, compare.ORT_INT8} <= set(rows)
+    # One set of weights: the float routes agree with PyTorch; the int8 ones predict alike.
+    for name in (compare.OURS_FP32, compare.ORT_FP32):
+        assert rows[name]["max_abs_diff_vs_pytorch"] < 1e-4
+    for name in (compare.OURS_FP32, compare.OURS_INT8, compare.ORT_FP32, compare.ORT_INT8):
+        row = rows[name]
+        assert 0 < row["p5_ms"] <= row["median_ms"] <= row["p95_ms"] and row["size_mb"] > 0 and row["ops"] > 0
+    # Our NHWC-native graph has no TRANSPOSE; the NCHW export does.
+    assert rows[compare.OURS_FP32]["transposes"] == rows[compare.OURS_INT8]["transposes"] == 0
+    assert rows[compare.ORT_FP32]["transposes"] > 0
+    assert rows[compare.OURS_INT8]["vs_ours_fp32"] == pytest.approx(
+        rows[compare.OURS_INT8]["median_ms"] / rows[compare.OURS_FP32]["median_ms"]
+    )
+    litert = rows[compare.LITERT_TORCH]
+    assert litert["status"] == "ok" or "not installed" in litert["reason"] or "failed" in litert["reason"]
+    (target,) = result["targets"]
+    assert set(target) == {"variant", "ours fp32 faster than ORT fp32", "ours int8 <= 0.5x ORT fp32",
+                           "ours int8 faster than ORT int8"}
+    assert os.path.getsize(out / "compare.png") > 0 and os.path.exists(out / "compare.csv")
+
+
+def test_bad_arguments(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        compare.main(["--variants", "XL", "--calib-dir", str(tmp_path)])
+    assert exit_info.value.code == 2 and "unknown variants ['XL']" in capsys.readouterr().err
+    assert compare.main(["--variants", "XS", "--calib-dir", str(tmp_path / "none"), "--output-dir", str(tmp_path)]) == 2
+    assert "does not exist" in capsys.readouterr().err

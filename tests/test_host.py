@@ -1,0 +1,57 @@
+"""android_bench/host.py: the Android columns through the LiteRT Python interpreter."""
+
+import json
+import os
+
+import keras
+import pytest
+
+from android_bench import host
+from android_bench.rows import COLUMNS
+from swiftformer_keras.export import export_tflite
+
+
+@pytest.fixture(scope="module")
+def small_model(tmp_path_factory):
+    inputs = keras.Input((32, 32, 3))
+    x = keras.layers.Conv2D(16, 3, activation="relu")(inputs)
+    outputs = keras.layers.Dense(4)(keras.layers.GlobalAveragePooling2D()(x))
+    return export_tflite(keras.Model(inputs, outputs), tmp_path_factory.mktemp("host") / "small.tflite")
+
+
+def test_rows_have_sane_numbers_and_the_asked_run_counts(small_model):
+    table = host.run_matrix([small_model], ["xnnpack", "none"], [1, 2], runs=7, warmup=2, progress=False)
+    assert [(r["delegate"], r["threads"]) for r in table] == [("xnnpack", 1), ("xnnpack", 2), ("none", 1), ("none", 2)]
+    for row in table:
+        assert list(row) == list(COLUMNS) and row["status"] == "ok", row
+        assert row["runs"] == 7 and row["source"] == "host-python" and row["model"] == "small.tflite"
+        assert 0 < row["min_ms"] <= row["p5_ms"] <= row["median_ms"] <= row["p95_ms"] <= row["max_ms"]
+        assert row["min_ms"] <= row["avg_ms"] <= row["max_ms"] and row["std_ms"] >= 0
+        assert row["init_ms"] > 0 and row["first_ms"] > 0 and row["warmup_avg_ms"] > 0
+        assert row["memory_mb"] >= 0 and row["total_nodes"] >= 3  # conv, mean, fully connected
+    assert [r["partitions"] for r in table] == [1, 1, 0, 0]
+
+
+def test_failures_are_rows(tmp_path, small_model):
+    corrupt = tmp_path / "corrupt.tflite"
+    corrupt.write_bytes(b"not a flatbuffer")
+    missing, broken = host.run_matrix([str(tmp_path / "missing.tflite"), str(corrupt)], ["xnnpack"], [1], 3, 0, False)
+    assert missing["status"] == "failed" and "does not exist" in missing["reason"]
+    assert broken["status"] == "failed" and broken["reason"].startswith("exit code 1")
+    slow = host.run_one(small_model, "xnnpack", 1, runs=10**7, warmup=0, timeout=3)
+    assert slow["status"] == "failed" and slow["reason"] == "timed out after 3 s"
+
+
+def test_cli_writes_the_tables_and_refuses_bad_arguments(tmp_path, small_model, capsys):
+    out = tmp_path / "out"
+    assert host.main(["--models", small_model, "--threads", "1", "--delegates", "none", "--runs", "3",
+                      "--output-dir", str(out)]) == 0
+    assert "| host-python |" in capsys.readouterr().out
+    with open(out / "host.json") as file:
+        assert json.load(file)["rows"][0]["runs"] == 3
+    assert os.path.exists(out / "host.csv")
+    for bad in (["--delegates", "gpu"], ["--threads", "0"], ["--threads", "two"], ["--runs", "0"]):
+        with pytest.raises(SystemExit) as exit_info:
+            host.main(["--models", small_model, *bad])
+        assert exit_info.value.code == 2
+    assert "unknown delegates ['gpu']" in capsys.readouterr().err
