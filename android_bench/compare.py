@@ -185,7 +185,16 @@ def _litert_torch_route(reference, folder, variant, threads, size):
     return route
 
 
-def time_interleaved(routes, image, runs, warmup):
+# ONNX Runtime's and PyTorch's worker threads keep spinning on the cores after a run, so the
+# route after them pays for it: ours fp32 XS took 17 ms right after ONNX Runtime, 8-9 ms alone,
+# and the tail outlasted two of our runs. Every route thus runs in short blocks whose first runs
+# are not timed: all keep their default threading, none is timed in another's wake, and the
+# blocks still alternate, so slow drifts of a shared machine hit every route alike.
+BLOCK, UNTIMED = 6, 3
+
+
+def time_interleaved(routes, image, runs, warmup, block=BLOCK, untimed=UNTIMED):
+    """`{route name: [ms]}`, `runs` timed runs per route, in alternating blocks."""
     from tqdm import tqdm
 
     live = [r for r in routes if r.run is not None]
@@ -193,11 +202,14 @@ def time_interleaved(routes, image, runs, warmup):
         for _ in range(warmup):
             route.run(image)
     times = {r.name: [] for r in live}
-    for _ in tqdm(range(runs), desc="interleaved runs", unit="round"):
+    per_block = block - untimed
+    for _ in tqdm(range(-(-runs // per_block)), desc="interleaved blocks", unit="round"):
         for route in live:
-            start = time.perf_counter()
-            route.run(image)
-            times[route.name].append((time.perf_counter() - start) * 1000)
+            for index in range(block):
+                start = time.perf_counter()
+                route.run(image)
+                if index >= untimed and len(times[route.name]) < runs:
+                    times[route.name].append((time.perf_counter() - start) * 1000)
     return times
 
 
