@@ -12,7 +12,8 @@ Routes, all timed round-robin in one loop (median, p5-p95), --threads threads:
 - PyTorch eager (transformers), `torch.inference_mode`;
 - ONNX Runtime on `torch.onnx.export`'s graph: fp32, and static int8 QDQ
   (`quantize_static`, per-channel, the same calibration images);
-- litert-torch (PyTorch -> TFLite), when it is installed.
+- litert-torch (PyTorch -> TFLite), when it is installed here or in the Python
+  interpreter given with --litert-torch-python.
 
 Prints a Markdown table with latency, ratios to ours, sizes and op counts
 (TRANSPOSE ops especially), checks every route's logits against PyTorch's,
@@ -114,7 +115,7 @@ class _Calibration:
         return next(self.items, None)
 
 
-def build_routes(variant, calib, folder, threads, size):
+def build_routes(variant, calib, folder, threads, size, litert_torch_python=None):
     """Every route of `variant`, sharing one set of weights."""
     import torch
     from safetensors.torch import save_file
@@ -154,31 +155,53 @@ def build_routes(variant, calib, folder, threads, size):
         activation_type=QuantType.QInt8, weight_type=QuantType.QInt8, per_channel=True,
     )
     routes.append(_onnx_route(ORT_INT8, onnx_int8, threads))
-    routes.append(_litert_torch_route(reference, folder, variant, threads, size))
+    routes.append(_litert_torch_route(variant, state, folder, threads, size, litert_torch_python))
     return routes
 
 
-def _litert_torch_route(reference, folder, variant, threads, size):
+# Converts the transformers SwiftFormer held in a safetensors file with litert-torch; run by
+# the interpreter of --litert-torch-python (litert-torch pins packages, e.g. an older
+# typing_extensions, that the project's environment should not take).
+_LITERT_TORCH_SCRIPT = """
+import sys, torch, litert_torch
+from safetensors.torch import load_file
+from transformers import SwiftFormerConfig, SwiftFormerForImageClassification
+depths, widths, state, output, height, width = sys.argv[1:7]
+model = SwiftFormerForImageClassification(SwiftFormerConfig(
+    depths=[int(v) for v in depths.split(",")], embed_dims=[int(v) for v in widths.split(",")], num_labels=1000))
+model.load_state_dict(load_file(state))
+class Logits(torch.nn.Module):
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+    def forward(self, pixels):
+        return self.model(pixels).logits
+litert_torch.convert(Logits(model).eval(), (torch.zeros(1, 3, int(height), int(width)),)).export(output)
+"""
+
+
+def _litert_torch_route(variant, state, folder, threads, size, python):
+    import subprocess
+
+    from swiftformer_keras.model import VARIANTS
+
+    if python is None:
+        try:
+            import litert_torch  # noqa: F401
+        except ImportError:
+            return Route(LITERT_TORCH, None, error="litert-torch is not installed (see --litert-torch-python)")
+        python = sys.executable
+    spec = VARIANTS[variant]
+    path = os.path.join(folder, f"{variant}_litert_torch.tflite")
+    command = [python, "-c", _LITERT_TORCH_SCRIPT, ",".join(map(str, spec["depths"])),
+               ",".join(map(str, spec["widths"])), state, path, str(size[0]), str(size[1])]
     try:
-        import litert_torch  # noqa: F401
-    except ImportError:
-        return Route(LITERT_TORCH, None, error="litert-torch is not installed (pip install litert-torch)")
-    import torch
-
-    try:
-        class Logits(torch.nn.Module):
-            def __init__(self, model):
-                super().__init__()
-                self.model = model
-
-            def forward(self, pixels):
-                return self.model(pixels).logits
-
-        edge = litert_torch.convert(Logits(reference).eval(), (torch.zeros(1, 3, *size),))
-        path = os.path.join(folder, f"{variant}_litert_torch.tflite")
-        edge.export(path)
-    except Exception as error:  # a converter failure is a result to report, not a crash
-        return Route(LITERT_TORCH, None, error=f"conversion failed: {str(error).splitlines()[0][:200]}")
+        done = subprocess.run(command, capture_output=True, text=True, timeout=1800)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return Route(LITERT_TORCH, None, error=f"litert-torch did not run: {error}")
+    if done.returncode != 0 or not os.path.exists(path):
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1][:200]
+        return Route(LITERT_TORCH, None, error=f"litert-torch conversion failed: {last}")
     route = _tflite_route(LITERT_TORCH, path, threads)
     inner = route.run
     route.run = lambda images: inner(np.ascontiguousarray(images.transpose(0, 3, 1, 2)))
@@ -213,8 +236,8 @@ def time_interleaved(routes, image, runs, warmup, block=BLOCK, untimed=UNTIMED):
     return times
 
 
-def compare_variant(variant, calib, folder, threads, runs, warmup, size):
-    routes = build_routes(variant, calib, folder, threads, size)
+def compare_variant(variant, calib, folder, threads, runs, warmup, size, litert_torch_python=None):
+    routes = build_routes(variant, calib, folder, threads, size, litert_torch_python)
     probe = calib[:4]
     reference = routes[0].run(probe)
     times = time_interleaved(routes, calib[:1], runs, warmup)
@@ -312,6 +335,8 @@ def main(argv=None):
     parser.add_argument("--runs", type=int, default=50)
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--output-dir", default="compare_results")
+    parser.add_argument("--litert-torch-python", help="a Python interpreter with litert-torch, transformers "
+                        "and safetensors installed (kept apart from this environment)")
     args = parser.parse_args(argv)
     from swiftformer_keras.model import VARIANTS
 
@@ -325,7 +350,9 @@ def main(argv=None):
         rows = []
         with tempfile.TemporaryDirectory(prefix="swiftformer_compare_") as folder:
             for variant in args.variants:
-                rows += compare_variant(variant, calib, folder, args.threads, args.runs, args.warmup, size)
+                rows += compare_variant(
+                    variant, calib, folder, args.threads, args.runs, args.warmup, size, args.litert_torch_python
+                )
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -43,12 +43,25 @@ def test_every_route_runs_on_the_same_weights_and_the_tables_are_written(photos,
     assert rows[compare.OURS_INT8]["vs_ours_fp32"] == pytest.approx(
         rows[compare.OURS_INT8]["median_ms"] / rows[compare.OURS_FP32]["median_ms"]
     )
+    # litert-torch is not in the project's environment: its row says so instead of vanishing.
     litert = rows[compare.LITERT_TORCH]
-    assert litert["status"] == "ok" or "not installed" in litert["reason"] or "failed" in litert["reason"]
+    assert litert["status"] == "failed" and "litert-torch is not installed" in litert["reason"]
     (target,) = result["targets"]
     assert set(target) == {"variant", "ours fp32 faster than ORT fp32", "ours int8 <= 0.5x ORT fp32",
                            "ours int8 faster than ORT int8"}
     assert os.path.getsize(out / "compare.png") > 0 and os.path.exists(out / "compare.csv")
+
+
+def test_litert_torch_failures_are_rows(tmp_path):
+    from swiftformer_keras.model import VARIANTS  # noqa: F401  (the route reads the variant table)
+
+    broken = tmp_path / "python"
+    broken.write_text("#!/bin/sh\necho 'ModuleNotFoundError: No module named litert_torch' >&2\nexit 1\n")
+    broken.chmod(0o755)
+    route = compare._litert_torch_route("XS", str(tmp_path / "w.safetensors"), str(tmp_path), 1, (64, 64), str(broken))
+    assert route.run is None and route.error == "litert-torch conversion failed: ModuleNotFoundError: No module named litert_torch"
+    missing = compare._litert_torch_route("XS", "w", str(tmp_path), 1, (64, 64), str(tmp_path / "none"))
+    assert missing.run is None and missing.error.startswith("litert-torch did not run")
 
 
 def test_bad_arguments(tmp_path, capsys):
