@@ -9,6 +9,9 @@
 3. Converts a PyTorch SwiftFormer (transformers' implementation, random
    weights, written as an official checkpoint) with the project's converter
    and compares the logits of both on real photos.
+4. Converts the variant to a full-integer int8 `.tflite` (conversion/to_tflite.py's
+   library function), calibrated on half of the photos, and measures it against
+   the Keras model on the other half: size, XNNPACK partitions, agreement.
 """
 
 import argparse
@@ -101,6 +104,39 @@ def pytorch_parity(variant, images):
     )
 
 
+def int8_tflite(variant, images_folder):
+    from swiftformer_keras import conversion
+
+    photos = os.path.join(images_folder, "images")
+    if not os.path.isdir(photos):
+        print("No sample images (../shared/data is absent); skipping the int8 conversion.")
+        return
+    paths = sorted(os.listdir(photos))
+    with tempfile.TemporaryDirectory() as folder:
+        calib, held_out = os.path.join(folder, "calib"), os.path.join(folder, "eval")
+        for index, name in enumerate(paths[:128]):  # alternate photos: calibration and evaluation apart
+            target = calib if index % 2 == 0 else held_out
+            os.makedirs(target, exist_ok=True)
+            os.symlink(os.path.join(os.path.abspath(photos), name), os.path.join(target, name))
+        try:
+            weights = "imagenet"
+            sfk.SwiftFormer(variant, weights=weights)
+        except (ValueError, OSError):
+            weights = "random"
+        output = os.path.join(folder, f"swiftformer_{variant.lower()}_int8.tflite")
+        report = conversion.convert_swiftformer(
+            output, mode="int8", variant=variant, weights=weights, calib_dir=calib, num_calib=64,
+            eval_dir=held_out, num_eval=64,
+        )
+    fidelity = report["fidelity"]
+    print(
+        f"\nSwiftFormer-{variant} int8 TFLite ({weights} weights): {report['size_bytes'] / 1e6:.1f} MB, "
+        f"{report['xnnpack_partitions']} XNNPACK partition(s), float ops kept: "
+        f"{', '.join(report['float_ops_in_integer_model'])}; against Keras on {fidelity['images']} "
+        f"held-out photos: top-1 agreement {fidelity['top1_agreement']:.1%}, SQNR {fidelity['sqnr_db']:.1f} dB"
+    )
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--variant", default="XS", type=str.upper, choices=sorted(sfk.VARIANTS))
@@ -112,6 +148,7 @@ def main(argv=None):
     images, labels = sample_images(args.images, args.count)
     imagenet_predictions(args.variant, images, labels)
     pytorch_parity(args.variant, images)
+    int8_tflite(args.variant, args.images)
     return 0
 
 
