@@ -214,3 +214,21 @@ def make_image_folder(root, per_split, classes=CIFAR_CLASSES):
 def small_cifar(tmp_path_factory):
     """4 classes x 120 training and 40 test images."""
     return make_image_folder(str(tmp_path_factory.mktemp("cifar")), {"train": 120, "test": 40})
+
+
+@pytest.fixture(scope="session")
+def trained_run(small_cifar, tmp_path_factory):
+    """XS at 64x64 trained for 4 epochs on `small_cifar` with the training CLI's function.
+
+    Shared: test_train.py checks the run itself, test_conversion.py quantizes its
+    model (int8 error can only be judged on trained weights). Returns
+    `(output folder, train()'s result)`.
+    """
+    from swiftformer_keras import train as train_lib
+
+    output = tmp_path_factory.mktemp("trained") / "run"
+    result = train_lib.train(train_lib.TrainConfig(
+        data=small_cifar[0], output=str(output), variant="XS", image_size=64, epochs=4,
+        batch_size=32, learning_rate=2e-3, warmup_epochs=0, workers=1,
+    ))
+    return output, result

@@ -8,7 +8,6 @@ import keras
 import pytest
 
 from swiftformer_keras import conversion
-from swiftformer_keras import train as train_lib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -21,14 +20,9 @@ def _cli():
 
 
 @pytest.fixture(scope="module")
-def trained(small_cifar, tmp_path_factory):
-    """XS at 64x64 trained for 4 epochs on the 4-class subset: real weights to quantize."""
-    output = tmp_path_factory.mktemp("trained")
-    train_lib.train(train_lib.TrainConfig(
-        data=small_cifar[0], output=str(output), variant="XS", image_size=64, epochs=4,
-        batch_size=32, learning_rate=2e-3, warmup_epochs=0, workers=1,
-    ))
-    return small_cifar[0], os.path.join(output, "model.keras")
+def trained(small_cifar, trained_run):
+    """XS at 64x64 trained for 4 epochs on the 4-class subset (conftest): real weights to quantize."""
+    return small_cifar[0], os.path.join(trained_run[0], "model.keras")
 
 
 def test_int8_of_a_trained_model_keeps_its_predictions(trained, tmp_path):

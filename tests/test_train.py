@@ -30,9 +30,8 @@ def _metrics(output):
         return list(csv.DictReader(file))
 
 
-def test_short_training_lowers_the_loss_and_beats_chance(small_cifar, tmp_path):
-    output = tmp_path / "run"
-    result = train_lib.train(_config(small_cifar, output, epochs=4))
+def test_short_training_lowers_the_loss_and_beats_chance(small_cifar, trained_run):
+    output, result = trained_run  # _config(small_cifar, output, epochs=4), shared with test_conversion.py
     rows = _metrics(output)
     assert [int(r["epoch"]) for r in rows] == [0, 1, 2, 3]
     losses = [float(r["loss"]) for r in rows]
@@ -101,17 +100,21 @@ def test_two_device_data_parallel_matches_one_device(small_cifar, tmp_path):
         os.environ, KERAS_BACKEND="jax", PYTHONPATH=ROOT,
         XLA_FLAGS="--xla_force_host_platform_device_count=2",
     )
-    runs = {}
-    for parallel in ("0", "1"):
-        output = tmp_path / f"run{parallel}"
-        completed = subprocess.run(
-            [sys.executable, "-c", _DATA_PARALLEL_SCRIPT, small_cifar[0], str(output), parallel],
-            capture_output=True, text=True, env=env,
+    # Both runs at once: each spends most of its time compiling, which overlaps well.
+    processes = {
+        parallel: subprocess.Popen(
+            [sys.executable, "-c", _DATA_PARALLEL_SCRIPT, small_cifar[0], str(tmp_path / f"run{parallel}"), parallel],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
         )
-        assert completed.returncode == 0, completed.stderr[-3000:]
-        line = [l for l in completed.stdout.splitlines() if l.startswith("RESULT")][0]
+        for parallel in ("0", "1")
+    }
+    runs = {}
+    for parallel, process in processes.items():
+        stdout, stderr = process.communicate(timeout=900)
+        assert process.returncode == 0, stderr[-3000:]
+        line = [l for l in stdout.splitlines() if l.startswith("RESULT")][0]
         runs[parallel] = json.loads(line[len("RESULT"):])
-        runs[parallel]["loss"] = float(_metrics(output)[0]["loss"])
+        runs[parallel]["loss"] = float(_metrics(tmp_path / f"run{parallel}")[0]["loss"])
     assert runs["0"]["devices"] == 1 and runs["1"]["devices"] == 2
     assert abs(runs["0"]["loss"] - runs["1"]["loss"]) < 1e-3
     one, two = np.asarray(runs["0"]["logits"]), np.asarray(runs["1"]["logits"])
