@@ -29,7 +29,7 @@ from tqdm import tqdm  # noqa: E402
 
 from swiftformer_keras import calibration, export, tflite_report  # noqa: E402
 from swiftformer_keras.files import write_atomically  # noqa: E402
-from swiftformer_keras.model import SwiftFormer  # noqa: E402
+from swiftformer_keras.model import SwiftFormer, all_layers  # noqa: E402
 from swiftformer_keras.testing import randomize_weights  # noqa: E402
 
 MODES = ("fp32", "fp16", "dynamic", "int8")
@@ -39,50 +39,33 @@ VNNI_MACS_PER_CYCLE = 128
 
 def count_macs(model):
     """Multiply-accumulates of one image through the model's convolutions and dense layers."""
-    total = 0
+    convolutions = [l for l in all_layers(model) if isinstance(l, (keras.layers.Conv2D, keras.layers.DepthwiseConv2D))]
+    positions = {}  # output height x width of each convolution, recorded by one forward pass
 
-    def visit(layer, shapes):
-        nonlocal total
-        for sub in getattr(layer, "_layers", []):
-            visit(sub, shapes)
-        if isinstance(layer, keras.layers.DepthwiseConv2D):
-            total += shapes[id(layer)] * int(np.prod(layer.kernel.shape[:2])) * layer.kernel.shape[2]
-        elif isinstance(layer, keras.layers.Conv2D):
-            total += shapes[id(layer)] * int(np.prod(layer.kernel.shape))
-        elif isinstance(layer, keras.layers.Dense):
-            total += int(np.prod(layer.kernel.shape))
+    def recorder(layer, call):
+        def record(x):
+            y = call(x)
+            positions[id(layer)] = int(y.shape[1]) * int(y.shape[2])
+            return y
 
-    # Output positions of every convolution, recorded by a forward pass.
-    shapes = {}
-    originals = {}
-    for layer in _all_layers(model):
-        if isinstance(layer, (keras.layers.Conv2D, keras.layers.DepthwiseConv2D)):
-            originals[id(layer)] = layer.call
+        return record
 
-            def record(x, _layer=layer, _call=layer.call):
-                y = _call(x)
-                shapes[id(_layer)] = int(y.shape[1]) * int(y.shape[2])
-                return y
-
-            layer.call = record
+    for layer in convolutions:
+        layer.call = recorder(layer, layer.call)
     try:
         model(np.zeros((1, *model.inputs[0].shape[1:]), np.float32))
     finally:
-        for layer in _all_layers(model):
-            if id(layer) in originals:
-                layer.call = originals[id(layer)]
-    for layer in model.layers:
-        visit(layer, shapes)
+        for layer in convolutions:
+            del layer.call  # back to the class's method
+    total = 0
+    for layer in all_layers(model):
+        if isinstance(layer, keras.layers.DepthwiseConv2D):
+            total += positions[id(layer)] * int(np.prod(layer.kernel.shape[:3]))
+        elif isinstance(layer, keras.layers.Conv2D):
+            total += positions[id(layer)] * int(np.prod(layer.kernel.shape))
+        elif isinstance(layer, keras.layers.Dense):
+            total += int(np.prod(layer.kernel.shape))
     return total
-
-
-def _all_layers(model):
-    stack, seen = list(model.layers), []
-    while stack:
-        layer = stack.pop()
-        seen.append(layer)
-        stack.extend(getattr(layer, "_layers", []))
-    return seen
 
 
 def _interpreter(path, threads):

@@ -40,7 +40,7 @@ def load_keras_model(variant=DEFAULT_VARIANT, keras_model=None, weights="imagene
         `(model, (height, width))`.
     """
     from swiftformer_keras import layers as sf_layers
-    from swiftformer_keras.model import VARIANTS, SwiftFormer
+    from swiftformer_keras.model import VARIANTS, SwiftFormer, all_layers
 
     size = None if input_size is None else check_image_size(tuple(input_size))
     if keras_model is not None:
@@ -51,7 +51,7 @@ def load_keras_model(variant=DEFAULT_VARIANT, keras_model=None, weights="imagene
             model = keras.saving.load_model(path, compile=False)
         except Exception as error:  # Keras raises many types for foreign or corrupt files
             raise ValueError(f"{path!r} is not a loadable .keras model ({error}).") from error
-        if not any(isinstance(layer, sf_layers.EfficientAdditiveAttention) for layer in _all_layers(model)):
+        if not any(isinstance(layer, sf_layers.EfficientAdditiveAttention) for layer in all_layers(model)):
             raise ValueError(
                 f"{path!r} is a Keras model but not a SwiftFormer (it has no EfficientAdditiveAttention "
                 "layer); this tool converts SwiftFormer models only."
@@ -79,15 +79,6 @@ def load_keras_model(variant=DEFAULT_VARIANT, keras_model=None, weights="imagene
         variant, weights=weights, classes=classes, classifier_activation=None, input_shape=(*size, 3)
     )
     return model, size
-
-
-def _all_layers(model):
-    for layer in model.layers:
-        yield layer
-        if hasattr(layer, "layers"):
-            yield from _all_layers(layer)
-        for child in getattr(layer, "_layers", []):
-            yield child
 
 
 def _calibration(mode, size, calib_dir, num_calib, calib_random, crop_pct, seed):

@@ -23,6 +23,19 @@ MIN_INPUT_SIZE = 64
 INPUT_STRIDE = 32
 
 
+def all_layers(model):
+    """Every layer of `model`, nested ones included (each once), e.g. to find or patch them."""
+    found, seen, stack = [], set(), list(model.layers)
+    while stack:
+        layer = stack.pop(0)
+        if id(layer) in seen:
+            continue
+        seen.add(id(layer))
+        found.append(layer)
+        stack.extend(getattr(layer, "_layers", []))  # Keras tracks sub-layers of layers and models here
+    return found
+
+
 def variant_config(variant):
     """Returns the architecture dict of a variant name (`"XS"`, `"s"`, ...) or
     validates a dict `{"depths": (4 ints), "widths": (4 ints), "mlp_ratio": x}`."""
