@@ -191,6 +191,20 @@ def detect_architecture(canonical):
     return tuple(depths), tuple(widths)
 
 
+def keras_architecture(keras_state):
+    """Returns `(depths, widths)` of a SwiftFormer from its `{keras variable path: array}`."""
+    depths, widths = [], []
+    for stage in range(4):
+        blocks = {int(m.group(1)) for m in (re.match(rf"stage{stage}_block(\d+)/", p) for p in keras_state) if m}
+        first = [v for p, v in keras_state.items()
+                 if re.fullmatch(rf"stage{stage}_block0/(?:local_representation/)?dwconv/bias", p)]
+        if not blocks or not first:
+            raise ValueError(f"The Keras weights have no blocks for stage {stage} (stage{stage}_block*/).")
+        depths.append(max(blocks) + 1)
+        widths.append(int(np.shape(first[0])[0]))
+    return tuple(depths), tuple(widths)
+
+
 def variant_name(depths, widths):
     """The variant name of an architecture, or a description of it."""
     for name, spec in VARIANTS.items():
@@ -261,6 +275,55 @@ def canonical_to_keras(canonical):
         name, array = _convert_tensor(module, param, np.asarray(value, dtype=np.float32), key)
         state[f"{module}/{name}"] = np.ascontiguousarray(array)
     return state
+
+
+def keras_to_checkpoint(keras_state, template):
+    """The inverse of `canonical_to_keras`: a PyTorch state dict shaped like `template`.
+
+    Args:
+        keras_state: `{keras variable path: array}` of a SwiftFormer.
+        template: a state dict of the PyTorch model to fill (any layout,
+            e.g. `transformers_model.state_dict()`); only its keys and
+            shapes are used.
+
+    Returns:
+        `{key: float32 array}` for every tensor of `template` (its
+        `num_batches_tracked` counters copied as they are).
+
+    Raises:
+        ValueError: a template tensor has no Keras variable, or a Keras
+            variable is left over: the two models differ.
+    """
+    layout = detect_layout(template)
+    result, used = {}, set()
+    for key, value in template.items():
+        if key.endswith("num_batches_tracked"):
+            result[key] = np.asarray(value)
+            continue
+        shape = tuple(value.shape)
+        (canonical_key,) = to_canonical({key: None}, layout)
+        # The forward mapping applied to element indices says where each
+        # element of the Keras array goes, so the inverse cannot drift from it.
+        (path, positions), = canonical_to_keras({canonical_key: np.arange(np.prod(shape)).reshape(shape)}).items()
+        if path not in keras_state:
+            raise ValueError(f"The Keras model has no variable {path!r} for the checkpoint entry {key!r}.")
+        array = np.asarray(keras_state[path], dtype=np.float32)
+        if array.shape != positions.shape:
+            raise ValueError(
+                f"{path!r} has shape {array.shape} in the Keras model but the checkpoint entry {key!r} "
+                f"needs {positions.shape}: the two models differ."
+            )
+        flat = np.empty(array.size, np.float32)
+        flat[positions.ravel().astype(np.int64)] = array.ravel()
+        result[key] = flat.reshape(shape)
+        used.add(path)
+    unused = sorted(set(keras_state) - used)
+    if unused:
+        raise ValueError(
+            f"{len(unused)} Keras variables have no place in the checkpoint, first {unused[0]!r}: "
+            "the two models differ."
+        )
+    return result
 
 
 def load_torch_checkpoint(path):

@@ -1,8 +1,8 @@
 """Shared fixtures: an independent PyTorch reference and checkpoint writers.
 
 The reference is Hugging Face transformers' SwiftFormer (pip-installable, no
-torchvision). Its attention is the first-release "softmax" formulation; for
-the "l2" formulation its forward is replaced by the current official code's
+torchvision), built by `android_bench.torch_reference`: its attention is the
+first-release "softmax" formulation, or for "l2" the current official code's
 (Amshaker/SwiftFormer `EfficientAdditiveAttnetion.forward`). Weights are
 re-drawn so that every branch matters: default initialisation (std 0.02,
 layer scale 1e-5) would hide a broken attention below any tolerance.
@@ -17,6 +17,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np
 import pytest
 
+from android_bench import torch_reference
+
 SHARED_DATA = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
 IMAGENET_SAMPLES = os.path.join(SHARED_DATA, "imagenet-samples")
 
@@ -28,27 +30,14 @@ VARIANT_SPECS = {
 }
 
 
-def _official_l2_attention(self, x):
-    """The attention of the current official code, on (B, N, D) tokens."""
-    import torch
-
-    query = torch.nn.functional.normalize(self.to_query(x), dim=-1)
-    key = torch.nn.functional.normalize(self.to_key(x), dim=-1)
-    scores = torch.nn.functional.normalize(query @ self.w_g * self.scale_factor, dim=1)
-    global_query = torch.sum(scores * query, dim=1).unsqueeze(1)
-    return self.final(self.proj(global_query * key) + query)
-
-
 def make_reference(variant, attention, seed=0, classes=1000):
     """A randomised transformers SwiftFormer in eval mode, with `attention`
     ("softmax" as shipped by transformers, or "l2" as the official code)."""
     import torch
-    from transformers import SwiftFormerConfig, SwiftFormerForImageClassification
 
     depths, widths = VARIANT_SPECS[variant]
     torch.manual_seed(seed)
-    config = SwiftFormerConfig(depths=depths, embed_dims=widths, num_labels=classes)
-    model = SwiftFormerForImageClassification(config).eval()
+    model = torch_reference.swiftformer(depths, widths, classes, attention)
     generator = torch.Generator().manual_seed(seed + 1)
     with torch.no_grad():
         for module in model.modules():
@@ -67,12 +56,6 @@ def make_reference(variant, attention, seed=0, classes=1000):
                     parameter.copy_(torch.rand(parameter.shape, generator=generator) * 0.5 + 0.5)
                 elif name == "w_g":
                     parameter.copy_(torch.randn(parameter.shape, generator=generator))
-    if attention == "l2":
-        for module in model.modules():
-            if type(module).__name__ == "SwiftFormerEfficientAdditiveAttention":
-                module.forward = _official_l2_attention.__get__(module)
-    elif attention != "softmax":
-        raise ValueError(attention)
     _calibrate_logit_scale(model, seed)
     return model
 

@@ -6,7 +6,7 @@ import os
 import numpy as np
 import pytest
 
-from conftest import make_reference, reference_logits, write_checkpoint
+from conftest import hf_to_official_key, hf_to_timm_key, make_reference, reference_logits, write_checkpoint
 from swiftformer_keras import SwiftFormer, checkpoints
 
 TOLERANCE = 1e-4
@@ -151,3 +151,61 @@ def test_legacy_pickle_checkpoints_are_read_through_torch(tmp_path, images):
     assert open(path, "rb").read(2) != b"PK"
     got = _keras_logits(path, "XS", {"square": images["square"]})["square"]
     assert np.abs(got - reference_logits(reference, images["square"])).max() <= TOLERANCE
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_keras_to_checkpoint_inverts_the_conversion_exactly(layout):
+    to_layout = {"hf": lambda k: k, "official": hf_to_official_key, "timm": hf_to_timm_key}[layout]
+    original = {to_layout(k): v.numpy() for k, v in make_reference("XS", "l2").state_dict().items()}
+    keras_state = checkpoints.canonical_to_keras(checkpoints.to_canonical(original, layout))
+    template = {k: np.zeros_like(v) for k, v in original.items()}
+    back = checkpoints.keras_to_checkpoint(keras_state, template)
+    assert back.keys() == original.keys()
+    for key, value in original.items():
+        if not key.endswith("num_batches_tracked"):
+            np.testing.assert_array_equal(back[key], value, err_msg=key)
+
+
+def test_a_keras_model_exported_to_pytorch_gives_the_same_logits(images):
+    """A Keras-made (e.g. trained) model runs in the PyTorch reference with the same numbers."""
+    import torch
+
+    from android_bench import torch_reference
+    from swiftformer_keras.testing import randomize_weights
+
+    model = SwiftFormer("XS", weights=None, classes=10, classifier_activation=None, input_shape=(None, None, 3))
+    randomize_weights(model, seed=7)
+    reference = torch_reference.swiftformer([3, 3, 6, 4], [48, 56, 112, 220], classes=10, attention="l2")
+    keras_state = {v.path: np.asarray(v) for v in model.weights}
+    state = checkpoints.keras_to_checkpoint(keras_state, reference.state_dict())
+    reference.load_state_dict({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in state.items()}, strict=True)
+    for batch in images.values():
+        expected = np.asarray(model(batch, training=False))
+        assert np.abs(expected).max() > 1.0
+        assert np.abs(reference_logits(reference, batch) - expected).max() <= TOLERANCE
+
+
+def test_keras_to_checkpoint_refuses_another_model():
+    keras_model = SwiftFormer("XS", weights=None, classes=10)
+    keras_state = {v.path: np.asarray(v) for v in keras_model.weights}
+    template = make_reference("XS", "l2").state_dict()  # 1000 classes
+    with pytest.raises(ValueError, match="classifier/head/kernel.*the two models differ"):
+        checkpoints.keras_to_checkpoint(keras_state, template)
+    template_10 = make_reference("XS", "l2", classes=10).state_dict()
+    missing = {k: v for k, v in keras_state.items() if not k.endswith("attn/w_g")}
+    with pytest.raises(ValueError, match="no variable .*attn/w_g"):
+        checkpoints.keras_to_checkpoint(missing, template_10)
+    extra = dict(keras_state, **{"stage9_block0/extra/kernel": np.zeros(3, np.float32)})
+    with pytest.raises(ValueError, match="1 Keras variables have no place.*stage9_block0/extra/kernel"):
+        checkpoints.keras_to_checkpoint(extra, template_10)
+
+
+@pytest.mark.parametrize("variant", ["XS", "S", "L1", "L3"])
+def test_keras_architecture_reads_depths_and_widths_off_the_variables(variant):
+    from swiftformer_keras.model import VARIANTS
+
+    model = SwiftFormer(variant, weights=None, input_shape=(64, 64, 3), classes=10)
+    state = {v.path: np.asarray(v) for v in model.weights}
+    assert checkpoints.keras_architecture(state) == (VARIANTS[variant]["depths"], VARIANTS[variant]["widths"])
+    with pytest.raises(ValueError, match="no blocks for stage 2"):
+        checkpoints.keras_architecture({k: v for k, v in state.items() if not k.startswith("stage2_")})
