@@ -5,6 +5,9 @@
 Per variant, one set of weights: a seeded random transformers SwiftFormer (the
 PyTorch reference, Hugging Face layout, "softmax" attention like the hub
 weights) is loaded into our Keras model through the project's own converter.
+With --keras-model (a trained SwiftFormer, e.g. the CIFAR-10 reference model)
+the trained weights go the other way, into the PyTorch reference, and
+--eval-dir (one folder per class) adds every route's top-1 accuracy.
 Routes, all timed round-robin in one loop (median, p5-p95), --threads threads:
 
 - ours: Keras -> TFLite fp32, and full-integer int8 (calibrated on --calib-dir),
@@ -37,6 +40,7 @@ if ROOT not in sys.path:
 
 import numpy as np  # noqa: E402
 
+from android_bench import torch_reference  # noqa: E402
 from swiftformer_keras import calibration  # noqa: E402
 from swiftformer_keras.files import write_atomically  # noqa: E402
 
@@ -45,19 +49,16 @@ ORT_FP32, ORT_INT8 = "ONNX Runtime fp32", "ONNX Runtime int8 (QDQ)"
 TORCH, LITERT_TORCH = "PyTorch eager", "litert-torch TFLite fp32"
 
 
-def torch_reference(variant, seed=0):
+def random_reference(variant, seed=0):
     """A transformers SwiftFormer of `variant` with seeded random weights that matter
     (BatchNorm statistics, layer scales), in eval mode."""
     import torch
-    from transformers import SwiftFormerConfig, SwiftFormerForImageClassification
 
     from swiftformer_keras.model import VARIANTS
 
     spec = VARIANTS[variant]
     torch.manual_seed(seed)
-    model = SwiftFormerForImageClassification(
-        SwiftFormerConfig(depths=list(spec["depths"]), embed_dims=list(spec["widths"]), num_labels=1000)
-    ).eval()
+    model = torch_reference.swiftformer(spec["depths"], spec["widths"])
     generator = torch.Generator().manual_seed(seed + 1)
     with torch.no_grad():
         for module in model.modules():
@@ -68,6 +69,53 @@ def torch_reference(variant, seed=0):
                 if name.startswith("layer_scale"):
                     parameter.copy_(torch.rand(parameter.shape, generator=generator) * 0.5 + 0.5)
     return model
+
+
+class Shared:
+    """One set of weights in both frameworks: the PyTorch `reference`, our Keras `model`,
+    the weights as a Hugging Face layout `safetensors` file (for litert-torch), and the
+    `architecture` `(depths, widths, classes, attention)`."""
+
+    def __init__(self, reference, model, safetensors, architecture):
+        self.reference, self.model, self.safetensors, self.architecture = reference, model, safetensors, architecture
+
+
+def _save_reference(reference, path):
+    from safetensors.torch import save_file
+
+    save_file({k: v.contiguous() for k, v in reference.state_dict().items()}, path)
+    return path
+
+
+def random_weights(variant, folder, size):
+    """`Shared` seeded random weights of `variant`, made in PyTorch and converted to Keras."""
+    from swiftformer_keras.model import VARIANTS, SwiftFormer
+
+    reference = random_reference(variant)
+    path = _save_reference(reference, os.path.join(folder, f"{variant}.safetensors"))
+    model = SwiftFormer(variant, weights=path, classifier_activation=None, input_shape=(*size, 3))
+    spec = VARIANTS[variant]
+    return Shared(reference, model, path, (spec["depths"], spec["widths"], 1000, "softmax"))
+
+
+def keras_weights(model, folder):
+    """`Shared` weights of a Keras SwiftFormer (e.g. trained), exported into the PyTorch reference."""
+    import keras
+    import torch
+
+    from swiftformer_keras.checkpoints import keras_architecture, keras_to_checkpoint
+    from swiftformer_keras.weights import model_attention
+
+    state = {v.path: keras.ops.convert_to_numpy(v) for v in model.weights}
+    if "classifier/head/kernel" not in state:
+        raise ValueError("The Keras model has no classifier head; compare.py needs a full classification model.")
+    depths, widths = keras_architecture(state)
+    architecture = (depths, widths, int(state["classifier/head/kernel"].shape[-1]), model_attention(model))
+    reference = torch_reference.swiftformer(*architecture)
+    checkpoint = keras_to_checkpoint(state, reference.state_dict())
+    reference.load_state_dict({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in checkpoint.items()})
+    path = _save_reference(reference, os.path.join(folder, "keras_model.safetensors"))
+    return Shared(reference, model, path, architecture)
 
 
 class Route:
@@ -115,30 +163,25 @@ class _Calibration:
         return next(self.items, None)
 
 
-def build_routes(variant, calib, folder, threads, size, litert_torch_python=None):
-    """Every route of `variant`, sharing one set of weights."""
+def build_routes(name, shared, calib, folder, threads, size, litert_torch_python=None):
+    """Every route of one model, all on the `Shared` weights."""
     import torch
-    from safetensors.torch import save_file
 
     from swiftformer_keras.export import export_tflite
-    from swiftformer_keras.model import SwiftFormer
 
     torch.set_num_threads(threads)
-    reference = torch_reference(variant)
-    state = os.path.join(folder, f"{variant}.safetensors")
-    save_file({k: v.contiguous() for k, v in reference.state_dict().items()}, state)
-    keras_model = SwiftFormer(variant, weights=state, classifier_activation=None, input_shape=(*size, 3))
+    reference = shared.reference
 
     def torch_run(images):
         with torch.inference_mode():
             return reference(torch.from_numpy(np.ascontiguousarray(images.transpose(0, 3, 1, 2)))).logits.numpy()
 
     routes = [Route(TORCH, torch_run)]
-    fp32 = export_tflite(keras_model, os.path.join(folder, f"{variant}_fp32.tflite"))
-    int8 = export_tflite(keras_model, os.path.join(folder, f"{variant}_int8.tflite"), mode="int8", calibration=calib)
+    fp32 = export_tflite(shared.model, os.path.join(folder, f"{name}_fp32.tflite"))
+    int8 = export_tflite(shared.model, os.path.join(folder, f"{name}_int8.tflite"), mode="int8", calibration=calib)
     routes += [_tflite_route(OURS_FP32, fp32, threads), _tflite_route(OURS_INT8, int8, threads)]
 
-    onnx_fp32 = os.path.join(folder, f"{variant}_fp32.onnx")
+    onnx_fp32 = os.path.join(folder, f"{name}_fp32.onnx")
     torch.onnx.export(
         reference, (torch.zeros(1, 3, *size),), onnx_fp32, opset_version=17, dynamo=False,
         input_names=["pixels"], output_names=["logits"],
@@ -147,15 +190,15 @@ def build_routes(variant, calib, folder, threads, size, litert_torch_python=None
     from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    prepared = os.path.join(folder, f"{variant}_prepared.onnx")
+    prepared = os.path.join(folder, f"{name}_prepared.onnx")
     quant_pre_process(onnx_fp32, prepared)
-    onnx_int8 = os.path.join(folder, f"{variant}_int8.onnx")
+    onnx_int8 = os.path.join(folder, f"{name}_int8.onnx")
     quantize_static(
         prepared, onnx_int8, _Calibration("pixels", calib), quant_format=QuantFormat.QDQ,
         activation_type=QuantType.QInt8, weight_type=QuantType.QInt8, per_channel=True,
     )
     routes.append(_onnx_route(ORT_INT8, onnx_int8, threads))
-    routes.append(_litert_torch_route(variant, state, folder, threads, size, litert_torch_python))
+    routes.append(_litert_torch_route(name, shared, folder, threads, size, litert_torch_python))
     return routes
 
 
@@ -165,10 +208,11 @@ def build_routes(variant, calib, folder, threads, size, litert_torch_python=None
 _LITERT_TORCH_SCRIPT = """
 import sys, torch, litert_torch
 from safetensors.torch import load_file
-from transformers import SwiftFormerConfig, SwiftFormerForImageClassification
-depths, widths, state, output, height, width = sys.argv[1:7]
-model = SwiftFormerForImageClassification(SwiftFormerConfig(
-    depths=[int(v) for v in depths.split(",")], embed_dims=[int(v) for v in widths.split(",")], num_labels=1000))
+bench_dir, depths, widths, classes, attention, state, output, height, width = sys.argv[1:10]
+sys.path.insert(0, bench_dir)
+import torch_reference
+model = torch_reference.swiftformer(
+    [int(v) for v in depths.split(",")], [int(v) for v in widths.split(",")], int(classes), attention)
 model.load_state_dict(load_file(state))
 class Logits(torch.nn.Module):
     def __init__(self, model):
@@ -180,10 +224,8 @@ litert_torch.convert(Logits(model).eval(), (torch.zeros(1, 3, int(height), int(w
 """
 
 
-def _litert_torch_route(variant, state, folder, threads, size, python):
+def _litert_torch_route(name, shared, folder, threads, size, python):
     import subprocess
-
-    from swiftformer_keras.model import VARIANTS
 
     if python is None:
         try:
@@ -191,10 +233,11 @@ def _litert_torch_route(variant, state, folder, threads, size, python):
         except ImportError:
             return Route(LITERT_TORCH, None, error="litert-torch is not installed (see --litert-torch-python)")
         python = sys.executable
-    spec = VARIANTS[variant]
-    path = os.path.join(folder, f"{variant}_litert_torch.tflite")
-    command = [python, "-c", _LITERT_TORCH_SCRIPT, ",".join(map(str, spec["depths"])),
-               ",".join(map(str, spec["widths"])), state, path, str(size[0]), str(size[1])]
+    depths, widths, classes, attention = shared.architecture
+    path = os.path.join(folder, f"{name}_litert_torch.tflite")
+    command = [python, "-c", _LITERT_TORCH_SCRIPT, os.path.dirname(os.path.abspath(torch_reference.__file__)),
+               ",".join(map(str, depths)), ",".join(map(str, widths)), str(classes), attention,
+               shared.safetensors, path, str(size[0]), str(size[1])]
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=1800)
     except (OSError, subprocess.TimeoutExpired) as error:
@@ -236,24 +279,37 @@ def time_interleaved(routes, image, runs, warmup, block=BLOCK, untimed=UNTIMED):
     return times
 
 
-def compare_variant(variant, calib, folder, threads, runs, warmup, size, litert_torch_python=None):
-    routes = build_routes(variant, calib, folder, threads, size, litert_torch_python)
-    probe = calib[:4]
-    reference = routes[0].run(probe)
+def _predict(route, images):
+    from tqdm import tqdm
+
+    batches = tqdm(images, desc=f"scoring {route.name}", unit="image", disable=len(images) <= 16, leave=False)
+    return np.concatenate([route.run(image[None]) for image in batches])
+
+
+def compare_model(name, shared, calib, folder, threads, runs, warmup, size, litert_torch_python=None, evaluation=None):
+    """The rows of one model: every route timed, and its logits checked against PyTorch's
+    on `evaluation` `(images, labels or None)` (with labels, also scored), else on four
+    calibration images."""
+    routes = build_routes(name, shared, calib, folder, threads, size, litert_torch_python)
+    probe, labels = evaluation if evaluation is not None else (calib[:4], None)
     times = time_interleaved(routes, calib[:1], runs, warmup)
+    outputs = {route.name: _predict(route, probe) for route in routes if route.run is not None}
+    reference = outputs[TORCH]
     rows = []
     for route in routes:
-        row = {"variant": variant, "route": route.name, "status": "ok" if route.run else "failed",
+        row = {"variant": name, "route": route.name, "status": "ok" if route.run else "failed",
                "reason": route.error, "size_mb": route.size_mb, "ops": route.ops, "transposes": route.transposes}
         if route.run is not None:
-            ms = np.asarray(times[route.name])
-            logits = np.concatenate([route.run(image[None]) for image in probe])
+            ms, logits = np.asarray(times[route.name]), outputs[route.name]
             row.update({
                 "median_ms": float(np.median(ms)), "p5_ms": float(np.percentile(ms, 5)),
                 "p95_ms": float(np.percentile(ms, 95)),
                 "max_abs_diff_vs_pytorch": float(np.abs(logits - reference).max()),
                 "top1_agreement_vs_pytorch": float(np.mean(logits.argmax(1) == reference.argmax(1))),
+                "checked_images": len(probe),
             })
+            if labels is not None:
+                row["top1"] = float(np.mean(logits.argmax(1) == labels))
         rows.append(row)
     medians = {r["route"]: r.get("median_ms") for r in rows}
     for row in rows:
@@ -286,17 +342,21 @@ def _fmt(value, spec=".2f"):
 
 
 def markdown(rows):
+    scored = any("top1" in r for r in rows)
     lines = [
-        "| variant | route | median ms | p5-p95 ms | / ours fp32 | / ours int8 | / ORT fp32 | size MB | ops | TRANSPOSE | max abs diff vs PyTorch | status |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| variant | route | median ms | p5-p95 ms | / ours fp32 | / ours int8 | / ORT fp32 | size MB | ops | TRANSPOSE "
+        f"| max abs diff vs PyTorch | top-1 agreement vs PyTorch |{' top-1 |' if scored else ''} status |",
+        f"|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|{'---:|' if scored else ''}---|",
     ]
     for r in rows:
         spread = f"{r['p5_ms']:.2f}-{r['p95_ms']:.2f}" if r.get("p5_ms") is not None else ""
+        agreement = f"{100 * r['top1_agreement_vs_pytorch']:.2f}%" if "top1_agreement_vs_pytorch" in r else ""
+        top1 = (f" {100 * r['top1']:.2f}% |" if "top1" in r else " |") if scored else ""
         lines.append(
             f"| {r['variant']} | {r['route']} | {_fmt(r.get('median_ms'))} | {spread} | {_fmt(r.get('vs_ours_fp32'))} "
             f"| {_fmt(r.get('vs_ours_int8'))} | {_fmt(r.get('vs_ort_fp32'))} | {_fmt(r.get('size_mb'), '.1f')} "
             f"| {_fmt(r.get('ops'))} | {_fmt(r.get('transposes'))} | {_fmt(r.get('max_abs_diff_vs_pytorch'), '.1e')} "
-            f"| {r['status'] if not r.get('reason') else r['status'] + ': ' + r['reason']} |"
+            f"| {agreement} |{top1} {r['status'] if not r.get('reason') else r['status'] + ': ' + r['reason']} |"
         )
     return "\n".join(lines)
 
@@ -327,10 +387,18 @@ def plot(rows, path):
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--variants", nargs="+", default=["XS", "S", "L1", "L3"])
+    parser.add_argument("--variants", nargs="+", help="XS S L1 L3 (the default: all) with seeded random weights")
+    parser.add_argument("--keras-model", help="a trained SwiftFormer .keras file instead of --variants: its "
+                        "weights are exported into the PyTorch reference, so every route runs them")
     parser.add_argument("--calib-dir", required=True, help="real photos for int8 calibration (both int8 routes)")
     parser.add_argument("--num-calib", type=int, default=64)
-    parser.add_argument("--input-size", type=int, nargs=2, default=(224, 224), metavar=("H", "W"))
+    parser.add_argument("--eval-dir", help="labelled images (one folder per class of the model) on which every "
+                        "route is scored: top-1 and agreement with PyTorch")
+    parser.add_argument("--num-eval", type=int, default=1000)
+    parser.add_argument("--crop-pct", type=float, default=calibration.IMAGENET_CROP_PCT,
+                        help="center-crop fraction of the preprocessing (1.0 for CIFAR-sized images)")
+    parser.add_argument("--input-size", type=int, nargs=2, metavar=("H", "W"),
+                        help="default: the --keras-model's own size, else 224 224")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--runs", type=int, default=50)
     parser.add_argument("--warmup", type=int, default=5)
@@ -340,19 +408,33 @@ def main(argv=None):
     args = parser.parse_args(argv)
     from swiftformer_keras.model import VARIANTS
 
-    unknown = [v for v in args.variants if v not in VARIANTS]
+    if args.keras_model and args.variants:
+        parser.error("give --variants (random weights) or --keras-model (trained weights), not both")
+    variants = args.variants or list(VARIANTS)
+    unknown = [v for v in variants if v not in VARIANTS]
     if unknown:
         parser.error(f"unknown variants {unknown}; use {', '.join(VARIANTS)}")
     try:
         os.makedirs(args.output_dir, exist_ok=True)
-        size = tuple(args.input_size)
-        calib, _ = calibration.sample_images(args.calib_dir, args.num_calib, size, progress="calibration images")
         rows = []
         with tempfile.TemporaryDirectory(prefix="swiftformer_compare_") as folder:
-            for variant in args.variants:
-                rows += compare_variant(
-                    variant, calib, folder, args.threads, args.runs, args.warmup, size, args.litert_torch_python
-                )
+            calib_by_size = {}
+            for name, shared, size in _models(args, variants, folder):
+                if size not in calib_by_size:
+                    calib_by_size[size], _ = calibration.sample_images(
+                        args.calib_dir, args.num_calib, size, args.crop_pct, progress="calibration images"
+                    )
+                calib = calib_by_size[size]
+                evaluation = None
+                if args.eval_dir:
+                    from swiftformer_keras.conversion import load_eval_set
+
+                    images, labels, _ = load_eval_set(
+                        args.eval_dir, args.num_eval, size, args.crop_pct, shared.architecture[2]
+                    )
+                    evaluation = (images, labels)
+                rows += compare_model(name, shared, calib, folder, args.threads, args.runs, args.warmup, size,
+                                      args.litert_torch_python, evaluation)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -379,6 +461,22 @@ def main(argv=None):
     plot(rows, os.path.join(args.output_dir, "compare.png"))
     print(f"\nwrote {args.output_dir}/compare.json, .csv, .png")
     return 0
+
+
+def _models(args, variants, folder):
+    """Yields `(name, Shared, (height, width))` for each model to compare, as the arguments ask."""
+    if args.keras_model:
+        from swiftformer_keras.checkpoints import variant_name
+        from swiftformer_keras.conversion import load_keras_model
+
+        model, size = load_keras_model(keras_model=args.keras_model, input_size=args.input_size)
+        shared = keras_weights(model, folder)
+        name = variant_name(*shared.architecture[:2]).removeprefix("SwiftFormer-")
+        yield f"{name} {size[0]}x{size[1]} ({os.path.basename(args.keras_model)})", shared, size
+        return
+    size = tuple(args.input_size or (224, 224))
+    for variant in variants:
+        yield variant, random_weights(variant, folder, size), size
 
 
 if __name__ == "__main__":

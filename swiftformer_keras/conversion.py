@@ -111,9 +111,13 @@ def _eval_labels(eval_dir, kept, num_classes):
     return None if None in labels else np.asarray(labels)
 
 
-def _evaluate(model, path, eval_dir, num_eval, size, crop_pct, seed):
-    from tqdm import tqdm
+def load_eval_set(eval_dir, num_eval, size, crop_pct, num_classes, seed=0):
+    """Up to `num_eval` images of `eval_dir` drawn at random (fixed `seed`), preprocessed.
 
+    Returns:
+        `(images, labels, unreadable)`: `labels` are class indices when
+        `eval_dir` has one folder per class of a `num_classes` model, else None.
+    """
     paths, _ = calib_lib.find_images(eval_dir)
     order = np.random.default_rng(seed + 1).permutation(len(paths))[:num_eval]
     images, kept, unreadable = calib_lib.load_images(
@@ -121,12 +125,18 @@ def _evaluate(model, path, eval_dir, num_eval, size, crop_pct, seed):
     )
     if not kept:
         raise ValueError(f"None of the images in {os.fspath(eval_dir)!r} could be read.")
+    return images, _eval_labels(eval_dir, kept, num_classes), unreadable
+
+
+def _evaluate(model, path, eval_dir, num_eval, size, crop_pct, seed):
+    from tqdm import tqdm
+
+    images, labels, unreadable = load_eval_set(eval_dir, num_eval, size, crop_pct, model.outputs[0].shape[-1], seed)
     reference = model.predict(images, batch_size=32, verbose=0)
     predict = export.tflite_runner(path)
     outputs = np.concatenate([
         predict(images[i : i + 1]) for i in tqdm(range(len(images)), desc="TFLite inference", unit="image")
     ])
-    labels = _eval_labels(eval_dir, kept, reference.shape[-1])
     return {"eval_dir": os.fspath(eval_dir), "unreadable": unreadable, **tflite_report.fidelity(reference, outputs, labels)}
 
 

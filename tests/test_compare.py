@@ -53,15 +53,40 @@ def test_every_route_runs_on_the_same_weights_and_the_tables_are_written(photos,
 
 
 def test_litert_torch_failures_are_rows(tmp_path):
-    from swiftformer_keras.model import VARIANTS  # noqa: F401  (the route reads the variant table)
-
+    shared = compare.Shared(None, None, str(tmp_path / "w.safetensors"), ((3, 3, 6, 4), (48, 56, 112, 220), 10, "l2"))
     broken = tmp_path / "python"
     broken.write_text("#!/bin/sh\necho 'ModuleNotFoundError: No module named litert_torch' >&2\nexit 1\n")
     broken.chmod(0o755)
-    route = compare._litert_torch_route("XS", str(tmp_path / "w.safetensors"), str(tmp_path), 1, (64, 64), str(broken))
+    route = compare._litert_torch_route("XS", shared, str(tmp_path), 1, (64, 64), str(broken))
     assert route.run is None and route.error == "litert-torch conversion failed: ModuleNotFoundError: No module named litert_torch"
-    missing = compare._litert_torch_route("XS", "w", str(tmp_path), 1, (64, 64), str(tmp_path / "none"))
+    missing = compare._litert_torch_route("XS", shared, str(tmp_path), 1, (64, 64), str(tmp_path / "none"))
     assert missing.run is None and missing.error.startswith("litert-torch did not run")
+
+
+def test_a_trained_keras_model_runs_in_every_route_and_is_scored(trained_run, small_cifar, tmp_path, capsys):
+    """The trained weights go into the PyTorch reference; every route is scored on the test split."""
+    data = small_cifar[0]
+    out = tmp_path / "out"
+    code = compare.main([
+        "--keras-model", str(trained_run[0] / "model.keras"), "--calib-dir", os.path.join(data, "train"),
+        "--num-calib", "32", "--eval-dir", os.path.join(data, "test"), "--crop-pct", "1.0",
+        "--runs", "3", "--warmup", "1", "--output-dir", str(out),
+    ])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "| XS 64x64 (model.keras) | ours TFLite int8 |" in printed and "top-1 |" in printed
+    with open(out / "compare.json") as file:
+        rows = {row["route"]: row for row in json.load(file)["rows"]}
+    test_images = sum(len(files) for _, _, files in os.walk(os.path.join(data, "test")))
+    torch_top1 = rows[compare.TORCH]["top1"]
+    assert torch_top1 > 0.5  # 4 classes: chance is 0.25, so the trained weights did reach PyTorch
+    for name in (compare.OURS_FP32, compare.ORT_FP32):
+        row = rows[name]
+        assert row["checked_images"] == test_images
+        assert row["max_abs_diff_vs_pytorch"] < 1e-4 and row["top1_agreement_vs_pytorch"] == 1.0
+        assert row["top1"] == torch_top1
+    for name in (compare.OURS_INT8, compare.ORT_INT8):
+        assert abs(rows[name]["top1"] - torch_top1) <= 0.1
 
 
 def test_bad_arguments(tmp_path, capsys):
@@ -70,3 +95,9 @@ def test_bad_arguments(tmp_path, capsys):
     assert exit_info.value.code == 2 and "unknown variants ['XL']" in capsys.readouterr().err
     assert compare.main(["--variants", "XS", "--calib-dir", str(tmp_path / "none"), "--output-dir", str(tmp_path)]) == 2
     assert "does not exist" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        compare.main(["--variants", "XS", "--keras-model", "m.keras", "--calib-dir", str(tmp_path)])
+    assert "not both" in capsys.readouterr().err
+    assert compare.main(["--keras-model", str(tmp_path / "m.keras"), "--calib-dir", str(tmp_path),
+                         "--output-dir", str(tmp_path)]) == 2
+    assert "m.keras' does not exist" in capsys.readouterr().err
