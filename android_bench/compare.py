@@ -24,8 +24,6 @@ and writes compare.json, compare.csv and compare.png to --output-dir.
 """
 
 import argparse
-import csv
-import json
 import os
 import sys
 import tempfile
@@ -41,8 +39,8 @@ if ROOT not in sys.path:
 import numpy as np  # noqa: E402
 
 from android_bench import torch_reference  # noqa: E402
-from swiftformer_keras import calibration  # noqa: E402
-from swiftformer_keras.files import write_atomically  # noqa: E402
+from swiftformer_keras import calibration, plots  # noqa: E402
+from swiftformer_keras.files import write_csv_atomically, write_json_atomically  # noqa: E402
 
 OURS_FP32, OURS_INT8 = "ours TFLite fp32", "ours TFLite int8"
 ORT_FP32, ORT_INT8 = "ONNX Runtime fp32", "ONNX Runtime int8 (QDQ)"
@@ -362,26 +360,12 @@ def markdown(rows):
 
 
 def plot(rows, path):
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    from matplotlib import pyplot as plt
-
     variants = list(dict.fromkeys(r["variant"] for r in rows))
     names = list(dict.fromkeys(r["route"] for r in rows if r.get("median_ms")))
-    fig, ax = plt.subplots(figsize=(8, 4.5))
-    width = 0.8 / max(1, len(names))
-    for i, name in enumerate(names):
-        values = [next((r["median_ms"] for r in rows if r["variant"] == v and r["route"] == name and r.get("median_ms")), 0)
-                  for v in variants]
-        ax.bar(np.arange(len(variants)) + i * width, values, width, label=name)
-    ax.set_xticks(np.arange(len(variants)) + width * (len(names) - 1) / 2, [f"SwiftFormer-{v}" for v in variants])
-    ax.set_ylabel("median latency per image, ms (lower is better)")
-    ax.set_title("Interleaved runs on one machine")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    write_atomically(path, lambda temp: fig.savefig(temp, format="png", dpi=120), ".png")
-    plt.close(fig)
+    series = {name: [next((r["median_ms"] for r in rows if r["variant"] == v and r["route"] == name
+                           and r.get("median_ms")), None) for v in variants] for name in names}
+    plots.grouped_bars(path, [f"SwiftFormer-{v}" for v in variants], series,
+                       "median latency per image, ms (lower is better)", "Interleaved runs on one machine")
 
 
 def main(argv=None):
@@ -445,19 +429,8 @@ def main(argv=None):
     result = {"command": " ".join(["python android_bench/compare.py", *argv]), "threads": args.threads,
               "runs": args.runs, "rows": rows, "targets": checked}
 
-    def write_json(temp):
-        with open(temp, "w") as file:
-            json.dump(result, file, indent=2)
-
-    def write_csv(temp):
-        keys = list(dict.fromkeys(k for row in rows for k in row))
-        with open(temp, "w", newline="") as file:
-            writer = csv.DictWriter(file, keys)
-            writer.writeheader()
-            writer.writerows(rows)
-
-    write_atomically(os.path.join(args.output_dir, "compare.json"), write_json)
-    write_atomically(os.path.join(args.output_dir, "compare.csv"), write_csv)
+    write_json_atomically(os.path.join(args.output_dir, "compare.json"), result)
+    write_csv_atomically(os.path.join(args.output_dir, "compare.csv"), rows)
     plot(rows, os.path.join(args.output_dir, "compare.png"))
     print(f"\nwrote {args.output_dir}/compare.json, .csv, .png")
     return 0

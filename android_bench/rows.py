@@ -5,11 +5,7 @@ these columns, so they can be printed, saved and plotted together. A failed
 measurement is a row too: `status` "failed" and `reason` saying why.
 """
 
-import csv
-import json
-import os
-
-from swiftformer_keras.files import write_atomically
+from swiftformer_keras.files import write_csv_atomically, write_json_atomically
 
 COLUMNS = (
     "source",          # "android", "host-binary" (benchmark_model on this machine), "host-python"
@@ -71,19 +67,8 @@ def markdown(rows, columns=None):
 
 
 def write_csv(rows, path):
-    def write(temp):
-        with open(temp, "w", newline="", encoding="utf-8") as file:
-            writer = csv.DictWriter(file, COLUMNS)
-            writer.writeheader()
-            writer.writerows(make_row(**row) for row in rows)
-
-    return write_atomically(os.fspath(path), write)
+    return write_csv_atomically(path, [make_row(**row) for row in rows], COLUMNS)
 
 
 def write_json(rows, path, **extra):
-    def write(temp):
-        with open(temp, "w", encoding="utf-8") as file:
-            json.dump({**extra, "rows": [make_row(**row) for row in rows]}, file, indent=2)
-            file.write("\n")
-
-    return write_atomically(os.fspath(path), write)
+    return write_json_atomically(path, {**extra, "rows": [make_row(**row) for row in rows]})

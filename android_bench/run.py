@@ -38,7 +38,6 @@ See DELEGATE_FLAGS for the delegate flags.
 """
 
 import argparse
-import json
 import os
 import platform
 import re
@@ -53,7 +52,7 @@ if __package__ in (None, ""):  # run as `python android_bench/run.py`: make the 
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from android_bench import rows as table  # noqa: E402
-from swiftformer_keras.files import write_atomically  # noqa: E402
+from swiftformer_keras.files import write_bytes_atomically, write_json_atomically  # noqa: E402
 
 REMOTE_DIR = "/data/local/tmp"  # writable and executable for the shell user on every Android version
 REMOTE_BINARY = f"{REMOTE_DIR}/benchmark_model"
@@ -358,12 +357,8 @@ def _stem(device, model, delegate, threads):
 
 
 def _write_text(path, text):
-    def write(temp):
-        with open(temp, "w", encoding="utf-8") as file:
-            file.write(text)
-
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    write_atomically(path, write)
+    write_bytes_atomically(path, text.encode("utf-8"))
 
 
 def _measure(argv, fields, num_runs, timeout, output_dir, details, log):
@@ -398,13 +393,8 @@ def _measure(argv, fields, num_runs, timeout, output_dir, details, log):
 
 
 def _write_json(path, content):
-    def write(temp):
-        with open(temp, "w", encoding="utf-8") as file:
-            json.dump(content, file, indent=2)
-            file.write("\n")
-
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    write_atomically(path, write)
+    write_json_atomically(path, content)
 
 
 # --- the matrix --------------------------------------------------------------------------------

@@ -14,8 +14,6 @@ calibrated ranges only, which does not change the kernels XNNPACK picks.
 """
 
 import argparse
-import csv
-import json
 import os
 import sys
 import time
@@ -27,8 +25,8 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from swiftformer_keras import calibration, export, tflite_report  # noqa: E402
-from swiftformer_keras.files import write_atomically  # noqa: E402
+from swiftformer_keras import calibration, export, plots, tflite_report  # noqa: E402
+from swiftformer_keras.files import write_csv_atomically, write_json_atomically  # noqa: E402
 from swiftformer_keras.model import SwiftFormer, all_layers  # noqa: E402
 from swiftformer_keras.testing import randomize_weights  # noqa: E402
 
@@ -163,24 +161,11 @@ def markdown(rows, checks, threads):
 
 
 def plot(rows, path):
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    from matplotlib import pyplot as plt
-
     variants = list(dict.fromkeys(r["variant"] for r in rows))
-    fig, ax = plt.subplots(figsize=(7, 4))
-    width = 0.8 / len(MODES)
-    for i, mode in enumerate(MODES):
-        values = [next(r["median_ms"] for r in rows if r["variant"] == v and r["mode"] == mode) for v in variants]
-        ax.bar(np.arange(len(variants)) + i * width, values, width, label=mode)
-    ax.set_xticks(np.arange(len(variants)) + width * (len(MODES) - 1) / 2, [f"SwiftFormer-{v}" for v in variants])
-    ax.set_ylabel("median latency, ms")
-    ax.set_title("TFLite, XNNPACK, interleaved runs")
-    ax.legend()
-    fig.tight_layout()
-    write_atomically(path, lambda temp: fig.savefig(temp, format="png", dpi=120), ".png")
-    plt.close(fig)
+    series = {mode: [next(r["median_ms"] for r in rows if r["variant"] == v and r["mode"] == mode) for v in variants]
+              for mode in MODES}
+    plots.grouped_bars(path, [f"SwiftFormer-{v}" for v in variants], series, "median latency, ms",
+                       "TFLite, XNNPACK, interleaved runs", figsize=(7, 4))
 
 
 def main(argv=None):
@@ -214,18 +199,8 @@ def main(argv=None):
     result = {"command": " ".join(["python", "conversion/benchmark.py", *(argv or sys.argv[1:])]),
               "threads": args.threads, "runs": args.runs, "rows": rows, "checks": checks}
 
-    def write_json(temp):
-        with open(temp, "w") as file:
-            json.dump(result, file, indent=2)
-
-    def write_csv(temp):
-        with open(temp, "w", newline="") as file:
-            writer = csv.DictWriter(file, list(rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
-
-    write_atomically(os.path.join(args.output_dir, "benchmark.json"), write_json)
-    write_atomically(os.path.join(args.output_dir, "benchmark.csv"), write_csv)
+    write_json_atomically(os.path.join(args.output_dir, "benchmark.json"), result)
+    write_csv_atomically(os.path.join(args.output_dir, "benchmark.csv"), rows)
     plot(rows, os.path.join(args.output_dir, "benchmark.png"))
     print(f"\nwrote {args.output_dir}/benchmark.json, .csv, .png")
     return 0

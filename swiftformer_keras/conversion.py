@@ -8,7 +8,6 @@ file is written only after it has converted with builtin ops only and run in
 the LiteRT interpreter; the report then measures it against the Keras model.
 """
 
-import json
 import os
 
 import keras
@@ -17,7 +16,7 @@ import numpy as np
 from swiftformer_keras import calibration as calib_lib
 from swiftformer_keras import export, tflite_report
 from swiftformer_keras.data import check_image_size
-from swiftformer_keras.files import write_atomically
+from swiftformer_keras.files import write_json_atomically
 
 DEFAULT_VARIANT = "S"
 DEFAULT_NUM_CALIB = 200
@@ -244,14 +243,6 @@ def convert_swiftformer(
             debug_images, _, _ = calib_lib.load_images(paths[:32], size, crop_pct)
         report["debug_layers"] = quantization_debug(model, size, calibration, debug_images[:32], float_ops)
     if report_path is not None:
-        write_json(report, report_path)
+        write_json_atomically(report_path, report)
     return report
 
-
-def write_json(report, path):
-    def write(temp):
-        with open(temp, "w", encoding="utf-8") as file:
-            json.dump(report, file, indent=2, default=float)
-            file.write("\n")
-
-    return write_atomically(os.fspath(path), write)

@@ -31,3 +31,34 @@ def write_bytes_atomically(path, content):
             file.write(content)
 
     return write_atomically(path, write)
+
+
+def write_json_atomically(path, data):
+    """Writes `data` as indented JSON (numpy scalars as numbers) to `path`, atomically."""
+    import json
+
+    def write(temp):
+        with open(temp, "w", encoding="utf-8") as file:
+            json.dump(data, file, indent=2, default=float)
+            file.write("\n")
+
+    return write_atomically(os.fspath(path), write, ".json")
+
+
+def write_csv_atomically(path, rows, columns=None):
+    """Writes `rows` (dicts) as CSV to `path`, atomically.
+
+    `columns` defaults to every key of every row, in first-seen order; a row
+    without a column leaves its cell empty.
+    """
+    import csv
+
+    columns = list(columns or dict.fromkeys(key for row in rows for key in row))
+
+    def write(temp):
+        with open(temp, "w", newline="", encoding="utf-8") as file:
+            writer = csv.DictWriter(file, columns)
+            writer.writeheader()
+            writer.writerows(rows)
+
+    return write_atomically(os.fspath(path), write, ".csv")

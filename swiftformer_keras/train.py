@@ -28,7 +28,7 @@ import numpy as np
 
 from swiftformer_keras import data as data_lib
 from swiftformer_keras import weights as weights_lib
-from swiftformer_keras.files import write_atomically
+from swiftformer_keras.files import write_atomically, write_json_atomically
 from swiftformer_keras.model import VARIANTS, build_swiftformer, variant_config
 
 STATE_FILE = "state.json"
@@ -272,14 +272,6 @@ def _optimizer(config, steps_per_epoch):
     return optimizer
 
 
-def _write_json(path, payload):
-    def write(temp):
-        with open(temp, "w") as file:
-            json.dump(payload, file, indent=2)
-
-    write_atomically(path, write, ".json")
-
-
 def _read_state(output):
     path = os.path.join(output, CHECKPOINTS, STATE_FILE)
     if not os.path.exists(path):
@@ -320,7 +312,7 @@ class RunCheckpoint(keras.callbacks.Callback):
                 attention=weights_lib.model_attention(self.student),
             )
         previous = _read_state(self.config.output)
-        _write_json(
+        write_json_atomically(
             os.path.join(self.folder, STATE_FILE),
             {"epoch": epoch + 1, "checkpoint": name, "best_val_top1": self.best_top1},
         )
@@ -431,7 +423,7 @@ def _train(config, callbacks):
         initial_epoch, best = state["epoch"], state["best_val_top1"]
         print(f"Resuming from {state['checkpoint']} (epoch {initial_epoch} of {config.epochs}).")
     else:
-        _write_json(os.path.join(config.output, "config.json"), dataclasses.asdict(config))
+        write_json_atomically(os.path.join(config.output, "config.json"), dataclasses.asdict(config))
     train_data.epoch = initial_epoch
 
     if initial_epoch < config.epochs:
@@ -495,7 +487,7 @@ def _finish(config, student, eval_folder, devices):
         "devices": devices,
         "model": os.path.join(config.output, "model.keras"),
     }
-    _write_json(os.path.join(config.output, "result.json"), result)
+    write_json_atomically(os.path.join(config.output, "result.json"), result)
     print(f"Final {eval_folder.split} top-1 {result['val_top1']:.2%}, top-5 {result['val_top5']:.2%}.")
     return result
 

@@ -9,6 +9,7 @@ layer scale 1e-5) would hide a broken attention below any tolerance.
 """
 
 import argparse
+import importlib.util
 import os
 import re
 
@@ -19,6 +20,7 @@ import pytest
 
 from android_bench import torch_reference
 
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED_DATA = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
 IMAGENET_SAMPLES = os.path.join(SHARED_DATA, "imagenet-samples")
 
@@ -28,6 +30,15 @@ VARIANT_SPECS = {
     "L1": ([4, 3, 10, 5], [48, 96, 192, 384]),
     "L3": ([4, 4, 12, 6], [64, 128, 320, 512]),
 }
+
+
+def load_script(relative_path):
+    """A CLI script of the repository (not a package module) loaded as a module."""
+    name = os.path.splitext(os.path.basename(relative_path))[0]
+    spec = importlib.util.spec_from_file_location(name, os.path.join(ROOT, relative_path))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def make_reference(variant, attention, seed=0, classes=1000):

@@ -1,22 +1,17 @@
 """conversion/benchmark.py end to end on XS with few runs (speed targets live in its output, not here)."""
 
 import csv
-import importlib.util
 import json
 import os
 
 import pytest
 
 import swiftformer_keras as sfk
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from conftest import load_script
 
 
 def _benchmark():
-    spec = importlib.util.spec_from_file_location("benchmark", os.path.join(ROOT, "conversion", "benchmark.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("conversion/benchmark.py")
 
 
 @pytest.mark.parametrize("variant, paper_gmacs", [("XS", 0.6), ("S", 1.0)])

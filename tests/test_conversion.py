@@ -1,22 +1,17 @@
 """conversion/to_tflite.py and convert_swiftformer: a trained model end to end, and bad input."""
 
-import importlib.util
 import json
 import os
 
 import keras
 import pytest
 
+from conftest import load_script
 from swiftformer_keras import conversion
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _cli():
-    spec = importlib.util.spec_from_file_location("to_tflite", os.path.join(ROOT, "conversion", "to_tflite.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("conversion/to_tflite.py")
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,35 @@
+"""The PyTorch reference: transformers' SwiftFormer, with the official L2 attention on request."""
+
+import numpy as np
+import pytest
+import torch
+
+from android_bench import torch_reference
+
+XS = ([3, 3, 6, 4], [48, 56, 112, 220])
+
+
+def test_l2_swaps_the_attention_and_nothing_else():
+    torch.manual_seed(0)
+    softmax = torch_reference.swiftformer(*XS, classes=10, attention="softmax")
+    torch.manual_seed(0)
+    l2 = torch_reference.swiftformer(*XS, classes=10, attention="l2")
+    assert softmax.state_dict().keys() == l2.state_dict().keys()
+    assert all(torch.equal(a, b) for a, b in zip(softmax.state_dict().values(), l2.state_dict().values()))
+    attention = next(m for m in l2.modules() if type(m).__name__ == "SwiftFormerEfficientAdditiveAttention")
+    tokens = torch.randn(2, 49, attention.to_query.in_features)
+    with torch.no_grad():
+        out = attention(tokens)
+        shipped = type(attention).forward(attention, tokens)  # transformers' own (softmax) forward
+    assert out.shape == shipped.shape == tokens.shape
+    assert torch.equal(out, torch_reference.official_l2_attention(attention, tokens))
+    assert not torch.allclose(out, shipped, atol=1e-3)
+    with torch.no_grad():
+        pixels = torch.randn(1, 3, 64, 64)
+        assert not np.allclose(softmax(pixels).logits.numpy(), l2(pixels).logits.numpy())
+    assert not softmax.training and l2.config.num_labels == 10
+
+
+def test_unknown_attention_is_refused():
+    with pytest.raises(ValueError, match="attention must be one of .*'token_softmax'"):
+        torch_reference.swiftformer(*XS, attention="token_softmax")
