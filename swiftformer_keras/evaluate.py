@@ -26,7 +26,7 @@ from swiftformer_keras.data import (
     eval_split_name,
     load_image_folder,
 )
-from swiftformer_keras.files import write_atomically
+from swiftformer_keras.files import write_atomically, write_text_atomically
 
 TOP_K = 5
 WEIGHT_SUFFIXES = (".keras", ".weights.h5", ".tflite")
@@ -263,7 +263,7 @@ def plot_confusion(result, path):
         f"({result['count']} images)"
     )
     figure.tight_layout()
-    write_atomically(path, lambda temp: figure.savefig(temp, format="png", dpi=100), ".png")
+    write_atomically(path, lambda temp: figure.savefig(temp, format="png", dpi=100))
     return path
 
 
@@ -276,11 +276,7 @@ def write_json(result, path):
     rows = ",\n".join("    " + json.dumps(row) for row in np.asarray(result["confusion"]).tolist())
     text = json.dumps(data, indent=2)[:-2] + f',\n  "confusion": [\n{rows}\n  ]\n}}\n'
 
-    def write(temp):
-        with open(temp, "w", encoding="utf-8") as file:
-            file.write(text)
-
-    write_atomically(path, write, ".json")
+    write_text_atomically(path, text)
     return path
 
 

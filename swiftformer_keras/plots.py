@@ -33,4 +33,4 @@ def grouped_bars(path, groups, series, ylabel, title, figsize=(8, 4.5)):
     axes.set_title(title)
     axes.legend(fontsize=8)
     figure.tight_layout()
-    return write_atomically(path, lambda temp: figure.savefig(temp, format="png", dpi=120), ".png")
+    return write_atomically(path, lambda temp: figure.savefig(temp, format="png", dpi=120))

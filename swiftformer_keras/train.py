@@ -364,7 +364,7 @@ def plot_curves(csv_path, png_path):
         axis.grid(alpha=0.3)
         axis.legend()
     figure.tight_layout()
-    write_atomically(png_path, lambda temp: figure.savefig(temp, format="png", dpi=100), ".png")
+    write_atomically(png_path, lambda temp: figure.savefig(temp, format="png", dpi=100))
 
 
 def train(config, callbacks=()):
@@ -468,7 +468,7 @@ def _finish(config, student, eval_folder, devices):
     inference.set_weights(student.get_weights())
     weights_path = os.path.join(config.output, "model.weights.h5")
     weights_lib.save_weights_atomically(inference, weights_path, attention=weights_lib.model_attention(inference))
-    write_atomically(os.path.join(config.output, "model.keras"), inference.save, ".keras")
+    write_atomically(os.path.join(config.output, "model.keras"), inference.save, keep_name=True)
     eval_data = data_lib.ImageFolderDataset(
         eval_folder, config.image_size, config.batch_size, crop_pct=config.crop_pct
     )

@@ -20,6 +20,7 @@ import zipfile
 
 import h5py
 import keras
+import numpy as np
 
 from swiftformer_keras import checkpoints
 from swiftformer_keras.files import write_atomically
@@ -232,7 +233,7 @@ def download(url, path, sha256=None, timeout=60, chunk_size=1 << 16):
                 "different or corrupted file."
             )
 
-    return write_atomically(path, fetch, ".part")
+    return write_atomically(path, fetch)
 
 
 def convert_to_keras_weights(source, destination, config=None, attention=None):
@@ -300,7 +301,14 @@ def save_weights_atomically(model, destination, attention=None):
             if attention:
                 file.attrs[ATTENTION_ATTRIBUTE] = attention
 
-    return write_atomically(destination, write, ".weights.h5")
+    return write_atomically(destination, write, keep_name=True, size_hint=hdf5_size_hint(model.weights))
+
+
+def hdf5_size_hint(variables):
+    """A generous estimate of the bytes an HDF5 file of `variables` takes on disk."""
+    payload = sum(int(np.prod(v.shape)) * np.dtype(keras.backend.standardize_dtype(v.dtype)).itemsize for v in variables)
+    # HDF5 adds a few kB of headers per dataset and group.
+    return int(payload * 1.05) + 8192 * len(variables) + (1 << 20)
 
 
 def saved_classes(path):

@@ -226,3 +226,47 @@ def trained_run(small_cifar, tmp_path_factory):
         batch_size=32, learning_rate=2e-3, warmup_epochs=0, workers=1,
     ))
     return output, result
+
+
+def _mount_tmpfs(folder, options):
+    import subprocess
+
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)],
+                          capture_output=True, text=True)
+    # Root is needed (as on the developers' machines and CI); a failure here is a failure, not a skip.
+    assert done.returncode == 0, f"could not mount a tmpfs at {folder}: {done.stderr.strip()}"
+
+
+def _unmount(folder):
+    import subprocess
+
+    subprocess.run(["umount", "-l", str(folder)], capture_output=True)
+
+
+@pytest.fixture
+def full_disk(tmp_path):
+    """A folder on a real file system with no free space: every write there fails
+    with ENOSPC, as on a full disk (a 256 kB tmpfs, filled up)."""
+    folder = tmp_path / "full"
+    folder.mkdir()
+    _mount_tmpfs(folder, "size=256k")
+    try:
+        with open(folder / ".filler", "wb") as filler:
+            while True:
+                filler.write(b"\0" * 4096)
+                filler.flush()
+    except OSError:
+        pass
+    yield folder
+    _unmount(folder)
+
+
+@pytest.fixture
+def read_only_dir(tmp_path):
+    """An empty folder on a read-only file system (root ignores permission bits,
+    so a chmod would not do): every write there fails with EROFS."""
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    _mount_tmpfs(folder, "size=64k,ro")
+    yield folder
+    _unmount(folder)
