@@ -9,12 +9,14 @@ PyTorch backends (a GPU machine with JAX but no TensorFlow can train).
 import dataclasses
 import math
 import os
+import sys
+import threading
 
 import keras
 import numpy as np
 from PIL import Image
 
-from swiftformer_keras.imagenet_utils import preprocess_input
+from swiftformer_keras.imagenet_utils import UnreadableImageError, open_rgb, preprocess_input
 from swiftformer_keras.model import INPUT_STRIDE, MIN_INPUT_SIZE
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp")
@@ -65,6 +67,8 @@ def _class_folders(split_dir):
 
 
 def _is_readable(path):
+    """A cheap header check for listing; a file can pass it and still fail to
+    decode (a truncated JPEG), which `ImageFolderDataset` handles when it reads."""
     try:
         with Image.open(path) as image:
             image.verify()
@@ -113,10 +117,6 @@ def load_image_folder(data_dir, split, classes=None, verify=True):
         raise ValueError(f"{split_dir!r} holds no readable images ({skipped} files skipped).")
     return ImageFolder(data_dir, split, found, files, np.asarray(labels, np.int64), skipped)
 
-
-def _decode(path):
-    with Image.open(path) as image:
-        return image.convert("RGB")
 
 
 def _resize_center_crop(image, size, crop_pct):
@@ -181,6 +181,12 @@ class ImageFolderDataset(keras.utils.PyDataset):
     the augmentation of every batch depend only on `(seed, epoch, batch)`, so
     a resumed run sees the same data as an uninterrupted one.
 
+    An image that fails to decode (truncated, corrupt) never aborts a run: it
+    is logged by name once, kept in `unreadable` (`{path: reason}`), and left
+    out: a training batch takes the next readable image of the epoch's order
+    in its place (so every batch keeps its size), an evaluation batch is one
+    image shorter (so nothing is counted twice).
+
     Args:
         folder: an `ImageFolder`.
         image_size: int or `(height, width)`, multiples of 32 from 64 up.
@@ -227,10 +233,21 @@ class ImageFolderDataset(keras.utils.PyDataset):
         self.seed = int(seed)
         self.epoch = 0
         self.num_classes = len(folder.classes)
+        self.unreadable = {}
+        self._unreadable_lock = threading.Lock()
         if augment == "auto":
-            with Image.open(folder.files[0]) as image:
-                augment = "pad-crop" if min(image.size) < min(self.size) else "resized-crop"
+            augment = self._auto_augment()
         self.augment = augment if training else "none"
+
+    def _auto_augment(self):
+        """pad-crop when the first readable image is smaller than the input size."""
+        for path in self.folder.files:
+            try:
+                with Image.open(path) as image:
+                    return "pad-crop" if min(image.size) < min(self.size) else "resized-crop"
+            except Exception:  # unreadable: the next one decides
+                continue
+        return "resized-crop"
 
     def __len__(self):
         count = len(self.folder) / self.batch_size
@@ -242,7 +259,7 @@ class ImageFolderDataset(keras.utils.PyDataset):
         return np.random.default_rng((self.seed, self.epoch)).permutation(len(self.folder))
 
     def _image(self, path, rng):
-        image = _decode(path)
+        image = open_rgb(path)
         if self.augment == "none":
             array = _resize_center_crop(image, self.size, self.crop_pct)
         elif self.augment == "pad-crop":
@@ -256,14 +273,48 @@ class ImageFolderDataset(keras.utils.PyDataset):
     def __getitem__(self, index):
         if not 0 <= index < len(self):
             raise IndexError(f"Batch {index} out of range for {len(self)} batches.")
-        indices = self._order()[index * self.batch_size : (index + 1) * self.batch_size]
+        order = self._order()
+        start = index * self.batch_size
         rng = np.random.default_rng((self.seed, self.epoch, index))
-        images = np.stack([self._image(self.folder.files[i], rng) for i in indices])
-        images = preprocess_input(images)
+        arrays, indices = [], []
+        for i in order[start : start + self.batch_size]:
+            array = self._read(i, rng)
+            if array is None and self.training:
+                i, array = self._stand_in(order, start + self.batch_size, rng)
+            if array is not None:
+                arrays.append(array)
+                indices.append(i)
+        if not arrays:  # a whole evaluation batch unreadable
+            return np.zeros((0, *self.size, 3), "float32"), np.zeros((0, self.num_classes), "float32")
+        indices = np.asarray(indices)
+        images = preprocess_input(np.stack(arrays))
         targets = np.eye(self.num_classes, dtype="float32")[self.folder.labels[indices]]
         if self.training:
             images, targets = _mix(images, targets, rng, self.mixup_alpha, self.cutmix_alpha)
         return images.astype("float32"), targets
+
+    def _read(self, index, rng):
+        """The augmented array of image `index`, or None (logged once) if it does not decode."""
+        path = self.folder.files[index]
+        if path in self.unreadable:
+            return None
+        try:
+            return self._image(path, rng)
+        except UnreadableImageError as error:
+            with self._unreadable_lock:
+                self.unreadable[path] = str(error)
+                count = len(self.unreadable)
+            print(f"warning: skipped an unreadable image ({count} so far): {error}", file=sys.stderr)
+            return None
+
+    def _stand_in(self, order, position, rng):
+        """The next readable image of the epoch's order after `position`, wrapping around."""
+        for step in range(len(order)):
+            i = order[(position + step) % len(order)]
+            array = self._read(i, rng)
+            if array is not None:
+                return i, array
+        raise ValueError(f"None of the {len(order)} images of {self.folder.root!r} can be decoded.")
 
     def on_epoch_end(self):
         self.epoch += 1

@@ -18,6 +18,61 @@ EVAL_RESIZE = 256
 EVAL_CROP = 224
 _CLASS_INDEX_PATH = os.path.join(os.path.dirname(__file__), "data", "imagenet_class_index.json")
 _class_index = None
+# Pillow's own decompression-bomb threshold (about 89 megapixels); larger
+# images are refused before they are decoded, like unreadable ones.
+MAX_IMAGE_PIXELS = 89_478_485
+_HIGH_BIT_DEPTH_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I", "F")
+
+
+class UnreadableImageError(ValueError):
+    """An image file that cannot be decoded: corrupt, truncated, too large or not an image."""
+
+
+def open_rgb(path):
+    """Decodes an image file completely into an 8-bit RGB `PIL.Image`.
+
+    The one place where the project reads pixels from a file: calibration,
+    training, evaluation and `load_image` all come through here. 16-bit
+    images (PNG `I;16`) are scaled to 8 bits (Pillow's own RGB conversion
+    clips them, which reads them as white); the whole file is decoded now, so
+    a truncated JPEG fails here and not halfway through a run.
+
+    Raises:
+        UnreadableImageError: the file is missing, not an image, truncated
+            or corrupt, or larger than `MAX_IMAGE_PIXELS`; the message names it.
+    """
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            if image.width * image.height > MAX_IMAGE_PIXELS:
+                raise UnreadableImageError(
+                    f"{path}: {image.width}x{image.height} pixels is more than the "
+                    f"{MAX_IMAGE_PIXELS} this tool decodes (a decompression bomb?)"
+                )
+            image.load()
+            if image.mode in _HIGH_BIT_DEPTH_MODES:
+                return _to_8_bit_rgb(image)
+            return image.convert("RGB")
+    except UnreadableImageError:
+        raise
+    except Exception as error:  # Pillow raises OSError, SyntaxError, ValueError, DecompressionBombError...
+        raise UnreadableImageError(f"{path}: {error}") from error
+
+
+def _to_8_bit_rgb(image):
+    """A single-channel image of 16-bit integers or floats as 8-bit RGB."""
+    from PIL import Image
+
+    values = np.asarray(image, dtype=np.float64)
+    if image.mode == "F":
+        top = 1.0 if values.max(initial=0.0) <= 1.0 else 255.0  # [0, 1] floats or 8-bit values
+    elif image.mode == "I" and values.max(initial=0) <= 255:
+        top = 255.0  # 32-bit integers holding 8-bit values
+    else:
+        top = 65535.0
+    gray = np.clip(np.round(values * (255.0 / top)), 0, 255).astype(np.uint8)
+    return Image.fromarray(gray).convert("RGB")
 
 
 def preprocess_input(x, data_format=None):
@@ -53,13 +108,15 @@ def load_image(path, size=EVAL_CROP, resize=None):
 
     Returns:
         uint8 array `(h, w, 3)`, RGB; feed it to `preprocess_input`.
+
+    Raises:
+        UnreadableImageError: see `open_rgb`.
     """
     from PIL import Image
 
     height, width = (size, size) if np.isscalar(size) else size
     resize = resize or int(round(max(height, width) * EVAL_RESIZE / EVAL_CROP))
-    with Image.open(path) as image:
-        image = image.convert("RGB")
+    with open_rgb(path) as image:
         scale = resize / min(image.size)
         new_size = (max(width, round(image.width * scale)), max(height, round(image.height * scale)))
         image = image.resize(new_size, Image.BICUBIC)

@@ -86,3 +86,25 @@ def test_random_images_are_seeded_noise_of_the_right_shape():
     assert noise.shape == (3, 64, 32, 3) and noise.dtype == np.float32
     np.testing.assert_array_equal(noise, calib.random_images(3, (64, 32), seed=1))
     assert abs(float(noise.std()) - 1.0) < 0.05
+
+
+def test_truncated_oversized_and_16_bit_images_in_a_calibration_folder(tmp_path, monkeypatch):
+    import io
+
+    from swiftformer_keras import imagenet_utils
+
+    root = tmp_path / "calib"
+    good = _photo(str(root / "good.jpg"), size=(64, 64))
+    buffer = io.BytesIO()
+    Image.open(good).save(buffer, "JPEG")
+    (root / "truncated.jpg").write_bytes(buffer.getvalue()[: len(buffer.getvalue()) // 2])
+    Image.new("RGB", (400, 400), (10, 20, 30)).save(root / "huge.png")
+    Image.fromarray(np.full((64, 64), 30000, np.uint16)).save(root / "gray16.png")
+    # A small threshold stands in for a real decompression bomb (which would take ~1 GB).
+    monkeypatch.setattr(imagenet_utils, "MAX_IMAGE_PIXELS", 300 * 300)
+    paths, _ = calib.find_images(root)
+    images, kept, unreadable = calib.load_images(paths, (32, 32), crop_pct=1.0)
+    assert unreadable == 2 and sorted(os.path.basename(p) for p in kept) == ["good.jpg", "gray16.png"]
+    gray = images[[os.path.basename(p) for p in kept].index("gray16.png")]
+    # 30000 of 65535 is mid-grey (117 of 255), not white.
+    np.testing.assert_allclose(gray, preprocess_input(np.full((32, 32, 3), 117, np.uint8)), atol=1e-5)

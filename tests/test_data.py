@@ -112,3 +112,46 @@ def test_bad_dataset_arguments(small_cifar):
         data.ImageFolderDataset(folder, 64, 32, augment="randaugment")
     with pytest.raises(ValueError, match="batch_size 1000 does not fit 480"):
         data.ImageFolderDataset(folder, 64, 1000, training=True)
+
+
+def _truncate(path):
+    with open(path, "rb") as file:
+        content = file.read()
+    with open(path, "wb") as file:
+        file.write(content[: len(content) // 2])
+
+
+def test_an_image_that_fails_to_decode_is_skipped_by_name_not_fatal(small_cifar, tmp_path, capsys):
+    from PIL import Image
+
+    root = str(tmp_path / "copy")
+    shutil.copytree(small_cifar[0], root)
+    frog = os.path.join(root, "train", "frog")
+    victim = os.path.join(frog, sorted(os.listdir(frog))[0])
+    # A truncated file passes the listing's header check and fails only when decoded.
+    noise = np.random.RandomState(0).randint(0, 255, (96, 96, 3), np.uint8)
+    Image.fromarray(noise).save(victim, "JPEG" if victim.endswith(".jpg") else "PNG")
+    _truncate(victim)
+    train = data.load_image_folder(root, "train")
+    assert victim in train.files
+    dataset = data.ImageFolderDataset(train, 64, len(train) // 2, training=True, seed=3)
+    batches = [dataset[i] for i in range(len(dataset))]
+    assert all(images.shape[0] == len(train) // 2 for images, _ in batches)  # a stand-in keeps the size
+    assert list(dataset.unreadable) == [victim]
+    assert victim in capsys.readouterr().err
+    evaluation = data.ImageFolderDataset(train, 64, 64)
+    counted = sum(evaluation[i][0].shape[0] for i in range(len(evaluation)))
+    assert counted == len(train) - 1  # evaluation leaves it out instead of counting another twice
+
+
+def test_a_16_bit_png_trains_as_its_grey_level_not_white(tmp_path):
+    from PIL import Image
+
+    for split in ("train", "test"):
+        for name in ("a", "b"):
+            os.makedirs(tmp_path / split / name)
+            Image.fromarray(np.full((64, 64), 30000, np.uint16)).save(tmp_path / split / name / "x.png")
+    folder = data.load_image_folder(tmp_path, "test")
+    images, _ = data.ImageFolderDataset(folder, 64, 2)[0]
+    pixel = images[0, 32, 32] * np.array([0.229, 0.224, 0.225]) + np.array([0.485, 0.456, 0.406])
+    np.testing.assert_allclose(pixel, 117 / 255, atol=2e-3)

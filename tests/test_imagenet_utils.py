@@ -68,3 +68,58 @@ def test_load_image_resizes_the_shorter_side_and_center_crops(tmp_path):
 def test_load_image_on_a_real_photo():
     image = load_image(os.path.join(IMAGENET_SAMPLES, "images", "n01440764_tench.JPEG"))
     assert image.shape == (224, 224, 3) and 20 < image.mean() < 235
+
+
+def _gradient_16_bit_png(path):
+    from PIL import Image
+
+    values = (np.arange(64 * 64).reshape(64, 64) * 16).astype(np.uint16)  # 0 .. 65520
+    Image.fromarray(values).save(path)
+    return values
+
+
+def _truncated_jpeg(path, size=(96, 96)):
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(np.random.RandomState(0).randint(0, 255, (*size, 3), np.uint8)).save(buffer, "JPEG")
+    with open(path, "wb") as file:
+        file.write(buffer.getvalue()[: len(buffer.getvalue()) // 2])
+
+
+def test_16_bit_png_is_scaled_to_8_bits_not_read_as_white(tmp_path):
+    path = tmp_path / "gray16.png"
+    values = _gradient_16_bit_png(path)
+    rgb = np.asarray(imagenet_utils.open_rgb(path))
+    assert rgb.shape == (64, 64, 3) and rgb.dtype == np.uint8
+    np.testing.assert_array_equal(rgb[..., 0], np.round(values / 257.0).astype(np.uint8))
+    # Pillow's own conversion clips 16-bit values: the image would be almost all white.
+    assert rgb.mean() < 140
+
+
+def test_truncated_jpeg_fails_when_opened_naming_the_file(tmp_path):
+    from PIL import Image
+
+    path = tmp_path / "half.jpg"
+    _truncated_jpeg(path)
+    with Image.open(path) as image:
+        image.verify()  # the header check passes: only a full decode finds it
+    with pytest.raises(imagenet_utils.UnreadableImageError, match="half.jpg"):
+        imagenet_utils.load_image(path, 64)
+
+
+def test_decompression_bomb_and_non_images_are_unreadable_errors(tmp_path, monkeypatch):
+    from PIL import Image
+
+    path = tmp_path / "big.png"
+    Image.new("RGB", (300, 300)).save(path)
+    monkeypatch.setattr(imagenet_utils, "MAX_IMAGE_PIXELS", 200 * 200)
+    with pytest.raises(imagenet_utils.UnreadableImageError, match=r"big.png: 300x300 pixels"):
+        imagenet_utils.open_rgb(path)
+    text = tmp_path / "notes.png"
+    text.write_text("not an image")
+    with pytest.raises(imagenet_utils.UnreadableImageError, match="notes.png"):
+        imagenet_utils.open_rgb(text)
+    assert issubclass(imagenet_utils.UnreadableImageError, ValueError)
