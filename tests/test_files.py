@@ -39,3 +39,111 @@ def test_csv_columns_are_every_key_in_first_seen_order(tmp_path):
         assert list(csv.reader(file)) == [["a", "b", "c"], ["1", "2", ""], ["3", "", "4"]]
     files.write_csv_atomically(path, [{"a": 1, "b": 2}], columns=["b", "a"])
     assert open(path).read().splitlines() == ["b,a", "2,1"]
+
+
+def _dead_pid():
+    import subprocess
+
+    process = subprocess.Popen(["true"])
+    process.wait()
+    return process.pid
+
+
+def test_files_get_the_umask_permissions_like_a_plain_open(tmp_path):
+    previous = os.umask(0o027)
+    try:
+        path = files.write_json_atomically(tmp_path / "report.json", {"a": 1})
+        weights = files.write_atomically(
+            tmp_path / "m.weights.h5", lambda temp: open(temp, "wb").close(), keep_name=True
+        )
+    finally:
+        os.umask(previous)
+    assert oct(os.stat(path).st_mode & 0o777) == oct(0o640)  # mkstemp would give 0o600
+    assert oct(os.stat(weights).st_mode & 0o777) == oct(0o640)
+
+
+def test_temporaries_are_hidden_partials_never_with_the_final_extension(tmp_path):
+    seen = []
+
+    def write(temp):
+        seen.append(os.path.relpath(temp, tmp_path))
+        with open(temp, "w") as file:
+            file.write("x")
+
+    files.write_atomically(tmp_path / "model.tflite", write)
+    files.write_atomically(tmp_path / "model.weights.h5", write, keep_name=True)
+    top_level = [path.split(os.sep)[0] for path in seen]
+    assert all(files.PARTIAL_PATTERN.match(name) for name in top_level), top_level
+    assert not any(name.endswith((".tflite", ".h5")) for name in top_level)
+    assert seen[1].endswith(os.sep + "model.weights.h5")  # Keras gets the name it insists on
+    assert sorted(os.listdir(tmp_path)) == ["model.tflite", "model.weights.h5"]
+
+
+def test_the_next_write_removes_partials_of_dead_processes_only(tmp_path):
+    dead = tmp_path / f".model.tflite.partial-{_dead_pid()}-abcd1234"
+    dead.write_bytes(b"half a model")
+    dead_folder = tmp_path / f".run.weights.h5.partial-{_dead_pid()}-00ff"
+    dead_folder.mkdir()
+    (dead_folder / "run.weights.h5").write_bytes(b"half")
+    alive = tmp_path / f".other.json.partial-{os.getpid()}-beef"  # a write in progress
+    alive.write_text("{")
+    stranger = tmp_path / ".model.tflite.partial-notapid"
+    stranger.write_text("not ours")
+    files.write_json_atomically(tmp_path / "report.json", {})
+    assert sorted(os.listdir(tmp_path)) == sorted([alive.name, stranger.name, "report.json"])
+
+
+def test_a_full_disk_is_one_clear_error_and_leaves_nothing(full_disk):
+    before = sorted(os.listdir(full_disk))
+    with pytest.raises(files.DiskFullError) as caught:
+        files.write_bytes_atomically(full_disk / "model.tflite", b"\0" * 100_000)
+    message = str(caught.value)
+    assert "no space left" in message and "model.tflite" in message and str(full_disk) in message
+    assert "\n" not in message and sorted(os.listdir(full_disk)) == before
+    with pytest.raises(files.DiskFullError, match="needs about 5.0 MB"):
+        files.write_atomically(full_disk / "m.weights.h5", lambda temp: None, size_hint=5_000_000)
+    assert sorted(os.listdir(full_disk)) == before
+
+
+def test_a_full_disk_inside_a_partial_folder_is_translated_and_cleaned(tmp_path):
+    import conftest
+
+    folder = tmp_path / "small"
+    folder.mkdir()
+    conftest._mount_tmpfs(folder, "size=64k")
+    try:
+        with pytest.raises(files.DiskFullError, match="saved_model"):
+            with files.partial_folder(folder / "saved_model") as work:
+                with open(os.path.join(work, "variables.data"), "wb") as file:
+                    file.write(b"\0" * 200_000)
+                    file.flush()
+        assert os.listdir(folder) == []
+    finally:
+        conftest._unmount(folder)
+
+
+def test_check_output_paths_refuses_folders_missing_folders_and_one_file_twice(tmp_path, read_only_dir):
+    (tmp_path / "out").mkdir()
+    files.check_output_paths(("--output", tmp_path / "a.tflite"), ("--report", tmp_path / "a.json"), ("--x", None))
+    cases = [
+        ((("--output", tmp_path / "out"),), "--output .* is an existing folder"),
+        ((("--report", tmp_path / "nope" / "r.json"),), "does not exist"),
+        ((("--report", read_only_dir / "r.json"),), "not writable"),
+        ((("--output", tmp_path / "m.tflite"), ("--report", str(tmp_path / "sub" / ".." / "m.tflite"))),
+         "--output and --report both name"),
+    ]
+    (tmp_path / "sub").mkdir()
+    for arguments, message in cases:
+        with pytest.raises(ValueError, match=message):
+            files.check_output_paths(*arguments)
+
+
+def test_check_output_folder_creates_or_explains(tmp_path, read_only_dir):
+    assert os.path.isdir(files.check_output_folder("--output-dir", tmp_path / "new" / "deeper"))
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ValueError, match="is a file, not a folder"):
+        files.check_output_folder("--output-dir", tmp_path / "file")
+    with pytest.raises(ValueError, match="cannot be created"):
+        files.check_output_folder("--output-dir", read_only_dir / "sub")
+    with pytest.raises(ValueError, match="is not writable"):
+        files.check_output_folder("--output-dir", read_only_dir)
