@@ -39,8 +39,7 @@ if ROOT not in sys.path:
 import numpy as np  # noqa: E402
 
 from android_bench import torch_reference  # noqa: E402
-from swiftformer_keras import calibration, plots  # noqa: E402
-from swiftformer_keras.files import write_csv_atomically, write_json_atomically  # noqa: E402
+from swiftformer_keras import calibration, cli, files, plots  # noqa: E402
 
 OURS_FP32, OURS_INT8 = "ours TFLite fp32", "ours TFLite int8"
 ORT_FP32, ORT_INT8 = "ONNX Runtime fp32", "ONNX Runtime int8 (QDQ)"
@@ -369,7 +368,11 @@ def plot(rows, path):
 
 
 def main(argv=None):
-    argv = sys.argv[1:] if argv is None else argv
+    """The command line; every expected failure is one line on stderr and exit code 2."""
+    return cli.run(_main, sys.argv[1:] if argv is None else argv, prog="android_bench/compare.py")
+
+
+def _main(argv):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--variants", nargs="+", help="XS S L1 L3 (the default: all) with seeded random weights")
     parser.add_argument("--keras-model", help="a trained SwiftFormer .keras file instead of --variants: its "
@@ -398,30 +401,27 @@ def main(argv=None):
     unknown = [v for v in variants if v not in VARIANTS]
     if unknown:
         parser.error(f"unknown variants {unknown}; use {', '.join(VARIANTS)}")
-    try:
-        os.makedirs(args.output_dir, exist_ok=True)
-        rows = []
-        with tempfile.TemporaryDirectory(prefix="swiftformer_compare_") as folder:
-            calib_by_size = {}
-            for name, shared, size in _models(args, variants, folder):
-                if size not in calib_by_size:
-                    calib_by_size[size], _ = calibration.sample_images(
-                        args.calib_dir, args.num_calib, size, args.crop_pct, progress="calibration images"
-                    )
-                calib = calib_by_size[size]
-                evaluation = None
-                if args.eval_dir:
-                    from swiftformer_keras.conversion import load_eval_set
+    files.check_output_folder("--output-dir", args.output_dir)
+    rows = []
+    # Working files go to the temporary folder, named and swept like every partial.
+    with files.partial_folder(os.path.join(tempfile.gettempdir(), "swiftformer_compare")) as folder:
+        calib_by_size = {}
+        for name, shared, size in _models(args, variants, folder):
+            if size not in calib_by_size:
+                calib_by_size[size], _ = calibration.sample_images(
+                    args.calib_dir, args.num_calib, size, args.crop_pct, progress="calibration images"
+                )
+            calib = calib_by_size[size]
+            evaluation = None
+            if args.eval_dir:
+                from swiftformer_keras.conversion import load_eval_set
 
-                    images, labels, _ = load_eval_set(
-                        args.eval_dir, args.num_eval, size, args.crop_pct, shared.architecture[2]
-                    )
-                    evaluation = (images, labels)
-                rows += compare_model(name, shared, calib, folder, args.threads, args.runs, args.warmup, size,
-                                      args.litert_torch_python, evaluation)
-    except ValueError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+                images, labels, _ = load_eval_set(
+                    args.eval_dir, args.num_eval, size, args.crop_pct, shared.architecture[2]
+                )
+                evaluation = (images, labels)
+            rows += compare_model(name, shared, calib, folder, args.threads, args.runs, args.warmup, size,
+                                  args.litert_torch_python, evaluation)
     print(markdown(rows))
     checked = targets(rows)
     for target in checked:
@@ -429,8 +429,8 @@ def main(argv=None):
     result = {"command": " ".join(["python android_bench/compare.py", *argv]), "threads": args.threads,
               "runs": args.runs, "rows": rows, "targets": checked}
 
-    write_json_atomically(os.path.join(args.output_dir, "compare.json"), result)
-    write_csv_atomically(os.path.join(args.output_dir, "compare.csv"), rows)
+    files.write_json_atomically(os.path.join(args.output_dir, "compare.json"), result)
+    files.write_csv_atomically(os.path.join(args.output_dir, "compare.csv"), rows)
     plot(rows, os.path.join(args.output_dir, "compare.png"))
     print(f"\nwrote {args.output_dir}/compare.json, .csv, .png")
     return 0

@@ -25,8 +25,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from swiftformer_keras import calibration, export, plots, tflite_report  # noqa: E402
-from swiftformer_keras.files import write_csv_atomically, write_json_atomically  # noqa: E402
+from swiftformer_keras import calibration, cli, export, files, plots, tflite_report  # noqa: E402
 from swiftformer_keras.model import SwiftFormer, all_layers  # noqa: E402
 from swiftformer_keras.testing import randomize_weights  # noqa: E402
 
@@ -169,6 +168,11 @@ def plot(rows, path):
 
 
 def main(argv=None):
+    """The command line; every expected failure is one line on stderr and exit code 2."""
+    return cli.run(_main, argv, prog="conversion/benchmark.py")
+
+
+def _main(argv):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--variants", nargs="+", default=["XS", "S"])
     parser.add_argument("--input-size", type=int, nargs=2, default=(224, 224), metavar=("H", "W"))
@@ -180,27 +184,23 @@ def main(argv=None):
     parser.add_argument("--warmup", type=int, default=10)
     parser.add_argument("--output-dir", default="benchmark_results")
     args = parser.parse_args(argv)
-    try:
-        os.makedirs(args.output_dir, exist_ok=True)
-        size = tuple(args.input_size)
-        calib, _ = calibration.sample_images(args.calib_dir, args.num_calib, size, progress="calibration images")
-        rows, checks = [], []
-        for variant in args.variants:
-            variant_rows, variant_checks = benchmark_variant(
-                variant, size, calib, args.output_dir, args.threads, args.runs, args.warmup, args.weights
-            )
-            rows += variant_rows
-            checks.append(variant_checks)
-    except ValueError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    files.check_output_folder("--output-dir", args.output_dir)
+    size = tuple(args.input_size)
+    calib, _ = calibration.sample_images(args.calib_dir, args.num_calib, size, progress="calibration images")
+    rows, checks = [], []
+    for variant in args.variants:
+        variant_rows, variant_checks = benchmark_variant(
+            variant, size, calib, args.output_dir, args.threads, args.runs, args.warmup, args.weights
+        )
+        rows += variant_rows
+        checks.append(variant_checks)
     table = markdown(rows, checks, args.threads)
     print(table)
     result = {"command": " ".join(["python", "conversion/benchmark.py", *(argv or sys.argv[1:])]),
               "threads": args.threads, "runs": args.runs, "rows": rows, "checks": checks}
 
-    write_json_atomically(os.path.join(args.output_dir, "benchmark.json"), result)
-    write_csv_atomically(os.path.join(args.output_dir, "benchmark.csv"), rows)
+    files.write_json_atomically(os.path.join(args.output_dir, "benchmark.json"), result)
+    files.write_csv_atomically(os.path.join(args.output_dir, "benchmark.csv"), rows)
     plot(rows, os.path.join(args.output_dir, "benchmark.png"))
     print(f"\nwrote {args.output_dir}/benchmark.json, .csv, .png")
     return 0

@@ -23,7 +23,14 @@ _DISK_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
 
 class DiskFullError(OSError):
-    """A write failed because its file system is full (or a quota or size limit was hit)."""
+    """A write failed because its file system is full (or a quota or size limit was hit).
+
+    Its text is the message alone (no `[Errno 28]` prefix); `errno` is still set.
+    """
+
+    def __init__(self, code, message):
+        super().__init__(message)
+        self.errno = code
 
 
 def partial_path(path):

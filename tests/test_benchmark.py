@@ -55,3 +55,22 @@ def test_benchmark_runs_every_mode_and_writes_its_tables(tmp_path, capsys):
 def test_missing_calibration_folder_is_a_clear_error(tmp_path, capsys):
     code = _benchmark().main(["--calib-dir", str(tmp_path / "none"), "--output-dir", str(tmp_path / "out")])
     assert code == 2 and "does not exist" in capsys.readouterr().err
+
+
+def test_an_unusable_or_full_output_dir_is_one_line_and_exit_2(tmp_path, full_disk, capsys):
+    from PIL import Image
+    import numpy as np
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(photos / "0.png")
+    (tmp_path / "a_file").write_text("x")
+    base = ["--variants", "XS", "--input-size", "64", "64", "--calib-dir", str(photos), "--num-calib", "1",
+            "--runs", "1", "--warmup", "0"]
+    assert _benchmark().main([*base, "--output-dir", str(tmp_path / "a_file")]) == 2
+    assert "--output-dir" in (err := capsys.readouterr().err) and "is a file, not a folder" in err
+    before = sorted(os.listdir(full_disk))
+    assert _benchmark().main([*base, "--output-dir", str(full_disk)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("conversion/benchmark.py: error: no space left") and "Traceback" not in "\n".join(err)
+    assert sorted(os.listdir(full_disk)) == before
