@@ -37,6 +37,21 @@ _BATCH_NORM_PARAMS = {
     "running_var": "moving_variance",
 }
 _STEM_MODULES = {"0": "conv1", "1": "bn1", "3": "conv2", "4": "bn2"}
+KERAS_SUFFIXES = (".weights.h5", ".keras", ".h5")
+
+# The shape of every canonical key: the stem, a block of a stage (even
+# network index), a downsampling (odd index), or the final norm and heads,
+# each followed by its module and parameter names. Whatever indexes keys
+# later relies on this.
+_CANONICAL_KEY = re.compile(
+    r"(?:patch_embed\.\d+|network\.\d*[02468]\.\d+|network\.\d*[13579]|norm|head|dist_head)(?:\.\w+)+",
+    re.ASCII,
+)
+_LAYOUT_EXAMPLES = {
+    "official": "network.0.1.dwconv.weight",
+    "hf": "swiftformer.encoder.network.0.blocks.1.depth_wise_conv.weight",
+    "timm": "stages.0.blocks.1.dwconv.weight",
+}
 
 
 def read_state_dict(path):
@@ -49,18 +64,61 @@ def read_state_dict(path):
     Wrappers such as `{"model": state_dict, "optimizer": ...}` are unwrapped.
     """
     path = os.fspath(path)
+    if os.path.isdir(path):
+        raise ValueError(
+            f"{path!r} is a folder, not a checkpoint file; give the path of the .pth, .pt, .bin "
+            "or .safetensors file."
+        )
     if not os.path.isfile(path):
         raise FileNotFoundError(f"Checkpoint file not found: {path!r}.")
     if path.endswith(SAFETENSORS_SUFFIX):
         state = _read_safetensors(path)
     elif path.endswith(TORCH_SUFFIXES):
         state = _read_torch(path)
+    elif path.endswith(KERAS_SUFFIXES):
+        raise ValueError(
+            f"{path!r} is already a Keras weights file; it needs no conversion: pass it to the "
+            "model builders as weights=... directly."
+        )
     else:
         raise ValueError(
-            f"Unrecognised checkpoint type: {path!r}. Use a .weights.h5, .keras, .pth, "
-            ".pt, .bin or .safetensors file."
+            f"Unrecognised checkpoint type: {path!r}. A PyTorch checkpoint is a .pth, .pt, .bin "
+            "or .safetensors file."
         )
     return _unwrap(state, path)
+
+
+def check_checkpoint_file(path, name=None):
+    """Checks cheaply that `path` has the format its name (or `name`) promises.
+
+    A `.safetensors` file must have a valid header, a `.pth`/`.pt`/`.bin`
+    file must be a torch.save zip or pickle. Raises `ValueError` otherwise,
+    e.g. for the HTML page a misconfigured mirror answers with.
+    """
+    name = os.fspath(name or path)
+    if name.endswith(SAFETENSORS_SUFFIX):
+        from safetensors import SafetensorError, safe_open
+
+        try:
+            with safe_open(path, framework="numpy") as file:
+                file.keys()
+        except (SafetensorError, OSError, ValueError) as error:
+            raise ValueError(f"it is not a safetensors file ({error}{_looks_like_html(path)})") from error
+    elif name.endswith(TORCH_SUFFIXES):
+        if not (torch_zip.is_torch_zip(path) or _starts_like_a_pickle(path)):
+            raise ValueError(f"it is not a PyTorch checkpoint{_looks_like_html(path)}")
+
+
+def _starts_like_a_pickle(path):
+    with open(path, "rb") as file:
+        return file.read(1) == pickle.PROTO  # torch.save's format before PyTorch 1.6
+
+
+def _looks_like_html(path):
+    """A hint for the error message when `path` holds markup (a mirror's error page) rather than data."""
+    with open(path, "rb") as file:
+        start = file.read(64).lstrip()
+    return "; it looks like a web page" if start.startswith(b"<") else ""
 
 
 def _read_safetensors(path):
@@ -81,9 +139,14 @@ def _read_torch(path):
             return torch_zip.load(path)
         except (zipfile.BadZipFile, KeyError, EOFError, pickle.UnpicklingError, ValueError) as error:
             raise ValueError(
-                f"Could not read the PyTorch checkpoint {path!r} ({error}). The file is "
-                "truncated or not a checkpoint; download it again."
+                f"Could not read the PyTorch checkpoint {path!r}: {error}. The file is truncated "
+                "or damaged; download it again."
             ) from error
+    if not _starts_like_a_pickle(path):
+        raise ValueError(
+            f"{path!r} is not a PyTorch checkpoint (neither torch.save's zip format nor its older "
+            f"pickle format{_looks_like_html(path)}). Check the path, or download the file again."
+        )
     return _read_legacy_torch(path)
 
 
@@ -104,9 +167,20 @@ def _read_legacy_torch(path):
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises RuntimeError, UnpicklingError, EOFError...
+        text = str(error)
+        # torch's own message advises weights_only=False, i.e. running code
+        # from the file; only the reason it gives is passed on.
+        if "weights_only" in text:
+            reason = re.search(r"WeightsUnpickler error:\s*(.*?)(?:\.\s|\n\n|$)", text, re.S)
+            detail = " ".join(reason.group(1).split()) if reason else "objects other than tensors"
+            raise ValueError(
+                f"{path!r} is an old-format PyTorch pickle that holds more than tensors ({detail}); it "
+                "is not loaded, because that could run code from the file. If you trust it, load it with "
+                "torch and save only its state dict: torch.save(state_dict, 'weights.pth')."
+            ) from error
         raise ValueError(
-            f"Could not read the PyTorch checkpoint {path!r}: {error}. The file may be "
-            "truncated or not a checkpoint; download it again."
+            f"Could not read the PyTorch checkpoint {path!r}: {' '.join(text.split()) or type(error).__name__}. "
+            "The file is truncated or damaged; download it again."
         ) from error
 
 
@@ -119,6 +193,8 @@ def _unwrap(state, path):
         raise ValueError(f"{path!r} holds no state dict (found {type(state).__name__}).")
     arrays = {}
     for key, value in state.items():
+        if not isinstance(key, str):
+            raise ValueError(f"{path!r}: key {key!r} is not a string; a state dict maps parameter names to tensors.")
         if hasattr(value, "detach"):  # a torch.Tensor
             value = value.detach().cpu().float().numpy() if value.is_floating_point() else value.numpy()
         if not isinstance(value, np.ndarray):
@@ -145,10 +221,14 @@ def detect_layout(state):
 
 def to_canonical(state, layout):
     """Renames the keys of an official, Hugging Face or timm state dict to the
-    canonical (official) layout."""
+    canonical (official) layout.
+
+    Raises `ValueError` naming the first key that does not have the shape of
+    a SwiftFormer key in that layout.
+    """
     renamed = {}
-    for key, value in state.items():
-        key = key.removeprefix("module.")
+    for original, value in state.items():
+        key = original.removeprefix("module.")
         if layout == "hf":
             key = key.removeprefix("swiftformer.")
             key = key.replace("patch_embed.patch_embedding.", "patch_embed.")
@@ -170,6 +250,11 @@ def to_canonical(state, layout):
         elif layout != "official":
             raise ValueError(f"Unknown checkpoint layout {layout!r}.")
         key = key.replace("attn.Proj.", "attn.proj.")
+        if not _CANONICAL_KEY.fullmatch(key):
+            raise ValueError(
+                f"Checkpoint entry {original!r} is not a SwiftFormer key of the {layout} layout (like "
+                f"{_LAYOUT_EXAMPLES[layout]!r}); the file holds another model or is damaged."
+            )
         if key in renamed:
             raise ValueError(f"Two checkpoint keys map to {key!r}; the file mixes layouts.")
         renamed[key] = value
@@ -184,10 +269,25 @@ def detect_architecture(canonical):
         blocks = {int(k[len(prefix) :].split(".")[0]) for k in canonical if k.startswith(prefix)}
         if not blocks:
             raise ValueError(f"The checkpoint has no blocks for stage {stage} ({prefix}*).")
+        missing = sorted(set(range(max(blocks) + 1)) - blocks)
+        if missing:
+            raise ValueError(
+                f"The checkpoint has block {max(blocks)} of stage {stage} but no entry "
+                f"{f'{prefix}{missing[0]}.*'!r}; it is incomplete."
+            )
         depths.append(max(blocks) + 1)
-        widths.append(int(canonical[f"{prefix}0.norm.weight"].shape[0])
-                      if f"{prefix}0.norm.weight" in canonical
-                      else int(canonical[f"{prefix}0.local_representation.norm.weight"].shape[0]))
+        candidates = (f"{prefix}0.norm.weight", f"{prefix}0.local_representation.norm.weight")
+        key = next((k for k in candidates if k in canonical), None)
+        if key is None:
+            raise ValueError(
+                f"The checkpoint has no entry {candidates[0]!r} (nor {candidates[1]!r}), which gives the "
+                f"width of stage {stage}; it is incomplete."
+            )
+        if np.ndim(canonical[key]) != 1:
+            raise ValueError(
+                f"The checkpoint entry {key!r} has shape {np.shape(canonical[key])}; a BatchNorm weight is 1-D."
+            )
+        widths.append(int(np.shape(canonical[key])[0]))
     return tuple(depths), tuple(widths)
 
 

@@ -2,6 +2,7 @@
 checkpoint reader's errors."""
 
 import os
+import re
 
 import numpy as np
 import pytest
@@ -209,3 +210,77 @@ def test_keras_architecture_reads_depths_and_widths_off_the_variables(variant):
     assert checkpoints.keras_architecture(state) == (VARIANTS[variant]["depths"], VARIANTS[variant]["widths"])
     with pytest.raises(ValueError, match="no blocks for stage 2"):
         checkpoints.keras_architecture({k: v for k, v in state.items() if not k.startswith("stage2_")})
+
+
+def test_a_file_of_random_bytes_is_not_a_pytorch_checkpoint(tmp_path):
+    path = tmp_path / "garbage.pth"
+    path.write_bytes(np.random.RandomState(0).bytes(1000))
+    with pytest.raises(ValueError, match=r"garbage.pth' is not a PyTorch checkpoint") as error:
+        checkpoints.read_state_dict(path)
+    assert "weights_only" not in str(error.value)
+
+
+def test_a_legacy_pickle_with_foreign_objects_is_refused_without_torchs_advice(tmp_path):
+    import torch
+
+    path = str(tmp_path / "legacy.pth")
+    torch.save({"model": {"norm.weight": torch.zeros(2)}, "loss": np.float64(1)}, path,
+               _use_new_zipfile_serialization=False)
+    with pytest.raises(ValueError, match=r"legacy.pth.*numpy") as error:
+        checkpoints.read_state_dict(path)
+    assert "weights_only" not in str(error.value) and "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize(
+    "keys, bad",
+    [
+        (["network.N.0.foo.weight"], "network.N.0.foo.weight"),
+        (["network.0.0.norm.weight", "network.0.x.weight"], "network.0.x.weight"),
+        (["network.0.0.norm.weight", "network.1"], "network.1"),
+        (["norm", "network.0.0.norm.weight"], "norm"),
+        (["network.0.0.norm.weight", "conv1.weight"], "conv1.weight"),
+        (["stages.x.blocks.0.norm.weight"], "stages.x.blocks.0.norm.weight"),
+        (["swiftformer.encoder.network.a.blocks.0.norm.weight"], "swiftformer.encoder.network.a.blocks.0.norm.weight"),
+        ([f"network.{2 * s}.0.dwconv.weight" for s in range(4)], "network.0.0.norm.weight"),
+        ([f"network.{2 * s}.{b}.norm.weight" for s in range(4) for b in (0, 2)], "network.0.1"),
+    ],
+)
+def test_malformed_keys_are_refused_by_name(tmp_path, keys, bad):
+    from safetensors.numpy import save_file
+
+    path = str(tmp_path / "bad.safetensors")
+    save_file({key: np.ones(4, np.float32) for key in keys}, path)
+    with pytest.raises(ValueError, match=re.escape(repr(bad)[:-1])):
+        checkpoints.load_torch_checkpoint(path)
+
+
+def test_a_width_tensor_of_the_wrong_rank_is_refused_by_name(tmp_path):
+    from safetensors.numpy import save_file
+
+    path = str(tmp_path / "scalar.safetensors")
+    save_file({f"network.{2 * s}.0.norm.weight": np.ones((), np.float32) for s in range(4)}, path)
+    with pytest.raises(ValueError, match="'network.0.0.norm.weight' has shape ()"):
+        checkpoints.load_torch_checkpoint(path)
+
+
+def test_non_string_keys_are_refused(tmp_path):
+    import torch
+
+    path = str(tmp_path / "ints.pth")
+    torch.save({0: torch.zeros(2)}, path)
+    with pytest.raises(ValueError, match="key 0 is not a string"):
+        checkpoints.read_state_dict(path)
+
+
+def test_a_folder_or_a_keras_file_is_named_for_what_it_is(tmp_path):
+    with pytest.raises(ValueError, match="is a folder, not a checkpoint file"):
+        checkpoints.read_state_dict(tmp_path)
+    keras_file = tmp_path / "x.weights.h5"
+    keras_file.write_bytes(b"")
+    with pytest.raises(ValueError, match="already a Keras weights file; it needs no conversion") as error:
+        checkpoints.read_state_dict(keras_file)
+    other = tmp_path / "x.npz"
+    other.write_bytes(b"")
+    with pytest.raises(ValueError, match=r"\.pth, \.pt, \.bin or \.safetensors") as error:
+        checkpoints.read_state_dict(other)
+    assert ".weights.h5" not in str(error.value) and ".keras" not in str(error.value)
