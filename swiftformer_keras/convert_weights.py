@@ -10,15 +10,21 @@ output is written atomically and holds the full classifier.
 import argparse
 import sys
 
-from swiftformer_keras import checkpoints
+from swiftformer_keras import checkpoints, cli
 from swiftformer_keras.model import VARIANTS
 from swiftformer_keras.weights import convert_to_keras_weights
 
 
+PROG = "python -m swiftformer_keras.convert_weights"
+
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(
-        prog="python -m swiftformer_keras.convert_weights", description=__doc__.split("\n\n")[0]
-    )
+    """Runs the converter; an expected failure is one line on stderr and exit code 2."""
+    return cli.run(_main, argv, PROG)
+
+
+def _main(argv):
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
     parser.add_argument("source", help="PyTorch checkpoint (.pth, .pt, .bin, .safetensors)")
     parser.add_argument("destination", help="output file, ending in .weights.h5")
     parser.add_argument(
@@ -28,13 +34,7 @@ def main(argv=None):
         help="refuse the checkpoint unless it is this variant (default: detect)",
     )
     args = parser.parse_args(argv)
-    try:
-        destination, variant, layout = convert_to_keras_weights(
-            args.source, args.destination, config=args.variant
-        )
-    except (ValueError, OSError, ImportError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    destination, variant, layout = convert_to_keras_weights(args.source, args.destination, config=args.variant)
     attention = checkpoints.LAYOUT_ATTENTION[layout]
     print(
         f"Converted {variant} ({layout} layout, attention={attention!r}, recorded in the "

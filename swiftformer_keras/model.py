@@ -6,10 +6,13 @@ Reference:
 - Official code: https://github.com/Amshaker/SwiftFormer
 """
 
+import numbers
+
 import keras
 from keras import layers
 
 from swiftformer_keras import layers as sf_layers
+from swiftformer_keras.cli import check_number
 
 # Widths and depths exactly as the official code (SwiftFormer_width/_depth).
 VARIANTS = {
@@ -65,6 +68,14 @@ def variant_config(variant):
     }
 
 
+def _check_classes(classes):
+    """Returns `classes` as an int, or raises `ValueError` unless it is a whole number >= 1."""
+    if isinstance(classes, numbers.Integral) and not isinstance(classes, bool):
+        classes = int(classes)  # NumPy integers, e.g. a count computed from labels
+    check_number("classes", classes, minimum=1, integer=True)
+    return int(classes)
+
+
 def _validate_input_shape(input_shape, channels_required):
     if len(input_shape) != 3:
         raise ValueError(
@@ -104,6 +115,7 @@ def build_swiftformer(
 ):
     """Builds the functional model with fresh weights; see `SwiftFormer`."""
     config = variant_config(config)
+    classes = _check_classes(classes)
     if features and include_top:
         raise ValueError("features=True returns the four stage outputs: pass include_top=False.")
     if pooling not in (None, "avg", "max"):
@@ -224,8 +236,9 @@ def SwiftFormer(
             top, `(None, None, 3)` without.
         pooling: with `include_top=False`: `None` (4D feature map after the
             final BatchNorm), `"avg"` or `"max"` (2D output).
-        classes: number of classes, with `include_top=True` and no pretrained
-            weights (ImageNet weights need 1000).
+        classes: number of classes (a whole number >= 1), with
+            `include_top=True` and no pretrained weights (ImageNet weights
+            need 1000).
         classifier_activation: activation of the top layer (`None` returns
             logits). Ignored unless `include_top=True`.
         name: the model's name.
@@ -246,6 +259,7 @@ def SwiftFormer(
     from swiftformer_keras import weights as weights_lib
 
     config = variant_config(config)
+    classes = _check_classes(classes)  # before weights="imagenet" compares it with 1000
     if weights is not None and input_shape is not None:
         _validate_input_shape(tuple(input_shape), channels_required=True)  # before any download
     source = weights_lib.resolve_weights(weights, config, include_top, classes, attention)

@@ -24,7 +24,7 @@ import numpy as np
 
 from swiftformer_keras import checkpoints
 from swiftformer_keras.files import write_atomically
-from swiftformer_keras.model import build_swiftformer, variant_config
+from swiftformer_keras.model import all_layers, build_swiftformer, variant_config
 
 BASE_URL_ENV = "SWIFTFORMER_WEIGHTS_URL"
 DEFAULT_BASE_URL = "https://huggingface.co"
@@ -46,6 +46,7 @@ HUB_FILES = {
 OFFICIAL_CHECKPOINTS = "https://github.com/Amshaker/SwiftFormer#models"
 
 WeightSource = collections.namedtuple("WeightSource", "state attention description")
+WEIGHT_FILE_TYPES = ".weights.h5, .keras, .pth, .pt, .bin or .safetensors"
 
 
 def cache_dir():
@@ -86,10 +87,11 @@ def resolve_weights(weights, config, include_top, classes, attention):
     if weights == "imagenet":
         return _imagenet_source(config, include_top, classes, attention)
     path = os.fspath(weights)
+    if os.path.isdir(path):
+        raise ValueError(f"weights={path!r} is a folder, not a file; give the path of a {WEIGHT_FILE_TYPES} file.")
     if not os.path.exists(path):
         raise ValueError(
-            f"weights={path!r}: no such file. Use None, 'imagenet' or the path to a "
-            ".weights.h5, .keras, .pth, .bin or .safetensors file."
+            f"weights={path!r}: no such file. Use None, 'imagenet' or the path to a {WEIGHT_FILE_TYPES} file."
         )
     if path.endswith(".weights.h5"):
         saved_attention = saved_attention_of(path)
@@ -100,6 +102,8 @@ def resolve_weights(weights, config, include_top, classes, attention):
         state, saved_attention = read_keras_model_file(path)
         _check_attention(attention, saved_attention, path)
         return WeightSource(state, attention or saved_attention or "l2", path)
+    if not path.endswith((*checkpoints.TORCH_SUFFIXES, checkpoints.SAFETENSORS_SUFFIX)):
+        raise ValueError(f"Unrecognised checkpoint type: {path!r}. weights= takes a {WEIGHT_FILE_TYPES} file.")
     state, layout, (depths, widths) = checkpoints.load_torch_checkpoint(path)
     _check_architecture(depths, widths, config, path)
     return WeightSource(state, attention or checkpoints.LAYOUT_ATTENTION[layout], path)
@@ -139,9 +143,27 @@ def _imagenet_source(config, include_top, classes, attention):
     _check_attention(attention, hub_attention, f"The ImageNet weights of SwiftFormer-{variant}")
     converted = _converted_path(variant)
     if not os.path.exists(converted):
-        convert_to_keras_weights(fetch_imagenet_checkpoint(variant), converted, config=variant)
-    state = read_keras_weights_file(converted, config, attention=hub_attention)
+        source = fetch_imagenet_checkpoint(variant)
+        try:
+            convert_to_keras_weights(source, converted, config=variant)
+        except ValueError as error:  # the file read, not the disk written (a full disk is an OSError)
+            raise _bad_cache_file(source, error, "it will be downloaded again") from error
+    try:
+        state = read_keras_weights_file(converted, config, attention=hub_attention)
+    except ValueError as error:
+        raise _bad_cache_file(converted, error, "it will be converted again from the cached checkpoint") from error
     return WeightSource(state, hub_attention, f"ImageNet weights of SwiftFormer-{variant}")
+
+
+def _bad_cache_file(path, error, then):
+    """The error for a cached file that cannot be used.
+
+    The file is not deleted here: it may be one a user put there by hand
+    (the offline advice says to), and it shows what a mirror served. The
+    message says to delete it, and what happens then.
+    """
+    reason = " ".join(str(error).split()).rstrip(".")
+    return ValueError(f"The cached file {path!r} cannot be used: {reason}. Delete it and try again; {then}.")
 
 
 def fetch_imagenet_checkpoint(variant):
@@ -154,8 +176,20 @@ def fetch_imagenet_checkpoint(variant):
             return path
         os.remove(path)
     url = hub_url(variant)
+
+    def check_format(temp):
+        # With no sha256 pinned or announced, this is all that stands between
+        # a mirror's error page and the cache.
+        try:
+            checkpoints.check_checkpoint_file(temp, name=entry.filename)
+        except ValueError as error:
+            raise ValueError(
+                f"{url} did not send a checkpoint: {error}. Nothing was kept. If {BASE_URL_ENV} names "
+                "a mirror, it must serve the file itself at <repo>/resolve/main/<file>."
+            ) from error
+
     try:
-        download(url, path, entry.sha256)
+        download(url, path, entry.sha256, check=check_format)
     except urllib.error.HTTPError as error:
         raise OSError(
             f"Could not download the ImageNet weights of SwiftFormer-{variant}: {url} answered "
@@ -189,14 +223,16 @@ def _announced_sha256(headers):
     return None
 
 
-def download(url, path, sha256=None, timeout=60, chunk_size=1 << 16):
+def download(url, path, sha256=None, timeout=60, chunk_size=1 << 16, check=None):
     """Downloads `url` to `path` atomically, with a progress bar.
 
     The file is verified against `sha256` (or, when None, against the digest
-    the server announces) and against its announced length; only a complete,
-    verified file is renamed into place. Raises `urllib.error.URLError` when
-    the server cannot be reached, `OSError` for an interrupted transfer and
-    `ValueError` for a checksum mismatch.
+    the server announces), against its announced length, and by `check`
+    (called with the complete temporary file; it raises `ValueError` to
+    refuse it); only a complete, verified file is renamed into place. Raises
+    `urllib.error.URLError` when the server cannot be reached, `OSError` for
+    an interrupted transfer and `ValueError` for a checksum mismatch or a file
+    `check` refuses.
     """
     from tqdm.auto import tqdm
 
@@ -232,6 +268,8 @@ def download(url, path, sha256=None, timeout=60, chunk_size=1 << 16):
                 f"{digest.hexdigest()}. The file was discarded; the mirror may serve a "
                 "different or corrupted file."
             )
+        if check is not None:
+            check(temp)
 
     return write_atomically(path, fetch)
 
@@ -365,26 +403,59 @@ def read_keras_weights_file(path, config, attention="l2"):
     return {variable.path: keras.ops.convert_to_numpy(variable) for variable in twin.weights}
 
 
+def load_keras_model_file(path):
+    """Loads a `.keras` model file (`compile=False`, `safe_mode=True`) after
+    checking that it is one.
+
+    Every `.keras` file the project reads (weights=, --keras-model,
+    --teacher) comes through here.
+
+    Raises:
+        ValueError: naming the file: it does not exist, is a folder, is not a
+            zip archive with a `config.json` (a text file named `.keras`, say),
+            or Keras cannot build the model it describes.
+    """
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        raise ValueError(f"{path!r} is a folder, not a .keras file.")
+    if not os.path.exists(path):
+        raise ValueError(f"Keras model file {path!r} does not exist.")
+    problem = None
+    if not zipfile.is_zipfile(path):
+        problem = "it is not a zip archive"
+    else:
+        try:
+            with zipfile.ZipFile(path) as archive:
+                json.loads(archive.read("config.json"))
+        except KeyError:
+            problem = "it has no config.json"
+        except (zipfile.BadZipFile, OSError, ValueError) as error:  # JSON and UTF-8 errors are ValueErrors
+            problem = f"its config.json cannot be read: {error}"
+    if problem:
+        raise ValueError(
+            f"{path!r} exists but is not a Keras .keras model ({problem}); give a file written by "
+            "model.save('name.keras')."
+        )
+    import swiftformer_keras.layers  # noqa: F401  (registers the SwiftFormer layers)
+
+    try:
+        return keras.saving.load_model(path, compile=False, safe_mode=True)
+    except Exception as error:  # Keras raises many types for foreign or corrupt files
+        reason = " ".join(str(error).split())
+        raise ValueError(f"{path!r} is not a loadable .keras model ({reason}).") from error
+
+
 def read_keras_model_file(path):
     """Reads the weights of a `.keras` SwiftFormer file by variable path.
 
-    Returns `(state, attention)`, the attention formulation read from the
-    saved configuration.
+    Returns `(state, attention)`, the attention formulation of the saved model.
     """
-    try:
-        with zipfile.ZipFile(path) as archive:
-            config_text = archive.read("config.json").decode("utf-8")
-    except (zipfile.BadZipFile, KeyError, OSError) as error:
-        raise ValueError(f"{path!r} is not a readable .keras file ({error}).") from error
-    found = re.findall(r'"attention_type":\s*"(\w+)"', config_text)
-    if not found:
+    model = load_keras_model_file(path)
+    attention = next((layer.attention_type for layer in all_layers(model) if hasattr(layer, "attention_type")), None)
+    if attention is None:
         raise ValueError(f"{path!r} is a Keras model but not a SwiftFormer (no attention layer).")
-    json.loads(config_text)  # a malformed config fails here, before Keras tries it
-    import swiftformer_keras.layers  # noqa: F401  (registers the layers)
-
-    model = keras.saving.load_model(path, compile=False, safe_mode=True)
     state = {variable.path: keras.ops.convert_to_numpy(variable) for variable in model.weights}
-    return state, found[0]
+    return state, attention
 
 
 def assign_state(model, state, source="the checkpoint", keep_fresh=()):

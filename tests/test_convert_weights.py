@@ -48,3 +48,33 @@ def test_cli_errors_leave_no_file(tmp_path, capsys, destination, extra, message)
 def test_cli_refuses_a_missing_source(tmp_path, capsys):
     assert main([str(tmp_path / "nope.pth"), str(tmp_path / "x.weights.h5")]) == 2
     assert "not found" in capsys.readouterr().err
+
+
+def test_cli_says_a_keras_weights_file_needs_no_conversion(tmp_path, capsys):
+    keras_file = tmp_path / "x.weights.h5"
+    keras_file.write_bytes(b"\x89HDF\r\n\x1a\n")
+    assert main([str(keras_file), str(tmp_path / "out.weights.h5")]) == 2
+    err = capsys.readouterr().err
+    assert "already a Keras weights file; it needs no conversion" in err
+    assert "Unrecognised" not in err and err.count("\n") == 1
+    assert sorted(os.listdir(tmp_path)) == ["x.weights.h5"]
+
+
+def test_cli_errors_are_one_line_with_the_program_name(tmp_path, capsys):
+    assert main([str(tmp_path), str(tmp_path / "out.weights.h5")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("python -m swiftformer_keras.convert_weights: error: ") and err.count("\n") == 1
+    assert "is a folder, not a checkpoint file" in err
+
+
+def test_cli_on_a_full_disk_ends_in_one_line_and_leaves_nothing(tmp_path, full_disk):
+    source = write_checkpoint(make_reference("XS", "l2"), "official", str(tmp_path))
+    result = subprocess.run(
+        [sys.executable, "-m", "swiftformer_keras.convert_weights", source, str(full_disk / "xs.weights.h5")],
+        capture_output=True, text=True, cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT),
+    )
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if "error:" in line]
+    assert len(errors) == 1 and "no space left on the device" in errors[0], result.stderr[-3000:]
+    assert os.listdir(full_disk) == [".filler"]

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -64,6 +65,20 @@ def test_input_sizes(input_shape):
 def test_bad_input_sizes_are_refused(input_shape, message):
     with pytest.raises(ValueError, match=message):
         sfk.SwiftFormerXS(input_shape=input_shape)
+
+
+@pytest.mark.parametrize("classes", ["ten", 0, -1, 2.5, True, None])
+def test_a_bad_class_count_is_refused_by_name(classes):
+    message = rf"classes must be a whole number >= 1, got {re.escape(repr(classes))}"
+    with pytest.raises(ValueError, match=message):
+        sfk.SwiftFormerXS(classes=classes, weights=None)
+    with pytest.raises(ValueError, match=message):
+        build_swiftformer("XS", classes=classes)
+
+
+def test_a_whole_class_count_of_any_number_type_is_accepted():
+    assert sfk.SwiftFormerXS(classes=np.int64(7), input_shape=(64, 64, 3)).output_shape == (None, 7)
+    assert build_swiftformer("XS", classes=7.0, input_shape=(64, 64, 3)).output_shape == (None, 7)
 
 
 def test_heads_pooling_and_features():

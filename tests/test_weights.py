@@ -3,6 +3,7 @@
 import hashlib
 import http.server
 import os
+import re
 import socket
 import threading
 
@@ -238,3 +239,97 @@ def test_keras_file_that_is_not_a_swiftformer_is_refused(tmp_path):
     keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)]).save(path)
     with pytest.raises(ValueError, match="not a SwiftFormer"):
         SwiftFormerXS(weights=path)
+
+
+WEB_PAGE = b"<!DOCTYPE html>\n<html><body>Welcome to our mirror</body></html>\n"
+
+
+@pytest.mark.parametrize("variant, path, message", [
+    ("XS", XS_PATH, "not a safetensors file"),
+    ("S", S_PATH, "not a PyTorch checkpoint"),
+])
+def test_a_mirror_that_answers_with_a_web_page_caches_nothing(server, xs_hub_file, variant, path, message):
+    server.files[path] = (WEB_PAGE, {})
+    with pytest.raises(ValueError, match=f"{message}.*web page.*Nothing was kept") as error:
+        SwiftFormer(variant, weights="imagenet")
+    assert server.url in str(error.value) and weights.BASE_URL_ENV in str(error.value)
+    assert _cache_files() == []
+    if variant == "XS":  # once the mirror is fixed, the real file is fetched
+        server.files[path] = (xs_hub_file[1], {})
+        SwiftFormerXS(weights="imagenet")
+        assert len(_cache_files()) == 2
+
+
+def test_a_damaged_cached_checkpoint_is_named_with_what_to_do(server, xs_hub_file):
+    source = os.path.join(weights.cache_dir(), "swiftformer_xs_model.safetensors")
+    os.makedirs(weights.cache_dir())
+    with open(source, "wb") as file:
+        file.write(WEB_PAGE)
+    with pytest.raises(ValueError, match=f"cached file {re.escape(repr(source))} .*Delete it") as error:
+        SwiftFormerXS(weights="imagenet")
+    assert "\n" not in str(error.value)
+    assert server.requests == [] and _cache_files() == ["swiftformer_xs_model.safetensors"]
+    os.remove(source)  # as the message says
+    server.files[XS_PATH] = (xs_hub_file[1], {})
+    SwiftFormerXS(weights="imagenet")
+
+
+def test_a_damaged_converted_file_in_the_cache_is_named_with_what_to_do(server, xs_hub_file):
+    server.files[XS_PATH] = (xs_hub_file[1], {})
+    SwiftFormerXS(weights="imagenet")
+    converted = os.path.join(weights.cache_dir(), "swiftformer_xs_imagenet_v1.weights.h5")
+    with open(converted, "r+b") as file:
+        file.truncate(1000)
+    with pytest.raises(ValueError, match=f"cached file {re.escape(repr(converted))} .*Delete it"):
+        SwiftFormerXS(weights="imagenet")
+    os.remove(converted)
+    SwiftFormerXS(weights="imagenet")  # converted again from the cached checkpoint, offline
+    assert server.requests == [XS_PATH]
+
+
+def test_weights_that_name_a_folder_or_an_unknown_type(tmp_path):
+    with pytest.raises(ValueError, match="is a folder, not a file"):
+        SwiftFormerXS(weights=str(tmp_path))
+    other = tmp_path / "w.npz"
+    other.write_bytes(b"")
+    with pytest.raises(ValueError, match=r"Unrecognised checkpoint type.*\.weights\.h5, \.keras, \.pth"):
+        SwiftFormerXS(weights=str(other))
+
+
+def test_load_keras_model_file_says_what_is_wrong_with_the_file(tmp_path):
+    import zipfile
+
+    import keras
+
+    with pytest.raises(ValueError, match="absent.keras' does not exist"):
+        weights.load_keras_model_file(tmp_path / "absent.keras")
+    with pytest.raises(ValueError, match="is a folder, not a .keras file"):
+        weights.load_keras_model_file(tmp_path)
+    text = tmp_path / "model.keras"
+    text.write_text("hello")
+    with pytest.raises(ValueError, match="model.keras' exists but is not a Keras .keras model .it is not a zip"):
+        weights.load_keras_model_file(text)
+    empty = tmp_path / "empty.keras"
+    with zipfile.ZipFile(empty, "w") as archive:
+        archive.writestr("notes.txt", "x")
+    with pytest.raises(ValueError, match="empty.keras' exists but is not a Keras .keras model .it has no config.json"):
+        weights.load_keras_model_file(empty)
+    good = tmp_path / "dense.keras"
+    keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)]).save(good)
+    assert weights.load_keras_model_file(good).output_shape == (None, 2)
+
+
+def test_keras_model_and_teacher_files_are_checked_by_load_keras_model_file(tmp_path):
+    """conversion --keras-model and train --teacher used to say 'File not found' for a file that exists."""
+    import types
+
+    from swiftformer_keras import conversion, train
+
+    text = tmp_path / "model.keras"
+    text.write_text("hello")
+    with pytest.raises(ValueError, match="exists but is not a Keras .keras model"):
+        conversion.load_keras_model(keras_model=str(text))
+    with pytest.raises(ValueError, match="exists but is not a Keras .keras model"):
+        train.build_training_model(types.SimpleNamespace(teacher=str(text), label_smoothing=0.0), None, 10)
+    with pytest.raises(ValueError, match="exists but is not a Keras .keras model"):
+        SwiftFormerXS(weights=str(text))
