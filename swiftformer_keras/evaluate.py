@@ -7,6 +7,8 @@
 PATH is a `.keras` model, a `.weights.h5` file (with --variant and
 --image-size) or a `.tflite` file; all of them go through the same loop over
 the same preprocessed batches, so their numbers are directly comparable.
+The destinations are checked before the evaluation starts, and the numbers
+are printed before the files are written, so a failed write still shows them.
 """
 
 import argparse
@@ -14,11 +16,11 @@ import collections
 import json
 import os
 import sys
-import zipfile
 
 import keras
 import numpy as np
 
+from swiftformer_keras import cli
 from swiftformer_keras.data import (
     TRAIN_SPLIT,
     ImageFolderDataset,
@@ -26,8 +28,10 @@ from swiftformer_keras.data import (
     eval_split_name,
     load_image_folder,
 )
-from swiftformer_keras.files import write_atomically, write_text_atomically
+from swiftformer_keras.files import check_output_paths, write_atomically, write_text_atomically
+from swiftformer_keras.model import MIN_INPUT_SIZE
 
+PROG = "python -m swiftformer_keras.evaluate"
 TOP_K = 5
 WEIGHT_SUFFIXES = (".keras", ".weights.h5", ".tflite")
 # Beyond these class counts, names on the axes (and counts in the cells) are unreadable.
@@ -85,13 +89,9 @@ def load_predictor(weights, num_classes, image_size=None, variant=None, num_thre
         predict = tflite_runner(path, num_threads=num_threads)
         return Predictor(predict, tuple(predict.image_size), predict.num_classes, path)
     if path.endswith(".keras"):
-        import swiftformer_keras.layers  # noqa: F401  (registers the layers for loading)
+        from swiftformer_keras.weights import load_keras_model_file
 
-        try:
-            model = keras.saving.load_model(path, compile=False)
-        except (ValueError, TypeError, OSError, KeyError, zipfile.BadZipFile) as error:
-            raise ValueError(f"{path!r} is not a loadable .keras model ({error}).") from error
-        return _keras_predictor(model, path)
+        return _keras_predictor(load_keras_model_file(path), path)
     if variant is None:
         raise ValueError(
             f"{path!r} holds weights only: pass the variant it was saved from "
@@ -139,6 +139,8 @@ def _accumulate(dataset, predict, num_classes, k):
     top_k_hits = 0
     for index in tqdm(range(len(dataset)), desc="evaluate", unit="batch"):
         images, targets = dataset[index]
+        if not len(images):  # every image of the batch failed to decode (counted by the dataset)
+            continue
         labels = targets.argmax(-1)
         scores = np.asarray(predict(images), np.float32)
         if scores.shape != (len(labels), num_classes):
@@ -179,6 +181,10 @@ def evaluate(
         variant: the SwiftFormer variant name or config dict of a `.weights.h5` file.
         num_threads: CPU threads of the TFLite interpreter.
 
+    Raises:
+        ValueError: a setting out of range, a missing or unreadable data
+            folder or model, or a model that does not fit the data.
+
     Returns:
         A dict: `top1`, `top5` (fractions; top-5 is top-`k` with
         `k = min(5, classes)`, recorded as `top_k`), `count` (images
@@ -186,6 +192,12 @@ def evaluate(
         rows true classes, columns predicted), `skipped` (unreadable files),
         `source`, `split` and `image_size`.
     """
+    # Checked before anything is loaded; named as on the command line.
+    cli.check_number("batch_size (--batch-size)", batch_size, minimum=1, integer=True)
+    cli.check_number("crop_pct (--crop-pct)", crop_pct, above=0, maximum=1)
+    cli.check_number("num_threads (--num-threads)", num_threads, minimum=1, integer=True)
+    if image_size is not None:
+        check_image_size(image_size)
     data_dir = os.fspath(data_dir)
     if not os.path.isdir(data_dir):
         raise ValueError(f"Data folder {data_dir!r} does not exist.")
@@ -210,7 +222,8 @@ def evaluate(
         "count": count,
         "classes": list(classes),
         "confusion": confusion,
-        "skipped": int(folder.skipped),
+        # Unreadable at listing (bad header) plus unreadable when decoded (e.g. truncated).
+        "skipped": int(folder.skipped) + len(dataset.unreadable),
         "source": predictor.source,
         "split": split,
         "image_size": tuple(int(v) for v in size),
@@ -303,45 +316,56 @@ def default_confusion_path(weights):
 
 
 def main(argv=None):
+    """The command line; an expected failure ends in one line and exit code 2."""
+    return cli.run(_main, argv, PROG)
+
+
+def _main(argv):
     from swiftformer_keras.model import VARIANTS
 
-    parser = argparse.ArgumentParser(
-        prog="python -m swiftformer_keras.evaluate", description=__doc__.split("\n\n")[0]
-    )
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", required=True, help="data folder with val/ or test/ (and train/)")
     parser.add_argument("--weights", required=True, help="a .keras, .weights.h5 or .tflite file")
     parser.add_argument("--split", choices=("val", "test"), help="default: val if present, else test")
-    parser.add_argument("--image-size", type=int, help="default: the model's input size")
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--crop-pct", type=float, default=1.0, help="resize to size/crop_pct, center-crop")
+    parser.add_argument(
+        "--image-size", type=cli.number(int, minimum=MIN_INPUT_SIZE), help="default: the model's input size"
+    )
+    parser.add_argument("--batch-size", type=cli.number(int, minimum=1), default=64)
+    parser.add_argument(
+        "--crop-pct", type=cli.number(float, above=0, maximum=1), default=1.0,
+        help="resize to size/crop_pct, center-crop",
+    )
     parser.add_argument("--variant", type=str.upper, choices=sorted(VARIANTS), help="for .weights.h5 files")
-    parser.add_argument("--num-threads", type=int, default=2, help="TFLite interpreter threads")
+    parser.add_argument("--num-threads", type=cli.number(int, minimum=1), default=2, help="TFLite interpreter threads")
     parser.add_argument("--confusion", help="PNG to write (default: <weights stem>_confusion.png)")
     parser.add_argument("--json", help="also write the result as JSON")
     args = parser.parse_args(argv)
-    try:
-        # Explicit destinations are checked before the long run, not after it.
-        for path, suffix in ((args.confusion, ".png"), (args.json, ".json")):
-            if path:
-                _check_output_path(path, suffix)
-        result = evaluate(
-            args.data,
-            args.weights,
-            split=args.split,
-            image_size=args.image_size,
-            batch_size=args.batch_size,
-            crop_pct=args.crop_pct,
-            variant=args.variant,
-            num_threads=args.num_threads,
-        )
-        confusion_path = plot_confusion(result, args.confusion or default_confusion_path(args.weights))
-        if args.json:
-            write_json(result, args.json)
-    except (ValueError, OSError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+
+    # Destinations are checked before the long run, not after it.
+    confusion = args.confusion or default_confusion_path(args.weights)
+    for path, suffix in ((args.confusion, ".png"), (args.json, ".json")):
+        if path:
+            _check_output_path(path, suffix)
+    destinations = [("--confusion", args.confusion), ("--json", args.json)]
+    if not args.confusion and os.path.isfile(args.weights):  # else the missing weights are the error
+        destinations.append(("the confusion matrix (default of --confusion)", confusion))
+    check_output_paths(*destinations)
+    result = evaluate(
+        args.data,
+        args.weights,
+        split=args.split,
+        image_size=args.image_size,
+        batch_size=args.batch_size,
+        crop_pct=args.crop_pct,
+        variant=args.variant,
+        num_threads=args.num_threads,
+    )
+    # The numbers first: if a write below fails (a full disk), they are still on screen.
     print(markdown_table(result))
-    print(f"\nConfusion matrix: {confusion_path}" + (f"; JSON: {args.json}" if args.json else ""))
+    plot_confusion(result, confusion)
+    if args.json:
+        write_json(result, args.json)
+    print(f"\nConfusion matrix: {confusion}" + (f"; JSON: {args.json}" if args.json else ""))
     return 0
 
 

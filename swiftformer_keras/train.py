@@ -12,29 +12,76 @@ into the distillation head, bfloat16 mixed precision on GPUs.
 The output folder gets `metrics.csv`, `curves.png`, `best.weights.h5` (best
 validation top-1), `model.weights.h5` and `model.keras` (final, logits
 output), and `checkpoints/` with `state.json`, from which an interrupted run
-resumes at the epoch after the last completed one.
+resumes at the epoch after the last completed one. An epoch's row of
+`metrics.csv` is written only once its checkpoint is in place, so a resumed
+run never repeats a row.
 """
 
 import argparse
+import csv
 import dataclasses
 import json
 import os
+import re
 import shutil
 import sys
-import tempfile
 
 import keras
 import numpy as np
 
+from swiftformer_keras import cli
 from swiftformer_keras import data as data_lib
 from swiftformer_keras import weights as weights_lib
-from swiftformer_keras.files import write_atomically, write_json_atomically
-from swiftformer_keras.model import VARIANTS, build_swiftformer, variant_config
+from swiftformer_keras.files import (
+    check_free_space,
+    check_output_folder,
+    partial_folder,
+    remove_stale_partials,
+    write_atomically,
+    write_csv_atomically,
+    write_json_atomically,
+)
+from swiftformer_keras.model import MIN_INPUT_SIZE, VARIANTS, build_swiftformer, variant_config
 
+PROG = "python -m swiftformer_keras.train"
 STATE_FILE = "state.json"
 CHECKPOINTS = "checkpoints"
+METRICS_FILE = "metrics.csv"
+CHECKPOINT_FILES = ("model.weights.h5", "optimizer.npz")
+CHECKPOINT_NAME = re.compile(r"^epoch-(\d{4,})$")
 # Norms, biases and layer scales are not decayed (DeiT, timm).
 NO_WEIGHT_DECAY = ["gamma", "beta", "bias"]
+
+# field: (flag, type, allowed range). One table for the flags and for
+# TrainConfig, so that `--lr 0` and `TrainConfig(learning_rate=0)` say the same.
+NUMBERS = {
+    "epochs": ("--epochs", int, dict(minimum=1)),
+    "batch_size": ("--batch-size", int, dict(minimum=1)),
+    "learning_rate": ("--lr", float, dict(above=0)),
+    "min_learning_rate": ("--min-lr", float, dict(minimum=0)),  # and <= learning_rate
+    "weight_decay": ("--weight-decay", float, dict(minimum=0)),
+    "warmup_epochs": ("--warmup-epochs", int, dict(minimum=0)),  # and < epochs
+    "label_smoothing": ("--label-smoothing", float, dict(minimum=0, below=1)),
+    "drop_path_rate": ("--drop-path", float, dict(minimum=0, below=1)),
+    "dropout_rate": ("--dropout", float, dict(minimum=0, below=1)),
+    "mixup_alpha": ("--mixup", float, dict(minimum=0)),
+    "cutmix_alpha": ("--cutmix", float, dict(minimum=0)),
+    "crop_pct": ("--crop-pct", float, dict(above=0, maximum=1)),
+    "distillation_alpha": ("--distillation-alpha", float, dict(minimum=0, maximum=1)),
+    "distillation_temperature": ("--distillation-temperature", float, dict(above=0)),
+    "ema_decay": ("--ema", float, dict(minimum=0, below=1)),
+    "seed": ("--seed", int, dict(minimum=0, maximum=2**32 - 1)),  # NumPy's seed range
+    "workers": ("--workers", int, dict(minimum=1)),
+    "steps_per_epoch": ("--steps-per-epoch", int, dict(minimum=1)),
+    "max_train_images": ("--max-train-images", int, dict(minimum=1)),
+    "max_eval_images": ("--max-eval-images", int, dict(minimum=1)),
+}
+
+
+def _check_field(config, field, **extra_bounds):
+    """Raises a `ValueError` naming `field` and its flag if its value is out of range."""
+    flag, kind, bounds = NUMBERS[field]
+    cli.check_number(f"{field} ({flag})", getattr(config, field), integer=kind is int, **bounds, **extra_bounds)
 
 
 @dataclasses.dataclass
@@ -78,10 +125,13 @@ class TrainConfig:
         if self.variant not in VARIANTS:
             raise ValueError(f"Unknown variant {self.variant!r}; use one of {sorted(VARIANTS)}.")
         data_lib.check_image_size(self.image_size)
-        if self.epochs < 1 or self.batch_size < 1:
-            raise ValueError(f"epochs and batch_size must be positive, got {self.epochs}, {self.batch_size}.")
+        for field in NUMBERS:
+            if getattr(self, field) is not None:  # None: the default (warm-up) or no limit
+                _check_field(self, field)
+        _check_field(self, "min_learning_rate", maximum=self.learning_rate)
         if self.warmup_epochs is None:
             self.warmup_epochs = min(5, self.epochs // 5)
+        _check_field(self, "warmup_epochs", below=self.epochs)
         if self.distillation not in ("soft", "hard"):
             raise ValueError(f"distillation must be 'soft' or 'hard', got {self.distillation!r}.")
         if self.precision not in ("auto", "float32", "bfloat16", "float16"):
@@ -233,7 +283,7 @@ def build_training_model(config, student, classes):
             keras.metrics.TopKCategoricalAccuracy(k=min(5, classes), name="top5"),
         ]
         return student, loss, metrics
-    teacher = keras.saving.load_model(config.teacher, compile=False)
+    teacher = weights_lib.load_keras_model_file(config.teacher)
     teacher.trainable = False
     if teacher.output_shape[-1] != classes:
         raise ValueError(
@@ -272,20 +322,118 @@ def _optimizer(config, steps_per_epoch):
     return optimizer
 
 
-def _read_state(output):
-    path = os.path.join(output, CHECKPOINTS, STATE_FILE)
+def _checkpoint_epochs(checkpoints):
+    """The epochs of the intact `epoch-NNNN` folders (both files present) in `checkpoints`."""
+    try:
+        names = os.listdir(checkpoints)
+    except OSError:
+        return []
+    return sorted(
+        int(match.group(1))
+        for match in map(CHECKPOINT_NAME.match, names)
+        if match and all(os.path.isfile(os.path.join(checkpoints, match.group(0), f)) for f in CHECKPOINT_FILES)
+    )
+
+
+def _state_problem(state, checkpoints):
+    """Why a parsed `state.json` cannot be resumed from, or None."""
+    if not (
+        isinstance(state, dict)
+        and type(state.get("epoch")) is int
+        and isinstance(state.get("checkpoint"), str)
+        and type(state.get("best_val_top1")) in (int, float)
+    ):
+        return "does not name a checkpoint with its epoch and best_val_top1"
+    if state["checkpoint"] != f"epoch-{state['epoch']:04d}" or state["epoch"] not in _checkpoint_epochs(checkpoints):
+        return f"names {state['checkpoint']!r}, not an intact checkpoint folder"
+    return None
+
+
+def _row_top1(row):
+    try:
+        return float(row.get("val_top1", row.get("top1")))
+    except (TypeError, ValueError):
+        return -1.0
+
+
+def _resume_point(output):
+    """Where a run resumes: `{"epoch", "checkpoint", "best_val_top1"}`, or None for a fresh run.
+
+    `checkpoints/state.json` names the last complete checkpoint. When it is
+    missing, unreadable or names no intact checkpoint (a kill, a hand edit),
+    the newest intact `epoch-NNNN` folder is used instead, and the log says so.
+
+    Raises:
+        ValueError: `state.json` is broken and no intact checkpoint is left.
+    """
+    checkpoints = os.path.join(output, CHECKPOINTS)
+    path = os.path.join(checkpoints, STATE_FILE)
+    problem = "is missing"
+    if os.path.exists(path):
+        try:
+            with open(path, encoding="utf-8") as file:
+                state = json.load(file)
+        except ValueError as error:  # bad JSON or bad UTF-8
+            problem = f"is not valid JSON ({error})"
+        else:
+            problem = _state_problem(state, checkpoints)
+            if problem is None:
+                return {"epoch": state["epoch"], "checkpoint": state["checkpoint"],
+                        "best_val_top1": float(state["best_val_top1"])}
+    epochs = _checkpoint_epochs(checkpoints)
+    if not epochs:
+        if problem == "is missing":
+            return None
+        raise ValueError(
+            f"{path} {problem}, and no intact checkpoint (an epoch-NNNN folder with "
+            f"{' and '.join(CHECKPOINT_FILES)}) is left to resume from: delete {checkpoints} to start "
+            "the run over, or use a new --output folder."
+        )
+    name = f"epoch-{epochs[-1]:04d}"
+    print(f"{path} {problem}; resuming from the newest intact checkpoint, {name}.")
+    best = max((_row_top1(row) for row in _metric_rows(output, epochs[-1])), default=-1.0)
+    return {"epoch": epochs[-1], "checkpoint": name, "best_val_top1": best}
+
+
+def _metric_rows(output, epochs):
+    """The rows of `metrics.csv` for the first `epochs` epochs, one per epoch.
+
+    Rows of later epochs belong to no checkpoint (a run killed while saving
+    one) and are dropped; a repeated epoch keeps its last row.
+    """
+    path = os.path.join(output, METRICS_FILE)
     if not os.path.exists(path):
-        return None
-    with open(path) as file:
-        return json.load(file)
+        return []
+    with open(path, newline="", encoding="utf-8") as file:
+        rows = list(csv.DictReader(file))
+    by_epoch = {}
+    for row in rows:
+        epoch = row.get("epoch")
+        if epoch is not None and epoch.isdigit() and int(epoch) < epochs:
+            by_epoch[int(epoch)] = row
+    return [by_epoch[epoch] for epoch in sorted(by_epoch)]
+
+
+def _truncate_metrics(output, epochs):
+    """Keeps only the rows of `metrics.csv` that the resumed checkpoint covers."""
+    path = os.path.join(output, METRICS_FILE)
+    if not os.path.exists(path):
+        return
+    rows = _metric_rows(output, epochs)
+    if rows:
+        write_csv_atomically(path, rows)
+    else:
+        os.remove(path)
 
 
 class RunCheckpoint(keras.callbacks.Callback):
-    """Saves a resumable checkpoint, the best weights and the curves each epoch.
+    """Saves a resumable checkpoint, the metrics, the best weights and the curves each epoch.
 
-    A checkpoint is a folder (student weights + optimizer variables); the
-    `state.json` that names it is replaced atomically after it is complete,
-    so an interruption at any moment leaves the previous epoch resumable.
+    A checkpoint is a folder (student weights + optimizer variables) written
+    under a temporary name and renamed complete; the epoch's `metrics.csv`
+    row follows it, then the `state.json` that names it is replaced
+    atomically. An interruption at any moment leaves the previous epoch
+    resumable, and a row beyond it is dropped on resume.
     """
 
     def __init__(self, config, student, best_top1=-1.0):
@@ -294,16 +442,27 @@ class RunCheckpoint(keras.callbacks.Callback):
         self.folder = os.path.join(config.output, CHECKPOINTS)
         os.makedirs(self.folder, exist_ok=True)
 
+    def _save_checkpoint(self, target):
+        optimizer = self.model.optimizer
+        # HDF5 crashes the process if it meets a full disk, so the room is
+        # checked first: a compiled student's file holds the optimizer too,
+        # and optimizer.npz holds it once more.
+        variables = [*self.student.weights, *optimizer.variables, *optimizer.variables]
+        check_free_space(target, weights_lib.hdf5_size_hint(variables))
+        with partial_folder(target) as temp:
+            self.student.save_weights(os.path.join(temp, CHECKPOINT_FILES[0]))
+            values = [keras.ops.convert_to_numpy(v) for v in optimizer.variables]
+            np.savez(os.path.join(temp, CHECKPOINT_FILES[1]), *values)
+            shutil.rmtree(target, ignore_errors=True)
+            os.replace(temp, target)
+
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
         name = f"epoch-{epoch + 1:04d}"
-        target = os.path.join(self.folder, name)
-        temp = tempfile.mkdtemp(dir=self.folder, prefix=".partial-")
-        self.student.save_weights(os.path.join(temp, "model.weights.h5"))
-        optimizer_values = [keras.ops.convert_to_numpy(v) for v in self.model.optimizer.variables]
-        np.savez(os.path.join(temp, "optimizer.npz"), *optimizer_values)
-        shutil.rmtree(target, ignore_errors=True)
-        os.replace(temp, target)
+        self._save_checkpoint(os.path.join(self.folder, name))
+        metrics = os.path.join(self.config.output, METRICS_FILE)
+        row = {"epoch": epoch, **{key: logs[key] for key in sorted(logs)}}
+        write_csv_atomically(metrics, _metric_rows(self.config.output, epoch) + [row])
         top1 = float(logs.get("val_top1", logs.get("top1", 0.0)))
         if top1 > self.best_top1:
             self.best_top1 = top1
@@ -311,14 +470,27 @@ class RunCheckpoint(keras.callbacks.Callback):
                 self.student, os.path.join(self.config.output, "best.weights.h5"),
                 attention=weights_lib.model_attention(self.student),
             )
-        previous = _read_state(self.config.output)
         write_json_atomically(
             os.path.join(self.folder, STATE_FILE),
             {"epoch": epoch + 1, "checkpoint": name, "best_val_top1": self.best_top1},
         )
-        if previous and previous["checkpoint"] != name:
-            shutil.rmtree(os.path.join(self.folder, previous["checkpoint"]), ignore_errors=True)
-        plot_curves(os.path.join(self.config.output, "metrics.csv"), os.path.join(self.config.output, "curves.png"))
+        for other in os.listdir(self.folder):
+            if CHECKPOINT_NAME.match(other) and other != name:
+                shutil.rmtree(os.path.join(self.folder, other), ignore_errors=True)
+        plot_curves(metrics, os.path.join(self.config.output, "curves.png"))
+
+
+def _sweep(output):
+    """Removes what killed runs left: temporaries of dead processes, and the
+    `.partial-*` checkpoint folders that earlier versions made with mkdtemp
+    (their names carry no process id, and no live run of `output` uses them)."""
+    checkpoints = os.path.join(output, CHECKPOINTS)
+    for folder in (output, checkpoints):
+        remove_stale_partials(folder)
+    if os.path.isdir(checkpoints):
+        for name in os.listdir(checkpoints):
+            if name.startswith(".partial-"):
+                shutil.rmtree(os.path.join(checkpoints, name), ignore_errors=True)
 
 
 def _restore(model, optimizer, checkpoint):
@@ -384,7 +556,9 @@ def train(config, callbacks=()):
 
 
 def _train(config, callbacks):
-    os.makedirs(config.output, exist_ok=True)
+    # Refused before any work; the folder itself is made once the inputs are valid.
+    if os.path.exists(config.output) and not os.path.isdir(config.output):
+        raise ValueError(f"--output {config.output!r} is a file, not a folder; choose a folder name.")
     keras.utils.set_random_seed(config.seed)
 
     train_folder = data_lib.load_image_folder(config.data, data_lib.TRAIN_SPLIT)
@@ -415,7 +589,9 @@ def _train(config, callbacks):
         optimizer = _optimizer(config, steps)
         model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
 
-    state = _read_state(config.output)
+    check_output_folder("--output", config.output)
+    _sweep(config.output)
+    state = _resume_point(config.output)
     initial_epoch, best = 0, -1.0
     if state is not None:
         _check_same_run(config)
@@ -424,6 +600,7 @@ def _train(config, callbacks):
         print(f"Resuming from {state['checkpoint']} (epoch {initial_epoch} of {config.epochs}).")
     else:
         write_json_atomically(os.path.join(config.output, "config.json"), dataclasses.asdict(config))
+    _truncate_metrics(config.output, initial_epoch)
     train_data.epoch = initial_epoch
 
     if initial_epoch < config.epochs:
@@ -434,7 +611,6 @@ def _train(config, callbacks):
             initial_epoch=initial_epoch,
             steps_per_epoch=steps,
             callbacks=[
-                keras.callbacks.CSVLogger(os.path.join(config.output, "metrics.csv"), append=True),
                 RunCheckpoint(config, student, best),
                 *callbacks,
             ],
@@ -445,8 +621,16 @@ def _train(config, callbacks):
 
 def _check_same_run(config):
     path = os.path.join(config.output, "config.json")
-    with open(path) as file:
-        saved = json.load(file)
+    try:
+        with open(path, encoding="utf-8") as file:
+            saved = json.load(file)
+    except (OSError, ValueError) as error:
+        raise ValueError(
+            f"{path} cannot be read ({error}); it records the settings of the run to resume. "
+            "Use a new --output folder."
+        ) from error
+    if not isinstance(saved, dict):
+        raise ValueError(f"{path} holds no settings; use a new --output folder.")
     fixed = ("variant", "image_size", "batch_size", "teacher", "data", "epochs", "learning_rate")
     changed = {k: (saved.get(k), getattr(config, k)) for k in fixed if saved.get(k) != getattr(config, k)}
     if changed:
@@ -468,7 +652,10 @@ def _finish(config, student, eval_folder, devices):
     inference.set_weights(student.get_weights())
     weights_path = os.path.join(config.output, "model.weights.h5")
     weights_lib.save_weights_atomically(inference, weights_path, attention=weights_lib.model_attention(inference))
-    write_atomically(os.path.join(config.output, "model.keras"), inference.save, keep_name=True)
+    write_atomically(
+        os.path.join(config.output, "model.keras"), inference.save, keep_name=True,
+        size_hint=weights_lib.hdf5_size_hint(inference.weights),
+    )
     eval_data = data_lib.ImageFolderDataset(
         eval_folder, config.image_size, config.batch_size, crop_pct=config.crop_pct
     )
@@ -493,47 +680,53 @@ def _finish(config, student, eval_folder, devices):
 
 
 def main(argv=None):
-    defaults = TrainConfig(data="", output="")
-    parser = argparse.ArgumentParser(
-        prog="python -m swiftformer_keras.train", description=__doc__.split("\n\n")[0]
-    )
+    """The command line; an expected failure ends in one line and exit code 2."""
+    return cli.run(_main, argv, PROG)
+
+
+def _main(argv):
+    # The declared defaults: an instance's warmup_epochs would already be resolved.
+    defaults = {field.name: field.default for field in dataclasses.fields(TrainConfig)}
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
+
+    def number(field, help=None):
+        """Adds `field`'s flag, refusing values outside the range TrainConfig checks."""
+        flag, kind, bounds = NUMBERS[field]
+        parser.add_argument(flag, dest=field, type=cli.number(kind, **bounds), default=defaults[field], help=help)
+
     parser.add_argument("--data", required=True, help="folder with train/<class>/* and val/ or test/")
     parser.add_argument("--output", required=True, help="run folder (created; resumed if it holds a run)")
     parser.add_argument("--variant", default="XS", type=str.upper, choices=sorted(VARIANTS))
-    parser.add_argument("--image-size", type=int, default=defaults.image_size)
-    parser.add_argument("--epochs", type=int, default=defaults.epochs)
-    parser.add_argument("--batch-size", type=int, default=defaults.batch_size, help="global batch size")
-    parser.add_argument("--lr", dest="learning_rate", type=float, default=defaults.learning_rate)
-    parser.add_argument("--min-lr", dest="min_learning_rate", type=float, default=defaults.min_learning_rate)
-    parser.add_argument("--weight-decay", type=float, default=defaults.weight_decay)
-    parser.add_argument("--warmup-epochs", type=int, default=None, help="default min(5, epochs/5)")
-    parser.add_argument("--label-smoothing", type=float, default=defaults.label_smoothing)
-    parser.add_argument("--drop-path", dest="drop_path_rate", type=float, default=defaults.drop_path_rate)
-    parser.add_argument("--dropout", dest="dropout_rate", type=float, default=defaults.dropout_rate)
+    parser.add_argument("--image-size", type=cli.number(int, minimum=MIN_INPUT_SIZE), default=defaults["image_size"])
+    number("epochs")
+    number("batch_size", help="global batch size")
+    number("learning_rate")
+    number("min_learning_rate")
+    number("weight_decay")
+    number("warmup_epochs", help="default min(5, epochs/5)")
+    number("label_smoothing")
+    number("drop_path_rate")
+    number("dropout_rate")
     parser.add_argument("--augment", default="auto", choices=data_lib.AUGMENTATIONS)
-    parser.add_argument("--mixup", dest="mixup_alpha", type=float, default=0.0, help="Beta alpha, 0 = off")
-    parser.add_argument("--cutmix", dest="cutmix_alpha", type=float, default=0.0, help="Beta alpha, 0 = off")
-    parser.add_argument("--crop-pct", type=float, default=defaults.crop_pct)
+    number("mixup_alpha", help="Beta alpha, 0 = off")
+    number("cutmix_alpha", help="Beta alpha, 0 = off")
+    number("crop_pct")
     parser.add_argument("--weights", default=None, help="imagenet or a checkpoint path (new head)")
     parser.add_argument("--attention", default=None, choices=("l2", "softmax", "token_softmax"))
     parser.add_argument("--teacher", default=None, help=".keras teacher for the distillation head")
     parser.add_argument("--distillation", default="soft", choices=("soft", "hard"))
-    parser.add_argument("--distillation-alpha", type=float, default=defaults.distillation_alpha)
-    parser.add_argument("--distillation-temperature", type=float, default=defaults.distillation_temperature)
-    parser.add_argument("--ema", dest="ema_decay", type=float, default=0.0, help="e.g. 0.999; 0 = off")
+    number("distillation_alpha")
+    number("distillation_temperature")
+    number("ema_decay", help="e.g. 0.999; 0 = off")
     parser.add_argument("--precision", default="auto", choices=("auto", "float32", "bfloat16", "float16"))
     parser.add_argument("--data-parallel", action="store_true", help="all local devices (JAX or TF)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--workers", type=int, default=defaults.workers, help="data loading threads")
-    parser.add_argument("--steps-per-epoch", type=int, default=None)
-    parser.add_argument("--max-train-images", type=int, default=None, help="random subset, for quick runs")
-    parser.add_argument("--max-eval-images", type=int, default=None)
+    number("seed")
+    number("workers", help="data loading threads")
+    number("steps_per_epoch")
+    number("max_train_images", help="random subset, for quick runs")
+    number("max_eval_images")
     args = parser.parse_args(argv)
-    try:
-        train(TrainConfig(**vars(args)))
-    except (ValueError, OSError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    train(TrainConfig(**vars(args)))
     return 0
 
 

@@ -210,6 +210,66 @@ def test_command_line_errors_exit_with_2(setup, tmp_path, capsys):
     assert "--variant" in capsys.readouterr().err
 
 
+def test_an_unwritable_destination_is_refused_before_evaluating(setup, tmp_path, read_only_dir, capsys):
+    import subprocess
+
+    from conftest import _mount_tmpfs, _unmount
+
+    data, _, files = setup
+    argv = ["--data", str(data), "--weights", str(files / "colours.keras"), "--confusion", str(read_only_dir / "c.png")]
+    assert ev.main(argv) == 2
+    captured = capsys.readouterr()
+    assert "--confusion" in captured.err and "not writable" in captured.err and "top-1" not in captured.out
+    # The default confusion matrix goes next to the weights: here, a read-only folder.
+    shelf = tmp_path / "shelf"
+    shelf.mkdir()
+    _mount_tmpfs(shelf, "size=8m")
+    try:
+        shutil.copy(files / "colours.tflite", shelf)
+        subprocess.run(["mount", "-o", "remount,ro", str(shelf)], check=True)
+        assert ev.main(["--data", str(data), "--weights", str(shelf / "colours.tflite")]) == 2
+    finally:
+        _unmount(shelf)
+    captured = capsys.readouterr()
+    assert "colours_confusion.png" in captured.err and "not writable" in captured.err
+    assert "top-1" not in captured.out
+
+
+def test_results_are_printed_even_when_writing_them_fails(setup, tmp_path, full_disk, capsys):
+    data, _, files = setup
+    argv = ["--data", str(data), "--weights", str(files / "colours.keras"),
+            "--confusion", str(tmp_path / "c.png"), "--json", str(full_disk / "r.json")]
+    assert ev.main(argv) == 2
+    captured = capsys.readouterr()
+    assert "| colours.keras | val | 75.00% | 100.00% | 12 | 1 |" in captured.out
+    errors = [line for line in captured.err.splitlines() if "error" in line.lower()]
+    assert len(errors) == 1 and errors[0].startswith("python -m swiftformer_keras.evaluate: error: no space left")
+    assert [name for name in os.listdir(full_disk) if not name.startswith(".filler")] == []
+
+
+@pytest.mark.parametrize(
+    "flag, text, keyword, value",
+    [
+        ("--crop-pct", "0", "crop_pct", 0.0),
+        ("--crop-pct", "-1", "crop_pct", -1.0),
+        ("--crop-pct", "1.5", "crop_pct", 1.5),
+        ("--num-threads", "0", "num_threads", 0),
+        ("--batch-size", "0", "batch_size", 0),
+        ("--batch-size", "2.5", "batch_size", 2.5),
+        ("--image-size", "30", "image_size", 30),
+    ],
+)
+def test_numeric_flags_and_arguments_are_range_checked(setup, capsys, flag, text, keyword, value):
+    data, _, files = setup
+    with pytest.raises(SystemExit) as exit_info:
+        ev.main(["--data", str(data), "--weights", str(files / "colours.tflite"), flag, text])
+    assert exit_info.value.code == 2
+    assert f"argument {flag}: must be" in capsys.readouterr().err
+    expected = "Image size 30 is not supported" if keyword == "image_size" else f"^{keyword} \\({flag}\\) must be"
+    with pytest.raises(ValueError, match=expected):
+        ev.evaluate(data, files / "colours.tflite", **{keyword: value})
+
+
 def _plain_cnn(classes):
     inputs = keras.Input((SIZE, SIZE, 3))
     x = keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(4, 3)(inputs))
@@ -231,7 +291,7 @@ def test_clear_errors(setup, tmp_path):
         ev.evaluate(data, tmp_path / "absent.keras")
     broken = tmp_path / "broken.keras"
     broken.write_bytes(b"not a zip")
-    with pytest.raises(ValueError, match="not a loadable .keras model"):
+    with pytest.raises(ValueError, match=r"broken.keras' exists but is not a Keras .keras model \(it is not a zip"):
         ev.evaluate(data, broken)
     h5 = files / "colours.weights.h5"
     with pytest.raises(ValueError, match="variant"):
@@ -283,3 +343,18 @@ def test_evaluation_gives_the_same_numbers_on_the_other_backends(setup, tmp_path
     scores = json.loads(out.read_text())
     assert scores["top1"] == expected["top1"] and scores["count"] == expected["count"]
     assert np.array_equal(np.asarray(scores["confusion"]), expected["confusion"])
+
+
+def test_an_image_that_fails_to_decode_is_skipped_and_counted_not_fatal(setup, tmp_path, capsys):
+    data, model, _ = setup
+    copy = tmp_path / "data"
+    shutil.copytree(data, copy)
+    # A truncated JPEG passes the listing's header check and fails only when decoded.
+    victim = copy / "val" / "blue" / "truncated.jpg"
+    noise = np.random.default_rng(1).integers(0, 255, (96, 96, 3), dtype=np.uint8)
+    Image.fromarray(noise).save(victim)
+    victim.write_bytes(victim.read_bytes()[: victim.stat().st_size // 2])
+    result = ev.evaluate(copy, model, batch_size=2)
+    np.testing.assert_array_equal(result["confusion"], _expected_confusion())
+    assert result["skipped"] == 2  # broken.jpg (listing) and truncated.jpg (decoding)
+    assert "truncated.jpg" in capsys.readouterr().err

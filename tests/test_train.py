@@ -10,7 +10,7 @@ import keras
 import numpy as np
 import pytest
 
-from conftest import make_reference, write_checkpoint
+from conftest import _mount_tmpfs, _unmount, make_reference, write_checkpoint
 from swiftformer_keras import train as train_lib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -191,6 +191,194 @@ def test_distillation_and_ema_run_end_to_end(small_cifar, tmp_path):
 def test_bad_settings_are_refused(small_cifar, tmp_path, overrides, message):
     with pytest.raises(ValueError, match=message):
         train_lib.train(_config(small_cifar, tmp_path / "run", **overrides))
+
+
+def _tiny(small_cifar, output, **overrides):
+    """A run of a few seconds per epoch: 16 training images, one step of 8 per epoch."""
+    settings = dict(batch_size=8, max_train_images=16, max_eval_images=8, steps_per_epoch=1, epochs=3)
+    settings.update(overrides)
+    return _config(small_cifar, output, **settings)
+
+
+# Kills the process (as kill -9 would) while the checkpoint of epoch 2 is being
+# written: its optimizer file (np.savez) is the checkpoint's last write.
+_KILL_SCRIPT = """
+import json, os, signal, sys
+import numpy as np
+from swiftformer_keras import train
+saves = []
+real_savez = np.savez
+def savez(*args, **kwargs):
+    saves.append(1)
+    if len(saves) == 2:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return real_savez(*args, **kwargs)
+np.savez = savez
+train.train(train.TrainConfig(**json.loads(sys.argv[1])))
+"""
+
+
+def test_a_kill_during_a_checkpoint_save_neither_repeats_an_epoch_nor_leaves_partials(small_cifar, tmp_path):
+    import dataclasses
+
+    output = tmp_path / "run"
+    config = _tiny(small_cifar, output)
+    completed = subprocess.run(
+        [sys.executable, "-c", _KILL_SCRIPT, json.dumps(dataclasses.asdict(config))],
+        capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=ROOT), cwd=ROOT,
+    )
+    assert completed.returncode == -9, completed.stderr[-3000:]
+    assert json.loads((output / "checkpoints" / "state.json").read_text())["epoch"] == 1
+
+    train_lib.train(config)
+    assert [int(r["epoch"]) for r in _metrics(output)] == [0, 1, 2]
+    assert sorted(os.listdir(output / "checkpoints")) == ["epoch-0003", "state.json"]
+    assert not [name for name in os.listdir(output) if ".partial" in name]
+    # A checkpoint folder has the permissions of any folder the user makes (mkdtemp's are 0700).
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (output / "checkpoints" / "epoch-0003").stat().st_mode & 0o777 == 0o777 & ~umask
+
+
+def test_rerunning_without_a_usable_state_file_resumes_without_repeating_epochs(small_cifar, tmp_path, capsys):
+    output = tmp_path / "run"
+    config = _tiny(small_cifar, output, epochs=2)
+    train_lib.train(config)
+    state = output / "checkpoints" / "state.json"
+    for content in (None, '{"epoch": 2}'):
+        if content is None:
+            state.unlink()
+        else:
+            state.write_text(content)
+        capsys.readouterr()
+        train_lib.train(config)
+        assert "resuming from the newest intact checkpoint, epoch-0002" in capsys.readouterr().out
+        assert [int(r["epoch"]) for r in _metrics(output)] == [0, 1]
+
+
+def _fake_run(folder, complete_epochs=(1, 2), incomplete_epochs=(3,)):
+    """A run folder's checkpoints (empty files) and metrics, for the resume logic alone."""
+    checkpoints = folder / "checkpoints"
+    for epoch in (*complete_epochs, *incomplete_epochs):
+        names = ("model.weights.h5", "optimizer.npz") if epoch in complete_epochs else ("model.weights.h5",)
+        os.makedirs(checkpoints / f"epoch-{epoch:04d}")
+        for name in names:
+            (checkpoints / f"epoch-{epoch:04d}" / name).write_bytes(b"")
+    rows = "epoch,loss,val_top1\n0,1.5,0.3\n1,1.2,0.6\n2,1.1,0.5\n"
+    (folder / "metrics.csv").write_text(rows)
+    return checkpoints / "state.json"
+
+
+@pytest.mark.parametrize(
+    "content, problem",
+    [
+        (None, "is missing"),
+        ("", "is not valid JSON"),
+        ('{"epoch": 2, "checkp', "is not valid JSON"),
+        ('{"epoch": 2}', "does not name"),
+        ('"epoch-0002"', "does not name"),
+        ('{"epoch": 3, "checkpoint": "epoch-0003", "best_val_top1": 0.5}', "not an intact checkpoint"),
+        ('{"epoch": 4, "checkpoint": "epoch-0004", "best_val_top1": 0.5}', "not an intact checkpoint"),
+    ],
+)
+def test_a_broken_state_file_falls_back_to_the_newest_intact_checkpoint(tmp_path, capsys, content, problem):
+    state = _fake_run(tmp_path)
+    if content is not None:
+        state.write_text(content)
+    resume = train_lib._resume_point(str(tmp_path))
+    assert resume == {"epoch": 2, "checkpoint": "epoch-0002", "best_val_top1": 0.6}
+    printed = capsys.readouterr().out
+    assert str(state) in printed and problem in printed and "epoch-0002" in printed
+
+
+def test_a_broken_state_file_without_any_checkpoint_is_a_clear_error(tmp_path):
+    state = _fake_run(tmp_path, complete_epochs=())
+    state.write_text('{"epoch": 2}')
+    with pytest.raises(ValueError, match=f"{state}.*no intact checkpoint.*new --output folder"):
+        train_lib._resume_point(str(tmp_path))
+    state.unlink()
+    assert train_lib._resume_point(str(tmp_path)) is None  # nothing to resume: a fresh run
+
+
+def test_a_full_disk_during_training_ends_in_one_line_and_leaves_no_partial(small_cifar, tmp_path):
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    # Room for the run's small files, not for its first checkpoint (about 60 MB).
+    _mount_tmpfs(disk, "size=20m")
+    try:
+        completed = subprocess.run(
+            [sys.executable, "-m", "swiftformer_keras.train", "--data", small_cifar[0], "--output",
+             str(disk / "run"), "--epochs", "2", "--batch-size", "8", "--max-train-images", "16",
+             "--max-eval-images", "8", "--steps-per-epoch", "1", "--workers", "1"],
+            capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=ROOT), cwd=ROOT,
+        )
+        leftovers = [os.path.join(d, n) for d, dirs, files in os.walk(disk) for n in dirs + files if ".partial" in n]
+    finally:
+        _unmount(disk)
+    assert completed.returncode == 2, completed.stderr[-3000:]
+    assert "Traceback" not in completed.stderr
+    ours = [line for line in completed.stderr.splitlines() if line.startswith(f"{train_lib.PROG}: error:")]
+    assert len(ours) == 1 and "no space left" in ours[0], completed.stderr[-3000:]
+    assert leftovers == []
+
+
+BAD_NUMBERS = [
+    # flag, command-line value, TrainConfig field, its value
+    ("--lr", "0", "learning_rate", 0.0),
+    ("--lr", "nan", "learning_rate", float("nan")),
+    ("--min-lr", "-1", "min_learning_rate", -1.0),
+    ("--weight-decay", "-0.1", "weight_decay", -0.1),
+    ("--warmup-epochs", "-1", "warmup_epochs", -1),
+    ("--label-smoothing", "1", "label_smoothing", 1.0),
+    ("--drop-path", "1", "drop_path_rate", 1.0),
+    ("--dropout", "-0.5", "dropout_rate", -0.5),
+    ("--mixup", "-1", "mixup_alpha", -1.0),
+    ("--cutmix", "-1", "cutmix_alpha", -1.0),
+    ("--crop-pct", "0", "crop_pct", 0.0),
+    ("--crop-pct", "1.5", "crop_pct", 1.5),
+    ("--distillation-alpha", "2", "distillation_alpha", 2.0),
+    ("--distillation-temperature", "0", "distillation_temperature", 0.0),
+    ("--ema", "1", "ema_decay", 1.0),
+    ("--seed", "-1", "seed", -1),
+    ("--workers", "0", "workers", 0),
+    ("--steps-per-epoch", "-1", "steps_per_epoch", -1),
+    ("--max-train-images", "0", "max_train_images", 0),
+    ("--max-eval-images", "0", "max_eval_images", 0),
+    ("--epochs", "0", "epochs", 0),
+    ("--epochs", "1.5", "epochs", 1.5),
+    ("--batch-size", "0", "batch_size", 0),
+]
+
+
+@pytest.mark.parametrize("flag, text, field, value", BAD_NUMBERS)
+def test_numeric_flags_and_fields_are_range_checked(tmp_path, capsys, flag, text, field, value):
+    with pytest.raises(SystemExit) as exit_info:
+        train_lib.main(["--data", str(tmp_path), "--output", str(tmp_path / "run"), flag, text])
+    assert exit_info.value.code == 2
+    assert f"argument {flag}: must be" in capsys.readouterr().err
+    with pytest.raises(ValueError, match=f"^{field} \\({flag}\\) must be"):
+        train_lib.TrainConfig(data="d", output="o", **{field: value})
+
+
+def test_settings_that_depend_on_each_other_are_checked():
+    with pytest.raises(ValueError, match=r"min_learning_rate \(--min-lr\) must be a number in \[0, 0.001\]"):
+        train_lib.TrainConfig(data="d", output="o", learning_rate=1e-3, min_learning_rate=1e-2)
+    with pytest.raises(ValueError, match=r"warmup_epochs \(--warmup-epochs\) must be a whole number in \[0, 3\)"):
+        train_lib.TrainConfig(data="d", output="o", epochs=3, warmup_epochs=3)
+
+
+def test_a_failed_run_leaves_no_output_folder_and_refuses_a_file(small_cifar, tmp_path, capsys):
+    output = tmp_path / "run"
+    assert train_lib.main(["--data", str(tmp_path / "none"), "--output", str(output)]) == 2
+    assert not output.exists()
+    assert train_lib.main(["--data", small_cifar[0], "--output", str(output), "--teacher", str(tmp_path / "t.keras")]) == 2
+    assert not output.exists()
+    taken = tmp_path / "taken"
+    taken.write_text("not a folder")
+    assert train_lib.main(["--data", small_cifar[0], "--output", str(taken)]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 3 and all(line.startswith("python -m swiftformer_keras.train: error: ") for line in lines)
+    assert "is a file, not a folder" in lines[2] and "Errno" not in lines[2]
 
 
 def test_cli_reports_errors_with_exit_code_2(tmp_path, capsys):
