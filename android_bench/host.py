@@ -8,6 +8,10 @@ would: init (interpreter + allocate), first inference, --warmup runs, then
 model added to the process (its peak resident set minus what the process held
 before loading the model, the analogue of benchmark_model's footprint delta).
 `xnnpack` is LiteRT's default CPU delegate; `none` the builtin kernels alone.
+
+An --output-dir that cannot be written is refused before any run; host.csv or
+host.json that cannot be written (a full disk) ends, after the table was
+printed, in one line `android_bench/host.py: error: ...` and exit code 2.
 """
 
 import argparse
@@ -25,6 +29,10 @@ if ROOT not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, ROOT)
 
 from android_bench import rows as rows_lib  # noqa: E402
+from swiftformer_keras import cli  # noqa: E402
+from swiftformer_keras.files import check_output_folder  # noqa: E402
+
+PROG = "android_bench/host.py"
 
 DELEGATES = ("xnnpack", "none")
 CHILD_TIMEOUT_S = 600
@@ -134,12 +142,19 @@ def _positive_list(text, name):
 
 
 def main(argv=None):
+    """The command line; returns the exit code (2 and one line on stderr for an expected failure)."""
     argv = sys.argv[1:] if argv is None else argv
-    if argv and argv[0] == "--child":
+    if argv and argv[0] == "--child":  # its traceback is the parent's row reason: no cli.run here
         model, delegate, threads, runs, warmup = argv[1:6]
         print(json.dumps(measure(model, delegate, int(threads), int(runs), int(warmup))))
         return 0
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    return cli.run(_main, argv, prog=PROG)
+
+
+def _main(argv):
+    parser = argparse.ArgumentParser(
+        prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--models", nargs="+", required=True)
     parser.add_argument("--threads", default="1,2", type=lambda t: _positive_list(t, "threads"))
     parser.add_argument("--delegates", default="xnnpack,none")
@@ -153,7 +168,7 @@ def main(argv=None):
         parser.error(f"unknown delegates {unknown}; the host has {', '.join(DELEGATES)}")
     if args.runs < 1 or args.warmup < 0:
         parser.error(f"--runs must be >= 1 and --warmup >= 0, got {args.runs} and {args.warmup}")
-    os.makedirs(args.output_dir, exist_ok=True)
+    check_output_folder("--output-dir", args.output_dir)
     table = run_matrix(args.models, delegates, args.threads, args.runs, args.warmup)
     print(rows_lib.markdown(table))
     rows_lib.write_csv(table, os.path.join(args.output_dir, "host.csv"))

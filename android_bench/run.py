@@ -16,11 +16,15 @@ push, a run that times out, exits non-zero or whose delegate did not apply are a
 status "failed" and the reason, and the rest of the matrix still runs. When nothing could be
 measured at all (no phone attached, adb missing) every cell still gets its failed row, so the
 table has the same shape whatever happened and later tables can be compared cell by cell.
-The exit code is 0 whenever the table was written, 2 for bad arguments.
+The exit code is 0 whenever the table was written; 2, with one line on stderr, for bad
+arguments or an --output-dir that cannot be written (both found before any run), and for
+rows.csv / rows.json that could not be written (after the table was printed).
 
 Written to --output-dir: rows.csv and rows.json (atomically), logs/<run>.log (each run's raw
 output, for the failures a parser cannot explain) and, with --op-profiling, op_profiles/<run>.json.
-The Markdown table goes to stdout, progress to stderr.
+A log or profile that cannot be written (a full disk) is noted in its row's reason and the
+row is kept. Each run's file name is unique within the run, even for model names that differ
+only in characters a file name cannot hold. The Markdown table goes to stdout, progress to stderr.
 
 Flags passed to benchmark_model (names checked against tensorflow/lite/tools/benchmark/README.md,
 benchmark_model.cc, benchmark_tflite_model.cc and tensorflow/lite/tools/delegates/*_provider.cc):
@@ -52,7 +56,8 @@ if __package__ in (None, ""):  # run as `python android_bench/run.py`: make the 
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from android_bench import rows as table  # noqa: E402
-from swiftformer_keras.files import write_bytes_atomically, write_json_atomically  # noqa: E402
+from swiftformer_keras import cli  # noqa: E402
+from swiftformer_keras.files import check_output_folder, write_bytes_atomically, write_json_atomically  # noqa: E402
 
 REMOTE_DIR = "/data/local/tmp"  # writable and executable for the shell user on every Android version
 REMOTE_BINARY = f"{REMOTE_DIR}/benchmark_model"
@@ -350,24 +355,54 @@ def _judge(result, parsed, delegate, num_runs):
     return status, reason, True
 
 
-def _stem(device, model, delegate, threads):
-    """A file name for one run's log / profile (adb serials can hold ':' and the like)."""
+def _stem(device, model, delegate, threads, taken=None):
+    """A file name for one run's log / profile (adb serials can hold ':' and the like).
+
+    Characters a file name cannot hold become "_", so "a b.tflite" and "a_b.tflite" would
+    share a name: `taken`, the set of names this run has given out, gets a "-2", "-3"...
+    suffix added (after "__t<threads>", where no natural name ends so).
+    """
     name = f"{device or 'none'}__{os.path.splitext(model)[0]}__{delegate}__t{threads}"
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", name)
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", name)
+    if taken is None:
+        return name
+    unique, count = name, 1
+    while unique in taken:
+        count += 1
+        unique = f"{name}-{count}"
+    taken.add(unique)
+    return unique
+
+
+def _save(what, path, write, content):
+    """Writes one run's log or profile; returns None, or why it could not be written.
+
+    A full or read-only disk must not cost the measurement: the caller notes it in the row.
+    """
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        write(path, content)
+    except OSError as error:
+        return f"{what} not written: {cli.one_line(error)}"
+    return None
 
 
 def _write_text(path, text):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
     write_bytes_atomically(path, text.encode("utf-8"))
 
 
-def _measure(argv, fields, num_runs, timeout, output_dir, details, log):
-    """Runs one benchmark command; returns its row (never raises for a failed run)."""
+def _measure(argv, fields, num_runs, timeout, output_dir, details, log, stems=None):
+    """Runs one benchmark command; returns its row (never raises for a failed run or a failed write).
+
+    `stems` is the set of log / profile names given out so far in this run (see `_stem`).
+    """
     delegate = fields["delegate"]
     result = run_command(argv, timeout)
-    stem = _stem(fields["device"], fields["model"], delegate, fields["threads"])
+    stem = _stem(fields["device"], fields["model"], delegate, fields["threads"], stems)
+    notes = []
     if output_dir:
-        _write_text(os.path.join(output_dir, "logs", stem + ".log"), f"$ {shlex.join(argv)}\n{result.output}")
+        notes.append(_save("log", os.path.join(output_dir, "logs", stem + ".log"), _write_text,
+                           f"$ {shlex.join(argv)}\n{result.output}"))
     if result.returncode is None:
         row = table.failed_row(result.error, **fields)
     else:
@@ -384,17 +419,17 @@ def _measure(argv, fields, num_runs, timeout, output_dir, details, log):
         row = table.make_row(**fields, **measured)
         if op_profile and output_dir:
             path = os.path.join(output_dir, "op_profiles", stem + ".json")
-            _write_json(path, {**fields, "status": status, "ops": op_profile})
-            if details is not None:
+            notes.append(_save("op profile", path, write_json_atomically,
+                               {**fields, "status": status, "ops": op_profile}))
+            if notes[-1] is None and details is not None:
                 details.setdefault("op_profiles", []).append(path)
+    notes = [note for note in notes if note]
+    if notes:
+        log("; ".join(notes))
+        row["reason"] = "; ".join(filter(None, [row["reason"], *notes]))
     shown = f"{row['avg_ms']:.2f} ms" if row["status"] == "ok" and row["avg_ms"] is not None else row["reason"]
     log(f"[{fields['device']}] {fields['model']} {delegate} x{fields['threads']}: {row['status']} ({shown})")
     return row
-
-
-def _write_json(path, content):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    write_json_atomically(path, content)
 
 
 # --- the matrix --------------------------------------------------------------------------------
@@ -439,7 +474,7 @@ def run_matrix(models, delegates, threads, binary, *, num_runs=50, warmup_runs=5
     details.setdefault("devices", [])
     options = dict(num_runs=num_runs, warmup_runs=warmup_runs, op_profiling=op_profiling,
                    cpu_mask=cpu_mask, max_secs=timeout)
-    run = dict(num_runs=num_runs, timeout=timeout, output_dir=output_dir, details=details, log=log)
+    run = dict(num_runs=num_runs, timeout=timeout, output_dir=output_dir, details=details, log=log, stems=set())
     source = "host-binary" if host else "android"
 
     problem = _binary_problem(binary, host)
@@ -591,19 +626,19 @@ def _parse_args(argv):
 
 
 def main(argv=None):
-    """Runs the matrix, prints the Markdown table, writes rows.csv / rows.json; returns the exit code."""
-    argv = sys.argv[1:] if argv is None else list(argv)
+    """Runs the matrix, prints the Markdown table, writes rows.csv / rows.json; returns the exit code.
+
+    An expected failure is one line `android_bench/run.py: error: ...` and exit code 2.
+    """
+    return cli.run(_main, sys.argv[1:] if argv is None else list(argv), prog="android_bench/run.py")
+
+
+def _main(argv):
     try:
         args = _parse_args(argv)
-        os.makedirs(args.output_dir, exist_ok=True)
-    except UsageError as error:
-        print(f"android_bench/run.py: error: {error}", file=sys.stderr)
-        return 2
-    except OSError as error:
-        print(f"android_bench/run.py: error: cannot create --output-dir {args.output_dir}: {error}", file=sys.stderr)
-        return 2
     except SystemExit as exit:  # argparse's own errors (already printed) and --help
         return exit.code if isinstance(exit.code, int) else 2
+    check_output_folder("--output-dir", args.output_dir)  # before the runs, which may take hours
 
     details = {}
     rows = run_matrix(

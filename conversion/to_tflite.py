@@ -10,6 +10,10 @@ Modes: --fp32 (default), --fp16, --dynamic (int8 weights, float activations),
 only). The report (printed, and with --report as JSON) gives the file size, the
 ops by type and dtype, the XNNPACK partitions, the ops the Android GPU and NNAPI
 delegates would refuse, and with --eval-dir the fidelity against the Keras model.
+
+Every expected failure (a bad value, an unusable path, weights that cannot be
+downloaded, a full disk) is one line `conversion/to_tflite.py: error: ...` and
+exit code 2; arguments and destinations are checked before the conversion.
 """
 
 import argparse
@@ -19,28 +23,34 @@ import sys
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")  # TFLite conversion runs on TensorFlow
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from swiftformer_keras import conversion, tflite_report  # noqa: E402
+from swiftformer_keras import cli, conversion, tflite_report  # noqa: E402
 from swiftformer_keras.calibration import IMAGENET_CROP_PCT  # noqa: E402
 from swiftformer_keras.export import INT8_FLOAT_OPS  # noqa: E402
-from swiftformer_keras.model import VARIANTS  # noqa: E402
+from swiftformer_keras.model import MIN_INPUT_SIZE, VARIANTS  # noqa: E402
+
+PROG = "conversion/to_tflite.py"
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     source = parser.add_mutually_exclusive_group()
-    source.add_argument("--model", default=conversion.DEFAULT_VARIANT, help=f"variant: {', '.join(VARIANTS)}")
+    source.add_argument("--model", default=conversion.DEFAULT_VARIANT, type=str.upper,
+                        help=f"variant: {', '.join(VARIANTS)} (any case)")
     source.add_argument("--keras-model", help="a .keras file holding a SwiftFormer")
     parser.add_argument("--weights", default="imagenet", help="imagenet | random | PATH (with --model)")
     modes = parser.add_mutually_exclusive_group()
     for mode in ("fp32", "fp16", "dynamic", "int8"):
         modes.add_argument(f"--{mode}", dest="mode", action="store_const", const=mode)
     parser.add_argument("--calib-dir", help="calibration photos (recursive .jpg/.png)")
-    parser.add_argument("--num-calib", type=int, default=conversion.DEFAULT_NUM_CALIB)
+    parser.add_argument("--num-calib", type=cli.number(int, minimum=1), default=conversion.DEFAULT_NUM_CALIB)
     parser.add_argument("--calib-random", action="store_true", help="calibrate on noise (latency tests only)")
     parser.add_argument("--eval-dir", help="held-out photos to measure the file against the Keras model")
-    parser.add_argument("--num-eval", type=int, default=conversion.DEFAULT_NUM_EVAL)
-    parser.add_argument("--input-size", type=int, nargs=2, metavar=("H", "W"))
-    parser.add_argument("--crop-pct", type=float, default=IMAGENET_CROP_PCT,
+    parser.add_argument("--num-eval", type=cli.number(int, minimum=1), default=conversion.DEFAULT_NUM_EVAL)
+    parser.add_argument("--input-size", type=cli.number(int, minimum=MIN_INPUT_SIZE), nargs=2, metavar=("H", "W"),
+                        help="multiples of 32")
+    parser.add_argument("--crop-pct", type=cli.number(float, above=0, maximum=1), default=IMAGENET_CROP_PCT,
                         help="evaluation crop fraction the model expects (ImageNet 0.875; CIFAR runs 1.0)")
     parser.add_argument("--io", choices=("float32", "int8", "uint8"), default="float32",
                         help="int8 model input/output type")
@@ -58,29 +68,30 @@ def parse_args(argv=None):
 
 
 def main(argv=None):
+    """The command line; returns the exit code (2 and one line on stderr for an expected failure)."""
+    return cli.run(_main, argv, prog=PROG)
+
+
+def _main(argv):
     args = parse_args(argv)
-    try:
-        report = conversion.convert_swiftformer(
-            args.output,
-            mode=args.mode,
-            variant=args.model,
-            keras_model=args.keras_model,
-            weights=args.weights,
-            input_size=args.input_size,
-            io=args.io,
-            calib_dir=args.calib_dir,
-            num_calib=args.num_calib,
-            calib_random=args.calib_random,
-            eval_dir=args.eval_dir,
-            num_eval=args.num_eval,
-            crop_pct=args.crop_pct,
-            debug=args.debug,
-            report_path=args.report,
-            float_ops=tuple(args.float_ops),
-        )
-    except ValueError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    report = conversion.convert_swiftformer(
+        args.output,
+        mode=args.mode,
+        variant=args.model,
+        keras_model=args.keras_model,
+        weights=args.weights,
+        input_size=args.input_size,
+        io=args.io,
+        calib_dir=args.calib_dir,
+        num_calib=args.num_calib,
+        calib_random=args.calib_random,
+        eval_dir=args.eval_dir,
+        num_eval=args.num_eval,
+        crop_pct=args.crop_pct,
+        debug=args.debug,
+        report_path=args.report,
+        float_ops=tuple(args.float_ops),
+    )
     print(tflite_report.markdown(report))
     print(f"\nwrote {args.output}" + (f" and {args.report}" if args.report else ""))
     return 0

@@ -15,8 +15,9 @@ import numpy as np
 
 from swiftformer_keras import calibration as calib_lib
 from swiftformer_keras import export, tflite_report
+from swiftformer_keras.cli import check_number
 from swiftformer_keras.data import check_image_size
-from swiftformer_keras.files import write_json_atomically
+from swiftformer_keras.files import check_output_paths, write_json_atomically
 
 DEFAULT_VARIANT = "S"
 DEFAULT_NUM_CALIB = 200
@@ -27,7 +28,7 @@ def load_keras_model(variant=DEFAULT_VARIANT, keras_model=None, weights="imagene
     """The Keras model to convert, with logits as output.
 
     Args:
-        variant: `"XS"`, `"S"`, `"L1"` or `"L3"` (ignored with `keras_model`).
+        variant: `"XS"`, `"S"`, `"L1"` or `"L3"`, in any case (ignored with `keras_model`).
         keras_model: a `.keras` file holding a SwiftFormer, instead of a variant.
         weights: `"imagenet"`, a weights path (see `SwiftFormer`), or
             `"random"`: seeded weights with a trained model's logit spread
@@ -43,13 +44,10 @@ def load_keras_model(variant=DEFAULT_VARIANT, keras_model=None, weights="imagene
 
     size = None if input_size is None else check_image_size(tuple(input_size))
     if keras_model is not None:
+        from swiftformer_keras.weights import load_keras_model_file
+
         path = os.fspath(keras_model)
-        if not os.path.isfile(path):
-            raise ValueError(f"Keras model file {path!r} does not exist.")
-        try:
-            model = keras.saving.load_model(path, compile=False)
-        except Exception as error:  # Keras raises many types for foreign or corrupt files
-            raise ValueError(f"{path!r} is not a loadable .keras model ({error}).") from error
+        model = load_keras_model_file(path)
         if not any(isinstance(layer, sf_layers.EfficientAdditiveAttention) for layer in all_layers(model)):
             raise ValueError(
                 f"{path!r} is a Keras model but not a SwiftFormer (it has no EfficientAdditiveAttention "
@@ -59,6 +57,7 @@ def load_keras_model(variant=DEFAULT_VARIANT, keras_model=None, weights="imagene
         if size is None:
             size = model_size if None not in model_size else (224, 224)
         return model, size
+    variant = variant.upper() if isinstance(variant, str) else variant
     if variant not in VARIANTS:
         raise ValueError(f"Unknown model {variant!r}; use one of {tuple(VARIANTS)} or --keras-model FILE.")
     size = size or (224, 224)
@@ -139,8 +138,10 @@ def _evaluate(model, path, eval_dir, num_eval, size, crop_pct, seed):
     return {"eval_dir": os.fspath(eval_dir), "unreadable": unreadable, **tflite_report.fidelity(reference, outputs, labels)}
 
 
-def quantization_debug(model, size, calibration, debug_images, float_ops=export.INT8_FLOAT_OPS):
+def quantization_debug(model, size, calibration, debug_images, float_ops=export.INT8_FLOAT_OPS, beside=None):
     """Per-layer int8 error from TFLite's quantization debugger, worst first.
+
+    `beside` (the output file) is where the intermediate SavedModel goes, as in `export.convert`.
 
     Each row: the op, its output tensor, `rmse/scale` (the error in int8
     steps: about 0.29 is pure rounding, much more means the layer's range is
@@ -149,7 +150,7 @@ def quantization_debug(model, size, calibration, debug_images, float_ops=export.
     import tensorflow as tf
 
     friendly = export.int8_friendly(model)
-    with export._converter(friendly, *size, friendly.inputs[0].shape[-1]) as converter:
+    with export._converter(friendly, *size, friendly.inputs[0].shape[-1], beside) as converter:
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.representative_dataset = lambda: ([image[None]] for image in calibration)
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8, tf.lite.OpsSet.TFLITE_BUILTINS]
@@ -206,11 +207,19 @@ def convert_swiftformer(
     `debug` adds TFLite's per-layer quantization error (int8 only).
     `float_ops` are the op types int8 keeps in float (selective quantization).
     `report_path` writes the report as JSON.
+
+    Every argument and both destinations are checked before the model is
+    loaded, so a bad one fails in a second, not after the conversion.
     """
     output = os.fspath(output)
-    export._check_destination(output)
-    if report_path is not None:
-        export._check_destination_folder(report_path)
+    export._check_destination(output, "--output")
+    check_output_paths(("--output", output), ("--report", report_path))
+    check_number("num_calib", num_calib, minimum=1, integer=True)
+    check_number("num_eval", num_eval, minimum=1, integer=True)
+    check_number("crop_pct", crop_pct, above=0, maximum=1)
+    if input_size is not None:
+        check_image_size(tuple(input_size))
+    variant = variant.upper() if isinstance(variant, str) else variant
     if mode not in export.MODES:
         raise ValueError(f"Unknown mode {mode!r}; use one of {export.MODES}.")
     if debug and mode != "int8":
@@ -241,7 +250,9 @@ def convert_swiftformer(
         if eval_dir is not None:
             paths, _ = calib_lib.find_images(eval_dir)
             debug_images, _, _ = calib_lib.load_images(paths[:32], size, crop_pct)
-        report["debug_layers"] = quantization_debug(model, size, calibration, debug_images[:32], float_ops)
+        report["debug_layers"] = quantization_debug(
+            model, size, calibration, debug_images[:32], float_ops, beside=output
+        )
     if report_path is not None:
         write_json_atomically(report_path, report)
     return report

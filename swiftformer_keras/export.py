@@ -7,7 +7,10 @@ The conversion goes through a SavedModel written by `keras.export.ExportArchive`
 and `tf.lite.TFLiteConverter.from_saved_model`, the route Keras 3 itself takes
 for `model.export(format="litert")`; unlike that call, only the builtin op set
 is allowed (a phone runtime without the Flex delegate must run the file), and
-the file is written atomically.
+the file is written atomically. The SavedModel is a `files.partial_folder`
+beside the destination (or in the temp folder when there is none): a run
+killed mid-way leaves a recognisable `.<name>.partial-<pid>-<token>` folder
+that the next run removes, and a full disk ends in one `DiskFullError`.
 """
 
 import collections
@@ -20,7 +23,7 @@ import tempfile
 import keras
 import numpy as np
 
-from swiftformer_keras.files import write_bytes_atomically
+from swiftformer_keras.files import check_output_paths, partial_folder, write_bytes_atomically
 
 TFLITE_SUFFIX = ".tflite"
 MODES = ("fp32", "fp16", "dynamic", "int8")
@@ -31,18 +34,10 @@ IO_TYPES = ("float32", "int8", "uint8")
 INT8_FLOAT_OPS = ("RSQRT", "MAXIMUM")
 
 
-def _check_destination(path):
+def _check_destination(path, what="The destination"):
     if not path.endswith(TFLITE_SUFFIX):
-        raise ValueError(f"The destination must end in {TFLITE_SUFFIX}, got {path!r}.")
-    _check_destination_folder(path)
-
-
-def _check_destination_folder(path):
-    folder = os.path.dirname(os.path.abspath(os.fspath(path)))
-    if not os.path.isdir(folder):
-        raise ValueError(f"The destination folder {folder!r} does not exist; create it first.")
-    if not os.access(folder, os.W_OK):
-        raise ValueError(f"The destination folder {folder!r} is not writable; choose another path.")
+        raise ValueError(f"{what} must end in {TFLITE_SUFFIX}, got {path!r}.")
+    check_output_paths((what, path))
 
 
 def _static_size(model, input_shape):
@@ -75,13 +70,24 @@ def _static_size(model, input_shape):
     return int(size[0]), int(size[1])
 
 
+def _saved_model_name(beside):
+    """Where the SavedModel's partial folder goes: beside the output file, else in the temp folder."""
+    if beside is not None:
+        return os.fspath(beside) + ".savedmodel"
+    return os.path.join(tempfile.gettempdir(), "swiftformer_savedmodel")
+
+
 @contextlib.contextmanager
-def _converter(model, height, width, channels):
-    """A `TFLiteConverter` over a SavedModel of `model` with a `(1, H, W, C)` float32 input."""
+def _converter(model, height, width, channels, beside=None):
+    """A `TFLiteConverter` over a SavedModel of `model` with a `(1, H, W, C)` float32 input.
+
+    The SavedModel (tens of MB) lives in a `partial_folder` beside `beside`
+    (the output file) if given, else in the temp folder; see the module docstring.
+    """
     import tensorflow as tf
 
     signature = [tf.TensorSpec((1, height, width, channels), tf.float32, name="pixels")]
-    with tempfile.TemporaryDirectory(prefix="swiftformer_savedmodel_") as saved_model:
+    with partial_folder(_saved_model_name(beside)) as saved_model:
         archive = keras.export.ExportArchive()
         archive.track(model)
         archive.add_endpoint(
@@ -154,7 +160,9 @@ def _convert_int8(model, converter, calibration, io, float_ops):
     return quantized
 
 
-def convert(model, mode="fp32", input_shape=None, calibration=None, io="float32", float_ops=INT8_FLOAT_OPS):
+def convert(
+    model, mode="fp32", input_shape=None, calibration=None, io="float32", float_ops=INT8_FLOAT_OPS, beside=None
+):
     """Converts a Keras image classifier to `.tflite` bytes with builtin ops only.
 
     Args:
@@ -170,10 +178,13 @@ def convert(model, mode="fp32", input_shape=None, calibration=None, io="float32"
             `"float32"` (quantized inside the model), `"int8"` or `"uint8"`.
         float_ops: for int8, TFLite op types kept in float (selective
             quantization); the default keeps the L2 normalisations' tail.
+        beside: the file the result is for; the intermediate SavedModel is
+            written beside it (same disk), else in the temp folder.
 
     Raises:
         ValueError: bad arguments, or the graph needs ops outside the
             builtin set (no Flex/SELECT_TF_OPS).
+        DiskFullError: no room for the intermediate SavedModel.
     """
     import tensorflow as tf
 
@@ -194,7 +205,7 @@ def convert(model, mode="fp32", input_shape=None, calibration=None, io="float32"
         calibration = _check_calibration(calibration, (height, width, channels))
         float_ops = _check_float_ops(float_ops)
         model = int8_friendly(model)
-    with _converter(model, height, width, channels) as converter:
+    with _converter(model, height, width, channels, beside) as converter:
         if mode == "int8":
             content = _convert_int8(model, converter, calibration, io, float_ops)
         else:
@@ -320,10 +331,13 @@ def export_tflite(
     Raises:
         ValueError: the size is unknown, the destination is unusable, or the
             graph needs ops outside the TFLite builtin set.
+        DiskFullError: the destination's disk is full (nothing is left behind).
     """
     path = os.fspath(path)
     _check_destination(path)
-    content = convert(model, mode, input_shape=input_shape, calibration=calibration, io=io, float_ops=float_ops)
+    content = convert(
+        model, mode, input_shape=input_shape, calibration=calibration, io=io, float_ops=float_ops, beside=path
+    )
     write_bytes_atomically(path, content)
     return path
 

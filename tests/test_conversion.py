@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 
 import keras
 import pytest
@@ -106,3 +107,113 @@ def test_bad_input_is_a_clear_error_and_leaves_no_file(tmp_path, capsys, args, m
     assert _cli().main(args) == 2
     assert message in capsys.readouterr().err
     assert sorted(os.listdir(work)) == before
+
+
+# --- issue 10: every expected failure is one line and exit 2, found before the conversion ----------
+
+
+@pytest.fixture
+def no_conversion(monkeypatch):
+    """Fails the test if the (slow) model loading starts: the refusal must come first."""
+
+    def started(*args, **kwargs):
+        raise AssertionError("the conversion started before the arguments were checked")
+
+    monkeypatch.setattr(conversion, "load_keras_model", started)
+
+
+def _closed_port():
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _one_error_line(err, prog="to_tflite.py"):
+    lines = [line for line in err.splitlines() if f"{prog}: error:" in line]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    return lines[0]
+
+
+def test_output_and_report_naming_the_same_file_are_refused(tmp_path, capsys, no_conversion):
+    same = tmp_path / "same.tflite"
+    args = ["--model", "XS", "--weights", "random", "--output", str(same), "--report", str(same)]
+    assert _cli().main(args) == 2
+    assert "both name" in _one_error_line(capsys.readouterr().err)
+    with pytest.raises(ValueError, match="one would overwrite the other"):
+        conversion.convert_swiftformer(same, report_path=tmp_path / "." / "same.tflite")
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("flag", ["--output", "--report"])
+def test_an_existing_folder_as_output_or_report_is_refused_up_front(tmp_path, capsys, no_conversion, flag):
+    (tmp_path / "taken.tflite").mkdir()
+    paths = {"--output": str(tmp_path / "out.tflite"), "--report": None, flag: str(tmp_path / "taken.tflite")}
+    args = ["--model", "XS", "--weights", "random"]
+    args += [item for key, value in paths.items() if value for item in (key, value)]
+    assert _cli().main(args) == 2
+    line = _one_error_line(capsys.readouterr().err)
+    assert f"{flag} " in line and "is an existing folder" in line
+    assert sorted(os.listdir(tmp_path)) == ["taken.tflite"]
+
+
+def test_the_default_run_offline_is_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    env = {**os.environ, "SWIFTFORMER_WEIGHTS_URL": f"http://127.0.0.1:{_closed_port()}",
+           "KERAS_HOME": str(tmp_path / "keras"), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    done = subprocess.run([sys.executable, os.path.join(ROOT, "conversion", "to_tflite.py")], cwd=tmp_path,
+                          env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 2, done.stderr
+    assert "Could not download the ImageNet weights" in _one_error_line(done.stderr)
+    assert not [name for name in os.listdir(tmp_path) if name.endswith(".tflite")]
+
+
+def test_a_full_disk_is_one_line_and_leaves_nothing(full_disk, capsys):
+    args = ["--model", "XS", "--weights", "random", "--input-size", "64", "64",
+            "--output", str(full_disk / "x.tflite")]
+    assert _cli().main(args) == 2
+    assert "no space left on the device" in _one_error_line(capsys.readouterr().err)
+    assert os.listdir(full_disk) == [".filler"]
+
+
+def test_model_names_are_accepted_in_any_case(tmp_path, monkeypatch):
+    seen = {}
+    monkeypatch.setattr(conversion, "convert_swiftformer", lambda output, **kw: seen.update(kw) or {})
+    cli = _cli()
+    monkeypatch.setattr(cli.tflite_report, "markdown", str)
+    assert cli.main(["--model", "xs", "--weights", "random", "--output", str(tmp_path / "x.tflite")]) == 0
+    assert seen["variant"] == "XS"
+    model, size = conversion.load_keras_model("l1", weights="random", input_size=(64, 64))
+    assert size == (64, 64) and model.count_params() > 10**7
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--num-calib", "0"], "--num-calib: must be a whole number >= 1"),
+    (["--num-eval", "-5"], "--num-eval: must be a whole number >= 1"),
+    (["--crop-pct", "0"], "--crop-pct: must be a number in (0, 1]"),
+    (["--crop-pct", "1.5"], "--crop-pct: must be a number in (0, 1]"),
+    (["--input-size", "0", "64"], "--input-size: must be a whole number >= 64"),
+])
+def test_numeric_flags_are_checked_by_the_parser(tmp_path, capsys, no_conversion, args, message):
+    with pytest.raises(SystemExit) as exit_info:
+        _cli().main(["--model", "XS", "--weights", "random", *args, "--output", str(tmp_path / "x.tflite")])
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("keyword, value, message", [
+    ("num_calib", 0, "num_calib must be a whole number >= 1"),
+    ("num_eval", 2.5, "num_eval must be a whole number >= 1"),
+    ("crop_pct", 0.0, "crop_pct must be a number in (0, 1]"),
+    ("crop_pct", 1.01, "crop_pct must be a number in (0, 1]"),
+    ("input_size", (16, 64), "multiple of 32"),
+])
+def test_numeric_arguments_are_checked_before_any_work(tmp_path, no_conversion, keyword, value, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        conversion.convert_swiftformer(tmp_path / "x.tflite", variant="XS", weights="random", **{keyword: value})
+    assert os.listdir(tmp_path) == []

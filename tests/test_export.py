@@ -2,6 +2,7 @@
 
 import collections
 import os
+import tempfile
 
 import keras
 import numpy as np
@@ -12,7 +13,7 @@ from tensorflow.lite.python import schema_py_generated as tf_schema
 
 import swiftformer_keras as sfk
 from swiftformer_keras.testing import randomize_weights
-from swiftformer_keras.export import INT8_FLOAT_OPS, export_tflite, int8_friendly, tflite_ops, tflite_runner
+from swiftformer_keras.export import INT8_FLOAT_OPS, convert, export_tflite, int8_friendly, tflite_ops, tflite_runner
 
 TINY = {"depths": (1, 1, 2, 1), "widths": (16, 24, 32, 48)}
 # Ops that would betray a layout change or a reshaped attention in an NHWC-native graph.
@@ -333,3 +334,87 @@ def test_selective_quantization_keeps_the_chosen_ops_in_float(tmp_path, tiny_exp
     rows = op_table(path)
     assert {r["op"] for r in rows if r["output_dtype"] == "float32"} - {"DEQUANTIZE"} == {"RSQRT", "MAXIMUM", "SUM"}
     assert xnnpack_partitions(path) == 1
+
+
+# --- issue 10: the SavedModel temporary is a recognisable partial, swept when stale -----------------
+
+
+def _dead_pid():
+    import subprocess
+
+    done = subprocess.Popen(["true"])
+    done.wait()
+    return done.pid
+
+
+def _stale_partial(folder, name):
+    stale = folder / f".{name}.partial-{_dead_pid()}-0123abcd"
+    stale.mkdir()
+    (stale / "saved_model.pb").write_bytes(bytes(1000))
+    return stale
+
+
+def test_a_conversion_sweeps_stale_temporaries_and_leaves_umask_permissions(tmp_path, tiny_export, monkeypatch):
+    model, _ = tiny_export
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    stale_temp = _stale_partial(temp, "swiftformer_savedmodel")
+    assert convert(model)[4:8] == b"TFL3"
+    assert not stale_temp.exists()
+    assert not [name for name in os.listdir(temp) if "savedmodel" in name], os.listdir(temp)
+
+    out = tmp_path / "out"
+    out.mkdir()
+    stale_out = _stale_partial(out, "x.tflite.savedmodel")
+    umask = os.umask(0o022)
+    try:
+        path = export_tflite(model, out / "x.tflite")
+    finally:
+        os.umask(umask)
+    assert os.listdir(out) == ["x.tflite"] and not stale_out.exists()
+    assert os.stat(path).st_mode & 0o777 == 0o644
+    assert not [name for name in os.listdir(temp) if "savedmodel" in name]
+
+
+def test_kill_9_leaves_a_temporary_that_the_next_conversion_removes(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    temp, out = tmp_path / "temp", tmp_path / "out"
+    temp.mkdir()
+    out.mkdir()
+    script = (
+        "import keras, swiftformer_keras as sfk\n"
+        "from swiftformer_keras.export import export_tflite\n"
+        f"model = sfk.SwiftFormer({TINY!r}, classes=10, classifier_activation=None, input_shape=(64, 64, 3))\n"
+        f"export_tflite(model, {str(out / 'x.tflite')!r})\n"
+    )
+    env = {**os.environ, "TMPDIR": str(temp), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    child = subprocess.Popen([sys.executable, "-c", script], env=env)
+    deadline = time.monotonic() + 300
+
+    def savedmodels():
+        return [e for folder in (temp, out) for e in os.scandir(folder) if e.is_dir() and "savedmodel" in e.name]
+
+    while not savedmodels() and child.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    left = savedmodels()
+    assert [e.name.split(".partial-")[0] for e in left] == [".x.tflite.savedmodel"], [e.path for e in left]
+    assert os.path.dirname(left[0].path) == str(out)  # beside the output, not in $TMPDIR
+
+    export_tflite(tiny_model(), str(out / "x.tflite"))
+    assert os.listdir(out) == ["x.tflite"]
+
+
+def test_a_full_temporary_folder_is_one_disk_full_error(full_disk, tiny_export, monkeypatch):
+    from swiftformer_keras.files import DiskFullError
+
+    monkeypatch.setattr(tempfile, "tempdir", str(full_disk))
+    with pytest.raises(DiskFullError, match="no space left on the device of"):
+        convert(tiny_export[0])
+    assert os.listdir(full_disk) == [".filler"]

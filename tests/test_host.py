@@ -55,3 +55,29 @@ def test_cli_writes_the_tables_and_refuses_bad_arguments(tmp_path, small_model, 
             host.main(["--models", small_model, *bad])
         assert exit_info.value.code == 2
     assert "unknown delegates ['gpu']" in capsys.readouterr().err
+
+
+# --- issue 10: unwritable and full output folders ---------------------------------------------------
+
+
+def _error_line(err):
+    assert "Traceback" not in err, err
+    (line,) = [line for line in err.splitlines() if line.startswith("android_bench/host.py: error:")]
+    return line
+
+
+def test_an_unwritable_output_dir_is_refused_before_any_run(small_model, read_only_dir, capsys):
+    code = host.main(["--models", small_model, "--threads", "1", "--delegates", "none", "--runs", "2",
+                      "--output-dir", str(read_only_dir)])
+    captured = capsys.readouterr()
+    assert code == 2 and captured.out == ""
+    assert f"--output-dir '{read_only_dir}' is not writable" in _error_line(captured.err)
+
+
+def test_a_full_output_dir_prints_the_table_then_one_line(small_model, full_disk, capsys):
+    code = host.main(["--models", small_model, "--threads", "1", "--delegates", "none", "--runs", "2",
+                      "--output-dir", str(full_disk)])
+    captured = capsys.readouterr()
+    assert code == 2 and "| host-python |" in captured.out
+    assert "no space left on the device" in _error_line(captured.err)
+    assert os.listdir(full_disk) == [".filler"]

@@ -675,3 +675,56 @@ def test_android_binary_for_another_abi(fake_adb, models, tmp_path):
     (row,) = rows
     assert row["status"] == "failed"
     assert row["reason"] == "exit code 126: /system/bin/sh: /data/local/tmp/benchmark_model: not executable: 64-bit ELF file"
+
+
+# --- issue 10: unique log names, unwritable and full output folders -------------------------------
+
+
+def _error_lines(err, prog="android_bench/run.py"):
+    assert "Traceback" not in err, err
+    return [line for line in err.splitlines() if line.startswith(f"{prog}: error:")]
+
+
+def test_logs_of_models_whose_names_differ_only_in_odd_characters_do_not_collide(fake_benchmark, tmp_path):
+    _parser()
+    models = []
+    for name in ("a b.tflite", "a_b.tflite"):
+        (tmp_path / name).write_bytes(b"TFL3" + bytes(60))
+        models.append(str(tmp_path / name))
+    out = tmp_path / "out"
+    rows = run.run_matrix(models, ["cpu"], [1], fake_benchmark, host=True, num_runs=2, output_dir=str(out),
+                          log=_quiet)
+    assert [r["status"] for r in rows] == ["ok", "ok"]
+    logs = sorted(os.listdir(out / "logs"))
+    assert len(logs) == 2, logs
+    graphs = {(out / "logs" / name).read_text().split("--graph=")[1].split(" --num_threads")[0] for name in logs}
+    assert len(graphs) == 2
+
+
+def test_an_unwritable_output_dir_is_refused_before_any_run(models, fake_benchmark, read_only_dir, tmp_path,
+                                                             monkeypatch, capsys):
+    calls = tmp_path / "calls.jsonl"
+    monkeypatch.setenv("FAKE_BENCH_LOG", str(calls))
+    for folder, message in ((read_only_dir, "is not writable"), (read_only_dir / "out", "cannot be created")):
+        code, printed, err = _main(["--host", "--models", *models, "--binary", fake_benchmark, "--delegates", "cpu",
+                                    "--threads", "1", "--output-dir", str(folder)], capsys)
+        assert code == 2 and printed == ""
+        (line,) = _error_lines(err)
+        assert f"--output-dir '{folder}' {message}" in line
+    assert not calls.exists()
+
+
+def test_a_full_output_dir_keeps_the_rows_and_ends_in_one_line(models, fake_benchmark, full_disk, capsys):
+    _parser()
+    rows = run.run_matrix(models[:1], ["xnnpack"], [1], fake_benchmark, host=True, num_runs=2, op_profiling=True,
+                          output_dir=str(full_disk), log=_quiet)
+    (row,) = rows
+    assert row["status"] == "ok" and row["avg_ms"] is not None
+    assert "log not written" in row["reason"] and "op profile not written" in row["reason"]
+    assert "no space left" in row["reason"]
+    code, printed, err = _main(["--host", "--models", *models, "--binary", fake_benchmark, "--delegates", "cpu",
+                                "--threads", "1", "--num-runs", "2", "--output-dir", str(full_disk)], capsys)
+    assert code == 2 and printed.count("| host-binary |") == 2  # the table came out before the failure
+    (line,) = _error_lines(err)
+    assert "no space left on the device" in line and "rows.csv" in line
+    assert [name for _, _, names in os.walk(full_disk) for name in names] == [".filler"]  # no partial left
