@@ -126,6 +126,19 @@ def check_free_space(path, needed_bytes):
 
 
 @contextlib.contextmanager
+def full_disk_as_one_error(path):
+    """Turns a full-disk failure inside the block, however the library reports
+    it, into one `DiskFullError` about `path`; other failures pass unchanged."""
+    try:
+        yield
+    except Exception as error:
+        full = disk_full_error(error, path)
+        if full is not None:
+            raise full from error
+        raise
+
+
+@contextlib.contextmanager
 def partial_folder(path):
     """Yields a new empty folder `.<name>.partial-<pid>-<token>` beside `path`.
 
@@ -136,13 +149,9 @@ def partial_folder(path):
     folder = partial_path(path)
     remove_stale_partials(os.path.dirname(folder))
     try:
-        os.mkdir(folder)
-        yield folder
-    except Exception as error:
-        full = disk_full_error(error, path)
-        if full is not None:
-            raise full from error
-        raise
+        with full_disk_as_one_error(path):
+            os.mkdir(folder)
+            yield folder
     finally:
         _remove(folder)
 
@@ -165,16 +174,12 @@ def write_atomically(path, write, keep_name=False, size_hint=None):
     temp = partial_path(path)
     target = temp
     try:
-        if keep_name:
-            os.mkdir(temp)
-            target = os.path.join(temp, os.path.basename(path))
-        write(target)
-        os.replace(target, path)
-    except Exception as error:
-        full = disk_full_error(error, path)
-        if full is not None:
-            raise full from error
-        raise
+        with full_disk_as_one_error(path):
+            if keep_name:
+                os.mkdir(temp)
+                target = os.path.join(temp, os.path.basename(path))
+            write(target)
+            os.replace(target, path)
     finally:
         _remove(temp)
     return path
