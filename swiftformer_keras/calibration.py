@@ -14,10 +14,12 @@ import os
 
 import numpy as np
 
-from swiftformer_keras.imagenet_utils import EVAL_CROP, EVAL_RESIZE, load_image, preprocess_input
-
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
-IMAGENET_CROP_PCT = EVAL_CROP / EVAL_RESIZE
+from swiftformer_keras.imagenet_utils import (  # IMAGENET_CROP_PCT, IMAGE_SUFFIXES re-exported
+    IMAGE_SUFFIXES,
+    IMAGENET_CROP_PCT,
+    load_image,
+    preprocess_input,
+)
 
 
 def find_images(folder):
@@ -69,11 +71,10 @@ def load_images(paths, image_size, crop_pct=IMAGENET_CROP_PCT, progress=None):
     if not 0.0 < crop_pct <= 1.0:
         raise ValueError(f"crop_pct must be in (0, 1], got {crop_pct!r}.")
     height, width = image_size
-    resize = int(round(max(height, width) / crop_pct))
     images, kept, unreadable = [], [], 0
     for path in tqdm(paths, desc=progress, unit="image", disable=progress is None):
         try:
-            images.append(load_image(path, (height, width), resize=resize))
+            images.append(load_image(path, (height, width), crop_pct=crop_pct))
             kept.append(path)
         except (OSError, ValueError):  # Pillow's UnidentifiedImageError is an OSError
             unreadable += 1

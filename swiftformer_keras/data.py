@@ -16,10 +16,17 @@ import keras
 import numpy as np
 from PIL import Image
 
-from swiftformer_keras.imagenet_utils import UnreadableImageError, open_rgb, preprocess_input
+from swiftformer_keras.imagenet_utils import (
+    IMAGE_SUFFIXES,
+    IMAGENET_CROP_PCT,
+    UnreadableImageError,
+    open_rgb,
+    preprocess_input,
+    resize_and_center_crop,
+)
 from swiftformer_keras.model import INPUT_STRIDE, MIN_INPUT_SIZE
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp")
+IMAGE_EXTENSIONS = IMAGE_SUFFIXES  # the one list, under its old name here
 TRAIN_SPLIT = "train"
 EVAL_SPLITS = ("val", "test")
 AUGMENTATIONS = ("auto", "pad-crop", "resized-crop", "none")
@@ -119,15 +126,6 @@ def load_image_folder(data_dir, split, classes=None, verify=True):
 
 
 
-def _resize_center_crop(image, size, crop_pct):
-    height, width = size
-    scale = max(height, width) / crop_pct / min(image.size)
-    new_size = (max(width, round(image.width * scale)), max(height, round(image.height * scale)))
-    image = image.resize(new_size, Image.BICUBIC)
-    left, top = (image.width - width) // 2, (image.height - height) // 2
-    return np.asarray(image.crop((left, top, left + width, top + height)))
-
-
 def _random_resized_crop(image, size, rng, scale=(0.25, 1.0), ratio=(3 / 4, 4 / 3)):
     area = image.width * image.height
     for _ in range(10):
@@ -140,7 +138,7 @@ def _random_resized_crop(image, size, rng, scale=(0.25, 1.0), ratio=(3 / 4, 4 / 
             top = rng.integers(0, image.height - height + 1)
             box = (left, top, left + width, top + height)
             return np.asarray(image.resize((size[1], size[0]), Image.BICUBIC, box=box))
-    return _resize_center_crop(image, size, 1.0)
+    return resize_and_center_crop(image, size, 1.0)
 
 
 def _pad_crop(image, size, rng):
@@ -198,8 +196,9 @@ class ImageFolderDataset(keras.utils.PyDataset):
             smaller than `image_size`). Horizontal flips come with both crops.
         mixup_alpha, cutmix_alpha: Beta parameters; 0 disables each.
         crop_pct: evaluation resizes the shorter side to `size / crop_pct`
-            and center-crops `size` (0.875 is the ImageNet convention, 1.0
-            keeps the whole image).
+            and center-crops `size` (`imagenet_utils.resize_and_center_crop`;
+            0.875, the default, is the ImageNet convention, 1.0 keeps the
+            whole image).
         seed: the data order and augmentation seed.
         **kwargs: `workers`, `use_multiprocessing`, `max_queue_size` of PyDataset.
     """
@@ -213,7 +212,7 @@ class ImageFolderDataset(keras.utils.PyDataset):
         augment="auto",
         mixup_alpha=0.0,
         cutmix_alpha=0.0,
-        crop_pct=1.0,
+        crop_pct=IMAGENET_CROP_PCT,
         seed=0,
         **kwargs,
     ):
@@ -261,7 +260,7 @@ class ImageFolderDataset(keras.utils.PyDataset):
     def _image(self, path, rng):
         image = open_rgb(path)
         if self.augment == "none":
-            array = _resize_center_crop(image, self.size, self.crop_pct)
+            array = resize_and_center_crop(image, self.size, self.crop_pct)
         elif self.augment == "pad-crop":
             array = _pad_crop(image, self.size, rng)
         else:

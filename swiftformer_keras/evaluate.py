@@ -29,6 +29,7 @@ from swiftformer_keras.data import (
     load_image_folder,
 )
 from swiftformer_keras.files import check_output_paths, write_atomically, write_text_atomically
+from swiftformer_keras.imagenet_utils import resolve_crop_pct
 from swiftformer_keras.model import MIN_INPUT_SIZE
 
 PROG = "python -m swiftformer_keras.evaluate"
@@ -161,7 +162,7 @@ def evaluate(
     split=None,
     image_size=None,
     batch_size=64,
-    crop_pct=1.0,
+    crop_pct=None,
     variant=None,
     num_threads=2,
 ):
@@ -177,7 +178,9 @@ def evaluate(
         batch_size: images per batch (a `.tflite` model still runs them one
             at a time).
         crop_pct: resize the shorter side to `size / crop_pct`, center-crop
-            `size` (1.0 keeps the whole image).
+            `size` (1.0 keeps the whole image). None: the crop the model file
+            records (models trained by `swiftformer_keras.train` do), else
+            ImageNet's 0.875, as every tool does.
         variant: the SwiftFormer variant name or config dict of a `.weights.h5` file.
         num_threads: CPU threads of the TFLite interpreter.
 
@@ -194,7 +197,9 @@ def evaluate(
     """
     # Checked before anything is loaded; named as on the command line.
     cli.check_number("batch_size (--batch-size)", batch_size, minimum=1, integer=True)
-    cli.check_number("crop_pct (--crop-pct)", crop_pct, above=0, maximum=1)
+    if crop_pct is not None:
+        cli.check_number("crop_pct (--crop-pct)", crop_pct, above=0, maximum=1)
+    crop_pct = resolve_crop_pct(crop_pct, weights if isinstance(weights, (str, os.PathLike)) else None)
     cli.check_number("num_threads (--num-threads)", num_threads, minimum=1, integer=True)
     if image_size is not None:
         check_image_size(image_size)
@@ -227,6 +232,7 @@ def evaluate(
         "source": predictor.source,
         "split": split,
         "image_size": tuple(int(v) for v in size),
+        "crop_pct": crop_pct,
     }
 
 
@@ -332,8 +338,8 @@ def _main(argv):
     )
     parser.add_argument("--batch-size", type=cli.number(int, minimum=1), default=64)
     parser.add_argument(
-        "--crop-pct", type=cli.number(float, above=0, maximum=1), default=1.0,
-        help="resize to size/crop_pct, center-crop",
+        "--crop-pct", type=cli.number(float, above=0, maximum=1), default=None,
+        help="resize to size/crop_pct, center-crop (default: the crop the model file records, else 0.875)",
     )
     parser.add_argument("--variant", type=str.upper, choices=sorted(VARIANTS), help="for .weights.h5 files")
     parser.add_argument("--num-threads", type=cli.number(int, minimum=1), default=2, help="TFLite interpreter threads")

@@ -16,6 +16,13 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 EVAL_RESIZE = 256
 EVAL_CROP = 224
+# The evaluation crop of every tool, unless the model file records the crop it
+# was trained for (`recorded_crop_pct`) or the user passes one.
+IMAGENET_CROP_PCT = EVAL_CROP / EVAL_RESIZE
+# The image files every tool reads (training folders, calibration, evaluation).
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp")
+CROP_PCT_ATTRIBUTE = "swiftformer_crop_pct"
+_KERAS_RECORD = "swiftformer.json"
 _CLASS_INDEX_PATH = os.path.join(os.path.dirname(__file__), "data", "imagenet_class_index.json")
 _class_index = None
 # Pillow's own decompression-bomb threshold (about 89 megapixels); larger
@@ -100,11 +107,37 @@ def preprocess_input(x, data_format=None):
     return (x - np.asarray(IMAGENET_MEAN, "float32")) / np.asarray(IMAGENET_STD, "float32")
 
 
-def load_image(path, size=EVAL_CROP, resize=None):
+def resize_and_center_crop(image, size, crop_pct=IMAGENET_CROP_PCT):
+    """The evaluation transform's geometry: the one place it is written.
+
+    Resizes the shorter side of a PIL image to `round(max(h, w) / crop_pct)`
+    with bicubic interpolation and center-crops `(h, w)`; `load_image`,
+    calibration and the training pipeline's evaluation all use it, so a
+    model scores the same everywhere.
+
+    Returns:
+        uint8 array `(h, w, 3)`.
+    """
+    from PIL import Image
+
+    height, width = (size, size) if np.isscalar(size) else size
+    if not 0.0 < crop_pct <= 1.0:
+        raise ValueError(f"crop_pct must be a number in (0, 1], got {crop_pct!r}.")
+    resize = int(round(max(height, width) / crop_pct))
+    scale = resize / min(image.size)
+    new_size = (max(width, round(image.width * scale)), max(height, round(image.height * scale)))
+    image = image.resize(new_size, Image.BICUBIC)
+    left = (image.width - width) // 2
+    top = (image.height - height) // 2
+    return np.asarray(image.crop((left, top, left + width, top + height)), dtype=np.uint8)
+
+
+def load_image(path, size=EVAL_CROP, resize=None, crop_pct=IMAGENET_CROP_PCT):
     """Loads an image file with the official evaluation transform.
 
-    Resizes the shorter side to `resize` (default `size * 256 / 224`) with
-    bicubic interpolation and center-crops `size` x `size` (or `(h, w)`).
+    Resizes the shorter side to `size / crop_pct` (256 for 224 at the
+    default 0.875; `resize` gives that length directly) with bicubic
+    interpolation and center-crops `size` x `size` (or `(h, w)`).
 
     Returns:
         uint8 array `(h, w, 3)`, RGB; feed it to `preprocess_input`.
@@ -112,18 +145,70 @@ def load_image(path, size=EVAL_CROP, resize=None):
     Raises:
         UnreadableImageError: see `open_rgb`.
     """
-    from PIL import Image
-
     height, width = (size, size) if np.isscalar(size) else size
-    resize = resize or int(round(max(height, width) * EVAL_RESIZE / EVAL_CROP))
+    if resize is not None:
+        crop_pct = max(height, width) / resize
     with open_rgb(path) as image:
-        scale = resize / min(image.size)
-        new_size = (max(width, round(image.width * scale)), max(height, round(image.height * scale)))
-        image = image.resize(new_size, Image.BICUBIC)
-        left = (image.width - width) // 2
-        top = (image.height - height) // 2
-        image = image.crop((left, top, left + width, top + height))
-        return np.asarray(image, dtype=np.uint8)
+        return resize_and_center_crop(image, (height, width), crop_pct)
+
+
+def recorded_crop_pct(path):
+    """The evaluation crop a model file records (written by `record_crop_pct`), or None.
+
+    `.keras` files carry it in a `swiftformer.json` entry of their archive,
+    `.weights.h5` files as an HDF5 attribute (as the attention form is); other
+    files and unreadable ones record nothing.
+    """
+    import zipfile
+
+    path = os.fspath(path)
+    try:
+        if path.endswith(".keras"):
+            with zipfile.ZipFile(path) as archive:
+                if _KERAS_RECORD not in archive.namelist():
+                    return None
+                value = json.loads(archive.read(_KERAS_RECORD)).get("crop_pct")
+        elif path.endswith(".h5"):
+            import h5py
+
+            with h5py.File(path, "r") as file:
+                value = file.attrs.get(CROP_PCT_ATTRIBUTE)
+        else:
+            return None
+    except (OSError, ValueError, zipfile.BadZipFile):
+        return None
+    return float(value) if value is not None and 0.0 < float(value) <= 1.0 else None
+
+
+def record_crop_pct(path, crop_pct):
+    """Records the evaluation crop a model was trained for in its `.keras` or `.weights.h5` file.
+
+    Call it on the temporary file of an atomic write, before the rename.
+    """
+    path = os.fspath(path)
+    if path.endswith(".keras"):
+        import zipfile
+
+        with zipfile.ZipFile(path, "a") as archive:
+            archive.writestr(_KERAS_RECORD, json.dumps({"crop_pct": float(crop_pct)}))
+    elif path.endswith(".h5"):
+        import h5py
+
+        with h5py.File(path, "a") as file:
+            file.attrs[CROP_PCT_ATTRIBUTE] = float(crop_pct)
+    else:
+        raise ValueError(f"Only .keras and .weights.h5 files record a crop, not {path!r}.")
+
+
+def resolve_crop_pct(crop_pct=None, model_path=None):
+    """The crop to evaluate with: the one given, else the model file's record, else ImageNet's."""
+    if crop_pct is not None:
+        return float(crop_pct)
+    if model_path is not None:
+        recorded = recorded_crop_pct(model_path)
+        if recorded is not None:
+            return recorded
+    return IMAGENET_CROP_PCT
 
 
 def imagenet_class_index():

@@ -41,6 +41,7 @@ from swiftformer_keras.files import (
     write_csv_atomically,
     write_json_atomically,
 )
+from swiftformer_keras.imagenet_utils import record_crop_pct
 from swiftformer_keras.model import MIN_INPUT_SIZE, VARIANTS, build_swiftformer, variant_config
 
 PROG = "python -m swiftformer_keras.train"
@@ -652,8 +653,13 @@ def _finish(config, student, eval_folder, devices):
     inference.set_weights(student.get_weights())
     weights_path = os.path.join(config.output, "model.weights.h5")
     weights_lib.save_weights_atomically(inference, weights_path, attention=weights_lib.model_attention(inference))
+    def save_keras(temp):
+        inference.save(temp)
+        # The tools evaluate and convert with the crop the model was trained for.
+        record_crop_pct(temp, config.crop_pct)
+
     write_atomically(
-        os.path.join(config.output, "model.keras"), inference.save, keep_name=True,
+        os.path.join(config.output, "model.keras"), save_keras, keep_name=True,
         size_hint=weights_lib.hdf5_size_hint(inference.weights),
     )
     eval_data = data_lib.ImageFolderDataset(

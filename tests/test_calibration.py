@@ -71,7 +71,7 @@ def test_bad_folders_are_clear_errors(tmp_path):
         calib.find_images(tmp_path / "missing")
     (tmp_path / "empty").mkdir()
     (tmp_path / "empty" / "readme.md").write_text("x")
-    with pytest.raises(ValueError, match=r"holds no \.jpg/\.jpeg/\.png files \(1 other files skipped\)"):
+    with pytest.raises(ValueError, match=r"holds no \.jpg/\.jpeg/\.png/\.bmp/\.gif/\.webp files \(1 other files skipped\)"):
         calib.find_images(tmp_path / "empty")
     (tmp_path / "bad").mkdir()
     (tmp_path / "bad" / "x.jpg").write_bytes(b"junk")

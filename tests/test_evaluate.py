@@ -358,3 +358,15 @@ def test_an_image_that_fails_to_decode_is_skipped_and_counted_not_fatal(setup, t
     np.testing.assert_array_equal(result["confusion"], _expected_confusion())
     assert result["skipped"] == 2  # broken.jpg (listing) and truncated.jpg (decoding)
     assert "truncated.jpg" in capsys.readouterr().err
+
+
+def test_the_default_crop_is_the_one_the_model_records_else_imagenets(setup, tmp_path):
+    from swiftformer_keras.imagenet_utils import IMAGENET_CROP_PCT, record_crop_pct
+
+    data, _, files = setup
+    recorded = tmp_path / "recorded.keras"
+    shutil.copy(files / "colours.keras", recorded)
+    record_crop_pct(recorded, 0.95)
+    assert ev.evaluate(data, files / "colours.keras")["crop_pct"] == IMAGENET_CROP_PCT
+    assert ev.evaluate(data, recorded)["crop_pct"] == 0.95
+    assert ev.evaluate(data, recorded, crop_pct=1.0)["crop_pct"] == 1.0

@@ -123,3 +123,46 @@ def test_decompression_bomb_and_non_images_are_unreadable_errors(tmp_path, monke
     with pytest.raises(imagenet_utils.UnreadableImageError, match="notes.png"):
         imagenet_utils.open_rgb(text)
     assert issubclass(imagenet_utils.UnreadableImageError, ValueError)
+
+
+def test_one_transform_for_load_image_calibration_and_the_data_pipeline(tmp_path):
+    from swiftformer_keras import calibration, data
+
+    for split in ("train", "test"):
+        os.makedirs(tmp_path / split / "a")
+        array = np.random.default_rng(0).integers(0, 255, (90, 130, 3), dtype=np.uint8)
+        Image.fromarray(array).save(tmp_path / split / "a" / "x.png")
+    path = str(tmp_path / "test" / "a" / "x.png")
+    for crop_pct in (0.875, 0.95, 1.0):
+        reference = preprocess_input(load_image(path, 64, crop_pct=crop_pct))
+        calibrated, _, _ = calibration.load_images([path], (64, 64), crop_pct=crop_pct)
+        folder = data.load_image_folder(tmp_path, "test")
+        batch, _ = data.ImageFolderDataset(folder, 64, 1, crop_pct=crop_pct)[0]
+        np.testing.assert_array_equal(calibrated[0], reference)
+        np.testing.assert_array_equal(batch[0], reference)
+    # The default is the ImageNet crop for every reader: 256 for 224.
+    assert imagenet_utils.IMAGENET_CROP_PCT == 224 / 256
+    np.testing.assert_array_equal(load_image(path, 64), load_image(path, 64, resize=round(64 / 0.875)))
+    assert calibration.IMAGE_SUFFIXES is data.IMAGE_EXTENSIONS is imagenet_utils.IMAGE_SUFFIXES
+
+
+def test_the_crop_a_model_was_trained_for_is_recorded_and_read_back(tmp_path):
+    import h5py
+    import keras
+
+    keras_file = tmp_path / "m.keras"
+    keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)]).save(keras_file)
+    weights_file = tmp_path / "m.weights.h5"
+    with h5py.File(weights_file, "w"):
+        pass
+    for path in (keras_file, weights_file):
+        assert imagenet_utils.recorded_crop_pct(path) is None
+        assert imagenet_utils.resolve_crop_pct(None, path) == imagenet_utils.IMAGENET_CROP_PCT
+        imagenet_utils.record_crop_pct(path, 1.0)
+        assert imagenet_utils.recorded_crop_pct(path) == 1.0
+        assert imagenet_utils.resolve_crop_pct(None, path) == 1.0
+        assert imagenet_utils.resolve_crop_pct(0.9, path) == 0.9  # the user's value wins
+    assert keras.saving.load_model(keras_file).count_params() == 3  # Keras still reads the file
+    assert imagenet_utils.recorded_crop_pct(tmp_path / "absent.keras") is None
+    with pytest.raises(ValueError, match="crop_pct must be a number in"):
+        imagenet_utils.resize_and_center_crop(Image.new("RGB", (8, 8)), 4, 0)

@@ -414,3 +414,10 @@ def test_bfloat16_mixed_precision_trains_and_restores_the_policy(small_cifar, tm
     result = train_lib.train(config)
     assert keras.config.dtype_policy().name == "float32"
     assert np.isfinite(float(_metrics(tmp_path / "run")[0]["loss"])) and 0.0 <= result["val_top1"] <= 1.0
+
+
+def test_the_trained_model_records_the_crop_it_was_trained_for(trained_run):
+    from swiftformer_keras.imagenet_utils import recorded_crop_pct
+
+    output, _ = trained_run
+    assert recorded_crop_pct(output / "model.keras") == 1.0  # TrainConfig's crop_pct
