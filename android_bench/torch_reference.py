@@ -1,10 +1,15 @@
-"""The PyTorch reference SwiftFormer: Hugging Face transformers' model, with either attention.
+"""The PyTorch side of the project: the reference SwiftFormer and what is done with it.
 
-transformers ships the first-release "softmax" attention (the hub weights'); the
-"l2" formulation swaps in the current official code's forward (Amshaker/SwiftFormer,
-`EfficientAdditiveAttnetion.forward`). This module imports only torch and
-transformers, so the tests, compare.py and the separate interpreter that runs
-litert-torch all build the very same reference from it.
+The reference is Hugging Face transformers' model, with either attention: transformers
+ships the first-release "softmax" attention (the hub weights'); the "l2" formulation
+swaps in the current official code's forward (Amshaker/SwiftFormer,
+`EfficientAdditiveAttnetion.forward`). Around it: realistic random weights (the one
+randomiser of the tests, compare.py and the demo), the weights of a Keras SwiftFormer
+moved into it, and its exports (safetensors for litert-torch, ONNX).
+
+Every import happens inside the functions, and `swiftformer` needs only torch and
+transformers: the separate interpreter that runs litert-torch (litert_torch_export.py)
+builds the very same reference from this module.
 """
 
 ATTENTIONS = ("softmax", "l2")
@@ -37,3 +42,106 @@ def swiftformer(depths, widths, classes=1000, attention="softmax"):
             if type(module).__name__ == "SwiftFormerEfficientAdditiveAttention":
                 module.forward = official_l2_attention.__get__(module)
     return model
+
+
+def randomize(model, seed=0, logit_std=5.0):
+    """Redraws `model`'s weights in place so that every branch matters; returns `model`.
+
+    Default initialisation (std 0.02, layer scale 1e-5) would hide a broken attention below any
+    tolerance, so BatchNorm statistics and affines, convolutions, linear layers, layer scales and
+    `w_g` are all redrawn, then both heads are scaled to logits with a trained model's spread:
+    random weights give logits in the hundreds with the sum-pooling ("softmax") attention, and a
+    1e-4 absolute bound would then test float32 round-off rather than a port.
+    """
+    import numpy as np
+    import torch
+
+    generator = torch.Generator().manual_seed(seed + 1)
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                size = module.num_features
+                module.running_mean.copy_(torch.randn(size, generator=generator) * 0.2)
+                module.running_var.copy_(torch.rand(size, generator=generator) + 0.5)
+                module.weight.copy_(torch.rand(size, generator=generator) + 0.5)
+                module.bias.copy_(torch.randn(size, generator=generator) * 0.2)
+            elif isinstance(module, (torch.nn.Conv2d, torch.nn.Linear)):
+                fan_in = module.weight[0].numel()
+                module.weight.copy_(torch.randn(module.weight.shape, generator=generator) / fan_in**0.5)
+                module.bias.copy_(torch.randn(module.bias.shape, generator=generator) * 0.1)
+            for name, parameter in module.named_parameters(recurse=False):
+                if name.startswith("layer_scale"):
+                    parameter.copy_(torch.rand(parameter.shape, generator=generator) * 0.5 + 0.5)
+                elif name == "w_g":
+                    parameter.copy_(torch.randn(parameter.shape, generator=generator))
+        probe = torch.from_numpy(np.random.RandomState(seed).randn(2, 3, 224, 224).astype("float32"))
+        scale = logit_std / float(model(probe).logits.std())
+        for head in (model.head, model.dist_head):
+            head.weight.mul_(scale)
+            head.bias.mul_(scale)
+    return model
+
+
+def random_reference(depths, widths, classes=1000, attention="softmax", seed=0):
+    """A `swiftformer` with seeded realistic random weights (`randomize`), in eval mode."""
+    import torch
+
+    torch.manual_seed(seed)  # the layers `randomize` leaves alone keep a seeded default init
+    return randomize(swiftformer(depths, widths, classes, attention), seed)
+
+
+def from_keras(model):
+    """`(reference, (depths, widths, classes, attention))`: the reference holding the weights of a
+    Keras SwiftFormer classifier (e.g. a trained one)."""
+    import keras
+    import numpy as np
+    import torch
+
+    from swiftformer_keras.checkpoints import keras_architecture, keras_to_checkpoint
+    from swiftformer_keras.weights import model_attention
+
+    state = {v.path: keras.ops.convert_to_numpy(v) for v in model.weights}
+    if "classifier/head/kernel" not in state:
+        raise ValueError("The Keras model has no classifier head; compare.py needs a full classification model.")
+    depths, widths = keras_architecture(state)
+    architecture = (depths, widths, int(state["classifier/head/kernel"].shape[-1]), model_attention(model))
+    reference = swiftformer(*architecture)
+    checkpoint = keras_to_checkpoint(state, reference.state_dict())
+    reference.load_state_dict({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in checkpoint.items()})
+    return reference, architecture
+
+
+def save_safetensors(model, path):
+    """Writes `model`'s weights as a Hugging Face layout .safetensors file; returns `path`."""
+    from safetensors.torch import save_file
+
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, path)
+    return path
+
+
+def export_onnx(model, path, size):
+    """Exports `model` at input `size` (height, width) to ONNX (input "pixels", NCHW; output
+    "logits") with `torch.onnx.export`; returns `path`."""
+    import torch
+
+    torch.onnx.export(
+        model, (torch.zeros(1, 3, *size),), path, opset_version=17, dynamo=False,
+        input_names=["pixels"], output_names=["logits"],
+    )
+    return path
+
+
+def predictor(model, threads=None):
+    """A function from NHWC float32 images (numpy) to `model`'s logits (numpy), run eagerly;
+    `threads` sets torch's (process-wide) thread count."""
+    import numpy as np
+    import torch
+
+    if threads is not None:
+        torch.set_num_threads(threads)
+
+    def predict(images):
+        with torch.inference_mode():
+            return model(torch.from_numpy(np.ascontiguousarray(images.transpose(0, 3, 1, 2)))).logits.numpy()
+
+    return predict

@@ -3,9 +3,8 @@
 The reference is Hugging Face transformers' SwiftFormer (pip-installable, no
 torchvision), built by `android_bench.torch_reference`: its attention is the
 first-release "softmax" formulation, or for "l2" the current official code's
-(Amshaker/SwiftFormer `EfficientAdditiveAttnetion.forward`). Weights are
-re-drawn so that every branch matters: default initialisation (std 0.02,
-layer scale 1e-5) would hide a broken attention below any tolerance.
+(Amshaker/SwiftFormer `EfficientAdditiveAttnetion.forward`). Its weights are
+redrawn by `torch_reference.randomize`, so that every branch matters.
 """
 
 import argparse
@@ -44,48 +43,8 @@ def load_script(relative_path):
 def make_reference(variant, attention, seed=0, classes=1000):
     """A randomised transformers SwiftFormer in eval mode, with `attention`
     ("softmax" as shipped by transformers, or "l2" as the official code)."""
-    import torch
-
     depths, widths = VARIANT_SPECS[variant]
-    torch.manual_seed(seed)
-    model = torch_reference.swiftformer(depths, widths, classes, attention)
-    generator = torch.Generator().manual_seed(seed + 1)
-    with torch.no_grad():
-        for module in model.modules():
-            if isinstance(module, torch.nn.BatchNorm2d):
-                size = module.num_features
-                module.running_mean.copy_(torch.randn(size, generator=generator) * 0.2)
-                module.running_var.copy_(torch.rand(size, generator=generator) + 0.5)
-                module.weight.copy_(torch.rand(size, generator=generator) + 0.5)
-                module.bias.copy_(torch.randn(size, generator=generator) * 0.2)
-            elif isinstance(module, (torch.nn.Conv2d, torch.nn.Linear)):
-                fan_in = module.weight[0].numel()
-                module.weight.copy_(torch.randn(module.weight.shape, generator=generator) / fan_in**0.5)
-                module.bias.copy_(torch.randn(module.bias.shape, generator=generator) * 0.1)
-            for name, parameter in module.named_parameters(recurse=False):
-                if name.startswith("layer_scale"):
-                    parameter.copy_(torch.rand(parameter.shape, generator=generator) * 0.5 + 0.5)
-                elif name == "w_g":
-                    parameter.copy_(torch.randn(parameter.shape, generator=generator))
-    _calibrate_logit_scale(model, seed)
-    return model
-
-
-def _calibrate_logit_scale(model, seed, target_std=5.0):
-    """Scales both heads so that logits have the spread of a trained model.
-
-    Random weights give logits in the hundreds with the sum-pooling
-    ("softmax") attention; a 1e-4 absolute bound would then test float32
-    round-off rather than the port.
-    """
-    import torch
-
-    probe = torch.from_numpy(np.random.RandomState(seed).randn(2, 3, 224, 224).astype("float32"))
-    with torch.no_grad():
-        scale = target_std / float(model(probe).logits.std())
-        for head in (model.head, model.dist_head):
-            head.weight.mul_(scale)
-            head.bias.mul_(scale)
+    return torch_reference.random_reference(depths, widths, classes, attention, seed)
 
 
 def reference_logits(model, images_nhwc):

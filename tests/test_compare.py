@@ -1,4 +1,4 @@
-"""android_bench/compare.py end to end on XS with few runs (speed targets live in its output)."""
+"""android_bench/compare.py end to end on XS with few runs (speed ratios live in its output)."""
 
 import json
 import os
@@ -27,6 +27,7 @@ def test_every_route_runs_on_the_same_weights_and_the_tables_are_written(photos,
     assert code == 0
     printed = capsys.readouterr().out
     assert "| XS | ours TFLite int8 |" in printed
+    assert "Ratios measured in this run" in printed and "XS: ours fp32 / ORT fp32 " in printed
     with open(out / "compare.json") as file:
         result = json.load(file)
     rows = {row["route"]: row for row in result["rows"]}
@@ -49,6 +50,10 @@ def test_every_route_runs_on_the_same_weights_and_the_tables_are_written(photos,
     (target,) = result["targets"]
     assert set(target) == {"variant", "ours fp32 faster than ORT fp32", "ours int8 <= 0.5x ORT fp32",
                            "ours int8 faster than ORT int8"}
+    (ratio,) = result["ratios"]
+    assert ratio["ours int8 / ORT int8"] == pytest.approx(
+        rows[compare.OURS_INT8]["median_ms"] / rows[compare.ORT_INT8]["median_ms"]
+    )
     assert os.path.getsize(out / "compare.png") > 0 and os.path.exists(out / "compare.csv")
 
 

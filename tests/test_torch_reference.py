@@ -33,3 +33,15 @@ def test_l2_swaps_the_attention_and_nothing_else():
 def test_unknown_attention_is_refused():
     with pytest.raises(ValueError, match="attention must be one of .*'token_softmax'"):
         torch_reference.swiftformer(*XS, attention="token_softmax")
+
+
+def test_random_reference_is_seeded_and_has_a_trained_models_logit_spread():
+    first = torch_reference.random_reference(*XS, classes=10, attention="l2", seed=1)
+    again = torch_reference.random_reference(*XS, classes=10, attention="l2", seed=1)
+    assert all(torch.equal(a, b) for a, b in zip(first.state_dict().values(), again.state_dict().values()))
+    probe = torch.from_numpy(np.random.RandomState(1).randn(2, 3, 224, 224).astype("float32"))
+    with torch.no_grad():
+        assert float(first(probe).logits.std()) == pytest.approx(5.0, rel=1e-4)
+    scales = [v for k, v in first.state_dict().items() if "layer_scale" in k]
+    assert scales and all(float(v.min()) >= 0.5 for v in scales)  # none left at the 1e-5 default
+    assert not first.training
