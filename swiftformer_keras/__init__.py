@@ -13,8 +13,8 @@ from swiftformer_keras.layers import (
     Stem,
     SwiftFormerBlock,
 )
+from swiftformer_keras.architecture import VARIANTS
 from swiftformer_keras.model import (
-    VARIANTS,
     SwiftFormer,
     SwiftFormerL1,
     SwiftFormerL3,

@@ -21,7 +21,7 @@ import zipfile
 import numpy as np
 
 from swiftformer_keras import torch_zip
-from swiftformer_keras.model import VARIANTS
+from swiftformer_keras.architecture import variant_name  # noqa: F401  (re-exported)
 
 TORCH_SUFFIXES = (".pth", ".pt", ".bin")
 SAFETENSORS_SUFFIX = ".safetensors"
@@ -303,14 +303,6 @@ def keras_architecture(keras_state):
         depths.append(max(blocks) + 1)
         widths.append(int(np.shape(first[0])[0]))
     return tuple(depths), tuple(widths)
-
-
-def variant_name(depths, widths):
-    """The variant name of an architecture, or a description of it."""
-    for name, spec in VARIANTS.items():
-        if tuple(spec["depths"]) == tuple(depths) and tuple(spec["widths"]) == tuple(widths):
-            return f"SwiftFormer-{name}"
-    return f"a SwiftFormer with depths {tuple(depths)} and widths {tuple(widths)}"
 
 
 def _keras_module(canonical_module):

@@ -11,7 +11,7 @@ import argparse
 import sys
 
 from swiftformer_keras import checkpoints, cli
-from swiftformer_keras.model import VARIANTS
+from swiftformer_keras.architecture import VARIANTS
 from swiftformer_keras.weights import convert_to_keras_weights
 
 

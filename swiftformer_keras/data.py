@@ -24,24 +24,12 @@ from swiftformer_keras.imagenet_utils import (
     preprocess_input,
     resize_and_center_crop,
 )
-from swiftformer_keras.model import INPUT_STRIDE, MIN_INPUT_SIZE
+from swiftformer_keras.architecture import check_image_size  # re-exported
 
 IMAGE_EXTENSIONS = IMAGE_SUFFIXES  # the one list, under its old name here
 TRAIN_SPLIT = "train"
 EVAL_SPLITS = ("val", "test")
 AUGMENTATIONS = ("auto", "pad-crop", "resized-crop", "none")
-
-
-def check_image_size(image_size):
-    """Returns `(height, width)` for an int or pair, refusing sizes the model cannot take."""
-    size = (image_size, image_size) if np.isscalar(image_size) else tuple(image_size)
-    for value in size:
-        if int(value) != value or value < MIN_INPUT_SIZE or value % INPUT_STRIDE:
-            raise ValueError(
-                f"Image size {image_size!r} is not supported: use a multiple of {INPUT_STRIDE} "
-                f"that is at least {MIN_INPUT_SIZE} (e.g. 64, 96, 128, 224)."
-            )
-    return int(size[0]), int(size[1])
 
 
 @dataclasses.dataclass

@@ -12,60 +12,17 @@ import keras
 from keras import layers
 
 from swiftformer_keras import layers as sf_layers
+from swiftformer_keras import weights as weights_lib
+from swiftformer_keras.architecture import (  # noqa: F401  (the architecture names are re-exported here)
+    DEFAULT_MLP_RATIO,
+    INPUT_STRIDE,
+    MIN_INPUT_SIZE,
+    VARIANTS,
+    all_layers,
+    check_side,
+    variant_config,
+)
 from swiftformer_keras.cli import check_number
-
-# Widths and depths exactly as the official code (SwiftFormer_width/_depth).
-VARIANTS = {
-    "XS": {"depths": (3, 3, 6, 4), "widths": (48, 56, 112, 220)},
-    "S": {"depths": (3, 3, 9, 6), "widths": (48, 64, 168, 224)},
-    "L1": {"depths": (4, 3, 10, 5), "widths": (48, 96, 192, 384)},
-    "L3": {"depths": (4, 4, 12, 6), "widths": (64, 128, 320, 512)},
-}
-DEFAULT_MLP_RATIO = 4.0
-MIN_INPUT_SIZE = 64
-INPUT_STRIDE = 32
-
-
-def all_layers(model):
-    """Every layer of `model`, nested ones included (each once), e.g. to find or patch them."""
-    found, seen, stack = [], set(), list(model.layers)
-    while stack:
-        layer = stack.pop(0)
-        if id(layer) in seen:
-            continue
-        seen.add(id(layer))
-        found.append(layer)
-        stack.extend(getattr(layer, "_layers", []))  # Keras tracks sub-layers of layers and models here
-    return found
-
-
-def variant_config(variant):
-    """Returns the architecture dict of a variant name (`"XS"`, `"s"`, ...) or
-    validates a dict `{"depths": (4 ints), "widths": (4 ints), "mlp_ratio": x}`."""
-    if isinstance(variant, str):
-        key = variant.upper()
-        if key not in VARIANTS:
-            raise ValueError(
-                f"Unknown SwiftFormer variant {variant!r}; use one of {sorted(VARIANTS)} "
-                "or a dict with 'depths' and 'widths'."
-            )
-        return {"name": key, **VARIANTS[key], "mlp_ratio": DEFAULT_MLP_RATIO}
-    if not isinstance(variant, dict) or not {"depths", "widths"} <= set(variant):
-        raise ValueError(
-            f"A SwiftFormer config must be a variant name or a dict with 'depths' and "
-            f"'widths', got {variant!r}."
-        )
-    depths, widths = tuple(variant["depths"]), tuple(variant["widths"])
-    if len(depths) != 4 or len(widths) != 4 or min(depths) < 1 or min(widths) < 2:
-        raise ValueError(
-            f"'depths' and 'widths' need four positive entries each, got {depths} and {widths}."
-        )
-    return {
-        "name": variant.get("name", "custom"),
-        "depths": tuple(int(d) for d in depths),
-        "widths": tuple(int(w) for w in widths),
-        "mlp_ratio": float(variant.get("mlp_ratio", DEFAULT_MLP_RATIO)),
-    }
 
 
 def _check_classes(classes):
@@ -83,12 +40,7 @@ def _validate_input_shape(input_shape, channels_required):
         )
     height, width, channels = input_shape
     for label, size in (("height", height), ("width", width)):
-        if size is not None and (size < MIN_INPUT_SIZE or size % INPUT_STRIDE):
-            raise ValueError(
-                f"Input {label} {size} is not supported: SwiftFormer downsamples by "
-                f"{INPUT_STRIDE}, so use None or a multiple of {INPUT_STRIDE} that is at "
-                f"least {MIN_INPUT_SIZE} (e.g. {max(MIN_INPUT_SIZE, -(-size // 32) * 32)})."
-            )
+        check_side(size, f"Input {label} {size}", allow_none=True)
     if channels_required and channels != 3:
         raise ValueError(
             f"Pretrained weights need 3 input channels (RGB), got input_shape {tuple(input_shape)}."
@@ -256,8 +208,6 @@ def SwiftFormer(
     Returns:
         A `keras.Model`.
     """
-    from swiftformer_keras import weights as weights_lib
-
     config = variant_config(config)
     classes = _check_classes(classes)  # before weights="imagenet" compares it with 1000
     if weights is not None and input_shape is not None:

@@ -6,25 +6,30 @@ it, converts it once and caches the Keras `.weights.h5` under
 `$KERAS_HOME/models/swiftformer/` (default `~/.keras`). Every file is written
 to a temporary name and renamed into place, so an interrupted download or
 conversion never leaves a partial file in the cache.
+
+No model is built here: a `.weights.h5` file is read, written and checked
+through `architecture.variable_shapes`, so that the builders (`model`) can
+call this module and not the reverse.
 """
 
 import collections
 import hashlib
+import json
 import os
 import re
 import urllib.error
 import urllib.request
-import warnings
-import json
 import zipfile
 
 import h5py
 import keras
+import ml_dtypes
 import numpy as np
 
 from swiftformer_keras import checkpoints
+from swiftformer_keras import layers as _registered_layers  # noqa: F401  (.keras files name the SwiftFormer layers)
+from swiftformer_keras.architecture import all_layers, variable_shapes, variant_config, variant_name
 from swiftformer_keras.files import write_atomically
-from swiftformer_keras.model import all_layers, build_swiftformer, variant_config
 
 BASE_URL_ENV = "SWIFTFORMER_WEIGHTS_URL"
 DEFAULT_BASE_URL = "https://huggingface.co"
@@ -97,7 +102,7 @@ def resolve_weights(weights, config, include_top, classes, attention):
         saved_attention = saved_attention_of(path)
         _check_attention(attention, saved_attention, path)
         attention = attention or saved_attention or "l2"
-        return WeightSource(read_keras_weights_file(path, config, attention), attention, path)
+        return WeightSource(read_keras_weights_file(path, config), attention, path)
     if path.endswith(".keras"):
         state, saved_attention = read_keras_model_file(path)
         _check_attention(attention, saved_attention, path)
@@ -119,8 +124,8 @@ def _check_attention(requested, available, source):
 
 def _check_architecture(depths, widths, config, source):
     if tuple(depths) != config["depths"] or tuple(widths) != config["widths"]:
-        found = checkpoints.variant_name(depths, widths)
-        wanted = checkpoints.variant_name(config["depths"], config["widths"])
+        found = variant_name(depths, widths)
+        wanted = variant_name(config["depths"], config["widths"])
         raise ValueError(
             f"{source} holds {found}, but the model being built is {wanted}. "
             "Use the builder of the checkpoint's variant."
@@ -149,7 +154,7 @@ def _imagenet_source(config, include_top, classes, attention):
         except ValueError as error:  # the file read, not the disk written (a full disk is an OSError)
             raise _bad_cache_file(source, error, "it will be downloaded again") from error
     try:
-        state = read_keras_weights_file(converted, config, attention=hub_attention)
+        state = read_keras_weights_file(converted, config)
     except ValueError as error:
         raise _bad_cache_file(converted, error, "it will be converted again from the cached checkpoint") from error
     return WeightSource(state, hub_attention, f"ImageNet weights of SwiftFormer-{variant}")
@@ -278,8 +283,10 @@ def convert_to_keras_weights(source, destination, config=None, attention=None):
     """Converts a PyTorch SwiftFormer checkpoint to a Keras `.weights.h5` file.
 
     The variant is detected from the checkpoint (or checked against `config`
-    when given). The output holds the full classifier model and is written
-    atomically. Returns `(destination, variant description, layout)`.
+    when given). The output holds the full classifier model (or the backbone
+    and final norm of a checkpoint without heads), records the attention
+    formulation and is written atomically. Returns `(destination, variant
+    description, layout)`.
     """
     destination = os.fspath(destination)
     if not destination.endswith(".weights.h5"):
@@ -292,17 +299,9 @@ def convert_to_keras_weights(source, destination, config=None, attention=None):
         config = {"name": "custom", "depths": depths, "widths": widths}
     config = variant_config(config)
     _check_architecture(depths, widths, config, os.fspath(source))
-    classes = state["classifier/head/kernel"].shape[1] if "classifier/head/kernel" in state else None
-    model = build_swiftformer(
-        config,
-        include_top=classes is not None,
-        classes=classes or 1000,
-        classifier_activation=None,
-        attention=attention or checkpoints.LAYOUT_ATTENTION[layout],
-    )
-    assign_state(model, state, os.fspath(source))
-    save_weights_atomically(model, destination, attention=model_attention(model))
-    return destination, checkpoints.variant_name(depths, widths), layout
+    attention = attention or checkpoints.LAYOUT_ATTENTION[layout]
+    write_keras_weights_file(state, config, destination, attention=attention, source=os.fspath(source))
+    return destination, variant_name(depths, widths), layout
 
 
 def model_attention(model):
@@ -373,34 +372,99 @@ def _h5_structure(path):
     return classes, has_norm, variables
 
 
-def read_keras_weights_file(path, config, attention="l2"):
+# How `model.save_weights` lays out a functional model: each layer under
+# `layers/<its class in snake case>`, numbered `_1`, `_2`, ... from the second
+# of a class on, in the order of `model.layers`; sub-layers under their
+# attribute names (here equal to their layer names); and the variables a layer
+# creates itself as `vars/0`, `vars/1`, ... in creation order. Keras reads the
+# same places back, so this is what `model.load_weights` relies on too.
+_H5_LAYER_CLASSES = {
+    "stem": "stem",
+    "downsample": "downsample_embedding",
+    "norm": "batch_normalization",
+    "classifier": "distilled_classifier",
+}
+
+
+def _h5_dataset_names(shapes):
+    """`{variable path: dataset name in a .weights.h5 file}` for the variables
+    `shapes` of a SwiftFormer (`architecture.variable_shapes`, in model order)."""
+    groups, per_class, per_owner, names = {}, collections.Counter(), collections.Counter(), {}
+    for path in shapes:
+        layer, _, rest = path.partition("/")
+        if layer not in groups:
+            if layer.startswith("stage"):  # the last block of a stage is the one with attention
+                kind = "swift_former_block" if f"{layer}/attn/w_g" in shapes else "conv_encoder"
+            else:
+                kind = _H5_LAYER_CLASSES[layer.rstrip("0123456789")]
+            number = per_class[kind]
+            per_class[kind] += 1
+            groups[layer] = f"layers/{kind}_{number}" if number else f"layers/{kind}"
+        owner = "/".join([groups[layer], *rest.split("/")[:-1]])
+        names[path] = f"{owner}/vars/{per_owner[owner]}"
+        per_owner[owner] += 1
+    return names
+
+
+def read_keras_weights_file(path, config):
     """Reads a `.weights.h5` file saved from a SwiftFormer of `config` into
-    `{variable path: array}`, refusing files of another structure."""
+    `{variable path: float32 array}`, refusing files of another structure.
+
+    The file must hold as many variables as such a model (with the file's own
+    head and final norm, or without them), each where Keras puts it and with
+    its shape (`architecture.variable_shapes`).
+    """
     classes, has_norm, variables = _h5_structure(path)
-    twin = build_swiftformer(
-        config,
-        include_top=classes is not None,
-        classes=classes or 1000,
-        classifier_activation=None,
-        features=not has_norm,
-        attention=attention,
-    )
-    wanted = checkpoints.variant_name(config["depths"], config["widths"])
-    if variables != len(twin.weights):
+    shapes = variable_shapes(config, classes=classes, final_norm=has_norm)
+    wanted = variant_name(config["depths"], config["widths"])
+    if variables != len(shapes):
         raise ValueError(
-            f"{path!r} holds {variables} variables but {wanted} has {len(twin.weights)}. "
+            f"{path!r} holds {variables} variables but {wanted} has {len(shapes)}. "
             "Was it saved from another variant?"
         )
+    state = {}
     try:
-        with warnings.catch_warnings():
-            # Keras warns, and keeps fresh weights, where a saved group is missing.
-            warnings.simplefilter("error", UserWarning)
-            twin.load_weights(path)
-    except Exception as error:  # Keras raises ValueError; h5py KeyError/OSError
-        raise ValueError(
-            f"{path!r} does not match {wanted}: {error}. Was it saved from another variant?"
-        ) from error
-    return {variable.path: keras.ops.convert_to_numpy(variable) for variable in twin.weights}
+        with h5py.File(path, "r") as file:
+            for variable, name in _h5_dataset_names(shapes).items():
+                dataset = file.get(name)
+                if not isinstance(dataset, h5py.Dataset) or dataset.shape != shapes[variable]:
+                    found = f"shape {dataset.shape}" if isinstance(dataset, h5py.Dataset) else "nothing"
+                    raise ValueError(
+                        f"{path!r} does not match {wanted}: {name!r} holds {found}, but {variable!r} "
+                        f"needs shape {shapes[variable]}. Was it saved from another variant?"
+                    )
+                bfloat16 = dataset.attrs.get("dtype") == "bfloat16"  # how Keras marks bfloat16 variables
+                value = np.array(dataset, dtype=ml_dtypes.bfloat16) if bfloat16 else dataset[()]
+                state[variable] = np.asarray(value, dtype=np.float32)
+    except OSError as error:  # h5py's error for damaged data
+        raise ValueError(f"{path!r} is not a readable .weights.h5 file ({error}).") from error
+    return state
+
+
+def write_keras_weights_file(state, config, destination, attention=None, source="the checkpoint"):
+    """Writes `state` (`{variable path: array}` of a SwiftFormer of `config`:
+    a full classifier, or a backbone with its final norm) as a `.weights.h5`
+    file, atomically.
+
+    The file is laid out as `model.save_weights` writes it, so that
+    `model.load_weights` reads it as well; `attention` is recorded as in
+    `save_weights_atomically`. Raises `ValueError` unless `state` fills
+    exactly the variables of such a model.
+    """
+    classes = state["classifier/head/kernel"].shape[-1] if "classifier/head/kernel" in state else None
+    shapes = variable_shapes(config, classes=classes)
+    check_state(shapes, state, source)
+    names = _h5_dataset_names(shapes)
+    os.makedirs(os.path.dirname(os.path.abspath(destination)), exist_ok=True)
+
+    def write(temp):
+        with h5py.File(temp, "w") as file:
+            for variable, name in names.items():
+                file[name] = np.asarray(state[variable])
+            if attention:
+                file.attrs[ATTENTION_ATTRIBUTE] = attention
+
+    return write_atomically(destination, write, size_hint=hdf5_size_hint(list(state.values())))
 
 
 def load_keras_model_file(path):
@@ -436,8 +500,6 @@ def load_keras_model_file(path):
             f"{path!r} exists but is not a Keras .keras model ({problem}); give a file written by "
             "model.save('name.keras')."
         )
-    import swiftformer_keras.layers  # noqa: F401  (registers the SwiftFormer layers)
-
     try:
         return keras.saving.load_model(path, compile=False, safe_mode=True)
     except Exception as error:  # Keras raises many types for foreign or corrupt files
@@ -458,6 +520,29 @@ def read_keras_model_file(path):
     return state, attention
 
 
+def check_state(shapes, state, source="the checkpoint", optional=()):
+    """Raises `ValueError` unless `state` (`{variable path: array}`) fills
+    every variable of `shapes` (`{path: shape}`) with an array of its shape
+    and holds nothing else, except entries under the `optional` path prefixes."""
+    for path, shape in shapes.items():
+        if path not in state:
+            raise ValueError(
+                f"{source} does not fill the model variable {path!r} "
+                f"(shape {tuple(shape)}); it is not a checkpoint of this model."
+            )
+        if tuple(state[path].shape) != tuple(shape):
+            raise ValueError(
+                f"{source}: {path!r} has shape {tuple(state[path].shape)} in the checkpoint "
+                f"but {tuple(shape)} in the model (wrong variant or number of classes?)."
+            )
+    unused = sorted(k for k in state if k not in shapes and not k.startswith(tuple(optional)))
+    if unused:
+        raise ValueError(
+            f"{source} has {len(unused)} entries the model does not use, first {unused[0]!r}; "
+            "it is not a checkpoint of this model."
+        )
+
+
 def assign_state(model, state, source="the checkpoint", keep_fresh=()):
     """Fills every variable of `model` from `state` (`{variable path: array}`).
 
@@ -474,28 +559,7 @@ def assign_state(model, state, source="the checkpoint", keep_fresh=()):
         for prefix, layer in (("classifier/", "classifier"), ("norm/", "norm"))
         if layer not in layer_names
     )
-    values = []
-    for variable in model.weights:
-        if variable.path.startswith(tuple(keep_fresh)):
-            continue
-        if variable.path not in state:
-            raise ValueError(
-                f"{source} does not fill the model variable {variable.path!r} "
-                f"(shape {tuple(variable.shape)}); it is not a checkpoint of this model."
-            )
-        value = state[variable.path]
-        if tuple(value.shape) != tuple(variable.shape):
-            raise ValueError(
-                f"{source}: {variable.path!r} has shape {tuple(value.shape)} in the checkpoint "
-                f"but {tuple(variable.shape)} in the model (wrong variant or number of classes?)."
-            )
-        values.append((variable, value))
-    used = {variable.path for variable, _ in values}
-    unused = sorted(k for k in state if k not in used and not k.startswith(optional))
-    if unused:
-        raise ValueError(
-            f"{source} has {len(unused)} entries the model does not use, first {unused[0]!r}; "
-            "it is not a checkpoint of this model."
-        )
-    for variable, value in values:
-        variable.assign(value)
+    variables = [v for v in model.weights if not v.path.startswith(tuple(keep_fresh))]
+    check_state({v.path: tuple(v.shape) for v in variables}, state, source, optional)
+    for variable in variables:
+        variable.assign(state[variable.path])

@@ -203,7 +203,7 @@ def test_keras_to_checkpoint_refuses_another_model():
 
 @pytest.mark.parametrize("variant", ["XS", "S", "L1", "L3"])
 def test_keras_architecture_reads_depths_and_widths_off_the_variables(variant):
-    from swiftformer_keras.model import VARIANTS
+    from swiftformer_keras.architecture import VARIANTS
 
     model = SwiftFormer(variant, weights=None, input_shape=(64, 64, 3), classes=10)
     state = {v.path: np.asarray(v) for v in model.weights}

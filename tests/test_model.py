@@ -212,15 +212,3 @@ def test_mixed_precision_computes_in_bfloat16_with_a_float32_head():
     y = model(np.random.RandomState(0).rand(1, 224, 224, 3).astype("float32"))
     assert keras.backend.standardize_dtype(y.dtype) == "float32" and np.isfinite(np.asarray(y)).all()
 
-
-def test_all_layers_reaches_nested_layers_once():
-    from swiftformer_keras import layers as sf_layers
-    from swiftformer_keras.model import all_layers
-
-    model = sfk.SwiftFormerXS(weights=None)
-    found = all_layers(model)
-    assert len(found) == len({id(layer) for layer in found})
-    assert sum(isinstance(layer, sf_layers.EfficientAdditiveAttention) for layer in found) == 4  # one per stage
-    assert sum(isinstance(layer, sf_layers.Mlp) for layer in found) == 4
-    assert sum(isinstance(layer, sf_layers.ConvEncoder) and not isinstance(layer, sf_layers.LocalRepresentation)
-               for layer in found) == 16 - 4  # XS: 3+3+6+4 blocks, the last of each stage is attention

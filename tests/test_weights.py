@@ -12,6 +12,7 @@ import pytest
 
 from conftest import make_reference, reference_logits
 from swiftformer_keras import SwiftFormer, SwiftFormerS, SwiftFormerXS, weights
+from swiftformer_keras.architecture import variant_config
 from swiftformer_keras.model import build_swiftformer
 
 XS_PATH = "/MBZUAI/swiftformer-xs/resolve/main/model.safetensors"
@@ -217,6 +218,99 @@ def test_truncated_weights_h5_is_refused(tmp_path):
     path.write_bytes(data[: len(data) // 3])
     with pytest.raises(ValueError, match="not a readable .weights.h5"):
         SwiftFormerXS(weights=str(path))
+
+
+TINY = {"depths": (2, 1, 3, 1), "widths": (8, 16, 24, 32)}
+
+
+def _distinct_values(model, seed=0):
+    """Every variable re-drawn, BatchNorm statistics included, so that a misplaced one shows."""
+    import keras
+
+    rng = np.random.default_rng(seed)
+    for variable in model.weights:
+        variable.assign(rng.normal(size=variable.shape).astype("float32"))
+    return {v.path: keras.ops.convert_to_numpy(v) for v in model.weights}
+
+
+@pytest.mark.parametrize("kwargs", [{"classes": 5}, {"include_top": False}, {"include_top": False, "features": True}])
+def test_weights_h5_is_read_from_where_keras_writes_it(tmp_path, kwargs):
+    config = variant_config(TINY)
+    model = build_swiftformer(config, input_shape=(64, 64, 3), **kwargs)
+    expected = _distinct_values(model)
+    path = str(tmp_path / "saved.weights.h5")
+    model.save_weights(path)
+    state = weights.read_keras_weights_file(path, config)
+    assert list(state) == list(expected)
+    assert all(np.array_equal(state[k], expected[k]) and state[k].dtype == np.float32 for k in expected)
+
+
+@pytest.mark.parametrize("kwargs", [{"classes": 5}, {"include_top": False}])
+def test_a_written_weights_h5_loads_in_keras(tmp_path, kwargs):
+    import warnings
+
+    import keras
+
+    config = variant_config(TINY)
+    expected = _distinct_values(build_swiftformer(config, input_shape=(64, 64, 3), **kwargs))
+    path = str(tmp_path / "written.weights.h5")
+    weights.write_keras_weights_file(expected, config, path, attention="softmax")
+    assert weights.saved_attention_of(path) == "softmax" and os.listdir(tmp_path) == ["written.weights.h5"]
+    model = build_swiftformer(config, input_shape=(64, 64, 3), **kwargs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # Keras only warns where it skips a variable
+        model.load_weights(path)
+    assert all(np.array_equal(keras.ops.convert_to_numpy(v), expected[v.path]) for v in model.weights)
+
+
+def test_a_written_weights_h5_must_fill_the_model_exactly(tmp_path):
+    config = variant_config(TINY)
+    state = _distinct_values(build_swiftformer(config, classes=5))
+    path = str(tmp_path / "out.weights.h5")
+    missing = {k: v for k, v in state.items() if k != "stage2_block1/norm/beta"}
+    with pytest.raises(ValueError, match="does not fill the model variable 'stage2_block1/norm/beta'"):
+        weights.write_keras_weights_file(missing, config, path)
+    with pytest.raises(ValueError, match="1 entries the model does not use, first 'stage9_block0/x'"):
+        weights.write_keras_weights_file({**state, "stage9_block0/x": np.zeros(3)}, config, path)
+    wrong = {**state, "stem/conv1/bias": np.zeros(5, "float32")}
+    with pytest.raises(ValueError, match="'stem/conv1/bias' has shape \\(5,\\) in the checkpoint but \\(4,\\)"):
+        weights.write_keras_weights_file(wrong, config, path)
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_bfloat16_weights_h5_is_read_as_float32(tmp_path):
+    import keras
+
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("bfloat16")
+    try:
+        model = build_swiftformer(TINY, classes=5)
+    finally:
+        keras.config.set_dtype_policy(previous)
+    path = str(tmp_path / "bf16.weights.h5")
+    model.save_weights(path)
+    state = weights.read_keras_weights_file(path, variant_config(TINY))
+    for variable in model.weights:
+        expected = keras.ops.convert_to_numpy(keras.ops.cast(variable, "float32"))
+        assert state[variable.path].dtype == np.float32 and np.array_equal(state[variable.path], expected)
+
+
+def test_weight_files_are_converted_and_read_without_building_a_model(tmp_path, monkeypatch):
+    """weights checks files against architecture.variable_shapes, not against a twin model."""
+    import keras
+
+    from conftest import write_checkpoint
+
+    source = write_checkpoint(make_reference("XS", "l2"), "official", str(tmp_path))
+    destination = str(tmp_path / "xs.weights.h5")
+
+    def no_model(*args, **kwargs):
+        raise AssertionError("a Keras model was built")
+
+    monkeypatch.setattr(keras, "Model", no_model)
+    weights.convert_to_keras_weights(source, destination)
+    resolved = weights.resolve_weights(destination, variant_config("XS"), True, 1000, None)
+    assert len(resolved.state) == 290 and resolved.attention == "l2"
 
 
 def test_keras_file_weights_and_attention(tmp_path, images):
