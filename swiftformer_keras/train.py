@@ -469,7 +469,7 @@ class RunCheckpoint(keras.callbacks.Callback):
             self.best_top1 = top1
             weights_lib.save_weights_atomically(
                 self.student, os.path.join(self.config.output, "best.weights.h5"),
-                attention=weights_lib.model_attention(self.student),
+                attention=weights_lib.model_attention(self.student), crop_pct=self.config.crop_pct,
             )
         write_json_atomically(
             os.path.join(self.folder, STATE_FILE),
@@ -652,7 +652,10 @@ def _finish(config, student, eval_folder, devices):
     )
     inference.set_weights(student.get_weights())
     weights_path = os.path.join(config.output, "model.weights.h5")
-    weights_lib.save_weights_atomically(inference, weights_path, attention=weights_lib.model_attention(inference))
+    weights_lib.save_weights_atomically(
+        inference, weights_path, attention=weights_lib.model_attention(inference), crop_pct=config.crop_pct
+    )
+
     def save_keras(temp):
         inference.save(temp)
         # The tools evaluate and convert with the crop the model was trained for.

@@ -115,7 +115,7 @@ def test_moved_names_stay_importable_from_their_old_places():
 EARLIER_STAGES = {
     "architecture": {"cli", "files"},
     "checkpoints": {"architecture", "torch_zip"},
-    "weights": {"architecture", "checkpoints", "files", "layers"},
+    "weights": {"architecture", "checkpoints", "files", "imagenet_utils", "layers"},
     "model": {"architecture", "cli", "layers", "weights"},
     "convert_weights": {"architecture", "checkpoints", "cli", "weights"},
     "testing": set(),

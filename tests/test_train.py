@@ -420,4 +420,5 @@ def test_the_trained_model_records_the_crop_it_was_trained_for(trained_run):
     from swiftformer_keras.imagenet_utils import recorded_crop_pct
 
     output, _ = trained_run
-    assert recorded_crop_pct(output / "model.keras") == 1.0  # TrainConfig's crop_pct
+    for name in ("model.keras", "model.weights.h5", "best.weights.h5"):
+        assert recorded_crop_pct(output / name) == 1.0, name  # TrainConfig's crop_pct
