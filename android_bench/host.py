@@ -17,6 +17,7 @@ printed, in one line `android_bench/host.py: error: ...` and exit code 2.
 import argparse
 import json
 import os
+import platform
 import resource
 import subprocess
 import sys
@@ -31,6 +32,7 @@ if ROOT not in sys.path:  # run as a script from anywhere
 from android_bench import rows as rows_lib  # noqa: E402
 from swiftformer_keras import cli  # noqa: E402
 from swiftformer_keras.files import check_output_folder  # noqa: E402
+from swiftformer_keras.interpreter import count_partitions, cpu_name, make_interpreter, time_interleaved  # noqa: E402
 
 PROG = "android_bench/host.py"
 
@@ -45,15 +47,9 @@ def _rss_mb():
 
 def measure(model, delegate, threads, runs, warmup):
     """Times one model in this process; returns the row fields (no device columns)."""
-    from ai_edge_litert.interpreter import Interpreter, OpResolverType
-
     baseline = _rss_mb()
-    kwargs = {"num_threads": threads}
-    if delegate == "none":
-        kwargs["experimental_op_resolver_type"] = OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
     start = time.perf_counter()
-    interpreter = Interpreter(model_path=model, **kwargs)
-    interpreter.allocate_tensors()
+    interpreter = make_interpreter(model_path=model, num_threads=threads, xnnpack=delegate == "xnnpack")
     init = time.perf_counter() - start
     detail = interpreter.get_input_details()[0]
     rng = np.random.default_rng(0)
@@ -63,17 +59,10 @@ def measure(model, delegate, threads, runs, warmup):
     else:
         sample = rng.normal(size=detail["shape"]).astype(detail["dtype"])
     interpreter.set_tensor(detail["index"], sample)
-
-    def timed():
-        begin = time.perf_counter()
-        interpreter.invoke()
-        return (time.perf_counter() - begin) * 1000
-
-    first = timed()
-    warm = [timed() for _ in range(warmup)]
-    times = np.asarray([timed() for _ in range(runs)])
-    nodes = interpreter._get_ops_details()  # the only node listing the Python API has
-    partitions = sum(op["op_name"] == "DELEGATE" for op in nodes)
+    # One candidate: every call timed in order, the first and the warm-up ones reported apart.
+    timed = time_interleaved({"model": interpreter.invoke}, 1 + warmup + runs)["model"]
+    first, warm, times = timed[0], timed[1 : 1 + warmup], np.asarray(timed[1 + warmup :])
+    partitions, model_nodes = count_partitions(interpreter)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     return {
         "status": "ok",
@@ -89,22 +78,13 @@ def measure(model, delegate, threads, runs, warmup):
         "p95_ms": float(np.percentile(times, 95)),
         "max_ms": float(times.max()),
         "memory_mb": max(0.0, peak - baseline),
-        "total_nodes": len(nodes) - partitions,
+        "total_nodes": model_nodes,
         "partitions": partitions if delegate == "xnnpack" else 0,
     }
 
 
 def _host_columns():
-    import platform
-
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as file:
-            names = [line.split(":", 1)[1].strip() for line in file if line.startswith("model name")]
-        cpu = f"{names[0]} x{len(names)}" if names else cpu
-    except OSError:
-        pass
-    return {"source": "host-python", "device": platform.node(), "device_model": cpu}
+    return {"source": "host-python", "device": platform.node(), "device_model": cpu_name(count=True)}
 
 
 def run_one(model, delegate, threads, runs, warmup, timeout=CHILD_TIMEOUT_S):

@@ -16,16 +16,15 @@ calibrated ranges only, which does not change the kernels XNNPACK picks.
 import argparse
 import os
 import sys
-import time
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
-from tqdm import tqdm  # noqa: E402
 
 from swiftformer_keras import calibration, cli, export, files, plots, tflite_report  # noqa: E402
+from swiftformer_keras.interpreter import cpu_mhz, make_interpreter, time_interleaved  # noqa: E402
 from swiftformer_keras.model import SwiftFormer, all_layers  # noqa: E402
 from swiftformer_keras.testing import randomize_weights  # noqa: E402
 
@@ -34,60 +33,18 @@ MODES = ("fp32", "fp16", "dynamic", "int8")
 VNNI_MACS_PER_CYCLE = 128
 
 
-def count_macs(model):
-    """Multiply-accumulates of one image through the model's convolutions and dense layers."""
-    convolutions = [l for l in all_layers(model) if isinstance(l, (keras.layers.Conv2D, keras.layers.DepthwiseConv2D))]
-    positions = {}  # output height x width of each convolution, recorded by one forward pass
-
-    def recorder(layer, call):
-        def record(x):
-            y = call(x)
-            positions[id(layer)] = int(y.shape[1]) * int(y.shape[2])
-            return y
-
-        return record
-
-    for layer in convolutions:
-        layer.call = recorder(layer, layer.call)
-    try:
-        model(np.zeros((1, *model.inputs[0].shape[1:]), np.float32))
-    finally:
-        for layer in convolutions:
-            del layer.call  # back to the class's method
-    total = 0
-    for layer in all_layers(model):
-        if isinstance(layer, keras.layers.DepthwiseConv2D):
-            total += positions[id(layer)] * int(np.prod(layer.kernel.shape[:3]))
-        elif isinstance(layer, keras.layers.Conv2D):
-            total += positions[id(layer)] * int(np.prod(layer.kernel.shape))
-        elif isinstance(layer, keras.layers.Dense):
-            total += int(np.prod(layer.kernel.shape))
-    return total
+from swiftformer_keras.architecture import count_macs  # noqa: E402  (re-exported: its home is the architecture)
 
 
-def _interpreter(path, threads):
-    from ai_edge_litert.interpreter import Interpreter
-
-    interpreter = Interpreter(model_path=path, num_threads=threads)
-    interpreter.allocate_tensors()
-    detail = interpreter.get_input_details()[0]
-    interpreter.set_tensor(detail["index"], np.zeros(detail["shape"], detail["dtype"]))
-    return interpreter
-
-
-def time_interleaved(paths, threads, runs, warmup):
-    """`{name: [seconds per invoke]}`, all files timed round-robin in one loop."""
-    interpreters = {name: _interpreter(path, threads) for name, path in paths.items()}
-    for interpreter in interpreters.values():
-        for _ in range(warmup):
-            interpreter.invoke()
-    times = {name: [] for name in interpreters}
-    for _ in tqdm(range(runs), desc="interleaved runs", unit="round"):
-        for name, interpreter in interpreters.items():
-            start = time.perf_counter()
-            interpreter.invoke()
-            times[name].append(time.perf_counter() - start)
-    return times
+def time_files(paths, threads, runs, warmup):
+    """`{name: [ms per invoke]}`, all files timed round-robin in one loop, one invoke per turn."""
+    invokes = {}
+    for name, path in paths.items():
+        interpreter = make_interpreter(model_path=path, num_threads=threads)
+        detail = interpreter.get_input_details()[0]
+        interpreter.set_tensor(detail["index"], np.zeros(detail["shape"], detail["dtype"]))
+        invokes[name] = interpreter.invoke
+    return time_interleaved(invokes, runs, warmup, progress=True)
 
 
 def benchmark_variant(variant, size, calib, folder, threads, runs, warmup, weights):
@@ -103,11 +60,11 @@ def benchmark_variant(variant, size, calib, folder, threads, runs, warmup, weigh
     reference = keras.ops.convert_to_numpy(model(probe, training=False))
     fp32_diff = float(np.abs(export.tflite_runner(paths["fp32"])(probe) - reference).max())
     fp16 = tflite_report.fidelity(reference, export.tflite_runner(paths["fp16"])(probe))
-    times = time_interleaved(paths, threads, runs, warmup)
+    times = time_files(paths, threads, runs, warmup)
     macs = count_macs(model)
     rows = []
     for mode in MODES:
-        ms = 1000 * np.asarray(times[mode])
+        ms = np.asarray(times[mode])
         rows.append({
             "variant": variant,
             "mode": mode,
@@ -128,12 +85,9 @@ def benchmark_variant(variant, size, calib, folder, threads, runs, warmup, weigh
 
 
 def vnni_floor_ms(macs, threads):
-    """The time `macs` int8 multiply-adds take at the VNNI peak of `threads` cores."""
-    mhz = None
-    try:
-        with open("/proc/cpuinfo") as file:
-            mhz = max(float(line.split(":")[1]) for line in file if line.startswith("cpu MHz"))
-    except (OSError, ValueError):
+    """The time `macs` int8 multiply-adds take at the VNNI peak of `threads` cores (None: clock unknown)."""
+    mhz = cpu_mhz()
+    if mhz is None:
         return None
     return macs / (threads * mhz * 1e6 * VNNI_MACS_PER_CYCLE) * 1000
 

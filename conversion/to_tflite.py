@@ -17,6 +17,7 @@ exit code 2; arguments and destinations are checked before the conversion.
 """
 
 import argparse
+import dataclasses
 import os
 import sys
 
@@ -25,7 +26,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from swiftformer_keras import cli, conversion, tflite_report  # noqa: E402
 from swiftformer_keras.calibration import IMAGENET_CROP_PCT  # noqa: E402
-from swiftformer_keras.export import INT8_FLOAT_OPS  # noqa: E402
+from swiftformer_keras.int8_recipe import DEFAULT_INT8_RECIPE  # noqa: E402
 from swiftformer_keras.model import MIN_INPUT_SIZE, VARIANTS  # noqa: E402
 
 PROG = "conversion/to_tflite.py"
@@ -57,7 +58,7 @@ def parse_args(argv=None):
     parser.add_argument("--output", help="the .tflite file (default swiftformer_<model>_<mode>.tflite)")
     parser.add_argument("--report", help="write the report as JSON here")
     parser.add_argument("--debug", action="store_true", help="per-layer int8 error table")
-    parser.add_argument("--float-ops", nargs="+", default=list(INT8_FLOAT_OPS), metavar="OP",
+    parser.add_argument("--float-ops", nargs="+", default=list(DEFAULT_INT8_RECIPE.float_ops), metavar="OP",
                         help="TFLite op types int8 keeps in float (default: %(default)s)")
     args = parser.parse_args(argv)
     args.mode = args.mode or "fp32"
@@ -90,7 +91,7 @@ def _main(argv):
         crop_pct=args.crop_pct,
         debug=args.debug,
         report_path=args.report,
-        float_ops=tuple(args.float_ops),
+        recipe=dataclasses.replace(DEFAULT_INT8_RECIPE, float_ops=args.float_ops),
     )
     print(tflite_report.markdown(report))
     print(f"\nwrote {args.output}" + (f" and {args.report}" if args.report else ""))

@@ -18,6 +18,7 @@ from swiftformer_keras import export, tflite_report
 from swiftformer_keras.cli import check_number
 from swiftformer_keras.data import check_image_size
 from swiftformer_keras.files import check_output_paths, write_json_atomically
+from swiftformer_keras.int8_recipe import DEFAULT_INT8_RECIPE
 
 DEFAULT_VARIANT = "S"
 DEFAULT_NUM_CALIB = 200
@@ -138,10 +139,12 @@ def _evaluate(model, path, eval_dir, num_eval, size, crop_pct, seed):
     return {"eval_dir": os.fspath(eval_dir), "unreadable": unreadable, **tflite_report.fidelity(reference, outputs, labels)}
 
 
-def quantization_debug(model, size, calibration, debug_images, float_ops=export.INT8_FLOAT_OPS, beside=None):
+def quantization_debug(model, size, calibration, debug_images, recipe=DEFAULT_INT8_RECIPE, beside=None):
     """Per-layer int8 error from TFLite's quantization debugger, worst first.
 
-    `beside` (the output file) is where the intermediate SavedModel goes, as in `export.convert`.
+    The model is prepared, calibrated and quantized by `recipe` exactly as
+    `export.convert` makes the shipped file. `beside` (the output file) is
+    where the intermediate SavedModel goes, as in `export.convert`.
 
     Each row: the op, its output tensor, `rmse/scale` (the error in int8
     steps: about 0.29 is pure rounding, much more means the layer's range is
@@ -149,15 +152,12 @@ def quantization_debug(model, size, calibration, debug_images, float_ops=export.
     """
     import tensorflow as tf
 
-    friendly = export.int8_friendly(model)
-    with export._converter(friendly, *size, friendly.inputs[0].shape[-1], beside) as converter:
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        converter.representative_dataset = lambda: ([image[None]] for image in calibration)
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8, tf.lite.OpsSet.TFLITE_BUILTINS]
+    prepared = recipe.prepare_model(model)
+    with export._converter(prepared, *size, prepared.inputs[0].shape[-1], beside) as converter:
         debugger = tf.lite.experimental.QuantizationDebugger(
-            converter=converter,
+            converter=recipe.configure(converter, calibration),
             debug_dataset=lambda: ([image[None]] for image in debug_images),
-            debug_options=tf.lite.experimental.QuantizationDebugOptions(denylisted_ops=list(float_ops)),
+            debug_options=recipe.debug_options(),
         )
         debugger.run()
     import csv
@@ -196,7 +196,7 @@ def convert_swiftformer(
     debug=False,
     report_path=None,
     seed=0,
-    float_ops=export.INT8_FLOAT_OPS,
+    recipe=DEFAULT_INT8_RECIPE,
 ):
     """Converts a SwiftFormer to `output` (`.tflite`) and returns the report (a dict).
 
@@ -205,7 +205,8 @@ def convert_swiftformer(
     With `eval_dir`, the report measures the file against the Keras model on
     up to `num_eval` of its images (with per-class folders also top-1).
     `debug` adds TFLite's per-layer quantization error (int8 only).
-    `float_ops` are the op types int8 keeps in float (selective quantization).
+    `recipe` is the `Int8Recipe` int8 applies (activation form, ops kept in
+    float, converter settings); `--debug` measures that same recipe.
     `report_path` writes the report as JSON.
 
     Every argument and both destinations are checked before the model is
@@ -224,13 +225,13 @@ def convert_swiftformer(
         raise ValueError(f"Unknown mode {mode!r}; use one of {export.MODES}.")
     if debug and mode != "int8":
         raise ValueError("--debug reports int8 quantization error; use it with --int8.")
+    if mode == "int8":
+        export.check_recipe(recipe)
     if eval_dir is not None:
         calib_lib.find_images(eval_dir)  # fail on a bad folder before the slow conversion
     model, size = load_keras_model(variant, keras_model, weights, input_size)
     calibration, calib_info = _calibration(mode, size, calib_dir, num_calib, calib_random, crop_pct, seed)
-    export.export_tflite(
-        model, output, input_shape=size, mode=mode, calibration=calibration, io=io, float_ops=float_ops
-    )
+    export.export_tflite(model, output, input_shape=size, mode=mode, calibration=calibration, io=io, recipe=recipe)
     report = {
         "model": os.fspath(keras_model) if keras_model else f"SwiftFormer-{variant}",
         "weights": None if keras_model else (os.fspath(weights) if weights else "random"),
@@ -241,8 +242,9 @@ def convert_swiftformer(
         **tflite_report.inspect_tflite(output),
     }
     if mode == "int8":
-        report["float_ops_kept"] = list(float_ops)
-        report["activation"] = "GELU computed as x * sigmoid(1.702 x) (int8-friendly)"
+        report["int8_recipe"] = recipe.as_dict()
+        report["float_ops_kept"] = list(recipe.float_ops)
+        report["activation"] = recipe.activation_text
     if eval_dir is not None:
         report["fidelity"] = _evaluate(model, output, eval_dir, num_eval, size, crop_pct, seed)
     if debug:
@@ -251,7 +253,7 @@ def convert_swiftformer(
             paths, _ = calib_lib.find_images(eval_dir)
             debug_images, _, _ = calib_lib.load_images(paths[:32], size, crop_pct)
         report["debug_layers"] = quantization_debug(
-            model, size, calibration, debug_images[:32], float_ops, beside=output
+            model, size, calibration, debug_images[:32], recipe, beside=output
         )
     if report_path is not None:
         write_json_atomically(report_path, report)

@@ -24,14 +24,12 @@ import keras
 import numpy as np
 
 from swiftformer_keras.files import check_output_paths, partial_folder, write_bytes_atomically
+from swiftformer_keras.int8_recipe import DEFAULT_INT8_RECIPE, Int8Recipe
+from swiftformer_keras.interpreter import make_interpreter
 
 TFLITE_SUFFIX = ".tflite"
 MODES = ("fp32", "fp16", "dynamic", "int8")
 IO_TYPES = ("float32", "int8", "uint8")
-# The tail of each L2 normalisation, x * rsqrt(max(sum(x^2), eps^2)): XNNPACK has
-# no int8 RSQRT, but runs it in float inside the same partition as its int8
-# neighbours; nothing else in SwiftFormer uses these two ops.
-INT8_FLOAT_OPS = ("RSQRT", "MAXIMUM")
 
 
 def _check_destination(path, what="The destination"):
@@ -106,62 +104,8 @@ def _run_converter(model, converter):
         raise ValueError(_conversion_error_message(model, str(error))) from error
 
 
-def int8_friendly(model):
-    """A copy of `model`, same weights, with every GELU computed as `x * sigmoid(1.702 x)`.
-
-    XNNPACK has no int8 GELU: each one would split the int8 graph into
-    another delegate partition and run on the slow reference kernel.
-    LOGISTIC and MUL run in int8 inside XNNPACK. The approximation is at
-    most 0.02 from GELU, less than one int8 step of these activations; the
-    conversion report measures what it costs against the exact Keras model.
-    """
-    from swiftformer_keras.layers import ACTIVATIONS
-
-    def clone(layer):
-        config = layer.get_config()
-        if config.get("activation") in ACTIVATIONS and layer.__module__ == "swiftformer_keras.layers":
-            config["activation"] = "quick_gelu"
-        return layer.__class__.from_config(config)
-
-    copy = keras.models.clone_model(model, clone_function=clone, recursive=True)
-    copy.set_weights(model.get_weights())
-    return copy
-
-
-def _convert_int8(model, converter, calibration, io, float_ops):
-    """Full-integer conversion with `float_ops` left in float (selective quantization).
-
-    The converter's public options cannot keep chosen ops in float; TFLite's
-    quantization debugger does it by calibrating once and then calling the
-    MLIR quantizer with a denylist. The same two steps are taken here, so the
-    input and output types can be chosen too.
-    """
-    import tensorflow as tf
-    from tensorflow.lite.python import convert as tf_convert
-    from tensorflow.lite.python import util as tf_util
-
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    converter.representative_dataset = lambda: ([image[None]] for image in calibration)
-    converter.target_spec.supported_ops = [
-        tf.lite.OpsSet.TFLITE_BUILTINS_INT8,
-        tf.lite.OpsSet.TFLITE_BUILTINS,
-    ]
-    converter._experimental_calibrate_only = True
-    calibrated = _run_converter(model, converter)
-    io_dtype = {"float32": tf.float32, "int8": tf.int8, "uint8": tf.uint8}[io]
-    quantized = tf_convert.mlir_quantize(
-        calibrated,
-        input_data_type=tf.float32 if io == "uint8" else io_dtype,
-        output_data_type=tf.float32 if io == "uint8" else io_dtype,
-        denylisted_ops=list(float_ops),
-    )
-    if io == "uint8":  # the MLIR quantizer speaks int8 only; the converter retypes uint8 I/O the same way
-        quantized = tf_util.modify_model_io_type(quantized, tf.uint8, tf.uint8)
-    return quantized
-
-
 def convert(
-    model, mode="fp32", input_shape=None, calibration=None, io="float32", float_ops=INT8_FLOAT_OPS, beside=None
+    model, mode="fp32", input_shape=None, calibration=None, io="float32", recipe=DEFAULT_INT8_RECIPE, beside=None
 ):
     """Converts a Keras image classifier to `.tflite` bytes with builtin ops only.
 
@@ -176,8 +120,8 @@ def convert(
             exactly as at inference.
         io: for int8, the type of the model's input and output tensors:
             `"float32"` (quantized inside the model), `"int8"` or `"uint8"`.
-        float_ops: for int8, TFLite op types kept in float (selective
-            quantization); the default keeps the L2 normalisations' tail.
+        recipe: for int8, the `Int8Recipe`: the activation form, the op types
+            kept in float (selective quantization) and the converter settings.
         beside: the file the result is for; the intermediate SavedModel is
             written beside it (same disk), else in the temp folder.
 
@@ -203,11 +147,12 @@ def convert(
     channels = model.inputs[0].shape[-1]
     if mode == "int8":
         calibration = _check_calibration(calibration, (height, width, channels))
-        float_ops = _check_float_ops(float_ops)
-        model = int8_friendly(model)
+        recipe = check_recipe(recipe)
+        model = recipe.prepare_model(model)
     with _converter(model, height, width, channels, beside) as converter:
         if mode == "int8":
-            content = _convert_int8(model, converter, calibration, io, float_ops)
+            recipe.configure(converter, calibration)
+            content = recipe.quantize(_run_converter(model, converter), io)
         else:
             if mode in ("fp16", "dynamic"):
                 converter.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -238,21 +183,20 @@ def _check_calibration(calibration, image_shape):
     return calibration
 
 
-def _check_float_ops(float_ops):
-    names = set(_builtin_op_names().values())
-    unknown = sorted(set(float_ops) - names)
+def check_recipe(recipe):
+    """`recipe` if it is an `Int8Recipe` whose float ops are all TFLite builtin op names."""
+    if not isinstance(recipe, Int8Recipe):
+        raise ValueError(f"recipe must be an Int8Recipe, got {type(recipe).__name__}.")
+    unknown = sorted(set(recipe.float_ops) - set(_builtin_op_names().values()))
     if unknown:
         raise ValueError(f"Unknown TFLite op types {unknown} to keep in float; use schema names such as 'RSQRT'.")
-    return tuple(float_ops)
+    return recipe
 
 
 def _check_runs(content):
     """Loads the converted bytes in the LiteRT interpreter and runs them once."""
-    from ai_edge_litert.interpreter import Interpreter
-
     try:
-        interpreter = Interpreter(model_content=content, num_threads=1)
-        interpreter.allocate_tensors()
+        interpreter = make_interpreter(model_content=content, num_threads=1)
         detail = interpreter.get_input_details()[0]
         interpreter.set_tensor(detail["index"], np.zeros(detail["shape"], detail["dtype"]))
         interpreter.invoke()
@@ -311,7 +255,7 @@ def tflite_ops(model):
 
 
 def export_tflite(
-    model, path, input_shape=None, mode="fp32", calibration=None, io="float32", float_ops=INT8_FLOAT_OPS
+    model, path, input_shape=None, mode="fp32", calibration=None, io="float32", recipe=DEFAULT_INT8_RECIPE
 ):
     """Converts a Keras model to a `.tflite` file with builtin ops only.
 
@@ -323,7 +267,7 @@ def export_tflite(
             conversion leaves no file and keeps an older one intact.
         input_shape: `(height, width)` to export a model built with a dynamic
             size; defaults to the model's static input size.
-        mode, calibration, io, float_ops: see `convert`.
+        mode, calibration, io, recipe: see `convert`.
 
     Returns:
         `path`. The exported input is `(1, height, width, channels)`.
@@ -336,7 +280,7 @@ def export_tflite(
     path = os.fspath(path)
     _check_destination(path)
     content = convert(
-        model, mode, input_shape=input_shape, calibration=calibration, io=io, float_ops=float_ops, beside=path
+        model, mode, input_shape=input_shape, calibration=calibration, io=io, recipe=recipe, beside=path
     )
     write_bytes_atomically(path, content)
     return path
@@ -368,13 +312,11 @@ class TFLitePredictor:
     """
 
     def __init__(self, path, num_threads=2):
-        from ai_edge_litert.interpreter import Interpreter
-
         path = os.fspath(path)
         if not os.path.isfile(path):
             raise ValueError(f"TFLite model {path!r} does not exist.")
         try:
-            self.interpreter = Interpreter(model_path=path, num_threads=num_threads)
+            self.interpreter = make_interpreter(model_path=path, num_threads=num_threads, allocate=False)
         except (ValueError, RuntimeError) as error:
             raise ValueError(f"{path!r} is not a loadable .tflite model ({error}).") from error
         inputs, outputs = self.interpreter.get_input_details(), self.interpreter.get_output_details()

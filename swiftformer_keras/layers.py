@@ -54,8 +54,9 @@ def _activation(x, activation):
     """GELU: exact (erf) as in the official model, or `x * sigmoid(1.702 x)`.
 
     `"quick_gelu"` (the sigmoid approximation; at most 0.02 from GELU) is what
-    int8 export uses: XNNPACK has int8 LOGISTIC and MUL but no int8 GELU, and
-    the approximation error is below one int8 step of these activations.
+    the default int8 recipe swaps in (`int8_recipe.DEFAULT_INT8_RECIPE`):
+    XNNPACK has int8 LOGISTIC and MUL but no int8 GELU, and the approximation
+    error is below one int8 step of these activations.
     """
     if activation == "quick_gelu":
         return x * ops.sigmoid(1.702 * x)
@@ -232,6 +233,9 @@ class ConvEncoder(layers.Layer):
         activation: `"gelu"` (exact, the official model) or `"quick_gelu"`.
     """
 
+    # Declares `activation=` as one of these forms: an int8 recipe rebuilds the layer with another.
+    accepted_activations = ACTIVATIONS
+
     def __init__(self, hidden_dim=None, drop_path_rate=0.0, activation="gelu", **kwargs):
         super().__init__(**kwargs)
         self.hidden_dim = None if hidden_dim is None else int(hidden_dim)
@@ -299,6 +303,8 @@ class Mlp(layers.Layer):
         dropout_rate: dropout after the activation and after `fc2`.
         activation: `"gelu"` (exact, the official model) or `"quick_gelu"`.
     """
+
+    accepted_activations = ACTIVATIONS  # as in ConvEncoder
 
     def __init__(self, hidden_dim, dropout_rate=0.0, activation="gelu", **kwargs):
         super().__init__(**kwargs)
@@ -417,6 +423,8 @@ class SwiftFormerBlock(layers.Layer):
         layer_scale_init_value: initial value of both layer scales.
         activation: `"gelu"` (exact, the official model) or `"quick_gelu"`.
     """
+
+    accepted_activations = ACTIVATIONS  # as in ConvEncoder
 
     def __init__(
         self,

@@ -18,6 +18,8 @@ import os
 
 import numpy as np
 
+from swiftformer_keras.interpreter import count_partitions, make_interpreter, nodes
+
 # Ops the GPU delegate has a parser for (LiteRT model_builder.cc). QUANTIZE and
 # DEQUANTIZE only exist with quantized models allowed, which is the default
 # (TFLITE_GPU_EXPERIMENTAL_FLAGS_ENABLE_QUANT); 8-bit tensors then run in float.
@@ -66,18 +68,10 @@ DEBUG_LAYERS_SHOWN = 15
 _INTEGER = {"int8", "uint8", "int16"}
 
 
-def _load(path_or_bytes, delegates):
-    from ai_edge_litert.interpreter import Interpreter, OpResolverType
-
-    kwargs = {"num_threads": 2}
-    if not delegates:
-        kwargs["experimental_op_resolver_type"] = OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+def _load(path_or_bytes, xnnpack):
     if isinstance(path_or_bytes, (bytes, bytearray)):
-        interpreter = Interpreter(model_content=bytes(path_or_bytes), **kwargs)
-    else:
-        interpreter = Interpreter(model_path=os.fspath(path_or_bytes), **kwargs)
-    interpreter.allocate_tensors()
-    return interpreter
+        return make_interpreter(model_content=path_or_bytes, xnnpack=xnnpack)
+    return make_interpreter(model_path=path_or_bytes, xnnpack=xnnpack)
 
 
 def op_table(path_or_bytes):
@@ -86,14 +80,14 @@ def op_table(path_or_bytes):
     The input dtype is that of the op's first non-constant input (a weight's
     dtype says nothing about where the op computes).
     """
-    interpreter = _load(path_or_bytes, delegates=False)
+    interpreter = _load(path_or_bytes, xnnpack=False)
     tensors = {t["index"]: t for t in interpreter.get_tensor_details()}
-    nodes = interpreter._get_ops_details()  # the only listing of nodes the Python API has
+    listed = nodes(interpreter)
     # Runtime tensors are the graph inputs and what some op computes; the rest are constants.
     computed = {d["index"] for d in interpreter.get_input_details()}
-    computed.update(i for op in nodes for i in op["outputs"])
+    computed.update(i for op in listed for i in op["outputs"])
     rows = []
-    for op in nodes:
+    for op in listed:
         inputs = [tensors[i] for i in op["inputs"] if i >= 0 and i in tensors]
         runtime = [t for t in inputs if t["index"] in computed] or inputs
         outputs = [tensors[i] for i in op["outputs"] if i in tensors]
@@ -107,8 +101,7 @@ def op_table(path_or_bytes):
 
 def xnnpack_partitions(path_or_bytes):
     """How many partitions LiteRT's default XNNPACK delegate splits the graph into."""
-    interpreter = _load(path_or_bytes, delegates=True)
-    return sum(op["op_name"] == "DELEGATE" for op in interpreter._get_ops_details())
+    return count_partitions(_load(path_or_bytes, xnnpack=True))[0]
 
 
 def gpu_refusals(ops):
@@ -147,7 +140,7 @@ def inspect_tflite(path):
         row["op"] for row in ops
         if integer_model and row["op"] not in ("QUANTIZE", "DEQUANTIZE") and row["output_dtype"] == "float32"
     })
-    interpreter = _load(path, delegates=False)
+    interpreter = _load(path, xnnpack=False)
     io = {}
     for name, detail in (("input", interpreter.get_input_details()[0]), ("output", interpreter.get_output_details()[0])):
         io[name] = {"shape": [int(v) for v in detail["shape"]], "dtype": np.dtype(detail["dtype"]).name}

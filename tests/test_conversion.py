@@ -217,3 +217,11 @@ def test_numeric_arguments_are_checked_before_any_work(tmp_path, no_conversion, 
     with pytest.raises(ValueError, match=re.escape(message)):
         conversion.convert_swiftformer(tmp_path / "x.tflite", variant="XS", weights="random", **{keyword: value})
     assert os.listdir(tmp_path) == []
+
+
+def test_unknown_float_ops_are_refused_before_the_model_loads(tmp_path, capsys, no_conversion):
+    args = ["--model", "XS", "--weights", "random", "--int8", "--calib-random", "--float-ops", "RSQRT", "SQRTT",
+            "--output", str(tmp_path / "x.tflite")]
+    assert _cli().main(args) == 2
+    assert "Unknown TFLite op types ['SQRTT']" in _one_error_line(capsys.readouterr().err)
+    assert os.listdir(tmp_path) == []

@@ -13,7 +13,8 @@ from tensorflow.lite.python import schema_py_generated as tf_schema
 
 import swiftformer_keras as sfk
 from swiftformer_keras.testing import randomize_weights
-from swiftformer_keras.export import INT8_FLOAT_OPS, convert, export_tflite, int8_friendly, tflite_ops, tflite_runner
+from swiftformer_keras.export import convert, export_tflite, tflite_ops, tflite_runner
+from swiftformer_keras.int8_recipe import DEFAULT_INT8_RECIPE, Int8Recipe
 
 TINY = {"depths": (1, 1, 2, 1), "widths": (16, 24, 32, 48)}
 # Ops that would betray a layout change or a reshaped attention in an NHWC-native graph.
@@ -249,7 +250,7 @@ def test_int8_is_one_xnnpack_partition_with_only_the_norm_tail_in_float(tiny_int
     model, path = tiny_int8
     rows = op_table(path)
     float_compute = {r["op"] for r in rows if r["output_dtype"] == "float32"} - {"DEQUANTIZE"}
-    assert float_compute == set(INT8_FLOAT_OPS)
+    assert float_compute == set(DEFAULT_INT8_RECIPE.float_ops)
     assert "GELU" not in {r["op"] for r in rows} and "LOGISTIC" in {r["op"] for r in rows}
     assert {r["output_dtype"] for r in rows if r["op"] == "CONV_2D"} == {"int8"}
     assert xnnpack_partitions(path) == 1
@@ -292,21 +293,6 @@ def test_fp16_and_dynamic_stay_close_to_keras_and_shrink_the_file(tmp_path, tiny
     assert sizes["fp16"] < 0.7 * sizes["fp32"] and sizes["dynamic"] < 0.5 * sizes["fp32"]
 
 
-def test_int8_friendly_copy_swaps_gelu_only(tiny_export):
-    from swiftformer_keras import layers as sf
-
-    model, _ = tiny_export
-    friendly = int8_friendly(model)
-    activations = {layer.activation for layer in _all_layers(friendly) if hasattr(layer, "activation") and isinstance(layer, (sf.ConvEncoder, sf.Mlp, sf.SwiftFormerBlock))}
-    assert activations == {"quick_gelu"}
-    for a, b in zip(model.weights, friendly.weights):
-        np.testing.assert_array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b))
-    images = _images(2, 64, 64)
-    expected = keras.ops.convert_to_numpy(model(images))
-    got = keras.ops.convert_to_numpy(friendly(images))
-    assert 0 < np.abs(got - expected).max() < 0.05 * np.abs(expected).max()
-
-
 def test_bad_modes_and_calibration_are_refused(tmp_path, tiny_export):
     model, _ = tiny_export
     with pytest.raises(ValueError, match="Unknown mode 'int4'"):
@@ -320,7 +306,8 @@ def test_bad_modes_and_calibration_are_refused(tmp_path, tiny_export):
     with pytest.raises(ValueError, match="Unknown io type 'int16'"):
         export_tflite(model, tmp_path / "x.tflite", mode="int8", io="int16", calibration=_images(2, 64, 64))
     with pytest.raises(ValueError, match=r"Unknown TFLite op types \['SQRTT'\]"):
-        export_tflite(model, tmp_path / "x.tflite", mode="int8", calibration=_images(2, 64, 64), float_ops=["SQRTT"])
+        export_tflite(model, tmp_path / "x.tflite", mode="int8", calibration=_images(2, 64, 64),
+                      recipe=Int8Recipe(float_ops=["SQRTT"]))
     assert os.listdir(tmp_path) == []
 
 
@@ -328,9 +315,8 @@ def test_selective_quantization_keeps_the_chosen_ops_in_float(tmp_path, tiny_exp
     from swiftformer_keras.tflite_report import op_table, xnnpack_partitions
 
     model, _ = tiny_export
-    path = export_tflite(
-        model, tmp_path / "sel.tflite", mode="int8", calibration=_images(8, 64, 64), float_ops=[*INT8_FLOAT_OPS, "SUM"]
-    )
+    recipe = Int8Recipe(float_ops=[*DEFAULT_INT8_RECIPE.float_ops, "SUM"])
+    path = export_tflite(model, tmp_path / "sel.tflite", mode="int8", calibration=_images(8, 64, 64), recipe=recipe)
     rows = op_table(path)
     assert {r["op"] for r in rows if r["output_dtype"] == "float32"} - {"DEQUANTIZE"} == {"RSQRT", "MAXIMUM", "SUM"}
     assert xnnpack_partitions(path) == 1
