@@ -27,10 +27,10 @@ litert-torch runs android_bench/litert_torch_export.py.
 """
 
 import argparse
+import functools
 import os
 import sys
 import tempfile
-import time
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -39,10 +39,15 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
+import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from android_bench import torch_reference  # noqa: E402
-from swiftformer_keras import calibration, cli, files, plots  # noqa: E402
+from swiftformer_keras import calibration, checkpoints, cli, files, interpreter, plots, weights  # noqa: E402
+from swiftformer_keras.conversion import load_eval_set, load_keras_model  # noqa: E402
+from swiftformer_keras.export import export_tflite, tflite_ops, tflite_runner  # noqa: E402
+from swiftformer_keras.imagenet_utils import resolve_crop_pct  # noqa: E402
+from swiftformer_keras.model import VARIANTS, SwiftFormer  # noqa: E402
 
 OURS_FP32, OURS_INT8 = "ours TFLite fp32", "ours TFLite int8"
 ORT_FP32, ORT_INT8 = "ONNX Runtime fp32", "ONNX Runtime int8 (QDQ)"
@@ -61,7 +66,6 @@ class Shared:
 
 def random_weights(variant, folder, size):
     """`Shared` seeded random weights of `variant`, made in PyTorch and converted to Keras."""
-    from swiftformer_keras.model import VARIANTS, SwiftFormer
 
     spec = VARIANTS[variant]
     reference = torch_reference.random_reference(spec["depths"], spec["widths"])
@@ -70,9 +74,22 @@ def random_weights(variant, folder, size):
     return Shared(reference, model, path, (spec["depths"], spec["widths"], 1000, "softmax"))
 
 
+def reference_from_keras(model):
+    """`(reference, (depths, widths, classes, attention))`: the PyTorch reference holding the
+    weights of a Keras SwiftFormer classifier (e.g. a trained one)."""
+    state = {v.path: keras.ops.convert_to_numpy(v) for v in model.weights}
+    if "classifier/head/kernel" not in state:
+        raise ValueError("The Keras model has no classifier head; compare.py needs a full classification model.")
+    depths, widths = checkpoints.keras_architecture(state)
+    architecture = (depths, widths, int(state["classifier/head/kernel"].shape[-1]), weights.model_attention(model))
+    reference = torch_reference.swiftformer(*architecture)
+    checkpoint = checkpoints.keras_to_checkpoint(state, reference.state_dict())
+    return torch_reference.load_numpy_state(reference, checkpoint), architecture
+
+
 def keras_weights(model, folder):
     """`Shared` weights of a Keras SwiftFormer (e.g. trained), exported into the PyTorch reference."""
-    reference, architecture = torch_reference.from_keras(model)
+    reference, architecture = reference_from_keras(model)
     path = torch_reference.save_safetensors(reference, os.path.join(folder, "keras_model.safetensors"))
     return Shared(reference, model, path, architecture)
 
@@ -87,7 +104,6 @@ class Route:
 
 
 def _tflite_route(name, path, threads):
-    from swiftformer_keras.export import tflite_ops, tflite_runner
 
     predict = tflite_runner(path, num_threads=threads)
     ops = tflite_ops(path)
@@ -124,7 +140,6 @@ class _Calibration:
 
 def build_routes(name, shared, calib, folder, threads, size, litert_torch_python=None):
     """Every route of one model, all on the `Shared` weights."""
-    from swiftformer_keras.export import export_tflite
 
     routes = [Route(TORCH, torch_reference.predictor(shared.reference, threads))]
     fp32 = export_tflite(shared.model, os.path.join(folder, f"{name}_fp32.tflite"))
@@ -186,23 +201,9 @@ BLOCK, UNTIMED = 6, 3
 
 
 def time_interleaved(routes, image, runs, warmup, block=BLOCK, untimed=UNTIMED):
-    """`{route name: [ms]}`, `runs` timed runs per route, in alternating blocks."""
-    from tqdm import tqdm
-
-    live = [r for r in routes if r.run is not None]
-    for route in live:
-        for _ in range(warmup):
-            route.run(image)
-    times = {r.name: [] for r in live}
-    per_block = block - untimed
-    for _ in tqdm(range(-(-runs // per_block)), desc="interleaved blocks", unit="round"):
-        for route in live:
-            for index in range(block):
-                start = time.perf_counter()
-                route.run(image)
-                if index >= untimed and len(times[route.name]) < runs:
-                    times[route.name].append((time.perf_counter() - start) * 1000)
-    return times
+    """`{route name: [ms]}`, `runs` timed runs per route, in alternating blocks (see above)."""
+    live = {route.name: functools.partial(route.run, image) for route in routes if route.run is not None}
+    return interpreter.time_interleaved(live, runs, warmup, block=block, untimed=untimed, progress=True)
 
 
 def _predict(route, images):
@@ -322,8 +323,9 @@ def _main(argv):
     parser.add_argument("--eval-dir", help="labelled images (one folder per class of the model) on which every "
                         "route is scored: top-1 and agreement with PyTorch")
     parser.add_argument("--num-eval", type=int, default=1000)
-    parser.add_argument("--crop-pct", type=float, default=calibration.IMAGENET_CROP_PCT,
-                        help="center-crop fraction of the preprocessing (1.0 for CIFAR-sized images)")
+    parser.add_argument("--crop-pct", type=cli.number(float, above=0, maximum=1), default=None,
+                        help="center-crop fraction of the preprocessing (default: the one a --keras-model "
+                        "trained by the project records, else ImageNet's 0.875)")
     parser.add_argument("--input-size", type=int, nargs=2, metavar=("H", "W"),
                         help="default: the --keras-model's own size, else 224 224")
     parser.add_argument("--threads", type=int, default=2)
@@ -333,7 +335,7 @@ def _main(argv):
     parser.add_argument("--litert-torch-python", help="a Python interpreter with litert-torch, transformers "
                         "and safetensors installed (kept apart from this environment)")
     args = parser.parse_args(argv)
-    from swiftformer_keras.model import VARIANTS
+    args.crop_pct = resolve_crop_pct(args.crop_pct, args.keras_model)
 
     if args.keras_model and args.variants:
         parser.error("give --variants (random weights) or --keras-model (trained weights), not both")
@@ -354,7 +356,6 @@ def _main(argv):
             calib = calib_by_size[size]
             evaluation = None
             if args.eval_dir:
-                from swiftformer_keras.conversion import load_eval_set
 
                 images, labels, _ = load_eval_set(
                     args.eval_dir, args.num_eval, size, args.crop_pct, shared.architecture[2]
@@ -381,12 +382,10 @@ def _main(argv):
 def _models(args, variants, folder):
     """Yields `(name, Shared, (height, width))` for each model to compare, as the arguments ask."""
     if args.keras_model:
-        from swiftformer_keras.checkpoints import variant_name
-        from swiftformer_keras.conversion import load_keras_model
 
         model, size = load_keras_model(keras_model=args.keras_model, input_size=args.input_size)
         shared = keras_weights(model, folder)
-        name = variant_name(*shared.architecture[:2]).removeprefix("SwiftFormer-")
+        name = checkpoints.variant_name(*shared.architecture[:2]).removeprefix("SwiftFormer-")
         yield f"{name} {size[0]}x{size[1]} ({os.path.basename(args.keras_model)})", shared, size
         return
     size = tuple(args.input_size or (224, 224))

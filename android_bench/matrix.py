@@ -18,6 +18,7 @@ from android_bench.benchmark_model import DEFAULT_TIMEOUT, benchmark_command, ju
 from android_bench.parse import parse_benchmark_output as _parse
 from swiftformer_keras import cli
 from swiftformer_keras.files import write_bytes_atomically, write_json_atomically
+from swiftformer_keras.interpreter import cpu_name
 
 # The row columns the parser may fill; the identity columns are this module's.
 _IDENTITY = ("source", "device", "device_model", "soc", "android", "model", "delegate", "threads")
@@ -30,16 +31,7 @@ def _log(message):
 
 def host_info():
     """This machine's name and CPU model, for host rows."""
-    model = None
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as file:
-            for line in file:
-                if line.lower().startswith(("model name", "hardware")):
-                    model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return {"device": platform.node() or "host", "device_model": model or platform.processor() or platform.machine()}
+    return {"device": platform.node() or "host", "device_model": cpu_name()}
 
 
 # --- one cell ----------------------------------------------------------------------------------

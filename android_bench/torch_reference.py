@@ -5,7 +5,7 @@ ships the first-release "softmax" attention (the hub weights'); the "l2" formula
 swaps in the current official code's forward (Amshaker/SwiftFormer,
 `EfficientAdditiveAttnetion.forward`). Around it: realistic random weights (the one
 randomiser of the tests, compare.py and the demo), the weights of a Keras SwiftFormer
-moved into it, and its exports (safetensors for litert-torch, ONNX).
+loaded into it, and its exports (safetensors for litert-torch, ONNX).
 
 Every import happens inside the functions, and `swiftformer` needs only torch and
 transformers: the separate interpreter that runs litert-torch (litert_torch_export.py)
@@ -90,25 +90,13 @@ def random_reference(depths, widths, classes=1000, attention="softmax", seed=0):
     return randomize(swiftformer(depths, widths, classes, attention), seed)
 
 
-def from_keras(model):
-    """`(reference, (depths, widths, classes, attention))`: the reference holding the weights of a
-    Keras SwiftFormer classifier (e.g. a trained one)."""
-    import keras
+def load_numpy_state(reference, state):
+    """Loads `{key: numpy array}` (a state dict in the reference's own layout) into `reference`."""
     import numpy as np
     import torch
 
-    from swiftformer_keras.checkpoints import keras_architecture, keras_to_checkpoint
-    from swiftformer_keras.weights import model_attention
-
-    state = {v.path: keras.ops.convert_to_numpy(v) for v in model.weights}
-    if "classifier/head/kernel" not in state:
-        raise ValueError("The Keras model has no classifier head; compare.py needs a full classification model.")
-    depths, widths = keras_architecture(state)
-    architecture = (depths, widths, int(state["classifier/head/kernel"].shape[-1]), model_attention(model))
-    reference = swiftformer(*architecture)
-    checkpoint = keras_to_checkpoint(state, reference.state_dict())
-    reference.load_state_dict({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in checkpoint.items()})
-    return reference, architecture
+    reference.load_state_dict({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in state.items()})
+    return reference
 
 
 def save_safetensors(model, path):

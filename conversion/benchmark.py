@@ -25,7 +25,7 @@ import numpy as np  # noqa: E402
 
 from swiftformer_keras import calibration, cli, export, files, plots, tflite_report  # noqa: E402
 from swiftformer_keras.interpreter import cpu_mhz, make_interpreter, time_interleaved  # noqa: E402
-from swiftformer_keras.model import SwiftFormer, all_layers  # noqa: E402
+from swiftformer_keras.model import SwiftFormer  # noqa: E402
 from swiftformer_keras.testing import randomize_weights  # noqa: E402
 
 MODES = ("fp32", "fp16", "dynamic", "int8")

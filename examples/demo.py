@@ -22,12 +22,16 @@ import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import numpy as np
-from tqdm import tqdm
-
-import swiftformer_keras as sfk
-
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:  # android_bench is a folder of the repository, not an installed package
+    sys.path.insert(0, ROOT)
+
+import numpy as np  # noqa: E402
+from tqdm import tqdm  # noqa: E402
+
+import swiftformer_keras as sfk  # noqa: E402
+from android_bench import torch_reference  # noqa: E402  (imports torch only when called)
+from swiftformer_keras import conversion  # noqa: E402
 DEFAULT_IMAGES = os.path.join(ROOT, "..", "shared", "data", "imagenet-samples")
 
 
@@ -75,10 +79,6 @@ def pytorch_parity(variant, images):
     except ImportError:
         print("PyTorch or transformers is not installed; skipping the parity check.")
         return
-    if ROOT not in sys.path:  # android_bench is a folder of the repository, not an installed package
-        sys.path.insert(0, ROOT)
-    from android_bench import torch_reference
-
     spec = sfk.VARIANTS[variant]
     reference = torch_reference.random_reference(spec["depths"], spec["widths"])
     if images is None:
@@ -103,8 +103,6 @@ def pytorch_parity(variant, images):
 
 
 def int8_tflite(variant, images_folder):
-    from swiftformer_keras import conversion
-
     photos = os.path.join(images_folder, "images")
     if not os.path.isdir(photos):
         print("No sample images (../shared/data is absent); skipping the int8 conversion.")

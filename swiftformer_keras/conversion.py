@@ -10,15 +10,19 @@ the LiteRT interpreter; the report then measures it against the Keras model.
 
 import os
 
-import keras
 import numpy as np
 
 from swiftformer_keras import calibration as calib_lib
+from swiftformer_keras import layers as sf_layers
 from swiftformer_keras import export, tflite_report
 from swiftformer_keras.cli import check_number
 from swiftformer_keras.data import check_image_size
 from swiftformer_keras.files import check_output_paths, write_json_atomically
+from swiftformer_keras.imagenet_utils import resolve_crop_pct
 from swiftformer_keras.int8_recipe import DEFAULT_INT8_RECIPE
+from swiftformer_keras.model import VARIANTS, SwiftFormer, all_layers
+from swiftformer_keras.testing import randomize_weights
+from swiftformer_keras.weights import load_keras_model_file, saved_classes
 
 DEFAULT_VARIANT = "S"
 DEFAULT_NUM_CALIB = 200
@@ -40,12 +44,9 @@ def load_keras_model(variant=DEFAULT_VARIANT, keras_model=None, weights="imagene
     Returns:
         `(model, (height, width))`.
     """
-    from swiftformer_keras import layers as sf_layers
-    from swiftformer_keras.model import VARIANTS, SwiftFormer, all_layers
 
     size = None if input_size is None else check_image_size(tuple(input_size))
     if keras_model is not None:
-        from swiftformer_keras.weights import load_keras_model_file
 
         path = os.fspath(keras_model)
         model = load_keras_model_file(path)
@@ -64,12 +65,10 @@ def load_keras_model(variant=DEFAULT_VARIANT, keras_model=None, weights="imagene
     size = size or (224, 224)
     classes = 1000
     if weights == "random":
-        from swiftformer_keras.testing import randomize_weights
 
         model = SwiftFormer(variant, classifier_activation=None, input_shape=(*size, 3))
         return randomize_weights(model), size
     if isinstance(weights, (str, os.PathLike)) and os.fspath(weights).endswith(".weights.h5"):
-        from swiftformer_keras.weights import saved_classes
 
         if not os.path.isfile(weights):
             raise ValueError(f"Weights file {os.fspath(weights)!r} does not exist.")
@@ -192,7 +191,7 @@ def convert_swiftformer(
     calib_random=False,
     eval_dir=None,
     num_eval=DEFAULT_NUM_EVAL,
-    crop_pct=calib_lib.IMAGENET_CROP_PCT,
+    crop_pct=None,
     debug=False,
     report_path=None,
     seed=0,
@@ -207,7 +206,9 @@ def convert_swiftformer(
     `debug` adds TFLite's per-layer quantization error (int8 only).
     `recipe` is the `Int8Recipe` int8 applies (activation form, ops kept in
     float, converter settings); `--debug` measures that same recipe.
-    `report_path` writes the report as JSON.
+    `report_path` writes the report as JSON. `crop_pct` None is the crop the
+    `keras_model` file records (a model trained by the project), else
+    ImageNet's 0.875: the same default as every tool.
 
     Every argument and both destinations are checked before the model is
     loaded, so a bad one fails in a second, not after the conversion.
@@ -217,7 +218,9 @@ def convert_swiftformer(
     check_output_paths(("--output", output), ("--report", report_path))
     check_number("num_calib", num_calib, minimum=1, integer=True)
     check_number("num_eval", num_eval, minimum=1, integer=True)
-    check_number("crop_pct", crop_pct, above=0, maximum=1)
+    if crop_pct is not None:
+        check_number("crop_pct", crop_pct, above=0, maximum=1)
+    crop_pct = resolve_crop_pct(crop_pct, keras_model)
     if input_size is not None:
         check_image_size(tuple(input_size))
     variant = variant.upper() if isinstance(variant, str) else variant
@@ -238,6 +241,7 @@ def convert_swiftformer(
         "mode": mode,
         "io": io,
         "input_size": list(size),
+        "crop_pct": crop_pct,
         **({"calibration": calib_info} if calib_info else {}),
         **tflite_report.inspect_tflite(output),
     }

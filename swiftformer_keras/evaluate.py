@@ -28,9 +28,11 @@ from swiftformer_keras.data import (
     eval_split_name,
     load_image_folder,
 )
+from swiftformer_keras.export import tflite_runner
 from swiftformer_keras.files import check_output_paths, write_atomically, write_text_atomically
 from swiftformer_keras.imagenet_utils import resolve_crop_pct
-from swiftformer_keras.model import MIN_INPUT_SIZE
+from swiftformer_keras.model import MIN_INPUT_SIZE, VARIANTS, SwiftFormer
+from swiftformer_keras.weights import load_keras_model_file
 
 PROG = "python -m swiftformer_keras.evaluate"
 TOP_K = 5
@@ -85,12 +87,10 @@ def load_predictor(weights, num_classes, image_size=None, variant=None, num_thre
     if not os.path.isfile(path):
         raise ValueError(f"Weights file {path!r} does not exist.")
     if path.endswith(".tflite"):
-        from swiftformer_keras.export import tflite_runner
 
         predict = tflite_runner(path, num_threads=num_threads)
         return Predictor(predict, tuple(predict.image_size), predict.num_classes, path)
     if path.endswith(".keras"):
-        from swiftformer_keras.weights import load_keras_model_file
 
         return _keras_predictor(load_keras_model_file(path), path)
     if variant is None:
@@ -103,7 +103,6 @@ def load_predictor(weights, num_classes, image_size=None, variant=None, num_thre
             f"{path!r} does not record the image size the model was trained at: pass "
             "image_size (--image-size on the command line)."
         )
-    from swiftformer_keras.model import SwiftFormer
 
     height, width = check_image_size(image_size)
     model = SwiftFormer(
@@ -327,7 +326,6 @@ def main(argv=None):
 
 
 def _main(argv):
-    from swiftformer_keras.model import VARIANTS
 
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", required=True, help="data folder with val/ or test/ (and train/)")

@@ -1,15 +1,10 @@
 """The architecture as data: variants, the input-size rule, variables, layer walk, MACs."""
 
-import ast
-import os
-
 import pytest
 
 from swiftformer_keras import architecture
 from swiftformer_keras import layers as sf_layers
 from swiftformer_keras.model import build_swiftformer
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 @pytest.mark.parametrize("name", ["XS", "xs", "Xs", "l3", "S"])
@@ -108,39 +103,3 @@ def test_moved_names_stay_importable_from_their_old_places():
     assert data.check_image_size is architecture.check_image_size
     assert load_script("conversion/benchmark.py").count_macs is architecture.count_macs
     assert sfk.convert_to_keras_weights is weights.convert_to_keras_weights
-
-
-# Data flows checkpoint -> Keras model -> .tflite -> tables: each module may
-# import the stages before it, never one after it.
-EARLIER_STAGES = {
-    "architecture": {"cli", "files"},
-    "checkpoints": {"architecture", "torch_zip"},
-    "weights": {"architecture", "checkpoints", "files", "imagenet_utils", "layers"},
-    "model": {"architecture", "cli", "layers", "weights"},
-    "convert_weights": {"architecture", "checkpoints", "cli", "weights"},
-    "testing": set(),
-}
-
-
-def _package_imports(tree):
-    """`(module, at module level?)` for each `swiftformer_keras` module a file imports."""
-    found = []
-    for parent in ast.walk(tree):
-        for node in ast.iter_child_nodes(parent):
-            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("swiftformer_keras"):
-                names = [node.module.split(".")[1]] if "." in node.module else [a.name for a in node.names]
-            elif isinstance(node, ast.Import):
-                names = [a.name.split(".")[1] for a in node.names if a.name.startswith("swiftformer_keras.")]
-            else:
-                continue
-            found += [(name, parent is tree) for name in names]
-    return found
-
-
-@pytest.mark.parametrize("module", sorted(EARLIER_STAGES))
-def test_modules_import_only_earlier_stages_and_at_the_top(module):
-    with open(os.path.join(ROOT, "swiftformer_keras", f"{module}.py")) as file:
-        imports = _package_imports(ast.parse(file.read()))
-    assert {name for name, _ in imports} <= EARLIER_STAGES[module]
-    assert all(top for _, top in imports), f"{module} imports inside a function: {imports}"
-
