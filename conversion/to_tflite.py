@@ -51,8 +51,9 @@ def parse_args(argv=None):
     parser.add_argument("--num-eval", type=cli.number(int, minimum=1), default=conversion.DEFAULT_NUM_EVAL)
     parser.add_argument("--input-size", type=cli.number(int, minimum=MIN_INPUT_SIZE), nargs=2, metavar=("H", "W"),
                         help="multiples of 32")
-    parser.add_argument("--crop-pct", type=cli.number(float, above=0, maximum=1), default=IMAGENET_CROP_PCT,
-                        help="evaluation crop fraction the model expects (ImageNet 0.875; CIFAR runs 1.0)")
+    parser.add_argument("--crop-pct", type=cli.number(float, above=0, maximum=1), default=None,
+                        help="evaluation crop fraction the model expects (default: the one a --keras-model "
+                        f"trained by the project records, else ImageNet's {IMAGENET_CROP_PCT})")
     parser.add_argument("--io", choices=("float32", "int8", "uint8"), default="float32",
                         help="int8 model input/output type")
     parser.add_argument("--output", help="the .tflite file (default swiftformer_<model>_<mode>.tflite)")

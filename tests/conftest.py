@@ -229,3 +229,16 @@ def read_only_dir(tmp_path):
     _mount_tmpfs(folder, "size=64k,ro")
     yield folder
     _unmount(folder)
+
+
+@pytest.fixture(scope="session")
+def small_tflite(tmp_path_factory):
+    """A tiny float .tflite file (conv, pooling, dense; 32x32x3 in, 4 out) for runtime tests."""
+    import keras
+
+    from swiftformer_keras.export import export_tflite
+
+    inputs = keras.Input((32, 32, 3))
+    x = keras.layers.Conv2D(16, 3, activation="relu")(inputs)
+    outputs = keras.layers.Dense(4)(keras.layers.GlobalAveragePooling2D()(x))
+    return export_tflite(keras.Model(inputs, outputs), tmp_path_factory.mktemp("tflite") / "small.tflite")

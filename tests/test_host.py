@@ -3,24 +3,14 @@
 import json
 import os
 
-import keras
 import pytest
 
 from android_bench import host
 from android_bench.rows import COLUMNS
-from swiftformer_keras.export import export_tflite
 
 
-@pytest.fixture(scope="module")
-def small_model(tmp_path_factory):
-    inputs = keras.Input((32, 32, 3))
-    x = keras.layers.Conv2D(16, 3, activation="relu")(inputs)
-    outputs = keras.layers.Dense(4)(keras.layers.GlobalAveragePooling2D()(x))
-    return export_tflite(keras.Model(inputs, outputs), tmp_path_factory.mktemp("host") / "small.tflite")
-
-
-def test_rows_have_sane_numbers_and_the_asked_run_counts(small_model):
-    table = host.run_matrix([small_model], ["xnnpack", "none"], [1, 2], runs=7, warmup=2, progress=False)
+def test_rows_have_sane_numbers_and_the_asked_run_counts(small_tflite):
+    table = host.run_matrix([small_tflite], ["xnnpack", "none"], [1, 2], runs=7, warmup=2, progress=False)
     assert [(r["delegate"], r["threads"]) for r in table] == [("xnnpack", 1), ("xnnpack", 2), ("none", 1), ("none", 2)]
     for row in table:
         assert list(row) == list(COLUMNS) and row["status"] == "ok", row
@@ -32,19 +22,19 @@ def test_rows_have_sane_numbers_and_the_asked_run_counts(small_model):
     assert [r["partitions"] for r in table] == [1, 1, 0, 0]
 
 
-def test_failures_are_rows(tmp_path, small_model):
+def test_failures_are_rows(tmp_path, small_tflite):
     corrupt = tmp_path / "corrupt.tflite"
     corrupt.write_bytes(b"not a flatbuffer")
     missing, broken = host.run_matrix([str(tmp_path / "missing.tflite"), str(corrupt)], ["xnnpack"], [1], 3, 0, False)
     assert missing["status"] == "failed" and "does not exist" in missing["reason"]
     assert broken["status"] == "failed" and broken["reason"].startswith("exit code 1")
-    slow = host.run_one(small_model, "xnnpack", 1, runs=10**7, warmup=0, timeout=3)
+    slow = host.run_one(small_tflite, "xnnpack", 1, runs=10**7, warmup=0, timeout=3)
     assert slow["status"] == "failed" and slow["reason"] == "timed out after 3 s"
 
 
-def test_cli_writes_the_tables_and_refuses_bad_arguments(tmp_path, small_model, capsys):
+def test_cli_writes_the_tables_and_refuses_bad_arguments(tmp_path, small_tflite, capsys):
     out = tmp_path / "out"
-    assert host.main(["--models", small_model, "--threads", "1", "--delegates", "none", "--runs", "3",
+    assert host.main(["--models", small_tflite, "--threads", "1", "--delegates", "none", "--runs", "3",
                       "--output-dir", str(out)]) == 0
     assert "| host-python |" in capsys.readouterr().out
     with open(out / "host.json") as file:
@@ -52,7 +42,7 @@ def test_cli_writes_the_tables_and_refuses_bad_arguments(tmp_path, small_model, 
     assert os.path.exists(out / "host.csv")
     for bad in (["--delegates", "gpu"], ["--threads", "0"], ["--threads", "two"], ["--runs", "0"]):
         with pytest.raises(SystemExit) as exit_info:
-            host.main(["--models", small_model, *bad])
+            host.main(["--models", small_tflite, *bad])
         assert exit_info.value.code == 2
     assert "unknown delegates ['gpu']" in capsys.readouterr().err
 
@@ -66,16 +56,16 @@ def _error_line(err):
     return line
 
 
-def test_an_unwritable_output_dir_is_refused_before_any_run(small_model, read_only_dir, capsys):
-    code = host.main(["--models", small_model, "--threads", "1", "--delegates", "none", "--runs", "2",
+def test_an_unwritable_output_dir_is_refused_before_any_run(small_tflite, read_only_dir, capsys):
+    code = host.main(["--models", small_tflite, "--threads", "1", "--delegates", "none", "--runs", "2",
                       "--output-dir", str(read_only_dir)])
     captured = capsys.readouterr()
     assert code == 2 and captured.out == ""
     assert f"--output-dir '{read_only_dir}' is not writable" in _error_line(captured.err)
 
 
-def test_a_full_output_dir_prints_the_table_then_one_line(small_model, full_disk, capsys):
-    code = host.main(["--models", small_model, "--threads", "1", "--delegates", "none", "--runs", "2",
+def test_a_full_output_dir_prints_the_table_then_one_line(small_tflite, full_disk, capsys):
+    code = host.main(["--models", small_tflite, "--threads", "1", "--delegates", "none", "--runs", "2",
                       "--output-dir", str(full_disk)])
     captured = capsys.readouterr()
     assert code == 2 and "| host-python |" in captured.out

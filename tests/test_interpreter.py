@@ -2,7 +2,6 @@
 
 import sys
 
-import keras
 import numpy as np
 import pytest
 from ai_edge_litert.interpreter import Interpreter
@@ -10,14 +9,6 @@ from ai_edge_litert.interpreter import Interpreter
 from swiftformer_keras import interpreter as lib
 from swiftformer_keras.export import export_tflite, tflite_ops
 from swiftformer_keras.testing import randomize_weights
-
-
-@pytest.fixture(scope="module")
-def small_file(tmp_path_factory):
-    inputs = keras.Input((32, 32, 3))
-    x = keras.layers.Conv2D(16, 3, activation="relu")(inputs)
-    outputs = keras.layers.Dense(4)(keras.layers.GlobalAveragePooling2D()(x))
-    return export_tflite(keras.Model(inputs, outputs), tmp_path_factory.mktemp("interp") / "small.tflite")
 
 
 @pytest.fixture
@@ -35,20 +26,20 @@ def _run(interpreter, image):
     return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
 
 
-def test_the_factory_gives_the_runtimes_own_outputs(small_file):
+def test_the_factory_gives_the_runtimes_own_outputs(small_tflite):
     image = np.random.default_rng(0).normal(size=(1, 32, 32, 3)).astype(np.float32)
-    direct = Interpreter(model_path=small_file, num_threads=2)
+    direct = Interpreter(model_path=small_tflite, num_threads=2)
     direct.allocate_tensors()
     expected = _run(direct, image)
-    with open(small_file, "rb") as file:
+    with open(small_tflite, "rb") as file:
         content = file.read()
-    np.testing.assert_array_equal(_run(lib.make_interpreter(model_path=small_file), image), expected)
+    np.testing.assert_array_equal(_run(lib.make_interpreter(model_path=small_tflite), image), expected)
     np.testing.assert_array_equal(_run(lib.make_interpreter(model_content=content, num_threads=1), image), expected)
     # The reference kernels differ from XNNPACK's only in rounding.
-    np.testing.assert_allclose(_run(lib.make_interpreter(model_path=small_file, xnnpack=False), image), expected,
+    np.testing.assert_allclose(_run(lib.make_interpreter(model_path=small_tflite, xnnpack=False), image), expected,
                                rtol=1e-5, atol=1e-5)
     with pytest.raises(ValueError, match="exactly one"):
-        lib.make_interpreter(model_path=small_file, model_content=content)
+        lib.make_interpreter(model_path=small_tflite, model_content=content)
 
 
 def test_a_real_fp32_xs_file_is_one_xnnpack_partition(tmp_path):
@@ -63,21 +54,21 @@ def test_a_real_fp32_xs_file_is_one_xnnpack_partition(tmp_path):
 
 
 @pytest.mark.filterwarnings("ignore:.*tf.lite.Interpreter is deprecated")
-def test_runtimes_are_tried_in_order_and_a_missing_one_is_a_clear_error(small_file, monkeypatch, fresh_runtime):
+def test_runtimes_are_tried_in_order_and_a_missing_one_is_a_clear_error(small_tflite, monkeypatch, fresh_runtime):
     import tensorflow as tf
 
     image = np.zeros((1, 32, 32, 3), np.float32)
-    expected = _run(lib.make_interpreter(model_path=small_file), image)
+    expected = _run(lib.make_interpreter(model_path=small_tflite), image)
     # None in sys.modules makes the import fail, as if the package were not installed.
     monkeypatch.setitem(sys.modules, "ai_edge_litert.interpreter", None)
     monkeypatch.setitem(sys.modules, "tflite_runtime.interpreter", None)
     lib._runtime.cache_clear()
     assert lib._runtime() == (tf.lite.Interpreter, tf.lite.experimental.OpResolverType)
-    np.testing.assert_allclose(_run(lib.make_interpreter(model_path=small_file), image), expected, atol=1e-5)
+    np.testing.assert_allclose(_run(lib.make_interpreter(model_path=small_tflite), image), expected, atol=1e-5)
     monkeypatch.setitem(sys.modules, "tensorflow", None)
     lib._runtime.cache_clear()
     with pytest.raises(ImportError, match="pip install ai-edge-litert"):
-        lib.make_interpreter(model_path=small_file)
+        lib.make_interpreter(model_path=small_tflite)
 
 
 def test_time_interleaved_takes_turns_and_counts_every_call():
