@@ -17,7 +17,7 @@ from android_bench import rows as table
 from android_bench.benchmark_model import DEFAULT_TIMEOUT, benchmark_command, judge, log_stem
 from android_bench.parse import parse_benchmark_output as _parse
 from swiftformer_keras import cli
-from swiftformer_keras.files import write_bytes_atomically, write_json_atomically
+from swiftformer_keras.files import write_json_atomically, write_text_atomically
 from swiftformer_keras.interpreter import cpu_name
 
 # The row columns the parser may fill; the identity columns are this module's.
@@ -50,10 +50,6 @@ def _save(what, path, write, content):
     return None
 
 
-def _write_text(path, text):
-    write_bytes_atomically(path, text.encode("utf-8"))
-
-
 def _measure(argv, fields, num_runs, timeout, output_dir, details, log, stems=None):
     """Runs one benchmark command; returns its row (never raises for a failed run or a failed write).
 
@@ -64,7 +60,7 @@ def _measure(argv, fields, num_runs, timeout, output_dir, details, log, stems=No
     stem = log_stem(fields["device"], fields["model"], delegate, fields["threads"], stems)
     notes = []
     if output_dir:
-        notes.append(_save("log", os.path.join(output_dir, "logs", stem + ".log"), _write_text,
+        notes.append(_save("log", os.path.join(output_dir, "logs", stem + ".log"), write_text_atomically,
                            f"$ {shlex.join(argv)}\n{result.output}"))
     if result.returncode is None:
         row = table.failed_row(result.error, **fields)

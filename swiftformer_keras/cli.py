@@ -60,14 +60,8 @@ def number(kind=float, **bounds):
 
     def parse(text):
         try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"must be {describe_range(integer=kind is int, **bounds)}, got {text!r}"
-            ) from None
-        try:
-            return check_number("the value", value, integer=kind is int, **bounds)
-        except ValueError:
+            return check_number("the value", kind(text), integer=kind is int, **bounds)
+        except ValueError:  # not a number of that kind, or out of range: one message for both
             raise argparse.ArgumentTypeError(
                 f"must be {describe_range(integer=kind is int, **bounds)}, got {text!r}"
             ) from None

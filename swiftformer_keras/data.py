@@ -16,6 +16,7 @@ import keras
 import numpy as np
 from PIL import Image
 
+from swiftformer_keras.architecture import check_image_size  # re-exported
 from swiftformer_keras.imagenet_utils import (
     IMAGE_SUFFIXES,
     IMAGENET_CROP_PCT,
@@ -24,7 +25,6 @@ from swiftformer_keras.imagenet_utils import (
     preprocess_input,
     resize_and_center_crop,
 )
-from swiftformer_keras.architecture import check_image_size  # re-exported
 
 IMAGE_EXTENSIONS = IMAGE_SUFFIXES  # the one list, under its old name here
 TRAIN_SPLIT = "train"

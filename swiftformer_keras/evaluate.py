@@ -235,13 +235,12 @@ def evaluate(
     }
 
 
-def _check_output_path(path, suffix):
+def _check_output_path(path, suffix, what="the destination"):
+    """`path`, refused unless it ends in `suffix` and can be written (`files.check_output_paths`)."""
     path = os.fspath(path)
     if not path.lower().endswith(suffix):
-        raise ValueError(f"{path!r} must end in {suffix}.")
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise ValueError(f"The folder of {path!r} does not exist; create it first.")
+        raise ValueError(f"{what} {path!r} must end in {suffix}.")
+    check_output_paths((what, path))
     return path
 
 
@@ -326,7 +325,6 @@ def main(argv=None):
 
 
 def _main(argv):
-
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", required=True, help="data folder with val/ or test/ (and train/)")
     parser.add_argument("--weights", required=True, help="a .keras, .weights.h5 or .tflite file")
@@ -347,9 +345,9 @@ def _main(argv):
 
     # Destinations are checked before the long run, not after it.
     confusion = args.confusion or default_confusion_path(args.weights)
-    for path, suffix in ((args.confusion, ".png"), (args.json, ".json")):
+    for what, path, suffix in (("--confusion", args.confusion, ".png"), ("--json", args.json, ".json")):
         if path:
-            _check_output_path(path, suffix)
+            _check_output_path(path, suffix, what)
     destinations = [("--confusion", args.confusion), ("--json", args.json)]
     if not args.confusion and os.path.isfile(args.weights):  # else the missing weights are the error
         destinations.append(("the confusion matrix (default of --confusion)", confusion))

@@ -197,12 +197,7 @@ def write_bytes_atomically(path, content):
 
 def write_text_atomically(path, text):
     """Writes `text` (UTF-8) to `path` through a temporary file and a rename."""
-
-    def write(temp):
-        with open(temp, "w", encoding="utf-8") as file:
-            file.write(text)
-
-    return write_atomically(path, write)
+    return write_bytes_atomically(path, text.encode("utf-8"))
 
 
 def write_json_atomically(path, data):

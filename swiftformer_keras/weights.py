@@ -364,13 +364,10 @@ def _h5_structure(path):
         with h5py.File(path, "r") as file:
             names = []
             file.visit(names.append)
+            heads = [n for n in names if n.endswith("distilled_classifier/head/vars/0")]
+            classes = int(file[heads[0]].shape[-1]) if heads else None
     except OSError as error:
         raise ValueError(f"{path!r} is not a readable .weights.h5 file ({error}).") from error
-    heads = [n for n in names if n.endswith("distilled_classifier/head/vars/0")]
-    classes = None
-    if heads:
-        with h5py.File(path, "r") as file:
-            classes = int(file[heads[0]].shape[-1])
     has_norm = any(n == "layers/batch_normalization" for n in names)
     # A model saved while compiled also carries its optimizer's state: not weights.
     variables = sum(1 for n in names if re.search(r"/vars/\d+$", n) and not n.startswith("optimizer/"))
