@@ -5,7 +5,43 @@ PYTHON ?= python3
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test clean
+.PHONY: demo test clean runtimes
+
+# Environments of other TFLite runtimes beside .venv, each from its pinned requirements file:
+# .venv-tflite-runtime (tflite-runtime 2.14, needed by `make test`) and, for the cross-runtime
+# benchmark (`make runtimes`), .venv-litert-1.4 and .venv-tf-2.16. tflite-runtime 2.14, its last
+# release, has wheels for Python <= 3.11 only; the three share that Python so that their timings
+# compare. Set TFLITE_RUNTIME_PYTHON to choose it; by default the first of these that runs.
+TFLITE_RUNTIME_PYTHON ?=
+RUNTIME_PYTHONS := python3.11 python3.10 python3.9
+TFLITE_RUNTIME_VENV := .venv-tflite-runtime
+RUNTIME_VENVS := $(TFLITE_RUNTIME_VENV) .venv-litert-1.4 .venv-tf-2.16
+
+# $(call runtime_venv,FOLDER,REQUIREMENTS,EXTRAS): FOLDER/.installed, or one line and no
+# environment where no Python <= 3.11 runs (tests/conftest.py skips with the same line).
+define runtime_venv
+	@python="$(TFLITE_RUNTIME_PYTHON)"; \
+	if [ -n "$$python" ]; then \
+		$$python -c 'import sys; sys.exit(sys.version_info >= (3, 12))' || \
+			{ echo "TFLITE_RUNTIME_PYTHON=$$python is not a Python <= 3.11, which tflite-runtime 2.14 needs" >&2; exit 1; }; \
+	else \
+		for candidate in $(RUNTIME_PYTHONS); do \
+			if $$candidate -c 'import sys; sys.exit(sys.version_info >= (3, 12))' >/dev/null 2>&1; then \
+				python=$$candidate; break; \
+			fi; \
+		done; \
+	fi; \
+	if [ -z "$$python" ]; then \
+		echo "tflite-runtime 2.14 needs Python <= 3.11 and none of $(RUNTIME_PYTHONS) runs here: $(1) not created"; \
+		exit 0; \
+	fi; \
+	set -e; \
+	echo "$(1): $$python -m venv, pip install -r $(2) -e '.$(3)'"; \
+	$$python -m venv $(1); \
+	$(1)/bin/python -m pip install --quiet --upgrade pip; \
+	$(1)/bin/python -m pip install --quiet -r $(2) -e '.$(3)'; \
+	touch $(1)/.installed
+endef
 
 $(STAMP): requirements.txt setup.py
 	@# android_bench drives the real adb (Debian package); its tests need it, no phone.
@@ -21,8 +57,19 @@ $(STAMP): requirements.txt setup.py
 demo: $(STAMP)
 	$(PY) examples/demo.py
 
-test: $(STAMP)
+$(TFLITE_RUNTIME_VENV)/.installed: requirements-tflite-runtime.txt setup.py
+	$(call runtime_venv,$(TFLITE_RUNTIME_VENV),requirements-tflite-runtime.txt,[tflite-runtime])
+
+.venv-litert-1.4/.installed: requirements-litert-1.4.txt setup.py
+	$(call runtime_venv,.venv-litert-1.4,requirements-litert-1.4.txt,)
+
+.venv-tf-2.16/.installed: requirements-tf-2.16.txt setup.py
+	$(call runtime_venv,.venv-tf-2.16,requirements-tf-2.16.txt,)
+
+runtimes: $(addsuffix /.installed,$(RUNTIME_VENVS))
+
+test: $(STAMP) $(TFLITE_RUNTIME_VENV)/.installed
 	$(PY) -m pytest
 
 clean:
-	rm -rf $(VENV) .pytest_cache *.egg-info
+	rm -rf $(VENV) $(RUNTIME_VENVS) .pytest_cache *.egg-info

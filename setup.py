@@ -27,6 +27,8 @@ setup(
         "torch": ["torch>=2.0"],
         "tensorflow": ["tensorflow>=2.16"],
         "litert": ["ai-edge-litert>=1.0"],
+        # tflite-runtime 2.14, its last release, has wheels for Python <= 3.11 only and needs numpy 1.x.
+        "tflite-runtime": ["tflite-runtime>=2.14; python_version < '3.12'", "numpy<2; python_version < '3.12'"],
         "jax": ["jax>=0.4.30"],
         # android_bench/compare.py: the PyTorch reference and ONNX Runtime beside our TFLite files.
         "bench": ["transformers>=4.40", "torch>=2.0", "onnxruntime>=1.18", "onnx>=1.16"],

@@ -8,6 +8,11 @@ would: init (interpreter + allocate), first inference, --warmup runs, then
 model added to the process (its peak resident set minus what the process held
 before loading the model, the analogue of benchmark_model's footprint delta).
 `xnnpack` is LiteRT's default CPU delegate; `none` the builtin kernels alone.
+--runtime litert|tflite-runtime|tensorflow picks the TFLite interpreter (default:
+the first installed, `swiftformer_keras.interpreter.RUNTIMES`); every row records
+the one used and its version ("litert 2.3.0"). A runtime this Python lacks is
+one line and exit code 2: run the script with the Python of an environment that
+has it (`make runtimes`).
 
 An --output-dir that cannot be written is refused before any run; host.csv or
 host.json that cannot be written (a full disk) ends, after the table was
@@ -32,12 +37,20 @@ if ROOT not in sys.path:  # run as a script from anywhere
 from android_bench import rows as rows_lib  # noqa: E402
 from swiftformer_keras import cli  # noqa: E402
 from swiftformer_keras.files import check_output_folder  # noqa: E402
-from swiftformer_keras.interpreter import count_partitions, cpu_name, make_interpreter, time_interleaved  # noqa: E402
+from swiftformer_keras.interpreter import (  # noqa: E402
+    RUNTIMES, count_partitions, cpu_name, make_interpreter, runtime_version, time_interleaved,
+)
 
 PROG = "android_bench/host.py"
 
 DELEGATES = ("xnnpack", "none")
 CHILD_TIMEOUT_S = 600
+AUTOMATIC = "auto"  # the child's argument for runtime=None
+
+
+def runtime_label(runtime=None):
+    """The `runtime` column: the TFLite runtime `runtime` resolves to and its version, "litert 2.3.0"."""
+    return " ".join(runtime_version(runtime))
 
 
 def _rss_mb():
@@ -45,11 +58,13 @@ def _rss_mb():
         return int(file.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-def measure(model, delegate, threads, runs, warmup):
-    """Times one model in this process; returns the row fields (no device columns)."""
+def measure(model, delegate, threads, runs, warmup, runtime=None):
+    """Times one model in this process with the TFLite `runtime` (None: the first
+    installed); returns the row fields (no device columns)."""
+    label = runtime_label(runtime)  # the runtime is imported before the baseline: not the model's memory
     baseline = _rss_mb()
     start = time.perf_counter()
-    interpreter = make_interpreter(model_path=model, num_threads=threads, xnnpack=delegate == "xnnpack")
+    interpreter = make_interpreter(model_path=model, num_threads=threads, xnnpack=delegate == "xnnpack", runtime=runtime)
     init = time.perf_counter() - start
     detail = interpreter.get_input_details()[0]
     rng = np.random.default_rng(0)
@@ -66,6 +81,7 @@ def measure(model, delegate, threads, runs, warmup):
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     return {
         "status": "ok",
+        "runtime": label,
         "runs": int(runs),
         "init_ms": init * 1000,
         "first_ms": first,
@@ -87,12 +103,15 @@ def _host_columns():
     return {"source": "host-python", "device": platform.node(), "device_model": cpu_name(count=True)}
 
 
-def run_one(model, delegate, threads, runs, warmup, timeout=CHILD_TIMEOUT_S):
-    """Measures one configuration in a child process; a failure becomes a failed row."""
-    columns = {**_host_columns(), "model": os.path.basename(model), "delegate": delegate, "threads": threads}
+def run_one(model, delegate, threads, runs, warmup, timeout=CHILD_TIMEOUT_S, runtime=None):
+    """Measures one configuration in a child process (this Python, TFLite `runtime`);
+    a failure becomes a failed row. A runtime this Python lacks raises ImportError."""
+    columns = {**_host_columns(), "model": os.path.basename(model), "delegate": delegate, "threads": threads,
+               "runtime": runtime_label(runtime)}
     if not os.path.isfile(model):
         return rows_lib.failed_row(f"model file {model!r} does not exist", **columns)
-    command = [sys.executable, os.path.abspath(__file__), "--child", model, delegate, str(threads), str(runs), str(warmup)]
+    command = [sys.executable, os.path.abspath(__file__), "--child", model, delegate, str(threads), str(runs), str(warmup),
+               runtime or AUTOMATIC]
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -101,14 +120,16 @@ def run_one(model, delegate, threads, runs, warmup, timeout=CHILD_TIMEOUT_S):
     if done.returncode != 0 or not lines:
         error = (done.stderr.strip().splitlines() or ["no output"])[-1]
         return rows_lib.failed_row(f"exit code {done.returncode}: {error}", **columns)
-    return rows_lib.make_row(**columns, **json.loads(lines[-1]))
+    return rows_lib.make_row(**{**columns, **json.loads(lines[-1])})
 
 
-def run_matrix(models, delegates, threads, runs, warmup, progress=True):
+def run_matrix(models, delegates, threads, runs, warmup, progress=True, runtime=None):
     from tqdm import tqdm
 
+    runtime_label(runtime)  # a runtime this Python lacks: one ImportError before any run
     plan = [(m, d, t) for m in models for d in delegates for t in threads]
-    return [run_one(m, d, t, runs, warmup) for m, d, t in tqdm(plan, desc="host benchmarks", disable=not progress)]
+    return [run_one(m, d, t, runs, warmup, runtime=runtime)
+            for m, d, t in tqdm(plan, desc="host benchmarks", disable=not progress)]
 
 
 def _positive_list(text, name):
@@ -125,8 +146,9 @@ def main(argv=None):
     """The command line; returns the exit code (2 and one line on stderr for an expected failure)."""
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "--child":  # its traceback is the parent's row reason: no cli.run here
-        model, delegate, threads, runs, warmup = argv[1:6]
-        print(json.dumps(measure(model, delegate, int(threads), int(runs), int(warmup))))
+        model, delegate, threads, runs, warmup, runtime = argv[1:7]
+        runtime = None if runtime == AUTOMATIC else runtime
+        print(json.dumps(measure(model, delegate, int(threads), int(runs), int(warmup), runtime)))
         return 0
     return cli.run(_main, argv, prog=PROG)
 
@@ -141,6 +163,7 @@ def _main(argv):
     parser.add_argument("--runs", type=int, default=50)
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--output-dir", default="android_bench_results")
+    parser.add_argument("--runtime", choices=RUNTIMES, help="TFLite interpreter (default: the first installed)")
     args = parser.parse_args(argv)
     delegates = [d.strip() for d in args.delegates.split(",") if d.strip()]
     unknown = sorted(set(delegates) - set(DELEGATES))
@@ -148,8 +171,9 @@ def _main(argv):
         parser.error(f"unknown delegates {unknown}; the host has {', '.join(DELEGATES)}")
     if args.runs < 1 or args.warmup < 0:
         parser.error(f"--runs must be >= 1 and --warmup >= 0, got {args.runs} and {args.warmup}")
+    runtime_label(args.runtime)  # a runtime this Python lacks: one line and exit 2 before any run
     check_output_folder("--output-dir", args.output_dir)
-    table = run_matrix(args.models, delegates, args.threads, args.runs, args.warmup)
+    table = run_matrix(args.models, delegates, args.threads, args.runs, args.warmup, runtime=args.runtime)
     print(rows_lib.markdown(table))
     rows_lib.write_csv(table, os.path.join(args.output_dir, "host.csv"))
     rows_lib.write_json(table, os.path.join(args.output_dir, "host.json"), command=" ".join(["android_bench/host.py", *argv]))

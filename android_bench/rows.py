@@ -16,6 +16,7 @@ COLUMNS = (
     "model",           # the .tflite file's name
     "delegate",        # xnnpack, nnapi, gpu, cpu (no delegate) / none
     "threads",
+    "runtime",         # host-python: the TFLite interpreter and its version, e.g. "litert 2.3.0"
     "status",          # "ok" or "failed"
     "reason",          # why it failed, or warnings worth keeping (e.g. a delegate that fell back)
     "runs",            # measured inference runs

@@ -4,9 +4,11 @@
 
 For each variant: builds the model (realistic random weights unless --weights),
 converts it in every mode, checks fp32 against Keras, then times all files in
-one interleaved loop (one invoke of each file per round, LiteRT interpreter,
-default XNNPACK delegate, --threads threads), so that the machine's noise hits
-every mode alike. Prints a Markdown table of medians and int8/fp32 ratios, and
+one interleaved loop (one invoke of each file per round, default XNNPACK
+delegate, --threads threads), so that the machine's noise hits every mode alike.
+--runtime litert|tflite-runtime|tensorflow picks the TFLite interpreter of the
+timings, partition counts and checks (default: the first installed); the JSON
+records it. Prints a Markdown table of medians and int8/fp32 ratios, and
 writes benchmark.json, benchmark.csv and benchmark.png to --output-dir.
 
 Weights do not change the latency of a float model; for int8 they change the
@@ -24,7 +26,9 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from swiftformer_keras import calibration, cli, export, files, plots, tflite_report  # noqa: E402
-from swiftformer_keras.interpreter import cpu_mhz, make_interpreter, time_interleaved  # noqa: E402
+from swiftformer_keras.interpreter import (  # noqa: E402
+    RUNTIMES, count_partitions, cpu_mhz, make_interpreter, runtime_version, time_interleaved,
+)
 from swiftformer_keras.model import SwiftFormer  # noqa: E402
 from swiftformer_keras.testing import randomize_weights  # noqa: E402
 
@@ -36,18 +40,24 @@ VNNI_MACS_PER_CYCLE = 128
 from swiftformer_keras.architecture import count_macs  # noqa: E402  (re-exported: its home is the architecture)
 
 
-def time_files(paths, threads, runs, warmup):
-    """`{name: [ms per invoke]}`, all files timed round-robin in one loop, one invoke per turn."""
+def time_files(paths, threads, runs, warmup, runtime=None):
+    """`{name: [ms per invoke]}`, all files timed round-robin in one loop, one invoke per turn,
+    with the TFLite `runtime` (None: the first installed)."""
     invokes = {}
     for name, path in paths.items():
-        interpreter = make_interpreter(model_path=path, num_threads=threads)
+        interpreter = make_interpreter(model_path=path, num_threads=threads, runtime=runtime)
         detail = interpreter.get_input_details()[0]
         interpreter.set_tensor(detail["index"], np.zeros(detail["shape"], detail["dtype"]))
         invokes[name] = interpreter.invoke
     return time_interleaved(invokes, runs, warmup, progress=True)
 
 
-def benchmark_variant(variant, size, calib, folder, threads, runs, warmup, weights):
+def xnnpack_partitions(path, runtime=None):
+    """How many partitions the default XNNPACK delegate of `runtime` splits the file into."""
+    return count_partitions(make_interpreter(model_path=path, runtime=runtime))[0]
+
+
+def benchmark_variant(variant, size, calib, folder, threads, runs, warmup, weights, runtime=None):
     model = SwiftFormer(
         variant, weights=weights, classifier_activation=None, input_shape=(*size, 3)
     ) if weights else randomize_weights(SwiftFormer(variant, classifier_activation=None, input_shape=(*size, 3)))
@@ -58,9 +68,9 @@ def benchmark_variant(variant, size, calib, folder, threads, runs, warmup, weigh
         paths[mode] = path
     probe = calib[:4]
     reference = keras.ops.convert_to_numpy(model(probe, training=False))
-    fp32_diff = float(np.abs(export.tflite_runner(paths["fp32"])(probe) - reference).max())
-    fp16 = tflite_report.fidelity(reference, export.tflite_runner(paths["fp16"])(probe))
-    times = time_files(paths, threads, runs, warmup)
+    fp32_diff = float(np.abs(export.tflite_runner(paths["fp32"], runtime=runtime)(probe) - reference).max())
+    fp16 = tflite_report.fidelity(reference, export.tflite_runner(paths["fp16"], runtime=runtime)(probe))
+    times = time_files(paths, threads, runs, warmup, runtime)
     macs = count_macs(model)
     rows = []
     for mode in MODES:
@@ -69,7 +79,7 @@ def benchmark_variant(variant, size, calib, folder, threads, runs, warmup, weigh
             "variant": variant,
             "mode": mode,
             "size_mb": os.path.getsize(paths[mode]) / 1e6,
-            "xnnpack_partitions": tflite_report.xnnpack_partitions(paths[mode]),
+            "xnnpack_partitions": xnnpack_partitions(paths[mode], runtime),
             "median_ms": float(np.median(ms)),
             "p5_ms": float(np.percentile(ms, 5)),
             "p95_ms": float(np.percentile(ms, 95)),
@@ -137,21 +147,24 @@ def _main(argv):
     parser.add_argument("--runs", type=int, default=100)
     parser.add_argument("--warmup", type=int, default=10)
     parser.add_argument("--output-dir", default="benchmark_results")
+    parser.add_argument("--runtime", choices=RUNTIMES, help="TFLite interpreter (default: the first installed)")
     args = parser.parse_args(argv)
+    runtime = " ".join(runtime_version(args.runtime))  # one this Python lacks: one line and exit 2, before any work
     files.check_output_folder("--output-dir", args.output_dir)
     size = tuple(args.input_size)
     calib, _ = calibration.sample_images(args.calib_dir, args.num_calib, size, progress="calibration images")
     rows, checks = [], []
     for variant in args.variants:
         variant_rows, variant_checks = benchmark_variant(
-            variant, size, calib, args.output_dir, args.threads, args.runs, args.warmup, args.weights
+            variant, size, calib, args.output_dir, args.threads, args.runs, args.warmup, args.weights, args.runtime
         )
         rows += variant_rows
         checks.append(variant_checks)
     table = markdown(rows, checks, args.threads)
     print(table)
+    print(f"\nTFLite runtime: {runtime}")
     result = {"command": " ".join(["python", "conversion/benchmark.py", *(argv or sys.argv[1:])]),
-              "threads": args.threads, "runs": args.runs, "rows": rows, "checks": checks}
+              "runtime": runtime, "threads": args.threads, "runs": args.runs, "rows": rows, "checks": checks}
 
     files.write_json_atomically(os.path.join(args.output_dir, "benchmark.json"), result)
     files.write_csv_atomically(os.path.join(args.output_dir, "benchmark.csv"), rows)

@@ -2,7 +2,7 @@
 
     python -m swiftformer_keras.evaluate --data DIR --weights PATH [--split val|test]
         [--image-size N] [--batch-size N] [--variant XS|S|L1|L3] [--crop-pct F]
-        [--confusion FILE.png] [--json FILE.json]
+        [--confusion FILE.png] [--json FILE.json] [--runtime litert|tflite-runtime|tensorflow]
 
 PATH is a `.keras` model, a `.weights.h5` file (with --variant and
 --image-size) or a `.tflite` file; all of them go through the same loop over
@@ -31,6 +31,7 @@ from swiftformer_keras.data import (
 from swiftformer_keras.export import tflite_runner
 from swiftformer_keras.files import check_output_paths, write_atomically, write_text_atomically
 from swiftformer_keras.imagenet_utils import resolve_crop_pct
+from swiftformer_keras.interpreter import RUNTIMES, check_runtime, runtime_version
 from swiftformer_keras.model import MIN_INPUT_SIZE, VARIANTS, SwiftFormer
 from swiftformer_keras.weights import load_keras_model_file
 
@@ -71,9 +72,10 @@ def _keras_predictor(model, source):
     return Predictor(predict, _static_size(model.inputs[0].shape), int(model.outputs[0].shape[-1]), source)
 
 
-def load_predictor(weights, num_classes, image_size=None, variant=None, num_threads=2):
+def load_predictor(weights, num_classes, image_size=None, variant=None, num_threads=2, runtime=None):
     """Makes the `Predictor` of `weights`: a `keras.Model`, or a path to a
-    `.keras`, `.weights.h5` (needs `variant` and `image_size`) or `.tflite` file."""
+    `.keras`, `.weights.h5` (needs `variant` and `image_size`) or `.tflite` file
+    (run by the TFLite `runtime`, `interpreter.RUNTIMES`; None: the first installed)."""
     if isinstance(weights, keras.Model):
         return _keras_predictor(weights, f"in-memory model {weights.name!r}")
     if not isinstance(weights, (str, os.PathLike)):
@@ -88,7 +90,7 @@ def load_predictor(weights, num_classes, image_size=None, variant=None, num_thre
         raise ValueError(f"Weights file {path!r} does not exist.")
     if path.endswith(".tflite"):
 
-        predict = tflite_runner(path, num_threads=num_threads)
+        predict = tflite_runner(path, num_threads=num_threads, runtime=runtime)
         return Predictor(predict, tuple(predict.image_size), predict.num_classes, path)
     if path.endswith(".keras"):
 
@@ -164,6 +166,7 @@ def evaluate(
     crop_pct=None,
     variant=None,
     num_threads=2,
+    runtime=None,
 ):
     """Evaluates a classifier on `data_dir/<split>/<class>/<images>`.
 
@@ -182,6 +185,8 @@ def evaluate(
             ImageNet's 0.875, as every tool does.
         variant: the SwiftFormer variant name or config dict of a `.weights.h5` file.
         num_threads: CPU threads of the TFLite interpreter.
+        runtime: the TFLite runtime of a `.tflite` file (`interpreter.RUNTIMES`);
+            None: the first installed.
 
     Raises:
         ValueError: a setting out of range, a missing or unreadable data
@@ -200,6 +205,7 @@ def evaluate(
         cli.check_number("crop_pct (--crop-pct)", crop_pct, above=0, maximum=1)
     crop_pct = resolve_crop_pct(crop_pct, weights if isinstance(weights, (str, os.PathLike)) else None)
     cli.check_number("num_threads (--num-threads)", num_threads, minimum=1, integer=True)
+    check_runtime(runtime)
     if image_size is not None:
         check_image_size(image_size)
     data_dir = os.fspath(data_dir)
@@ -208,7 +214,7 @@ def evaluate(
     split = split or eval_split_name(data_dir)
     classes = class_names(data_dir, split)
     folder = load_image_folder(data_dir, split, classes=classes)
-    predictor = load_predictor(weights, len(classes), image_size, variant, num_threads)
+    predictor = load_predictor(weights, len(classes), image_size, variant, num_threads, runtime)
     if predictor.num_classes != len(classes):
         raise ValueError(
             f"{predictor.source} predicts {predictor.num_classes} classes but {data_dir!r} has "
@@ -341,7 +347,12 @@ def _main(argv):
     parser.add_argument("--num-threads", type=cli.number(int, minimum=1), default=2, help="TFLite interpreter threads")
     parser.add_argument("--confusion", help="PNG to write (default: <weights stem>_confusion.png)")
     parser.add_argument("--json", help="also write the result as JSON")
+    parser.add_argument(
+        "--runtime", choices=RUNTIMES, help="TFLite interpreter of a .tflite file (default: the first installed)"
+    )
     args = parser.parse_args(argv)
+    if args.runtime:  # one that is not installed is refused before the long run
+        runtime_version(args.runtime)
 
     # Destinations are checked before the long run, not after it.
     confusion = args.confusion or default_confusion_path(args.weights)
@@ -361,6 +372,7 @@ def _main(argv):
         crop_pct=args.crop_pct,
         variant=args.variant,
         num_threads=args.num_threads,
+        runtime=args.runtime,
     )
     # The numbers first: if a write below fails (a full disk), they are still on screen.
     print(markdown_table(result))

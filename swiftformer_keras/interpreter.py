@@ -6,41 +6,118 @@
     cpu_name()                                                                    # 'AMD EPYC'
 
 Every `.tflite` file the project loads goes through `make_interpreter`, so the
-choice of runtime (`ai_edge_litert`, else `tflite_runtime`, else TensorFlow's
-`tf.lite`) is made here only; every latency the project reports is timed by
-`time_interleaved`.
+choice of runtime is made here only: `runtime=None` takes the first installed of
+`RUNTIMES` (LiteRT's `ai_edge_litert`, else `tflite_runtime`, else TensorFlow's
+`tf.lite`), a name takes that one or fails with the way to install it
+(`--runtime` on the command lines). Every latency the project reports is timed
+by `time_interleaved`.
+
+Only the standard library is imported here (the runtime itself when asked
+for), so this module works in an environment with numpy and one runtime alone,
+such as .venv-tflite-runtime (`make .venv-tflite-runtime/.installed`).
 """
 
 import functools
 import importlib
+import importlib.metadata
 import os
 import platform
+import sys
 import time
 
 CPUINFO = "/proc/cpuinfo"
+# The TFLite runtimes, in the order `runtime=None` tries them.
+RUNTIMES = ("litert", "tflite-runtime", "tensorflow")
+# runtime -> (the module holding its Interpreter, the pip package, how to install it).
+_SOURCES = {
+    "litert": ("ai_edge_litert.interpreter", "ai-edge-litert", "pip install 'swiftformer-keras[litert]'"),
+    "tflite-runtime": (
+        "tflite_runtime.interpreter",
+        "tflite-runtime",
+        "run `make .venv-tflite-runtime/.installed` and use .venv-tflite-runtime/bin/python, or "
+        "pip install 'swiftformer-keras[tflite-runtime]' (Python <= 3.11)",
+    ),
+    "tensorflow": ("tensorflow", "tensorflow", "pip install 'swiftformer-keras[tensorflow]'"),
+}
 NO_RUNTIME = (
     "No TFLite interpreter is installed: pip install ai-edge-litert (LiteRT; or tflite-runtime, "
     "or tensorflow, whose tf.lite is used last)."
 )
 
 
-@functools.lru_cache(maxsize=None)
-def _runtime():
-    """`(Interpreter, OpResolverType)` of the first runtime installed, in order of preference."""
-    for name in ("ai_edge_litert.interpreter", "tflite_runtime.interpreter"):
-        try:
-            module = importlib.import_module(name)
-        except ImportError:
-            continue
-        return module.Interpreter, module.OpResolverType
-    try:
+def check_runtime(runtime):
+    """`runtime` if it is None (automatic) or one of `RUNTIMES`, else a `ValueError` naming the choices."""
+    if runtime is None or runtime in RUNTIMES:
+        return runtime
+    raise ValueError(
+        f"Unknown TFLite runtime {runtime!r}; choose one of {', '.join(RUNTIMES)} "
+        "(or None: the first of them installed)."
+    )
+
+
+def _import(runtime):
+    """`(Interpreter, OpResolverType, version)` of `runtime`; ImportError where it cannot be imported."""
+    module_name, package, _ = _SOURCES[runtime]
+    if runtime == "tensorflow":
         import tensorflow as tf
-    except ImportError:
-        raise ImportError(NO_RUNTIME) from None
-    return tf.lite.Interpreter, tf.lite.experimental.OpResolverType
+
+        return tf.lite.Interpreter, tf.lite.experimental.OpResolverType, tf.__version__
+    module = importlib.import_module(module_name)
+    top = importlib.import_module(module_name.split(".")[0])
+    if runtime == "tflite-runtime":
+        return module.Interpreter, module.OpResolverType, top.__version__
+    try:  # LiteRT names its version in its package metadata only
+        version = importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:  # another distribution of it (a nightly, a source build)
+        version = getattr(top, "__version__", "unknown")
+    return module.Interpreter, module.OpResolverType, version
 
 
-def make_interpreter(model_path=None, model_content=None, num_threads=2, xnnpack=True, allocate=True):
+def _not_installed(runtime, error):
+    """Whether `error` (from `_import`) says that `runtime` is absent, rather than broken."""
+    module_name = _SOURCES[runtime][0]
+    parts = module_name.split(".")
+    prefixes = {".".join(parts[: index + 1]) for index in range(len(parts))}
+    return isinstance(error, ModuleNotFoundError) and error.name in prefixes
+
+
+@functools.lru_cache(maxsize=None)
+def _runtime(runtime=None):
+    """`(name, Interpreter, OpResolverType, version)` of `runtime`, or of the first installed of
+    `RUNTIMES` for None."""
+    check_runtime(runtime)
+    if runtime is None:
+        for name in RUNTIMES:
+            try:
+                return (name, *_import(name))
+            except ImportError:
+                continue
+        raise ImportError(NO_RUNTIME)
+    try:
+        return (runtime, *_import(runtime))
+    except ImportError as error:
+        fix = _SOURCES[runtime][2]
+        if _not_installed(runtime, error):
+            raise ImportError(f"{runtime} is not installed in this Python ({sys.executable}): {fix}") from None
+        raise ImportError(
+            f"{runtime} is installed in this Python ({sys.executable}) but cannot be imported ({error}); "
+            f"reinstall it: {fix}"
+        ) from error
+
+
+def runtime_version(runtime=None):
+    """`(name, version)` of the runtime `make_interpreter(runtime=runtime)` uses:
+    `("litert", "2.3.0")`, `("tflite-runtime", "2.14.0")`, `("tensorflow", "2.21.0")`.
+
+    Raises:
+        ValueError: an unknown `runtime`.
+        ImportError: that runtime (or, for None, any) is not installed; one line with the fix.
+    """
+    name, _, _, version = _runtime(runtime)
+    return name, version
+
+
+def make_interpreter(model_path=None, model_content=None, num_threads=2, xnnpack=True, allocate=True, runtime=None):
     """A TFLite interpreter over a file (`model_path`) or its bytes (`model_content`).
 
     Args:
@@ -48,14 +125,17 @@ def make_interpreter(model_path=None, model_content=None, num_threads=2, xnnpack
         xnnpack: apply the runtime's default delegate (XNNPACK); False runs
             the builtin reference kernels alone.
         allocate: allocate tensors now; pass False to resize inputs first.
+        runtime: one of `RUNTIMES`, or None for the first of them installed.
 
     Raises:
-        ImportError: no TFLite runtime is installed (`NO_RUNTIME`).
-        ValueError / RuntimeError: the runtime's own, for a file it cannot load.
+        ValueError: an unknown `runtime`, or the runtime's own, for a file it cannot load
+            (some runtimes raise RuntimeError there).
+        ImportError: the `runtime` asked for is not installed in this Python, or for None,
+            no TFLite runtime is (`NO_RUNTIME`); one line with the fix.
     """
     if (model_path is None) == (model_content is None):
         raise ValueError("Pass exactly one of model_path and model_content.")
-    interpreter_class, resolver = _runtime()
+    _, interpreter_class, resolver, _ = _runtime(runtime)
     kwargs = {"num_threads": num_threads}
     if not xnnpack:
         kwargs["experimental_op_resolver_type"] = resolver.BUILTIN_WITHOUT_DEFAULT_DELEGATES

@@ -242,3 +242,42 @@ def small_tflite(tmp_path_factory):
     x = keras.layers.Conv2D(16, 3, activation="relu")(inputs)
     outputs = keras.layers.Dense(4)(keras.layers.GlobalAveragePooling2D()(x))
     return export_tflite(keras.Model(inputs, outputs), tmp_path_factory.mktemp("tflite") / "small.tflite")
+
+
+# .venv-tflite-runtime (`make .venv-tflite-runtime/.installed`, a dependency of `make test`): tflite-runtime
+# 2.14 in a Python <= 3.11 beside .venv, made with $TFLITE_RUNTIME_PYTHON or else the first of these that runs.
+TFLITE_RUNTIME_VENV = os.path.join(ROOT, ".venv-tflite-runtime")
+RUNTIME_PYTHONS = ("python3.11", "python3.10", "python3.9")
+# The Makefile prints the same line where it skips the environment.
+NO_RUNTIME_PYTHON = (
+    f"tflite-runtime 2.14 needs Python <= 3.11 and none of {' '.join(RUNTIME_PYTHONS)} runs here: "
+    ".venv-tflite-runtime not created"
+)
+
+
+def python_for_tflite_runtime():
+    """The first of `RUNTIME_PYTHONS` that runs and is a Python <= 3.11, as the Makefile looks, or None."""
+    import shutil
+    import subprocess
+
+    for name in RUNTIME_PYTHONS:
+        path = shutil.which(name)
+        # A pyenv shim is on PATH whether or not its version is installed: it must run.
+        if path and subprocess.run([path, "-c", "import sys; sys.exit(sys.version_info >= (3, 12))"],
+                                   capture_output=True).returncode == 0:
+            return path
+    return None
+
+
+@pytest.fixture(scope="session")
+def tflite_runtime_python():
+    """The python of .venv-tflite-runtime. Skips (with the Makefile's words) where no Python <= 3.11
+    exists to make it; fails, saying to run make, where one exists but the environment does not."""
+    python = os.path.join(TFLITE_RUNTIME_VENV, "bin", "python")
+    if os.path.isfile(os.path.join(TFLITE_RUNTIME_VENV, ".installed")) and os.access(python, os.X_OK):
+        return python
+    found = os.environ.get("TFLITE_RUNTIME_PYTHON") or python_for_tflite_runtime()  # the Makefile's choice
+    if found is None:
+        pytest.skip(NO_RUNTIME_PYTHON)
+    pytest.fail(f"{TFLITE_RUNTIME_VENV} is missing or incomplete although {found} can make it: "
+                "run `make .venv-tflite-runtime/.installed` (`make test` does)")

@@ -1,6 +1,7 @@
 """conversion/benchmark.py end to end on XS with few runs (speed targets live in its output, not here)."""
 
 import csv
+import importlib.metadata
 import json
 import os
 
@@ -38,6 +39,8 @@ def test_benchmark_runs_every_mode_and_writes_its_tables(tmp_path, capsys):
     assert "| XS | int8 |" in printed and "int8 VNNI floor ms" in printed
     with open(out / "benchmark.json") as file:
         result = json.load(file)
+    litert = f"litert {importlib.metadata.version('ai-edge-litert')}"  # the automatic choice in .venv
+    assert result["runtime"] == litert and f"TFLite runtime: {litert}" in printed
     rows = {row["mode"]: row for row in result["rows"]}
     assert list(rows) == ["fp32", "fp16", "dynamic", "int8"]
     for row in rows.values():
@@ -74,3 +77,28 @@ def test_an_unusable_or_full_output_dir_is_one_line_and_exit_2(tmp_path, full_di
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("conversion/benchmark.py: error: no space left") and "Traceback" not in "\n".join(err)
     assert sorted(os.listdir(full_disk)) == before
+
+
+@pytest.mark.filterwarnings("ignore:.*tf.lite.Interpreter is deprecated")
+def test_time_files_and_partitions_use_the_runtime_asked_for(small_tflite):
+    benchmark = _benchmark()
+    for runtime in ("litert", "tensorflow"):
+        times = benchmark.time_files({"a": small_tflite, "b": small_tflite}, threads=1, runs=3, warmup=1, runtime=runtime)
+        assert {name: len(ms) for name, ms in times.items()} == {"a": 3, "b": 3}
+        assert all(0 < value < 1000 for ms in times.values() for value in ms)
+        assert benchmark.xnnpack_partitions(small_tflite, runtime) == 1
+    with pytest.raises(ImportError, match="tflite-runtime is not installed in this Python"):
+        benchmark.time_files({"a": small_tflite}, threads=1, runs=1, warmup=0, runtime="tflite-runtime")
+
+
+def test_a_bad_or_missing_runtime_is_exit_2_before_any_work(tmp_path, capsys):
+    base = ["--calib-dir", str(tmp_path / "none"), "--output-dir", str(tmp_path / "out")]
+    with pytest.raises(SystemExit) as exit_info:
+        _benchmark().main([*base, "--runtime", "nosuch"])
+    assert exit_info.value.code == 2
+    assert "argument --runtime: invalid choice: 'nosuch'" in capsys.readouterr().err
+    # Refused before the calibration folder (which does not exist) is even looked at.
+    assert _benchmark().main([*base, "--runtime", "tflite-runtime"]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("conversion/benchmark.py: error: tflite-runtime is not installed in this Python")
+    assert "make .venv-tflite-runtime/.installed" in line and not (tmp_path / "out").exists()

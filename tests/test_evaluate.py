@@ -210,6 +210,38 @@ def test_command_line_errors_exit_with_2(setup, tmp_path, capsys):
     assert "--variant" in capsys.readouterr().err
 
 
+@pytest.mark.filterwarnings("ignore:.*tf.lite.Interpreter is deprecated")
+def test_a_tflite_file_gives_the_same_numbers_under_the_runtime_asked_for(setup, tmp_path, capsys):
+    data, _, files = setup
+    litert = ev.evaluate(data, files / "colours.tflite", runtime="litert")
+    tensorflow = ev.evaluate(data, files / "colours.tflite", runtime="tensorflow")
+    np.testing.assert_array_equal(litert["confusion"], _expected_confusion())
+    np.testing.assert_array_equal(tensorflow["confusion"], litert["confusion"])
+    assert (tensorflow["top1"], tensorflow["top5"]) == (litert["top1"], litert["top5"]) == (0.75, 1.0)
+    report = tmp_path / "r.json"
+    argv = ["--data", str(data), "--weights", str(files / "colours.tflite"), "--confusion", str(tmp_path / "c.png"),
+            "--json", str(report), "--runtime", "tensorflow"]
+    assert ev.main(argv) == 0
+    assert json.loads(report.read_text())["top1"] == 0.75
+    with pytest.raises(ValueError, match="Unknown TFLite runtime 'nosuch'"):
+        ev.evaluate(data, files / "colours.tflite", runtime="nosuch")
+
+
+def test_a_bad_or_missing_runtime_is_exit_2_and_one_line(setup, tmp_path, capsys):
+    data, _, files = setup
+    base = ["--data", str(data), "--weights", str(files / "colours.tflite"), "--confusion", str(tmp_path / "c.png")]
+    with pytest.raises(SystemExit) as exit_info:
+        ev.main([*base, "--runtime", "nosuch"])
+    assert exit_info.value.code == 2
+    assert "argument --runtime: invalid choice: 'nosuch'" in capsys.readouterr().err
+    assert ev.main([*base, "--runtime", "tflite-runtime"]) == 2
+    captured = capsys.readouterr()
+    (line,) = captured.err.strip().splitlines()
+    assert line.startswith("python -m swiftformer_keras.evaluate: error: tflite-runtime is not installed in this Python")
+    assert "make .venv-tflite-runtime/.installed" in line and "top-1" not in captured.out
+    assert not (tmp_path / "c.png").exists()
+
+
 def test_an_unwritable_destination_is_refused_before_evaluating(setup, tmp_path, read_only_dir, capsys):
     import subprocess
 

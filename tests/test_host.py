@@ -1,12 +1,15 @@
 """android_bench/host.py: the Android columns through the LiteRT Python interpreter."""
 
+import importlib.metadata
 import json
 import os
+import subprocess
 
 import pytest
 
 from android_bench import host
 from android_bench.rows import COLUMNS
+from conftest import ROOT
 
 
 def test_rows_have_sane_numbers_and_the_asked_run_counts(small_tflite):
@@ -19,6 +22,7 @@ def test_rows_have_sane_numbers_and_the_asked_run_counts(small_tflite):
         assert row["min_ms"] <= row["avg_ms"] <= row["max_ms"] and row["std_ms"] >= 0
         assert row["init_ms"] > 0 and row["first_ms"] > 0 and row["warmup_avg_ms"] > 0
         assert row["memory_mb"] >= 0 and row["total_nodes"] >= 3  # conv, mean, fully connected
+        assert row["runtime"] == f"litert {importlib.metadata.version('ai-edge-litert')}"  # the automatic choice
     assert [r["partitions"] for r in table] == [1, 1, 0, 0]
 
 
@@ -71,3 +75,50 @@ def test_a_full_output_dir_prints_the_table_then_one_line(small_tflite, full_dis
     assert code == 2 and "| host-python |" in captured.out
     assert "no space left on the device" in _error_line(captured.err)
     assert os.listdir(full_disk) == [".filler"]
+
+
+# --- --runtime --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.filterwarnings("ignore:.*tf.lite.Interpreter is deprecated")
+def test_the_runtime_asked_for_runs_in_the_children_and_is_recorded(small_tflite):
+    import tensorflow as tf
+
+    table = host.run_matrix([small_tflite], ["xnnpack", "none"], [1], runs=3, warmup=0, progress=False,
+                            runtime="tensorflow")
+    for row in table:
+        assert row["status"] == "ok" and row["runtime"] == f"tensorflow {tf.__version__}", row
+        assert row["total_nodes"] == 3 and 0 < row["median_ms"]
+    assert [r["partitions"] for r in table] == [1, 0]
+    missing = host.run_one(small_tflite + ".missing", "xnnpack", 1, 3, 0, runtime="litert")
+    assert missing["status"] == "failed" and missing["runtime"].startswith("litert ")
+
+
+def test_an_unknown_runtime_fails_in_argparse(small_tflite, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        host.main(["--models", small_tflite, "--runtime", "nosuch"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "argument --runtime: invalid choice: 'nosuch'" in err and "tflite-runtime" in err
+
+
+def test_a_runtime_this_python_lacks_is_one_line_before_any_run(small_tflite, tmp_path, capsys):
+    code = host.main(["--models", small_tflite, "--runtime", "tflite-runtime", "--output-dir", str(tmp_path / "out")])
+    captured = capsys.readouterr()
+    assert code == 2 and captured.out == "" and not (tmp_path / "out").exists()
+    line = _error_line(captured.err)
+    assert line.startswith("android_bench/host.py: error: tflite-runtime is not installed in this Python")
+    assert "make .venv-tflite-runtime/.installed" in line and len(captured.err.strip().splitlines()) == 1
+
+
+def test_host_py_under_the_tflite_runtime_env_records_tflite_runtime(small_tflite, tflite_runtime_python, tmp_path):
+    out = tmp_path / "out"
+    done = subprocess.run(
+        [tflite_runtime_python, "android_bench/host.py", "--models", small_tflite, "--threads", "1",
+         "--delegates", "xnnpack", "--runs", "3", "--warmup", "1", "--runtime", "tflite-runtime", "--output-dir", str(out)],
+        capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": ROOT}, timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    (row,) = json.loads((out / "host.json").read_text())["rows"]
+    assert row["status"] == "ok" and row["runtime"] == "tflite-runtime 2.14.0", row
+    assert row["partitions"] == 1 and row["total_nodes"] == 3 and row["runs"] == 3
