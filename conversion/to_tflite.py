@@ -26,10 +26,18 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from swiftformer_keras import cli, conversion, tflite_report  # noqa: E402
 from swiftformer_keras.calibration import IMAGENET_CROP_PCT  # noqa: E402
-from swiftformer_keras.int8_recipe import DEFAULT_INT8_RECIPE  # noqa: E402
+from swiftformer_keras.recipe import DEFAULT_MIN_RUNTIME, recipe_for  # noqa: E402
+from swiftformer_keras.runtime_versions import SUPPORTED_MIN_RUNTIMES, check_runtime_choice  # noqa: E402
 from swiftformer_keras.model import MIN_INPUT_SIZE, VARIANTS  # noqa: E402
 
 PROG = "conversion/to_tflite.py"
+
+
+def _runtime_choice(text):
+    try:
+        return check_runtime_choice(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def parse_args(argv=None):
@@ -59,14 +67,28 @@ def parse_args(argv=None):
     parser.add_argument("--output", help="the .tflite file (default swiftformer_<model>_<mode>.tflite)")
     parser.add_argument("--report", help="write the report as JSON here")
     parser.add_argument("--debug", action="store_true", help="per-layer int8 error table")
-    parser.add_argument("--float-ops", nargs="+", default=list(DEFAULT_INT8_RECIPE.float_ops), metavar="OP",
-                        help="TFLite op types int8 keeps in float (default: %(default)s)")
+    parser.add_argument("--min-runtime", type=_runtime_choice, metavar="VERSION",
+                        help="the oldest TFLite runtime (TF numbering: tflite-runtime 2.14, the 2.16 AAR; LiteRT "
+                        f"1.x/2.x are >= 2.17) the file must load and be fast on: {', '.join(SUPPORTED_MIN_RUNTIMES)}. "
+                        "It picks the recipe; a file needing a newer runtime is refused. Default per mode: "
+                        + ", ".join(f"{mode} {version}" for mode, version in DEFAULT_MIN_RUNTIME.items()))
+    parser.add_argument("--float-ops", nargs="+", default=None, metavar="OP",
+                        help="TFLite op types int8 keeps in float (default: the recipe's)")
     args = parser.parse_args(argv)
     args.mode = args.mode or "fp32"
     if args.output is None:
         name = os.path.splitext(os.path.basename(args.keras_model))[0] if args.keras_model else args.model.lower()
         args.output = f"swiftformer_{name}_{args.mode}.tflite"
     return args
+
+
+def _recipe(args):
+    """The recipe for the mode and --min-runtime, with --float-ops if given."""
+    if args.float_ops is None:
+        return None  # conversion picks it
+    if args.mode != "int8":
+        raise ValueError("--float-ops chooses the ops int8 keeps in float; use it with --int8.")
+    return dataclasses.replace(recipe_for(args.mode, args.min_runtime), float_ops=tuple(args.float_ops))
 
 
 def main(argv=None):
@@ -92,7 +114,8 @@ def _main(argv):
         crop_pct=args.crop_pct,
         debug=args.debug,
         report_path=args.report,
-        recipe=dataclasses.replace(DEFAULT_INT8_RECIPE, float_ops=args.float_ops),
+        min_runtime=args.min_runtime,
+        recipe=_recipe(args),
     )
     print(tflite_report.markdown(report))
     print(f"\nwrote {args.output}" + (f" and {args.report}" if args.report else ""))

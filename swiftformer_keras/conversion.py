@@ -19,7 +19,8 @@ from swiftformer_keras.cli import check_number
 from swiftformer_keras.data import check_image_size
 from swiftformer_keras.files import check_output_paths, write_json_atomically
 from swiftformer_keras.imagenet_utils import resolve_crop_pct
-from swiftformer_keras.int8_recipe import DEFAULT_INT8_RECIPE
+from swiftformer_keras.recipe import DEFAULT_MIN_RUNTIME, MODES, recipe_for
+from swiftformer_keras.runtime_versions import check_runtime_choice, min_runtime as file_min_runtime
 from swiftformer_keras.model import VARIANTS, SwiftFormer, all_layers
 from swiftformer_keras.testing import randomize_weights
 from swiftformer_keras.weights import load_keras_model_file, saved_classes
@@ -138,7 +139,7 @@ def _evaluate(model, path, eval_dir, num_eval, size, crop_pct, seed):
     return {"eval_dir": os.fspath(eval_dir), "unreadable": unreadable, **tflite_report.fidelity(reference, outputs, labels)}
 
 
-def quantization_debug(model, size, calibration, debug_images, recipe=DEFAULT_INT8_RECIPE, beside=None):
+def quantization_debug(model, size, calibration, debug_images, recipe=None, beside=None):
     """Per-layer int8 error from TFLite's quantization debugger, worst first.
 
     The model is prepared, calibrated and quantized by `recipe` exactly as
@@ -151,10 +152,11 @@ def quantization_debug(model, size, calibration, debug_images, recipe=DEFAULT_IN
     """
     import tensorflow as tf
 
+    recipe = recipe or recipe_for("int8")
     prepared = recipe.prepare_model(model)
     with export._converter(prepared, *size, prepared.inputs[0].shape[-1], beside) as converter:
         debugger = tf.lite.experimental.QuantizationDebugger(
-            converter=recipe.configure(converter, calibration),
+            converter=recipe.configure(converter, "int8", calibration),
             debug_dataset=lambda: ([image[None]] for image in debug_images),
             debug_options=recipe.debug_options(),
         )
@@ -195,7 +197,8 @@ def convert_swiftformer(
     debug=False,
     report_path=None,
     seed=0,
-    recipe=DEFAULT_INT8_RECIPE,
+    recipe=None,
+    min_runtime=None,
 ):
     """Converts a SwiftFormer to `output` (`.tflite`) and returns the report (a dict).
 
@@ -204,8 +207,10 @@ def convert_swiftformer(
     With `eval_dir`, the report measures the file against the Keras model on
     up to `num_eval` of its images (with per-class folders also top-1).
     `debug` adds TFLite's per-layer quantization error (int8 only).
-    `recipe` is the `Int8Recipe` int8 applies (activation form, ops kept in
-    float, converter settings); `--debug` measures that same recipe.
+    `min_runtime` is the oldest TFLite runtime the file must load and be fast
+    on (None: `recipe.DEFAULT_MIN_RUNTIME[mode]`); it picks the `recipe`
+    (`recipe.recipe_for`) unless one is given, and a file that needs a newer
+    runtime is refused. `--debug` measures the same recipe.
     `report_path` writes the report as JSON. `crop_pct` None is the crop the
     `keras_model` file records (a model trained by the project), else
     ImageNet's 0.875: the same default as every tool.
@@ -224,17 +229,21 @@ def convert_swiftformer(
     if input_size is not None:
         check_image_size(tuple(input_size))
     variant = variant.upper() if isinstance(variant, str) else variant
-    if mode not in export.MODES:
-        raise ValueError(f"Unknown mode {mode!r}; use one of {export.MODES}.")
+    if mode not in MODES:
+        raise ValueError(f"Unknown mode {mode!r}; use one of {MODES}.")
+    min_runtime = check_runtime_choice(min_runtime or DEFAULT_MIN_RUNTIME[mode])
+    recipe = export.check_recipe(recipe if recipe is not None else recipe_for(mode, min_runtime))
     if debug and mode != "int8":
         raise ValueError("--debug reports int8 quantization error; use it with --int8.")
-    if mode == "int8":
-        export.check_recipe(recipe)
     if eval_dir is not None:
         calib_lib.find_images(eval_dir)  # fail on a bad folder before the slow conversion
     model, size = load_keras_model(variant, keras_model, weights, input_size)
     calibration, calib_info = _calibration(mode, size, calib_dir, num_calib, calib_random, crop_pct, seed)
-    export.export_tflite(model, output, input_shape=size, mode=mode, calibration=calibration, io=io, recipe=recipe)
+    export.export_tflite(
+        model, output, input_shape=size, mode=mode, calibration=calibration, io=io, recipe=recipe,
+        min_runtime=min_runtime,
+    )
+    needs = file_min_runtime(output)
     report = {
         "model": os.fspath(keras_model) if keras_model else f"SwiftFormer-{variant}",
         "weights": None if keras_model else (os.fspath(weights) if weights else "random"),
@@ -243,12 +252,16 @@ def convert_swiftformer(
         "input_size": list(size),
         "crop_pct": crop_pct,
         **({"calibration": calib_info} if calib_info else {}),
+        "min_runtime_asked": min_runtime,
+        "min_runtime_needed": needs["version"],
+        "min_runtime_set_by": [f"{need['op']} v{need['version']}" for need in needs["needs"]
+                               if need["runtime"] == needs["version"]],
         **tflite_report.inspect_tflite(output),
+        "recipe": recipe.as_dict(),
+        "activation": recipe.activation_text,
     }
     if mode == "int8":
-        report["int8_recipe"] = recipe.as_dict()
         report["float_ops_kept"] = list(recipe.float_ops)
-        report["activation"] = recipe.activation_text
     if eval_dir is not None:
         report["fidelity"] = _evaluate(model, output, eval_dir, num_eval, size, crop_pct, seed)
     if debug:

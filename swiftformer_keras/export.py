@@ -24,12 +24,13 @@ import keras
 import numpy as np
 
 from swiftformer_keras.files import check_output_paths, partial_folder, write_bytes_atomically
-from swiftformer_keras.int8_recipe import DEFAULT_INT8_RECIPE, Int8Recipe
-from swiftformer_keras.interpreter import make_interpreter
+from swiftformer_keras.interpreter import check_runtime, make_interpreter
+from swiftformer_keras.recipe import DEFAULT_MIN_RUNTIME, IO_TYPES, MODES, Recipe, recipe_for
+from swiftformer_keras.runtime_versions import (
+    builtin_op_names, check_min_runtime, check_runtime_choice, operators,
+)
 
 TFLITE_SUFFIX = ".tflite"
-MODES = ("fp32", "fp16", "dynamic", "int8")
-IO_TYPES = ("float32", "int8", "uint8")
 
 
 def _check_destination(path, what="The destination"):
@@ -105,7 +106,7 @@ def _run_converter(model, converter):
 
 
 def convert(
-    model, mode="fp32", input_shape=None, calibration=None, io="float32", recipe=DEFAULT_INT8_RECIPE, beside=None
+    model, mode="fp32", input_shape=None, calibration=None, io="float32", recipe=None, min_runtime=None, beside=None
 ):
     """Converts a Keras image classifier to `.tflite` bytes with builtin ops only.
 
@@ -120,24 +121,28 @@ def convert(
             exactly as at inference.
         io: for int8, the type of the model's input and output tensors:
             `"float32"` (quantized inside the model), `"int8"` or `"uint8"`.
-        recipe: for int8, the `Int8Recipe`: the activation form, the op types
-            kept in float (selective quantization) and the converter settings.
+        min_runtime: the oldest TFLite runtime the file must load and be fast
+            on (`"2.14"`; TF numbering, `runtime_versions.SUPPORTED_MIN_RUNTIMES`);
+            None is `recipe.DEFAULT_MIN_RUNTIME[mode]`. The bytes are refused
+            if an op version needs a newer runtime.
+        recipe: the `Recipe` (GELU and normalisation forms, ops kept in float,
+            converter settings); None is `recipe_for(mode, min_runtime)`.
         beside: the file the result is for; the intermediate SavedModel is
             written beside it (same disk), else in the temp folder.
 
     Raises:
-        ValueError: bad arguments, or the graph needs ops outside the
-            builtin set (no Flex/SELECT_TF_OPS).
+        ValueError: bad arguments, the graph needs ops outside the builtin set
+            (no Flex/SELECT_TF_OPS), or a newer runtime than `min_runtime`.
         DiskFullError: no room for the intermediate SavedModel.
     """
-    import tensorflow as tf
-
     if mode not in MODES:
         raise ValueError(f"Unknown mode {mode!r}; use one of {MODES}.")
     if io not in IO_TYPES:
         raise ValueError(f"Unknown io type {io!r}; use one of {IO_TYPES}.")
     if io != "float32" and mode != "int8":
         raise ValueError(f"io={io!r} needs mode='int8'; {mode} models take and return float32.")
+    min_runtime = check_runtime_choice(min_runtime or DEFAULT_MIN_RUNTIME[mode])
+    recipe = check_recipe(recipe if recipe is not None else recipe_for(mode, min_runtime))
     if keras.backend.backend() != "tensorflow":
         raise ValueError(
             f"TFLite export needs the TensorFlow backend, this process runs {keras.backend.backend()!r}; "
@@ -147,23 +152,18 @@ def convert(
     channels = model.inputs[0].shape[-1]
     if mode == "int8":
         calibration = _check_calibration(calibration, (height, width, channels))
-        recipe = check_recipe(recipe)
-        model = recipe.prepare_model(model)
+    model = recipe.prepare_model(model)
     with _converter(model, height, width, channels, beside) as converter:
+        recipe.configure(converter, mode, calibration)
+        content = _run_converter(model, converter)
         if mode == "int8":
-            recipe.configure(converter, calibration)
-            content = recipe.quantize(_run_converter(model, converter), io)
-        else:
-            if mode in ("fp16", "dynamic"):
-                converter.optimizations = [tf.lite.Optimize.DEFAULT]
-            if mode == "fp16":
-                converter.target_spec.supported_types = [tf.float16]
-            content = _run_converter(model, converter)
+            content = recipe.quantize(content, io)
     # The converter refuses non-builtin ops itself; this guards the contract if its defaults change.
-    builtin = set(_builtin_op_names().values())
+    builtin = set(builtin_op_names().values())
     extra = sorted(name for name in tflite_ops(content) if name not in builtin)
     if extra:
         raise ValueError(f"The converted model {model.name!r} needs non-builtin ops {extra}; not written.")
+    check_min_runtime(content, min_runtime)
     _check_runs(content)
     return content
 
@@ -184,10 +184,10 @@ def _check_calibration(calibration, image_shape):
 
 
 def check_recipe(recipe):
-    """`recipe` if it is an `Int8Recipe` whose float ops are all TFLite builtin op names."""
-    if not isinstance(recipe, Int8Recipe):
-        raise ValueError(f"recipe must be an Int8Recipe, got {type(recipe).__name__}.")
-    unknown = sorted(set(recipe.float_ops) - set(_builtin_op_names().values()))
+    """`recipe` if it is a `Recipe` whose float ops are all TFLite builtin op names."""
+    if not isinstance(recipe, Recipe):
+        raise ValueError(f"recipe must be a recipe.Recipe, got {type(recipe).__name__}.")
+    unknown = sorted(set(recipe.float_ops) - set(builtin_op_names().values()))
     if unknown:
         raise ValueError(f"Unknown TFLite op types {unknown} to keep in float; use schema names such as 'RSQRT'.")
     return recipe
@@ -220,42 +220,14 @@ def _conversion_error_message(model, text):
     )
 
 
-def _builtin_op_names():
-    """`{code: name}` of the TFLite builtin ops, from the schema shipped with LiteRT."""
-    from ai_edge_litert import schema_py_generated as schema
-
-    return {value: name for name, value in vars(schema.BuiltinOperator).items() if name.isupper()}
-
-
 def tflite_ops(model):
-    """Counts the ops of a `.tflite` model (a path or its bytes) by name.
-
-    Builtin ops are named as in the TFLite schema (`"CONV_2D"`); custom ops by
-    their custom code (`"FlexErf"` for one that needs the Flex delegate).
-    """
-    from ai_edge_litert import schema_py_generated as schema
-
-    if isinstance(model, (str, os.PathLike)):
-        with open(model, "rb") as file:
-            model = file.read()
-    names = _builtin_op_names()
-    root = schema.Model.GetRootAs(model, 0)
-    counts = collections.Counter()
-    for s in range(root.SubgraphsLength()):
-        subgraph = root.Subgraphs(s)
-        for o in range(subgraph.OperatorsLength()):
-            code = root.OperatorCodes(subgraph.Operators(o).OpcodeIndex())
-            # Codes above 127 live in BuiltinCode; older files only fill the deprecated field.
-            builtin = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
-            if builtin == schema.BuiltinOperator.CUSTOM:
-                counts[code.CustomCode().decode()] += 1
-            else:
-                counts[names.get(builtin, f"BUILTIN_{builtin}")] += 1
-    return counts
+    """Counts the ops of a `.tflite` model (a path or its bytes) by name (`runtime_versions.operators`):
+    builtin ops as in the TFLite schema (`"CONV_2D"`), custom ops by their custom code (`"FlexErf"`)."""
+    return collections.Counter(name for name, _ in operators(model))
 
 
 def export_tflite(
-    model, path, input_shape=None, mode="fp32", calibration=None, io="float32", recipe=DEFAULT_INT8_RECIPE
+    model, path, input_shape=None, mode="fp32", calibration=None, io="float32", recipe=None, min_runtime=None
 ):
     """Converts a Keras model to a `.tflite` file with builtin ops only.
 
@@ -267,7 +239,7 @@ def export_tflite(
             conversion leaves no file and keeps an older one intact.
         input_shape: `(height, width)` to export a model built with a dynamic
             size; defaults to the model's static input size.
-        mode, calibration, io, recipe: see `convert`.
+        mode, calibration, io, recipe, min_runtime: see `convert`.
 
     Returns:
         `path`. The exported input is `(1, height, width, channels)`.
@@ -280,7 +252,8 @@ def export_tflite(
     path = os.fspath(path)
     _check_destination(path)
     content = convert(
-        model, mode, input_shape=input_shape, calibration=calibration, io=io, recipe=recipe, beside=path
+        model, mode, input_shape=input_shape, calibration=calibration, io=io, recipe=recipe,
+        min_runtime=min_runtime, beside=path,
     )
     write_bytes_atomically(path, content)
     return path
@@ -311,12 +284,13 @@ class TFLitePredictor:
         num_classes: the length of its output vector.
     """
 
-    def __init__(self, path, num_threads=2):
+    def __init__(self, path, num_threads=2, runtime=None):
         path = os.fspath(path)
+        check_runtime(runtime)  # an unknown name is not a file problem
         if not os.path.isfile(path):
             raise ValueError(f"TFLite model {path!r} does not exist.")
         try:
-            self.interpreter = make_interpreter(model_path=path, num_threads=num_threads, allocate=False)
+            self.interpreter = make_interpreter(model_path=path, num_threads=num_threads, allocate=False, runtime=runtime)
         except (ValueError, RuntimeError) as error:
             raise ValueError(f"{path!r} is not a loadable .tflite model ({error}).") from error
         inputs, outputs = self.interpreter.get_input_details(), self.interpreter.get_output_details()
@@ -353,8 +327,9 @@ class TFLitePredictor:
         return np.concatenate(rows)
 
 
-def tflite_runner(path, num_threads=2):
-    """Loads a `.tflite` model with the LiteRT interpreter.
+def tflite_runner(path, num_threads=2, runtime=None):
+    """Loads a `.tflite` model with the TFLite interpreter of `runtime`
+    (`interpreter.RUNTIMES`; None: the first installed, LiteRT's first).
 
     Returns:
         `predict(images)`: float32 NHWC batch -> float32 outputs `(batch, ...)`.
@@ -363,4 +338,4 @@ def tflite_runner(path, num_threads=2):
         files are called the same way. `predict.image_size` is the input's
         `(height, width)`, `predict.num_classes` the output length.
     """
-    return TFLitePredictor(path, num_threads=num_threads)
+    return TFLitePredictor(path, num_threads=num_threads, runtime=runtime)

@@ -14,7 +14,8 @@ from keras import layers, ops
 
 PACKAGE = "swiftformer_keras"
 ATTENTION_TYPES = ("l2", "softmax", "token_softmax")
-ACTIVATIONS = ("gelu", "quick_gelu")
+ACTIVATIONS = ("gelu", "quick_gelu", "gelu_tanh")
+REDUCTIONS = ("sum", "mean")
 
 # torch.nn.functional.normalize clamps the norm at this value.
 _NORMALIZE_EPS = 1e-12
@@ -32,35 +33,84 @@ def _pointwise(filters, name, dtype=None):
     return layers.Conv2D(filters, 1, name=name, dtype=dtype)
 
 
-def _l2_normalize(x, axis):
-    """`torch.nn.functional.normalize(x, dim=axis)`, as `x * rsqrt(max(sum(x^2), eps^2))`.
+def _token_sum(x, form):
+    """The sum over the `H x W` tokens, kept as `(batch, 1, 1, C)`: SUM, or N x MEAN (`"mean"`)."""
+    if form == "sum":
+        return ops.sum(x, axis=(1, 2), keepdims=True)
+    return ops.mean(x, axis=(1, 2), keepdims=True) * float(x.shape[1] * x.shape[2])
 
-    The same function as PyTorch's `x / max(||x||, eps)`, written without DIV
-    and SQRT: full-integer TFLite cannot run the int8 DIV by the clamped norm,
-    and the int8 converter keeps RSQRT and MAXIMUM (ops that appear nowhere
-    else in the model) in float so XNNPACK runs the whole graph.
+
+def _l2_normalize(x, axis, form="sum"):
+    """`torch.nn.functional.normalize(x, dim=axis)`: `x / max(||x||, eps)`, over the
+    channels (`axis=-1`) or the tokens (`axis=(1, 2)`).
+
+    Two formulations of the same function (`REDUCTIONS`), for the TFLite
+    runtimes that run them:
+
+    - `"sum"`: `x * rsqrt(max(sum(x^2), eps^2))`, without DIV or SQRT. Full-
+      integer TFLite cannot run an int8 DIV by the clamped norm; the int8
+      recipe keeps RSQRT and MAXIMUM (used nowhere else) in float, and the
+      XNNPACK of LiteRT runs them inside the int8 partition.
+    - `"mean"`: PyTorch's own `x / max(sqrt(sum(x^2)), eps)`, the channel sum
+      written as a 1x1 convolution by ones and the token sum as N x MEAN.
+      The XNNPACK of TF <= 2.16 (tflite-runtime 2.14, the last Android AAR)
+      has no RSQRT and no SUM over channels; its int8 SUM over tokens even
+      makes TF 2.16 drop the whole delegate.
     """
-    sum_of_squares = ops.sum(x * x, axis=axis, keepdims=True)
-    return x * ops.rsqrt(ops.maximum(sum_of_squares, _NORMALIZE_EPS**2))
+    if form == "sum":
+        return x * ops.rsqrt(ops.maximum(ops.sum(x * x, axis=axis, keepdims=True), _NORMALIZE_EPS**2))
+    if axis == -1:
+        sum_of_squares = ops.conv(x * x, ops.ones((1, 1, x.shape[-1], 1), x.dtype))
+    else:
+        sum_of_squares = _token_sum(x * x, form)
+    return x / ops.maximum(ops.sqrt(sum_of_squares), _NORMALIZE_EPS)
+
+
+def _check_choice(name, value, choices):
+    if value not in choices:
+        raise ValueError(f"Unknown {name} {value!r}; use one of {choices}.")
+    return value
 
 
 def _check_activation(activation):
-    if activation not in ACTIVATIONS:
-        raise ValueError(f"Unknown activation {activation!r}; use one of {ACTIVATIONS}.")
-    return activation
+    return _check_choice("activation", activation, ACTIVATIONS)
 
 
-def _activation(x, activation):
-    """GELU: exact (erf) as in the official model, or `x * sigmoid(1.702 x)`.
+# The pre-activation scale of the sigmoid GELU forms: `gelu(h) ~ h * sigmoid(c h ...)`.
+_GELU_SCALE = {"quick_gelu": 1.702, "gelu_tanh": 1.5957691216057308}  # 2 * sqrt(2 / pi)
+_GELU_TANH_CUBIC = 0.044715 / _GELU_SCALE["gelu_tanh"] ** 2
 
-    `"quick_gelu"` (the sigmoid approximation; at most 0.02 from GELU) is what
-    the default int8 recipe swaps in (`int8_recipe.DEFAULT_INT8_RECIPE`):
-    XNNPACK has int8 LOGISTIC and MUL but no int8 GELU, and the approximation
-    error is below one int8 step of these activations.
+
+def _pointwise_mlp(x, first, second, activation, between=None):
+    """`second(between(gelu(first(x))))` for two 1x1 `Conv2D`s, the GELU in one of the
+    `ACTIVATIONS` forms; `between` (dropout, say) must be linear.
+
+    - `"gelu"`: exact (erf), as in the official model; one TFLite GELU op.
+    - `"quick_gelu"`: `h * sigmoid(1.702 h)`, at most 0.02 from GELU. XNNPACK
+      has int8 LOGISTIC and MUL but no int8 GELU; the default int8 recipe
+      (`recipe.DEFAULT_RECIPES`) uses it.
+    - `"gelu_tanh"`: the tanh approximation `h * sigmoid(1.5958 (h + 0.044715 h^3))`,
+      at most 5e-4 from GELU, from ops the XNNPACK of TF <= 2.16 runs in
+      float (it has no GELU).
+
+    The sigmoid forms scale `h` by `c` before the sigmoid: that factor goes into
+    `first`'s kernel and bias and its inverse into `second`'s kernel (the
+    converter folds both into the constants), so `t = c h` costs no op:
+    `second(t * sigmoid(t) / c)` and `second(t * sigmoid(t (1 + k t^2)) / c)`.
     """
-    if activation == "quick_gelu":
-        return x * ops.sigmoid(1.702 * x)
-    return ops.gelu(x, approximate=False)
+    between = between or (lambda hidden: hidden)
+    if activation == "gelu":
+        return second(between(ops.gelu(first(x), approximate=False)))
+    scale = _GELU_SCALE[activation]
+    t = _conv_1x1(x, first, scale, scale)
+    gate = t if activation == "quick_gelu" else t * (1.0 + _GELU_TANH_CUBIC * (t * t))
+    return _conv_1x1(between(t * ops.sigmoid(gate)), second, 1.0 / scale, 1.0)
+
+
+def _conv_1x1(x, conv, kernel_scale, bias_scale):
+    """`conv(x)` with its kernel and bias scaled by constants (folded by the TFLite converter)."""
+    kernel = ops.cast(conv.kernel, x.dtype) * kernel_scale
+    return ops.conv(x, kernel) + ops.cast(conv.bias, x.dtype) * bias_scale
 
 
 def _build_chain(sublayers, input_shape):
@@ -230,11 +280,11 @@ class ConvEncoder(layers.Layer):
         hidden_dim: channels after the first pointwise convolution; `None`
             keeps the input's channel count.
         drop_path_rate: stochastic depth rate of the residual branch.
-        activation: `"gelu"` (exact, the official model) or `"quick_gelu"`.
+        activation: a GELU form of `ACTIVATIONS` (see `_pointwise_mlp`); `"gelu"` is the official one.
     """
 
-    # Declares `activation=` as one of these forms: an int8 recipe rebuilds the layer with another.
-    accepted_activations = ACTIVATIONS
+    # The config values an export recipe (`recipe.Recipe`) may rebuild the layer with.
+    recipe_options = {"activation": ACTIVATIONS}
 
     def __init__(self, hidden_dim=None, drop_path_rate=0.0, activation="gelu", **kwargs):
         super().__init__(**kwargs)
@@ -255,7 +305,7 @@ class ConvEncoder(layers.Layer):
 
     def call(self, x, training=None):
         y = self.norm(self.dwconv(x), training=training)
-        y = self.pwconv2(_activation(self.pwconv1(y), self.activation))
+        y = _pointwise_mlp(y, self.pwconv1, self.pwconv2, self.activation)
         return x + self.drop_path(self.layer_scale(y), training=training)
 
     def compute_output_shape(self, input_shape):
@@ -301,10 +351,10 @@ class Mlp(layers.Layer):
     Args:
         hidden_dim: hidden channels (the official code uses 4 x channels).
         dropout_rate: dropout after the activation and after `fc2`.
-        activation: `"gelu"` (exact, the official model) or `"quick_gelu"`.
+        activation: a GELU form of `ACTIVATIONS` (see `_pointwise_mlp`); `"gelu"` is the official one.
     """
 
-    accepted_activations = ACTIVATIONS  # as in ConvEncoder
+    recipe_options = {"activation": ACTIVATIONS}  # as in ConvEncoder
 
     def __init__(self, hidden_dim, dropout_rate=0.0, activation="gelu", **kwargs):
         super().__init__(**kwargs)
@@ -320,8 +370,10 @@ class Mlp(layers.Layer):
         _build_chain([self.norm1, self.fc1, self.fc2], input_shape)
 
     def call(self, x, training=None):
-        x = _activation(self.fc1(self.norm1(x, training=training)), self.activation)
-        x = self.fc2(self.dropout(x, training=training))
+        x = _pointwise_mlp(
+            self.norm1(x, training=training), self.fc1, self.fc2, self.activation,
+            between=lambda hidden: self.dropout(hidden, training=training),
+        )
         return self.dropout(x, training=training)
 
     def compute_output_shape(self, input_shape):
@@ -359,15 +411,17 @@ class EfficientAdditiveAttention(layers.Layer):
 
     Args:
         attention_type: one of `"l2"`, `"softmax"`, `"token_softmax"`.
+        reductions: how the sums over tokens and channels and the L2 norms
+            are written, one of `REDUCTIONS` (`_l2_normalize`): the same
+            function, for different TFLite runtimes.
     """
 
-    def __init__(self, attention_type="l2", **kwargs):
+    recipe_options = {"reductions": REDUCTIONS}
+
+    def __init__(self, attention_type="l2", reductions="sum", **kwargs):
         super().__init__(**kwargs)
-        if attention_type not in ATTENTION_TYPES:
-            raise ValueError(
-                f"Unknown attention_type {attention_type!r}; use one of {ATTENTION_TYPES}."
-            )
-        self.attention_type = attention_type
+        self.attention_type = _check_choice("attention_type", attention_type, ATTENTION_TYPES)
+        self.reductions = _check_choice("reductions", reductions, REDUCTIONS)
 
     def build(self, input_shape):
         channels = input_shape[-1]
@@ -383,26 +437,26 @@ class EfficientAdditiveAttention(layers.Layer):
         )
 
     def call(self, x):
-        query = _l2_normalize(self.to_query(x), axis=-1)
-        key = _l2_normalize(self.to_key(x), axis=-1)
+        query = _l2_normalize(self.to_query(x), -1, self.reductions)
+        key = _l2_normalize(self.to_key(x), -1, self.reductions)
         if self.attention_type == "softmax":
-            global_query = ops.sum(query, axis=(1, 2), keepdims=True)
+            global_query = _token_sum(query, self.reductions)
         else:
             scores = ops.matmul(query, ops.cast(self.w_g, query.dtype)) * self.scale
             if self.attention_type == "l2":
-                weights = _l2_normalize(scores, axis=(1, 2))
+                weights = _l2_normalize(scores, (1, 2), self.reductions)
             else:
                 batch = ops.shape(scores)[0]
                 flat = ops.softmax(ops.reshape(scores, (batch, -1)), axis=-1)
                 weights = ops.reshape(flat, ops.shape(scores))
-            global_query = ops.sum(weights * query, axis=(1, 2), keepdims=True)
+            global_query = _token_sum(weights * query, self.reductions)
         return self.final(self.proj(global_query * key) + query)
 
     def compute_output_shape(self, input_shape):
         return input_shape
 
     def get_config(self):
-        return {**super().get_config(), "attention_type": self.attention_type}
+        return {**super().get_config(), "attention_type": self.attention_type, "reductions": self.reductions}
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -421,10 +475,11 @@ class SwiftFormerBlock(layers.Layer):
         drop_path_rate: stochastic depth rate of both residual branches.
         dropout_rate: dropout inside the MLP.
         layer_scale_init_value: initial value of both layer scales.
-        activation: `"gelu"` (exact, the official model) or `"quick_gelu"`.
+        reductions: how the attention writes its sums and norms, see `EfficientAdditiveAttention`.
+        activation: a GELU form of `ACTIVATIONS` (see `_pointwise_mlp`); `"gelu"` is the official one.
     """
 
-    accepted_activations = ACTIVATIONS  # as in ConvEncoder
+    recipe_options = {"activation": ACTIVATIONS, "reductions": REDUCTIONS}  # as in ConvEncoder
 
     def __init__(
         self,
@@ -434,6 +489,7 @@ class SwiftFormerBlock(layers.Layer):
         dropout_rate=0.0,
         layer_scale_init_value=1e-5,
         activation="gelu",
+        reductions="sum",
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -446,7 +502,10 @@ class SwiftFormerBlock(layers.Layer):
         self.local_representation = LocalRepresentation(
             activation=activation, name="local_representation", dtype=self.dtype_policy
         )
-        self.attn = EfficientAdditiveAttention(attention_type, name="attn", dtype=self.dtype_policy)
+        self.reductions = _check_choice("reductions", reductions, REDUCTIONS)
+        self.attn = EfficientAdditiveAttention(
+            attention_type, reductions=reductions, name="attn", dtype=self.dtype_policy
+        )
         self.layer_scale_1 = LayerScale(self.layer_scale_init_value, name="layer_scale_1", dtype=self.dtype_policy)
         self.layer_scale_2 = LayerScale(self.layer_scale_init_value, name="layer_scale_2", dtype=self.dtype_policy)
         self.drop_path = DropPath(self.drop_path_rate, name="drop_path", dtype=self.dtype_policy)
@@ -487,6 +546,7 @@ class SwiftFormerBlock(layers.Layer):
             "dropout_rate": self.dropout_rate,
             "layer_scale_init_value": self.layer_scale_init_value,
             "activation": self.activation,
+            "reductions": self.reductions,
         }
 
 

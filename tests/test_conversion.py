@@ -7,7 +7,7 @@ import re
 import keras
 import pytest
 
-from conftest import load_script
+from conftest import ROOT, load_script
 from swiftformer_keras import conversion
 
 
@@ -225,3 +225,84 @@ def test_unknown_float_ops_are_refused_before_the_model_loads(tmp_path, capsys, 
     assert _cli().main(args) == 2
     assert "Unknown TFLite op types ['SQRTT']" in _one_error_line(capsys.readouterr().err)
     assert os.listdir(tmp_path) == []
+
+
+# --- issue 12: --min-runtime; files that load and run on tflite-runtime 2.14 ----------------------
+
+
+@pytest.fixture(scope="module")
+def runtime_files(tmp_path_factory):
+    """XS (64 x 64, random weights) in every mode for --min-runtime 2.14, and the dynamic file of
+    the LiteRT recipe (per-channel FULLY_CONNECTED v12), with their reports."""
+    folder = tmp_path_factory.mktemp("runtimes")
+    made = {}
+    for mode, version in [(mode, "2.14") for mode in ("fp32", "fp16", "dynamic", "int8")] + [("dynamic", "2.17")]:
+        output, report = folder / f"xs_{mode}_{version}.tflite", folder / f"xs_{mode}_{version}.json"
+        assert _cli().main(["--model", "XS", "--weights", "random", "--input-size", "64", "64", f"--{mode}",
+                            "--calib-random", "--num-calib", "8", "--min-runtime", version,
+                            "--output", str(output), "--report", str(report)]) == 0
+        with open(report) as file:
+            made[f"{mode} {version}"] = {"path": str(output), "report": json.load(file)}
+    return made
+
+
+def test_min_runtime_2_14_files_load_and_run_on_tflite_runtime_2_14(runtime_files, tflite_runtime_python):
+    import numpy as np
+
+    from swiftformer_keras.runtime_versions import parse_version
+    from swiftformer_keras.runtime_worker import RuntimeProcess, Worker
+
+    paths = {key: made["path"] for key, made in runtime_files.items()}
+    with RuntimeProcess(tflite_runtime_python, "tflite-runtime", threads=1, cwd=ROOT) as old:
+        loaded = old.ask({"load": paths})
+        assert (loaded["runtime"], loaded["version"]) == ("tflite-runtime", "2.14.0")
+        old_outputs = {key: old.ask({"predict": key})["output"] for key, found in loaded["files"].items()
+                       if found["loaded"]}
+    newest = Worker("litert", threads=1, warmup=1)
+    newest.load(paths)
+    for key, made in runtime_files.items():
+        report, found = made["report"], loaded["files"][key]
+        needs = parse_version(report["min_runtime_needed"])
+        # The report's minimum runtime says what actually loads.
+        assert found["loaded"] == (needs <= (2, 14, 0)), (key, report["min_runtime_needed"], found)
+        if not found["loaded"]:
+            assert key == "dynamic 2.17" and report["min_runtime_needed"] == "2.17.0"
+            assert "FULLY_CONNECTED" in found["error"] and "'12'" in found["error"]
+            assert report["min_runtime_set_by"] == ["FULLY_CONNECTED v12"]
+            continue
+        assert report["min_runtime_asked"] == "2.14"
+        expected = np.asarray(newest.predict(key)["output"])
+        got = np.asarray(old_outputs[key])
+        spread = float(expected.std())
+        if key.split()[0] in ("fp32", "fp16"):
+            # The old XNNPACK takes the whole float graph: the recipe's point.
+            assert found["partitions"] == 1, (key, found)
+            np.testing.assert_allclose(got, expected, atol=1e-4 * spread)
+        else:  # other int8 kernels, other rounding: a few quantization steps, the same top-1
+            assert np.abs(got - expected).max() < 0.25 * spread and got.argmax() == expected.argmax()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--min-runtime", "2.11"], "argument --min-runtime: Unsupported --min-runtime '2.11'"),
+    (["--min-runtime", "latest"], "argument --min-runtime: Unsupported --min-runtime 'latest'"),
+])
+def test_an_unknown_min_runtime_is_refused_by_the_parser(tmp_path, capsys, no_conversion, args, message):
+    with pytest.raises(SystemExit) as exit_info:
+        _cli().main(["--model", "XS", "--weights", "random", *args, "--output", str(tmp_path / "x.tflite")])
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_a_file_needing_a_newer_runtime_is_refused_naming_the_op(tmp_path):
+    from swiftformer_keras.recipe import Recipe
+
+    with pytest.raises(ValueError, match=r"FULLY_CONNECTED v12 needs 2\.17\.0.*--min-runtime 2\.17"):
+        conversion.convert_swiftformer(tmp_path / "x.tflite", mode="dynamic", variant="XS", weights="random",
+                                       input_size=(64, 64), min_runtime="2.14", recipe=Recipe())
+    assert os.listdir(tmp_path) == []
+
+
+def test_float_ops_need_int8(tmp_path, capsys, no_conversion):
+    args = ["--model", "XS", "--weights", "random", "--fp32", "--float-ops", "RSQRT", "--output", str(tmp_path / "x.tflite")]
+    assert _cli().main(args) == 2
+    assert "use it with --int8" in _one_error_line(capsys.readouterr().err)

@@ -1,6 +1,7 @@
 """TFLite export: the .tflite file run by the LiteRT interpreter against the Keras model."""
 
 import collections
+import dataclasses
 import os
 import tempfile
 
@@ -14,7 +15,9 @@ from tensorflow.lite.python import schema_py_generated as tf_schema
 import swiftformer_keras as sfk
 from swiftformer_keras.testing import randomize_weights
 from swiftformer_keras.export import convert, export_tflite, tflite_ops, tflite_runner
-from swiftformer_keras.int8_recipe import DEFAULT_INT8_RECIPE, Int8Recipe
+from swiftformer_keras.recipe import Recipe, recipe_for
+
+DEFAULT_INT8_RECIPE = recipe_for("int8")
 
 TINY = {"depths": (1, 1, 2, 1), "widths": (16, 24, 32, 48)}
 # Ops that would betray a layout change or a reshaped attention in an NHWC-native graph.
@@ -307,7 +310,7 @@ def test_bad_modes_and_calibration_are_refused(tmp_path, tiny_export):
         export_tflite(model, tmp_path / "x.tflite", mode="int8", io="int16", calibration=_images(2, 64, 64))
     with pytest.raises(ValueError, match=r"Unknown TFLite op types \['SQRTT'\]"):
         export_tflite(model, tmp_path / "x.tflite", mode="int8", calibration=_images(2, 64, 64),
-                      recipe=Int8Recipe(float_ops=["SQRTT"]))
+                      recipe=Recipe(float_ops=["SQRTT"]))
     assert os.listdir(tmp_path) == []
 
 
@@ -315,7 +318,7 @@ def test_selective_quantization_keeps_the_chosen_ops_in_float(tmp_path, tiny_exp
     from swiftformer_keras.tflite_report import op_table, xnnpack_partitions
 
     model, _ = tiny_export
-    recipe = Int8Recipe(float_ops=[*DEFAULT_INT8_RECIPE.float_ops, "SUM"])
+    recipe = dataclasses.replace(DEFAULT_INT8_RECIPE, float_ops=[*DEFAULT_INT8_RECIPE.float_ops, "SUM"])
     path = export_tflite(model, tmp_path / "sel.tflite", mode="int8", calibration=_images(8, 64, 64), recipe=recipe)
     rows = op_table(path)
     assert {r["op"] for r in rows if r["output_dtype"] == "float32"} - {"DEQUANTIZE"} == {"RSQRT", "MAXIMUM", "SUM"}

@@ -146,22 +146,47 @@ def test_local_representation_keeps_width_and_has_no_drop_path():
     assert "hidden_dim" not in layer.get_config()
 
 
-def test_quick_gelu_is_the_sigmoid_approximation_and_round_trips():
+def _identity_conv(channels):
+    conv = keras.layers.Conv2D(channels, 1)
+    conv.build((None, None, None, channels))
+    conv.set_weights([np.eye(channels, dtype="float32")[None, None], np.zeros(channels, "float32")])
+    return conv
+
+
+def test_gelu_forms_compute_what_they_say_and_round_trip():
     from math import erf
 
-    x = np.linspace(-6, 6, 2001).astype("float32")
-    exact = np.asarray([v * 0.5 * (1 + erf(v / np.sqrt(2))) for v in x.astype(np.float64)])
-    quick = np.asarray(sf._activation(x, "quick_gelu"))
-    np.testing.assert_allclose(quick, x / (1 + np.exp(-1.702 * x)), atol=1e-6)
-    np.testing.assert_allclose(np.asarray(sf._activation(x, "gelu")), exact, atol=1e-6)
-    # The documented bound: within 0.021 of GELU everywhere, and not equal to it.
-    assert 0.01 < np.max(np.abs(quick - exact)) < 0.021
-    block = sf.SwiftFormerBlock(activation="quick_gelu")
+    x = np.linspace(-6, 6, 2000).astype("float32").reshape(1, 40, 50, 1) * np.ones((1, 1, 1, 2), "float32")
+    first, second = _identity_conv(2), _identity_conv(2)
+    exact = np.vectorize(lambda v: v * 0.5 * (1 + erf(v / np.sqrt(2))))(x.astype(np.float64))
+    forms = {form: np.asarray(sf._pointwise_mlp(x, first, second, form)) for form in sf.ACTIVATIONS}
+    np.testing.assert_allclose(forms["gelu"], exact, atol=1e-6)
+    # The sigmoid forms are computed with their scale folded into the convolutions: the same function.
+    np.testing.assert_allclose(forms["quick_gelu"], x / (1 + np.exp(-1.702 * x)), atol=1e-5)
+    tanh_form = 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x**3)))
+    np.testing.assert_allclose(forms["gelu_tanh"], tanh_form, atol=1e-5)
+    # The documented bounds: within 0.021 (quick) and 5e-4 (tanh) of GELU everywhere, and not equal to it.
+    assert 0.01 < np.max(np.abs(forms["quick_gelu"] - exact)) < 0.021
+    assert 1e-4 < np.max(np.abs(forms["gelu_tanh"] - exact)) < 5e-4
+    block = sf.SwiftFormerBlock(activation="quick_gelu", reductions="mean")
     block(RNG.randn(1, 4, 4, 8).astype("float32"))
     assert block.local_representation.activation == block.linear.activation == "quick_gelu"
-    assert type(block).from_config(block.get_config()).activation == "quick_gelu"
+    assert block.attn.reductions == "mean"
+    config = type(block).from_config(block.get_config()).get_config()
+    assert (config["activation"], config["reductions"]) == ("quick_gelu", "mean")
     with pytest.raises(ValueError, match="'relu'.*gelu"):
         sf.Mlp(16, activation="relu")
+    with pytest.raises(ValueError, match="'max'.*sum"):
+        sf.EfficientAdditiveAttention(reductions="max")
+
+
+@pytest.mark.parametrize("axis", [-1, (1, 2)])
+def test_both_reductions_are_the_same_l2_normalize(axis):
+    x = RNG.randn(2, 5, 7, 6).astype("float32")
+    x[1, :, :, :] *= 1e-14  # norms below torch's eps: clamped
+    expected = x / np.maximum(np.linalg.norm(x.astype(np.float64), axis=axis, keepdims=True), 1e-12)
+    for form in sf.REDUCTIONS:
+        np.testing.assert_allclose(np.asarray(sf._l2_normalize(x, axis, form)), expected, rtol=2e-5, atol=1e-7)
 
 
 def test_l2_normalize_matches_torch_semantics_for_tiny_norms():

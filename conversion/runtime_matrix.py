@@ -1,0 +1,230 @@
+"""Our TFLite files on the runtimes in the field: loads or not, delegate partitions, latency.
+
+    make runtimes        # .venv-tflite-runtime, .venv-tf-2.16, .venv-litert-1.4 beside .venv
+    python conversion/runtime_matrix.py --variants XS S --calib-dir ../shared/data/imagenet-samples/images
+
+For each variant and mode (fp32, fp16, dynamic, int8), converts the model with the
+recipe of each `--min-runtimes` value (realistic random weights: latency does not
+depend on them), then runs every file on every runtime. Each runtime lives in its
+own virtual environment made by the project, as a worker process
+(`swiftformer_keras.runtime_worker`) that loads all files once; the workers are
+asked in turn, a few timed invokes per file per turn after one untimed, until each
+file has --runs timings: a shared machine's drifts hit every runtime alike.
+
+Prints a Markdown table (median ms and XNNPACK partitions per runtime, or the
+runtime's error for a file it refuses) and the int8/fp32 ratios per runtime, and
+writes runtime_matrix.json, .csv and .png to --output-dir.
+"""
+
+import argparse
+import os
+import sys
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+
+from swiftformer_keras import calibration, cli, export, files, plots  # noqa: E402
+from swiftformer_keras.architecture import VARIANTS  # noqa: E402
+from swiftformer_keras.model import SwiftFormer  # noqa: E402
+from swiftformer_keras.recipe import MODES, recipe_for  # noqa: E402
+from swiftformer_keras.runtime_versions import check_runtime_choice, min_runtime, parse_version  # noqa: E402
+from swiftformer_keras.runtime_worker import RuntimeProcess  # noqa: E402
+from swiftformer_keras.testing import randomize_weights  # noqa: E402
+
+PROG = "conversion/runtime_matrix.py"
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# (column, virtual environment beside the project, the runtime the worker is asked for), oldest first.
+ENVIRONMENTS = (
+    ("tflite-runtime-2.14", ".venv-tflite-runtime", "tflite-runtime"),
+    ("tf-2.16", ".venv-tf-2.16", "tensorflow"),
+    ("litert-1.4", ".venv-litert-1.4", "litert"),
+    ("litert-2.3", ".venv", "litert"),
+)
+MIN_RUNTIMES = ("2.17", "2.14")
+
+
+def environment_python(folder):
+    """The Python of a project environment, or a ValueError saying how to make it."""
+    python = os.path.join(ROOT, folder, "bin", "python")
+    if not os.path.isfile(os.path.join(ROOT, folder, ".installed")):
+        raise ValueError(f"{folder} is not built: run `make runtimes` (Python <= 3.11), or leave it out with --envs.")
+    return python
+
+
+def make_files(variants, size, calib, folder, min_runtimes):
+    """`{key: {variant, mode, min_runtime, path}}`: each mode's file per distinct recipe."""
+    import keras
+
+    made = {}
+    for variant in variants:
+        keras.utils.set_random_seed(0)
+        model = randomize_weights(SwiftFormer(variant, classifier_activation=None, input_shape=(*size, 3)))
+        for mode in MODES:
+            recipes = {}  # the same recipe makes the same file: one per recipe, named by its oldest runtime
+            for version in sorted(min_runtimes, key=parse_version):
+                recipes.setdefault(recipe_for(mode, version), version)
+            for recipe, version in recipes.items():
+                key = f"{variant} {mode} {version}"
+                path = os.path.join(folder, f"swiftformer_{variant.lower()}_{mode}_{version}.tflite")
+                export.export_tflite(model, path, mode=mode, calibration=calib if mode == "int8" else None,
+                                     min_runtime=version, recipe=recipe)
+                made[key] = {"variant": variant, "mode": mode, "min_runtime": version, "path": path,
+                             "needs": min_runtime(path)["version"], "default": recipe == recipe_for(mode)}
+    return made
+
+
+def run_matrix(made, environments, threads, runs, per_turn):
+    """`{column: {"version", "files": {key: {loaded, partitions, error, ms}}}}`, timed in turns."""
+    from tqdm import tqdm
+
+    workers, results = {}, {}
+    try:
+        for column, folder, runtime in environments:
+            workers[column] = RuntimeProcess(environment_python(folder), runtime, threads, cwd=ROOT)
+            reply = workers[column].ask({"load": {key: entry["path"] for key, entry in made.items()}})
+            results[column] = {"runtime": reply["runtime"], "version": reply["version"], "files": reply["files"]}
+            for entry in results[column]["files"].values():
+                entry["ms"] = []
+        turns = -(-runs // per_turn)
+        for _ in tqdm(range(turns), desc="runtime turns", unit="turn"):
+            for column, worker in workers.items():
+                for key, entry in results[column]["files"].items():
+                    if entry["loaded"]:
+                        entry["ms"] += worker.ask({"time": key, "runs": per_turn + 1})["ms"][1:]
+    finally:
+        for worker in workers.values():
+            worker.close()
+    return results
+
+
+def rows_of(made, results):
+    rows = []
+    for key, entry in made.items():
+        row = {"variant": entry["variant"], "mode": entry["mode"], "min_runtime": entry["min_runtime"],
+               "default": entry["default"], "needs": entry["needs"],
+               "size_mb": os.path.getsize(entry["path"]) / 1e6}
+        for column, result in results.items():
+            found = result["files"][key]
+            row[f"{column} ms"] = float(np.median(found["ms"])) if found["loaded"] else None
+            row[f"{column} partitions"] = found["partitions"]
+            row[f"{column} error"] = found["error"]
+        rows.append(row)
+    return rows
+
+
+def ratios(rows, columns):
+    """Per variant and runtime: int8 (default file) over the fastest fp32 file there, and the
+    fastest fp32 there over the default fp32 file on the newest runtime."""
+    found = []
+    newest = columns[-1]
+    for variant in dict.fromkeys(row["variant"] for row in rows):
+        mine = [row for row in rows if row["variant"] == variant]
+        default_fp32 = next(row for row in mine if row["mode"] == "fp32" and row["default"])[f"{newest} ms"]
+        for column in columns:
+            fp32 = [row[f"{column} ms"] for row in mine if row["mode"] == "fp32" and row[f"{column} ms"]]
+            int8 = next(row for row in mine if row["mode"] == "int8" and row["default"])[f"{column} ms"]
+            best = min(fp32) if fp32 else None
+            found.append({
+                "variant": variant, "runtime": column,
+                "int8_over_fastest_fp32": None if int8 is None or best is None else int8 / best,
+                "fastest_fp32_over_newest_default_fp32": None if best is None or not default_fp32 else best / default_fp32,
+            })
+    return found
+
+
+def _cell(row, column):
+    if row[f"{column} ms"] is None:
+        return f"does not load: {row[f'{column} error']}"[:90]
+    return f"{row[f'{column} ms']:.2f} ({row[f'{column} partitions']})"
+
+
+def markdown(rows, found, columns):
+    lines = [
+        "| variant | mode | --min-runtime | needs | MB | " + " | ".join(columns) + " |",
+        "|---|---|---|---|---:|" + "---:|" * len(columns),
+    ]
+    for row in rows:
+        default = " (default)" if row["default"] else ""
+        lines.append(
+            f"| {row['variant']} | {row['mode']} | {row['min_runtime']}{default} | {row['needs']} | {row['size_mb']:.1f} | "
+            + " | ".join(_cell(row, column) for column in columns) + " |"
+        )
+    lines += ["", "median ms (XNNPACK partitions)", "",
+              "| variant | runtime | int8 (default) / fastest fp32 there | fastest fp32 there / default fp32 on "
+              f"{columns[-1]} |", "|---|---|---:|---:|"]
+    for item in found:
+        cells = [f"{item[k]:.2f}" if item[k] is not None else "-"
+                 for k in ("int8_over_fastest_fp32", "fastest_fp32_over_newest_default_fp32")]
+        lines.append(f"| {item['variant']} | {item['runtime']} | {cells[0]} | {cells[1]} |")
+    return "\n".join(lines)
+
+
+def plot(rows, columns, path):
+    groups = [f"{row['variant']} {row['mode']}\n{row['min_runtime']}" for row in rows]
+    series = {column: [row[f"{column} ms"] for row in rows] for column in columns}
+    plots.grouped_bars(path, groups, series, "median latency, ms (0: does not load)",
+                       "SwiftFormer TFLite files per runtime (XNNPACK, interleaved workers)", figsize=(12, 5))
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--variants", nargs="+", default=["XS", "S"], type=str.upper, choices=tuple(VARIANTS))
+    parser.add_argument("--input-size", type=cli.number(int, minimum=32), nargs=2, default=(224, 224),
+                        metavar=("H", "W"))
+    parser.add_argument("--calib-dir", help="real photos for int8 calibration")
+    parser.add_argument("--calib-random", action="store_true", help="calibrate on noise (latency only)")
+    parser.add_argument("--num-calib", type=cli.number(int, minimum=1), default=64)
+    parser.add_argument("--min-runtimes", nargs="+", default=list(MIN_RUNTIMES), metavar="VERSION",
+                        help="the recipes to compare (default: %(default)s)")
+    parser.add_argument("--envs", nargs="+", default=[column for column, _, _ in ENVIRONMENTS],
+                        choices=[column for column, _, _ in ENVIRONMENTS], metavar="ENV",
+                        help="runtimes, by column name (default: all)")
+    parser.add_argument("--threads", type=cli.number(int, minimum=1), default=2)
+    parser.add_argument("--runs", type=cli.number(int, minimum=1), default=30)
+    parser.add_argument("--per-turn", type=cli.number(int, minimum=1), default=3)
+    parser.add_argument("--output-dir", default="runtime_matrix")
+    args = parser.parse_args(argv)
+    args.min_runtimes = [check_runtime_choice(version) for version in args.min_runtimes]
+    if not args.calib_dir and not args.calib_random:
+        parser.error("int8 needs --calib-dir DIR (or --calib-random for latency only)")
+    return args
+
+
+def main(argv=None):
+    """The command line; every expected failure is one line on stderr and exit code 2."""
+    return cli.run(_main, argv, prog=PROG)
+
+
+def _main(argv):
+    args = parse_args(argv)
+    files.check_output_folder("--output-dir", args.output_dir)
+    environments = [env for env in ENVIRONMENTS if env[0] in args.envs]
+    for _, folder, _ in environments:
+        environment_python(folder)  # a missing environment fails before the conversions
+    size = tuple(args.input_size)
+    if args.calib_dir:
+        calib, _ = calibration.sample_images(args.calib_dir, args.num_calib, size, progress="calibration images")
+    else:
+        calib = calibration.random_images(args.num_calib, size, 0)
+    made = make_files(args.variants, size, calib, args.output_dir, args.min_runtimes)
+    results = run_matrix(made, environments, args.threads, args.runs, args.per_turn)
+    columns = [column for column, _, _ in environments]
+    rows = rows_of(made, results)
+    found = ratios(rows, columns)
+    print(markdown(rows, found, columns))
+    command = " ".join(["python", PROG, *(sys.argv[1:] if argv is None else argv)])
+    versions = {column: f"{result['runtime']} {result['version']}" for column, result in results.items()}
+    files.write_json_atomically(os.path.join(args.output_dir, "runtime_matrix.json"),
+                                {"command": command, "threads": args.threads, "runs": args.runs,
+                                 "runtimes": versions, "rows": rows, "ratios": found})
+    files.write_csv_atomically(os.path.join(args.output_dir, "runtime_matrix.csv"), rows)
+    plot(rows, columns, os.path.join(args.output_dir, "runtime_matrix.png"))
+    print(f"\nwrote {args.output_dir}/runtime_matrix.json, .csv, .png")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

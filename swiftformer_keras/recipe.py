@@ -1,0 +1,215 @@
+"""Export recipes: how a model is written for the TFLite runtimes it must run on, as values.
+
+    recipe = recipe_for("int8", min_runtime="2.14")
+    export_tflite(model, "int8.tflite", mode="int8", calibration=images, recipe=recipe)
+
+A `Recipe` rebuilds the Keras model with other formulations of the same
+layers (`prepare_model`: the GELU form, the L2-normalisation form, both
+declared by the layers' `recipe_options`) and sets the converter
+(`configure`, then for int8 `quantize`). Which recipe a file gets depends on
+its mode and on the oldest runtime it must be fast on (`--min-runtime`);
+`RECIPES` is that table, and `DEFAULT_MIN_RUNTIME` the default per mode.
+
+Why the table looks as it does (measured; README "Runtimes"):
+
+- The XNNPACK of TF <= 2.16 (tflite-runtime 2.14, TF 2.16's interpreter, the
+  last Android AAR) has no GELU, no RSQRT and no SUM over the channel axis:
+  each one splits the graph, the exact GELU running on the slow builtin
+  kernel. Its float recipes write GELU as `"gelu_tanh"` and the attention's
+  sums and norms as `"mean"`. tflite-runtime 2.14's XNNPACK runs no int8 op
+  at all (built without QS8); TF 2.16's drops the whole int8 graph for the
+  int8 SUM over tokens, which the `"mean"` form avoids but at a loss the
+  int8 recipe does not take (its int8 MEAN of squared scores: SQNR 8 dB).
+- Per-channel int8 weights of a dynamic-range FULLY_CONNECTED make it version
+  12, which needs TF 2.17 (`runtime_versions`); the older dynamic recipe
+  quantizes dense layers per tensor (`per_channel_dense=False`). Full-integer
+  per-channel FULLY_CONNECTED is version 4 and loads everywhere.
+- From TF 2.17 on (LiteRT 1.x, 2.x), XNNPACK runs GELU, RSQRT and SUM in
+  float: the float files keep the model's exact GELU. XNNPACK has no int8 GELU
+  and no int8 RSQRT in any version: int8 uses `"quick_gelu"` and keeps the
+  normalisation tail (`float_ops`) in float, inside the same partition.
+"""
+
+import dataclasses
+
+from swiftformer_keras.layers import ACTIVATIONS, REDUCTIONS
+
+MODES = ("fp32", "fp16", "dynamic", "int8")
+IO_TYPES = ("float32", "int8", "uint8")
+
+_ACTIVATION_TEXT = {
+    "quick_gelu": "GELU computed as x * sigmoid(1.702 x) (int8-friendly)",
+    "gelu_tanh": "GELU computed as the tanh approximation, from ops old XNNPACK runs",
+    "gelu": "exact GELU (erf), as in the Keras model",
+    None: "as in the Keras model",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Recipe:
+    """How a model is converted (see the module docstring).
+
+    Attributes:
+        activation: the GELU form (`layers.ACTIVATIONS`) the model is rebuilt
+            with; None keeps the model's own.
+        reductions: how the attention writes its sums and L2 norms
+            (`layers.REDUCTIONS`); None keeps the model's own.
+        float_ops: int8 only: TFLite op types (schema names, e.g. `"RSQRT"`)
+            kept in float (selective quantization).
+        per_channel: int8 only: one weight scale per output channel of the
+            convolutions (False: one per tensor).
+        per_channel_dense: per-channel scales for the dense (FULLY_CONNECTED)
+            layers too; in dynamic mode that makes them version 12 (TF 2.17).
+    """
+
+    activation: str | None = None
+    reductions: str | None = None
+    float_ops: tuple[str, ...] = ()
+    per_channel: bool = True
+    per_channel_dense: bool = True
+
+    def __post_init__(self):
+        if isinstance(self.float_ops, str) or not all(isinstance(op, str) for op in self.float_ops):
+            raise ValueError(f"float_ops must be a sequence of TFLite op names, got {self.float_ops!r}.")
+        object.__setattr__(self, "float_ops", tuple(self.float_ops))  # a list would make it unhashable
+        if self.activation is not None and self.activation not in ACTIVATIONS:
+            raise ValueError(f"Unknown activation {self.activation!r}; use one of {ACTIVATIONS} or None.")
+        if self.reductions is not None and self.reductions not in REDUCTIONS:
+            raise ValueError(f"Unknown reductions {self.reductions!r}; use one of {REDUCTIONS} or None.")
+        for name in ("per_channel", "per_channel_dense"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}.")
+
+    def as_dict(self):
+        """The recipe as JSON-ready values (the conversion report's `recipe`)."""
+        return {**dataclasses.asdict(self), "float_ops": list(self.float_ops)}
+
+    @classmethod
+    def from_dict(cls, values):
+        """The recipe `as_dict` wrote."""
+        return cls(**values)
+
+    @property
+    def activation_text(self):
+        """The activation in words, for the report."""
+        return _ACTIVATION_TEXT[self.activation]
+
+    def _options(self):
+        return {name: value for name, value in (("activation", self.activation),
+                                                ("reductions", self.reductions)) if value is not None}
+
+    def prepare_model(self, model):
+        """A copy of `model`, same weights, whose layers that declare `recipe_options`
+        use this recipe's values; `model` itself when there is nothing to change."""
+        import keras
+
+        options = self._options()
+
+        def clone(layer):
+            config = layer.get_config()
+            for name, accepted in getattr(layer, "recipe_options", {}).items():
+                if name in options and options[name] in accepted:
+                    config[name] = options[name]
+            return layer.__class__.from_config(config)
+
+        if not options:
+            return model
+        copy = keras.models.clone_model(model, clone_function=clone, recursive=True)
+        copy.set_weights(model.get_weights())
+        return copy
+
+    def configure(self, converter, mode, calibration=None):
+        """Sets `converter` for `mode` (`MODES`); int8 calibrates on `calibration`
+        (float32 NHWC images) and stops there: `quantize` does the second step.
+
+        The converter's public options cannot keep chosen ops in float; TFLite's
+        quantization debugger does it by calibrating once and then calling the
+        MLIR quantizer with a denylist. Both steps are taken here the same way:
+        `quantize` (shipped) or the debugger (`debug_options`) does the second.
+        """
+        import tensorflow as tf
+
+        if mode not in MODES:
+            raise ValueError(f"Unknown mode {mode!r}; use one of {MODES}.")
+        if mode == "fp32":
+            return converter
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter._experimental_disable_per_channel_quantization_for_dense_layers = not self.per_channel_dense
+        if mode == "fp16":
+            converter.target_spec.supported_types = [tf.float16]
+        if mode == "int8":
+            converter.representative_dataset = lambda: ([image[None]] for image in calibration)
+            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8, tf.lite.OpsSet.TFLITE_BUILTINS]
+            converter._experimental_disable_per_channel = not self.per_channel  # the debugger reads it from here
+            converter._experimental_calibrate_only = True
+        return converter
+
+    def quantize(self, calibrated, io="float32"):
+        """The full-integer model from an int8-`configure`d converter's output, with `io`
+        (`"float32"`, `"int8"` or `"uint8"`) input and output tensors."""
+        import tensorflow as tf
+        from tensorflow.lite.python import convert as tf_convert
+        from tensorflow.lite.python import util as tf_util
+
+        # The MLIR quantizer speaks int8 only; uint8 I/O is retyped afterwards, as the converter does.
+        io_dtypes = {"float32": tf.float32, "int8": tf.int8, "uint8": tf.float32}
+        if io not in io_dtypes:
+            raise ValueError(f"Unknown io type {io!r}; use one of {tuple(io_dtypes)}.")
+        io_dtype = io_dtypes[io]
+        quantized = tf_convert.mlir_quantize(
+            calibrated,
+            disable_per_channel=not self.per_channel,
+            disable_per_channel_for_dense_layers=not self.per_channel_dense,
+            input_data_type=io_dtype,
+            output_data_type=io_dtype,
+            denylisted_ops=list(self.float_ops),
+        )
+        if io == "uint8":
+            quantized = tf_util.modify_model_io_type(quantized, tf.uint8, tf.uint8)
+        return quantized
+
+    def debug_options(self):
+        """`QuantizationDebugOptions` that quantize as `quantize` does, for an int8-`configure`d converter."""
+        import tensorflow as tf
+
+        return tf.lite.experimental.QuantizationDebugOptions(denylisted_ops=list(self.float_ops))
+
+
+# The oldest runtime of each row, newest row first: a file for `--min-runtime V`
+# gets the first row whose runtime is <= V. Versions are TFLite's (TF) numbering.
+RECIPES = (
+    ("2.17", {
+        "fp32": Recipe(),
+        "fp16": Recipe(),
+        "dynamic": Recipe(),
+        "int8": Recipe(activation="quick_gelu", float_ops=("RSQRT", "MAXIMUM")),
+    }),
+    ("2.12", {
+        "fp32": Recipe(activation="gelu_tanh", reductions="mean"),
+        "fp16": Recipe(activation="gelu_tanh", reductions="mean"),
+        # No XNNPACK before 2.17 runs dynamic-range (hybrid) kernels: only the version matters.
+        "dynamic": Recipe(per_channel_dense=False),
+        # Not "mean": the int8 MEAN of squared scores loses the attention (SQNR 8 dB).
+        "int8": Recipe(activation="quick_gelu", float_ops=("RSQRT", "MAXIMUM")),
+    }),
+)
+# fp32 and fp16 default to the exact GELU (the old recipe's tanh form costs ~7% on LiteRT 2.3
+# and 5e-3 in the logits); the old dynamic recipe is as fast on LiteRT 2.3, int8 has one recipe.
+DEFAULT_MIN_RUNTIME = {"fp32": "2.17", "fp16": "2.17", "dynamic": "2.14", "int8": "2.14"}
+
+
+def _version(text):
+    return tuple(int(part) for part in text.split("."))
+
+
+def recipe_for(mode, min_runtime=None):
+    """The `Recipe` of `RECIPES` for a `mode` file that must be fast from `min_runtime`
+    ("2.14"; None: `DEFAULT_MIN_RUNTIME[mode]`) on."""
+    if mode not in MODES:
+        raise ValueError(f"Unknown mode {mode!r}; use one of {MODES}.")
+    min_runtime = min_runtime or DEFAULT_MIN_RUNTIME[mode]
+    for oldest, recipes in RECIPES:
+        if _version(min_runtime) >= _version(oldest):
+            return recipes[mode]
+    raise ValueError(f"No recipe for runtimes older than {RECIPES[-1][0]}; got --min-runtime {min_runtime}.")
+

@@ -1,0 +1,183 @@
+"""Export recipes: values chosen per mode and --min-runtime, applied the same way by the
+shipped conversion and by --debug."""
+
+import dataclasses
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from conftest import load_script
+from swiftformer_keras import layers as sf
+from swiftformer_keras.export import export_tflite
+from swiftformer_keras.interpreter import make_interpreter, nodes
+from swiftformer_keras.recipe import DEFAULT_MIN_RUNTIME, MODES, RECIPES, Recipe, recipe_for
+
+DEFAULT_INT8_RECIPE = recipe_for("int8")
+from swiftformer_keras.runtime_versions import op_versions
+from tests.test_export import _all_layers, _images, tiny_model
+
+
+def test_a_recipe_is_a_frozen_hashable_value_that_round_trips():
+    recipe = Recipe(activation="quick_gelu", float_ops=["RSQRT", "MAXIMUM", "SUM"], per_channel=False)
+    assert recipe.float_ops == ("RSQRT", "MAXIMUM", "SUM")  # a list is stored as a tuple
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        recipe.float_ops = ()
+    same = Recipe("quick_gelu", None, ("RSQRT", "MAXIMUM", "SUM"), per_channel=False)
+    assert len({recipe, same, DEFAULT_INT8_RECIPE}) == 2
+    saved = json.loads(json.dumps(recipe.as_dict()))
+    assert saved == {"activation": "quick_gelu", "reductions": None, "float_ops": ["RSQRT", "MAXIMUM", "SUM"],
+                     "per_channel": False, "per_channel_dense": True}
+    assert Recipe.from_dict(saved) == recipe
+    assert Recipe().activation_text == "as in the Keras model"
+    for bad in ({"activation": "relu"}, {"reductions": "max"}, {"float_ops": "RSQRT"}, {"float_ops": [1]},
+                {"per_channel": "yes"}, {"per_channel_dense": 1}):
+        with pytest.raises(ValueError):
+            Recipe(**bad)
+
+
+def test_the_table_picks_a_recipe_per_mode_and_runtime():
+    assert recipe_for("int8") == recipe_for("int8", "2.14") == recipe_for("int8", "2.16")
+    assert recipe_for("int8", "2.21") == Recipe("quick_gelu", None, ("RSQRT", "MAXIMUM"))
+    assert DEFAULT_INT8_RECIPE == recipe_for("int8", "2.12")  # one int8 recipe: nothing in it needs 2.17
+    # Before 2.17 no dense layer is per-channel (FULLY_CONNECTED v12), and float GELU is the tanh form.
+    for mode in MODES:
+        assert recipe_for(mode, "2.12") == recipe_for(mode, "2.16") == RECIPES[-1][1][mode]
+        assert recipe_for(mode, "2.17") == recipe_for(mode, "2.21") == RECIPES[0][1][mode]
+    assert not recipe_for("dynamic", "2.14").per_channel_dense and recipe_for("dynamic").per_channel_dense is False
+    assert recipe_for("fp32", "2.14") == Recipe(activation="gelu_tanh", reductions="mean")
+    assert recipe_for("fp32") == Recipe() and DEFAULT_MIN_RUNTIME["fp32"] == "2.17"
+    with pytest.raises(ValueError, match="'bf16'"):
+        recipe_for("bf16")
+    with pytest.raises(ValueError, match="older than 2.12"):
+        recipe_for("fp32", "2.11")
+
+
+class _Encoder(sf.ConvEncoder):
+    """A subclass outside swiftformer_keras.layers: it inherits the declaration, so it is swapped too."""
+
+
+def _mixed_model():
+    inputs = keras.Input((16, 16, 8))
+    x = sf.ConvEncoder(hidden_dim=16, name="encoder")(inputs)
+    x = _Encoder(hidden_dim=16, name="subclassed")(x)
+    x = sf.SwiftFormerBlock(name="block")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    # Dense takes activation="gelu" too, but declares no recipe_options: left alone.
+    return keras.Model(inputs, keras.layers.Dense(4, activation="gelu", name="dense")(x))
+
+
+def test_prepare_model_sets_the_options_of_the_layers_that_declare_them():
+    assert sf.ConvEncoder.recipe_options == sf.Mlp.recipe_options == {"activation": sf.ACTIVATIONS}
+    assert sf.EfficientAdditiveAttention.recipe_options == {"reductions": sf.REDUCTIONS}
+    model = _mixed_model()
+    prepared = Recipe(activation="gelu_tanh", reductions="mean").prepare_model(model)
+    assert prepared.get_layer("encoder").activation == prepared.get_layer("subclassed").activation == "gelu_tanh"
+    block = prepared.get_layer("block")
+    assert (block.activation, block.reductions, block.attn.reductions) == ("gelu_tanh", "mean", "mean")
+    assert block.linear.activation == block.local_representation.activation == "gelu_tanh"
+    assert prepared.get_layer("dense").get_config()["activation"] == "gelu"
+    back = Recipe(activation="gelu", reductions="sum").prepare_model(prepared)
+    assert back.get_layer("encoder").activation == "gelu" and back.get_layer("block").attn.reductions == "sum"
+    assert Recipe(float_ops=("RSQRT",)).prepare_model(model) is model
+
+
+@pytest.mark.parametrize("recipe, bound", [
+    (Recipe(reductions="mean"), 1e-5),  # the same function, written with other ops
+    (Recipe(activation="gelu_tanh"), 2e-3),  # the tanh approximation: 5e-4 per activation
+    (DEFAULT_INT8_RECIPE, 0.05),  # quick GELU: 0.02 per activation
+])
+def test_prepare_model_keeps_the_weights_and_the_function(recipe, bound):
+    model = tiny_model("l2")
+    prepared = recipe.prepare_model(model)
+    declared = [layer for layer in _all_layers(prepared) if "activation" in getattr(layer, "recipe_options", {})]
+    assert len(declared) > 4
+    if recipe.activation:
+        assert {layer.activation for layer in declared} == {recipe.activation}
+    for a, b in zip(model.weights, prepared.weights):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b))
+    images = _images(2, 64, 64)
+    expected = keras.ops.convert_to_numpy(model(images))
+    got = keras.ops.convert_to_numpy(prepared(images))
+    assert 0 < np.abs(got - expected).max() < bound * np.abs(expected).max()
+
+
+def _weight_scale_counts(path, op="CONV_2D"):
+    """How many scales each int8 constant (weight) tensor of the file's `op`s carries."""
+    interpreter = make_interpreter(model_path=path, xnnpack=False)
+    inputs = {i for node in nodes(interpreter) if node["op_name"] == op for i in node["inputs"][1:2]}
+    return {len(t["quantization_parameters"]["scales"]) for t in interpreter.get_tensor_details()
+            if t["index"] in inputs and t["dtype"] == np.int8}
+
+
+def test_per_channel_is_wired_to_the_quantizer(tmp_path):
+    model, calibration = tiny_model("l2"), _images(8, 64, 64)
+    default = export_tflite(model, tmp_path / "per_channel.tflite", mode="int8", calibration=calibration)
+    per_tensor = export_tflite(model, tmp_path / "per_tensor.tflite", mode="int8", calibration=calibration,
+                               recipe=dataclasses.replace(DEFAULT_INT8_RECIPE, per_channel=False))
+    assert max(_weight_scale_counts(default)) > 1
+    assert _weight_scale_counts(per_tensor) == {1}
+
+
+def _dense_model():
+    inputs = keras.Input((8, 8, 3))
+    x = keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(64, 3)(inputs))
+    return keras.Model(inputs, keras.layers.Dense(64)(x))  # 4096 weights: big enough to be quantized
+
+
+@pytest.mark.parametrize("mode", ["dynamic", "int8"])
+def test_per_channel_dense_decides_the_fully_connected_version(tmp_path, mode):
+    """Per-channel dynamic-range dense weights make FULLY_CONNECTED v12, which needs TF 2.17 (the old
+    dynamic recipe avoids it); full-integer per-channel FULLY_CONNECTED is v4 either way."""
+    model, calibration = _dense_model(), _images(8, 8, 8)
+    versions = {}
+    for per_channel_dense in (True, False):
+        recipe = dataclasses.replace(recipe_for(mode, "2.17"), per_channel_dense=per_channel_dense)
+        path = export_tflite(model, tmp_path / f"{per_channel_dense}.tflite", mode=mode, calibration=calibration,
+                             recipe=recipe, min_runtime="2.17")
+        versions[per_channel_dense] = dict(op_versions(path))["FULLY_CONNECTED"]
+        if mode == "int8":
+            assert _weight_scale_counts(path, "FULLY_CONNECTED") == ({64} if per_channel_dense else {1})
+    if mode == "dynamic":
+        assert versions[True] == 12 and versions[False] < 12
+    else:
+        assert versions[True] == versions[False] == 4
+
+
+def test_debug_measures_the_recipe_that_ships(tmp_path, monkeypatch):
+    """--float-ops changes the recipe; the shipped file and --debug's quantizer both get its settings."""
+    from tensorflow.lite.python import convert as tf_convert
+
+    from swiftformer_keras.tflite_report import op_table
+
+    calls, quantize = [], tf_convert.mlir_quantize
+
+    def recording(calibrated, **kwargs):  # the debugger and the recipe both call it through this module
+        calls.append({key: kwargs.get(key) for key in ("denylisted_ops", "disable_per_channel")})
+        return quantize(calibrated, **kwargs)
+
+    monkeypatch.setattr(tf_convert, "mlir_quantize", recording)
+    output, report_path = tmp_path / "xs_int8.tflite", tmp_path / "report.json"
+    code = load_script("conversion/to_tflite.py").main([
+        "--model", "XS", "--weights", "random", "--input-size", "64", "64", "--int8", "--calib-random",
+        "--num-calib", "8", "--float-ops", "RSQRT", "MAXIMUM", "SUM", "--debug",
+        "--output", str(output), "--report", str(report_path),
+    ])
+    assert code == 0
+    float_ops = ["RSQRT", "MAXIMUM", "SUM"]
+    assert len(calls) == 2  # the shipped file, then the debugger's
+    assert calls[0] == calls[1] == {"denylisted_ops": float_ops, "disable_per_channel": False}
+    with open(report_path) as file:
+        report = json.load(file)
+    assert report["recipe"] == {"activation": "quick_gelu", "reductions": None, "float_ops": float_ops,
+                                "per_channel": True, "per_channel_dense": True}
+    assert report["min_runtime_asked"] == "2.14" and report["float_ops_kept"] == float_ops
+    assert "sigmoid(1.702 x)" in report["activation"]
+    assert report["float_ops_in_integer_model"] == sorted(float_ops)
+    # The debugger instruments the quantized ops only: the ops kept in float are not among them,
+    # and its model computes GELU as the shipped file does.
+    debugged = {row["op_name"] for row in report["debug_layers"]}
+    assert debugged and not debugged & set(float_ops) and "LOGISTIC" in debugged
+    shipped = {row["op"] for row in op_table(output)}
+    assert "GELU" not in shipped | debugged and "LOGISTIC" in shipped

@@ -1,0 +1,70 @@
+"""conversion/runtime_matrix.py: our files on the runtimes in the field, in one table."""
+
+import csv
+import json
+import os
+
+import pytest
+
+from conftest import load_script
+
+PROG = "conversion/runtime_matrix.py"
+
+
+@pytest.fixture(scope="module")
+def matrix(tmp_path_factory, tflite_runtime_python):
+    """The matrix of XS (64 x 64) on tflite-runtime 2.14 and LiteRT, the runtimes `make test` builds."""
+    folder = tmp_path_factory.mktemp("matrix")
+    code = load_script(PROG).main([
+        "--variants", "XS", "--input-size", "64", "64", "--calib-random", "--num-calib", "4", "--runs", "2",
+        "--per-turn", "1", "--envs", "tflite-runtime-2.14", "litert-2.3", "--output-dir", str(folder),
+    ])
+    assert code == 0
+    with open(folder / "runtime_matrix.json") as file:
+        return folder, json.load(file)
+
+
+def test_the_matrix_shows_what_loads_and_what_the_old_recipes_fix(matrix, capsys):
+    folder, result = matrix
+    assert result["runtimes"] == {"tflite-runtime-2.14": "tflite-runtime 2.14.0",
+                                  "litert-2.3": result["runtimes"]["litert-2.3"]}
+    rows = {(row["mode"], row["min_runtime"]): row for row in result["rows"]}
+    # One file per mode and distinct recipe, named by its oldest runtime: int8 has one recipe.
+    assert sorted(rows) == sorted([(mode, version) for mode in ("fp32", "fp16", "dynamic")
+                                   for version in ("2.17", "2.14")] + [("int8", "2.14")])
+    refused = rows[("dynamic", "2.17")]
+    assert refused["needs"] == "2.17.0" and refused["tflite-runtime-2.14 ms"] is None
+    assert "FULLY_CONNECTED" in refused["tflite-runtime-2.14 error"]
+    for key, row in rows.items():
+        assert row["litert-2.3 ms"] > 0 and row["litert-2.3 partitions"] >= 1, key
+        if key != ("dynamic", "2.17"):
+            assert row["tflite-runtime-2.14 ms"] > 0, key
+    # The float recipe for 2.14 is one XNNPACK partition there; LiteRT's recipe splits at each GELU.
+    assert rows[("fp32", "2.14")]["tflite-runtime-2.14 partitions"] == 1
+    assert rows[("fp32", "2.17")]["tflite-runtime-2.14 partitions"] > 10
+    assert rows[("int8", "2.14")]["litert-2.3 partitions"] == 1
+    assert rows[("fp32", "2.17")]["default"] and rows[("int8", "2.14")]["default"]
+    assert {item["runtime"] for item in result["ratios"]} == {"tflite-runtime-2.14", "litert-2.3"}
+    with open(folder / "runtime_matrix.csv") as file:
+        assert len(list(csv.DictReader(file))) == len(rows)
+    assert (folder / "runtime_matrix.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_missing_environment_says_how_to_make_it():
+    with pytest.raises(ValueError, match=r"\.venv-nope is not built: run `make runtimes`"):
+        load_script(PROG).environment_python(".venv-nope")
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--envs", "nosuch"], "argument --envs: invalid choice: 'nosuch'"),
+    ([], "int8 needs --calib-dir DIR"),
+    (["--calib-random", "--min-runtimes", "2.11"], "Unsupported --min-runtime '2.11'"),
+])
+def test_bad_arguments_are_one_line_and_exit_2(tmp_path, capsys, args, message):
+    try:
+        code = load_script(PROG).main([*args, "--output-dir", str(tmp_path / "out")])
+    except SystemExit as exit_info:
+        code = exit_info.code
+    assert code == 2
+    assert message in capsys.readouterr().err
+    assert not os.path.exists(tmp_path / "out") or os.listdir(tmp_path / "out") == []
