@@ -14,6 +14,12 @@ file has --runs timings: a shared machine's drifts hit every runtime alike.
 Prints a Markdown table (median ms and XNNPACK partitions per runtime, or the
 runtime's error for a file it refuses) and the int8/fp32 ratios per runtime, and
 writes runtime_matrix.json, .csv and .png to --output-dir.
+
+    python conversion/runtime_matrix.py --ops
+
+asks instead which single ops (those SwiftFormer's recipes choose between, in
+float and in int8) each runtime's XNNPACK delegate takes: one op per file, taken
+when the file is one partition. Writes runtime_ops.json and .csv.
 """
 
 import argparse
@@ -43,6 +49,21 @@ ENVIRONMENTS = (
     ("litert-2.3", ".venv", "litert"),
 )
 MIN_RUNTIMES = ("2.17", "2.14")
+# The single ops --ops asks about: (name, function of a (1, 14, 14, 32) tensor of positive values).
+OP_PROBES = (
+    ("GELU", lambda tf, x: tf.nn.gelu(x, approximate=False)),
+    ("LOGISTIC", lambda tf, x: tf.sigmoid(x)),
+    ("MUL", lambda tf, x: x * x),
+    ("SUM over channels", lambda tf, x: tf.reduce_sum(x, axis=-1, keepdims=True)),
+    ("SUM over tokens", lambda tf, x: tf.reduce_sum(x, axis=(1, 2), keepdims=True)),
+    ("MEAN over tokens", lambda tf, x: tf.reduce_mean(x, axis=(1, 2), keepdims=True)),
+    ("CONV_2D 1x1, C -> 1", lambda tf, x: tf.nn.conv2d(x, tf.ones((1, 1, 32, 1)), 1, "VALID")),
+    ("RSQRT", lambda tf, x: tf.math.rsqrt(x)),
+    ("SQRT", lambda tf, x: tf.sqrt(x)),
+    ("DIV", lambda tf, x: x / tf.reverse(x, axis=[3])),
+    ("MAXIMUM", lambda tf, x: tf.maximum(x, 0.5)),
+)
+PROBE_SHAPE = (1, 14, 14, 32)
 
 
 def environment_python(folder):
@@ -97,6 +118,52 @@ def run_matrix(made, environments, threads, runs, per_turn):
         for worker in workers.values():
             worker.close()
     return results
+
+
+def make_probes(folder):
+    """`{key: {"op", "dtype", "path", "ops"}}`: one file per probe op, in float32 and in int8
+    (int8 input and output, so that the op is alone)."""
+    import tensorflow as tf
+
+    from swiftformer_keras.tflite_report import op_table
+
+    rng = np.random.default_rng(0)
+    made = {}
+    for name, build in OP_PROBES:
+        function = tf.function(lambda x, build=build: build(tf, x), input_signature=[tf.TensorSpec(PROBE_SHAPE)])
+        for dtype in ("float32", "int8"):
+            converter = tf.lite.TFLiteConverter.from_concrete_functions([function.get_concrete_function()], function)
+            if dtype == "int8":
+                converter.optimizations = [tf.lite.Optimize.DEFAULT]
+                converter.representative_dataset = lambda: ([rng.uniform(0.1, 4, PROBE_SHAPE).astype("float32")]
+                                                            for _ in range(8))
+                converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+                converter.inference_input_type = converter.inference_output_type = tf.int8
+            path = os.path.join(folder, f"probe_{name.split()[0].lower()}_{len(made)}_{dtype}.tflite")
+            files.write_bytes_atomically(path, converter.convert())
+            ops = [f"{row['op']}/{row['input_dtype']}" for row in op_table(path)]
+            made[f"{name} {dtype}"] = {"op": name, "dtype": dtype, "path": path, "ops": ops}
+    return made
+
+
+def probe_rows(made, environments, threads):
+    """One row per probe: whether each runtime loads it and its XNNPACK takes it (one partition)."""
+    rows = [{"op": entry["op"], "dtype": entry["dtype"], "ops": " ".join(entry["ops"])} for entry in made.values()]
+    for column, folder, runtime in environments:
+        with RuntimeProcess(environment_python(folder), runtime, threads, cwd=ROOT) as worker:
+            found = worker.ask({"load": {key: entry["path"] for key, entry in made.items()}})["files"]
+        for row, key in zip(rows, made):
+            result = found[key]
+            row[column] = ("yes" if result["partitions"] == 1 else "no") if result["loaded"] else "does not load"
+    return rows
+
+
+def probe_markdown(rows, columns):
+    lines = ["| op | dtype | ops in the file | " + " | ".join(columns) + " |",
+             "|---|---|---|" + "---|" * len(columns)]
+    for row in rows:
+        lines.append(f"| {row['op']} | {row['dtype']} | {row['ops']} | " + " | ".join(row[c] for c in columns) + " |")
+    return "\n".join(lines)
 
 
 def rows_of(made, results):
@@ -185,10 +252,11 @@ def parse_args(argv):
     parser.add_argument("--threads", type=cli.number(int, minimum=1), default=2)
     parser.add_argument("--runs", type=cli.number(int, minimum=1), default=30)
     parser.add_argument("--per-turn", type=cli.number(int, minimum=1), default=3)
+    parser.add_argument("--ops", action="store_true", help="which single ops each runtime's XNNPACK takes")
     parser.add_argument("--output-dir", default="runtime_matrix")
     args = parser.parse_args(argv)
     args.min_runtimes = [check_runtime_choice(version) for version in args.min_runtimes]
-    if not args.calib_dir and not args.calib_random:
+    if not args.calib_dir and not args.calib_random and not args.ops:
         parser.error("int8 needs --calib-dir DIR (or --calib-random for latency only)")
     return args
 
@@ -204,6 +272,15 @@ def _main(argv):
     environments = [env for env in ENVIRONMENTS if env[0] in args.envs]
     for _, folder, _ in environments:
         environment_python(folder)  # a missing environment fails before the conversions
+    columns = [column for column, _, _ in environments]
+    command = " ".join(["python", PROG, *(sys.argv[1:] if argv is None else argv)])
+    if args.ops:
+        rows = probe_rows(make_probes(args.output_dir), environments, args.threads)
+        print(probe_markdown(rows, columns))
+        files.write_json_atomically(os.path.join(args.output_dir, "runtime_ops.json"), {"command": command, "rows": rows})
+        files.write_csv_atomically(os.path.join(args.output_dir, "runtime_ops.csv"), rows)
+        print(f"\nwrote {args.output_dir}/runtime_ops.json, .csv")
+        return 0
     size = tuple(args.input_size)
     if args.calib_dir:
         calib, _ = calibration.sample_images(args.calib_dir, args.num_calib, size, progress="calibration images")
@@ -211,11 +288,9 @@ def _main(argv):
         calib = calibration.random_images(args.num_calib, size, 0)
     made = make_files(args.variants, size, calib, args.output_dir, args.min_runtimes)
     results = run_matrix(made, environments, args.threads, args.runs, args.per_turn)
-    columns = [column for column, _, _ in environments]
     rows = rows_of(made, results)
     found = ratios(rows, columns)
     print(markdown(rows, found, columns))
-    command = " ".join(["python", PROG, *(sys.argv[1:] if argv is None else argv)])
     versions = {column: f"{result['runtime']} {result['version']}" for column, result in results.items()}
     files.write_json_atomically(os.path.join(args.output_dir, "runtime_matrix.json"),
                                 {"command": command, "threads": args.threads, "runs": args.runs,

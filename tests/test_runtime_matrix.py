@@ -68,3 +68,26 @@ def test_bad_arguments_are_one_line_and_exit_2(tmp_path, capsys, args, message):
     assert code == 2
     assert message in capsys.readouterr().err
     assert not os.path.exists(tmp_path / "out") or os.listdir(tmp_path / "out") == []
+
+
+def test_ops_says_which_single_ops_each_runtime_delegates(tmp_path, tflite_runtime_python, capsys):
+    """The facts behind recipe.RECIPES, read off the runtimes themselves."""
+    assert load_script(PROG).main(["--ops", "--envs", "tflite-runtime-2.14", "litert-2.3",
+                                   "--output-dir", str(tmp_path)]) == 0
+    with open(tmp_path / "runtime_ops.json") as file:
+        rows = {(row["op"], row["dtype"]): row for row in json.load(file)["rows"]}
+    old, new = "tflite-runtime-2.14", "litert-2.3"
+    # The float ops the old XNNPACK lacks, which the float recipe for 2.14 writes otherwise.
+    for op in ("GELU", "SUM over channels", "RSQRT"):
+        assert (rows[(op, "float32")][old], rows[(op, "float32")][new]) == ("no", "yes"), op
+    # ... and what it writes them with.
+    for op in ("LOGISTIC", "MUL", "SUM over tokens", "MEAN over tokens", "CONV_2D 1x1, C -> 1", "SQRT", "MAXIMUM"):
+        assert rows[(op, "float32")][old] == rows[(op, "float32")][new] == "yes", op
+    # tflite-runtime 2.14's XNNPACK takes no int8 op at all; LiteRT's takes the int8 recipe's ops,
+    # and no int8 GELU or RSQRT (kept as quick GELU and in float).
+    assert {row[old] for (op, dtype), row in rows.items() if dtype == "int8"} <= {"no", "does not load"}
+    for op in ("LOGISTIC", "MUL", "SUM over tokens", "CONV_2D 1x1, C -> 1"):
+        assert rows[(op, "int8")][new] == "yes", op
+    assert rows[("GELU", "int8")][new] == rows[("RSQRT", "int8")][new] == "no"
+    assert rows[("GELU", "float32")]["ops"] == "GELU/float32"  # one op per file
+    assert "| GELU | float32 | GELU/float32 | no | yes |" in capsys.readouterr().out
