@@ -32,6 +32,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 
 from swiftformer_keras import calibration, cli, export, files, plots  # noqa: E402
+from swiftformer_keras.tflite_report import op_table  # noqa: E402
 from swiftformer_keras.architecture import VARIANTS  # noqa: E402
 from swiftformer_keras.model import SwiftFormer  # noqa: E402
 from swiftformer_keras.recipe import MODES, recipe_for  # noqa: E402
@@ -124,8 +125,6 @@ def make_probes(folder):
     """`{key: {"op", "dtype", "path", "ops"}}`: one file per probe op, in float32 and in int8
     (int8 input and output, so that the op is alone)."""
     import tensorflow as tf
-
-    from swiftformer_keras.tflite_report import op_table
 
     rng = np.random.default_rng(0)
     made = {}

@@ -15,11 +15,10 @@ Why the table looks as it does (measured; README "Runtimes"):
 - The XNNPACK of TF <= 2.16 (tflite-runtime 2.14, TF 2.16's interpreter, the
   last Android AAR) has no GELU, no RSQRT and no SUM over the channel axis:
   each one splits the graph, the exact GELU running on the slow builtin
-  kernel. Its float recipes write GELU as `"gelu_tanh"` and the attention's
-  sums and norms as `"mean"`. tflite-runtime 2.14's XNNPACK runs no int8 op
-  at all (built without QS8); TF 2.16's drops the whole int8 graph for the
-  int8 SUM over tokens, which the `"mean"` form avoids but at a loss the
-  int8 recipe does not take (its int8 MEAN of squared scores: SQNR 8 dB).
+  kernel. Its recipes write GELU as `"gelu_tanh"` (float) or `"quick_gelu"`
+  (int8) and the attention's sums and norms as `"conv"`. TF 2.16's drops the
+  whole int8 graph for an int8 SUM over tokens, which `"conv"` avoids too.
+  tflite-runtime 2.14's XNNPACK runs no int8 op at all (built without QS8).
 - Per-channel int8 weights of a dynamic-range FULLY_CONNECTED make it version
   12, which needs TF 2.17 (`runtime_versions`); the older dynamic recipe
   quantizes dense layers per tensor (`per_channel_dense=False`). Full-integer
@@ -185,17 +184,17 @@ RECIPES = (
         "int8": Recipe(activation="quick_gelu", float_ops=("RSQRT", "MAXIMUM")),
     }),
     ("2.12", {
-        "fp32": Recipe(activation="gelu_tanh", reductions="mean"),
-        "fp16": Recipe(activation="gelu_tanh", reductions="mean"),
+        "fp32": Recipe(activation="gelu_tanh", reductions="conv"),
+        "fp16": Recipe(activation="gelu_tanh", reductions="conv"),
         # No XNNPACK before 2.17 runs dynamic-range (hybrid) kernels: only the version matters.
         "dynamic": Recipe(per_channel_dense=False),
-        # Not "mean": the int8 MEAN of squared scores loses the attention (SQNR 8 dB).
-        "int8": Recipe(activation="quick_gelu", float_ops=("RSQRT", "MAXIMUM")),
+        "int8": Recipe(activation="quick_gelu", reductions="conv", float_ops=("SQRT", "MAXIMUM", "DIV")),
     }),
 )
-# fp32 and fp16 default to the exact GELU (the old recipe's tanh form costs ~7% on LiteRT 2.3
-# and 5e-3 in the logits); the old dynamic recipe is as fast on LiteRT 2.3, int8 has one recipe.
-DEFAULT_MIN_RUNTIME = {"fp32": "2.17", "fp16": "2.17", "dynamic": "2.14", "int8": "2.14"}
+# The old float recipe costs ~7% on LiteRT 2.3 (the tanh GELU) and 5e-3 in the logits, the old int8
+# recipe ~40% there (its sums by convolution): both default to LiteRT's. The old dynamic recipe is as
+# fast on LiteRT 2.3 and loads on tflite-runtime 2.14: the default.
+DEFAULT_MIN_RUNTIME = {"fp32": "2.17", "fp16": "2.17", "dynamic": "2.14", "int8": "2.17"}
 
 
 def _version(text):

@@ -38,16 +38,16 @@ def test_a_recipe_is_a_frozen_hashable_value_that_round_trips():
 
 
 def test_the_table_picks_a_recipe_per_mode_and_runtime():
-    assert recipe_for("int8") == recipe_for("int8", "2.14") == recipe_for("int8", "2.16")
-    assert recipe_for("int8", "2.21") == Recipe("quick_gelu", None, ("RSQRT", "MAXIMUM"))
-    assert DEFAULT_INT8_RECIPE == recipe_for("int8", "2.12")  # one int8 recipe: nothing in it needs 2.17
-    # Before 2.17 no dense layer is per-channel (FULLY_CONNECTED v12), and float GELU is the tanh form.
+    assert DEFAULT_INT8_RECIPE == recipe_for("int8", "2.21") == Recipe("quick_gelu", None, ("RSQRT", "MAXIMUM"))
+    assert recipe_for("int8", "2.14") == Recipe("quick_gelu", "conv", ("SQRT", "MAXIMUM", "DIV"))
+    # Before 2.17 no dynamic dense layer is per-channel (FULLY_CONNECTED v12), float GELU is the tanh form.
     for mode in MODES:
         assert recipe_for(mode, "2.12") == recipe_for(mode, "2.16") == RECIPES[-1][1][mode]
         assert recipe_for(mode, "2.17") == recipe_for(mode, "2.21") == RECIPES[0][1][mode]
     assert not recipe_for("dynamic", "2.14").per_channel_dense and recipe_for("dynamic").per_channel_dense is False
-    assert recipe_for("fp32", "2.14") == Recipe(activation="gelu_tanh", reductions="mean")
-    assert recipe_for("fp32") == Recipe() and DEFAULT_MIN_RUNTIME["fp32"] == "2.17"
+    assert recipe_for("fp32", "2.14") == Recipe(activation="gelu_tanh", reductions="conv")
+    assert recipe_for("fp32") == Recipe() and DEFAULT_MIN_RUNTIME == {
+        "fp32": "2.17", "fp16": "2.17", "dynamic": "2.14", "int8": "2.17"}
     with pytest.raises(ValueError, match="'bf16'"):
         recipe_for("bf16")
     with pytest.raises(ValueError, match="older than 2.12"):
@@ -72,10 +72,10 @@ def test_prepare_model_sets_the_options_of_the_layers_that_declare_them():
     assert sf.ConvEncoder.recipe_options == sf.Mlp.recipe_options == {"activation": sf.ACTIVATIONS}
     assert sf.EfficientAdditiveAttention.recipe_options == {"reductions": sf.REDUCTIONS}
     model = _mixed_model()
-    prepared = Recipe(activation="gelu_tanh", reductions="mean").prepare_model(model)
+    prepared = Recipe(activation="gelu_tanh", reductions="conv").prepare_model(model)
     assert prepared.get_layer("encoder").activation == prepared.get_layer("subclassed").activation == "gelu_tanh"
     block = prepared.get_layer("block")
-    assert (block.activation, block.reductions, block.attn.reductions) == ("gelu_tanh", "mean", "mean")
+    assert (block.activation, block.reductions, block.attn.reductions) == ("gelu_tanh", "conv", "conv")
     assert block.linear.activation == block.local_representation.activation == "gelu_tanh"
     assert prepared.get_layer("dense").get_config()["activation"] == "gelu"
     back = Recipe(activation="gelu", reductions="sum").prepare_model(prepared)
@@ -84,7 +84,7 @@ def test_prepare_model_sets_the_options_of_the_layers_that_declare_them():
 
 
 @pytest.mark.parametrize("recipe, bound", [
-    (Recipe(reductions="mean"), 1e-5),  # the same function, written with other ops
+    (Recipe(reductions="conv"), 1e-5),  # the same function, written with other ops
     (Recipe(activation="gelu_tanh"), 2e-3),  # the tanh approximation: 5e-4 per activation
     (DEFAULT_INT8_RECIPE, 0.05),  # quick GELU: 0.02 per activation
 ])
@@ -172,7 +172,7 @@ def test_debug_measures_the_recipe_that_ships(tmp_path, monkeypatch):
         report = json.load(file)
     assert report["recipe"] == {"activation": "quick_gelu", "reductions": None, "float_ops": float_ops,
                                 "per_channel": True, "per_channel_dense": True}
-    assert report["min_runtime_asked"] == "2.14" and report["float_ops_kept"] == float_ops
+    assert report["min_runtime_asked"] == "2.17" and report["float_ops_kept"] == float_ops
     assert "sigmoid(1.702 x)" in report["activation"]
     assert report["float_ops_in_integer_model"] == sorted(float_ops)
     # The debugger instruments the quantized ops only: the ops kept in float are not among them,

@@ -29,9 +29,9 @@ def test_the_matrix_shows_what_loads_and_what_the_old_recipes_fix(matrix, capsys
     assert result["runtimes"] == {"tflite-runtime-2.14": "tflite-runtime 2.14.0",
                                   "litert-2.3": result["runtimes"]["litert-2.3"]}
     rows = {(row["mode"], row["min_runtime"]): row for row in result["rows"]}
-    # One file per mode and distinct recipe, named by its oldest runtime: int8 has one recipe.
-    assert sorted(rows) == sorted([(mode, version) for mode in ("fp32", "fp16", "dynamic")
-                                   for version in ("2.17", "2.14")] + [("int8", "2.14")])
+    # One file per mode and distinct recipe: the 2.17 and 2.14 recipes differ in every mode.
+    assert sorted(rows) == sorted((mode, version) for mode in ("fp32", "fp16", "dynamic", "int8")
+                                  for version in ("2.17", "2.14"))
     refused = rows[("dynamic", "2.17")]
     assert refused["needs"] == "2.17.0" and refused["tflite-runtime-2.14 ms"] is None
     assert "FULLY_CONNECTED" in refused["tflite-runtime-2.14 error"]
@@ -42,8 +42,9 @@ def test_the_matrix_shows_what_loads_and_what_the_old_recipes_fix(matrix, capsys
     # The float recipe for 2.14 is one XNNPACK partition there; LiteRT's recipe splits at each GELU.
     assert rows[("fp32", "2.14")]["tflite-runtime-2.14 partitions"] == 1
     assert rows[("fp32", "2.17")]["tflite-runtime-2.14 partitions"] > 10
-    assert rows[("int8", "2.14")]["litert-2.3 partitions"] == 1
-    assert rows[("fp32", "2.17")]["default"] and rows[("int8", "2.14")]["default"]
+    assert rows[("int8", "2.17")]["litert-2.3 partitions"] == rows[("int8", "2.14")]["litert-2.3 partitions"] == 1
+    assert rows[("fp32", "2.17")]["default"] and rows[("int8", "2.17")]["default"]
+    assert rows[("dynamic", "2.14")]["default"]
     assert {item["runtime"] for item in result["ratios"]} == {"tflite-runtime-2.14", "litert-2.3"}
     with open(folder / "runtime_matrix.csv") as file:
         assert len(list(csv.DictReader(file))) == len(rows)
