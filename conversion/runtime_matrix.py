@@ -181,22 +181,22 @@ def rows_of(made, results):
 
 
 def ratios(rows, columns):
-    """Per variant and runtime: int8 (default file) over the fastest fp32 file there, and the
-    fastest fp32 there over the default fp32 file on the newest runtime."""
-    found = []
-    newest = columns[-1]
+    """Per variant, recipe (--min-runtime) and runtime: the int8 file over the fp32 file of the same
+    recipe, and that fp32 file over the default fp32 file on the newest runtime (the last column)."""
+    found, newest = [], columns[-1]
     for variant in dict.fromkeys(row["variant"] for row in rows):
-        mine = [row for row in rows if row["variant"] == variant]
-        default_fp32 = next(row for row in mine if row["mode"] == "fp32" and row["default"])[f"{newest} ms"]
-        for column in columns:
-            fp32 = [row[f"{column} ms"] for row in mine if row["mode"] == "fp32" and row[f"{column} ms"]]
-            int8 = next(row for row in mine if row["mode"] == "int8" and row["default"])[f"{column} ms"]
-            best = min(fp32) if fp32 else None
-            found.append({
-                "variant": variant, "runtime": column,
-                "int8_over_fastest_fp32": None if int8 is None or best is None else int8 / best,
-                "fastest_fp32_over_newest_default_fp32": None if best is None or not default_fp32 else best / default_fp32,
-            })
+        mine = {(row["mode"], row["min_runtime"]): row for row in rows if row["variant"] == variant}
+        reference = next(row for row in mine.values() if row["mode"] == "fp32" and row["default"])[f"{newest} ms"]
+        for version in dict.fromkeys(row["min_runtime"] for row in mine.values()):
+            fp32, int8 = mine.get(("fp32", version)), mine.get(("int8", version))
+            for column in columns:
+                fp32_ms = fp32 and fp32[f"{column} ms"]
+                int8_ms = int8 and int8[f"{column} ms"]
+                found.append({
+                    "variant": variant, "min_runtime": version, "runtime": column,
+                    "int8_over_fp32": int8_ms / fp32_ms if int8_ms and fp32_ms else None,
+                    "fp32_over_newest_default_fp32": fp32_ms / reference if fp32_ms and reference else None,
+                })
     return found
 
 
@@ -218,12 +218,12 @@ def markdown(rows, found, columns):
             + " | ".join(_cell(row, column) for column in columns) + " |"
         )
     lines += ["", "median ms (XNNPACK partitions)", "",
-              "| variant | runtime | int8 (default) / fastest fp32 there | fastest fp32 there / default fp32 on "
-              f"{columns[-1]} |", "|---|---|---:|---:|"]
+              "| variant | --min-runtime | runtime | int8 / fp32 (same recipe) | fp32 / default fp32 on "
+              f"{columns[-1]} |", "|---|---|---|---:|---:|"]
     for item in found:
         cells = [f"{item[k]:.2f}" if item[k] is not None else "-"
-                 for k in ("int8_over_fastest_fp32", "fastest_fp32_over_newest_default_fp32")]
-        lines.append(f"| {item['variant']} | {item['runtime']} | {cells[0]} | {cells[1]} |")
+                 for k in ("int8_over_fp32", "fp32_over_newest_default_fp32")]
+        lines.append(f"| {item['variant']} | {item['min_runtime']} | {item['runtime']} | {cells[0]} | {cells[1]} |")
     return "\n".join(lines)
 
 

@@ -45,7 +45,14 @@ def test_the_matrix_shows_what_loads_and_what_the_old_recipes_fix(matrix, capsys
     assert rows[("int8", "2.17")]["litert-2.3 partitions"] == rows[("int8", "2.14")]["litert-2.3 partitions"] == 1
     assert rows[("fp32", "2.17")]["default"] and rows[("int8", "2.17")]["default"]
     assert rows[("dynamic", "2.14")]["default"]
-    assert {item["runtime"] for item in result["ratios"]} == {"tflite-runtime-2.14", "litert-2.3"}
+    ratios = {(item["min_runtime"], item["runtime"]): item for item in result["ratios"]}
+    assert sorted(ratios) == sorted((v, r) for v in ("2.17", "2.14") for r in ("tflite-runtime-2.14", "litert-2.3"))
+    new = ratios[("2.17", "litert-2.3")]
+    assert new["int8_over_fp32"] == rows[("int8", "2.17")]["litert-2.3 ms"] / rows[("fp32", "2.17")]["litert-2.3 ms"]
+    assert new["fp32_over_newest_default_fp32"] == 1.0
+    old = ratios[("2.14", "tflite-runtime-2.14")]
+    assert old["fp32_over_newest_default_fp32"] == (rows[("fp32", "2.14")]["tflite-runtime-2.14 ms"]
+                                                   / rows[("fp32", "2.17")]["litert-2.3 ms"])
     with open(folder / "runtime_matrix.csv") as file:
         assert len(list(csv.DictReader(file))) == len(rows)
     assert (folder / "runtime_matrix.png").read_bytes()[:4] == b"\x89PNG"
