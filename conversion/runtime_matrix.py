@@ -228,7 +228,7 @@ def markdown(rows, found, columns):
 
 
 def plot(rows, columns, path):
-    groups = [f"{row['variant']} {row['mode']}\n{row['min_runtime']}" for row in rows]
+    groups = [f"{row['variant']}\n{row['mode']}\n{row['min_runtime']}" for row in rows]
     series = {column: [row[f"{column} ms"] for row in rows] for column in columns}
     plots.grouped_bars(path, groups, series, "median latency, ms (0: does not load)",
                        "SwiftFormer TFLite files per runtime (XNNPACK, interleaved workers)", figsize=(12, 5))

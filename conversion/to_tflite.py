@@ -7,7 +7,9 @@
 
 Modes: --fp32 (default), --fp16, --dynamic (int8 weights, float activations),
 --int8 (full integer; needs --calib-dir, or --calib-random for latency tests
-only). The report (printed, and with --report as JSON) gives the file size, the
+only). --min-runtime 2.14 makes the file load and run fast on tflite-runtime
+2.14 and the last Android AAR (2.16) too; the report states the oldest runtime
+the file loads on, computed from its op versions. The report (printed, and with --report as JSON) gives the file size, the
 ops by type and dtype, the XNNPACK partitions, the ops the Android GPU and NNAPI
 delegates would refuse, and with --eval-dir the fidelity against the Keras model.
 

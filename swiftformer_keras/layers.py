@@ -15,7 +15,7 @@ from keras import layers, ops
 PACKAGE = "swiftformer_keras"
 ATTENTION_TYPES = ("l2", "softmax", "token_softmax")
 ACTIVATIONS = ("gelu", "quick_gelu", "gelu_tanh")
-REDUCTIONS = ("sum", "conv")
+REDUCTIONS = ("sum", "channel_conv", "conv")
 
 # torch.nn.functional.normalize clamps the norm at this value.
 _NORMALIZE_EPS = 1e-12
@@ -36,7 +36,7 @@ def _pointwise(filters, name, dtype=None):
 def _token_sum(x, form):
     """The sum over the `H x W` tokens, kept as `(batch, 1, 1, C)`: SUM, or (`"conv"`) an
     `H x W` depthwise convolution by ones, which int8 kernels accumulate exactly in int32."""
-    if form == "sum":
+    if form != "conv":
         return ops.sum(x, axis=(1, 2), keepdims=True)
     return ops.depthwise_conv(x, ops.ones((x.shape[1], x.shape[2], x.shape[3], 1), x.dtype), padding="valid")
 
@@ -52,12 +52,14 @@ def _l2_normalize(x, axis, form="sum"):
       integer TFLite cannot run an int8 DIV by the clamped norm; the int8
       recipe keeps RSQRT and MAXIMUM (used nowhere else) in float, and the
       XNNPACK of LiteRT runs them inside the int8 partition.
-    - `"conv"`: PyTorch's own `x / max(sqrt(sum(x^2)), eps)`, the channel sum
-      written as a 1x1 convolution by ones and the token sum as an `H x W`
-      depthwise convolution by ones. The XNNPACK of TF <= 2.16 (tflite-runtime
-      2.14, the last Android AAR) has no RSQRT and no SUM over channels, and
-      its int8 SUM over tokens makes TF 2.16 drop the whole delegate; as N x
-      MEAN the int8 token sum of squares loses the attention (SQNR 8 dB).
+    - `"channel_conv"`: PyTorch's own `x / max(sqrt(sum(x^2)), eps)`, the
+      channel sum written as a 1x1 convolution by ones. The XNNPACK of TF <=
+      2.16 (tflite-runtime 2.14, the last Android AAR) has no RSQRT and no SUM
+      over channels (it has SUM over tokens, in float).
+    - `"conv"`: `"channel_conv"` with the token sums (`_token_sum`) as `H x W`
+      depthwise convolutions by ones too, for int8: TF 2.16's XNNPACK drops
+      the whole int8 graph for an int8 SUM over tokens; as N x MEAN the int8
+      token sum of squares loses the attention (SQNR 8 dB).
     """
     if form == "sum":
         return x * ops.rsqrt(ops.maximum(ops.sum(x * x, axis=axis, keepdims=True), _NORMALIZE_EPS**2))

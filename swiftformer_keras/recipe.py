@@ -16,8 +16,9 @@ Why the table looks as it does (measured; README "Runtimes"):
   last Android AAR) has no GELU, no RSQRT and no SUM over the channel axis:
   each one splits the graph, the exact GELU running on the slow builtin
   kernel. Its recipes write GELU as `"gelu_tanh"` (float) or `"quick_gelu"`
-  (int8) and the attention's sums and norms as `"conv"`. TF 2.16's drops the
-  whole int8 graph for an int8 SUM over tokens, which `"conv"` avoids too.
+  (int8) and the attention's sums and norms as `"channel_conv"` (float) or
+  `"conv"` (int8: TF 2.16's drops the whole int8 graph for an int8 SUM over
+  tokens, which `"conv"` writes as a depthwise convolution).
   tflite-runtime 2.14's XNNPACK runs no int8 op at all (built without QS8).
 - Per-channel int8 weights of a dynamic-range FULLY_CONNECTED make it version
   12, which needs TF 2.17 (`runtime_versions`); the older dynamic recipe
@@ -184,8 +185,8 @@ RECIPES = (
         "int8": Recipe(activation="quick_gelu", float_ops=("RSQRT", "MAXIMUM")),
     }),
     ("2.12", {
-        "fp32": Recipe(activation="gelu_tanh", reductions="conv"),
-        "fp16": Recipe(activation="gelu_tanh", reductions="conv"),
+        "fp32": Recipe(activation="gelu_tanh", reductions="channel_conv"),
+        "fp16": Recipe(activation="gelu_tanh", reductions="channel_conv"),
         # No XNNPACK before 2.17 runs dynamic-range (hybrid) kernels: only the version matters.
         "dynamic": Recipe(per_channel_dense=False),
         "int8": Recipe(activation="quick_gelu", reductions="conv", float_ops=("SQRT", "MAXIMUM", "DIV")),

@@ -45,7 +45,7 @@ def test_the_table_picks_a_recipe_per_mode_and_runtime():
         assert recipe_for(mode, "2.12") == recipe_for(mode, "2.16") == RECIPES[-1][1][mode]
         assert recipe_for(mode, "2.17") == recipe_for(mode, "2.21") == RECIPES[0][1][mode]
     assert not recipe_for("dynamic", "2.14").per_channel_dense and recipe_for("dynamic").per_channel_dense is False
-    assert recipe_for("fp32", "2.14") == Recipe(activation="gelu_tanh", reductions="conv")
+    assert recipe_for("fp32", "2.14") == Recipe(activation="gelu_tanh", reductions="channel_conv")
     assert recipe_for("fp32") == Recipe() and DEFAULT_MIN_RUNTIME == {
         "fp32": "2.17", "fp16": "2.17", "dynamic": "2.14", "int8": "2.17"}
     with pytest.raises(ValueError, match="'bf16'"):
@@ -85,6 +85,7 @@ def test_prepare_model_sets_the_options_of_the_layers_that_declare_them():
 
 @pytest.mark.parametrize("recipe, bound", [
     (Recipe(reductions="conv"), 1e-5),  # the same function, written with other ops
+    (Recipe(reductions="channel_conv"), 1e-5),
     (Recipe(activation="gelu_tanh"), 2e-3),  # the tanh approximation: 5e-4 per activation
     (DEFAULT_INT8_RECIPE, 0.05),  # quick GELU: 0.02 per activation
 ])
