@@ -28,6 +28,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from swiftformer_keras import cli, conversion, tflite_report  # noqa: E402
 from swiftformer_keras.calibration import IMAGENET_CROP_PCT  # noqa: E402
+from swiftformer_keras.layers import ACTIVATIONS  # noqa: E402
 from swiftformer_keras.recipe import DEFAULT_MIN_RUNTIME, recipe_for  # noqa: E402
 from swiftformer_keras.runtime_versions import SUPPORTED_MIN_RUNTIMES, check_runtime_choice  # noqa: E402
 from swiftformer_keras.model import MIN_INPUT_SIZE, VARIANTS  # noqa: E402
@@ -76,6 +77,9 @@ def parse_args(argv=None):
                         + ", ".join(f"{mode} {version}" for mode, version in DEFAULT_MIN_RUNTIME.items()))
     parser.add_argument("--float-ops", nargs="+", default=None, metavar="OP",
                         help="TFLite op types int8 keeps in float (default: the recipe's)")
+    parser.add_argument("--activation", choices=ACTIVATIONS, default=None,
+                        help="the GELU form the file computes (default: the recipe's; e.g. gelu_tanh for an "
+                        "old-runtime float file closer to the model, at 1.5x its latency on tflite-runtime 2.14)")
     args = parser.parse_args(argv)
     args.mode = args.mode or "fp32"
     if args.output is None:
@@ -85,12 +89,17 @@ def parse_args(argv=None):
 
 
 def _recipe(args):
-    """The recipe for the mode and --min-runtime, with --float-ops if given."""
-    if args.float_ops is None:
+    """The recipe for the mode and --min-runtime, with --float-ops and --activation if given."""
+    if args.float_ops is None and args.activation is None:
         return None  # conversion picks it
-    if args.mode != "int8":
+    if args.float_ops is not None and args.mode != "int8":
         raise ValueError("--float-ops chooses the ops int8 keeps in float; use it with --int8.")
-    return dataclasses.replace(recipe_for(args.mode, args.min_runtime), float_ops=tuple(args.float_ops))
+    changes = {}
+    if args.float_ops is not None:
+        changes["float_ops"] = tuple(args.float_ops)
+    if args.activation is not None:
+        changes["activation"] = args.activation
+    return dataclasses.replace(recipe_for(args.mode, args.min_runtime), **changes)
 
 
 def main(argv=None):

@@ -15,8 +15,9 @@ Why the table looks as it does (measured; README "Runtimes"):
 - The XNNPACK of TF <= 2.16 (tflite-runtime 2.14, TF 2.16's interpreter, the
   last Android AAR) has no GELU, no RSQRT and no SUM over the channel axis:
   each one splits the graph, the exact GELU running on the slow builtin
-  kernel. Its recipes write GELU as `"gelu_tanh"` (float) or `"quick_gelu"`
-  (int8) and the attention's sums and norms as `"channel_conv"` (float) or
+  kernel. Its recipes write GELU as `"quick_gelu"` (two ops that every XNNPACK
+  runs; the tanh form's six cost 1.5x on tflite-runtime 2.14, README
+  "Runtimes") and the attention's sums and norms as `"channel_conv"` (float) or
   `"conv"` (int8: TF 2.16's drops the whole int8 graph for an int8 SUM over
   tokens, which `"conv"` writes as a depthwise convolution).
   tflite-runtime 2.14's XNNPACK runs no int8 op at all (built without QS8).
@@ -185,16 +186,18 @@ RECIPES = (
         "int8": Recipe(activation="quick_gelu", float_ops=("RSQRT", "MAXIMUM")),
     }),
     ("2.12", {
-        "fp32": Recipe(activation="gelu_tanh", reductions="channel_conv"),
-        "fp16": Recipe(activation="gelu_tanh", reductions="channel_conv"),
+        "fp32": Recipe(activation="quick_gelu", reductions="channel_conv"),
+        "fp16": Recipe(activation="quick_gelu", reductions="channel_conv"),
         # No XNNPACK before 2.17 runs dynamic-range (hybrid) kernels: only the version matters.
         "dynamic": Recipe(per_channel_dense=False),
         "int8": Recipe(activation="quick_gelu", reductions="conv", float_ops=("SQRT", "MAXIMUM", "DIV")),
     }),
 )
-# The old float recipe costs ~7% on LiteRT 2.3 (the tanh GELU) and 5e-3 in the logits, the old int8
-# recipe ~40% there (its sums by convolution): both default to LiteRT's. The old dynamic recipe is as
-# fast on LiteRT 2.3 and loads on tflite-runtime 2.14: the default.
+# Float files default to LiteRT's recipe because they keep the Keras model's numbers (the exact GELU,
+# within 1e-4); the old float recipe is as fast on LiteRT 2.3 but its quick GELU moves the logits
+# (~40 dB SQNR), which a file must be asked for. The old int8 recipe is ~40% slower on LiteRT 2.3 (its
+# sums by convolution): int8 defaults to LiteRT's too. The old dynamic recipe is as fast on LiteRT 2.3
+# and the only dynamic file tflite-runtime 2.14 loads: the default.
 DEFAULT_MIN_RUNTIME = {"fp32": "2.17", "fp16": "2.17", "dynamic": "2.14", "int8": "2.17"}
 
 

@@ -1,5 +1,6 @@
 """conversion/to_tflite.py and convert_swiftformer: a trained model end to end, and bad input."""
 
+import dataclasses
 import json
 import os
 import re
@@ -306,3 +307,22 @@ def test_float_ops_need_int8(tmp_path, capsys, no_conversion):
     args = ["--model", "XS", "--weights", "random", "--fp32", "--float-ops", "RSQRT", "--output", str(tmp_path / "x.tflite")]
     assert _cli().main(args) == 2
     assert "use it with --int8" in _one_error_line(capsys.readouterr().err)
+
+
+def test_activation_replaces_the_recipes_gelu_form_and_keeps_the_rest(tmp_path, monkeypatch, capsys):
+    from swiftformer_keras.recipe import recipe_for
+
+    seen = {}
+    monkeypatch.setattr(conversion, "convert_swiftformer", lambda output, **kw: seen.update(kw) or {})
+    cli = _cli()
+    monkeypatch.setattr(cli.tflite_report, "markdown", str)
+    base = ["--model", "XS", "--weights", "random", "--output", str(tmp_path / "x.tflite")]
+    assert cli.main([*base, "--fp32", "--min-runtime", "2.14", "--activation", "gelu_tanh"]) == 0
+    assert seen["recipe"] == dataclasses.replace(recipe_for("fp32", "2.14"), activation="gelu_tanh")
+    assert seen["recipe"].reductions == "channel_conv"
+    assert cli.main([*base, "--int8", "--calib-random", "--activation", "gelu", "--float-ops", "RSQRT"]) == 0
+    assert seen["recipe"] == dataclasses.replace(recipe_for("int8"), activation="gelu", float_ops=("RSQRT",))
+    assert cli.main([*base, "--fp16"]) == 0 and seen["recipe"] is None  # the conversion picks it
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main([*base, "--activation", "relu"])
+    assert exit_info.value.code == 2 and "argument --activation: invalid choice: 'relu'" in capsys.readouterr().err

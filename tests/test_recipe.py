@@ -40,12 +40,13 @@ def test_a_recipe_is_a_frozen_hashable_value_that_round_trips():
 def test_the_table_picks_a_recipe_per_mode_and_runtime():
     assert DEFAULT_INT8_RECIPE == recipe_for("int8", "2.21") == Recipe("quick_gelu", None, ("RSQRT", "MAXIMUM"))
     assert recipe_for("int8", "2.14") == Recipe("quick_gelu", "conv", ("SQRT", "MAXIMUM", "DIV"))
-    # Before 2.17 no dynamic dense layer is per-channel (FULLY_CONNECTED v12), float GELU is the tanh form.
+    # Before 2.17 no dynamic dense layer is per-channel (FULLY_CONNECTED v12), float GELU is the quick form.
     for mode in MODES:
         assert recipe_for(mode, "2.12") == recipe_for(mode, "2.16") == RECIPES[-1][1][mode]
         assert recipe_for(mode, "2.17") == recipe_for(mode, "2.21") == RECIPES[0][1][mode]
     assert not recipe_for("dynamic", "2.14").per_channel_dense and recipe_for("dynamic").per_channel_dense is False
-    assert recipe_for("fp32", "2.14") == Recipe(activation="gelu_tanh", reductions="channel_conv")
+    assert recipe_for("fp32", "2.14") == recipe_for("fp16", "2.14") == Recipe(activation="quick_gelu",
+                                                                               reductions="channel_conv")
     assert recipe_for("fp32") == Recipe() and DEFAULT_MIN_RUNTIME == {
         "fp32": "2.17", "fp16": "2.17", "dynamic": "2.14", "int8": "2.17"}
     with pytest.raises(ValueError, match="'bf16'"):
