@@ -91,8 +91,9 @@ def _pointwise_mlp(x, first, second, activation, between=None):
 
     - `"gelu"`: exact (erf), as in the official model; one TFLite GELU op.
     - `"quick_gelu"`: `h * sigmoid(1.702 h)`, at most 0.02 from GELU. XNNPACK
-      has int8 LOGISTIC and MUL but no int8 GELU; the default int8 recipe
-      (`recipe.DEFAULT_RECIPES`) uses it.
+      has int8 LOGISTIC and MUL but no int8 GELU; the int8 recipes use it, and
+      so do the float recipes for TF <= 2.16, whose XNNPACK has no GELU
+      (`recipe.RECIPES`: two ops where the tanh form takes six).
     - `"gelu_tanh"`: the tanh approximation `h * sigmoid(1.5958 (h + 0.044715 h^3))`,
       at most 5e-4 from GELU, from ops the XNNPACK of TF <= 2.16 runs in
       float (it has no GELU).
