@@ -58,6 +58,11 @@ OP_PROBES = (
     ("SUM over channels", lambda tf, x: tf.reduce_sum(x, axis=-1, keepdims=True)),
     ("SUM over tokens", lambda tf, x: tf.reduce_sum(x, axis=(1, 2), keepdims=True)),
     ("MEAN over tokens", lambda tf, x: tf.reduce_mean(x, axis=(1, 2), keepdims=True)),
+    ("SUM over tokens as TRANSPOSE + FULLY_CONNECTED", lambda tf, x: tf.matmul(
+        tf.transpose(tf.reshape(x, (-1, PROBE_SHAPE[1] * PROBE_SHAPE[2], PROBE_SHAPE[3])), (0, 2, 1)),
+        tf.ones((PROBE_SHAPE[1] * PROBE_SHAPE[2], 1)))),
+    ("SUM over tokens as H x W DEPTHWISE_CONV_2D", lambda tf, x: tf.nn.depthwise_conv2d(
+        x, tf.ones((*PROBE_SHAPE[1:], 1)), (1, 1, 1, 1), "VALID")),
     ("CONV_2D 1x1, C -> 1", lambda tf, x: tf.nn.conv2d(x, tf.ones((1, 1, 32, 1)), 1, "VALID")),
     ("RSQRT", lambda tf, x: tf.math.rsqrt(x)),
     ("SQRT", lambda tf, x: tf.sqrt(x)),

@@ -15,7 +15,7 @@ from keras import layers, ops
 PACKAGE = "swiftformer_keras"
 ATTENTION_TYPES = ("l2", "softmax", "token_softmax")
 ACTIVATIONS = ("gelu", "quick_gelu", "gelu_tanh")
-REDUCTIONS = ("sum", "channel_conv", "conv")
+REDUCTIONS = ("sum", "channel_conv", "matmul")
 
 # torch.nn.functional.normalize clamps the norm at this value.
 _NORMALIZE_EPS = 1e-12
@@ -34,11 +34,14 @@ def _pointwise(filters, name, dtype=None):
 
 
 def _token_sum(x, form):
-    """The sum over the `H x W` tokens, kept as `(batch, 1, 1, C)`: SUM, or (`"conv"`) an
-    `H x W` depthwise convolution by ones, which int8 kernels accumulate exactly in int32."""
-    if form != "conv":
+    """The sum over the `H x W` tokens, kept as `(batch, 1, 1, C)`: SUM, or (`"matmul"`) the
+    tokens, transposed to the last axis, times a column of ones: TRANSPOSE and FULLY_CONNECTED
+    in TFLite, which int8 kernels accumulate exactly in int32 and every XNNPACK runs in int8."""
+    if form != "matmul":
         return ops.sum(x, axis=(1, 2), keepdims=True)
-    return ops.depthwise_conv(x, ops.ones((x.shape[1], x.shape[2], x.shape[3], 1), x.dtype), padding="valid")
+    tokens, channels = x.shape[1] * x.shape[2], x.shape[3]
+    by_channel = ops.transpose(ops.reshape(x, (-1, tokens, channels)), (0, 2, 1))
+    return ops.reshape(ops.matmul(by_channel, ops.ones((tokens, 1), x.dtype)), (-1, 1, 1, channels))
 
 
 def _l2_normalize(x, axis, form="sum"):
@@ -52,14 +55,16 @@ def _l2_normalize(x, axis, form="sum"):
       integer TFLite cannot run an int8 DIV by the clamped norm; the int8
       recipe keeps RSQRT and MAXIMUM (used nowhere else) in float, and the
       XNNPACK of LiteRT runs them inside the int8 partition.
-    - `"channel_conv"`: PyTorch's own `x / max(sqrt(sum(x^2)), eps)`, the
-      channel sum written as a 1x1 convolution by ones. The XNNPACK of TF <=
+    - `"channel_conv"`: PyTorch's own `x / max(sqrt(sum(x^2)), eps)`, written
+      `x * (1 / max(...))` and the channel sum as a 1x1 convolution by ones. The XNNPACK of TF <=
       2.16 (tflite-runtime 2.14, the last Android AAR) has no RSQRT and no SUM
       over channels (it has SUM over tokens, in float).
-    - `"conv"`: `"channel_conv"` with the token sums (`_token_sum`) as `H x W`
-      depthwise convolutions by ones too, for int8: TF 2.16's XNNPACK drops
-      the whole int8 graph for an int8 SUM over tokens; as N x MEAN the int8
-      token sum of squares loses the attention (SQNR 8 dB).
+    - `"matmul"`: `"channel_conv"` with the token sums (`_token_sum`) as a
+      matmul by ones, for int8: TF 2.16's XNNPACK drops the whole int8 graph
+      for an int8 SUM over tokens; as N x MEAN the int8 token sum of squares
+      loses the attention (SQNR 8 dB); as an `H x W` depthwise convolution by
+      ones XNNPACK runs it as a grouped GEMM of one row per channel, 100x
+      slower than TRANSPOSE + FULLY_CONNECTED (README "Runtimes").
     """
     if form == "sum":
         return x * ops.rsqrt(ops.maximum(ops.sum(x * x, axis=axis, keepdims=True), _NORMALIZE_EPS**2))
@@ -67,7 +72,8 @@ def _l2_normalize(x, axis, form="sum"):
         sum_of_squares = ops.conv(x * x, ops.ones((1, 1, x.shape[-1], 1), x.dtype))
     else:
         sum_of_squares = _token_sum(x * x, form)
-    return x / ops.maximum(ops.sqrt(sum_of_squares), _NORMALIZE_EPS)
+    # The reciprocal of the small norm tensor, then a broadcast MUL: int8 keeps only the norm in float.
+    return x * (1.0 / ops.maximum(ops.sqrt(sum_of_squares), _NORMALIZE_EPS))
 
 
 def _check_choice(name, value, choices):

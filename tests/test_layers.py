@@ -168,12 +168,12 @@ def test_gelu_forms_compute_what_they_say_and_round_trip():
     # The documented bounds: within 0.021 (quick) and 5e-4 (tanh) of GELU everywhere, and not equal to it.
     assert 0.01 < np.max(np.abs(forms["quick_gelu"] - exact)) < 0.021
     assert 1e-4 < np.max(np.abs(forms["gelu_tanh"] - exact)) < 5e-4
-    block = sf.SwiftFormerBlock(activation="quick_gelu", reductions="conv")
+    block = sf.SwiftFormerBlock(activation="quick_gelu", reductions="matmul")
     block(RNG.randn(1, 4, 4, 8).astype("float32"))
     assert block.local_representation.activation == block.linear.activation == "quick_gelu"
-    assert block.attn.reductions == "conv"
+    assert block.attn.reductions == "matmul"
     config = type(block).from_config(block.get_config()).get_config()
-    assert (config["activation"], config["reductions"]) == ("quick_gelu", "conv")
+    assert (config["activation"], config["reductions"]) == ("quick_gelu", "matmul")
     with pytest.raises(ValueError, match="'relu'.*gelu"):
         sf.Mlp(16, activation="relu")
     with pytest.raises(ValueError, match="'max'.*sum"):

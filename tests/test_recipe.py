@@ -38,8 +38,8 @@ def test_a_recipe_is_a_frozen_hashable_value_that_round_trips():
 
 
 def test_the_table_picks_a_recipe_per_mode_and_runtime():
-    assert DEFAULT_INT8_RECIPE == recipe_for("int8", "2.21") == Recipe("quick_gelu", None, ("RSQRT", "MAXIMUM"))
-    assert recipe_for("int8", "2.14") == Recipe("quick_gelu", "conv", ("SQRT", "MAXIMUM", "DIV"))
+    assert recipe_for("int8", "2.21") == Recipe("quick_gelu", None, ("RSQRT", "MAXIMUM"))
+    assert DEFAULT_INT8_RECIPE == recipe_for("int8", "2.14") == Recipe("quick_gelu", "matmul", ("SQRT", "MAXIMUM", "DIV"))
     # Before 2.17 no dynamic dense layer is per-channel (FULLY_CONNECTED v12), float GELU is the quick form.
     for mode in MODES:
         assert recipe_for(mode, "2.12") == recipe_for(mode, "2.16") == RECIPES[-1][1][mode]
@@ -48,7 +48,7 @@ def test_the_table_picks_a_recipe_per_mode_and_runtime():
     assert recipe_for("fp32", "2.14") == recipe_for("fp16", "2.14") == Recipe(activation="quick_gelu",
                                                                                reductions="channel_conv")
     assert recipe_for("fp32") == Recipe() and DEFAULT_MIN_RUNTIME == {
-        "fp32": "2.17", "fp16": "2.17", "dynamic": "2.14", "int8": "2.17"}
+        "fp32": "2.17", "fp16": "2.17", "dynamic": "2.14", "int8": "2.14"}
     with pytest.raises(ValueError, match="'bf16'"):
         recipe_for("bf16")
     with pytest.raises(ValueError, match="older than 2.12"):
@@ -73,10 +73,10 @@ def test_prepare_model_sets_the_options_of_the_layers_that_declare_them():
     assert sf.ConvEncoder.recipe_options == sf.Mlp.recipe_options == {"activation": sf.ACTIVATIONS}
     assert sf.EfficientAdditiveAttention.recipe_options == {"reductions": sf.REDUCTIONS}
     model = _mixed_model()
-    prepared = Recipe(activation="gelu_tanh", reductions="conv").prepare_model(model)
+    prepared = Recipe(activation="gelu_tanh", reductions="matmul").prepare_model(model)
     assert prepared.get_layer("encoder").activation == prepared.get_layer("subclassed").activation == "gelu_tanh"
     block = prepared.get_layer("block")
-    assert (block.activation, block.reductions, block.attn.reductions) == ("gelu_tanh", "conv", "conv")
+    assert (block.activation, block.reductions, block.attn.reductions) == ("gelu_tanh", "matmul", "matmul")
     assert block.linear.activation == block.local_representation.activation == "gelu_tanh"
     assert prepared.get_layer("dense").get_config()["activation"] == "gelu"
     back = Recipe(activation="gelu", reductions="sum").prepare_model(prepared)
@@ -85,7 +85,7 @@ def test_prepare_model_sets_the_options_of_the_layers_that_declare_them():
 
 
 @pytest.mark.parametrize("recipe, bound", [
-    (Recipe(reductions="conv"), 1e-5),  # the same function, written with other ops
+    (Recipe(reductions="matmul"), 1e-5),  # the same function, written with other ops
     (Recipe(reductions="channel_conv"), 1e-5),
     (Recipe(activation="gelu_tanh"), 2e-3),  # the tanh approximation: 5e-4 per activation
     (DEFAULT_INT8_RECIPE, 0.05),  # quick GELU: 0.02 per activation
@@ -163,7 +163,7 @@ def test_debug_measures_the_recipe_that_ships(tmp_path, monkeypatch):
     output, report_path = tmp_path / "xs_int8.tflite", tmp_path / "report.json"
     code = load_script("conversion/to_tflite.py").main([
         "--model", "XS", "--weights", "random", "--input-size", "64", "64", "--int8", "--calib-random",
-        "--num-calib", "8", "--float-ops", "RSQRT", "MAXIMUM", "SUM", "--debug",
+        "--num-calib", "8", "--min-runtime", "2.17", "--float-ops", "RSQRT", "MAXIMUM", "SUM", "--debug",
         "--output", str(output), "--report", str(report_path),
     ])
     assert code == 0

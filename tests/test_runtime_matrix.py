@@ -43,8 +43,8 @@ def test_the_matrix_shows_what_loads_and_what_the_old_recipes_fix(matrix, capsys
     assert rows[("fp32", "2.14")]["tflite-runtime-2.14 partitions"] == 1
     assert rows[("fp32", "2.17")]["tflite-runtime-2.14 partitions"] > 10
     assert rows[("int8", "2.17")]["litert-2.3 partitions"] == rows[("int8", "2.14")]["litert-2.3 partitions"] == 1
-    assert rows[("fp32", "2.17")]["default"] and rows[("int8", "2.17")]["default"]
-    assert rows[("dynamic", "2.14")]["default"]
+    assert rows[("fp32", "2.17")]["default"] and rows[("fp16", "2.17")]["default"]
+    assert rows[("dynamic", "2.14")]["default"] and rows[("int8", "2.14")]["default"]
     ratios = {(item["min_runtime"], item["runtime"]): item for item in result["ratios"]}
     assert sorted(ratios) == sorted((v, r) for v in ("2.17", "2.14") for r in ("tflite-runtime-2.14", "litert-2.3"))
     new = ratios[("2.17", "litert-2.3")]
@@ -94,8 +94,11 @@ def test_ops_says_which_single_ops_each_runtime_delegates(tmp_path, tflite_runti
     # tflite-runtime 2.14's XNNPACK takes no int8 op at all; LiteRT's takes the int8 recipe's ops,
     # and no int8 GELU or RSQRT (kept as quick GELU and in float).
     assert {row[old] for (op, dtype), row in rows.items() if dtype == "int8"} <= {"no", "does not load"}
-    for op in ("LOGISTIC", "MUL", "SUM over tokens", "CONV_2D 1x1, C -> 1"):
+    for op in ("LOGISTIC", "MUL", "SUM over tokens", "CONV_2D 1x1, C -> 1",
+               "SUM over tokens as TRANSPOSE + FULLY_CONNECTED", "SUM over tokens as H x W DEPTHWISE_CONV_2D"):
         assert rows[(op, "int8")][new] == "yes", op
+    assert rows[("SUM over tokens as TRANSPOSE + FULLY_CONNECTED", "int8")]["ops"].split() == [
+        "RESHAPE/int8", "TRANSPOSE/int8", "FULLY_CONNECTED/int8"]
     assert rows[("GELU", "int8")][new] == rows[("RSQRT", "int8")][new] == "no"
     assert rows[("GELU", "float32")]["ops"] == "GELU/float32"  # one op per file
     assert "| GELU | float32 | GELU/float32 | no | yes |" in capsys.readouterr().out

@@ -17,6 +17,9 @@ def exported(tmp_path_factory):
     return {
         "fp32": export_tflite(model, folder / "fp32.tflite"),
         "int8": export_tflite(model, folder / "int8.tflite", mode="int8", calibration=_images(16, 64, 64)),
+        # LiteRT's int8 recipe: the attention's sums as SUM ops
+        "int8_litert": export_tflite(model, folder / "int8_litert.tflite", mode="int8",
+                                     calibration=_images(16, 64, 64), min_runtime="2.17"),
     }
 
 
@@ -31,19 +34,28 @@ def test_inventory_agrees_with_the_flatbuffer_and_the_dtypes_are_right(exported)
         assert report["xnnpack_partitions"] == 1
         assert report["input"] == {"shape": [1, 64, 64, 3], "dtype": "float32"}
         assert report["output"] == {"shape": [1, 10], "dtype": "float32"}
-    fp32, int8 = rep.inspect_tflite(exported["fp32"]), rep.inspect_tflite(exported["int8"])
+    fp32, int8, litert = (rep.inspect_tflite(exported[mode]) for mode in ("fp32", "int8", "int8_litert"))
     assert all(key.endswith("/float32") for key in fp32["ops"]) and fp32["float_ops_in_integer_model"] == []
-    assert int8["ops"]["CONV_2D/int8"] == fp32["ops"]["CONV_2D/float32"]
-    assert int8["float_ops_in_integer_model"] == ["MAXIMUM", "RSQRT"]
-    assert int8["size_bytes"] < 0.5 * fp32["size_bytes"]
+    assert litert["ops"]["CONV_2D/int8"] == fp32["ops"]["CONV_2D/float32"]
+    # Each attention block sums twice over channels and twice over tokens: LiteRT's recipe with SUM,
+    # the default with a 1x1 convolution by ones and a FULLY_CONNECTED by ones.
+    sums = litert["ops"]["SUM/int8"]
+    assert sums % 4 == 0 and not any(key.startswith("SUM/") for key in int8["ops"])
+    assert int8["ops"]["CONV_2D/int8"] == fp32["ops"]["CONV_2D/float32"] + sums // 2
+    assert int8["ops"]["FULLY_CONNECTED/int8"] == litert["ops"]["FULLY_CONNECTED/int8"] + sums // 2
+    assert litert["float_ops_in_integer_model"] == ["MAXIMUM", "RSQRT"]
+    assert int8["float_ops_in_integer_model"] == ["DIV", "MAXIMUM", "SQRT"]
+    assert litert["size_bytes"] < 0.5 * fp32["size_bytes"]
+    assert litert["size_bytes"] < int8["size_bytes"] < 1.1 * litert["size_bytes"]  # the ops' own bytes
 
 
 def test_delegate_rules_on_the_real_files(exported):
-    fp32, int8 = rep.inspect_tflite(exported["fp32"]), rep.inspect_tflite(exported["int8"])
-    assert fp32["gpu_delegate_refuses"] == {} and int8["gpu_delegate_refuses"] == {}
+    fp32, int8, litert = (rep.inspect_tflite(exported[mode]) for mode in ("fp32", "int8", "int8_litert"))
+    assert fp32["gpu_delegate_refuses"] == int8["gpu_delegate_refuses"] == litert["gpu_delegate_refuses"] == {}
     assert fp32["nnapi_refuses"] == {"GELU/float32": "no NNAPI case for this op"}
-    assert int8["nnapi_refuses"] == {"SUM/int8": "NNAPI takes this op in float32 only"}
-    assert int8["nnapi_min_android_api"] == 30  # QUANTIZE of the float input to int8
+    assert litert["nnapi_refuses"] == {"SUM/int8": "NNAPI takes this op in float32 only"}
+    assert int8["nnapi_refuses"] == {}  # the default recipe's sums are convolutions and a matmul
+    assert int8["nnapi_min_android_api"] == litert["nnapi_min_android_api"] == 30  # QUANTIZE of the float input
 
 
 def test_delegate_rules_on_synthetic_rows():
