@@ -48,7 +48,7 @@ def _l2_normalize(x, axis, form="sum"):
     """`torch.nn.functional.normalize(x, dim=axis)`: `x / max(||x||, eps)`, over the
     channels (`axis=-1`) or the tokens (`axis=(1, 2)`).
 
-    Two formulations of the same function (`REDUCTIONS`), for the TFLite
+    Three formulations of the same function (`REDUCTIONS`), for the TFLite
     runtimes that run them:
 
     - `"sum"`: `x * rsqrt(max(sum(x^2), eps^2))`, without DIV or SQRT. Full-
@@ -56,9 +56,9 @@ def _l2_normalize(x, axis, form="sum"):
       recipe keeps RSQRT and MAXIMUM (used nowhere else) in float, and the
       XNNPACK of LiteRT runs them inside the int8 partition.
     - `"channel_conv"`: PyTorch's own `x / max(sqrt(sum(x^2)), eps)`, written
-      `x * (1 / max(...))` and the channel sum as a 1x1 convolution by ones. The XNNPACK of TF <=
-      2.16 (tflite-runtime 2.14, the last Android AAR) has no RSQRT and no SUM
-      over channels (it has SUM over tokens, in float).
+      `x * (1 / max(...))`, the channel sum as a 1x1 convolution by ones. The
+      XNNPACK of TF <= 2.16 (tflite-runtime 2.14, the last Android AAR) has
+      no RSQRT and no SUM over channels (it has SUM over tokens, in float).
     - `"matmul"`: `"channel_conv"` with the token sums (`_token_sum`) as a
       matmul by ones, for int8: TF 2.16's XNNPACK drops the whole int8 graph
       for an int8 SUM over tokens; as N x MEAN the int8 token sum of squares
