@@ -79,7 +79,7 @@ def parse_args(argv=None):
                         help="TFLite op types int8 keeps in float (default: the recipe's)")
     parser.add_argument("--activation", choices=ACTIVATIONS, default=None,
                         help="the GELU form the file computes (default: the recipe's; e.g. gelu_tanh for an "
-                        "old-runtime float file closer to the model, at 1.5x its latency on tflite-runtime 2.14)")
+                        "old-runtime float file closer to the model, at 1.26x its latency on tflite-runtime 2.14)")
     args = parser.parse_args(argv)
     args.mode = args.mode or "fp32"
     if args.output is None:

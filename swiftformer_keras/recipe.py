@@ -16,7 +16,7 @@ Why the table looks as it does (measured; README "Runtimes"):
   last Android AAR) has no GELU, no RSQRT and no SUM over the channel axis:
   each one splits the graph, the exact GELU running on the slow builtin
   kernel. Its recipes write GELU as `"quick_gelu"` (two ops that every XNNPACK
-  runs; the tanh form's six cost 1.5x on tflite-runtime 2.14, README
+  runs; the tanh form's six take 1.26x its time on tflite-runtime 2.14, README
   "Runtimes") and the attention's sums and norms as `"channel_conv"` (float) or
   `"matmul"` (int8: TF 2.16's drops the whole int8 graph for an int8 SUM over
   tokens, which `"matmul"` writes as TRANSPOSE and FULLY_CONNECTED by ones).
@@ -194,7 +194,7 @@ RECIPES = (
     }),
 )
 # Float files default to LiteRT's recipe because they keep the Keras model's numbers (the exact GELU,
-# within 1e-4); the old float recipe is as fast on LiteRT but its quick GELU moves the logits (~33 dB
+# within 1e-4); the old float recipe costs ~7% on LiteRT 2.3 and its quick GELU moves the logits (~33 dB
 # SQNR on the CIFAR-10 model), which a file must be asked for. Int8 and dynamic default to the old
 # recipes: the same accuracy, ~5x faster int8 on TF 2.16 (one XNNPACK graph instead of none) and the
 # only dynamic file tflite-runtime 2.14 loads, for ~3% (int8) and nothing (dynamic) on LiteRT 2.3.
