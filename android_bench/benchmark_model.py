@@ -13,8 +13,18 @@ benchmark_model.cc, benchmark_tflite_model.cc and tensorflow/lite/tools/delegate
                                                      run counts are exact or the row says "timed out"
     --enable_op_profiling=true                       with --op-profiling
 See DELEGATE_FLAGS for the delegate flags.
+
+Two tools answer to the name benchmark_model, and `tool` picks which one a command is for:
+- "tflite": TensorFlow Lite's Interpreter-based tool (tensorflow/lite/tools/benchmark, and
+  google-ai-edge/LiteRT tflite/tools/benchmark), delegates chosen by --use_xnnpack/--use_nnapi/--use_gpu;
+- "litert": LiteRT's CompiledModel-based tool (google-ai-edge/LiteRT litert/tools:benchmark_model,
+  benchmark_litert_model.h/.cc), accelerators chosen by --use_cpu/--use_gpu/--use_npu, see
+  LITERT_DELEGATE_FLAGS. It is built on the same BenchmarkModel base class, so --graph,
+  --num_threads, the run counts and --min_secs/--warmup_min_secs/--max_secs are the same; its
+  op profile is --use_profiler=true (it has no --enable_op_profiling).
 """
 
+import contextlib
 import os
 import re
 
@@ -43,22 +53,69 @@ DELEGATE_FLAGS = {
     "gpu": ("--use_gpu=true", "--use_xnnpack=false"),
     "cpu": ("--use_xnnpack=false",),
 }
+# LiteRT's CompiledModel tool (benchmark_litert_model.h `DefaultParams`/`GetFlags`,
+# benchmark_litert_model.cc `GetRequestedHardwareAccelerators`): --use_cpu (default true),
+# --use_gpu, --use_npu (both default false) add accelerators. The CPU accelerator is XNNPACK, and
+# it stays in for the nodes GPU/NPU do not take unless --require_full_delegation=true (with
+# --use_cpu=false; both together abort the tool), which would fail a partly supported model
+# instead of measuring it. So the gpu/npu rows have their leftovers on XNNPACK (the tool has no
+# plain-kernel CPU mode, hence no "cpu" row), and delegated_nodes / total_nodes say how much the
+# accelerator took. No NNAPI either: the LiteRT tool has no NNAPI flag (use --tool tflite).
+LITERT_DELEGATE_FLAGS = {
+    "xnnpack": ("--use_cpu=true",),
+    "gpu": ("--use_gpu=true",),
+    "npu": ("--use_npu=true",),
+}
+TOOL_DELEGATE_FLAGS = {"tflite": DELEGATE_FLAGS, "litert": LITERT_DELEGATE_FLAGS}
+TOOLS = tuple(TOOL_DELEGATE_FLAGS)
+# The op-profiling flag of each tool (benchmark_tflite_model.cc; benchmark_litert_model.h).
+PROFILING_FLAG = {"tflite": "--enable_op_profiling=true", "litert": "--use_profiler=true"}
+DEFAULT_TOOL = "tflite"
+# The tool that `benchmark_command` and `judge` target when they are not told: matrix.py calls them
+# without a tool, so run.py sets it for a whole matrix with `using_tool`.
+_current_tool = DEFAULT_TOOL
+
+
+@contextlib.contextmanager
+def using_tool(tool):
+    """Within the block, `benchmark_command` and `judge` default to `tool` ("tflite" or "litert")."""
+    global _current_tool
+    delegate_flags(tool)  # refuses an unknown tool before anything runs
+    previous, _current_tool = _current_tool, tool
+    try:
+        yield
+    finally:
+        _current_tool = previous
+
+
+def delegate_flags(tool=None):
+    """The delegate -> flags table of `tool` (default: the current one)."""
+    tool = tool or _current_tool
+    if tool not in TOOL_DELEGATE_FLAGS:
+        raise ValueError(f"Unknown benchmark tool {tool!r}; choose from {', '.join(TOOLS)}.")
+    return TOOL_DELEGATE_FLAGS[tool]
+
+
 # How the delegate providers name themselves in their warnings ("GPU acceleration is unsupported
 # on this platform.", gpu_delegate_provider.cc / nnapi_delegate_provider.cc).
 _PROVIDER_NAMES = {"xnnpack": "XNNPACK", "nnapi": "NNAPI", "gpu": "GPU"}
 
 
 def benchmark_command(binary, model, delegate, threads, num_runs, warmup_runs, op_profiling=False,
-                      cpu_mask=None, max_secs=DEFAULT_TIMEOUT):
+                      cpu_mask=None, max_secs=DEFAULT_TIMEOUT, tool=None):
     """The argument list of one benchmark_model run (for `adb shell`, see adb.shell_command).
 
     `cpu_mask` (hex, e.g. "f0" for the big cores of many phones) prefixes `taskset <mask>`: pinning
     the process to one cluster removes the big.LITTLE scheduling noise between runs, as the
     benchmark README recommends ("Reducing variance between runs on Android"). The mask is
-    device-specific. See the module docstring for the run-count flags.
+    device-specific. See the module docstring for the run-count flags and `tool`
+    ("tflite" or "litert"; default: the current one, see `using_tool`).
     """
-    if delegate not in DELEGATE_FLAGS:
-        raise ValueError(f"Unknown delegate {delegate!r}; choose from {', '.join(DELEGATE_FLAGS)}.")
+    tool = tool or _current_tool
+    flags = delegate_flags(tool)
+    if delegate not in flags:
+        raise ValueError(f"Unknown delegate {delegate!r} for the {tool} benchmark_model; "
+                         f"choose from {', '.join(flags)}.")
     command = ["taskset", cpu_mask] if cpu_mask else []
     command += [
         binary,
@@ -69,14 +126,14 @@ def benchmark_command(binary, model, delegate, threads, num_runs, warmup_runs, o
         "--min_secs=0",
         "--warmup_min_secs=0",
         f"--max_secs={max_secs:g}",
-        *DELEGATE_FLAGS[delegate],
+        *flags[delegate],
     ]
     if op_profiling:
-        command.append("--enable_op_profiling=true")
+        command.append(PROFILING_FLAG[tool])
     return command
 
 
-def _delegate_unavailable(output, delegate):
+def _delegate_unavailable(output, delegate, tool=DEFAULT_TOOL):
     """Why `delegate` was never applied although the run "succeeded", or None.
 
     benchmark_model does not fail in these two cases, it silently runs on the CPU instead:
@@ -85,7 +142,8 @@ def _delegate_unavailable(output, delegate):
     - a provider that cannot create its delegate warns "<NAME> acceleration is unsupported on
       this platform." and the tool goes on without it (delegate_provider.cc skips null delegates).
     """
-    enabling = DELEGATE_FLAGS[delegate][0] if delegate != "cpu" else None
+    # "cpu" only switches XNNPACK off: a build without that flag still runs on the CPU.
+    enabling = None if delegate == "cpu" else delegate_flags(tool)[delegate][0]
     name = _PROVIDER_NAMES.get(delegate)
     for line in output.splitlines():
         if enabling and "Unconsumed cmdline flags" in line and enabling in line:
@@ -95,11 +153,13 @@ def _delegate_unavailable(output, delegate):
     return None
 
 
-def judge(result, parsed, delegate, num_runs):
+def judge(result, parsed, delegate, num_runs, tool=None):
     """(status, reason, whether the parsed numbers belong in the row) of one finished run.
 
-    `result` is the run's `commands.Result`, `parsed` what parse.py read from its output.
+    `result` is the run's `commands.Result`, `parsed` what parse.py read from its output, `tool`
+    the benchmark_model it ran (default: the current one, see `using_tool`).
     """
+    tool = tool or _current_tool
     status, reason = parsed.get("status") or "ok", parsed.get("reason")
     if result.returncode != 0:
         # benchmark_main.cc returns EXIT_FAILURE for any failure; `adb shell` passes the exit code
@@ -110,7 +170,7 @@ def judge(result, parsed, delegate, num_runs):
             # ABI, a phone gone), so the shell's or adb's own message says why, not the parser.
             reason = None
         reason = f"exit code {result.returncode}: {reason or summary(result.output)}"
-    unavailable = _delegate_unavailable(result.output, delegate)
+    unavailable = _delegate_unavailable(result.output, delegate, tool)
     if unavailable and status == "ok":
         # The numbers are of the CPU, not of this delegate: they must not sit under its name.
         return "failed", unavailable, False

@@ -17,6 +17,11 @@ through logcat with the tag `tflite`). Both print, in this order:
     INFO: Overall peak memory footprint (MB) via periodic monitoring: 31.2
     (with --enable_op_profiling=true: operator tables)
 
+LiteRT's CompiledModel tool (litert/tools:benchmark_model) prints the same run lines (in some
+builds none of them) and then its own summary in milliseconds, "========== BENCHMARK RESULTS
+==========" with "Inference (avg): 0.46 ms (2112 runs)", "Overall footprint: 11.51 MB", ...;
+see LITERT_SUMMARY_LINE.
+
 `parse_benchmark_output` turns such a text into the timing, memory and delegation
 columns of `android_bench.rows.COLUMNS` (times in milliseconds; the tool prints
 microseconds), and `parse_op_profile` turns the operator tables into dicts. Every
@@ -67,8 +72,11 @@ LOGCAT_BRIEF = re.compile(
     r"(?P<level>[VDIWEFA])/(?P<tag>[^(]*?)\s*\(\s*\d+\):(?:\s|$)(?P<message>.*)$")
 # Android Studio's Logcat window, copied:
 #   "2026-03-10 17:01:31.105 22716-23089 tflite   com.example.app   I  Replacing ..."
+# and with the date hidden (its "Format" menu can show the time only):
+#   "10:04:31.319  2638-2638  tflite  org.tensorflow.lite.benchmark  I  count=50 first=..."
+# The "pid-tid" pair tells it from the threadtime format, whose pid and tid are apart.
 LOGCAT_STUDIO = re.compile(
-    r"^\d{4}-\d{2}-\d{2}\s+\d{2}:\d{2}:\d{2}\.\d+\s+\d+-\d+\s+(?P<tag>\S+)\s+(?:\S+\s+)?"
+    r"^(?:\d{4}-\d{2}-\d{2}\s+)?\d{2}:\d{2}:\d{2}\.\d+\s+\d+-\d+\s+(?P<tag>\S+)\s+(?:\S+\s+)?"
     r"(?P<level>[VDIWEFA])\s+(?P<message>.*)$")
 # Logcat lines of other tags say nothing about this benchmark (a full `adb logcat -d` holds
 # every app's errors); only the TFLite / LiteRT / benchmark activity tags are read.
@@ -89,6 +97,10 @@ GLOG_PREFIX = re.compile(
 # "WARNING", "ERROR"). Older builds printed the tool's lines with no prefix at all.
 SEVERITY_PREFIX = re.compile(r"^(?P<severity>INFO|WARN|WARNING|ERROR|FATAL|VERBOSE|DEBUG):\s?")
 SEVERITY_ALIASES = {"WARN": "WARNING", "FATAL": "ERROR"}
+# LiteRT's own logging (google-ai-edge/LiteRT litert/c/internal/litert_logging.h, LITERT_LOG)
+# puts the source location after the severity:
+#   "INFO: [./litert/tools/benchmark_litert_model.h:88] Inference (avg):      0.46 ms (2112 runs)"
+LITERT_LOCATION = re.compile(r"^\[[^\]\s]+:\d+\]\s?")
 
 LogLine = namedtuple("LogLine", "severity message")
 
@@ -145,6 +157,32 @@ INITIALIZED_SESSION = re.compile(rf"^Initialized session in (?P<ms>{NUMBER})\s*m
 # when `BenchmarkModel::Run` returned an error (also after the timings, when an invoke failed).
 BENCHMARKING_FAILED = re.compile(r"^Benchmarking failed")
 
+# LiteRT's CompiledModel tool (google-ai-edge/LiteRT litert/tools/benchmark_litert_model.h,
+# `BenchmarkLoggingListener::OnBenchmarkEnd`) prints its own summary, in milliseconds, "%.2f":
+#   "========== BENCHMARK RESULTS =========="
+#   "Model initialization: 4.48 ms"
+#   "Warmup (first):       1.03 ms"
+#   "Warmup (avg):         0.47 ms (1055 runs)"
+#   "Inference (avg):      0.46 ms (2112 runs)"
+#   "Inference (min):      0.44 ms"       (min, max and std only when there were runs;
+#   "Inference (max):      0.98 ms"        std without its unit, also milliseconds)
+#   "Inference (std):      0.01"
+# Some builds print only this block, without the stats and "Inference timings" lines, so it
+# is a result on its own. LiteRT's Python tool (litert/python/tools/benchmark_litert_model.py)
+# prints the same lines plus "Inference (median|p5|p95):".
+LITERT_SUMMARY_LINE = re.compile(
+    r"^(?P<key>Model initialization|Warmup \(first\)|Warmup \(avg\)"
+    r"|Inference \((?:avg|min|max|std|median|p5|p95)\)):\s*"
+    rf"(?P<ms>{NUMBER})(?:\s*ms)?(?:\s*\((?P<runs>\d+) runs\))?\s*$")
+LITERT_SUMMARY_KEYS = {
+    "Model initialization": "init", "Warmup (first)": "first", "Warmup (avg)": "warmup_avg",
+    "Inference (avg)": "avg", "Inference (min)": "min", "Inference (max)": "max",
+    "Inference (std)": "std", "Inference (median)": "median", "Inference (p5)": "p5",
+    "Inference (p95)": "p95",
+}
+# ... and, for zero runs, instead of min/max/std:
+LITERT_NO_RUNS = re.compile(r"^No inference runs were performed")
+
 
 # --------------------------------------------------------------------------------------
 # Memory
@@ -165,6 +203,12 @@ PEAK_MEMORY = re.compile(
 #   "...Overall max resident set size/physical footprint = 52.1 MB, total malloc-ed size = ..."
 APK_OVERALL_MEMORY = re.compile(
     rf"Overall max resident set size(?:/physical footprint)? = (?P<mb>{NUMBER}) MB")
+# LiteRT's summary (benchmark_litert_model.h, see LITERT_SUMMARY_LINE), under "Memory Usage:":
+#   "Overall footprint:    7.07 MB"   the same overall delta as MEMORY_DELTA's (both print
+#                                     `BenchmarkResults::overall_mem_usage()`)
+#   "Peak memory:          35.20 MB"  the periodic peak, as PEAK_MEMORY's
+LITERT_OVERALL_MEMORY = re.compile(rf"^Overall footprint:\s*(?P<mb>{NUMBER})\s*MB")
+LITERT_PEAK_MEMORY = re.compile(rf"^Peak memory:\s*(?P<mb>{NUMBER})\s*MB")
 
 
 # --------------------------------------------------------------------------------------
@@ -201,6 +245,12 @@ DELEGATE_UNUSED = re.compile(
 QNN_DELEGATION = re.compile(
     r"(?P<delegate>\S+) delegate: (?P<taken>\d+) nodes delegated out of (?P<total>\d+) nodes"
     r" with (?P<partitions>\d+) partitions")
+# The delegate behind a kernel name (the "Replacing" line) or a provider name (the summary),
+# for telling two delegates of one run apart: TfLiteGpuDelegateV2 / LITERT_CL / GPU, ...
+DELEGATE_KINDS = (
+    ("xnnpack", r"(?i)xnnpack"), ("nnapi", r"(?i)nn ?api"), ("gpu", r"(?i)gpu|litert_cl|opencl"),
+    ("hexagon", r"(?i)hexagon"), ("coreml", r"(?i)core ?ml"), ("qnn", r"(?i)qnn"),
+)
 # tensorflow/lite/core/subgraph.cc `ModifyGraphWithDelegateImpl`: the delegate's Prepare failed
 # and every delegate was removed again, so whatever "Replacing" said before no longer holds.
 DELEGATION_RESTORED = re.compile(r"Restored original execution plan after delegate application")
@@ -293,7 +343,8 @@ def parse_benchmark_output(text):
     logged, joined by "; " (or, for a failure the tool did not explain, why the text holds
     no result), None when there are none; times in milliseconds; `runs`, `std_ms`, the
     extremes and percentiles of the measured inference runs, never of the warm-up runs;
-    `memory_mb` the overall peak via periodic monitoring, else the overall footprint delta;
+    `memory_mb` the overall peak via periodic monitoring, else the overall footprint delta
+    (LiteRT: "Peak memory", else "Overall footprint");
     `delegated_nodes` / `total_nodes` / `partitions` from the delegation lines. When the text
     holds operator-profiling tables, the extra key `op_profile` holds `parse_op_profile`'s rows.
     Never raises.
@@ -359,6 +410,9 @@ def _log_lines(text):
         if prefix:
             severity = SEVERITY_ALIASES.get(prefix["severity"], prefix["severity"])
             message = message[prefix.end():]
+        location = LITERT_LOCATION.match(message)
+        if location:
+            message = message[location.end():]
         lines.append(LogLine(severity, message))
     return lines
 
@@ -454,6 +508,7 @@ def _scan(lines):
         "timings": {},       # the last "Inference timings in us" line
         "session_init_ms": None,
         "memory_delta": None, "memory_peak": None, "memory_apk": None,
+        "litert": {},        # LiteRT's summary block: milliseconds keyed init/avg/..., runs
         "delegation": [],    # ("replacing", match) / ("complete"|"partial"|"unused"|"qnn"|"restored", ..)
         "errors": [], "warnings": [],
         "benchmarking_failed": False,
@@ -487,11 +542,27 @@ def _scan(lines):
             found["session_init_ms"] = _number(session["ms"])
             found["recognised"] = True
             continue
+        litert = LITERT_SUMMARY_LINE.match(message)
+        if litert:
+            key = LITERT_SUMMARY_KEYS[litert["key"]]
+            found["litert"][key] = _number(litert["ms"])
+            if litert["runs"] is not None:
+                found["litert"][key + "_runs"] = int(litert["runs"])
+            found["recognised"] = True
+            continue
+        if LITERT_NO_RUNS.match(message):
+            found["litert"]["avg_runs"] = 0
+            found["recognised"] = True
+            continue
         delta = MEMORY_DELTA.search(message)
         if delta:
             found["memory_delta"] = _number(delta["overall"])
             continue
-        peak = PEAK_MEMORY.search(message)
+        delta = LITERT_OVERALL_MEMORY.match(message)
+        if delta:
+            found["memory_delta"] = _number(delta["mb"])
+            continue
+        peak = PEAK_MEMORY.search(message) or LITERT_PEAK_MEMORY.match(message)
         if peak:
             found["memory_peak"] = _number(peak["mb"])
             continue
@@ -550,26 +621,51 @@ def _delegation_columns(events):
     delegate kernels"); without it the interpreter's "yielding P partitions" is used, which
     also counts the CPU stretches between them. A restore after the last "Replacing" line
     means no node runs on the delegate any more.
+
+    benchmark_tflite_model.cc prints each delegate's summary right after applying it, so a
+    summary speaks for the "Replacing" line before it unless an earlier summary has already
+    claimed that line. "Though NNAPI delegate is explicitly applied, the model graph will
+    not be executed" after "Explicitly applied GPU delegate ... completely executed" (two
+    delegates, one after the other) says only that NNAPI found nothing left: the GPU keeps
+    the graph. It resets the coverage only when the nodes were its own, or nobody's.
     """
     delegated = total = partitions = None
+    owner, claimed = None, False  # who the last "Replacing" line was for, and whether a summary took it
     for kind, match in events:
         if kind == "replacing":
             if match["subgraph"] not in (None, "0"):
                 continue
             delegated, partitions = int(match["taken"]), int(match["partitions"])
             total = int(match["total"]) if match["total"] else None
+            owner, claimed = match["delegate"], False
         elif kind == "qnn":
             delegated, total = int(match["taken"]), int(match["total"])
             partitions = int(match["partitions"])
+            owner, claimed = match["delegate"], True
         elif kind == "complete":
             partitions = 1
             if delegated is None and total is not None:
                 delegated = total
+            owner, claimed = owner or match["delegate"], True
         elif kind == "partial":
             partitions = int(match["kernels"])
-        elif kind in ("unused", "restored"):
+            owner, claimed = owner or match["delegate"], True
+        elif kind == "unused":
+            someone_elses = delegated and (claimed or _other_delegate(owner, match["delegate"]))
+            if not someone_elses:
+                delegated, partitions = 0, 0
+        elif kind == "restored":
             delegated, partitions = 0, 0
     return delegated, total, partitions
+
+
+def _other_delegate(kernel, provider):
+    """Whether a "Replacing ... with delegate (<kernel>)" line is clearly of another delegate
+    than the one named "<provider>" in benchmark_model's summary (e.g. TfLiteXNNPackDelegate,
+    the default CPU delegate, before "Though NNAPI delegate is explicitly applied ...")."""
+    kinds = [next((name for name, words in DELEGATE_KINDS if re.search(words, text)), None)
+             for text in (kernel or "", provider)]
+    return None not in kinds and kinds[0] != kinds[1]
 
 
 def _parse(text):
@@ -602,12 +698,10 @@ def _parse(text):
         warmup_avg_us = timings.get("warmup_avg")
 
     init_ms = _ms(timings.get("init"))
-    result.update(
-        init_ms=init_ms if init_ms is not None else found["session_init_ms"],
-        first_ms=_ms(first_us),
-        warmup_avg_ms=_ms(warmup_avg_us),
-        avg_ms=_ms(avg_us),
-    )
+    if init_ms is None:
+        init_ms = found["session_init_ms"]
+    result.update(init_ms=init_ms, first_ms=_ms(first_us), warmup_avg_ms=_ms(warmup_avg_us),
+                  avg_ms=_ms(avg_us))
     if inference is not None:
         result.update(
             runs=inference["count"],
@@ -618,6 +712,15 @@ def _parse(text):
             p95_ms=_ms(inference["p95"]),
             max_ms=_ms(inference["max"]),
         )
+    # LiteRT's summary block fills what the microsecond lines did not give: it rounds to
+    # 0.01 ms, and in some builds it is the only result printed.
+    litert = found["litert"]
+    for column, key in (("init_ms", "init"), ("first_ms", "first"),
+                        ("warmup_avg_ms", "warmup_avg"), ("avg_ms", "avg"), ("std_ms", "std"),
+                        ("min_ms", "min"), ("median_ms", "median"), ("p5_ms", "p5"),
+                        ("p95_ms", "p95"), ("max_ms", "max"), ("runs", "avg_runs")):
+        if result[column] is None and litert.get(key) is not None:
+            result[column] = litert[key]
     for memory in (found["memory_peak"], found["memory_delta"], found["memory_apk"]):
         if memory is not None:
             result["memory_mb"] = memory
@@ -643,6 +746,8 @@ def _why_no_result(found, inference, cut_short):
     """Why a text with no error line holds no inference average."""
     if inference is not None and inference["count"] == 0:
         return "no inference runs were measured (count=0)"
+    if found["litert"].get("avg_runs") == 0:
+        return "no inference runs were measured (LiteRT: \"No inference runs were performed.\")"
     if cut_short or found["blocks"]:
         return "the output ends before the inference results (truncated?)"
     if found["recognised"]:
@@ -687,7 +792,14 @@ def _op_profile_from_lines(lines):
             section, graph, table, row_pattern = section_match, "primary", None, None
             continue
         if section is None:
-            continue  # tables only follow one of the two profile headings
+            # TF <= 1.14 printed the tables with no heading (after the stats lines or the
+            # "Average inference timings" line), and so does LiteRT's --use_profiler summary:
+            # a known table banner opens the profile of the measured runs. Other banners
+            # ("BENCHMARK RESULTS") do not.
+            banner = PROFILE_BANNER.match(stripped)
+            if not (banner and banner["title"].lower() in PROFILE_TABLE_NAMES):
+                continue
+            section = "regular"
         if PROFILE_PRIMARY_GRAPH.match(stripped):
             graph, table, row_pattern = "primary", None, None
             continue

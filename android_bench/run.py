@@ -3,7 +3,13 @@
     python android_bench/run.py --models a.tflite b.tflite --binary path/to/benchmark_model \\
         --delegates xnnpack,nnapi,gpu,cpu --threads 1,4 [--serial S ...] [--num-runs 50] \\
         [--warmup-runs 5] [--op-profiling] [--cpu-mask f0] [--timeout 300] [--host] \\
-        [--output-dir DIR] [--adb PATH]
+        [--output-dir DIR] [--adb PATH] [--tool tflite|litert]
+
+`--tool` says which benchmark_model `--binary` is: "tflite" (default), TensorFlow Lite's
+Interpreter-based tool (delegates xnnpack, nnapi, gpu, cpu), or "litert", LiteRT's
+CompiledModel-based tool (litert/tools:benchmark_model; accelerators xnnpack, gpu, npu, the
+default --delegates then). They take different flags for the same choice, see
+android_bench/benchmark_model.py.
 
 Android (default): every phone `adb devices` lists in state "device" (or only the `--serial`s given)
 gets the binary and the models pushed to /data/local/tmp/, then one `benchmark_model` run per
@@ -44,7 +50,9 @@ from android_bench import rows as table  # noqa: E402
 from android_bench.adb import (  # noqa: E402, F401
     ADB_TIMEOUT, REMOTE_BINARY, REMOTE_DIR, device_info, list_devices, parse_devices, parse_getprop, resolve_adb,
 )
-from android_bench.benchmark_model import DEFAULT_TIMEOUT, DELEGATE_FLAGS, benchmark_command  # noqa: E402, F401
+from android_bench.benchmark_model import (  # noqa: E402, F401
+    DEFAULT_TIMEOUT, DEFAULT_TOOL, DELEGATE_FLAGS, TOOL_DELEGATE_FLAGS, TOOLS, benchmark_command, using_tool,
+)
 from android_bench.commands import Result, run_command  # noqa: E402, F401
 from android_bench.matrix import _log, host_info, run_matrix  # noqa: E402, F401
 from swiftformer_keras import cli  # noqa: E402
@@ -67,7 +75,10 @@ def _parse_args(argv):
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", nargs="+", required=True, help=".tflite files")
     parser.add_argument("--binary", help="benchmark_model built for the phone (or for this machine with --host)")
-    parser.add_argument("--delegates", default="xnnpack,nnapi,gpu,cpu", help=f"comma-separated: {','.join(DELEGATE_FLAGS)}")
+    parser.add_argument("--tool", choices=TOOLS, default=DEFAULT_TOOL,
+                        help="which benchmark_model --binary is: tflite (Interpreter) or litert (CompiledModel)")
+    parser.add_argument("--delegates", help="comma-separated; tflite: " + ",".join(TOOL_DELEGATE_FLAGS["tflite"])
+                        + " (the default), litert: " + ",".join(TOOL_DELEGATE_FLAGS["litert"]) + " (the default)")
     parser.add_argument("--threads", default="1,4", help="comma-separated thread counts")
     parser.add_argument("--serial", nargs="+", action="extend", help="only these phones (default: every attached one)")
     parser.add_argument("--num-runs", type=int, default=50)
@@ -80,10 +91,14 @@ def _parse_args(argv):
     parser.add_argument("--adb", default="adb", help="adb command or path")
     args = parser.parse_args(argv)
 
+    known = TOOL_DELEGATE_FLAGS[args.tool]
+    if args.delegates is None:  # every delegate the tool has
+        args.delegates = ",".join(known)
     delegates = [d.lower() for d in _csv_list(args.delegates, "delegates")]
-    unknown = [d for d in delegates if d not in DELEGATE_FLAGS]
+    unknown = [d for d in delegates if d not in known]
     if unknown:
-        raise UsageError(f"unknown delegate(s) {', '.join(unknown)}; choose from {', '.join(DELEGATE_FLAGS)}")
+        raise UsageError(f"unknown delegate(s) {', '.join(unknown)}; choose from {', '.join(known)} "
+                         f"(--tool {args.tool})")
     threads = []
     for item in _csv_list(args.threads, "threads"):
         if not re.fullmatch(r"[0-9]+", item) or int(item) <= 0:
@@ -125,16 +140,18 @@ def _main(argv):
     check_output_folder("--output-dir", args.output_dir)  # before the runs, which may take hours
 
     details = {}
-    rows = run_matrix(
-        args.models, args.delegates, args.threads, args.binary, num_runs=args.num_runs,
-        warmup_runs=args.warmup_runs, op_profiling=args.op_profiling, cpu_mask=args.cpu_mask,
-        host=args.host, serials=args.serial, adb=args.adb, timeout=args.timeout,
-        output_dir=args.output_dir, details=details,
-    )
+    with using_tool(args.tool):  # the matrix builds and judges every command for this tool
+        rows = run_matrix(
+            args.models, args.delegates, args.threads, args.binary, num_runs=args.num_runs,
+            warmup_runs=args.warmup_runs, op_profiling=args.op_profiling, cpu_mask=args.cpu_mask,
+            host=args.host, serials=args.serial, adb=args.adb, timeout=args.timeout,
+            output_dir=args.output_dir, details=details,
+        )
     print(table.markdown(rows))
+    flags = TOOL_DELEGATE_FLAGS[args.tool]
     settings = {
-        "num_runs": args.num_runs, "warmup_runs": args.warmup_runs, "threads": args.threads,
-        "delegates": {d: list(DELEGATE_FLAGS[d]) for d in args.delegates}, "timeout_s": args.timeout,
+        "tool": args.tool, "num_runs": args.num_runs, "warmup_runs": args.warmup_runs, "threads": args.threads,
+        "delegates": {d: list(flags[d]) for d in args.delegates}, "timeout_s": args.timeout,
         "cpu_mask": args.cpu_mask, "op_profiling": args.op_profiling, "host": args.host,
     }
     csv_path = table.write_csv(rows, os.path.join(args.output_dir, "rows.csv"))

@@ -3,7 +3,10 @@
 The texts are modelled on what the tool prints (tensorflow/lite/tools/benchmark and
 LiteRT's tflite/tools/benchmark; see the comments in android_bench/parse.py), with the
 numbers of a SwiftFormer-XS run. Times are asserted in milliseconds (the tool prints us).
+Section 11 reads published outputs (tests/fixtures/benchmark_model/, each test cites its source).
 """
+
+import os
 
 import pytest
 
@@ -806,3 +809,122 @@ def test_an_internal_error_becomes_a_failed_result(monkeypatch):
     result = parse_benchmark_output(MODERN_WITH_PERCENTILES)
     assert result["status"] == "failed"
     assert result["reason"] == "could not parse the benchmark output (RuntimeError: boom)"
+
+
+# ----------------------------------------------------------------------------------------
+# 11. Published outputs (tests/fixtures/benchmark_model/), read as a person reads them
+# ----------------------------------------------------------------------------------------
+
+FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures", "benchmark_model")
+
+
+def fixture(name):
+    with open(os.path.join(FIXTURES, name), encoding="utf-8") as file:
+        return file.read()
+
+
+def test_litert_tool_with_stats_lines_and_overall_footprint():
+    # "LiteRT Build Instructions", Linux "Verify Installation" example output of
+    # bazel-bin/litert/tools/benchmark_model --graph=blaze_face_short_range.tflite --num_threads=4
+    # (a copy of google-ai-edge/LiteRT's BUILD_INSTRUCTIONS.md of September 2025, found in the
+    # code index without its repository; the LiteRT history mirrored here no longer has it).
+    result = parse_benchmark_output(fixture("litert_build_instructions_cpu.txt"))
+    assert_fields(
+        result, status="ok", runs=1054, avg_ms=0.947132, init_ms=5.757, first_ms=2.125,
+        warmup_avg_ms=0.949861, min_ms=0.910, max_ms=1.102, std_ms=0.023, median_ms=0.942,
+        memory_mb=7.07,  # "Overall footprint:    7.07 MB", the only memory line
+    )
+
+
+def test_litert_summary_block_alone_is_a_result():
+    # mlcommons/mobile_app_open issue #1134 ("LiteRT and iOS support"), comment of 2026-07-28:
+    # LiteRT 2.1.5 benchmark_model --use_gpu=1 --use_cpu=0 --require_full_delegation=1 on a
+    # Llama prefill signature; only the summary block was posted (the text ends where the
+    # issue's excerpt ends, at the "Peak memory" line).
+    result = parse_benchmark_output(fixture("litert_summary_only_gpu.txt"))
+    assert_fields(
+        result, status="ok", reason=None, runs=10, avg_ms=7430.20, init_ms=23744.73,
+        first_ms=7441.04, warmup_avg_ms=7441.04, min_ms=7416.40, max_ms=7448.86, std_ms=9.92,
+        median_ms=None, p5_ms=None, p95_ms=None, memory_mb=6391.74,
+    )
+
+
+def test_litert_summary_block_follows_the_source_formats():
+    # The other lines of benchmark_litert_model.h (not in the published outputs above):
+    # the periodic peak, and the zero-run case.
+    text = ("INFO: [./litert/tools/benchmark_litert_model.h:88] Inference (avg):      12.30 ms (50 runs)\n"
+            "INFO: [./litert/tools/benchmark_litert_model.h:116] Overall footprint:    7.07 MB\n"
+            "INFO: [./litert/tools/benchmark_litert_model.h:121] Peak memory:          9.50 MB\n")
+    assert_fields(parse_benchmark_output(text), status="ok", avg_ms=12.30, runs=50, memory_mb=9.50)
+    no_runs = ("INFO: [benchmark_litert_model.h:100] Inference (avg):      nan ms (0 runs)\n"
+               "INFO: [benchmark_litert_model.h:110] No inference runs were performed.\n")
+    result = parse_benchmark_output(no_runs)
+    assert_fields(result, status="failed", runs=0, avg_ms=None)
+    assert "no inference runs were measured" in result["reason"]
+
+
+def test_litert_use_profiler_tables_without_a_heading():
+    # ArmDeveloperEcosystem/arm-learning-paths content/learning-paths/mobile-graphics-and-gaming/
+    # litert-sme/4-benchmark.md: taskset 80 ./benchmark_model --graph=./fc_fp32.tflite
+    # --num_runs=1000 --num_threads=1 --use_cpu=true --use_profiler=true (KleidiAI/SME2 run).
+    result = parse_benchmark_output(fixture("litert_sme2_use_profiler.txt"))
+    assert_fields(result, status="ok", runs=2112, avg_ms=0.464545, init_ms=4.478, memory_mb=11.51,
+                  delegated_nodes=1, total_nodes=1, partitions=1)
+    ops = result["op_profile"]
+    assert {row["table"] for row in ops} == {"run_order", "top_by_computation_time", "summary_by_node_type"}
+    assert all(row["section"] == "regular" for row in ops) and len(ops) == 15
+    gemm = [row for row in ops if row["table"] == "summary_by_node_type"][0]
+    assert gemm["node_type"] == "Fully Connected (NC, PF32) GEMM"
+    assert_fields(gemm, avg_ms=0.382, pct=93.171, count=1, times_called=1)
+
+
+def test_two_delegates_the_unused_second_keeps_the_first_ones_coverage():
+    # A public GitHub Python script for mask_estimator_phy.tflite whose trailing docstring holds
+    # this log (benchmark_model --num_threads=2 --use_gpu=true --use_nnapi=true on a phone; found
+    # through the code index, which does not name the repository): the GPU takes 49 of 49 nodes,
+    # then NNAPI finds nothing left.
+    result = parse_benchmark_output(fixture("tflite_gpu_then_nnapi.txt"))
+    assert_fields(
+        result, status="ok", runs=50, avg_ms=309.350, init_ms=5664.363, std_ms=4.411,
+        memory_mb=375.48, delegated_nodes=49, total_nodes=49, partitions=1,
+        reason="Though NNAPI delegate is explicitly applied, the model graph will not be executed "
+               "by the delegate.",
+    )
+
+
+def test_unused_explicit_delegate_after_the_default_xnnpack_keeps_xnnpack_coverage():
+    text = MODERN_WITH_PERCENTILES.replace(
+        "INFO: Explicitly applied XNNPACK delegate, and the model graph will be completely executed by the delegate.",
+        "INFO: Though NNAPI delegate is explicitly applied, the model graph will not be executed by the delegate.")
+    assert_fields(parse_benchmark_output(text), delegated_nodes=137, total_nodes=137, partitions=1)
+
+
+def test_android_studio_logcat_without_the_date():
+    # Android Studio's Logcat window with the date hidden (Format: time only). No published
+    # copy of benchmark output in this form was found; the line follows the window's columns
+    # (time, pid-tid, tag, package, level, message) and the values of test 4's APK run.
+    messages = [line.split(" I tflite  : ", 1)[1] for line in APK_LOGCAT.splitlines()
+                if " I tflite  : " in line]
+    text = "\n".join(
+        "10:04:31.319  2638-2638  tflite                  org.tensorflow.lite.benchmark        I  " + message
+        for message in messages)
+    result = parse_benchmark_output(text)
+    assert_fields(result, status="ok", runs=209, avg_ms=4.78545, min_ms=4.690, max_ms=5.230, std_ms=0.061,
+                  delegated_nodes=211, total_nodes=226, partitions=4)
+
+
+def test_tf_1_14_op_profile_after_the_average_timings_line_without_a_heading():
+    # larq/compute-engine pull request #69 ("Benchmarking tool"), its truncated example output
+    # (the tool built on TensorFlow Lite's benchmark_model of late 2019): the Run Order table
+    # straight after "Average inference timings in us", space-aligned, names in brackets.
+    result = parse_benchmark_output(fixture("lce_average_timings_then_run_order.txt"))
+    assert_fields(result, status="ok", avg_ms=422.959, warmup_avg_ms=420.198, init_ms=63.227)
+    ops = result["op_profile"]
+    assert len(ops) == 7 and ops[0]["table"] == "run_order" and ops[0]["section"] == "regular"
+    assert_fields(ops[0], node_type="Bconv2d64", avg_ms=1.016,
+                  name="[model/tf_op_layer_64-1-1-binary/64-1-1-binary]")
+    assert_fields(ops[3], node_type="CONV_2D", avg_ms=5.362)
+
+
+def test_banners_that_are_not_profile_tables_open_no_profile():
+    assert "op_profile" not in parse_benchmark_output(fixture("litert_build_instructions_cpu.txt"))

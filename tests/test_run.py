@@ -201,8 +201,35 @@ def test_android_matrix_on_fake_phones(fake_adb, fake_benchmark, tmp_path, capsy
 # --- bad arguments -----------------------------------------------------------------------------
 
 
+def test_host_litert_tool_gets_the_litert_flags(models, fake_benchmark, tmp_path, monkeypatch, capsys):
+    _parser()
+    calls = tmp_path / "calls.jsonl"
+    monkeypatch.setenv("FAKE_BENCH_LOG", str(calls))
+    out = tmp_path / "out"
+    code, _, _ = _main(["--host", "--tool", "litert", "--models", models[0], "--binary", fake_benchmark,
+                        "--threads", "2", "--num-runs", "20", "--warmup-runs", "3", "--timeout", "60",
+                        "--op-profiling", "--output-dir", str(out)], capsys)
+    assert code == 0
+    written = _written_rows(out)
+    # without --delegates: every accelerator the LiteRT tool has
+    assert [r["delegate"] for r in written["rows"]] == ["xnnpack", "gpu", "npu"]
+    argv = [json.loads(line) for line in calls.read_text().splitlines()]
+    common = [f"--graph={models[0]}", "--num_threads=2", "--num_runs=20", "--warmup_runs=3",
+              "--min_secs=0", "--warmup_min_secs=0", "--max_secs=60"]
+    assert argv == [common + ["--use_cpu=true", "--use_profiler=true"],
+                    common + ["--use_gpu=true", "--use_profiler=true"],
+                    common + ["--use_npu=true", "--use_profiler=true"]]
+    assert written["settings"]["tool"] == "litert"
+    assert written["settings"]["delegates"] == {"xnnpack": ["--use_cpu=true"], "gpu": ["--use_gpu=true"],
+                                                "npu": ["--use_npu=true"]}
+    # the tool choice does not outlive the run
+    assert run.benchmark_command("bm", "m.tflite", "gpu", 1, 1, 1)[-1] == "--use_xnnpack=false"
+
+
 @pytest.mark.parametrize("extra, message", [
     (["--delegates", "xnnpack,tpu"], "unknown delegate(s) tpu"),
+    (["--tool", "litert", "--delegates", "nnapi"], "unknown delegate(s) nnapi; choose from xnnpack, gpu, npu (--tool litert)"),
+    (["--tool", "onnx"], "invalid choice: 'onnx'"),
     (["--threads", "0"], "positive integers"),
     (["--threads", "1,-2"], "positive integers"),
     (["--threads", "two"], "positive integers"),
