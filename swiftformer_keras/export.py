@@ -15,7 +15,6 @@ that the next run removes, and a full disk ends in one `DiskFullError`.
 
 import collections
 import contextlib
-import functools
 import os
 import re
 import tempfile
@@ -23,14 +22,81 @@ import tempfile
 import keras
 import numpy as np
 
+from swiftformer_keras import tflite_metadata
 from swiftformer_keras.files import check_output_paths, partial_folder, write_bytes_atomically
+from swiftformer_keras.imagenet_utils import IMAGENET_MEAN, IMAGENET_STD, imagenet_class_index, pixels_from_input
 from swiftformer_keras.interpreter import check_runtime, make_interpreter
+from swiftformer_keras.layers import DistilledClassifier, PixelNormalization
 from swiftformer_keras.recipe import DEFAULT_MIN_RUNTIME, IO_TYPES, MODES, Recipe, recipe_for
 from swiftformer_keras.runtime_versions import (
     builtin_op_names, check_min_runtime, check_runtime_choice, operators,
 )
 
 TFLITE_SUFFIX = ".tflite"
+# What the exported file takes: the Keras model's own (normalised) input, or RGB pixels in
+# [0, 255] as float32 or uint8 with the normalisation inside the file (`with_pixel_input`).
+INPUT_TYPES = ("normalized", "float32", "uint8")
+# ImageNet's normalisation in pixel units: what SwiftFormer's inputs are normalised with.
+IMAGENET_PIXEL_NORMALIZATION = (tuple(255 * v for v in IMAGENET_MEAN), tuple(255 * v for v in IMAGENET_STD))
+CLASSIFIER_ACTIVATIONS = ("softmax", None)
+SIGNATURE_KEY = "serving_default"
+SIGNATURE_INPUT = "image"
+
+
+def output_kind(model):
+    """What `model` returns, by its last layers: `"probabilities"` (a softmax), `"logits"`
+    (a SwiftFormer head or a Dense layer without activation) or `"features"` (a backbone)."""
+    last = model.layers[-1]
+    if isinstance(last, keras.Model):  # a model wrapped by `with_pixel_input`
+        return output_kind(last)
+    activation = getattr(last, "activation", None)
+    if isinstance(last, keras.layers.Softmax) or getattr(activation, "__name__", None) == "softmax":
+        return "probabilities"
+    if isinstance(last, (DistilledClassifier, keras.layers.Dense)) and len(model.outputs[0].shape) == 2:
+        return "logits"
+    return "features"
+
+
+def with_classifier_activation(model, activation):
+    """`model` with its classifier's output `activation`: `"softmax"` (probabilities, as the
+    SwiftFormer builders and keras.applications default to) or None (logits).
+
+    A logits model gets a softmax layer named `probabilities`; a probabilities
+    model whose last layer is the softmax loses it; `model` itself when it
+    already returns that.
+
+    Raises:
+        ValueError: `model` has no classifier head (a backbone), or its softmax
+            is inside another layer and cannot be removed.
+    """
+    if activation not in CLASSIFIER_ACTIVATIONS:
+        raise ValueError(f"Unknown classifier_activation {activation!r}; use 'softmax' or None (logits).")
+    kind = output_kind(model)
+    if kind == "features":
+        raise ValueError(f"Model {model.name!r} has no classifier head; classifier_activation needs one.")
+    if (kind == "probabilities") == (activation == "softmax"):
+        return model
+    if activation == "softmax":
+        outputs = keras.layers.Activation("softmax", name="probabilities")(model.outputs[0])
+        return keras.Model(model.inputs, outputs, name=model.name)
+    last = model.layers[-1]
+    if not isinstance(last, (keras.layers.Softmax, keras.layers.Activation)):
+        raise ValueError(
+            f"Model {model.name!r} computes its softmax inside {last.name!r}; rebuild it with "
+            "classifier_activation=None to export logits."
+        )
+    return keras.Model(model.inputs, last.input, name=model.name)
+
+
+def with_pixel_input(model, dtype="float32", normalization=IMAGENET_PIXEL_NORMALIZATION):
+    """`model` behind a `PixelNormalization`: it takes RGB pixels in [0, 255] as `dtype`
+    (`"float32"` or `"uint8"`, camera bytes) and normalises them itself with
+    `normalization` (`(mean, std)` in pixel units, ImageNet's by default)."""
+    if dtype not in ("float32", "uint8"):
+        raise ValueError(f"Pixel input is float32 or uint8, got {dtype!r}.")
+    inputs = keras.Input(model.inputs[0].shape[1:], dtype=dtype, name=SIGNATURE_INPUT)
+    x = PixelNormalization(*normalization, name="pixel_normalization")(inputs)
+    return keras.Model(inputs, model(x), name=model.name)
 
 
 def _check_destination(path, what="The destination"):
@@ -78,20 +144,26 @@ def _saved_model_name(beside):
 
 @contextlib.contextmanager
 def _converter(model, height, width, channels, beside=None):
-    """A `TFLiteConverter` over a SavedModel of `model` with a `(1, H, W, C)` float32 input.
+    """A `TFLiteConverter` over a SavedModel of `model` with a `(1, H, W, C)` input of the
+    model's input dtype, as one signature (`SIGNATURE_KEY`) whose input is named `image`
+    and whose output is named by `output_kind` (`probabilities`, `logits`, `features`).
 
     The SavedModel (tens of MB) lives in a `partial_folder` beside `beside`
     (the output file) if given, else in the temp folder; see the module docstring.
     """
     import tensorflow as tf
 
-    signature = [tf.TensorSpec((1, height, width, channels), tf.float32, name="pixels")]
+    dtype = tf.as_dtype(keras.backend.standardize_dtype(model.inputs[0].dtype))
+    signature = [tf.TensorSpec((1, height, width, channels), dtype, name=SIGNATURE_INPUT)]
+    output_name = output_kind(model)
+
+    def serve(image):
+        return {output_name: model(image, training=False)}
+
     with partial_folder(_saved_model_name(beside)) as saved_model:
         archive = keras.export.ExportArchive()
         archive.track(model)
-        archive.add_endpoint(
-            "serve", functools.partial(model.__call__, training=False), input_signature=signature
-        )
+        archive.add_endpoint(SIGNATURE_KEY, serve, input_signature=signature)
         archive.write_out(saved_model, verbose=False)
         converter = tf.lite.TFLiteConverter.from_saved_model(saved_model)
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
@@ -106,7 +178,8 @@ def _run_converter(model, converter):
 
 
 def convert(
-    model, mode="fp32", input_shape=None, calibration=None, io="float32", recipe=None, min_runtime=None, beside=None
+    model, mode="fp32", input_shape=None, calibration=None, io="float32", recipe=None, min_runtime=None, beside=None,
+    input_type="normalized", normalization=IMAGENET_PIXEL_NORMALIZATION,
 ):
     """Converts a Keras image classifier to `.tflite` bytes with builtin ops only.
 
@@ -129,6 +202,10 @@ def convert(
             converter settings); None is `recipe_for(mode, min_runtime)`.
         beside: the file the result is for; the intermediate SavedModel is
             written beside it (same disk), else in the temp folder.
+        input_type: what the file takes (`INPUT_TYPES`): `"normalized"`, the
+            model's own input; `"float32"` or `"uint8"`, RGB pixels in
+            [0, 255], normalised inside the file with `normalization`
+            (`with_pixel_input`). `calibration` is then pixels too.
 
     Raises:
         ValueError: bad arguments, the graph needs ops outside the builtin set
@@ -141,6 +218,13 @@ def convert(
         raise ValueError(f"Unknown io type {io!r}; use one of {IO_TYPES}.")
     if io != "float32" and mode != "int8":
         raise ValueError(f"io={io!r} needs mode='int8'; {mode} models take and return float32.")
+    if input_type not in INPUT_TYPES:
+        raise ValueError(f"Unknown input type {input_type!r}; use one of {INPUT_TYPES}.")
+    if input_type == "uint8" and io != "float32":
+        raise ValueError(
+            f"input_type='uint8' takes camera pixels as they are; io={io!r} would quantize a normalised "
+            "input instead. Use one of them: input_type='uint8' with io='float32', or io alone."
+        )
     min_runtime = check_runtime_choice(min_runtime or DEFAULT_MIN_RUNTIME[mode])
     recipe = check_recipe(recipe if recipe is not None else recipe_for(mode, min_runtime))
     if keras.backend.backend() != "tensorflow":
@@ -153,6 +237,10 @@ def convert(
     if mode == "int8":
         calibration = _check_calibration(calibration, (height, width, channels))
     model = recipe.prepare_model(model)
+    if input_type != "normalized":
+        model = with_pixel_input(model, input_type, normalization)
+    if mode == "int8" and input_type == "uint8":
+        calibration = np.clip(np.round(calibration), 0, 255).astype(np.uint8)
     with _converter(model, height, width, channels, beside) as converter:
         recipe.configure(converter, mode, calibration)
         content = _run_converter(model, converter)
@@ -226,35 +314,78 @@ def tflite_ops(model):
     return collections.Counter(name for name, _ in operators(model))
 
 
-def export_tflite(
-    model, path, input_shape=None, mode="fp32", calibration=None, io="float32", recipe=None, min_runtime=None
-):
-    """Converts a Keras model to a `.tflite` file with builtin ops only.
+def imagenet_labels():
+    """The 1000 ImageNet-1k class names in class order (`tench`, `goldfish`, ...)."""
+    index = imagenet_class_index()
+    return tuple(index[i][1] for i in range(len(index)))
+
+
+def model_info(model, input_type="normalized", labels="auto", normalization=IMAGENET_PIXEL_NORMALIZATION, **fields):
+    """The `tflite_metadata.ModelInfo` of `model` exported with `input_type`.
 
     Args:
-        model: a `keras.Model` with one NHWC float32 image input and one output
+        labels: `"auto"` (the ImageNet class names for a 1000-class head,
+            none for other heads and backbones), None, or the class names.
+        normalization: `(mean, std)` in pixel units the model's own input is
+            normalised with (ImageNet's); the metadata of a `"normalized"`
+            file states it, a pixel-input file applies it itself.
+        fields: `name`, `description`, `version`, `author`, `license`
+            (defaults: the model's name, a one-line description).
+    """
+    kind = output_kind(model)
+    classes = int(model.outputs[0].shape[-1])
+    if isinstance(labels, str) and labels == "auto":
+        labels = imagenet_labels() if kind != "features" and classes == 1000 else None
+    if labels is not None and kind == "features":
+        raise ValueError(f"Model {model.name!r} has no classifier head (it returns features); it takes no labels.")
+    if labels is not None and len(labels) != classes:
+        raise ValueError(f"{len(labels)} labels for model {model.name!r} with {classes} classes; give one per class.")
+    mean, std = {"normalized": normalization, "float32": ((0.0,), (1.0,)), "uint8": (None, None)}[input_type]
+    fields.setdefault("name", model.name)
+    fields.setdefault("description", f"{model.name}: image {'classifier' if kind != 'features' else 'features'}.")
+    return tflite_metadata.ModelInfo(input_mean=mean, input_std=std, output_kind=kind, labels=labels, **fields)
+
+
+def export_tflite(
+    model, path, input_shape=None, mode="fp32", calibration=None, io="float32", recipe=None, min_runtime=None,
+    input_type="normalized", metadata=True, labels="auto", info=None,
+):
+    """Converts a Keras model to a `.tflite` file with builtin ops only, with its metadata.
+
+    Args:
+        model: a `keras.Model` with one NHWC image input and one output
             (for SwiftFormer: `classifier_activation=None` exports logits).
         path: the destination, ending in `.tflite`, in an existing folder. It
             is written through a temporary file and a rename: a failed
             conversion leaves no file and keeps an older one intact.
         input_shape: `(height, width)` to export a model built with a dynamic
             size; defaults to the model's static input size.
-        mode, calibration, io, recipe, min_runtime: see `convert`.
+        mode, calibration, io, recipe, min_runtime, input_type: see `convert`.
+        metadata: write TFLite metadata (`tflite_metadata`: the input's
+            normalisation, the output's kind and class names), which Android's
+            Task Library and MediaPipe image classifiers need; False omits it.
+        labels: the class names of the metadata (see `model_info`).
+        info: a `tflite_metadata.ModelInfo` to write instead of `model_info`'s.
 
     Returns:
         `path`. The exported input is `(1, height, width, channels)`.
 
     Raises:
-        ValueError: the size is unknown, the destination is unusable, or the
-            graph needs ops outside the TFLite builtin set.
+        ValueError: the size is unknown, the destination is unusable, the
+            labels do not fit the model, or the graph needs ops outside the
+            TFLite builtin set.
         DiskFullError: the destination's disk is full (nothing is left behind).
     """
     path = os.fspath(path)
     _check_destination(path)
+    if metadata and info is None:
+        info = model_info(model, input_type, labels)  # bad labels fail before the conversion
     content = convert(
         model, mode, input_shape=input_shape, calibration=calibration, io=io, recipe=recipe,
-        min_runtime=min_runtime, beside=path,
+        min_runtime=min_runtime, beside=path, input_type=input_type,
     )
+    if metadata:
+        content = tflite_metadata.with_metadata(content, info)
     write_bytes_atomically(path, content)
     return path
 
@@ -266,6 +397,8 @@ def _quantize(values, detail):
         return values.astype(dtype)
     scale, zero_point = detail["quantization"]
     info = np.iinfo(dtype)
+    if scale == 0:  # not quantized: the values themselves (uint8 pixels)
+        return np.clip(np.round(values), info.min, info.max).astype(dtype)
     return np.clip(np.round(values / scale + zero_point), info.min, info.max).astype(dtype)
 
 
@@ -276,12 +409,33 @@ def _dequantize(values, detail):
     return ((values.astype(np.float32) - zero_point) * scale).astype(np.float32)
 
 
+def file_input_type(path, input_detail):
+    """What a `.tflite` file takes (`INPUT_TYPES`), from its input tensor and metadata:
+    `"uint8"` for an unquantized uint8 input (camera pixels), `"float32"` for a float
+    input whose metadata normalisation is the identity (pixels), else `"normalized"`."""
+    if input_detail["dtype"] == np.uint8 and input_detail["quantization"][0] == 0:
+        return "uint8"
+    if input_detail["dtype"] != np.float32:
+        return "normalized"
+    described = tflite_metadata.read_metadata(path)
+    normalization = (described or {}).get("input", {}) and described["input"]["normalization"]
+    if normalization and normalization["mean"] == [0.0] and normalization["std"] == [1.0]:
+        return "float32"
+    return "normalized"
+
+
 class TFLitePredictor:
     """Runs a `.tflite` image classifier on NHWC float32 batches, one image at a time.
+
+    It is called with images normalised as for the Keras model
+    (`imagenet_utils.preprocess_input`) whatever the file takes: a file that
+    takes pixels (`file_input_type`) gets them back through
+    `imagenet_utils.pixels_from_input`, so every file is compared alike.
 
     Attributes:
         image_size: `(height, width)` of the model's input.
         num_classes: the length of its output vector.
+        input_type: what the file itself takes (`INPUT_TYPES`).
     """
 
     def __init__(self, path, num_threads=2, runtime=None):
@@ -306,6 +460,7 @@ class TFLitePredictor:
         self.input = self.interpreter.get_input_details()[0]
         self.output = self.interpreter.get_output_details()[0]
         self.path = path
+        self.input_type = file_input_type(path, self.input)
         self.image_shape = shape[1:]
         self.image_size = shape[1:3]
         self.num_classes = int(self.output["shape"][-1])
@@ -317,6 +472,8 @@ class TFLitePredictor:
                 f"{self.path!r} takes images of shape (batch, {', '.join(map(str, self.image_shape))}), "
                 f"got {images.shape}; resize them or export the model at that size."
             )
+        if self.input_type != "normalized":
+            images = pixels_from_input(images, rounded=self.input_type == "uint8")
         rows = []
         for image in images:
             self.interpreter.set_tensor(self.input["index"], _quantize(image[None], self.input))

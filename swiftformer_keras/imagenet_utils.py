@@ -22,6 +22,7 @@ IMAGENET_CROP_PCT = EVAL_CROP / EVAL_RESIZE
 # The image files every tool reads (training folders, calibration, evaluation).
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp")
 CROP_PCT_ATTRIBUTE = "swiftformer_crop_pct"
+CLASS_NAMES_ATTRIBUTE = "swiftformer_class_names"
 _KERAS_RECORD = "swiftformer.json"
 _CLASS_INDEX_PATH = os.path.join(os.path.dirname(__file__), "data", "imagenet_class_index.json")
 _class_index = None
@@ -107,6 +108,15 @@ def preprocess_input(x, data_format=None):
     return (x - np.asarray(IMAGENET_MEAN, "float32")) / np.asarray(IMAGENET_STD, "float32")
 
 
+def pixels_from_input(x, rounded=True):
+    """The inverse of `preprocess_input`: normalised images back to RGB pixel values, float32,
+    for files that take pixels. `rounded` clips to [0, 255] and rounds (images that came
+    from 8-bit pixels come back exactly); False inverts any input exactly, noise included."""
+    x = np.asarray(x, "float32")
+    pixels = (x * np.asarray(IMAGENET_STD, "float32") + np.asarray(IMAGENET_MEAN, "float32")) * 255.0
+    return np.clip(np.round(pixels), 0, 255).astype("float32") if rounded else pixels
+
+
 def resize_and_center_crop(image, size, crop_pct=IMAGENET_CROP_PCT):
     """The evaluation transform's geometry: the one place it is written.
 
@@ -152,13 +162,8 @@ def load_image(path, size=EVAL_CROP, resize=None, crop_pct=IMAGENET_CROP_PCT):
         return resize_and_center_crop(image, (height, width), crop_pct)
 
 
-def recorded_crop_pct(path):
-    """The evaluation crop a model file records (written by `record_crop_pct`), or None.
-
-    `.keras` files carry it in a `swiftformer.json` entry of their archive,
-    `.weights.h5` files as an HDF5 attribute (as the attention form is); other
-    files and unreadable ones record nothing.
-    """
+def _read_record(path):
+    """The facts a model file records (`record_model_facts`) as a dict; {} for none or unreadable."""
     import zipfile
 
     path = os.fspath(path)
@@ -166,38 +171,79 @@ def recorded_crop_pct(path):
         if path.endswith(".keras"):
             with zipfile.ZipFile(path) as archive:
                 if _KERAS_RECORD not in archive.namelist():
-                    return None
-                value = json.loads(archive.read(_KERAS_RECORD)).get("crop_pct")
-        elif path.endswith(".h5"):
+                    return {}
+                record = json.loads(archive.read(_KERAS_RECORD))
+                return record if isinstance(record, dict) else {}
+        if path.endswith(".h5"):
             import h5py
 
             with h5py.File(path, "r") as file:
-                value = file.attrs.get(CROP_PCT_ATTRIBUTE)
-        else:
-            return None
+                crop_pct = file.attrs.get(CROP_PCT_ATTRIBUTE)
+                names = file.attrs.get(CLASS_NAMES_ATTRIBUTE)
+            record = {} if crop_pct is None else {"crop_pct": float(crop_pct)}
+            if names is not None:
+                record["class_names"] = json.loads(names.decode() if isinstance(names, bytes) else names)
+            return record
     except (OSError, ValueError, zipfile.BadZipFile):
+        return {}
+    return {}
+
+
+def recorded_crop_pct(path):
+    """The evaluation crop a model file records (written by `record_model_facts`), or None.
+
+    `.keras` files carry it in a `swiftformer.json` entry of their archive,
+    `.weights.h5` files as an HDF5 attribute (as the attention form is); other
+    files and unreadable ones record nothing.
+    """
+    value = _read_record(path).get("crop_pct")
+    try:
+        return float(value) if value is not None and 0.0 < float(value) <= 1.0 else None
+    except (TypeError, ValueError):
         return None
-    return float(value) if value is not None and 0.0 < float(value) <= 1.0 else None
 
 
-def record_crop_pct(path, crop_pct):
-    """Records the evaluation crop a model was trained for in its `.keras` or `.weights.h5` file.
+def recorded_class_names(path):
+    """The class names a model file trained by the project records (its training folders'
+    names, in class order), or None."""
+    names = _read_record(path).get("class_names")
+    if isinstance(names, list) and names and all(isinstance(name, str) and name for name in names):
+        return names
+    return None
 
-    Call it on the temporary file of an atomic write, before the rename.
+
+def record_model_facts(path, crop_pct=None, class_names=None):
+    """Records the evaluation crop a model was trained for and its class names in its
+    `.keras` or `.weights.h5` file; the tools read them back (`recorded_crop_pct`,
+    `recorded_class_names`). Call it once, on the temporary file of an atomic write,
+    before the rename.
     """
     path = os.fspath(path)
+    record = {}
+    if crop_pct is not None:
+        record["crop_pct"] = float(crop_pct)
+    if class_names is not None:
+        record["class_names"] = [str(name) for name in class_names]
     if path.endswith(".keras"):
         import zipfile
 
         with zipfile.ZipFile(path, "a") as archive:
-            archive.writestr(_KERAS_RECORD, json.dumps({"crop_pct": float(crop_pct)}))
+            archive.writestr(_KERAS_RECORD, json.dumps(record))
     elif path.endswith(".h5"):
         import h5py
 
         with h5py.File(path, "a") as file:
-            file.attrs[CROP_PCT_ATTRIBUTE] = float(crop_pct)
+            if "crop_pct" in record:
+                file.attrs[CROP_PCT_ATTRIBUTE] = record["crop_pct"]
+            if "class_names" in record:
+                file.attrs[CLASS_NAMES_ATTRIBUTE] = json.dumps(record["class_names"])
     else:
-        raise ValueError(f"Only .keras and .weights.h5 files record a crop, not {path!r}.")
+        raise ValueError(f"Only .keras and .weights.h5 files record a crop and class names, not {path!r}.")
+
+
+def record_crop_pct(path, crop_pct):
+    """Records the evaluation crop a model was trained for (`record_model_facts`)."""
+    record_model_facts(path, crop_pct=crop_pct)
 
 
 def resolve_crop_pct(crop_pct=None, model_path=None):

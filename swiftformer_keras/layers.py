@@ -165,6 +165,40 @@ class LayerScale(layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
+class PixelNormalization(layers.Layer):
+    """RGB pixels in [0, 255] (any dtype) to the model's input, `(pixel - mean) / std` per channel.
+
+    Put in front of a model by `export.with_pixel_input`, so that an exported
+    file takes camera pixels and its metadata needs no per-channel
+    normalisation (which MediaPipe's image clients refuse). Written as one
+    multiply and one add, which every TFLite runtime fuses or runs cheaply.
+
+    Args:
+        mean, std: per-channel values in pixel units (ImageNet's: 255 times
+            `imagenet_utils.IMAGENET_MEAN` and `IMAGENET_STD`).
+    """
+
+    def __init__(self, mean, std, **kwargs):
+        super().__init__(**kwargs)
+        self.mean = tuple(float(v) for v in mean)
+        self.std = tuple(float(v) for v in std)
+        if len(self.mean) != len(self.std) or not all(v > 0 for v in self.std):
+            raise ValueError(f"mean and std need one value per channel and std > 0, got {mean!r}, {std!r}.")
+
+    def call(self, pixels):
+        x = ops.cast(pixels, self.compute_dtype)
+        scale = ops.convert_to_tensor([1.0 / s for s in self.std], dtype=self.compute_dtype)
+        offset = ops.convert_to_tensor([-m / s for m, s in zip(self.mean, self.std)], dtype=self.compute_dtype)
+        return x * scale + offset
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "mean": list(self.mean), "std": list(self.std)}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
 class DropPath(layers.Layer):
     """Stochastic depth: drops the whole residual branch for random samples.
 

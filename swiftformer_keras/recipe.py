@@ -29,6 +29,9 @@ Why the table looks as it does (measured; README "Runtimes"):
   float: the float files keep the model's exact GELU. XNNPACK has no int8 GELU
   and no int8 RSQRT in any version: int8 uses `"quick_gelu"` and keeps the
   normalisation tail (`float_ops`) in float, inside the same partition.
+- XNNPACK has no int8 SOFTMAX either: a probabilities file keeps it in float
+  (after the last DEQUANTIZE), which keeps the file one partition and its
+  scores finer than int8's 1/256 steps.
 """
 
 import dataclasses
@@ -183,14 +186,14 @@ RECIPES = (
         "fp32": Recipe(),
         "fp16": Recipe(),
         "dynamic": Recipe(),
-        "int8": Recipe(activation="quick_gelu", float_ops=("RSQRT", "MAXIMUM")),
+        "int8": Recipe(activation="quick_gelu", float_ops=("RSQRT", "MAXIMUM", "SOFTMAX")),
     }),
     ("2.12", {
         "fp32": Recipe(activation="quick_gelu", reductions="channel_conv"),
         "fp16": Recipe(activation="quick_gelu", reductions="channel_conv"),
         # No XNNPACK before 2.17 runs dynamic-range (hybrid) kernels: only the version matters.
         "dynamic": Recipe(per_channel_dense=False),
-        "int8": Recipe(activation="quick_gelu", reductions="matmul", float_ops=("SQRT", "MAXIMUM", "DIV")),
+        "int8": Recipe(activation="quick_gelu", reductions="matmul", float_ops=("SQRT", "MAXIMUM", "DIV", "SOFTMAX")),
     }),
 )
 # Float files default to LiteRT's recipe because they keep the Keras model's numbers (the exact GELU,
