@@ -41,7 +41,7 @@ from swiftformer_keras.files import (
     write_csv_atomically,
     write_json_atomically,
 )
-from swiftformer_keras.imagenet_utils import record_crop_pct
+from swiftformer_keras.imagenet_utils import record_model_facts
 from swiftformer_keras.model import MIN_INPUT_SIZE, VARIANTS, build_swiftformer, variant_config
 
 PROG = "python -m swiftformer_keras.train"
@@ -437,9 +437,10 @@ class RunCheckpoint(keras.callbacks.Callback):
     resumable, and a row beyond it is dropped on resume.
     """
 
-    def __init__(self, config, student, best_top1=-1.0):
+    def __init__(self, config, student, best_top1=-1.0, class_names=None):
         super().__init__()
         self.config, self.student, self.best_top1 = config, student, best_top1
+        self.class_names = class_names
         self.folder = os.path.join(config.output, CHECKPOINTS)
         os.makedirs(self.folder, exist_ok=True)
 
@@ -470,6 +471,7 @@ class RunCheckpoint(keras.callbacks.Callback):
             weights_lib.save_weights_atomically(
                 self.student, os.path.join(self.config.output, "best.weights.h5"),
                 attention=weights_lib.model_attention(self.student), crop_pct=self.config.crop_pct,
+                class_names=self.class_names,
             )
         write_json_atomically(
             os.path.join(self.folder, STATE_FILE),
@@ -612,7 +614,7 @@ def _train(config, callbacks):
             initial_epoch=initial_epoch,
             steps_per_epoch=steps,
             callbacks=[
-                RunCheckpoint(config, student, best),
+                RunCheckpoint(config, student, best, class_names=train_folder.classes),
                 *callbacks,
             ],
             verbose=1 if sys.stdout.isatty() else 2,
@@ -653,13 +655,14 @@ def _finish(config, student, eval_folder, devices):
     inference.set_weights(student.get_weights())
     weights_path = os.path.join(config.output, "model.weights.h5")
     weights_lib.save_weights_atomically(
-        inference, weights_path, attention=weights_lib.model_attention(inference), crop_pct=config.crop_pct
+        inference, weights_path, attention=weights_lib.model_attention(inference), crop_pct=config.crop_pct,
+        class_names=eval_folder.classes,
     )
 
     def save_keras(temp):
         inference.save(temp)
-        # The tools evaluate and convert with the crop the model was trained for.
-        record_crop_pct(temp, config.crop_pct)
+        # The tools evaluate with the crop the model was trained for; exports label their scores.
+        record_model_facts(temp, crop_pct=config.crop_pct, class_names=eval_folder.classes)
 
     write_atomically(
         os.path.join(config.output, "model.keras"), save_keras, keep_name=True,

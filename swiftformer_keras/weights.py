@@ -30,7 +30,7 @@ from swiftformer_keras import checkpoints
 from swiftformer_keras import layers as _registered_layers  # noqa: F401  (.keras files name the SwiftFormer layers)
 from swiftformer_keras.architecture import all_layers, variable_shapes, variant_config, variant_name
 from swiftformer_keras.files import write_atomically
-from swiftformer_keras.imagenet_utils import CROP_PCT_ATTRIBUTE
+from swiftformer_keras.imagenet_utils import record_model_facts
 
 BASE_URL_ENV = "SWIFTFORMER_WEIGHTS_URL"
 DEFAULT_BASE_URL = "https://huggingface.co"
@@ -323,13 +323,13 @@ def saved_attention_of(path):
     return value.decode() if isinstance(value, bytes) else value
 
 
-def save_weights_atomically(model, destination, attention=None, crop_pct=None):
+def save_weights_atomically(model, destination, attention=None, crop_pct=None, class_names=None):
     """`model.save_weights(destination)` through a temporary file and a rename.
 
     `attention` is recorded as an HDF5 attribute, so that loading the file
     later builds the formulation the weights were trained with; `crop_pct`,
-    the evaluation crop the model was trained for, likewise (the tools read
-    it through `imagenet_utils.recorded_crop_pct`).
+    the evaluation crop the model was trained for, and `class_names`, its
+    classes, likewise (`imagenet_utils.record_model_facts`).
     """
     os.makedirs(os.path.dirname(os.path.abspath(destination)), exist_ok=True)
 
@@ -340,8 +340,8 @@ def save_weights_atomically(model, destination, attention=None, crop_pct=None):
                 del file["optimizer"]
             if attention:
                 file.attrs[ATTENTION_ATTRIBUTE] = attention
-            if crop_pct is not None:
-                file.attrs[CROP_PCT_ATTRIBUTE] = float(crop_pct)
+        if crop_pct is not None or class_names is not None:
+            record_model_facts(temp, crop_pct=crop_pct, class_names=class_names)
 
     return write_atomically(destination, write, keep_name=True, size_hint=hdf5_size_hint(model.weights))
 
