@@ -5,6 +5,13 @@
     python conversion/to_tflite.py --keras-model run/model.keras --int8 --calib-dir data/train \\
         --eval-dir data/test --crop-pct 1.0 --report int8.json --debug
 
+Every file is a drop-in for Android's image clients (Task Library, MediaPipe
+Tasks): it returns probabilities (--classifier-activation none: logits), takes
+RGB pixels in [0, 255] (--input-type float32, the default; uint8: camera
+bytes; normalized: the Keras model's own input) and carries TFLite metadata
+with its class names (--labels FILE, else those a trained model records, else
+ImageNet's); its model card <name>.md and report <name>.json are written beside it.
+
 Modes: --fp32 (default), --fp16, --dynamic (int8 weights, float activations),
 --int8 (full integer; needs --calib-dir, or --calib-random for latency tests
 only). --min-runtime 2.14 makes the file load and run fast on tflite-runtime
@@ -21,6 +28,7 @@ exit code 2; arguments and destinations are checked before the conversion.
 import argparse
 import dataclasses
 import os
+import shlex
 import sys
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")  # TFLite conversion runs on TensorFlow
@@ -28,6 +36,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from swiftformer_keras import cli, conversion, tflite_report  # noqa: E402
 from swiftformer_keras.calibration import IMAGENET_CROP_PCT  # noqa: E402
+from swiftformer_keras.export import INPUT_TYPES  # noqa: E402
 from swiftformer_keras.layers import ACTIVATIONS  # noqa: E402
 from swiftformer_keras.recipe import DEFAULT_MIN_RUNTIME, recipe_for  # noqa: E402
 from swiftformer_keras.runtime_versions import SUPPORTED_MIN_RUNTIMES, check_runtime_choice  # noqa: E402
@@ -67,8 +76,25 @@ def parse_args(argv=None):
                         f"trained by the project records, else ImageNet's {IMAGENET_CROP_PCT})")
     parser.add_argument("--io", choices=("float32", "int8", "uint8"), default="float32",
                         help="int8 model input/output type")
+    parser.add_argument("--input-type", choices=INPUT_TYPES, default="float32",
+                        help="what the file takes: float32 RGB pixels in [0, 255] (default), uint8 pixels "
+                        "(camera bytes), or normalized (the Keras model's input: ImageNet mean/std applied; "
+                        "MediaPipe refuses its per-channel metadata)")
+    parser.add_argument("--classifier-activation", choices=("softmax", "none"), default="softmax",
+                        help="the output: softmax probabilities (default, as keras.applications) or none (logits)")
+    parser.add_argument("--labels", metavar="FILE",
+                        help="class names, one UTF-8 line per class (default: a trained model's recorded names, "
+                        "else ImageNet's for 1000 classes)")
+    parser.add_argument("--no-metadata", dest="metadata", action="store_false",
+                        help="write no TFLite metadata (Task Library and MediaPipe need it)")
+    parser.add_argument("--no-card", dest="card", action="store_false",
+                        help="write no model card <name>.md and report <name>.json beside the file")
+    parser.add_argument("--latency-runs", type=cli.number(int, minimum=0), default=0, metavar="N",
+                        help="measure host latency over N runs into the report and card")
+    parser.add_argument("--license", help="the metadata's license field")
+    parser.add_argument("--author", default=conversion.AUTHOR, help="the metadata's author field")
     parser.add_argument("--output", help="the .tflite file (default swiftformer_<model>_<mode>.tflite)")
-    parser.add_argument("--report", help="write the report as JSON here")
+    parser.add_argument("--report", help="write the report as JSON here (default <name>.json beside the card)")
     parser.add_argument("--debug", action="store_true", help="per-layer int8 error table")
     parser.add_argument("--min-runtime", type=_runtime_choice, metavar="VERSION",
                         help="the oldest TFLite runtime (TF numbering: tflite-runtime 2.14, the 2.16 AAR; LiteRT "
@@ -127,9 +153,19 @@ def _main(argv):
         report_path=args.report,
         min_runtime=args.min_runtime,
         recipe=_recipe(args),
+        classifier_activation=None if args.classifier_activation == "none" else args.classifier_activation,
+        input_type=args.input_type,
+        labels=args.labels,
+        metadata=args.metadata,
+        card=args.card,
+        latency_runs=args.latency_runs,
+        license=args.license,
+        author=args.author,
+        command=" ".join(["python", PROG, *map(shlex.quote, argv if argv is not None else sys.argv[1:])]),
     )
     print(tflite_report.markdown(report))
-    print(f"\nwrote {args.output}" + (f" and {args.report}" if args.report else ""))
+    written = [args.output] + [path for path in (report.get("report_file"), report.get("card_file")) if path]
+    print("\nwrote " + ", ".join(written))
     return 0
 
 

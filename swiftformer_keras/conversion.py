@@ -12,22 +12,30 @@ import os
 
 import numpy as np
 
+from swiftformer_keras import __version__
 from swiftformer_keras import calibration as calib_lib
 from swiftformer_keras import layers as sf_layers
-from swiftformer_keras import export, tflite_report
+from swiftformer_keras import export, model_card, tflite_metadata, tflite_report
 from swiftformer_keras.cli import check_number
 from swiftformer_keras.data import check_image_size
-from swiftformer_keras.files import check_output_paths, write_json_atomically
-from swiftformer_keras.imagenet_utils import resolve_crop_pct
+from swiftformer_keras.files import check_output_paths, write_json_atomically, write_text_atomically
+from swiftformer_keras.imagenet_utils import pixels_from_input, recorded_class_names, resolve_crop_pct
+from swiftformer_keras.interpreter import cpu_name, make_interpreter, runtime_version, time_interleaved
 from swiftformer_keras.recipe import DEFAULT_MIN_RUNTIME, MODES, recipe_for
 from swiftformer_keras.runtime_versions import check_runtime_choice, min_runtime as file_min_runtime
 from swiftformer_keras.model import VARIANTS, SwiftFormer, all_layers
 from swiftformer_keras.testing import randomize_weights
-from swiftformer_keras.weights import load_keras_model_file, saved_classes
+from swiftformer_keras.weights import load_keras_model_file, model_attention, saved_classes
 
 DEFAULT_VARIANT = "S"
 DEFAULT_NUM_CALIB = 200
 DEFAULT_NUM_EVAL = 200
+AUTHOR = "swiftformer-keras (Keras 3 port of SwiftFormer, Shaker et al., ICCV 2023)"
+IMAGENET_WEIGHTS_LICENSE = (
+    "Code: Apache-2.0 (swiftformer-keras). Weights: the license of their source, "
+    "Amshaker/SwiftFormer (MBZUAI/swiftformer-* on the Hugging Face Hub)."
+)
+OWN_WEIGHTS_LICENSE = "Code: Apache-2.0 (swiftformer-keras). Weights: those of the model's owner."
 
 
 def load_keras_model(variant=DEFAULT_VARIANT, keras_model=None, weights="imagenet", input_size=None):
@@ -139,6 +147,44 @@ def _evaluate(model, path, eval_dir, num_eval, size, crop_pct, seed):
     return {"eval_dir": os.fspath(eval_dir), "unreadable": unreadable, **tflite_report.fidelity(reference, outputs, labels)}
 
 
+def resolve_labels(labels, keras_model, weights, num_classes):
+    """The class names a file's metadata gets, and where they came from.
+
+    In order: the `labels` file (one UTF-8 name per line); the names a model
+    trained by the project records (its `.keras` file, or its `.weights.h5`
+    given as `weights`); ImageNet's for a 1000-class head. Otherwise none.
+
+    Returns:
+        `(names or None, source)`; `source` is a short text for the report.
+    """
+    if labels is not None:
+        return tflite_metadata.read_labels_file(os.fspath(labels), num_classes), os.fspath(labels)
+    for path in (keras_model, weights):
+        if isinstance(path, (str, os.PathLike)) and os.path.isfile(path):
+            names = recorded_class_names(path)
+            if names is not None:
+                if len(names) != num_classes:
+                    raise ValueError(
+                        f"{os.fspath(path)!r} records {len(names)} class names for {num_classes} classes; "
+                        "pass --labels FILE."
+                    )
+                return names, f"class names recorded in {os.fspath(path)}"
+    if num_classes == 1000:
+        return list(export.imagenet_labels()), "ImageNet-1k class names (a 1000-class head)"
+    return None, f"none: a {num_classes}-class head with no recorded class names (pass --labels FILE)"
+
+
+def measure_latency(path, runs, threads=2):
+    """Median host latency of the file (ms) in the default runtime's XNNPACK, `runs` timed invokes."""
+    interpreter = make_interpreter(model_path=path, num_threads=threads)
+    detail = interpreter.get_input_details()[0]
+    interpreter.set_tensor(detail["index"], np.zeros(detail["shape"], detail["dtype"]))
+    times = time_interleaved({"file": interpreter.invoke}, runs, warmup=5)["file"]
+    name, version = runtime_version()
+    return {"runtime": f"{name} {version}", "threads": threads, "runs": runs,
+            "median_ms": float(np.median(times)), "cpu": cpu_name()}
+
+
 def quantization_debug(model, size, calibration, debug_images, recipe=None, beside=None):
     """Per-layer int8 error from TFLite's quantization debugger, worst first.
 
@@ -199,6 +245,15 @@ def convert_swiftformer(
     seed=0,
     recipe=None,
     min_runtime=None,
+    classifier_activation="softmax",
+    input_type="float32",
+    labels=None,
+    metadata=True,
+    card=True,
+    latency_runs=0,
+    license=None,
+    author=AUTHOR,
+    command=None,
 ):
     """Converts a SwiftFormer to `output` (`.tflite`) and returns the report (a dict).
 
@@ -211,18 +266,33 @@ def convert_swiftformer(
     on (None: `recipe.DEFAULT_MIN_RUNTIME[mode]`); it picks the `recipe`
     (`recipe.recipe_for`) unless one is given, and a file that needs a newer
     runtime is refused. `--debug` measures the same recipe.
-    `report_path` writes the report as JSON. `crop_pct` None is the crop the
-    `keras_model` file records (a model trained by the project), else
-    ImageNet's 0.875: the same default as every tool.
+    `crop_pct` None is the crop the `keras_model` file records (a model
+    trained by the project), else ImageNet's 0.875: the same default as every tool.
 
-    Every argument and both destinations are checked before the model is
+    The file is a drop-in for Android's image clients (Task Library, MediaPipe
+    Tasks): `classifier_activation` `"softmax"` (probabilities, the default)
+    or None (logits); `input_type` `"float32"` (RGB pixels in [0, 255], the
+    default), `"uint8"` (camera bytes) or `"normalized"` (the Keras model's
+    own input, ImageNet mean/std applied by the caller); `metadata` (the
+    normalisation, the output's kind, the class names: `labels` file, else
+    those `resolve_labels` finds). `card` writes the model card beside the
+    file (`<name>.md`) and the JSON report (`report_path`, by default
+    `<name>.json`). `latency_runs` > 0 measures host latency into the report;
+    `command` is the command line the card quotes.
+
+    Every argument and the destinations are checked before the model is
     loaded, so a bad one fails in a second, not after the conversion.
     """
     output = os.fspath(output)
     export._check_destination(output, "--output")
-    check_output_paths(("--output", output), ("--report", report_path))
+    stem = os.path.splitext(output)[0]
+    if card and report_path is None:
+        report_path = stem + ".json"
+    card_path = stem + ".md" if card else None
+    check_output_paths(("--output", output), ("--report", report_path), ("the model card", card_path))
     check_number("num_calib", num_calib, minimum=1, integer=True)
     check_number("num_eval", num_eval, minimum=1, integer=True)
+    check_number("latency_runs", latency_runs, minimum=0, integer=True)
     if crop_pct is not None:
         check_number("crop_pct", crop_pct, above=0, maximum=1)
     crop_pct = resolve_crop_pct(crop_pct, keras_model)
@@ -231,24 +301,46 @@ def convert_swiftformer(
     variant = variant.upper() if isinstance(variant, str) else variant
     if mode not in MODES:
         raise ValueError(f"Unknown mode {mode!r}; use one of {MODES}.")
+    if classifier_activation not in export.CLASSIFIER_ACTIVATIONS:
+        raise ValueError(f"Unknown classifier activation {classifier_activation!r}; use 'softmax' or None (logits).")
+    if input_type not in export.INPUT_TYPES:
+        raise ValueError(f"Unknown input type {input_type!r}; use one of {export.INPUT_TYPES}.")
+    if input_type == "uint8" and io != "float32":
+        raise ValueError(
+            f"--input-type uint8 takes camera pixels as they are and --io {io} quantizes a normalised input; "
+            "use one of them (--input-type uint8 keeps float32 scores out)."
+        )
+    if labels is not None:
+        tflite_metadata.read_labels_file(os.fspath(labels))  # unreadable or not UTF-8: fail now
     min_runtime = check_runtime_choice(min_runtime or DEFAULT_MIN_RUNTIME[mode])
     recipe = export.check_recipe(recipe if recipe is not None else recipe_for(mode, min_runtime))
     if debug and mode != "int8":
         raise ValueError("--debug reports int8 quantization error; use it with --int8.")
     if eval_dir is not None:
         calib_lib.find_images(eval_dir)  # fail on a bad folder before the slow conversion
-    model, size = load_keras_model(variant, keras_model, weights, input_size)
+    logits_model, size = load_keras_model(variant, keras_model, weights, input_size)
+    model = export.with_classifier_activation(logits_model, classifier_activation)
+    class_names, labels_source = resolve_labels(labels, keras_model, weights, int(model.outputs[0].shape[-1]))
     calibration, calib_info = _calibration(mode, size, calib_dir, num_calib, calib_random, crop_pct, seed)
+    info = export.model_info(
+        model, input_type, class_names, **_model_fields(keras_model, variant, weights, mode, input_type,
+                                                        crop_pct, size, license, author),
+    )
     export.export_tflite(
-        model, output, input_shape=size, mode=mode, calibration=calibration, io=io, recipe=recipe,
-        min_runtime=min_runtime,
+        model, output, input_shape=size, mode=mode, io=io, recipe=recipe, min_runtime=min_runtime,
+        calibration=None if calibration is None else (
+            calibration if input_type == "normalized" else pixels_from_input(calibration)),
+        input_type=input_type, metadata=metadata, info=info,
     )
     needs = file_min_runtime(output)
     report = {
         "model": os.fspath(keras_model) if keras_model else f"SwiftFormer-{variant}",
         "weights": None if keras_model else (os.fspath(weights) if weights else "random"),
+        "attention": model_attention(logits_model),
         "mode": mode,
         "io": io,
+        "input_type": input_type,
+        "classifier_activation": classifier_activation or "none",
         "input_size": list(size),
         "crop_pct": crop_pct,
         **({"calibration": calib_info} if calib_info else {}),
@@ -259,20 +351,54 @@ def convert_swiftformer(
         **tflite_report.inspect_tflite(output),
         "recipe": recipe.as_dict(),
         "activation": recipe.activation_text,
+        "labels": {"source": labels_source, "count": len(class_names) if class_names else 0,
+                   "first": class_names[0] if class_names else None,
+                   "last": class_names[-1] if class_names else None},
+        **({"command": command} if command else {}),
     }
     if mode == "int8":
         report["float_ops_kept"] = list(recipe.float_ops)
     if eval_dir is not None:
         report["fidelity"] = _evaluate(model, output, eval_dir, num_eval, size, crop_pct, seed)
+    if latency_runs:
+        report["latency"] = measure_latency(output, latency_runs)
     if debug:
         debug_images = calibration
         if eval_dir is not None:
             paths, _ = calib_lib.find_images(eval_dir)
             debug_images, _, _ = calib_lib.load_images(paths[:32], size, crop_pct)
         report["debug_layers"] = quantization_debug(
-            model, size, calibration, debug_images[:32], recipe, beside=output
+            logits_model, size, calibration, debug_images[:32], recipe, beside=output
         )
     if report_path is not None:
+        report["report_file"] = report_path
+    if card_path is not None:
+        report["card_file"] = card_path
+    if report_path is not None:
         write_json_atomically(report_path, report)
+    if card_path is not None:
+        write_text_atomically(card_path, model_card.model_card(report))
     return report
 
+
+def _model_fields(keras_model, variant, weights, mode, input_type, crop_pct, size, license, author):
+    """The name, description, version, author and license fields of the file's metadata."""
+    if keras_model is not None:
+        name = os.path.splitext(os.path.basename(os.fspath(keras_model)))[0]
+        source = f"the Keras model {os.path.basename(os.fspath(keras_model))}"
+    else:
+        name = f"SwiftFormer-{variant}"
+        source = {"imagenet": "ImageNet-1k weights (Amshaker/SwiftFormer)", "random": "random weights"}.get(
+            weights if isinstance(weights, str) else None, f"weights {os.path.basename(os.fspath(weights))}")
+    takes = {
+        "float32": "RGB pixels in [0, 255] as float32",
+        "uint8": "RGB pixels in [0, 255] as uint8",
+        "normalized": "RGB images normalised with ImageNet's mean and std",
+    }[input_type]
+    description = (
+        f"{name} image classifier ({source}), {mode} TFLite with builtin ops only. Takes {takes}, "
+        f"{size[0]}x{size[1]}, center-cropped at {crop_pct:g}. Converted by swiftformer-keras {__version__}."
+    )
+    own = keras_model is not None or not (isinstance(weights, str) and weights in ("imagenet", "random"))
+    return {"name": name, "description": description, "version": __version__, "author": author or "",
+            "license": license or (OWN_WEIGHTS_LICENSE if own else IMAGENET_WEIGHTS_LICENSE)}

@@ -18,6 +18,7 @@ import os
 
 import numpy as np
 
+from swiftformer_keras import tflite_metadata
 from swiftformer_keras.interpreter import count_partitions, make_interpreter, nodes
 
 # Ops the GPU delegate has a parser for (LiteRT model_builder.cc). QUANTIZE and
@@ -130,6 +131,23 @@ def nnapi_refusals(ops):
     return refused, minimum
 
 
+def metadata_summary(path):
+    """The file's TFLite metadata in short (`tflite_metadata.read_metadata`), or None without any."""
+    described = tflite_metadata.read_metadata(path)
+    if described is None:
+        return None
+    output = described["output"] or {}
+    labels = output.get("labels") or []
+    return {
+        "name": described["name"],
+        "input_normalization": (described["input"] or {}).get("normalization"),
+        "output": output.get("name"),
+        "labels": len(labels),
+        "labels_first_last": [labels[0], labels[-1]] if labels else None,
+        "min_parser_version": described["min_parser_version"],
+    }
+
+
 def inspect_tflite(path):
     """The structural part of the report for one `.tflite` file."""
     path = os.fspath(path)
@@ -149,6 +167,9 @@ def inspect_tflite(path):
         "file": path,
         "size_bytes": os.path.getsize(path),
         **io,
+        "signatures": {key: {"inputs": list(value["inputs"]), "outputs": list(value["outputs"])}
+                       for key, value in interpreter.get_signature_list().items()},
+        "metadata": metadata_summary(path),
         "op_count": len(ops),
         "ops": dict(sorted(by_type.items())),
         "float_ops_in_integer_model": float_ops,

@@ -6,6 +6,7 @@ import os
 import re
 
 import keras
+import numpy as np
 import pytest
 
 from conftest import ROOT, load_script
@@ -326,3 +327,88 @@ def test_activation_replaces_the_recipes_gelu_form_and_keeps_the_rest(tmp_path, 
     with pytest.raises(SystemExit) as exit_info:
         cli.main([*base, "--activation", "relu"])
     assert exit_info.value.code == 2 and "argument --activation: invalid choice: 'relu'" in capsys.readouterr().err
+
+
+# --- issue 13: drop-in files for Android's clients: metadata, card, input and output forms --------
+
+
+def test_the_default_file_is_described_and_gets_a_card_and_a_report(tmp_path, capsys):
+    from swiftformer_keras.tflite_metadata import read_metadata
+
+    output = tmp_path / "xs.tflite"
+    argv = ["--model", "XS", "--weights", "random", "--input-size", "64", "64", "--output", str(output),
+            "--latency-runs", "5"]
+    assert _cli().main(argv) == 0
+    assert sorted(os.listdir(tmp_path)) == ["xs.json", "xs.md", "xs.tflite"]
+    assert f"wrote {output}, {tmp_path / 'xs.json'}, {tmp_path / 'xs.md'}" in capsys.readouterr().out
+    report = json.loads((tmp_path / "xs.json").read_text())
+    assert report["input_type"] == "float32" and report["classifier_activation"] == "softmax"
+    assert report["signatures"] == {"serving_default": {"inputs": ["image"], "outputs": ["probabilities"]}}
+    assert report["labels"]["count"] == 1000 and report["labels"]["last"] == "toilet tissue"
+    assert report["latency"]["runs"] == 5 and report["latency"]["median_ms"] > 0
+    assert report["command"] == "python conversion/to_tflite.py " + " ".join(argv)
+    described = read_metadata(output)
+    assert described["name"] == "SwiftFormer-XS" and described["input"]["normalization"] == {"mean": [0.0], "std": [1.0]}
+    assert "Weights: the license of their source" in described["license"]
+    card = (tmp_path / "xs.md").read_text()
+    assert card.startswith("---\nlibrary_name: litert\npipeline_tag: image-classification\n")
+    for line in (f"| Size | {report['size_bytes'] / 1e6:.2f} MB |", "| XNNPACK partitions | 1 |",
+                 "| Labels | 1000 (tench … toilet tissue); ImageNet-1k class names (a 1000-class head) |",
+                 f"median **{report['latency']['median_ms']:.2f} ms** over 5 runs", report["command"],
+                 'setModelAssetPath("xs.tflite")'):
+        assert line in card, line
+
+
+def test_logits_without_metadata_or_card_are_still_one_flag_away(tmp_path):
+    from swiftformer_keras.interpreter import make_interpreter
+    from swiftformer_keras.tflite_metadata import read_metadata
+
+    output = tmp_path / "logits.tflite"
+    assert _cli().main(["--model", "XS", "--weights", "random", "--input-size", "64", "64", "--output", str(output),
+                        "--classifier-activation", "none", "--input-type", "normalized", "--no-metadata",
+                        "--no-card"]) == 0
+    assert os.listdir(tmp_path) == ["logits.tflite"] and read_metadata(output) is None
+    interpreter = make_interpreter(model_path=str(output))
+    assert interpreter.get_signature_list() == {"serving_default": {"inputs": ["image"], "outputs": ["logits"]}}
+    model, _ = conversion.load_keras_model("XS", weights="random", input_size=(64, 64))
+    image = np.random.default_rng(0).normal(size=(1, 64, 64, 3)).astype(np.float32)
+    interpreter.set_tensor(interpreter.get_input_details()[0]["index"], image)
+    interpreter.invoke()
+    logits = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+    np.testing.assert_allclose(logits, model.predict(image, verbose=0), atol=1e-4)
+    assert logits.sum() != pytest.approx(1.0, abs=1e-3)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--int8", "--calib-random", "--input-type", "uint8", "--io", "int8"],
+         "--input-type uint8 takes camera pixels as they are and --io int8 quantizes a normalised input"),
+        (["--labels", "{tmp}/latin1.txt"], "latin1.txt' is not UTF-8 text (byte 15, line 2); save it as UTF-8"),
+        (["--labels", "{tmp}/absent.txt"], "absent.txt' cannot be read"),
+    ],
+)
+def test_bad_metadata_choices_are_one_line_before_any_work(tmp_path, capsys, no_conversion, args, message):
+    (tmp_path / "latin1.txt").write_bytes("airplane\nvoitur\u00e9\n".encode("latin-1"))
+    args = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    assert _cli().main(["--model", "XS", "--weights", "random", "--output", str(tmp_path / "x.tflite"), *args]) == 2
+    assert message in _one_error_line(capsys.readouterr().err)
+    assert not os.path.exists(tmp_path / "x.tflite")
+
+
+def test_a_labels_file_with_the_wrong_count_is_refused_and_leaves_nothing(tmp_path, capsys):
+    (tmp_path / "four.txt").write_text("airplane\nautomobile\nfrog\nship\n")
+    output = tmp_path / "x.tflite"
+    assert _cli().main(["--model", "XS", "--weights", "random", "--input-size", "64", "64", "--output", str(output),
+                        "--labels", str(tmp_path / "four.txt")]) == 2
+    assert "four.txt' has 4 names; the model has 1000 classes" in _one_error_line(capsys.readouterr().err)
+    assert sorted(os.listdir(tmp_path)) == ["four.txt"]
+
+
+def test_a_trained_model_is_labelled_with_its_class_folders(trained, tmp_path):
+    from swiftformer_keras.tflite_metadata import read_metadata
+
+    data, keras_file = trained
+    report = conversion.convert_swiftformer(tmp_path / "cifar.tflite", keras_model=keras_file, card=False)
+    assert read_metadata(tmp_path / "cifar.tflite")["output"]["labels"] == sorted(os.listdir(os.path.join(data, "train")))
+    assert report["labels"]["source"] == f"class names recorded in {keras_file}"
