@@ -16,6 +16,9 @@ TFLITE_RUNTIME_PYTHON ?=
 RUNTIME_PYTHONS := python3.11 python3.10 python3.9
 TFLITE_RUNTIME_VENV := .venv-tflite-runtime
 RUNTIME_VENVS := $(TFLITE_RUNTIME_VENV) .venv-litert-1.4 .venv-tf-2.16
+# MediaPipe Tasks, the other Android image client that `make test` runs our files in (the Task
+# Library lives in .venv-tflite-runtime, as tflite-support needs numpy < 2 too).
+MEDIAPIPE_VENV := .venv-mediapipe
 
 # $(call runtime_venv,FOLDER,REQUIREMENTS,EXTRAS): FOLDER/.installed, or one line and no
 # environment where no Python <= 3.11 runs (tests/conftest.py skips with the same line).
@@ -66,10 +69,13 @@ $(TFLITE_RUNTIME_VENV)/.installed: requirements-tflite-runtime.txt setup.py
 .venv-tf-2.16/.installed: requirements-tf-2.16.txt setup.py
 	$(call runtime_venv,.venv-tf-2.16,requirements-tf-2.16.txt,)
 
+$(MEDIAPIPE_VENV)/.installed: requirements-mediapipe.txt setup.py
+	$(call runtime_venv,$(MEDIAPIPE_VENV),requirements-mediapipe.txt,)
+
 runtimes: $(addsuffix /.installed,$(RUNTIME_VENVS))
 
-test: $(STAMP) $(TFLITE_RUNTIME_VENV)/.installed
+test: $(STAMP) $(TFLITE_RUNTIME_VENV)/.installed $(MEDIAPIPE_VENV)/.installed
 	$(PY) -m pytest
 
 clean:
-	rm -rf $(VENV) $(RUNTIME_VENVS) .pytest_cache *.egg-info
+	rm -rf $(VENV) $(RUNTIME_VENVS) $(MEDIAPIPE_VENV) .pytest_cache *.egg-info

@@ -281,3 +281,19 @@ def tflite_runtime_python():
         pytest.skip(NO_RUNTIME_PYTHON)
     pytest.fail(f"{TFLITE_RUNTIME_VENV} is missing or incomplete although {found} can make it: "
                 "run `make .venv-tflite-runtime/.installed` (`make test` does)")
+
+
+MEDIAPIPE_VENV = os.path.join(ROOT, ".venv-mediapipe")
+
+
+@pytest.fixture(scope="session")
+def mediapipe_python():
+    """The python of .venv-mediapipe (MediaPipe Tasks, made by `make test` like .venv-tflite-runtime)."""
+    python = os.path.join(MEDIAPIPE_VENV, "bin", "python")
+    if os.path.isfile(os.path.join(MEDIAPIPE_VENV, ".installed")) and os.access(python, os.X_OK):
+        return python
+    found = os.environ.get("TFLITE_RUNTIME_PYTHON") or python_for_tflite_runtime()
+    if found is None:
+        pytest.skip(NO_RUNTIME_PYTHON.replace(".venv-tflite-runtime", ".venv-mediapipe"))
+    pytest.fail(f"{MEDIAPIPE_VENV} is missing or incomplete although {found} can make it: "
+                "run `make .venv-mediapipe/.installed` (`make test` does)")
