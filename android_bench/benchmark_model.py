@@ -24,7 +24,6 @@ Two tools answer to the name benchmark_model, and `tool` picks which one a comma
   op profile is --use_profiler=true (it has no --enable_op_profiling).
 """
 
-import contextlib
 import os
 import re
 
@@ -71,26 +70,10 @@ TOOLS = tuple(TOOL_DELEGATE_FLAGS)
 # The op-profiling flag of each tool (benchmark_tflite_model.cc; benchmark_litert_model.h).
 PROFILING_FLAG = {"tflite": "--enable_op_profiling=true", "litert": "--use_profiler=true"}
 DEFAULT_TOOL = "tflite"
-# The tool that `benchmark_command` and `judge` target when they are not told: matrix.py calls them
-# without a tool, so run.py sets it for a whole matrix with `using_tool`.
-_current_tool = DEFAULT_TOOL
 
 
-@contextlib.contextmanager
-def using_tool(tool):
-    """Within the block, `benchmark_command` and `judge` default to `tool` ("tflite" or "litert")."""
-    global _current_tool
-    delegate_flags(tool)  # refuses an unknown tool before anything runs
-    previous, _current_tool = _current_tool, tool
-    try:
-        yield
-    finally:
-        _current_tool = previous
-
-
-def delegate_flags(tool=None):
-    """The delegate -> flags table of `tool` (default: the current one)."""
-    tool = tool or _current_tool
+def delegate_flags(tool=DEFAULT_TOOL):
+    """The delegate -> flags table of `tool` ("tflite" or "litert")."""
     if tool not in TOOL_DELEGATE_FLAGS:
         raise ValueError(f"Unknown benchmark tool {tool!r}; choose from {', '.join(TOOLS)}.")
     return TOOL_DELEGATE_FLAGS[tool]
@@ -102,16 +85,15 @@ _PROVIDER_NAMES = {"xnnpack": "XNNPACK", "nnapi": "NNAPI", "gpu": "GPU"}
 
 
 def benchmark_command(binary, model, delegate, threads, num_runs, warmup_runs, op_profiling=False,
-                      cpu_mask=None, max_secs=DEFAULT_TIMEOUT, tool=None):
+                      cpu_mask=None, max_secs=DEFAULT_TIMEOUT, tool=DEFAULT_TOOL):
     """The argument list of one benchmark_model run (for `adb shell`, see adb.shell_command).
 
     `cpu_mask` (hex, e.g. "f0" for the big cores of many phones) prefixes `taskset <mask>`: pinning
     the process to one cluster removes the big.LITTLE scheduling noise between runs, as the
     benchmark README recommends ("Reducing variance between runs on Android"). The mask is
     device-specific. See the module docstring for the run-count flags and `tool`
-    ("tflite" or "litert"; default: the current one, see `using_tool`).
+    ("tflite" or "litert").
     """
-    tool = tool or _current_tool
     flags = delegate_flags(tool)
     if delegate not in flags:
         raise ValueError(f"Unknown delegate {delegate!r} for the {tool} benchmark_model; "
@@ -153,13 +135,12 @@ def _delegate_unavailable(output, delegate, tool=DEFAULT_TOOL):
     return None
 
 
-def judge(result, parsed, delegate, num_runs, tool=None):
+def judge(result, parsed, delegate, num_runs, tool=DEFAULT_TOOL):
     """(status, reason, whether the parsed numbers belong in the row) of one finished run.
 
     `result` is the run's `commands.Result`, `parsed` what parse.py read from its output, `tool`
-    the benchmark_model it ran (default: the current one, see `using_tool`).
+    the benchmark_model it ran ("tflite" or "litert").
     """
-    tool = tool or _current_tool
     status, reason = parsed.get("status") or "ok", parsed.get("reason")
     if result.returncode != 0:
         # benchmark_main.cc returns EXIT_FAILURE for any failure; `adb shell` passes the exit code

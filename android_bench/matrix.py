@@ -14,7 +14,7 @@ import sys
 from android_bench import adb as adb_lib
 from android_bench import commands
 from android_bench import rows as table
-from android_bench.benchmark_model import DEFAULT_TIMEOUT, benchmark_command, judge, log_stem
+from android_bench.benchmark_model import DEFAULT_TIMEOUT, DEFAULT_TOOL, benchmark_command, judge, log_stem
 from android_bench.parse import parse_benchmark_output as _parse
 from swiftformer_keras import cli
 from swiftformer_keras.files import write_json_atomically, write_text_atomically
@@ -50,7 +50,7 @@ def _save(what, path, write, content):
     return None
 
 
-def _measure(argv, fields, num_runs, timeout, output_dir, details, log, stems=None):
+def _measure(argv, fields, num_runs, timeout, output_dir, details, log, stems=None, tool=DEFAULT_TOOL):
     """Runs one benchmark command; returns its row (never raises for a failed run or a failed write).
 
     `stems` is the set of log / profile names given out so far in this run (see `log_stem`).
@@ -71,7 +71,7 @@ def _measure(argv, fields, num_runs, timeout, output_dir, details, log, stems=No
             parsed = {"status": "failed",
                       "reason": f"could not parse the benchmark_model output ({type(error).__name__}: {error})"}
         op_profile = parsed.pop("op_profile", None)
-        status, reason, trusted = judge(result, parsed, delegate, num_runs)
+        status, reason, trusted = judge(result, parsed, delegate, num_runs, tool=tool)
         # Keys outside the table would be refused by make_row; the raw log keeps everything.
         measured = {k: v for k, v in parsed.items() if k in _MEASURED} if trusted else {}
         measured.update(status=status, reason=reason)
@@ -120,20 +120,22 @@ def _model_problem(model):
 
 def run_matrix(models, delegates, threads, binary, *, num_runs=50, warmup_runs=5, op_profiling=False,
                cpu_mask=None, host=False, serials=None, adb="adb", timeout=DEFAULT_TIMEOUT,
-               output_dir=None, details=None, log=_log):
+               output_dir=None, details=None, log=_log, tool=DEFAULT_TOOL):
     """Benchmarks every (device, model, delegate, threads); returns the rows, failed ones included.
 
     Rows come device by device (phones ready for use first, then the ones adb lists in another
     state), then model, delegate, threads. Local problems (a missing binary or model) fail their
     cells before any phone is touched. `details`, a dict if given, receives "devices" (every
     phone's properties, ABI included, which the table has no column for) and "op_profiles" (the
-    profile files written to `output_dir`).
+    profile files written to `output_dir`). `tool` is the benchmark_model the binary is:
+    "tflite" (TensorFlow Lite's) or "litert" (LiteRT's CompiledModel tool), whose flags differ.
     """
     details = {} if details is None else details
     details.setdefault("devices", [])
     options = dict(num_runs=num_runs, warmup_runs=warmup_runs, op_profiling=op_profiling,
-                   cpu_mask=cpu_mask, max_secs=timeout)
-    run = dict(num_runs=num_runs, timeout=timeout, output_dir=output_dir, details=details, log=log, stems=set())
+                   cpu_mask=cpu_mask, max_secs=timeout, tool=tool)
+    run = dict(num_runs=num_runs, timeout=timeout, output_dir=output_dir, details=details, log=log, stems=set(),
+               tool=tool)
     source = "host-binary" if host else "android"
 
     problem = _binary_problem(binary, host)

@@ -51,7 +51,7 @@ from android_bench.adb import (  # noqa: E402, F401
     ADB_TIMEOUT, REMOTE_BINARY, REMOTE_DIR, device_info, list_devices, parse_devices, parse_getprop, resolve_adb,
 )
 from android_bench.benchmark_model import (  # noqa: E402, F401
-    DEFAULT_TIMEOUT, DEFAULT_TOOL, DELEGATE_FLAGS, TOOL_DELEGATE_FLAGS, TOOLS, benchmark_command, using_tool,
+    DEFAULT_TIMEOUT, DEFAULT_TOOL, DELEGATE_FLAGS, TOOL_DELEGATE_FLAGS, TOOLS, benchmark_command,
 )
 from android_bench.commands import Result, run_command  # noqa: E402, F401
 from android_bench.matrix import _log, host_info, run_matrix  # noqa: E402, F401
@@ -140,13 +140,12 @@ def _main(argv):
     check_output_folder("--output-dir", args.output_dir)  # before the runs, which may take hours
 
     details = {}
-    with using_tool(args.tool):  # the matrix builds and judges every command for this tool
-        rows = run_matrix(
-            args.models, args.delegates, args.threads, args.binary, num_runs=args.num_runs,
-            warmup_runs=args.warmup_runs, op_profiling=args.op_profiling, cpu_mask=args.cpu_mask,
-            host=args.host, serials=args.serial, adb=args.adb, timeout=args.timeout,
-            output_dir=args.output_dir, details=details,
-        )
+    rows = run_matrix(
+        args.models, args.delegates, args.threads, args.binary, num_runs=args.num_runs,
+        warmup_runs=args.warmup_runs, op_profiling=args.op_profiling, cpu_mask=args.cpu_mask,
+        host=args.host, serials=args.serial, adb=args.adb, timeout=args.timeout,
+        output_dir=args.output_dir, details=details, tool=args.tool,
+    )
     print(table.markdown(rows))
     flags = TOOL_DELEGATE_FLAGS[args.tool]
     settings = {

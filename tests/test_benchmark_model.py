@@ -72,16 +72,14 @@ def test_unknown_tool_is_refused():
     with pytest.raises(ValueError, match="tflite, litert"):
         benchmark_model.benchmark_command("bm", "m.tflite", "gpu", 1, 1, 1, tool="onnx")
     with pytest.raises(ValueError, match="onnx"):
-        with benchmark_model.using_tool("onnx"):
-            pass
+        benchmark_model.delegate_flags("onnx")
 
 
-def test_using_tool_sets_the_default_for_commands_and_judging_then_restores_it():
-    with benchmark_model.using_tool("litert"):
-        assert benchmark_model.benchmark_command("bm", "m.tflite", "gpu", 1, 1, 1)[-1] == "--use_gpu=true"
-        # an old TFLite tool given the LiteRT flag ignores it: the row is not a GPU measurement
-        result = Result(0, "STARTING!\nUnconsumed cmdline flags: --use_gpu=true\n", None)
-        status, reason, trusted = benchmark_model.judge(result, {"status": "ok", "avg_ms": 1.0}, "gpu", 1)
-        assert (status, trusted) == ("failed", False) and "--use_gpu=true" in reason
+def test_the_tool_chooses_the_flags_and_the_judging():
+    assert benchmark_model.benchmark_command("bm", "m.tflite", "gpu", 1, 1, 1, tool="litert")[-1] == "--use_gpu=true"
+    # an old TFLite tool given the LiteRT flag ignores it: the row is not a GPU measurement
+    result = Result(0, "STARTING!\nUnconsumed cmdline flags: --use_gpu=true\n", None)
+    status, reason, trusted = benchmark_model.judge(result, {"status": "ok", "avg_ms": 1.0}, "gpu", 1, tool="litert")
+    assert (status, trusted) == ("failed", False) and "--use_gpu=true" in reason
     assert benchmark_model.benchmark_command("bm", "m.tflite", "gpu", 1, 1, 1)[-2:] == [
         "--use_gpu=true", "--use_xnnpack=false"]
