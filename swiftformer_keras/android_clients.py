@@ -19,6 +19,8 @@ and the client.
 
 import argparse
 import json
+import os
+import subprocess
 import sys
 
 import numpy as np
@@ -26,6 +28,39 @@ import numpy as np
 from swiftformer_keras.imagenet_utils import IMAGENET_CROP_PCT, open_rgb, resize_and_center_crop
 
 CLIENTS = ("task-library", "mediapipe")
+# The environment `make test` makes for each client, relative to the project root.
+CLIENT_VENVS = {"task-library": ".venv-tflite-runtime", "mediapipe": ".venv-mediapipe"}
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def client_python(client, root=ROOT):
+    """The python of `client`'s environment.
+
+    Raises:
+        ValueError: the environment is missing; the message says how to make it.
+    """
+    venv = os.path.join(root, CLIENT_VENVS[client])
+    python = os.path.join(venv, "bin", "python")
+    if not os.access(python, os.X_OK):
+        raise ValueError(f"{client} runs in {venv}, which does not exist: run `make {CLIENT_VENVS[client]}/.installed`.")
+    return python
+
+
+def classify_in_client(client, model, images, size, crop_pct, classes, python=None, timeout=600):
+    """`client`'s answer on `images` (paths) in its own environment: the JSON `main` prints.
+
+    A client that refuses the file answers `{"client": ..., "error": "..."}`.
+    """
+    python = python or client_python(client)
+    done = subprocess.run(
+        [python, "-m", "swiftformer_keras.android_clients", client, os.path.abspath(model), *map(os.path.abspath, images),
+         "--size", *map(str, size), "--crop-pct", str(crop_pct), "--classes", str(classes)],
+        capture_output=True, text=True, cwd=ROOT, timeout=timeout,
+    )
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if not lines:
+        raise RuntimeError(f"{client} printed no answer (exit {done.returncode}): {done.stderr[-2000:]}")
+    return json.loads(lines[-1])
 
 
 def _crops(paths, size, crop_pct):

@@ -8,11 +8,11 @@ file is written only after it has converted with builtin ops only and run in
 the LiteRT interpreter; the report then measures it against the Keras model.
 """
 
+import importlib.metadata
 import os
 
 import numpy as np
 
-from swiftformer_keras import __version__
 from swiftformer_keras import calibration as calib_lib
 from swiftformer_keras import layers as sf_layers
 from swiftformer_keras import export, model_card, tflite_metadata, tflite_report
@@ -30,6 +30,10 @@ from swiftformer_keras.weights import load_keras_model_file, model_attention, sa
 DEFAULT_VARIANT = "S"
 DEFAULT_NUM_CALIB = 200
 DEFAULT_NUM_EVAL = 200
+try:
+    __version__ = importlib.metadata.version("swiftformer-keras")
+except importlib.metadata.PackageNotFoundError:  # run from a source tree that was not installed
+    __version__ = "unknown"
 AUTHOR = "swiftformer-keras (Keras 3 port of SwiftFormer, Shaker et al., ICCV 2023)"
 IMAGENET_WEIGHTS_LICENSE = (
     "Code: Apache-2.0 (swiftformer-keras). Weights: the license of their source, "
@@ -384,8 +388,11 @@ def convert_swiftformer(
 def _model_fields(keras_model, variant, weights, mode, input_type, crop_pct, size, license, author):
     """The name, description, version, author and license fields of the file's metadata."""
     if keras_model is not None:
-        name = os.path.splitext(os.path.basename(os.fspath(keras_model)))[0]
-        source = f"the Keras model {os.path.basename(os.fspath(keras_model))}"
+        path = os.path.abspath(os.fspath(keras_model))
+        name = os.path.splitext(os.path.basename(path))[0]
+        if name == "model":  # train's output folder names the run: run/model.keras -> "run"
+            name = os.path.basename(os.path.dirname(path)) or name
+        source = f"the Keras model {os.path.basename(path)}"
     else:
         name = f"SwiftFormer-{variant}"
         source = {"imagenet": "ImageNet-1k weights (Amshaker/SwiftFormer)", "random": "random weights"}.get(

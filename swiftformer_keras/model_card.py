@@ -88,7 +88,7 @@ def _file_table(report):
     op_text = ", ".join(f"{name} {count}" for name, count in ops[:TOP_OPS])
     if len(ops) > TOP_OPS:
         op_text += f", and {len(ops) - TOP_OPS} more kinds"
-    weights = report.get("weights") or report["model"]
+    weights = report.get("weights") or "those of the Keras model file"
     rows = [
         ("Model", report["model"]),
         ("Weights", f"{weights} (attention: {report.get('attention', 'l2')})"),

@@ -2,16 +2,15 @@
 own environment made by `make test`, on real photos and on the CIFAR-10 model's test images."""
 
 import glob
-import json
 import os
-import subprocess
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import ROOT, SHARED_DATA
+from conftest import SHARED_DATA
 from swiftformer_keras import conversion, export
+from swiftformer_keras.android_clients import classify_in_client
 from swiftformer_keras.imagenet_utils import open_rgb, preprocess_input, resize_and_center_crop
 
 PHOTOS = sorted(glob.glob(os.path.join(SHARED_DATA, "imagenet-samples", "images", "*")))[:12]
@@ -24,14 +23,7 @@ def _clients(tflite_runtime_python, mediapipe_python):
 
 def classify(python, client, model, images, size, crop_pct, classes):
     """The client's answer (`android_clients`' JSON) in its own environment."""
-    done = subprocess.run(
-        [python, "-m", "swiftformer_keras.android_clients", client, os.fspath(model), *images,
-         "--size", *map(str, size), "--crop-pct", str(crop_pct), "--classes", str(classes)],
-        capture_output=True, text=True, cwd=ROOT, timeout=300,
-    )
-    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
-    assert lines, f"{client} printed no answer (exit {done.returncode}): {done.stderr[-2000:]}"
-    return json.loads(lines[-1])
+    return classify_in_client(client, model, images, size, crop_pct, classes, python=python)
 
 
 def keras_probabilities(model, images, size, crop_pct):

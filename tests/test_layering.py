@@ -25,13 +25,15 @@ ORDER = [
     "swiftformer_keras.calibration", "swiftformer_keras.convert_weights", "swiftformer_keras.train",
     # .tflite files
     "swiftformer_keras.interpreter", "swiftformer_keras.runtime_versions", "swiftformer_keras.runtime_worker",
-    "swiftformer_keras.recipe", "swiftformer_keras.export",
-    "swiftformer_keras.tflite_report", "swiftformer_keras.conversion", "swiftformer_keras.evaluate",
+    "swiftformer_keras.recipe", "swiftformer_keras.tflite_metadata", "swiftformer_keras.export",
+    "swiftformer_keras.tflite_report", "swiftformer_keras.model_card", "swiftformer_keras.conversion",
+    "swiftformer_keras.evaluate", "swiftformer_keras.android_clients",
     "swiftformer_keras",
     # tables: benchmarks on the host and on phones, and the comparison with other runtimes
     "android_bench", "android_bench.rows", "android_bench.parse", "android_bench.commands", "android_bench.adb",
     "android_bench.benchmark_model", "android_bench.matrix", "android_bench.torch_reference",
     "android_bench.litert_torch_export", "android_bench.host", "android_bench.run", "android_bench.compare",
+    "android_bench.clients",
     "conversion.to_tflite", "conversion.benchmark", "conversion.runtime_matrix", "examples.demo",
 ]
 PACKAGES = ("swiftformer_keras", "android_bench")
