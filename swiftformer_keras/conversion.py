@@ -288,6 +288,7 @@ def convert_swiftformer(
     loaded, so a bad one fails in a second, not after the conversion.
     """
     output = os.fspath(output)
+    report_path = None if report_path is None else os.fspath(report_path)
     export._check_destination(output, "--output")
     stem = os.path.splitext(output)[0]
     if card and report_path is None:

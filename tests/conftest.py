@@ -297,3 +297,19 @@ def mediapipe_python():
         pytest.skip(NO_RUNTIME_PYTHON.replace(".venv-tflite-runtime", ".venv-mediapipe"))
     pytest.fail(f"{MEDIAPIPE_VENV} is missing or incomplete although {found} can make it: "
                 "run `make .venv-mediapipe/.installed` (`make test` does)")
+
+
+@pytest.fixture(scope="session")
+def cifar_tflite(trained_run, small_cifar, tmp_path_factory):
+    """The shared trained model (`trained_run`) as the default fp32 and int8 files of to_tflite
+    (probabilities, pixel input, metadata labelled with the class names its training recorded),
+    with their reports: `{"keras": path, "fp32": (path, report), "int8": (path, report)}`."""
+    from swiftformer_keras import conversion
+
+    folder = tmp_path_factory.mktemp("cifar-tflite")
+    keras_file = os.path.join(trained_run[0], "model.keras")
+    made = {"keras": keras_file}
+    for mode, options in (("fp32", {}), ("int8", {"calib_dir": os.path.join(small_cifar[0], "train"), "num_calib": 64})):
+        path = folder / f"cifar_{mode}.tflite"
+        made[mode] = (path, conversion.convert_swiftformer(path, mode=mode, keras_model=keras_file, card=False, **options))
+    return made

@@ -111,19 +111,11 @@ def test_a_normalized_input_file_runs_in_the_task_library_and_mediapipe_refuses_
 
 
 @pytest.fixture(scope="module")
-def cifar_files(trained_run, small_cifar, tmp_path_factory):
+def cifar_files(cifar_tflite):
     """The CIFAR-10 reference model (conftest's 4-class XS at 64) as fp32 and int8 files, labelled
-    with the class names its training recorded."""
-    folder = tmp_path_factory.mktemp("cifar-clients")
-    keras_file = os.path.join(trained_run[0], "model.keras")
-    files = {
-        "fp32": folder / "cifar_fp32.tflite",
-        "int8": folder / "cifar_int8.tflite",
-    }
-    conversion.convert_swiftformer(files["fp32"], keras_model=keras_file, card=False)
-    conversion.convert_swiftformer(files["int8"], mode="int8", keras_model=keras_file, card=False,
-                                   calib_dir=os.path.join(small_cifar[0], "train"), num_calib=64)
-    model, _ = conversion.load_keras_model(keras_model=keras_file)
+    with the class names its training recorded, and the Keras model with their softmax."""
+    model, _ = conversion.load_keras_model(keras_model=cifar_tflite["keras"])
+    files = {mode: cifar_tflite[mode][0] for mode in ("fp32", "int8")}
     return files, export.with_classifier_activation(model, "softmax")
 
 

@@ -7,18 +7,16 @@ from conftest import load_script
 from swiftformer_keras import conversion
 
 
-def test_the_table_scores_a_trained_models_file_in_both_clients(trained_run, small_cifar, tmp_path, capsys,
+def test_the_table_scores_a_trained_models_file_in_both_clients(cifar_tflite, small_cifar, tmp_path, capsys,
                                                                tflite_runtime_python, mediapipe_python):
-    keras_file = os.path.join(trained_run[0], "model.keras")
-    tflite = tmp_path / "cifar.tflite"
-    conversion.convert_swiftformer(tflite, keras_model=keras_file, card=False)
+    keras_file, tflite = cifar_tflite["keras"], cifar_tflite["fp32"][0]
     test_dir = os.path.join(small_cifar[0], "test")
     code = load_script("android_bench/clients.py").main([
         "--keras-model", keras_file, "--files", str(tflite), "--images", test_dir, "--num", "24",
         "--csv", str(tmp_path / "clients.csv"),
     ])
     assert code == 0
-    table = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| cifar.tflite")]
+    table = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| cifar_fp32.tflite")]
     assert len(table) == 2 and "task-library 0.4.4" in table[0] and "mediapipe 1.2.2" in table[1]
     with open(tmp_path / "clients.csv") as file:
         rows = list(csv.DictReader(file))

@@ -44,7 +44,7 @@ def test_int8_of_a_trained_model_keeps_its_predictions(trained, tmp_path):
     assert layers[0]["rmse/scale"] >= layers[-1]["rmse/scale"]
     with open(tmp_path / "int8.json") as file:
         assert json.load(file)["fidelity"]["top1_agreement"] == fid["top1_agreement"]
-    assert sorted(os.listdir(tmp_path)) == ["int8.json", "int8.tflite"]
+    assert sorted(os.listdir(tmp_path)) == ["int8.json", "int8.md", "int8.tflite"]  # the report, the card
 
 
 def test_cli_fp16_of_a_variant_prints_and_writes_the_report(tmp_path, capsys):
@@ -235,13 +235,15 @@ def test_unknown_float_ops_are_refused_before_the_model_loads(tmp_path, capsys, 
 @pytest.fixture(scope="module")
 def runtime_files(tmp_path_factory):
     """XS (64 x 64, random weights) in every mode for --min-runtime 2.14, and the dynamic file of
-    the LiteRT recipe (per-channel FULLY_CONNECTED v12), with their reports."""
+    the LiteRT recipe (per-channel FULLY_CONNECTED v12), with their reports. Logits out, whose
+    spread makes runtimes' differences comparable; no card."""
     folder = tmp_path_factory.mktemp("runtimes")
     made = {}
     for mode, version in [(mode, "2.14") for mode in ("fp32", "fp16", "dynamic", "int8")] + [("dynamic", "2.17")]:
         output, report = folder / f"xs_{mode}_{version}.tflite", folder / f"xs_{mode}_{version}.json"
         assert _cli().main(["--model", "XS", "--weights", "random", "--input-size", "64", "64", f"--{mode}",
                             "--calib-random", "--num-calib", "8", "--min-runtime", version,
+                            "--classifier-activation", "none", "--no-card",
                             "--output", str(output), "--report", str(report)]) == 0
         with open(report) as file:
             made[f"{mode} {version}"] = {"path": str(output), "report": json.load(file)}
@@ -405,10 +407,11 @@ def test_a_labels_file_with_the_wrong_count_is_refused_and_leaves_nothing(tmp_pa
     assert sorted(os.listdir(tmp_path)) == ["four.txt"]
 
 
-def test_a_trained_model_is_labelled_with_its_class_folders(trained, tmp_path):
+def test_a_trained_model_is_labelled_with_its_class_folders(cifar_tflite, small_cifar):
     from swiftformer_keras.tflite_metadata import read_metadata
 
-    data, keras_file = trained
-    report = conversion.convert_swiftformer(tmp_path / "cifar.tflite", keras_model=keras_file, card=False)
-    assert read_metadata(tmp_path / "cifar.tflite")["output"]["labels"] == sorted(os.listdir(os.path.join(data, "train")))
-    assert report["labels"]["source"] == f"class names recorded in {keras_file}"
+    path, report = cifar_tflite["fp32"]
+    classes = sorted(os.listdir(os.path.join(small_cifar[0], "train")))
+    assert read_metadata(path)["output"]["labels"] == classes
+    assert report["labels"] == {"source": f"class names recorded in {cifar_tflite['keras']}", "count": len(classes),
+                                "first": classes[0], "last": classes[-1]}
