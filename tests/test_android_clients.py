@@ -50,32 +50,35 @@ def _check_matches_keras(answer, reference, labels):
 
 @pytest.fixture(scope="module")
 def imagenet_files(tmp_path_factory):
-    """XS (random weights with a trained model's logit spread) at 224: the default fp32 and int8
-    files (float pixels in), a uint8-input fp32 file, and a normalised-input fp32 file."""
+    """XS (random weights with a trained model's logit spread): the default fp32 file (float
+    pixels in) and a uint8-input file at 224, and a normalised-input file at 64 (for MediaPipe's
+    refusal: the size does not matter). int8 in the clients: the CIFAR-10 model's file below."""
     folder = tmp_path_factory.mktemp("clients")
-    photos = os.path.join(SHARED_DATA, "imagenet-samples", "images")
     files = {}
     for key, options in {
         "fp32": {},
-        "int8": {"mode": "int8", "calib_dir": photos, "num_calib": 32},
         "uint8": {"input_type": "uint8"},
-        "normalized": {"input_type": "normalized"},
+        "normalized": {"input_type": "normalized", "input_size": (64, 64)},
     }.items():
         files[key] = folder / f"xs_{key}.tflite"
         conversion.convert_swiftformer(files[key], variant="XS", weights="random", card=False, **options)
     model, _ = conversion.load_keras_model("XS", weights="random")
-    return files, export.with_classifier_activation(model, "softmax")
+    small, _ = conversion.load_keras_model("XS", weights="random", input_size=(64, 64))
+    return files, export.with_classifier_activation(model, "softmax"), export.with_classifier_activation(small, "softmax")
 
 
 @pytest.mark.parametrize("client", ["task-library", "mediapipe"])
 def test_the_default_files_classify_real_photos_in_the_client_as_keras_does(
         client, imagenet_files, tflite_runtime_python, mediapipe_python):
-    files, model = imagenet_files
+    files, model, _ = imagenet_files
     python = _clients(tflite_runtime_python, mediapipe_python)[client]
     reference = keras_probabilities(model, PHOTOS, (224, 224), 0.875)
     labels = export.imagenet_labels()
 
-    fp32 = _check_matches_keras(classify(python, client, files["fp32"], PHOTOS, (224, 224), 0.875, 1000), reference, labels)
+    answer = classify(python, client, files["fp32"], PHOTOS, (224, 224), 0.875, 1000)
+    fp32 = _check_matches_keras(answer, reference, labels)
+    print(f"{answer['client']} {answer['version']}: fp32 file on {len(PHOTOS)} photos, max probability diff "
+          f"{np.abs(fp32 - reference).max():.2e} from Keras")
     assert np.abs(fp32 - reference).max() < 1e-4
 
     # uint8 camera pixels in: the same classes and (as the pixels are the same) the same scores.
@@ -83,30 +86,16 @@ def test_the_default_files_classify_real_photos_in_the_client_as_keras_does(
     assert (uint8.argmax(1) == fp32.argmax(1)).all()
     assert np.abs(uint8 - fp32).max() < 1e-4
 
-    answer = classify(python, client, files["int8"], PHOTOS, (224, 224), 0.875, 1000)
-    int8 = np.array([result["scores"] for result in answer["results"]])
-    np.testing.assert_allclose(int8.sum(1), 1, atol=1e-3)
-    agreement = float(np.mean(int8.argmax(1) == reference.argmax(1)))
-    print(f"{answer['client']} {answer['version']}: int8 top-1 agreement with Keras {agreement:.0%} "
-          f"on {len(PHOTOS)} photos; fp32 max diff {np.abs(fp32 - reference).max():.2e}")
-    assert agreement >= 0.5  # random weights: the trained model's figure is in the CIFAR-10 test
-    # The same file in our own runner (LiteRT) names the same classes: the client preprocesses as we do.
-    ours = export.tflite_runner(files["int8"])(preprocess_input(np.stack([
-        np.asarray(resize_and_center_crop(Image.open(p).convert("RGB"), (224, 224), 0.875)) for p in PHOTOS])))
-    ordered = np.sort(ours, 1)
-    decided = ordered[:, -1] - ordered[:, -2] > 2 / 256
-    assert (int8.argmax(1) == ours.argmax(1))[decided].all()
-
 
 def test_a_normalized_input_file_runs_in_the_task_library_and_mediapipe_refuses_it(
         imagenet_files, tflite_runtime_python, mediapipe_python):
     """Why the default file takes pixels: MediaPipe reads one mean and std, not ImageNet's three."""
-    files, model = imagenet_files
-    reference = keras_probabilities(model, PHOTOS[:4], (224, 224), 0.875)
-    answer = classify(tflite_runtime_python, "task-library", files["normalized"], PHOTOS[:4], (224, 224), 0.875, 1000)
+    files, _, small = imagenet_files
+    reference = keras_probabilities(small, PHOTOS[:4], (64, 64), 0.875)
+    answer = classify(tflite_runtime_python, "task-library", files["normalized"], PHOTOS[:4], (64, 64), 0.875, 1000)
     scores = _check_matches_keras(answer, reference, export.imagenet_labels())
     assert np.abs(scores - reference).max() < 1e-4
-    refused = classify(mediapipe_python, "mediapipe", files["normalized"], PHOTOS[:4], (224, 224), 0.875, 1000)
+    refused = classify(mediapipe_python, "mediapipe", files["normalized"], PHOTOS[:4], (64, 64), 0.875, 1000)
     assert "Per-channel image normalization is not available" in refused["error"]
 
 
@@ -133,9 +122,16 @@ def test_the_cifar_model_classifies_its_test_images_in_the_client_with_its_class
     fp32 = _check_matches_keras(classify(python, client, files["fp32"], images, (64, 64), 1.0, 4), reference, classes)
     answer = classify(python, client, files["int8"], images, (64, 64), 1.0, 4)
     int8 = np.array([result["scores"] for result in answer["results"]])
+    np.testing.assert_allclose(int8.sum(1), 1, atol=1e-3)
     agreement = float(np.mean(int8.argmax(1) == reference.argmax(1)))
     print(f"{answer['client']}: CIFAR-10 model, {len(images)} test images: Keras top-1 "
           f"{np.mean(reference.argmax(1) == truth):.1%}, fp32 file {np.mean(fp32.argmax(1) == truth):.1%}, "
           f"int8 file {np.mean(int8.argmax(1) == truth):.1%}, int8 agreement with Keras {agreement:.1%}")
-    assert set(result["top1_name"] for result in answer["results"]) <= set(classes)
+    assert [result["top1_name"] for result in answer["results"]] == [classes[i] for i in int8.argmax(1)]
     assert agreement >= 0.85
+    # The same int8 file in our own runner (LiteRT) names the same classes: the client preprocesses as we do.
+    ours = export.tflite_runner(files["int8"])(preprocess_input(np.stack([
+        np.asarray(resize_and_center_crop(Image.open(p).convert("RGB"), (64, 64), 1.0)) for p in images])))
+    ordered = np.sort(ours, 1)
+    decided = ordered[:, -1] - ordered[:, -2] > 0.05  # int8 kernels of other runtimes round differently
+    assert (int8.argmax(1) == ours.argmax(1))[decided].all()
