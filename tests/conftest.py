@@ -303,13 +303,19 @@ def mediapipe_python():
 def cifar_tflite(trained_run, small_cifar, tmp_path_factory):
     """The shared trained model (`trained_run`) as the default fp32 and int8 files of to_tflite
     (probabilities, pixel input, metadata labelled with the class names its training recorded),
-    with their reports: `{"keras": path, "fp32": (path, report), "int8": (path, report)}`."""
+    with their reports: `{"keras": path, "fp32": (path, report), "int8": (path, report)}`. The
+    int8 file, alone in its folder with its card and JSON report, is also measured against the
+    Keras model on the 160 test images, with the quantization debugger (test_conversion.py)."""
     from swiftformer_keras import conversion
 
-    folder = tmp_path_factory.mktemp("cifar-tflite")
+    data = small_cifar[0]
     keras_file = os.path.join(trained_run[0], "model.keras")
-    made = {"keras": keras_file}
-    for mode, options in (("fp32", {}), ("int8", {"calib_dir": os.path.join(small_cifar[0], "train"), "num_calib": 64})):
-        path = folder / f"cifar_{mode}.tflite"
-        made[mode] = (path, conversion.convert_swiftformer(path, mode=mode, keras_model=keras_file, card=False, **options))
-    return made
+    fp32 = tmp_path_factory.mktemp("cifar-fp32") / "cifar_fp32.tflite"
+    int8 = tmp_path_factory.mktemp("cifar-int8") / "int8.tflite"
+    return {
+        "keras": keras_file,
+        "fp32": (fp32, conversion.convert_swiftformer(fp32, keras_model=keras_file, card=False)),
+        "int8": (int8, conversion.convert_swiftformer(
+            int8, mode="int8", keras_model=keras_file, calib_dir=os.path.join(data, "train"), num_calib=64,
+            eval_dir=os.path.join(data, "test"), num_eval=160, debug=True)),
+    }

@@ -51,13 +51,13 @@ def _check_matches_keras(answer, reference, labels):
 @pytest.fixture(scope="module")
 def imagenet_files(tmp_path_factory):
     """XS (random weights with a trained model's logit spread): the default fp32 file (float
-    pixels in) and a uint8-input file at 224, and a normalised-input file at 64 (for MediaPipe's
-    refusal: the size does not matter). int8 in the clients: the CIFAR-10 model's file below."""
+    pixels in) at 224, and a uint8-input and a normalised-input file at 64 (MediaPipe's refusal
+    does not depend on the size). int8 in the clients: the CIFAR-10 model's file below."""
     folder = tmp_path_factory.mktemp("clients")
     files = {}
     for key, options in {
         "fp32": {},
-        "uint8": {"input_type": "uint8"},
+        "uint8": {"input_type": "uint8", "input_size": (64, 64)},
         "normalized": {"input_type": "normalized", "input_size": (64, 64)},
     }.items():
         files[key] = folder / f"xs_{key}.tflite"
@@ -81,10 +81,18 @@ def test_the_default_files_classify_real_photos_in_the_client_as_keras_does(
           f"{np.abs(fp32 - reference).max():.2e} from Keras")
     assert np.abs(fp32 - reference).max() < 1e-4
 
-    # uint8 camera pixels in: the same classes and (as the pixels are the same) the same scores.
-    uint8 = _check_matches_keras(classify(python, client, files["uint8"], PHOTOS, (224, 224), 0.875, 1000), reference, labels)
-    assert (uint8.argmax(1) == fp32.argmax(1)).all()
-    assert np.abs(uint8 - fp32).max() < 1e-4
+
+
+@pytest.mark.parametrize("client", ["task-library", "mediapipe"])
+def test_a_uint8_input_file_gives_the_scores_of_the_float_input_model(
+        client, imagenet_files, tflite_runtime_python, mediapipe_python):
+    """Camera bytes in: the same classes and, the pixels being the same, the same scores."""
+    files, _, small = imagenet_files
+    python = _clients(tflite_runtime_python, mediapipe_python)[client]
+    reference = keras_probabilities(small, PHOTOS, (64, 64), 0.875)
+    answer = classify(python, client, files["uint8"], PHOTOS, (64, 64), 0.875, 1000)
+    uint8 = _check_matches_keras(answer, reference, export.imagenet_labels())
+    assert np.abs(uint8 - reference).max() < 1e-4
 
 
 def test_a_normalized_input_file_runs_in_the_task_library_and_mediapipe_refuses_it(

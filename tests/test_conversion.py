@@ -17,20 +17,10 @@ def _cli():
     return load_script("conversion/to_tflite.py")
 
 
-@pytest.fixture(scope="module")
-def trained(small_cifar, trained_run):
-    """XS at 64x64 trained for 4 epochs on the 4-class subset (conftest): real weights to quantize."""
-    return small_cifar[0], os.path.join(trained_run[0], "model.keras")
-
-
-def test_int8_of_a_trained_model_keeps_its_predictions(trained, tmp_path):
-    data, keras_file = trained
-    report = conversion.convert_swiftformer(
-        tmp_path / "int8.tflite", mode="int8", keras_model=keras_file,
-        calib_dir=os.path.join(data, "train"), num_calib=64,
-        eval_dir=os.path.join(data, "test"), num_eval=160, crop_pct=1.0,
-        debug=True, report_path=tmp_path / "int8.json",
-    )
+def test_int8_of_a_trained_model_keeps_its_predictions(cifar_tflite):
+    path, report = cifar_tflite["int8"]  # made once (conftest): the same file the client tests run
+    folder = os.path.dirname(path)
+    assert report["crop_pct"] == 1.0  # the crop the trained model records
     fid = report["fidelity"]
     print(f"trained XS 64x64 int8: {fid}")
     assert report["xnnpack_partitions"] == 1 and report["calibration"]["used"] == 64
@@ -42,9 +32,9 @@ def test_int8_of_a_trained_model_keeps_its_predictions(trained, tmp_path):
     layers = report["debug_layers"]
     assert len(layers) > 50 and all(row["rmse/scale"] >= 0 for row in layers)
     assert layers[0]["rmse/scale"] >= layers[-1]["rmse/scale"]
-    with open(tmp_path / "int8.json") as file:
+    with open(os.path.join(folder, "int8.json")) as file:
         assert json.load(file)["fidelity"]["top1_agreement"] == fid["top1_agreement"]
-    assert sorted(os.listdir(tmp_path)) == ["int8.json", "int8.md", "int8.tflite"]  # the report, the card
+    assert sorted(os.listdir(folder)) == ["int8.json", "int8.md", "int8.tflite"]  # the report, the card
 
 
 def test_cli_fp16_of_a_variant_prints_and_writes_the_report(tmp_path, capsys):
