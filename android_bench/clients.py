@@ -26,9 +26,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from swiftformer_keras import calibration as calib_lib  # noqa: E402
 from swiftformer_keras import cli, conversion, export  # noqa: E402
-from swiftformer_keras.android_clients import CLIENTS, classify_in_client, client_python  # noqa: E402
+from swiftformer_keras.android_clients import CLIENTS, center_crops, classify_in_client, client_python  # noqa: E402
 from swiftformer_keras.files import write_csv_atomically  # noqa: E402
-from swiftformer_keras.imagenet_utils import open_rgb, preprocess_input, resize_and_center_crop, resolve_crop_pct  # noqa: E402
+from swiftformer_keras.imagenet_utils import preprocess_input, resolve_crop_pct  # noqa: E402
 
 PROG = "android_bench/clients.py"
 COLUMNS = ("file", "client", "version", "images", "top1_agreement", "max_prob_diff", "keras_top1", "file_top1", "error")
@@ -48,10 +48,7 @@ def _sample(folder, count):
 
 def compare_clients(model, files, paths, size, crop_pct, labels=None, clients=CLIENTS):
     """The table's rows: each file in each client against `model` (a Keras classifier with softmax)."""
-    crops = []
-    for path in paths:
-        with open_rgb(path) as image:
-            crops.append(np.asarray(resize_and_center_crop(image, size, crop_pct)))
+    crops = center_crops(paths, size, crop_pct)
     reference = model.predict(preprocess_input(np.stack(crops)), batch_size=64, verbose=0)
     rows = []
     for file in files:

@@ -63,7 +63,8 @@ def classify_in_client(client, model, images, size, crop_pct, classes, python=No
     return json.loads(lines[-1])
 
 
-def _crops(paths, size, crop_pct):
+def center_crops(paths, size, crop_pct=IMAGENET_CROP_PCT):
+    """The images as uint8 RGB arrays, resized and center-cropped to `size` as every tool does."""
     crops = []
     for path in paths:
         with open_rgb(path) as image:
@@ -122,7 +123,7 @@ def main(argv=None):
     parser.add_argument("--classes", type=int, default=1000, help="the model's number of classes")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)
-    crops = _crops(args.images, tuple(args.size), args.crop_pct)
+    crops = center_crops(args.images, tuple(args.size), args.crop_pct)
     run = {"task-library": task_library, "mediapipe": mediapipe}[args.client]
     try:
         answer = run(args.model, crops, args.classes, args.threads)

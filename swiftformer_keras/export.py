@@ -418,8 +418,8 @@ def file_input_type(path, input_detail):
     if input_detail["dtype"] != np.float32:
         return "normalized"
     described = tflite_metadata.read_metadata(path)
-    normalization = (described or {}).get("input", {}) and described["input"]["normalization"]
-    if normalization and normalization["mean"] == [0.0] and normalization["std"] == [1.0]:
+    normalization = described["input"]["normalization"] if described and described["input"] else None
+    if normalization == {"mean": [0.0], "std": [1.0]}:
         return "float32"
     return "normalized"
 

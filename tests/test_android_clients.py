@@ -6,12 +6,11 @@ import os
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from conftest import SHARED_DATA
 from swiftformer_keras import conversion, export
-from swiftformer_keras.android_clients import classify_in_client
-from swiftformer_keras.imagenet_utils import open_rgb, preprocess_input, resize_and_center_crop
+from swiftformer_keras.android_clients import center_crops, classify_in_client
+from swiftformer_keras.imagenet_utils import preprocess_input
 
 PHOTOS = sorted(glob.glob(os.path.join(SHARED_DATA, "imagenet-samples", "images", "*")))[:12]
 NEAR_TIE = 1e-3  # top-2 probabilities closer than this may swap between runtimes
@@ -27,11 +26,7 @@ def classify(python, client, model, images, size, crop_pct, classes):
 
 
 def keras_probabilities(model, images, size, crop_pct):
-    crops = []
-    for path in images:
-        with open_rgb(path) as image:
-            crops.append(np.asarray(resize_and_center_crop(image, size, crop_pct)))
-    return model.predict(preprocess_input(np.stack(crops)), verbose=0)
+    return model.predict(preprocess_input(np.stack(center_crops(images, size, crop_pct))), verbose=0)
 
 
 def _check_matches_keras(answer, reference, labels):
@@ -138,8 +133,7 @@ def test_the_cifar_model_classifies_its_test_images_in_the_client_with_its_class
     assert [result["top1_name"] for result in answer["results"]] == [classes[i] for i in int8.argmax(1)]
     assert agreement >= 0.85
     # The same int8 file in our own runner (LiteRT) names the same classes: the client preprocesses as we do.
-    ours = export.tflite_runner(files["int8"])(preprocess_input(np.stack([
-        np.asarray(resize_and_center_crop(Image.open(p).convert("RGB"), (64, 64), 1.0)) for p in images])))
+    ours = export.tflite_runner(files["int8"])(preprocess_input(np.stack(center_crops(images, (64, 64), 1.0))))
     ordered = np.sort(ours, 1)
     decided = ordered[:, -1] - ordered[:, -2] > 0.05  # int8 kernels of other runtimes round differently
     assert (int8.argmax(1) == ours.argmax(1))[decided].all()
