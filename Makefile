@@ -51,6 +51,10 @@ $(STAMP): requirements.txt setup.py
 	@command -v adb >/dev/null 2>&1 || apt-get install -y -q adb >/dev/null 2>&1 || \
 		{ apt-get update -q >/dev/null && apt-get install -y -q adb >/dev/null; } || \
 		echo "warning: could not install adb (sudo apt-get install adb); android_bench tests will fail"
+	@# The benchmark's kernel profile samples XNNPACK with perf (Debian package linux-perf).
+	@command -v perf >/dev/null 2>&1 || apt-get install -y -q linux-perf >/dev/null 2>&1 || \
+		{ apt-get update -q >/dev/null && apt-get install -y -q linux-perf >/dev/null; } || \
+		echo "warning: could not install perf (sudo apt-get install linux-perf); kernel profile tests will fail"
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet torch==2.13.0

@@ -6,6 +6,10 @@ For each variant: builds the model (realistic random weights unless --weights),
 converts it in every mode, checks fp32 against Keras, then times all files in
 one interleaved loop (one invoke of each file per round, default XNNPACK
 delegate, --threads threads), so that the machine's noise hits every mode alike.
+--profile then records the fp32 and int8 files under `perf`
+(`swiftformer_keras.kernel_profile`): the share of time per kind of XNNPACK
+micro-kernel, and how far int8 is from its limits (the GEMM-only time of that
+profile, and the time of its multiply-adds at the VNNI and AMX peaks).
 --runtime litert|tflite-runtime|tensorflow picks the TFLite interpreter of the
 timings, partition counts and checks (default: the first installed); the JSON
 records it. Prints a Markdown table of medians and int8/fp32 ratios, and
@@ -25,16 +29,19 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from swiftformer_keras import calibration, cli, export, files, plots, tflite_report  # noqa: E402
+from swiftformer_keras import calibration, cli, export, files, kernel_profile, plots, tflite_report  # noqa: E402
 from swiftformer_keras.interpreter import (  # noqa: E402
-    RUNTIMES, count_partitions, cpu_mhz, make_interpreter, runtime_version, time_interleaved,
+    RUNTIMES, count_partitions, cpu_flags, cpu_mhz, make_interpreter, runtime_version, time_interleaved,
 )
 from swiftformer_keras.model import SwiftFormer  # noqa: E402
 from swiftformer_keras.testing import randomize_weights  # noqa: E402
 
 MODES = ("fp32", "fp16", "dynamic", "int8")
-# An AVX-512 VNNI core retires two VPDPBUSD per cycle: 2 x 64 int8 multiply-adds.
+# An AVX-512 VNNI core retires two VPDPBUSD per cycle: 2 x 64 int8 multiply-adds. An AMX core's
+# tile unit does 1024 int8 multiply-adds per cycle (a 16x64 by 64x16 TDPBSSD every 16 cycles).
 VNNI_MACS_PER_CYCLE = 128
+AMX_MACS_PER_CYCLE = 1024
+PROFILED_MODES = ("fp32", "int8")
 
 
 from swiftformer_keras.architecture import count_macs  # noqa: E402  (re-exported: its home is the architecture)
@@ -57,7 +64,7 @@ def xnnpack_partitions(path, runtime=None):
     return count_partitions(make_interpreter(model_path=path, runtime=runtime))[0]
 
 
-def benchmark_variant(variant, size, calib, folder, threads, runs, warmup, weights, runtime=None):
+def benchmark_variant(variant, size, calib, folder, threads, runs, warmup, weights, runtime=None, profile_runs=0):
     model = SwiftFormer(
         variant, weights=weights, classifier_activation=None, input_shape=(*size, 3)
     ) if weights else randomize_weights(SwiftFormer(variant, classifier_activation=None, input_shape=(*size, 3)))
@@ -91,15 +98,50 @@ def benchmark_variant(variant, size, calib, folder, threads, runs, warmup, weigh
         row["size_vs_fp32"] = row["size_mb"] / fp32["size_mb"]
     checks = {"variant": variant, "gmacs": macs / 1e9, "fp32_max_abs_diff_vs_keras": fp32_diff,
               "logit_std": float(reference.std()), "fp16_relative_error_max": fp16["relative_error_max"]}
+    if profile_runs:
+        checks["profiles"] = {mode: kernel_profile.record(paths[mode], threads, profile_runs, runtime=runtime)
+                              for mode in PROFILED_MODES}
     return rows, checks
 
 
-def vnni_floor_ms(macs, threads):
-    """The time `macs` int8 multiply-adds take at the VNNI peak of `threads` cores (None: clock unknown)."""
+def vnni_floor_ms(macs, threads, macs_per_cycle=VNNI_MACS_PER_CYCLE):
+    """The time `macs` int8 multiply-adds take at the VNNI peak (or another `macs_per_cycle`)
+    of `threads` cores (None: clock unknown)."""
     mhz = cpu_mhz()
     if mhz is None:
         return None
-    return macs / (threads * mhz * 1e6 * VNNI_MACS_PER_CYCLE) * 1000
+    return macs / (threads * mhz * 1e6 * macs_per_cycle) * 1000
+
+
+def amx_floor_ms(macs, threads):
+    """`vnni_floor_ms` at the AMX peak, on CPUs with AMX int8 (None elsewhere)."""
+    return vnni_floor_ms(macs, threads, AMX_MACS_PER_CYCLE) if "amx_int8" in cpu_flags() else None
+
+
+def _ms(value):
+    return "n/a" if value is None else f"{value:.2f}"
+
+
+def profile_markdown(rows, checks, threads):
+    """Where the time goes per profiled file, then int8's distance to its limits, per variant."""
+    sections = []
+    limits = ["| variant | int8 median ms | int8 / fp32 | GEMM share of int8 | GEMM-only ms | non-GEMM ms "
+              "| VNNI floor ms | AMX floor ms |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for check in checks:
+        profiles = check.get("profiles")
+        if not profiles:
+            continue
+        variant = check["variant"]
+        for mode, profile in profiles.items():
+            sections.append(kernel_profile.markdown(profile, f"SwiftFormer-{variant} {mode}"))
+        int8, = (r for r in rows if r["variant"] == variant and r["mode"] == "int8")
+        gemm = profiles["int8"]["kinds"].get(kernel_profile.GEMM, {"share": 0.0})["share"]
+        macs = check["gmacs"] * 1e9
+        limits.append(
+            f"| {variant} | {int8['median_ms']:.2f} | {int8['latency_vs_fp32']:.2f} | {gemm:.0%} "
+            f"| {gemm * int8['median_ms']:.2f} | {(1 - gemm) * int8['median_ms']:.2f} "
+            f"| {_ms(vnni_floor_ms(macs, threads))} | {_ms(amx_floor_ms(macs, threads))} |")
+    return "\n\n".join([*sections, "\n".join(limits)])
 
 
 def markdown(rows, checks, threads):
@@ -148,20 +190,29 @@ def _main(argv):
     parser.add_argument("--warmup", type=int, default=10)
     parser.add_argument("--output-dir", default="benchmark_results")
     parser.add_argument("--runtime", choices=RUNTIMES, help="TFLite interpreter (default: the first installed)")
+    parser.add_argument("--profile", action="store_true",
+                        help="also profile the fp32 and int8 files by XNNPACK micro-kernel under perf")
+    parser.add_argument("--profile-runs", type=cli.number(int, minimum=1), default=300,
+                        help="invokes sampled per profiled file (default 300)")
     args = parser.parse_args(argv)
     runtime = " ".join(runtime_version(args.runtime))  # one this Python lacks: one line and exit 2, before any work
     files.check_output_folder("--output-dir", args.output_dir)
+    if args.profile:
+        kernel_profile.find_perf()  # missing: one line and exit 2, before any work
     size = tuple(args.input_size)
     calib, _ = calibration.sample_images(args.calib_dir, args.num_calib, size, progress="calibration images")
     rows, checks = [], []
     for variant in args.variants:
         variant_rows, variant_checks = benchmark_variant(
-            variant, size, calib, args.output_dir, args.threads, args.runs, args.warmup, args.weights, args.runtime
+            variant, size, calib, args.output_dir, args.threads, args.runs, args.warmup, args.weights, args.runtime,
+            profile_runs=args.profile_runs if args.profile else 0,
         )
         rows += variant_rows
         checks.append(variant_checks)
     table = markdown(rows, checks, args.threads)
     print(table)
+    if args.profile:
+        print("\n" + profile_markdown(rows, checks, args.threads))
     print(f"\nTFLite runtime: {runtime}")
     result = {"command": " ".join(["python", "conversion/benchmark.py", *(argv or sys.argv[1:])]),
               "runtime": runtime, "threads": args.threads, "runs": args.runs, "rows": rows, "checks": checks}

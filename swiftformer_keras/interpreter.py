@@ -217,6 +217,12 @@ def cpu_name(count=False):
     return f"{names[0]} x{processors}" if count and processors else names[0]
 
 
+def cpu_flags():
+    """The instruction-set flags /proc/cpuinfo gives for the first CPU (`avx512_vnni`, `amx_int8`, ...);
+    empty where it gives none."""
+    return frozenset(next((value.split() for key, value in _cpuinfo() if key.lower() in ("flags", "features")), []))
+
+
 def cpu_mhz():
     """The highest `cpu MHz` /proc/cpuinfo gives, or None where it gives none."""
     try:

@@ -32,11 +32,13 @@ def test_benchmark_runs_every_mode_and_writes_its_tables(tmp_path, capsys):
     out = tmp_path / "out"
     code = _benchmark().main([
         "--variants", "XS", "--input-size", "64", "64", "--calib-dir", str(photos), "--num-calib", "4",
-        "--runs", "3", "--warmup", "1", "--output-dir", str(out),
+        "--runs", "3", "--warmup", "1", "--output-dir", str(out), "--profile", "--profile-runs", "100",
     ])
     assert code == 0
     printed = capsys.readouterr().out
     assert "| XS | int8 |" in printed and "int8 VNNI floor ms" in printed
+    assert "**SwiftFormer-XS fp32**" in printed and "**SwiftFormer-XS int8**" in printed
+    assert "| variant | int8 median ms | int8 / fp32 | GEMM share of int8 | GEMM-only ms |" in printed
     with open(out / "benchmark.json") as file:
         result = json.load(file)
     litert = f"litert {importlib.metadata.version('ai-edge-litert')}"  # the automatic choice in .venv
@@ -50,6 +52,10 @@ def test_benchmark_runs_every_mode_and_writes_its_tables(tmp_path, capsys):
     assert rows["int8"]["xnnpack_partitions"] == 1 and rows["int8"]["size_vs_fp32"] < 0.3
     (checks,) = result["checks"]
     assert checks["fp32_max_abs_diff_vs_keras"] <= 1e-4 and checks["logit_std"] > 2
+    # perf's profile of each file (tests/test_kernel_profile.py checks the kernels it names).
+    for mode, profile in checks["profiles"].items():
+        assert profile["model"] == str(out / f"swiftformer_xs_{mode}.tflite") and profile["runs"] == 100
+        assert profile["kinds"]["GEMM"]["share"] > 0.05
     with open(out / "benchmark.csv") as file:
         assert len(list(csv.DictReader(file))) == 4
     assert (out / "benchmark.png").read_bytes()[:4] == b"\x89PNG"
@@ -102,3 +108,11 @@ def test_a_bad_or_missing_runtime_is_exit_2_before_any_work(tmp_path, capsys):
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert line.startswith("conversion/benchmark.py: error: tflite-runtime is not installed in this Python")
     assert "make .venv-tflite-runtime/.installed" in line and not (tmp_path / "out").exists()
+
+
+def test_profile_without_perf_is_one_line_and_exit_2_before_any_work(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no perf on it
+    code = _benchmark().main(["--calib-dir", str(tmp_path), "--output-dir", str(tmp_path / "out"), "--profile"])
+    err = capsys.readouterr().err
+    assert code == 2 and "perf is not installed: sudo apt-get install linux-perf" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "out" / "benchmark.json").exists()

@@ -1,0 +1,208 @@
+"""Where a .tflite file's time goes inside XNNPACK: `perf` samples grouped by micro-kernel.
+
+    profile = record("xs_int8.tflite", threads=2, runs=300)
+    print(markdown(profile))          # share of time per kind of kernel (GEMM, depthwise, ...)
+    profile["kinds"]["GEMM"]          # {"share": 0.41, "ms": 1.02, "top": "xnn_qs8_qc8w_gemm_..."}
+
+The LiteRT Python interpreter has no per-op profile of what its XNNPACK
+delegate runs (the whole graph is one DELEGATE node). `perf record` on the
+process does: XNNPACK's micro-kernels keep their symbol names
+(`xnn_qs8_qc8w_igemm_minmax_fp32_ukernel_16x64c4__avx512amx`), and the name says
+what the kernel does. A worker process loads the file, warms it up, then turns
+sampling on through perf's control FIFO for the timed invokes only, so start-up,
+imports and warm-up are not in the profile. `KERNEL_KINDS` is the table that
+groups symbols into kinds.
+
+`ms` of a kind is its share of all samples times the median latency: with
+every thread of the pool sampled (its spin-waits are the kind "thread pool"),
+that is the time the kind would take alone if it parallelised as the rest does.
+So `kinds["GEMM"]["ms"]` is the GEMM-only time: what the file would take if
+everything but its matrix multiplications were free.
+
+Needs Linux `perf` (Debian: `apt-get install linux-perf`) and the right to
+sample a process (root, or `kernel.perf_event_paranoid` <= 2 for one's own).
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+
+from swiftformer_keras.runtime_worker import Worker
+
+# (kind, pattern on a user-space symbol), first match wins. XNNPACK names its micro-kernels
+# xnn_<datatypes>_<operation>_..._ukernel_<tile>__<isa>; the rest is the thread pool,
+# XNNPACK's own loops around the micro-kernels, the runtime and Python.
+KERNEL_KINDS = (
+    ("GEMM", r"^xnn_\w*_(i?gemm|ppmm)_\w*ukernel"),
+    ("depthwise convolution", r"^xnn_\w*_dwconv\w*_ukernel"),
+    ("lookup table (int8 LOGISTIC)", r"^xnn_\w*_lut\w*_ukernel"),
+    ("sigmoid and other float math", r"^xnn_f(16|32)_v(sigmoid|tanh|gelu|sqrt|rsqrt|exp|log)\w*_ukernel"),
+    ("element-wise add", r"^xnn_\w*_v(add|addc|sub|subc|rsubc)_\w*ukernel"),
+    ("element-wise multiply", r"^xnn_\w*_v(mul|mulc)_\w*ukernel"),
+    ("other element-wise", r"^xnn_\w*_v(max|min|div|rdiv|sqrdiff|clamp|abs|neg|sqr|hswish|lrelu)\w*_ukernel"),
+    ("quantize and convert", r"^xnn_\w*_(vcvt|requantize)\w*_ukernel"),
+    ("reductions and pooling", r"^xnn_\w*_(rsum|rdsum|gavgpool|avgpool|maxpool|argmaxpool|raddstore|rmax|rminmax)\w*_ukernel"),
+    ("transpose, copy, pad, pack", r"^xnn_\w*_(transpose|copy|fill|pad|pack|zip|unpool)\w*"),
+    ("thread pool", r"^(thread_main|pthreadpool_|thread_parallelize)"),
+    ("XNNPACK dispatch", r"^xnn_"),
+    ("everything else", r""),
+)
+# perf marks kernel-space samples [k]: system calls, scheduling, interrupts.
+OPERATING_SYSTEM = "operating system"
+GEMM = "GEMM"
+NO_PERF = ("perf is not installed: sudo apt-get install linux-perf (Debian; linux-tools-generic on Ubuntu) "
+           "to profile a file by XNNPACK micro-kernel")
+# "    27.97%     435  [.] xnn_qs8_..._avx512amx   -   -": share, samples, [.] user or [k] kernel space,
+# the symbol, and the IPC columns perf 6 adds (dashes where cycles are not counted).
+_REPORT_LINE = re.compile(r"^\s*([\d.]+)%\s+(\d+)\s+\[(.)\]\s+(.+?)(?:\s+-\s+-)?\s*$")
+
+
+class ProfileError(OSError):
+    """`perf` is missing, may not sample, or the worker failed: one line with the fix (an OSError,
+    like a missing program: the command lines print it as one line and exit 2)."""
+
+
+def kernel_kind(symbol, kernel_space=False):
+    """The `KERNEL_KINDS` kind of a sampled symbol (`kernel_space`: perf marked it `[k]`)."""
+    if kernel_space:
+        return OPERATING_SYSTEM
+    return next(kind for kind, pattern in KERNEL_KINDS if re.search(pattern, symbol))
+
+
+def parse_report(text):
+    """`[(symbol, samples, kernel_space)]` from `perf report --stdio -q -n --sort symbol --no-children`."""
+    rows = []
+    for line in text.splitlines():
+        match = _REPORT_LINE.match(line)
+        if match:
+            rows.append((match.group(4), int(match.group(2)), match.group(3) == "k"))
+    return rows
+
+
+def summarise(symbols, median_ms):
+    """The profile of `parse_report` rows: per kind, its share of samples, its ms at `median_ms`
+    per invoke, and its busiest symbol; and every symbol's share, busiest first."""
+    total = sum(samples for _, samples, _ in symbols)
+    if not total:
+        raise ProfileError("perf recorded no sample: run more invokes (--profile-runs)")
+    kinds = {kind: {"samples": 0, "top": None, "top_samples": 0} for kind in [*dict(KERNEL_KINDS), OPERATING_SYSTEM]}
+    for symbol, samples, kernel_space in symbols:
+        entry = kinds[kernel_kind(symbol, kernel_space)]
+        entry["samples"] += samples
+        if samples > entry["top_samples"]:
+            entry["top"], entry["top_samples"] = symbol, samples
+    summary = {}
+    for kind, entry in kinds.items():
+        if entry["samples"]:
+            share = entry["samples"] / total
+            summary[kind] = {"share": share, "ms": share * median_ms, "samples": entry["samples"], "top": entry["top"]}
+    kernels = [{"symbol": symbol, "kind": kernel_kind(symbol, kernel_space), "share": samples / total}
+               for symbol, samples, kernel_space in sorted(symbols, key=lambda row: -row[1])]
+    return {"samples": total, "median_ms": median_ms, "kinds": summary, "kernels": kernels}
+
+
+def find_perf():
+    """The path of `perf`; ProfileError with the way to install it where there is none."""
+    perf = shutil.which("perf")
+    if perf is None:
+        raise ProfileError(NO_PERF)
+    return perf
+
+
+def record(model_path, threads=1, runs=200, warmup=10, runtime=None, python=None, frequency=999):
+    """Profiles `runs` invokes of `model_path` (XNNPACK, `threads`) in a worker process under
+    `perf record`; returns `summarise`'s dict with the worker's `runtime`, `threads` and `runs`.
+
+    Raises:
+        ProfileError: perf missing or refused (one line with the fix), or the worker failed.
+    """
+    perf = find_perf()
+    model_path = os.fspath(model_path)
+    if not os.path.isfile(model_path):
+        raise ProfileError(f"No such .tflite file: {model_path}")
+    with tempfile.TemporaryDirectory(prefix="swiftformer-perf-") as folder:
+        control, ack, data = (os.path.join(folder, name) for name in ("control", "ack", "perf.data"))
+        os.mkfifo(control)
+        os.mkfifo(ack)
+        worker = [python or sys.executable, "-m", "swiftformer_keras.kernel_profile", "--worker", model_path,
+                  "--threads", str(threads), "--runs", str(runs), "--warmup", str(warmup),
+                  "--control", control, ack]
+        if runtime:
+            worker += ["--runtime", runtime]
+        # -D -1: sampling starts disabled; the worker enables it around its timed invokes.
+        command = [perf, "record", "-q", "-F", str(frequency), "-D", "-1", "--control", f"fifo:{control},{ack}",
+                   "-o", data, "--", *worker]
+        done = subprocess.run(command, capture_output=True, text=True, cwd=os.path.dirname(os.path.dirname(
+            os.path.abspath(__file__))))
+        lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+        if done.returncode != 0 or not lines:
+            raise ProfileError(_failure(done))
+        timed = json.loads(lines[-1])
+        report = subprocess.run([perf, "report", "-i", data, "--stdio", "-q", "-n", "--sort", "symbol",
+                                 "--no-children"], capture_output=True, text=True)
+        if report.returncode != 0:
+            raise ProfileError(f"perf report failed: {_first_line(report.stderr)}")
+    profile = summarise(parse_report(report.stdout), statistics.median(timed["ms"]))
+    return {"model": model_path, "runtime": timed["runtime"], "threads": threads, "runs": runs, **profile}
+
+
+def _first_line(text):
+    return next((line.strip() for line in text.splitlines() if line.strip()), "no output")[:300]
+
+
+def _failure(done):
+    """One line for a failed `perf record` of the worker."""
+    text = done.stderr
+    if "perf_event_paranoid" in text or "Permission denied" in text or "Access to performance monitoring" in text:
+        return ("perf may not sample processes here: run as root, or sudo sysctl kernel.perf_event_paranoid=1 "
+                f"({_first_line(text)})")
+    errors = [line for line in text.splitlines() if "Error" in line or "error" in line]
+    return f"profiling failed (exit code {done.returncode}): {_first_line(errors[-1] if errors else text)}"
+
+
+def markdown(profile, title=None):
+    """The per-kind table of one profile, busiest kind first."""
+    lines = [f"**{title}**" if title else None,
+             f"{profile['samples']} samples over {profile['runs']} invokes, {profile['threads']} thread(s), "
+             f"median {profile['median_ms']:.3f} ms per invoke ({profile['runtime']})", "",
+             "| kind of kernel | share of time | ms per invoke | busiest kernel |", "|---|---:|---:|---|"]
+    for kind, entry in sorted(profile["kinds"].items(), key=lambda item: -item[1]["share"]):
+        lines.append(f"| {kind} | {entry['share']:.1%} | {entry['ms']:.3f} | `{entry['top']}` |")
+    return "\n".join(line for line in lines if line is not None)
+
+
+def _worker(argv):
+    """The profiled process: load, warm up, then time `--runs` invokes with sampling on."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--worker", required=True)
+    parser.add_argument("--threads", type=int, required=True)
+    parser.add_argument("--runs", type=int, required=True)
+    parser.add_argument("--warmup", type=int, required=True)
+    parser.add_argument("--control", nargs=2, required=True, metavar=("FIFO", "ACK"))
+    parser.add_argument("--runtime")
+    args = parser.parse_args(argv)
+    worker = Worker(args.runtime, args.threads, args.warmup)
+    loaded = worker.load({"model": args.worker})
+    if not loaded["files"]["model"]["loaded"]:
+        print(loaded["files"]["model"]["error"], file=sys.stderr)
+        return 1
+    with open(args.control[0], "w") as control, open(args.control[1]) as ack:
+        control.write("enable\n")
+        control.flush()
+        ack.readline()
+        timed = worker.time("model", args.runs)
+        control.write("disable\n")
+        control.flush()
+        ack.readline()
+    print(json.dumps({"runtime": f"{loaded['runtime']} {loaded['version']}", **timed}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_worker(sys.argv[1:]))

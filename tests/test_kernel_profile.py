@@ -1,0 +1,74 @@
+"""swiftformer_keras/kernel_profile.py: perf samples of XNNPACK grouped by micro-kernel, on a real
+perf report and on real `perf record` runs of the trained model's files."""
+
+import os
+
+import pytest
+
+from swiftformer_keras import kernel_profile
+
+FIXTURE = os.path.join(os.path.dirname(__file__), "fixtures", "perf", "xs_int8_224_litert_2.3_2_threads.txt")
+
+
+def test_a_recorded_report_is_grouped_by_kind_of_kernel():
+    with open(FIXTURE) as file:
+        symbols = kernel_profile.parse_report(file.read())
+    # The figures a person reads off the report: 46 symbols, 1555 samples, the AMX GEMM on top.
+    assert len(symbols) == 46 and sum(samples for _, samples, _ in symbols) == 1555
+    assert symbols[0] == ("xnn_qs8_qc8w_gemm_minmax_fp32_ukernel_16x64c4__avx512amx", 435, False)
+    profile = kernel_profile.summarise(symbols, median_ms=2.0)
+    kinds = profile["kinds"]
+    # gemm 435 + igemm 173 + the 1x64 gemm 8: 616 of 1555 samples.
+    assert kinds["GEMM"]["samples"] == 616 and kinds["GEMM"]["ms"] == pytest.approx(2.0 * 616 / 1555)
+    assert kinds["element-wise add"]["top"] == "xnn_qs8_vadd_minmax_ukernel__avx512skx_mul32_ld128_u16"
+    assert kinds["lookup table (int8 LOGISTIC)"]["top"] == "xnn_x8_lut_ukernel__avx512skx_vpshufb_u64"
+    assert kinds["depthwise convolution"]["top"].startswith("xnn_qs8_qc8w_dwconv_")
+    assert kinds["thread pool"]["top"] == "thread_main"
+    assert kinds["operating system"]["top"] == "finish_task_switch.isra.0"  # a [k] line
+    assert sum(entry["samples"] for entry in kinds.values()) == 1555
+    assert profile["kernels"][0]["kind"] == "GEMM" and profile["kernels"][0]["share"] == pytest.approx(435 / 1555)
+    table = kernel_profile.markdown({**profile, "runs": 200, "threads": 2, "runtime": "litert 2.3.0"}, "XS int8")
+    assert "| GEMM | 39.6% | 0.792 | `xnn_qs8_qc8w_gemm_minmax_fp32_ukernel_16x64c4__avx512amx` |" in table
+
+
+@pytest.mark.parametrize("symbol, kind", [
+    ("xnn_f32_gemm_minmax_ukernel_7x16__avx512f_broadcast", "GEMM"),
+    ("xnn_qd8_f32_qc8w_igemm_minmax_ukernel_1x16c8__avx512vnni", "GEMM"),
+    ("xnn_f32_dwconv_minmax_ukernel_25p16c__avx512f", "depthwise convolution"),
+    ("xnn_f32_vsigmoid_ukernel__avx512f_rr2_lut32_p2_perm2_scalef_div_u64", "sigmoid and other float math"),
+    ("xnn_qs8_vmulc_minmax_fp32_ukernel__avx_mul16_ld64_u16", "element-wise multiply"),
+    ("xnn_f32_vsub_ukernel__avx512f_u32", "element-wise add"),
+    ("xnn_f32_qs8_vcvt_ukernel__avx512skx_u128", "quantize and convert"),
+    ("xnn_compute_gemm", "XNNPACK dispatch"),  # the loop around the micro-kernel, not the kernel
+    ("pthreadpool_parallelize", "thread pool"),
+    ("_PyEval_EvalFrameDefault", "everything else"),
+])
+def test_kernel_kinds(symbol, kind):
+    assert kernel_profile.kernel_kind(symbol) == kind
+
+
+def test_the_trained_files_are_profiled_by_kernel(cifar_tflite):
+    int8 = kernel_profile.record(cifar_tflite["int8"][0], threads=1, runs=150)
+    fp32 = kernel_profile.record(cifar_tflite["fp32"][0], threads=1, runs=150)
+    for profile in (int8, fp32):
+        assert profile["samples"] > 20 and profile["median_ms"] > 0 and profile["runtime"].startswith("litert")
+        assert sum(entry["share"] for entry in profile["kinds"].values()) == pytest.approx(1.0)
+        # Sampling is on for the timed invokes only: imports and model loading (Python, TensorFlow's
+        # start-up) would otherwise be most of the samples.
+        assert profile["kinds"].get("everything else", {"share": 0})["share"] < 0.25
+    assert int8["kinds"]["GEMM"]["top"].startswith(("xnn_qs8_", "xnn_qd8_"))
+    assert fp32["kinds"]["GEMM"]["top"].startswith("xnn_f32_")
+    # The int8 GELU form is LOGISTIC (a table lookup in int8) and MUL; the float file keeps the exact GELU.
+    assert "lookup table (int8 LOGISTIC)" in int8["kinds"]
+    assert "lookup table (int8 LOGISTIC)" not in fp32["kinds"]
+
+
+def test_without_perf_one_line_says_how_to_install_it(cifar_tflite, tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(kernel_profile.ProfileError, match="perf is not installed: sudo apt-get install linux-perf"):
+        kernel_profile.record(cifar_tflite["int8"][0])
+
+
+def test_a_missing_file_is_named(tmp_path):
+    with pytest.raises(kernel_profile.ProfileError, match="No such .tflite file: .*missing.tflite"):
+        kernel_profile.record(tmp_path / "missing.tflite")
