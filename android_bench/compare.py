@@ -16,14 +16,22 @@ Routes, all timed round-robin in one loop (median, p5-p95), --threads threads:
 - ONNX Runtime on `torch.onnx.export`'s graph: fp32, and static int8 QDQ
   (`quantize_static`, per-channel, the same calibration images);
 - litert-torch (PyTorch -> TFLite), when it is installed here or in the Python
-  interpreter given with --litert-torch-python.
+  interpreter given with --litert-torch-python;
+- ExecuTorch with XNNPACK (`executorch.runtime`, --threads threads), when it is installed
+  (requirements-executorch.txt): fp32, and int8 through PT2E with the XNNPACK quantizer
+  (the same calibration images), each in two export forms: the transformers model as a
+  user exports it, and rewritten into ops XNNPACK takes (one delegate partition; see
+  android_bench/executorch_export.py). --executorch fp32 leaves out the int8 programs,
+  whose lowering takes minutes.
 
 Prints a Markdown table with latency, ratios to ours, sizes and op counts
 (TRANSPOSE ops especially), checks every route's logits against PyTorch's,
 prints our latency over ONNX Runtime's as measured in this run, and writes
-compare.json, compare.csv and compare.png to --output-dir. The PyTorch side
+compare.json, compare.csv and compare.png to --output-dir; ExecuTorch rows also give
+their XNNPACK delegate partitions and the ops left outside them. The PyTorch side
 (the reference, its weights and exports) is android_bench/torch_reference.py;
-litert-torch runs android_bench/litert_torch_export.py.
+litert-torch runs android_bench/litert_torch_export.py, ExecuTorch
+android_bench/executorch_export.py.
 """
 
 import argparse
@@ -42,7 +50,7 @@ if ROOT not in sys.path:
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from android_bench import torch_reference  # noqa: E402
+from android_bench import executorch_export, torch_reference  # noqa: E402
 from swiftformer_keras import calibration, checkpoints, cli, files, interpreter, plots, weights  # noqa: E402
 from swiftformer_keras.conversion import load_eval_set, load_keras_model  # noqa: E402
 from swiftformer_keras.export import export_tflite, tflite_ops, tflite_runner  # noqa: E402
@@ -53,6 +61,15 @@ OURS_FP32, OURS_INT8 = "ours TFLite fp32", "ours TFLite int8"
 ORT_FP32, ORT_INT8 = "ONNX Runtime fp32", "ONNX Runtime int8 (QDQ)"
 TORCH, LITERT_TORCH = "PyTorch eager", "litert-torch TFLite fp32"
 LITERT_TORCH_EXPORT = os.path.join(ROOT, "android_bench", "litert_torch_export.py")
+ET_FP32, ET_INT8 = "ExecuTorch fp32, as exported", "ExecuTorch int8, as exported"
+ET_FP32_REWRITTEN, ET_INT8_REWRITTEN = "ExecuTorch fp32, rewritten", "ExecuTorch int8, rewritten"
+# --executorch: the routes of each choice, as (name, rewritten, int8).
+EXECUTORCH_ROUTES = {
+    "all": ((ET_FP32, False, False), (ET_INT8, False, True), (ET_FP32_REWRITTEN, True, False),
+            (ET_INT8_REWRITTEN, True, True)),
+    "fp32": ((ET_FP32, False, False), (ET_FP32_REWRITTEN, True, False)),
+    "none": (),
+}
 
 
 class Shared:
@@ -95,12 +112,15 @@ def keras_weights(model, folder):
 
 
 class Route:
-    """One way to run the model: `run(image_nhwc)` -> logits, with its size and ops."""
+    """One way to run the model: `run(image_nhwc)` -> logits, with its size and ops; for ExecuTorch,
+    its XNNPACK `partitions` and `ops_outside` them (`{op: count}`)."""
 
-    def __init__(self, name, run, size_mb=None, ops=None, transposes=None, error=None):
+    def __init__(self, name, run, size_mb=None, ops=None, transposes=None, error=None, partitions=None,
+                 ops_outside=None):
         self.name, self.run, self.size_mb, self.ops, self.transposes, self.error = (
             name, run, size_mb, ops, transposes, error
         )
+        self.partitions, self.ops_outside = partitions, ops_outside
 
 
 def _tflite_route(name, path, threads):
@@ -138,8 +158,8 @@ class _Calibration:
         return next(self.items, None)
 
 
-def build_routes(name, shared, calib, folder, threads, size, litert_torch_python=None):
-    """Every route of one model, all on the `Shared` weights."""
+def build_routes(name, shared, calib, folder, threads, size, litert_torch_python=None, executorch="all"):
+    """Every route of one model, all on the `Shared` weights; `executorch`: a key of EXECUTORCH_ROUTES."""
 
     routes = [Route(TORCH, torch_reference.predictor(shared.reference, threads))]
     fp32 = export_tflite(shared.model, os.path.join(folder, f"{name}_fp32.tflite"))
@@ -160,6 +180,36 @@ def build_routes(name, shared, calib, folder, threads, size, litert_torch_python
     )
     routes.append(_onnx_route(ORT_INT8, onnx_int8, threads))
     routes.append(_litert_torch_route(name, shared, folder, threads, size, litert_torch_python))
+    routes += _executorch_routes(name, shared, calib, folder, threads, size, EXECUTORCH_ROUTES[executorch])
+    return routes
+
+
+def _executorch_routes(name, shared, calib, folder, threads, size, wanted):
+    """The ExecuTorch routes `wanted` ((route name, rewritten, int8), ...) of the PyTorch reference."""
+    if not wanted:
+        return []
+    try:
+        import executorch  # noqa: F401
+    except ImportError:
+        reason = "executorch is not installed (pip install -r requirements-executorch.txt)"
+        return [Route(route, None, error=reason) for route, _, _ in wanted]
+    routes = []
+    for route, rewritten, int8 in wanted:
+        try:
+            program = executorch_export.export(shared.reference, size, rewritten, calib if int8 else None)
+        except Exception as error:  # an export ExecuTorch refuses is a row that says why, not a lost run
+            last = (str(error).strip().splitlines() or [type(error).__name__])[-1][:200]
+            routes.append(Route(route, None, error=f"ExecuTorch export failed: {last}"))
+            continue
+        path = os.path.join(folder, f"{name}_executorch_{'rewritten' if rewritten else 'as_exported'}_"
+                                    f"{'int8' if int8 else 'fp32'}.pte")
+        with open(path, "wb") as file:
+            file.write(program.buffer)
+        routes.append(Route(
+            route, executorch_export.runner(program.buffer, threads), os.path.getsize(path) / 1e6,
+            program.delegated + sum(program.outside.values()), None,
+            partitions=program.partitions, ops_outside=dict(program.outside),
+        ))
     return routes
 
 
@@ -213,11 +263,12 @@ def _predict(route, images):
     return np.concatenate([route.run(image[None]) for image in batches])
 
 
-def compare_model(name, shared, calib, folder, threads, runs, warmup, size, litert_torch_python=None, evaluation=None):
+def compare_model(name, shared, calib, folder, threads, runs, warmup, size, litert_torch_python=None, evaluation=None,
+                  executorch="all"):
     """The rows of one model: every route timed, and its logits checked against PyTorch's
     on `evaluation` `(images, labels or None)` (with labels, also scored), else on four
     calibration images."""
-    routes = build_routes(name, shared, calib, folder, threads, size, litert_torch_python)
+    routes = build_routes(name, shared, calib, folder, threads, size, litert_torch_python, executorch)
     probe, labels = evaluation if evaluation is not None else (calib[:4], None)
     times = time_interleaved(routes, calib[:1], runs, warmup)
     outputs = {route.name: _predict(route, probe) for route in routes if route.run is not None}
@@ -226,6 +277,8 @@ def compare_model(name, shared, calib, folder, threads, runs, warmup, size, lite
     for route in routes:
         row = {"variant": name, "route": route.name, "status": "ok" if route.run else "failed",
                "reason": route.error, "size_mb": route.size_mb, "ops": route.ops, "transposes": route.transposes}
+        if route.partitions is not None:
+            row.update({"partitions": route.partitions, "ops_outside": route.ops_outside})
         if route.run is not None:
             ms, logits = np.asarray(times[route.name]), outputs[route.name]
             row.update({
@@ -279,12 +332,24 @@ def _fmt(value, spec=".2f"):
     return format(value, spec) if isinstance(value, float) else str(value)
 
 
+def _partitions(row):
+    """"22 (62: pow.Tensor_Scalar 24, sum.dim_IntList 16, ...)": partitions, then the ops left outside."""
+    if row.get("partitions") is None:
+        return ""
+    outside = row["ops_outside"]
+    if not outside:
+        return f"{row['partitions']} (0)"
+    listed = ", ".join(f"{op} {count}" for op, count in sorted(outside.items(), key=lambda item: -item[1]))
+    return f"{row['partitions']} ({sum(outside.values())}: {listed})"
+
+
 def markdown(rows):
     scored = any("top1" in r for r in rows)
     lines = [
         "| variant | route | median ms | p5-p95 ms | / ours fp32 | / ours int8 | / ORT fp32 | size MB | ops | TRANSPOSE "
+        "| XNNPACK partitions (ops outside) "
         f"| max abs diff vs PyTorch | top-1 agreement vs PyTorch |{' top-1 |' if scored else ''} status |",
-        f"|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|{'---:|' if scored else ''}---|",
+        f"|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|{'---:|' if scored else ''}---|",
     ]
     for r in rows:
         spread = f"{r['p5_ms']:.2f}-{r['p95_ms']:.2f}" if r.get("p5_ms") is not None else ""
@@ -293,7 +358,8 @@ def markdown(rows):
         lines.append(
             f"| {r['variant']} | {r['route']} | {_fmt(r.get('median_ms'))} | {spread} | {_fmt(r.get('vs_ours_fp32'))} "
             f"| {_fmt(r.get('vs_ours_int8'))} | {_fmt(r.get('vs_ort_fp32'))} | {_fmt(r.get('size_mb'), '.1f')} "
-            f"| {_fmt(r.get('ops'))} | {_fmt(r.get('transposes'))} | {_fmt(r.get('max_abs_diff_vs_pytorch'), '.1e')} "
+            f"| {_fmt(r.get('ops'))} | {_fmt(r.get('transposes'))} | {_partitions(r)} "
+            f"| {_fmt(r.get('max_abs_diff_vs_pytorch'), '.1e')} "
             f"| {agreement} |{top1} {r['status'] if not r.get('reason') else r['status'] + ': ' + r['reason']} |"
         )
     return "\n".join(lines)
@@ -334,6 +400,8 @@ def _main(argv):
     parser.add_argument("--output-dir", default="compare_results")
     parser.add_argument("--litert-torch-python", help="a Python interpreter with litert-torch, transformers "
                         "and safetensors installed (kept apart from this environment)")
+    parser.add_argument("--executorch", choices=list(EXECUTORCH_ROUTES), default="all",
+                        help="ExecuTorch routes: all four, the two fp32 ones (int8 lowering takes minutes), or none")
     args = parser.parse_args(argv)
     args.crop_pct = resolve_crop_pct(args.crop_pct, args.keras_model)
 
@@ -362,7 +430,7 @@ def _main(argv):
                 )
                 evaluation = (images, labels)
             rows += compare_model(name, shared, calib, folder, args.threads, args.runs, args.warmup, size,
-                                  args.litert_torch_python, evaluation)
+                                  args.litert_torch_python, evaluation, args.executorch)
     print(markdown(rows))
     measured = ratios(rows)
     if measured:

@@ -1,5 +1,6 @@
 """android_bench/compare.py end to end on XS with few runs (speed ratios live in its output)."""
 
+import importlib.util
 import json
 import os
 
@@ -22,11 +23,12 @@ def test_every_route_runs_on_the_same_weights_and_the_tables_are_written(photos,
     out = tmp_path / "out"
     code = compare.main([
         "--variants", "XS", "--input-size", "64", "64", "--calib-dir", str(photos), "--num-calib", "8",
-        "--runs", "3", "--warmup", "1", "--output-dir", str(out),
+        # ExecuTorch's routes are tested on the trained model, below.
+        "--runs", "3", "--warmup", "1", "--output-dir", str(out), "--executorch", "none",
     ])
     assert code == 0
     printed = capsys.readouterr().out
-    assert "| XS | ours TFLite int8 |" in printed
+    assert "| XS | ours TFLite int8 |" in printed and "ExecuTorch" not in printed
     assert "Ratios measured in this run" in printed and "XS: ours fp32 / ORT fp32 " in printed
     with open(out / "compare.json") as file:
         result = json.load(file)
@@ -76,7 +78,7 @@ def test_a_trained_keras_model_runs_in_every_route_and_is_scored(trained_run, sm
     code = compare.main([
         "--keras-model", str(trained_run[0] / "model.keras"), "--calib-dir", os.path.join(data, "train"),
         "--num-calib", "32", "--eval-dir", os.path.join(data, "test"), "--crop-pct", "1.0",
-        "--runs", "3", "--warmup", "1", "--output-dir", str(out),
+        "--runs", "3", "--warmup", "1", "--output-dir", str(out), "--executorch", "fp32",
     ])
     assert code == 0
     printed = capsys.readouterr().out
@@ -93,6 +95,20 @@ def test_a_trained_keras_model_runs_in_every_route_and_is_scored(trained_run, sm
         assert row["top1"] == torch_top1
     for name in (compare.OURS_INT8, compare.ORT_INT8):
         assert abs(rows[name]["top1"] - torch_top1) <= 0.1
+    # ExecuTorch's fp32 programs (int8: tests/test_executorch_export.py, as its lowering takes longer).
+    assert compare.ET_INT8 not in rows
+    as_exported, rewritten = rows[compare.ET_FP32], rows[compare.ET_FP32_REWRITTEN]
+    if importlib.util.find_spec("executorch") is None:  # not in this environment: the rows say so
+        assert as_exported["status"] == rewritten["status"] == "failed"
+        assert "executorch is not installed" in as_exported["reason"]
+        return
+    for row in (as_exported, rewritten):
+        assert f"| XS 64x64 (model.keras) | {row['route']} |" in printed
+        assert row["status"] == "ok" and row["checked_images"] == test_images and row["median_ms"] > 0
+        assert row["max_abs_diff_vs_pytorch"] < 1e-4 and row["top1"] == torch_top1
+    # XNNPACK lacks kernels for ops of transformers' attention and head; the rewrite needs none of them.
+    assert as_exported["partitions"] > 1 and {"pow.Tensor_Scalar", "sum.dim_IntList"} <= set(as_exported["ops_outside"])
+    assert rewritten["partitions"] == 1 and rewritten["ops_outside"] == {}
 
 
 def test_bad_arguments(tmp_path, capsys):

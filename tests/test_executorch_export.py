@@ -1,0 +1,54 @@
+"""android_bench/executorch_export.py: the rewrite equals the transformers attention, and the int8
+program (PT2E, XNNPACK quantizer) runs as one partition (fp32 programs: tests/test_compare.py)."""
+
+import gc
+import json
+
+import numpy as np
+import pytest
+
+from android_bench import executorch_export, torch_reference
+
+pytest.importorskip("executorch", reason="executorch is not installed (pip install -r requirements-executorch.txt)")
+
+XS = ([3, 3, 6, 4], [48, 56, 112, 220])
+# One block per stage, the attention block: every op XNNPACK lacks is there, lowering is quicker.
+TINY = ([1, 1, 1, 1], [16, 24, 32, 48])
+
+
+@pytest.mark.parametrize("attention", torch_reference.ATTENTIONS)
+def test_the_rewrite_gives_the_transformers_logits(attention):
+    import torch
+
+    reference = torch_reference.random_reference(*XS, attention=attention)
+    pixels = torch.from_numpy(np.random.RandomState(0).randn(2, 3, 64, 64).astype("float32"))
+    with torch.no_grad():
+        want = reference(pixels).logits
+        got = executorch_export.logits_module(reference, rewritten=True)(pixels)
+        # The rewrite patched a copy: the reference itself still runs transformers' own forward.
+        again = reference(pixels).logits
+    assert float((got - want).abs().max()) < 1e-4 and torch.equal(again, want)
+    assert "ones" not in executorch_export.rewrite(reference).state_dict()  # same state dict as the reference
+
+
+def test_the_rewritten_int8_program_is_one_partition_and_predicts_like_pytorch(tmp_path, capsys):
+    """Through the command line: reference weights in, a .pte and its partitions out."""
+    reference = torch_reference.random_reference(*TINY, classes=10, attention="l2")
+    weights = torch_reference.save_safetensors(reference, str(tmp_path / "w.safetensors"))
+    images = np.random.RandomState(1).randn(16, 64, 64, 3).astype("float32")
+    np.save(tmp_path / "calibration.npy", images[:8])
+    output = tmp_path / "tiny_int8.pte"
+    code = executorch_export.main([
+        "--depths", "1,1,1,1", "--widths", "16,24,32,48", "--classes", "10", "--attention", "l2",
+        "--weights", weights, "--output", str(output), "--input-size", "64", "64", "--rewrite",
+        "--calibration", str(tmp_path / "calibration.npy"),
+    ])
+    assert code == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["partitions"] == 1 and summary["ops_outside"] == {} and summary["delegated_ops"] > 0
+    run = executorch_export.runner(output.read_bytes(), threads=2)
+    gc.collect()  # the runner keeps its program alive: a freed one reads as "Expected 0 inputs", or crashes
+    logits = np.concatenate([run(image[None]) for image in images])
+    want = torch_reference.predictor(reference)(images)
+    assert logits.shape == want.shape
+    assert np.mean(logits.argmax(1) == want.argmax(1)) >= 0.75  # int8: most images, not all
