@@ -46,7 +46,7 @@ define runtime_venv
 	touch $(1)/.installed
 endef
 
-$(STAMP): requirements.txt setup.py
+$(STAMP): requirements.txt requirements-executorch.txt setup.py
 	@# android_bench drives the real adb (Debian package); its tests need it, no phone.
 	@command -v adb >/dev/null 2>&1 || apt-get install -y -q adb >/dev/null 2>&1 || \
 		{ apt-get update -q >/dev/null && apt-get install -y -q adb >/dev/null; } || \
@@ -59,6 +59,8 @@ $(STAMP): requirements.txt setup.py
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet torch==2.13.0
 	$(PY) -m pip install --quiet -r requirements.txt -e .
+	@# ExecuTorch for compare.py's routes: after torch==2.13.0, which it must not replace.
+	$(PY) -m pip install --quiet -r requirements-executorch.txt
 	touch $(STAMP)
 
 demo: $(STAMP)

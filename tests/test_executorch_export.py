@@ -9,7 +9,7 @@ import pytest
 
 from android_bench import executorch_export, torch_reference
 
-pytest.importorskip("executorch", reason="executorch is not installed (pip install -r requirements-executorch.txt)")
+import executorch  # noqa: F401,E402  (make test installs it, requirements-executorch.txt: a missing one fails)
 
 XS = ([3, 3, 6, 4], [48, 56, 112, 220])
 # One block per stage, the attention block: every op XNNPACK lacks is there, lowering is quicker.

@@ -33,7 +33,7 @@ ORDER = [
     # tables: benchmarks on the host and on phones, and the comparison with other runtimes
     "android_bench", "android_bench.rows", "android_bench.parse", "android_bench.commands", "android_bench.adb",
     "android_bench.benchmark_model", "android_bench.matrix", "android_bench.torch_reference",
-    "android_bench.litert_torch_export", "android_bench.host", "android_bench.run", "android_bench.compare",
+    "android_bench.litert_torch_export", "android_bench.executorch_export", "android_bench.host", "android_bench.run", "android_bench.compare",
     "android_bench.clients",
     "conversion.to_tflite", "conversion.benchmark", "conversion.runtime_matrix", "examples.demo",
 ]
