@@ -92,8 +92,9 @@ _GELU_TANH_CUBIC = 0.044715 / _GELU_SCALE["gelu_tanh"] ** 2
 
 
 def _pointwise_mlp(x, first, second, activation, between=None):
-    """`second(between(gelu(first(x))))` for two 1x1 `Conv2D`s, the GELU in one of the
-    `ACTIVATIONS` forms; `between` (dropout, say) must be linear.
+    """`second(between(gelu(first(x))))` for two 1x1 convolutions, each a `Conv2D` or its
+    `(kernel, bias)`, the GELU in one of the `ACTIVATIONS` forms; `between` (dropout, say)
+    must be linear.
 
     - `"gelu"`: exact (erf), as in the official model; one TFLite GELU op.
     - `"quick_gelu"`: `h * sigmoid(1.702 h)`, at most 0.02 from GELU. XNNPACK
@@ -111,17 +112,33 @@ def _pointwise_mlp(x, first, second, activation, between=None):
     """
     between = between or (lambda hidden: hidden)
     if activation == "gelu":
-        return second(between(ops.gelu(first(x), approximate=False)))
+        return _conv_1x1(between(ops.gelu(_conv_1x1(x, first), approximate=False)), second)
     scale = _GELU_SCALE[activation]
     t = _conv_1x1(x, first, scale, scale)
     gate = t if activation == "quick_gelu" else t * (1.0 + _GELU_TANH_CUBIC * (t * t))
     return _conv_1x1(between(t * ops.sigmoid(gate)), second, 1.0 / scale, 1.0)
 
 
-def _conv_1x1(x, conv, kernel_scale, bias_scale):
-    """`conv(x)` with its kernel and bias scaled by constants (folded by the TFLite converter)."""
-    kernel = ops.cast(conv.kernel, x.dtype) * kernel_scale
-    return ops.conv(x, kernel) + ops.cast(conv.bias, x.dtype) * bias_scale
+def _conv_1x1(x, conv, kernel_scale=1.0, bias_scale=1.0):
+    """`conv(x)` (a `Conv2D` or its `(kernel, bias)`) with its kernel and bias scaled by
+    constants (folded by the TFLite converter)."""
+    kernel, bias = (conv.kernel, conv.bias) if isinstance(conv, layers.Layer) else conv
+    kernel = ops.cast(kernel, x.dtype) * kernel_scale
+    return ops.conv(x, kernel) + ops.cast(bias, x.dtype) * bias_scale
+
+
+def _norm_folded_into(norm, conv, dtype):
+    """`(kernel, bias)` of the 1x1 `conv` applied after the inference-mode BatchNorm `norm`,
+    as one convolution: `conv(x * a + b) = x (a W) + (b W + c)`, `a` and `b` the norm's
+    per-channel scale and shift. The TFLite converter folds a BatchNorm that follows a
+    convolution but not one that comes before it; folded here, it costs no op (a broadcast
+    MUL and ADD fewer, which int8 pays per element)."""
+    variance, mean = ops.cast(norm.moving_variance, dtype), ops.cast(norm.moving_mean, dtype)
+    scale = ops.cast(norm.gamma, dtype) * ops.rsqrt(variance + norm.epsilon)
+    shift = ops.cast(norm.beta, dtype) - mean * scale
+    kernel = ops.cast(conv.kernel, dtype)
+    folded_bias = ops.cast(conv.bias, dtype) + ops.matmul(shift[None, :], kernel[0, 0])[0]
+    return kernel * scale[:, None], folded_bias
 
 
 def _build_chain(sublayers, input_shape):
@@ -390,6 +407,9 @@ class LocalRepresentation(ConvEncoder):
 class Mlp(layers.Layer):
     """BatchNorm, then a pointwise MLP: `fc2(dropout(gelu(fc1(bn(x)))))`.
 
+    In inference the BatchNorm is folded into `fc1` (`_norm_folded_into`): the
+    same function in one convolution, which is what a TFLite file gets.
+
     Input and output: `(batch, H, W, channels)`; the hidden layer has
     `hidden_dim` channels.
 
@@ -415,9 +435,12 @@ class Mlp(layers.Layer):
         _build_chain([self.norm1, self.fc1, self.fc2], input_shape)
 
     def call(self, x, training=None):
+        if training:
+            x, fc1 = self.norm1(x, training=training), self.fc1
+        else:  # the same function, the norm folded into fc1 (one op fewer in TFLite, per element in int8)
+            fc1 = _norm_folded_into(self.norm1, self.fc1, x.dtype)
         x = _pointwise_mlp(
-            self.norm1(x, training=training), self.fc1, self.fc2, self.activation,
-            between=lambda hidden: self.dropout(hidden, training=training),
+            x, fc1, self.fc2, self.activation, between=lambda hidden: self.dropout(hidden, training=training),
         )
         return self.dropout(x, training=training)
 
@@ -629,6 +652,11 @@ class DistilledClassifier(layers.Layer):
 
     def call(self, x, training=None):
         x = self.dropout(x, training=training)
+        if self.output_mode == "average" and not training:
+            # The mean of two dense layers is one dense layer: one FULLY_CONNECTED in TFLite, not two, an ADD and a MUL.
+            kernel = (ops.cast(self.head.kernel, x.dtype) + ops.cast(self.dist_head.kernel, x.dtype)) / 2
+            bias = (ops.cast(self.head.bias, x.dtype) + ops.cast(self.dist_head.bias, x.dtype)) / 2
+            return ops.matmul(x, kernel) + bias
         logits, dist_logits = self.head(x), self.dist_head(x)
         if self.output_mode == "both":
             return [logits, dist_logits]
