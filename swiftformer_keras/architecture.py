@@ -165,31 +165,45 @@ def all_layers(model):
 
 
 def count_macs(model):
-    """Multiply-accumulates of one image through the model's convolutions and dense layers."""
-    convolutions = [l for l in all_layers(model) if isinstance(l, (keras.layers.Conv2D, keras.layers.DepthwiseConv2D))]
-    positions = {}  # output height x width of each convolution, recorded by one forward pass
+    """Multiply-accumulates of one image through the model's convolutions and dense layers.
+
+    One forward pass records the output size of every layer. A pointwise convolution that a
+    block applies through its kernel rather than by calling it (the GELU forms, the Mlp's
+    folded BatchNorm: `layers._pointwise_mlp`) takes the size of the nearest enclosing layer's
+    output: those convolutions are 1x1 with stride 1, inside blocks that keep the size.
+    """
+    layers_found = all_layers(model)
+    parents = {id(child): layer for layer in layers_found for child in getattr(layer, "_layers", [])}
+    positions = {}  # id(layer) -> output height x width, recorded by one forward pass
 
     def recorder(layer, call):
-        def record(x):
-            y = call(x)
-            positions[id(layer)] = int(y.shape[1]) * int(y.shape[2])
+        def record(*args, **kwargs):
+            y = call(*args, **kwargs)
+            if len(getattr(y, "shape", ())) == 4:
+                positions[id(layer)] = int(y.shape[1]) * int(y.shape[2])
             return y
 
         return record
 
-    for layer in convolutions:
+    for layer in layers_found:
         layer.call = recorder(layer, layer.call)
     try:
         model(np.zeros((1, *model.inputs[0].shape[1:]), np.float32))
     finally:
-        for layer in convolutions:
+        for layer in layers_found:
             del layer.call  # back to the class's method
+
+    def output_positions(layer):
+        while id(layer) not in positions:
+            layer = parents[id(layer)]
+        return positions[id(layer)]
+
     total = 0
-    for layer in all_layers(model):
+    for layer in layers_found:
         if isinstance(layer, keras.layers.DepthwiseConv2D):
-            total += positions[id(layer)] * int(np.prod(layer.kernel.shape[:3]))
+            total += output_positions(layer) * int(np.prod(layer.kernel.shape[:3]))
         elif isinstance(layer, keras.layers.Conv2D):
-            total += positions[id(layer)] * int(np.prod(layer.kernel.shape))
+            total += output_positions(layer) * int(np.prod(layer.kernel.shape))
         elif isinstance(layer, keras.layers.Dense):
             total += int(np.prod(layer.kernel.shape))
     return total
