@@ -91,7 +91,7 @@ class TrainConfig:
 
     data: str
     output: str
-    variant: str = "XS"
+    variant: str = "XS"  # or an architecture, {"depths": [...], "widths": [...]} (from Python)
     image_size: int = 64
     epochs: int = 30
     batch_size: int = 128
@@ -122,9 +122,13 @@ class TrainConfig:
     max_eval_images: int = None
 
     def __post_init__(self):
-        self.variant = self.variant.upper()
-        if self.variant not in VARIANTS:
-            raise ValueError(f"Unknown variant {self.variant!r}; use one of {sorted(VARIANTS)}.")
+        if isinstance(self.variant, str):
+            self.variant = self.variant.upper()
+            if self.variant not in VARIANTS:
+                raise ValueError(f"Unknown variant {self.variant!r}; use one of {sorted(VARIANTS)}.")
+        else:  # an architecture: checked, and in lists, as config.json gives it back on a resume
+            architecture = variant_config(self.variant)
+            self.variant = {"depths": list(architecture["depths"]), "widths": list(architecture["widths"])}
         data_lib.check_image_size(self.image_size)
         for field in NUMBERS:
             if getattr(self, field) is not None:  # None: the default (warm-up) or no limit
@@ -290,6 +294,9 @@ def build_training_model(config, student, classes):
         raise ValueError(
             f"The teacher {config.teacher!r} predicts {teacher.output_shape[-1]} classes, the data has {classes}."
         )
+    # Under its own name: a teacher built from the same config as the student has the student's name,
+    # and a Keras model refuses two operations of one name.
+    teacher = keras.Model(teacher.input, teacher.output, name="teacher")
     head, dist = student(student.input)
     logits = keras.layers.Concatenate(name="distillation_logits")([head, dist, teacher(student.input, training=False)])
     model = keras.Model(student.input, logits, name="distillation")

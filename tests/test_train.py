@@ -16,9 +16,15 @@ from swiftformer_keras import train as train_lib
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+# The training loop does not depend on the architecture's size: most runs here train a small one
+# (4 blocks, not XS's 16), which builds and traces in a fraction of the time. XS itself is trained
+# by trained_run (conftest.py) and the command-line runs.
+TINY = {"depths": [1, 1, 2, 1], "widths": [16, 24, 32, 48]}
+
+
 def _config(small_cifar, output, **overrides):
     settings = dict(
-        data=small_cifar[0], output=str(output), variant="XS", image_size=64, epochs=1,
+        data=small_cifar[0], output=str(output), variant=TINY, image_size=64, epochs=1,
         batch_size=32, learning_rate=2e-3, warmup_epochs=0, workers=1,
     )
     settings.update(overrides)
@@ -82,6 +88,7 @@ import json, sys
 import keras
 from swiftformer_keras import data, train
 config = train.TrainConfig(data=sys.argv[1], output=sys.argv[2], epochs=1, batch_size=32, image_size=64,
+    variant={"depths": [1, 1, 2, 1], "widths": [16, 24, 32, 48]},
     drop_path_rate=0.0, max_train_images=128, max_eval_images=32, warmup_epochs=0, workers=1,
     data_parallel=sys.argv[3] == "1")
 result = train.train(config)
@@ -125,7 +132,7 @@ def test_two_device_data_parallel_matches_one_device(small_cifar, tmp_path):
 def test_fine_tuning_keeps_the_backbone_and_makes_a_new_head(small_cifar, tmp_path):
     reference = make_reference("XS", "l2")
     checkpoint = write_checkpoint(reference, "official", str(tmp_path))
-    config = _config(small_cifar, tmp_path / "run", weights=checkpoint)
+    config = _config(small_cifar, tmp_path / "run", weights=checkpoint, variant="XS")
     student = train_lib.build_student(config, classes=4)
     stem = reference.state_dict()["swiftformer.patch_embed.patch_embedding.0.weight"].numpy()
     np.testing.assert_allclose(
@@ -184,6 +191,7 @@ def test_distillation_and_ema_run_end_to_end(small_cifar, tmp_path):
     [
         ({"image_size": 100}, "multiple of 32"),
         ({"variant": "M"}, "Unknown variant 'M'"),
+        ({"variant": {"depths": [1, 1, 1, 1]}}, "must be a variant name or a dict with 'depths' and 'widths'"),
         ({"precision": "int8"}, "precision must be"),
         ({"data": "/nonexistent/data"}, "does not exist"),
     ],
