@@ -203,8 +203,7 @@ def _executorch_routes(name, shared, calib, folder, threads, size, wanted):
             continue
         path = os.path.join(folder, f"{name}_executorch_{'rewritten' if rewritten else 'as_exported'}_"
                                     f"{'int8' if int8 else 'fp32'}.pte")
-        with open(path, "wb") as file:
-            file.write(program.buffer)
+        files.write_bytes_atomically(path, program.buffer)
         routes.append(Route(
             route, executorch_export.runner(program.buffer, threads), os.path.getsize(path) / 1e6,
             program.delegated + sum(program.outside.values()), None,

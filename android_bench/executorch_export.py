@@ -35,6 +35,7 @@ if ROOT not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, ROOT)
 
 from android_bench import torch_reference  # noqa: E402
+from swiftformer_keras import cli, files  # noqa: E402
 
 EPSILON = 1e-12  # F.normalize's: v / max(|v|, eps) == v * rsqrt(max(|v|^2, eps^2))
 
@@ -198,32 +199,25 @@ def runner(buffer, threads):
     return run
 
 
-def _int_list(text):
-    return [int(value) for value in text.split(",")]
-
-
 def main(argv=None):
+    """The command line; an expected failure (a missing file, say) is one line on stderr and exit 2."""
+    return cli.run(_main, argv, prog="android_bench/executorch_export.py")
+
+
+def _main(argv):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--depths", type=_int_list, required=True, help="blocks per stage, e.g. 3,3,6,4")
-    parser.add_argument("--widths", type=_int_list, required=True, help="channels per stage, e.g. 48,56,112,220")
-    parser.add_argument("--classes", type=int, default=1000)
-    parser.add_argument("--attention", choices=torch_reference.ATTENTIONS, default="softmax")
-    parser.add_argument("--weights", required=True, help="the reference's state dict, .safetensors")
-    parser.add_argument("--output", required=True, help="the .pte file to write")
-    parser.add_argument("--input-size", type=int, nargs=2, metavar=("H", "W"), default=(224, 224))
+    torch_reference.add_reference_arguments(parser, "the .pte file to write")
     parser.add_argument("--rewrite", action="store_true", help="the rewritten attention (one XNNPACK partition)")
     parser.add_argument("--calibration", help="int8: a .npy of preprocessed NHWC float32 calibration images")
     args = parser.parse_args(argv)
 
     import numpy as np
-    from safetensors.torch import load_file
 
-    model = torch_reference.swiftformer(args.depths, args.widths, args.classes, args.attention)
-    model.load_state_dict(load_file(args.weights))
+    files.check_output_paths(("--output", args.output))
+    model = torch_reference.load_reference(args.depths, args.widths, args.classes, args.attention, args.weights)
     calibration = np.load(args.calibration) if args.calibration else None
     program = export(model, args.input_size, args.rewrite, calibration)
-    with open(args.output, "wb") as file:
-        file.write(program.buffer)
+    files.write_bytes_atomically(args.output, program.buffer)
     print(json.dumps(program.summary()))
     return 0
 

@@ -25,10 +25,8 @@ def export(depths, widths, classes, attention, weights, output, size):
     """Writes the reference with `weights` as a TFLite file at `output`; input NCHW at `size`."""
     import litert_torch
     import torch
-    from safetensors.torch import load_file
 
-    model = torch_reference.swiftformer(depths, widths, classes, attention)
-    model.load_state_dict(load_file(weights))
+    model = torch_reference.load_reference(depths, widths, classes, attention, weights)
 
     class Logits(torch.nn.Module):  # litert-torch needs tensors out, not transformers' output object
         def __init__(self, model):
@@ -42,19 +40,9 @@ def export(depths, widths, classes, attention, weights, output, size):
     return output
 
 
-def _int_list(text):
-    return [int(value) for value in text.split(",")]
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--depths", type=_int_list, required=True, help="blocks per stage, e.g. 3,3,6,4")
-    parser.add_argument("--widths", type=_int_list, required=True, help="channels per stage, e.g. 48,56,112,220")
-    parser.add_argument("--classes", type=int, default=1000)
-    parser.add_argument("--attention", choices=torch_reference.ATTENTIONS, default="softmax")
-    parser.add_argument("--weights", required=True, help="the reference's state dict, .safetensors")
-    parser.add_argument("--output", required=True, help="the .tflite file to write")
-    parser.add_argument("--input-size", type=int, nargs=2, metavar=("H", "W"), default=(224, 224))
+    torch_reference.add_reference_arguments(parser, "the .tflite file to write")
     args = parser.parse_args(argv)
     export(args.depths, args.widths, args.classes, args.attention, args.weights, args.output, args.input_size)
     return 0

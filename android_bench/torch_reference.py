@@ -99,6 +99,32 @@ def load_numpy_state(reference, state):
     return reference
 
 
+def _int_list(text):
+    return [int(value) for value in text.split(",")]
+
+
+def add_reference_arguments(parser, output_help):
+    """The command-line flags of a script that exports the reference: its architecture, its
+    weights (a .safetensors state dict), the file to write and the input size."""
+    parser.add_argument("--depths", type=_int_list, required=True, help="blocks per stage, e.g. 3,3,6,4")
+    parser.add_argument("--widths", type=_int_list, required=True, help="channels per stage, e.g. 48,56,112,220")
+    parser.add_argument("--classes", type=int, default=1000)
+    parser.add_argument("--attention", choices=ATTENTIONS, default="softmax")
+    parser.add_argument("--weights", required=True, help="the reference's state dict, .safetensors")
+    parser.add_argument("--output", required=True, help=output_help)
+    parser.add_argument("--input-size", type=int, nargs=2, metavar=("H", "W"), default=(224, 224))
+    return parser
+
+
+def load_reference(depths, widths, classes, attention, weights):
+    """A `swiftformer` holding the state dict of the .safetensors file `weights`."""
+    from safetensors.torch import load_file
+
+    model = swiftformer(depths, widths, classes, attention)
+    model.load_state_dict(load_file(weights))
+    return model
+
+
 def save_safetensors(model, path):
     """Writes `model`'s weights as a Hugging Face layout .safetensors file; returns `path`."""
     from safetensors.torch import save_file

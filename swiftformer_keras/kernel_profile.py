@@ -56,6 +56,8 @@ KERNEL_KINDS = (
 # perf marks kernel-space samples [k]: system calls, scheduling, interrupts.
 OPERATING_SYSTEM = "operating system"
 GEMM = "GEMM"
+# The worker runs as `python -m swiftformer_keras.kernel_profile` from here: this package's folder's parent.
+_PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NO_PERF = ("perf is not installed: sudo apt-get install linux-perf (Debian; linux-tools-generic on Ubuntu) "
            "to profile a file by XNNPACK micro-kernel")
 # "    27.97%     435  [.] xnn_qs8_..._avx512amx   -   -": share, samples, [.] user or [k] kernel space,
@@ -138,8 +140,7 @@ def record(model_path, threads=1, runs=200, warmup=10, runtime=None, python=None
         # -D -1: sampling starts disabled; the worker enables it around its timed invokes.
         command = [perf, "record", "-q", "-F", str(frequency), "-D", "-1", "--control", f"fifo:{control},{ack}",
                    "-o", data, "--", *worker]
-        done = subprocess.run(command, capture_output=True, text=True, cwd=os.path.dirname(os.path.dirname(
-            os.path.abspath(__file__))))
+        done = subprocess.run(command, capture_output=True, text=True, cwd=_PACKAGE_PARENT)
         lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
         if done.returncode != 0 or not lines:
             raise ProfileError(_failure(done))

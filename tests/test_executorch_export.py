@@ -3,6 +3,7 @@ program (PT2E, XNNPACK quantizer) runs as one partition (fp32 programs: tests/te
 
 import gc
 import json
+import os
 
 import numpy as np
 import pytest
@@ -52,3 +53,14 @@ def test_the_rewritten_int8_program_is_one_partition_and_predicts_like_pytorch(t
     want = torch_reference.predictor(reference)(images)
     assert logits.shape == want.shape
     assert np.mean(logits.argmax(1) == want.argmax(1)) >= 0.75  # int8: most images, not all
+
+
+def test_a_missing_weights_file_is_one_line_and_exit_2(tmp_path, capsys):
+    code = executorch_export.main([
+        "--depths", "1,1,1,1", "--widths", "16,24,32,48", "--weights", str(tmp_path / "none.safetensors"),
+        "--output", str(tmp_path / "x.pte"),
+    ])
+    err = capsys.readouterr().err  # with torchao's import warnings, when this is the first import
+    errors = [line for line in err.splitlines() if line.startswith("android_bench/executorch_export.py: error:")]
+    assert code == 2 and len(errors) == 1 and "none.safetensors" in errors[0] and "Traceback" not in err
+    assert os.listdir(tmp_path) == []
