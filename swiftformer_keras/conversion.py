@@ -205,12 +205,12 @@ def quantization_debug(model, size, calibration, debug_images, recipe=None, besi
     recipe = recipe or recipe_for("int8")
     prepared = recipe.prepare_model(model)
     with export._converter(prepared, *size, prepared.inputs[0].shape[-1], beside) as converter:
-        debugger = tf.lite.experimental.QuantizationDebugger(
-            converter=recipe.configure(converter, "int8", calibration),
-            debug_dataset=lambda: ([image[None]] for image in debug_images),
-            debug_options=recipe.debug_options(),
-        )
-        debugger.run()
+        calibrated = recipe.configure(converter, "int8", calibration).convert()
+    debugger = tf.lite.experimental.QuantizationDebugger(
+        quant_debug_model_content=recipe.debug_model(calibrated, calibration),
+        debug_dataset=lambda: ([image[None]] for image in debug_images),
+    )
+    debugger.run()
     import csv
     import io
 

@@ -245,7 +245,7 @@ def convert(
         recipe.configure(converter, mode, calibration)
         content = _run_converter(model, converter)
         if mode == "int8":
-            content = recipe.quantize(content, io)
+            content = recipe.quantize(content, calibration, io)
     # The converter refuses non-builtin ops itself; this guards the contract if its defaults change.
     builtin = set(builtin_op_names().values())
     extra = sorted(name for name in tflite_ops(content) if name not in builtin)

@@ -117,7 +117,10 @@ def runtime_version(runtime=None):
     return name, version
 
 
-def make_interpreter(model_path=None, model_content=None, num_threads=2, xnnpack=True, allocate=True, runtime=None):
+def make_interpreter(
+    model_path=None, model_content=None, num_threads=2, xnnpack=True, allocate=True, runtime=None,
+    preserve_all_tensors=False,
+):
     """A TFLite interpreter over a file (`model_path`) or its bytes (`model_content`).
 
     Args:
@@ -126,6 +129,8 @@ def make_interpreter(model_path=None, model_content=None, num_threads=2, xnnpack
             the builtin reference kernels alone.
         allocate: allocate tensors now; pass False to resize inputs first.
         runtime: one of `RUNTIMES`, or None for the first of them installed.
+        preserve_all_tensors: keep every intermediate tensor readable after
+            `invoke` (no buffer reused, nothing computed in place); slower.
 
     Raises:
         ValueError: an unknown `runtime`, or the runtime's own, for a file it cannot load
@@ -139,6 +144,8 @@ def make_interpreter(model_path=None, model_content=None, num_threads=2, xnnpack
     kwargs = {"num_threads": num_threads}
     if not xnnpack:
         kwargs["experimental_op_resolver_type"] = resolver.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+    if preserve_all_tensors:
+        kwargs["experimental_preserve_all_tensors"] = True
     if model_content is not None:
         kwargs["model_content"] = bytes(model_content)
     else:

@@ -36,6 +36,7 @@ Why the table looks as it does (measured; README "Runtimes"):
 
 import dataclasses
 
+from swiftformer_keras import activation_ranges
 from swiftformer_keras.layers import ACTIVATIONS, REDUCTIONS
 
 MODES = ("fp32", "fp16", "dynamic", "int8")
@@ -129,7 +130,7 @@ class Recipe:
         The converter's public options cannot keep chosen ops in float; TFLite's
         quantization debugger does it by calibrating once and then calling the
         MLIR quantizer with a denylist. Both steps are taken here the same way:
-        `quantize` (shipped) or the debugger (`debug_options`) does the second.
+        `quantize` (shipped) or `debug_model` (for the debugger) does the second.
         """
         import tensorflow as tf
 
@@ -144,39 +145,47 @@ class Recipe:
         if mode == "int8":
             converter.representative_dataset = lambda: ([image[None]] for image in calibration)
             converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8, tf.lite.OpsSet.TFLITE_BUILTINS]
-            converter._experimental_disable_per_channel = not self.per_channel  # the debugger reads it from here
             converter._experimental_calibrate_only = True
         return converter
 
-    def quantize(self, calibrated, io="float32"):
+    def quantize(self, calibrated, calibration, io="float32"):
         """The full-integer model from an int8-`configure`d converter's output, with `io`
-        (`"float32"`, `"int8"` or `"uint8"`) input and output tensors."""
+        (`"float32"`, `"int8"` or `"uint8"`) input and output tensors.
+
+        The calibrator's ranges are measured again on `calibration` (the images
+        `configure` was given) first: it records some tensors with their
+        reader's range (`activation_ranges`)."""
         import tensorflow as tf
-        from tensorflow.lite.python import convert as tf_convert
         from tensorflow.lite.python import util as tf_util
 
         # The MLIR quantizer speaks int8 only; uint8 I/O is retyped afterwards, as the converter does.
         io_dtypes = {"float32": tf.float32, "int8": tf.int8, "uint8": tf.float32}
         if io not in io_dtypes:
             raise ValueError(f"Unknown io type {io!r}; use one of {tuple(io_dtypes)}.")
-        io_dtype = io_dtypes[io]
-        quantized = tf_convert.mlir_quantize(
-            calibrated,
-            disable_per_channel=not self.per_channel,
-            disable_per_channel_for_dense_layers=not self.per_channel_dense,
-            input_data_type=io_dtype,
-            output_data_type=io_dtype,
-            denylisted_ops=list(self.float_ops),
+        quantized = self._mlir_quantize(
+            calibrated, calibration, input_data_type=io_dtypes[io], output_data_type=io_dtypes[io]
         )
         if io == "uint8":
             quantized = tf_util.modify_model_io_type(quantized, tf.uint8, tf.uint8)
         return quantized
 
-    def debug_options(self):
-        """`QuantizationDebugOptions` that quantize as `quantize` does, for an int8-`configure`d converter."""
-        import tensorflow as tf
+    def debug_model(self, calibrated, calibration):
+        """For TFLite's `QuantizationDebugger`: the model `quantize` makes from an
+        int8-`configure`d converter's output (float I/O), with a NumericVerify op
+        comparing each quantized op to its float twin."""
+        return self._mlir_quantize(calibrated, calibration, enable_numeric_verify=True)
 
-        return tf.lite.experimental.QuantizationDebugOptions(denylisted_ops=list(self.float_ops))
+    def _mlir_quantize(self, calibrated, calibration, **options):
+        from tensorflow.lite.python import convert as tf_convert
+
+        calibrated = activation_ranges.remeasure(calibrated, calibration, progress="activation ranges")
+        return tf_convert.mlir_quantize(
+            calibrated,
+            disable_per_channel=not self.per_channel,
+            disable_per_channel_for_dense_layers=not self.per_channel_dense,
+            denylisted_ops=list(self.float_ops),
+            **options,
+        )
 
 
 # The oldest runtime of each row, newest row first: a file for `--min-runtime V`

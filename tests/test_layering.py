@@ -25,7 +25,7 @@ ORDER = [
     "swiftformer_keras.calibration", "swiftformer_keras.convert_weights", "swiftformer_keras.train",
     # .tflite files
     "swiftformer_keras.interpreter", "swiftformer_keras.runtime_versions", "swiftformer_keras.runtime_worker",
-    "swiftformer_keras.kernel_profile",
+    "swiftformer_keras.kernel_profile", "swiftformer_keras.activation_ranges",
     "swiftformer_keras.recipe", "swiftformer_keras.tflite_metadata", "swiftformer_keras.export",
     "swiftformer_keras.tflite_report", "swiftformer_keras.model_card", "swiftformer_keras.conversion",
     "swiftformer_keras.evaluate", "swiftformer_keras.android_clients",
