@@ -5,7 +5,8 @@
 
 For each variant and mode (fp32, fp16, dynamic, int8), converts the model with the
 recipe of each `--min-runtimes` value (realistic random weights: latency does not
-depend on them), then runs every file on every runtime. Each runtime lives in its
+depend on them; `--keras-model FILE` takes your own SwiftFormer and its weights
+instead), then runs every file on every runtime. Each runtime lives in its
 own virtual environment made by the project, as a worker process
 (`swiftformer_keras.runtime_worker`) that loads all files once; the workers are
 asked in turn, a few timed invokes per file per turn after one untimed, until each
@@ -31,7 +32,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
-from swiftformer_keras import calibration, cli, export, files, plots  # noqa: E402
+from swiftformer_keras import calibration, cli, conversion, export, files, plots  # noqa: E402
 from swiftformer_keras.tflite_report import op_table  # noqa: E402
 from swiftformer_keras.architecture import VARIANTS  # noqa: E402
 from swiftformer_keras.model import SwiftFormer  # noqa: E402
@@ -80,26 +81,39 @@ def environment_python(folder):
     return python
 
 
-def make_files(variants, size, calib, folder, min_runtimes):
-    """`{key: {variant, mode, min_runtime, path}}`: each mode's file per distinct recipe."""
+def random_models(variants, size):
+    """`[(variant, model)]`: each variant with realistic random weights (latency does not depend on them)."""
     import keras
 
-    made = {}
+    models = []
     for variant in variants:
         keras.utils.set_random_seed(0)
-        model = randomize_weights(SwiftFormer(variant, classifier_activation=None, input_shape=(*size, 3)))
+        models.append((variant, randomize_weights(SwiftFormer(variant, classifier_activation=None,
+                                                              input_shape=(*size, 3)))))
+    return models
+
+
+def make_files(models, size, calib, folder, min_runtimes):
+    """`{key: {variant, mode, min_runtime, path}}`: each mode's file per distinct recipe, for each
+    `(name, Keras model)` of `models`."""
+    made = {}
+    for variant, model in models:
         for mode in MODES:
             recipes = {}  # the same recipe makes the same file: one per recipe, named by its oldest runtime
             for version in sorted(min_runtimes, key=parse_version):
                 recipes.setdefault(recipe_for(mode, version), version)
             for recipe, version in recipes.items():
                 key = f"{variant} {mode} {version}"
-                path = os.path.join(folder, f"swiftformer_{variant.lower()}_{mode}_{version}.tflite")
-                export.export_tflite(model, path, mode=mode, calibration=calib if mode == "int8" else None,
+                path = os.path.join(folder, f"swiftformer_{_slug(variant)}_{mode}_{version}.tflite")
+                export.export_tflite(model, path, size, mode=mode, calibration=calib if mode == "int8" else None,
                                      min_runtime=version, recipe=recipe)
                 made[key] = {"variant": variant, "mode": mode, "min_runtime": version, "path": path,
                              "needs": min_runtime(path)["version"], "default": recipe == recipe_for(mode)}
     return made
+
+
+def _slug(name):
+    return "".join(c if c.isalnum() else "_" for c in name.lower())
 
 
 def run_matrix(made, environments, threads, runs, per_turn):
@@ -243,8 +257,10 @@ def parse_args(argv):
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--variants", nargs="+", default=["XS", "S"], type=str.upper, choices=tuple(VARIANTS))
-    parser.add_argument("--input-size", type=cli.number(int, minimum=32), nargs=2, default=(224, 224),
-                        metavar=("H", "W"))
+    parser.add_argument("--keras-model", metavar="FILE",
+                        help="a SwiftFormer .keras file (yours, fine-tuned) instead of --variants, with its own weights")
+    parser.add_argument("--input-size", type=cli.number(int, minimum=32), nargs=2, metavar=("H", "W"),
+                        help="default: 224 224, or the --keras-model's own size")
     parser.add_argument("--calib-dir", help="real photos for int8 calibration")
     parser.add_argument("--calib-random", action="store_true", help="calibrate on noise (latency only)")
     parser.add_argument("--num-calib", type=cli.number(int, minimum=1), default=64)
@@ -285,12 +301,17 @@ def _main(argv):
         files.write_csv_atomically(os.path.join(args.output_dir, "runtime_ops.csv"), rows)
         print(f"\nwrote {args.output_dir}/runtime_ops.json, .csv")
         return 0
-    size = tuple(args.input_size)
+    if args.keras_model:
+        model, size = conversion.load_keras_model(keras_model=args.keras_model, input_size=args.input_size)
+        models = [(os.path.basename(args.keras_model), model)]
+    else:
+        size = tuple(args.input_size or (224, 224))
+        models = random_models(args.variants, size)
     if args.calib_dir:
         calib, _ = calibration.sample_images(args.calib_dir, args.num_calib, size, progress="calibration images")
     else:
         calib = calibration.random_images(args.num_calib, size, 0)
-    made = make_files(args.variants, size, calib, args.output_dir, args.min_runtimes)
+    made = make_files(models, size, calib, args.output_dir, args.min_runtimes)
     results = run_matrix(made, environments, args.threads, args.runs, args.per_turn)
     rows = rows_of(made, results)
     found = ratios(rows, columns)
