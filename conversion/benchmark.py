@@ -2,7 +2,8 @@
 
     python conversion/benchmark.py --variants XS S --calib-dir ../shared/data/imagenet-samples/images
 
-For each variant: builds the model (realistic random weights unless --weights),
+For each variant: builds the model (realistic random weights unless --weights;
+--keras-model FILE takes your own SwiftFormer and its weights instead),
 converts it in every mode, checks fp32 against Keras, then times all files in
 one interleaved loop (one invoke of each file per round, default XNNPACK
 delegate, --threads threads), so that the machine's noise hits every mode alike.
@@ -29,7 +30,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from swiftformer_keras import calibration, cli, export, files, kernel_profile, plots, tflite_report  # noqa: E402
+from swiftformer_keras import calibration, cli, conversion, export, files, kernel_profile, plots, tflite_report  # noqa: E402
 from swiftformer_keras.interpreter import (  # noqa: E402
     RUNTIMES, count_partitions, cpu_flags, cpu_mhz, make_interpreter, runtime_version, time_interleaved,
 )
@@ -64,14 +65,20 @@ def xnnpack_partitions(path, runtime=None):
     return count_partitions(make_interpreter(model_path=path, runtime=runtime))[0]
 
 
-def benchmark_variant(variant, size, calib, folder, threads, runs, warmup, weights, runtime=None, profile_runs=0):
-    model = SwiftFormer(
-        variant, weights=weights, classifier_activation=None, input_shape=(*size, 3)
-    ) if weights else randomize_weights(SwiftFormer(variant, classifier_activation=None, input_shape=(*size, 3)))
+def variant_model(variant, size, weights=None):
+    """SwiftFormer `variant` with `weights`, else realistic random ones, logits out."""
+    if weights:
+        return SwiftFormer(variant, weights=weights, classifier_activation=None, input_shape=(*size, 3))
+    return randomize_weights(SwiftFormer(variant, classifier_activation=None, input_shape=(*size, 3)))
+
+
+def benchmark_variant(variant, model, size, calib, folder, threads, runs, warmup, runtime=None, profile_runs=0):
+    """Rows (one per mode) and checks of the Keras `model`, named `variant` in the tables."""
     paths = {}
+    slug = "".join(c if c.isalnum() else "_" for c in variant.lower())
     for mode in MODES:
-        path = os.path.join(folder, f"swiftformer_{variant.lower()}_{mode}.tflite")
-        export.export_tflite(model, path, mode=mode, calibration=calib if mode == "int8" else None)
+        path = os.path.join(folder, f"swiftformer_{slug}_{mode}.tflite")
+        export.export_tflite(model, path, size, mode=mode, calibration=calib if mode == "int8" else None)
         paths[mode] = path
     probe = calib[:4]
     reference = keras.ops.convert_to_numpy(model(probe, training=False))
@@ -181,8 +188,11 @@ def main(argv=None):
 def _main(argv):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--variants", nargs="+", default=["XS", "S"])
-    parser.add_argument("--input-size", type=int, nargs=2, default=(224, 224), metavar=("H", "W"))
+    parser.add_argument("--input-size", type=int, nargs=2, metavar=("H", "W"),
+                        help="default: 224 224, or the --keras-model's own size")
     parser.add_argument("--weights", help="imagenet or a weights path (default: realistic random weights)")
+    parser.add_argument("--keras-model", metavar="FILE",
+                        help="a SwiftFormer .keras file (yours, fine-tuned) instead of --variants, with its own weights")
     parser.add_argument("--calib-dir", required=True, help="real photos for int8 calibration")
     parser.add_argument("--num-calib", type=int, default=100)
     parser.add_argument("--threads", type=int, default=2)
@@ -199,12 +209,18 @@ def _main(argv):
     files.check_output_folder("--output-dir", args.output_dir)
     if args.profile:
         kernel_profile.find_perf()  # missing: one line and exit 2, before any work
-    size = tuple(args.input_size)
+    if args.keras_model:
+        model, size = conversion.load_keras_model(keras_model=args.keras_model, input_size=args.input_size)
+        models = [(os.path.basename(args.keras_model), lambda: model)]
+    else:
+        size = tuple(args.input_size or (224, 224))
+        models = [(variant, lambda variant=variant: variant_model(variant, size, args.weights))
+                  for variant in args.variants]
     calib, _ = calibration.sample_images(args.calib_dir, args.num_calib, size, progress="calibration images")
     rows, checks = [], []
-    for variant in args.variants:
+    for name, build in models:  # built one at a time: L3 and XS need not be in memory together
         variant_rows, variant_checks = benchmark_variant(
-            variant, size, calib, args.output_dir, args.threads, args.runs, args.warmup, args.weights, args.runtime,
+            name, build(), size, calib, args.output_dir, args.threads, args.runs, args.warmup, args.runtime,
             profile_runs=args.profile_runs if args.profile else 0,
         )
         rows += variant_rows
