@@ -22,6 +22,9 @@ from android_bench import torch_reference
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED_DATA = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
 IMAGENET_SAMPLES = os.path.join(SHARED_DATA, "imagenet-samples")
+# A SwiftFormer with every kind of layer XS has in 5 blocks (XS: 16), 9 GELUs: it builds, traces and
+# converts in a fraction of XS's time, for tests whose subject does not depend on the model's size.
+TINY = {"depths": [1, 1, 2, 1], "widths": [16, 24, 32, 48]}
 
 VARIANT_SPECS = {
     "XS": ([3, 3, 6, 4], [48, 56, 112, 220]),
@@ -171,7 +174,7 @@ def small_cifar(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def trained_run(small_cifar, tmp_path_factory):
-    """XS at 64x64 trained for 4 epochs on `small_cifar` with the training CLI's function.
+    """TINY at 64x64 trained for 4 epochs on `small_cifar` with the training CLI's function.
 
     Shared: test_train.py checks the run itself, test_conversion.py quantizes its
     model (int8 error can only be judged on trained weights). Returns
@@ -181,7 +184,7 @@ def trained_run(small_cifar, tmp_path_factory):
 
     output = tmp_path_factory.mktemp("trained") / "run"
     result = train_lib.train(train_lib.TrainConfig(
-        data=small_cifar[0], output=str(output), variant="XS", image_size=64, epochs=4,
+        data=small_cifar[0], output=str(output), variant=TINY, image_size=64, epochs=4,
         batch_size=32, learning_rate=2e-3, warmup_epochs=0, workers=1,
     ))
     return output, result

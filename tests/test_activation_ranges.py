@@ -14,9 +14,7 @@ from swiftformer_keras.interpreter import count_partitions, make_interpreter
 from swiftformer_keras.recipe import recipe_for
 from swiftformer_keras.testing import randomize_weights
 
-from conftest import IMAGENET_SAMPLES
-
-TINY = {"depths": [1, 1, 2, 1], "widths": [16, 24, 32, 48]}
+from conftest import IMAGENET_SAMPLES, TINY
 
 
 def _in_place_model():

@@ -104,7 +104,7 @@ def test_a_normalized_input_file_runs_in_the_task_library_and_mediapipe_refuses_
 
 @pytest.fixture(scope="module")
 def cifar_files(cifar_tflite):
-    """The CIFAR-10 reference model (conftest's 4-class XS at 64) as fp32 and int8 files, labelled
+    """The CIFAR-10 reference model (conftest's 4-class TINY at 64) as fp32 and int8 files, labelled
     with the class names its training recorded, and the Keras model with their softmax."""
     model, _ = conversion.load_keras_model(keras_model=cifar_tflite["keras"])
     files = {mode: cifar_tflite[mode][0] for mode in ("fp32", "int8")}

@@ -9,6 +9,9 @@ import pytest
 from PIL import Image
 
 from android_bench import compare
+from swiftformer_keras.architecture import variant_name
+
+from conftest import TINY
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +85,8 @@ def test_a_trained_keras_model_runs_in_every_route_and_is_scored(trained_run, sm
     ])
     assert code == 0
     printed = capsys.readouterr().out
-    assert "| XS 64x64 (model.keras) | ours TFLite int8 |" in printed and "top-1 |" in printed
+    label = variant_name(TINY["depths"], TINY["widths"]).removeprefix("SwiftFormer-") + " 64x64 (model.keras)"
+    assert f"| {label} | ours TFLite int8 |" in printed and "top-1 |" in printed
     with open(out / "compare.json") as file:
         rows = {row["route"]: row for row in json.load(file)["rows"]}
     test_images = sum(len(files) for _, _, files in os.walk(os.path.join(data, "test")))
@@ -103,7 +107,7 @@ def test_a_trained_keras_model_runs_in_every_route_and_is_scored(trained_run, sm
         assert "executorch is not installed" in as_exported["reason"]
         return
     for row in (as_exported, rewritten):
-        assert f"| XS 64x64 (model.keras) | {row['route']} |" in printed
+        assert f"| {label} | {row['route']} |" in printed
         assert row["status"] == "ok" and row["checked_images"] == test_images and row["median_ms"] > 0
         assert row["max_abs_diff_vs_pytorch"] < 1e-4 and row["top1"] == torch_top1
     # XNNPACK lacks kernels for ops of transformers' attention and head; the rewrite needs none of them.

@@ -9,7 +9,7 @@ import keras
 import numpy as np
 import pytest
 
-from conftest import ROOT, load_script
+from conftest import ROOT, TINY, load_script
 from swiftformer_keras import conversion
 
 
@@ -22,7 +22,7 @@ def test_int8_of_a_trained_model_keeps_its_predictions(cifar_tflite):
     folder = os.path.dirname(path)
     assert report["crop_pct"] == 1.0  # the crop the trained model records
     fid = report["fidelity"]
-    print(f"trained XS 64x64 int8: {fid}")
+    print(f"trained TINY 64x64 int8: {fid}")
     assert report["xnnpack_partitions"] == 1 and report["calibration"]["used"] == 64
     assert fid["images"] == 160 and "keras_top1" in fid  # class folders recognised: labels scored
     assert fid["keras_top1"] > 0.4  # a trained model (4 classes: chance is 0.25)
@@ -224,14 +224,19 @@ def test_unknown_float_ops_are_refused_before_the_model_loads(tmp_path, capsys, 
 
 @pytest.fixture(scope="module")
 def runtime_files(tmp_path_factory):
-    """XS (64 x 64, random weights) in every mode for --min-runtime 2.14, and the dynamic file of
-    the LiteRT recipe (per-channel FULLY_CONNECTED v12), with their reports. Logits out, whose
-    spread makes runtimes' differences comparable; no card."""
+    """A small SwiftFormer (64 x 64, random weights, every layer XS has) in every mode for
+    --min-runtime 2.14, and the dynamic file of the LiteRT recipe (per-channel FULLY_CONNECTED v12),
+    with their reports. Logits out, whose spread makes runtimes' differences comparable; no card."""
+    from swiftformer_keras import SwiftFormer
+    from swiftformer_keras.testing import randomize_weights
+
     folder = tmp_path_factory.mktemp("runtimes")
+    keras_file = folder / "tiny.keras"
+    randomize_weights(SwiftFormer(TINY, input_shape=(64, 64, 3), classifier_activation=None)).save(keras_file)
     made = {}
     for mode, version in [(mode, "2.14") for mode in ("fp32", "fp16", "dynamic", "int8")] + [("dynamic", "2.17")]:
-        output, report = folder / f"xs_{mode}_{version}.tflite", folder / f"xs_{mode}_{version}.json"
-        assert _cli().main(["--model", "XS", "--weights", "random", "--input-size", "64", "64", f"--{mode}",
+        output, report = folder / f"tiny_{mode}_{version}.tflite", folder / f"tiny_{mode}_{version}.json"
+        assert _cli().main(["--keras-model", str(keras_file), f"--{mode}",
                             "--calib-random", "--num-calib", "8", "--min-runtime", version,
                             "--classifier-activation", "none", "--no-card",
                             "--output", str(output), "--report", str(report)]) == 0

@@ -14,7 +14,8 @@ from swiftformer_keras import evaluate as ev
 from swiftformer_keras.export import export_tflite
 from swiftformer_keras.testing import randomize_weights
 
-TINY = {"depths": (1, 1, 2, 1), "widths": (16, 24, 32, 48)}
+from conftest import TINY
+
 SIZE = 64
 COLORS = {"blue": (40, 60, 210), "green": (40, 190, 60), "red": (210, 50, 40)}
 CLASSES = sorted(COLORS)

@@ -17,9 +17,10 @@ from swiftformer_keras.testing import randomize_weights
 from swiftformer_keras.export import convert, export_tflite, tflite_ops, tflite_runner
 from swiftformer_keras.recipe import Recipe, recipe_for
 
+from conftest import TINY
+
 DEFAULT_INT8_RECIPE = recipe_for("int8")
 
-TINY = {"depths": (1, 1, 2, 1), "widths": (16, 24, 32, 48)}
 # Ops that would betray a layout change or a reshaped attention in an NHWC-native graph.
 LAYOUT_OPS = {"TRANSPOSE", "RESHAPE", "GATHER"}
 # The builtin op names from TensorFlow's copy of the schema (export.py reads LiteRT's).

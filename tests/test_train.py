@@ -10,16 +10,14 @@ import keras
 import numpy as np
 import pytest
 
-from conftest import _mount_tmpfs, _unmount, make_reference, write_checkpoint
+from conftest import TINY, _mount_tmpfs, _unmount, make_reference, write_checkpoint
 from swiftformer_keras import train as train_lib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-# The training loop does not depend on the architecture's size: most runs here train a small one
-# (4 blocks, not XS's 16), which builds and traces in a fraction of the time. XS itself is trained
-# by trained_run (conftest.py) and the command-line runs.
-TINY = {"depths": [1, 1, 2, 1], "widths": [16, 24, 32, 48]}
+# The training loop does not depend on the architecture's size: most runs here train TINY
+# (conftest.py), as does trained_run there.
 
 
 def _config(small_cifar, output, **overrides):
