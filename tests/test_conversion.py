@@ -293,12 +293,18 @@ def test_an_unknown_min_runtime_is_refused_by_the_parser(tmp_path, capsys, no_co
 
 
 def test_a_file_needing_a_newer_runtime_is_refused_naming_the_op(tmp_path):
+    from swiftformer_keras import SwiftFormer
     from swiftformer_keras.recipe import Recipe
 
+    keras_file = tmp_path / "model" / "tiny.keras"
+    keras_file.parent.mkdir()
+    SwiftFormer(TINY, input_shape=(64, 64, 3), classifier_activation=None).save(keras_file)
+    out = tmp_path / "out"
+    out.mkdir()
     with pytest.raises(ValueError, match=r"FULLY_CONNECTED v12 needs 2\.17\.0.*--min-runtime 2\.17"):
-        conversion.convert_swiftformer(tmp_path / "x.tflite", mode="dynamic", variant="XS", weights="random",
-                                       input_size=(64, 64), min_runtime="2.14", recipe=Recipe())
-    assert os.listdir(tmp_path) == []
+        conversion.convert_swiftformer(out / "x.tflite", mode="dynamic", keras_model=keras_file,
+                                       min_runtime="2.14", recipe=Recipe())
+    assert os.listdir(out) == []
 
 
 def test_float_ops_need_int8(tmp_path, capsys, no_conversion):

@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import pytest
 
-from conftest import load_script
+from conftest import TINY, load_script
 from swiftformer_keras import layers as sf
 from swiftformer_keras.export import export_tflite
 from swiftformer_keras.interpreter import make_interpreter, nodes
@@ -162,9 +162,13 @@ def test_debug_measures_the_recipe_that_ships(tmp_path, monkeypatch):
         return quantize(calibrated, **kwargs)
 
     monkeypatch.setattr(tf_convert, "mlir_quantize", recording)
-    output, report_path = tmp_path / "xs_int8.tflite", tmp_path / "report.json"
+    from swiftformer_keras import SwiftFormer
+    from swiftformer_keras.testing import randomize_weights
+
+    output, report_path, keras_file = tmp_path / "int8.tflite", tmp_path / "report.json", tmp_path / "tiny.keras"
+    randomize_weights(SwiftFormer(TINY, input_shape=(64, 64, 3), classifier_activation=None)).save(keras_file)
     code = load_script("conversion/to_tflite.py").main([
-        "--model", "XS", "--weights", "random", "--input-size", "64", "64", "--int8", "--calib-random",
+        "--keras-model", str(keras_file), "--int8", "--calib-random",
         "--num-calib", "8", "--min-runtime", "2.17", "--float-ops", "RSQRT", "MAXIMUM", "SUM", "--debug",
         "--output", str(output), "--report", str(report_path),
     ])
