@@ -43,6 +43,7 @@ def _ranges(content):
 
 @pytest.fixture(scope="module")
 def in_place():
+    keras.utils.set_random_seed(0)
     model, intermediates = _in_place_model()
     images = np.random.default_rng(0).normal(size=(16, 8, 8, 4)).astype("float32")
     scaled, spread = intermediates.predict(images, verbose=0)
@@ -66,8 +67,9 @@ def test_measure_finds_each_tensors_own_range_where_the_calibrator_records_its_r
     assert (recorded[scaled][1] - recorded[scaled][0]) > 500 * (truth["scaled"][1] - truth["scaled"][0])
     # The calibrator never records less than there is, and records more only for the three
     # tensors an element-wise MUL alone reads (`a`, `a * s`, the token sum).
-    for index, (low, high) in measured.items():
-        assert recorded[index][0] <= low + 1e-5 and recorded[index][1] >= high - 1e-5
+    for index, (low, high) in measured.items():  # TF's kernels and LiteRT's round floats apart
+        assert recorded[index][0] <= low + 1e-5 * max(1.0, abs(low))
+        assert recorded[index][1] >= high - 1e-5 * max(1.0, abs(high))
     assert sum(not np.allclose(measured[i], recorded[i], rtol=1e-4) for i in measured) == 3
 
 
