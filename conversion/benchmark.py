@@ -75,9 +75,8 @@ def variant_model(variant, size, weights=None):
 def benchmark_variant(variant, model, size, calib, folder, threads, runs, warmup, runtime=None, profile_runs=0):
     """Rows (one per mode) and checks of the Keras `model`, named `variant` in the tables."""
     paths = {}
-    slug = "".join(c if c.isalnum() else "_" for c in variant.lower())
     for mode in MODES:
-        path = os.path.join(folder, f"swiftformer_{slug}_{mode}.tflite")
+        path = os.path.join(folder, f"swiftformer_{files.safe_name(variant)}_{mode}.tflite")
         export.export_tflite(model, path, size, mode=mode, calibration=calib if mode == "int8" else None)
         paths[mode] = path
     probe = calib[:4]

@@ -104,16 +104,12 @@ def make_files(models, size, calib, folder, min_runtimes):
                 recipes.setdefault(recipe_for(mode, version), version)
             for recipe, version in recipes.items():
                 key = f"{variant} {mode} {version}"
-                path = os.path.join(folder, f"swiftformer_{_slug(variant)}_{mode}_{version}.tflite")
+                path = os.path.join(folder, f"swiftformer_{files.safe_name(variant)}_{mode}_{version}.tflite")
                 export.export_tflite(model, path, size, mode=mode, calibration=calib if mode == "int8" else None,
                                      min_runtime=version, recipe=recipe)
                 made[key] = {"variant": variant, "mode": mode, "min_runtime": version, "path": path,
                              "needs": min_runtime(path)["version"], "default": recipe == recipe_for(mode)}
     return made
-
-
-def _slug(name):
-    return "".join(c if c.isalnum() else "_" for c in name.lower())
 
 
 def run_matrix(made, environments, threads, runs, per_turn):

@@ -32,6 +32,7 @@ an output step, so nothing it adds is lost.
 
 import numpy as np
 
+from swiftformer_keras import runtime_versions
 from swiftformer_keras.interpreter import make_interpreter
 
 
@@ -40,27 +41,17 @@ from swiftformer_keras.interpreter import make_interpreter
 XNNPACK_ADD_MIN_SCALE_RATIO = 1 / 1000
 
 
-def _schema():
-    from ai_edge_litert import schema_py_generated
-
-    return schema_py_generated
-
-
 def _graph(content):
-    schema = _schema()
-    if len(content) < 8 or not schema.Model.ModelBufferHasIdentifier(content, 0):
-        raise ValueError("Not a .tflite flatbuffer (no TFL3 identifier).")
-    model = schema.Model.GetRootAs(content, 0)
+    schema, model = runtime_versions._root(content)
     if model.SubgraphsLength() != 1:
         raise ValueError(f"Expected a model with one subgraph, got {model.SubgraphsLength()}.")
-    return model, model.Subgraphs(0)
+    return schema, model, model.Subgraphs(0)
 
 
 def _recorded_tensors(content):
     """`{tensor index: (min view, max view)}` of the subgraph's float tensors that carry a
     per-tensor calibrated range; the views write into `content` (a bytearray)."""
-    schema = _schema()
-    _, graph = _graph(content)
+    schema, _, graph = _graph(content)
     recorded = {}
     for index in range(graph.TensorsLength()):
         tensor = graph.Tensors(index)
@@ -74,8 +65,7 @@ def _recorded_tensors(content):
 
 def _adds(content):
     """`(inputs, output)` of each ADD, last first."""
-    schema = _schema()
-    model, graph = _graph(content)
+    schema, model, graph = _graph(content)
     adds = []
     for position in range(graph.OperatorsLength()):
         operator = graph.Operators(position)
@@ -114,9 +104,8 @@ def measure(calibrated, images, progress=None):
     """
     from tqdm import tqdm
 
-    content = bytearray(calibrated)
-    indices = sorted(_recorded_tensors(content))
-    interpreter = make_interpreter(model_content=bytes(content), xnnpack=False, preserve_all_tensors=True)
+    indices = sorted(_recorded_tensors(bytearray(calibrated)))
+    interpreter = make_interpreter(model_content=calibrated, xnnpack=False, preserve_all_tensors=True)
     image_input = interpreter.get_input_details()[0]
     low = {index: np.inf for index in indices}
     high = {index: -np.inf for index in indices}

@@ -33,6 +33,12 @@ class DiskFullError(OSError):
         self.errno = code
 
 
+def safe_name(text):
+    """`text` as part of a file name: lower case, every character but letters and digits as `_`
+    (`"tiny.keras"` -> `"tiny_keras"`)."""
+    return "".join(c if c.isalnum() else "_" for c in text.lower())
+
+
 def partial_path(path):
     """A fresh temporary name beside `path`: `.<name>.partial-<pid>-<token>`."""
     folder, name = os.path.split(os.path.abspath(os.fspath(path)))

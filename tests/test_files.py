@@ -147,3 +147,9 @@ def test_check_output_folder_creates_or_explains(tmp_path, read_only_dir):
         files.check_output_folder("--output-dir", read_only_dir / "sub")
     with pytest.raises(ValueError, match="is not writable"):
         files.check_output_folder("--output-dir", read_only_dir)
+
+
+def test_safe_name_keeps_letters_and_digits_only():
+    assert files.safe_name("tiny.keras") == "tiny_keras"
+    assert files.safe_name("XS") == "xs"
+    assert files.safe_name("my model/v2") == "my_model_v2"
