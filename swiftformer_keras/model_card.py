@@ -84,6 +84,8 @@ def _file_table(report):
         recipe_text += f"; attention sums as {recipe['reductions']}"
     if report.get("float_ops_kept"):
         recipe_text += f"; kept in float: {_list(report['float_ops_kept'])}"
+    if recipe.get("float_first_conv") and report.get("io") == "float32":
+        recipe_text += "; the first convolution and the ops before it in float"
     ops = sorted(report["ops"].items(), key=lambda item: -item[1])
     op_text = ", ".join(f"{name} {count}" for name, count in ops[:TOP_OPS])
     if len(ops) > TOP_OPS:

@@ -28,20 +28,21 @@ def test_a_recipe_is_a_frozen_hashable_value_that_round_trips():
     assert len({recipe, same, DEFAULT_INT8_RECIPE}) == 2
     saved = json.loads(json.dumps(recipe.as_dict()))
     assert saved == {"activation": "quick_gelu", "reductions": None, "float_ops": ["RSQRT", "MAXIMUM", "SUM"],
-                     "per_channel": False, "per_channel_dense": True}
+                     "per_channel": False, "per_channel_dense": True, "float_first_conv": False}
     assert Recipe.from_dict(saved) == recipe
     assert Recipe().activation_text == "as in the Keras model"
     for bad in ({"activation": "relu"}, {"reductions": "max"}, {"float_ops": "RSQRT"}, {"float_ops": [1]},
-                {"per_channel": "yes"}, {"per_channel_dense": 1}):
+                {"per_channel": "yes"}, {"per_channel_dense": 1}, {"float_first_conv": "yes"}):
         with pytest.raises(ValueError):
             Recipe(**bad)
 
 
 def test_the_table_picks_a_recipe_per_mode_and_runtime():
     # SOFTMAX stays float in both: XNNPACK has no int8 softmax (a probabilities file stays one partition).
-    assert recipe_for("int8", "2.21") == Recipe("quick_gelu", None, ("RSQRT", "MAXIMUM", "SOFTMAX"))
+    assert recipe_for("int8", "2.21") == Recipe("quick_gelu", None, ("RSQRT", "MAXIMUM", "SOFTMAX"),
+                                                float_first_conv=True)
     assert DEFAULT_INT8_RECIPE == recipe_for("int8", "2.14") == Recipe(
-        "quick_gelu", "matmul", ("SQRT", "MAXIMUM", "DIV", "SOFTMAX"))
+        "quick_gelu", "matmul", ("SQRT", "MAXIMUM", "DIV", "SOFTMAX"), float_first_conv=True)
     # Before 2.17 no dynamic dense layer is per-channel (FULLY_CONNECTED v12), float GELU is the quick form.
     for mode in MODES:
         assert recipe_for(mode, "2.12") == recipe_for(mode, "2.16") == RECIPES[-1][1][mode]
@@ -158,7 +159,7 @@ def test_debug_measures_the_recipe_that_ships(tmp_path, monkeypatch):
     calls, quantize = [], tf_convert.mlir_quantize
 
     def recording(calibrated, **kwargs):  # the debugger and the recipe both call it through this module
-        calls.append({key: kwargs.get(key) for key in ("denylisted_ops", "disable_per_channel")})
+        calls.append({key: kwargs.get(key) for key in ("denylisted_ops", "disable_per_channel", "denylisted_nodes")})
         return quantize(calibrated, **kwargs)
 
     monkeypatch.setattr(tf_convert, "mlir_quantize", recording)
@@ -175,17 +176,65 @@ def test_debug_measures_the_recipe_that_ships(tmp_path, monkeypatch):
     assert code == 0
     float_ops = ["RSQRT", "MAXIMUM", "SUM"]
     assert len(calls) == 2  # the shipped file, then the debugger's
+    shipped_nodes, debugged_nodes = (call.pop("denylisted_nodes") for call in calls)
     assert calls[0] == calls[1] == {"denylisted_ops": float_ops, "disable_per_channel": False}
+    # The shipped file's pixel normalisation (MUL, ADD), then the stem's PAD and first convolution, named as
+    # the converter names them; the debugger quantizes the model without its pixel input.
+    assert len(shipped_nodes) == 4 and "pixel_normalization" in shipped_nodes[0]
+    assert len(debugged_nodes) == 2 and all("conv1" in nodes[-1] and "pad1" in nodes[-2]
+                                            for nodes in (shipped_nodes, debugged_nodes))
     with open(report_path) as file:
         report = json.load(file)
     assert report["recipe"] == {"activation": "quick_gelu", "reductions": None, "float_ops": float_ops,
-                                "per_channel": True, "per_channel_dense": True}
+                                "per_channel": True, "per_channel_dense": True, "float_first_conv": True}
     assert report["min_runtime_asked"] == "2.17" and report["float_ops_kept"] == float_ops
     assert "sigmoid(1.702 x)" in report["activation"]
-    assert report["float_ops_in_integer_model"] == sorted(float_ops)
+    assert report["float_ops_in_integer_model"] == sorted({*float_ops, "MUL", "ADD", "PAD", "CONV_2D"})
     # The debugger instruments the quantized ops only: the ops kept in float are not among them,
     # and its model computes GELU as the shipped file does.
     debugged = {row["op_name"] for row in report["debug_layers"]}
     assert debugged and not debugged & set(float_ops) and "LOGISTIC" in debugged
     shipped = {row["op"] for row in op_table(output)}
     assert "GELU" not in shipped | debugged and "LOGISTIC" in shipped
+
+
+def _float_first_file(tmp_path, float_first_conv, io="float32"):
+    recipe = dataclasses.replace(DEFAULT_INT8_RECIPE, float_first_conv=float_first_conv)
+    path = tmp_path / f"{float_first_conv}_{io}.tflite"
+    export_tflite(tiny_model(), path, mode="int8", calibration=_images(16, 64, 64), io=io, recipe=recipe,
+                  metadata=False)
+    return path
+
+
+def test_float_first_conv_keeps_the_image_and_the_first_convolution_in_float(tmp_path):
+    """The default int8 recipe: the first convolution (and the stem's PAD before it) compute in float and
+    the graph is int8 from that convolution's output on, still one XNNPACK partition; without the option,
+    or with integer input and output, every convolution is int8."""
+    from swiftformer_keras.tflite_report import op_table, xnnpack_partitions
+
+    assert DEFAULT_INT8_RECIPE.float_first_conv and recipe_for("int8", "2.17").float_first_conv
+    floated = [(row["op"], row["output_dtype"]) for row in op_table(_float_first_file(tmp_path, True))]
+    assert floated[:3] == [("PAD", "float32"), ("CONV_2D", "float32"), ("QUANTIZE", "int8")]
+    assert [op for op, dtype in floated[3:] if op in ("CONV_2D", "PAD") and dtype != "int8"] == []
+    assert xnnpack_partitions(_float_first_file(tmp_path, True)) == 1
+    for path in (_float_first_file(tmp_path, False), _float_first_file(tmp_path, True, io="int8")):
+        rows = op_table(path)
+        assert {row["output_dtype"] for row in rows if row["op"] in ("CONV_2D", "PAD")} == {"int8"}
+
+
+def test_first_conv_path_follows_the_input_to_the_first_convolution():
+    import tensorflow as tf
+
+    from swiftformer_keras.recipe import first_conv_path
+
+    def tflite(outputs_of):
+        inputs = keras.Input((8, 8, 3))
+        return tf.lite.TFLiteConverter.from_keras_model(keras.Model(inputs, outputs_of(inputs))).convert()
+
+    def squared_conv(x):  # a MUL, a convolution (the converter folds the PAD into it), then more
+        x = keras.layers.Conv2D(4, 3, name="first")(keras.layers.ZeroPadding2D(1)(x * x))
+        return keras.layers.Conv2D(4, 1, name="second")(keras.layers.ReLU()(x))
+
+    path = first_conv_path(tflite(squared_conv))
+    assert len(path) == 2 and path[0].endswith("Mul") and "first" in path[1]
+    assert first_conv_path(tflite(lambda x: keras.layers.Dense(2)(keras.layers.Flatten()(x)))) == []
