@@ -26,7 +26,7 @@ from swiftformer_keras import tflite_metadata
 from swiftformer_keras.files import check_output_paths, partial_folder, write_bytes_atomically
 from swiftformer_keras.imagenet_utils import IMAGENET_MEAN, IMAGENET_STD, imagenet_class_index, pixels_from_input
 from swiftformer_keras.interpreter import check_runtime, make_interpreter
-from swiftformer_keras.layers import DistilledClassifier, PixelNormalization
+from swiftformer_keras.layers import DistilledClassifier, PixelNormalization, Stem
 from swiftformer_keras.recipe import DEFAULT_MIN_RUNTIME, IO_TYPES, MODES, Recipe, recipe_for
 from swiftformer_keras.runtime_versions import (
     builtin_op_names, check_min_runtime, check_runtime_choice, operators,
@@ -89,14 +89,40 @@ def with_classifier_activation(model, activation):
 
 
 def with_pixel_input(model, dtype="float32", normalization=IMAGENET_PIXEL_NORMALIZATION):
-    """`model` behind a `PixelNormalization`: it takes RGB pixels in [0, 255] as `dtype`
-    (`"float32"` or `"uint8"`, camera bytes) and normalises them itself with
-    `normalization` (`(mean, std)` in pixel units, ImageNet's by default)."""
+    """`model` taking RGB pixels in [0, 255] as `dtype` (`"float32"` or `"uint8"`, camera
+    bytes), normalised with `normalization` (`(mean, std)` in pixel units, ImageNet's by
+    default): a copy, same weights, whose `Stem` folds the normalisation into its first
+    convolution (`Stem(pixel_normalization=...)`) when the model's input goes straight
+    into one (SwiftFormer), else the model behind a `PixelNormalization`."""
     if dtype not in ("float32", "uint8"):
         raise ValueError(f"Pixel input is float32 or uint8, got {dtype!r}.")
     inputs = keras.Input(model.inputs[0].shape[1:], dtype=dtype, name=SIGNATURE_INPUT)
-    x = PixelNormalization(*normalization, name="pixel_normalization")(inputs)
-    return keras.Model(inputs, model(x), name=model.name)
+    stem = _input_stem(model)
+    if stem is None:
+        x = PixelNormalization(*normalization, name="pixel_normalization")(inputs)
+        return keras.Model(inputs, model(x), name=model.name)
+
+    def clone(layer):
+        config = layer.get_config()
+        if layer is stem:
+            config["pixel_normalization"] = normalization
+        return layer.__class__.from_config(config)
+
+    # clone_model wants the input in the structure the model was built with (a list when loaded from .keras).
+    copy = keras.models.clone_model(model, input_tensors=keras.tree.map_structure(lambda _: inputs, model.input),
+                                    clone_function=clone)
+    copy.set_weights(model.get_weights())
+    return copy
+
+
+def _input_stem(model):
+    """The functional `model`'s `Stem` that reads its input and nothing else does, or None."""
+    readers = [layer for layer in model.layers
+               if any(node.input_tensors and node.input_tensors[0] is model.inputs[0]
+                      for node in layer._inbound_nodes)]
+    if len(readers) == 1 and isinstance(readers[0], Stem) and readers[0].pixel_normalization is None:
+        return readers[0]
+    return None
 
 
 def _check_destination(path, what="The destination"):

@@ -261,13 +261,30 @@ class Stem(layers.Layer):
     one pixel on every side, as PyTorch's `padding=1` (Keras's `"same"` would
     pad only bottom/right at stride 2).
 
+    With `pixel_normalization=(mean, std)` the stem takes RGB pixels instead
+    and computes `stem((pixels - mean) / std)` (`PixelNormalization`, then the
+    stem) with no op of its own for the normalisation: it is folded into the
+    first convolution, `conv(pad0((x - m) / s)) = conv_{W / s}(pad_m(x)) - sum(W m / s)`,
+    where `pad_m` pads with the mean pixel, whose normalised value is the zero
+    that PyTorch pads with. The weights are the same; `export.with_pixel_input`
+    builds this form. (XNNPACK runs a per-channel MUL and ADD over 3 channels
+    row by row: 15% of the XS int8 file's time at 224x224.)
+
     Args:
         filters: output channels.
+        pixel_normalization: None, or `(mean, std)` per channel in pixel units.
     """
 
-    def __init__(self, filters, **kwargs):
+    def __init__(self, filters, pixel_normalization=None, **kwargs):
         super().__init__(**kwargs)
         self.filters = int(filters)
+        self.pixel_normalization = None
+        if pixel_normalization is not None:
+            mean, std = (tuple(float(v) for v in values) for values in pixel_normalization)
+            if len(mean) != len(std) or not all(v > 0 for v in std):
+                raise ValueError(f"pixel_normalization needs one mean and one std > 0 per channel, "
+                                 f"got {pixel_normalization!r}.")
+            self.pixel_normalization = (mean, std)
         self.pad1 = layers.ZeroPadding2D(1, name="pad1", dtype=self.dtype_policy)
         self.conv1 = layers.Conv2D(self.filters // 2, 3, strides=2, name="conv1", dtype=self.dtype_policy)
         self.bn1 = _batch_norm("bn1", self.dtype_policy)
@@ -279,14 +296,32 @@ class Stem(layers.Layer):
         _build_chain([self.pad1, self.conv1, self.bn1, self.pad2, self.conv2, self.bn2], input_shape)
 
     def call(self, x, training=None):
-        x = ops.relu(self.bn1(self.conv1(self.pad1(x)), training=training))
+        if self.pixel_normalization is None:
+            x = self.conv1(self.pad1(x))
+        else:
+            x = self._conv1_of_pixels(ops.cast(x, self.compute_dtype))
+        x = ops.relu(self.bn1(x, training=training))
         return ops.relu(self.bn2(self.conv2(self.pad2(x)), training=training))
+
+    def _conv1_of_pixels(self, pixels):
+        mean, std = (ops.convert_to_tensor(values, self.compute_dtype) for values in self.pixel_normalization)
+        kernel = ops.cast(self.conv1.kernel, self.compute_dtype)
+        bias = ops.cast(self.conv1.bias, self.compute_dtype) - ops.einsum("hwio,i->o", kernel, mean / std)
+        # Pads with the mean pixel by concatenation: one copy, where a padded subtraction would take two
+        # more passes over the image.
+        batch, height, width, channels = ops.shape(pixels)
+        row = ops.broadcast_to(mean, (batch, 1, width, channels))
+        padded = ops.concatenate([row, pixels, row], axis=1)
+        column = ops.broadcast_to(mean, (batch, height + 2, 1, channels))
+        padded = ops.concatenate([column, padded, column], axis=2)
+        return ops.conv(padded, kernel / std[:, None], strides=2) + bias
 
     def compute_output_shape(self, input_shape):
         return _strided_shape(input_shape, 4, self.filters)
 
     def get_config(self):
-        return {**super().get_config(), "filters": self.filters}
+        normalization = self.pixel_normalization and [list(values) for values in self.pixel_normalization]
+        return {**super().get_config(), "filters": self.filters, "pixel_normalization": normalization}
 
 
 def _strided_shape(input_shape, stride, filters):

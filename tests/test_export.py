@@ -248,15 +248,17 @@ def tiny_int8(tmp_path_factory):
     return model, path
 
 
-def test_int8_is_one_xnnpack_partition_with_only_the_norm_tail_in_float(tiny_int8):
+def test_int8_is_one_xnnpack_partition_with_only_the_first_conv_and_the_norm_tail_in_float(tiny_int8):
     from swiftformer_keras.tflite_report import op_table, xnnpack_partitions
 
     model, path = tiny_int8
     rows = op_table(path)
     float_compute = {r["op"] for r in rows if r["output_dtype"] == "float32"} - {"DEQUANTIZE"}
-    assert float_compute == set(DEFAULT_INT8_RECIPE.float_ops) - {"SOFTMAX"}  # logits: no softmax to keep
+    # logits: no softmax to keep; the stem's PAD and first convolution (float_first_conv)
+    assert float_compute == set(DEFAULT_INT8_RECIPE.float_ops) - {"SOFTMAX"} | {"PAD", "CONV_2D"}
     assert "GELU" not in {r["op"] for r in rows} and "LOGISTIC" in {r["op"] for r in rows}
-    assert {r["output_dtype"] for r in rows if r["op"] == "CONV_2D"} == {"int8"}
+    convolutions = [r["output_dtype"] for r in rows if r["op"] == "CONV_2D"]
+    assert convolutions[0] == "float32" and set(convolutions[1:]) == {"int8"}
     assert xnnpack_partitions(path) == 1
     # Held-out inputs, not the calibration ones; the bound is loose for random weights
     # (the trained-model accuracy test is in test_conversion.py).
@@ -320,7 +322,7 @@ def test_selective_quantization_keeps_the_chosen_ops_in_float(tmp_path, tiny_exp
 
     model, _ = tiny_export
     litert_recipe = recipe_for("int8", "2.17")  # the one whose attention sums are SUM ops
-    recipe = dataclasses.replace(litert_recipe, float_ops=[*litert_recipe.float_ops, "SUM"])
+    recipe = dataclasses.replace(litert_recipe, float_ops=[*litert_recipe.float_ops, "SUM"], float_first_conv=False)
     path = export_tflite(model, tmp_path / "sel.tflite", mode="int8", calibration=_images(8, 64, 64), recipe=recipe)
     rows = op_table(path)
     assert {r["op"] for r in rows if r["output_dtype"] == "float32"} - {"DEQUANTIZE"} == {"RSQRT", "MAXIMUM", "SUM"}
@@ -409,3 +411,30 @@ def test_a_full_temporary_folder_is_one_disk_full_error(full_disk, tiny_export, 
     with pytest.raises(DiskFullError, match="no space left on the device of"):
         convert(tiny_export[0])
     assert os.listdir(full_disk) == [".filler"]
+
+
+def test_pixel_input_folds_the_normalisation_into_the_stem(tmp_path):
+    """A pixel-input SwiftFormer file computes no per-channel MUL and ADD before its first convolution
+    (XNNPACK runs them row by row over 3 channels): the stem takes the pixels, and the file equals
+    PixelNormalization in front of the model. Any other model gets the PixelNormalization layer."""
+    from swiftformer_keras.export import IMAGENET_PIXEL_NORMALIZATION, with_pixel_input
+    from swiftformer_keras.layers import PixelNormalization
+    from swiftformer_keras.tflite_report import op_table
+
+    model = tiny_model()
+    pixels = np.random.default_rng(3).uniform(0, 255, (2, 64, 64, 3)).astype("float32")
+    inputs = keras.Input((64, 64, 3))
+    reference = keras.Model(inputs, model(PixelNormalization(*IMAGENET_PIXEL_NORMALIZATION)(inputs)))
+    expected = np.asarray(reference(pixels))
+    folded = with_pixel_input(model)
+    assert not any(isinstance(layer, PixelNormalization) for layer in folded.layers)
+    assert folded.get_layer("stem").pixel_normalization == IMAGENET_PIXEL_NORMALIZATION
+    assert model.get_layer("stem").pixel_normalization is None  # the model itself is left as it was
+    np.testing.assert_allclose(np.asarray(folded(pixels)), expected, atol=1e-4)
+    path = export_tflite(model, tmp_path / "pixels.tflite", input_type="float32", metadata=False)
+    ops = [row["op"] for row in op_table(path)]
+    assert ops[:ops.index("CONV_2D")] == ["CONCATENATION", "CONCATENATION"]
+    np.testing.assert_allclose(tflite_runner(path)(pixels), expected, atol=1e-4)
+
+    plain = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(2, 3)])
+    assert isinstance(with_pixel_input(plain, "uint8").layers[1], PixelNormalization)

@@ -127,6 +127,35 @@ def test_layer_scale_initial_value_and_stem_padding():
     assert padded.shape == (1, 10, 10, 3)
 
 
+PIXEL_NORMALIZATION = ((123.675, 116.28, 103.53), (58.395, 57.12, 57.375))
+
+
+@pytest.mark.parametrize("size", [(16, 16), (15, 18)])  # odd sizes use the bottom and right padding too
+def test_stem_folds_a_pixel_normalization_into_its_first_convolution(size):
+    """Stem(pixel_normalization=...) on pixels computes the plain stem on PixelNormalization's output,
+    with the same weights: the normalisation folded into conv1, the padding by the mean pixel."""
+    plain = sf.Stem(8)
+    pixels = RNG.uniform(0, 255, (2, *size, 3)).astype("float32")
+    normalised = sf.PixelNormalization(*PIXEL_NORMALIZATION)(pixels)
+    plain(normalised)
+    for weight in plain.weights:  # biases and norms away from their zero/one initial values
+        weight.assign(RNG.normal(0.5, 0.5, weight.shape).astype("float32") + (weight.path.endswith("variance")))
+    folded = sf.Stem(8, pixel_normalization=PIXEL_NORMALIZATION)
+    folded(pixels)
+    folded.set_weights(plain.get_weights())
+    expected = np.asarray(plain(normalised))
+    np.testing.assert_allclose(np.asarray(folded(pixels)), expected, atol=1e-4 * np.abs(expected).max())
+    np.testing.assert_allclose(_roundtrip(folded, pixels), expected, atol=1e-4 * np.abs(expected).max())
+    assert folded.get_config()["pixel_normalization"] == [list(v) for v in PIXEL_NORMALIZATION]
+    # Camera bytes: cast inside, same numbers.
+    np.testing.assert_allclose(np.asarray(folded(pixels.round().astype("uint8"))),
+                               np.asarray(plain(sf.PixelNormalization(*PIXEL_NORMALIZATION)(pixels.round()))),
+                               atol=1e-4 * np.abs(expected).max())
+    for bad in (((1.0, 2.0), (1.0,)), ((0.0,) * 3, (1.0, 0.0, 1.0))):
+        with pytest.raises(ValueError, match="pixel_normalization"):
+            sf.Stem(8, pixel_normalization=bad)
+
+
 def test_classifier_average_and_both():
     both = sf.DistilledClassifier(5, output_mode="both")
     x = RNG.randn(3, 8).astype("float32")

@@ -178,18 +178,19 @@ def test_debug_measures_the_recipe_that_ships(tmp_path, monkeypatch):
     assert len(calls) == 2  # the shipped file, then the debugger's
     shipped_nodes, debugged_nodes = (call.pop("denylisted_nodes") for call in calls)
     assert calls[0] == calls[1] == {"denylisted_ops": float_ops, "disable_per_channel": False}
-    # The shipped file's pixel normalisation (MUL, ADD), then the stem's PAD and first convolution, named as
-    # the converter names them; the debugger quantizes the model without its pixel input.
-    assert len(shipped_nodes) == 4 and "pixel_normalization" in shipped_nodes[0]
-    assert len(debugged_nodes) == 2 and all("conv1" in nodes[-1] and "pad1" in nodes[-2]
-                                            for nodes in (shipped_nodes, debugged_nodes))
+    # The shipped file pads its pixels with the mean pixel (two CONCATENATIONs, Stem(pixel_normalization)),
+    # the debugger's model, without pixel input, with a PAD; then the first convolution. Named as the
+    # converter names them.
+    assert len(shipped_nodes) == 3 and all("concat" in name for name in shipped_nodes[:2])
+    assert len(debugged_nodes) == 2 and "pad1" in debugged_nodes[0]
+    assert all("bn1" in nodes[-1] and "convolution" in nodes[-1] for nodes in (shipped_nodes, debugged_nodes))
     with open(report_path) as file:
         report = json.load(file)
     assert report["recipe"] == {"activation": "quick_gelu", "reductions": None, "float_ops": float_ops,
                                 "per_channel": True, "per_channel_dense": True, "float_first_conv": True}
     assert report["min_runtime_asked"] == "2.17" and report["float_ops_kept"] == float_ops
     assert "sigmoid(1.702 x)" in report["activation"]
-    assert report["float_ops_in_integer_model"] == sorted({*float_ops, "MUL", "ADD", "PAD", "CONV_2D"})
+    assert report["float_ops_in_integer_model"] == sorted({*float_ops, "CONCATENATION", "CONV_2D"})
     # The debugger instruments the quantized ops only: the ops kept in float are not among them,
     # and its model computes GELU as the shipped file does.
     debugged = {row["op_name"] for row in report["debug_layers"]}
