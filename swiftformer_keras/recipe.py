@@ -36,10 +36,9 @@ Why the table looks as it does (measured; README "Runtimes"):
   (padding, pixel normalisation), in float (`float_first_conv`): XNNPACK's
   int8 convolution over the image's 3 channels (9 taps of depth 3) took 2x
   the float convolution's time on this project's host (AMX kernels); XS int8
-  runs 7% (normalised input) to 18% (pixel input) faster with it, and the
-  image is not rounded to 8 bits. Files with
-  integer input and output stay integer-only, for the accelerators that run
-  nothing else (Edge TPU, NPUs).
+  ran 7% faster with it, side by side, and the image is not rounded to 8
+  bits. Files with integer input and output stay integer-only, for the
+  accelerators that run nothing else (Edge TPU, NPUs).
 """
 
 import dataclasses
