@@ -203,7 +203,7 @@ def quantization_debug(model, size, calibration, debug_images, recipe=None, besi
     import tensorflow as tf
 
     recipe = recipe or recipe_for("int8")
-    prepared = recipe.prepare_model(model)
+    prepared = export.with_final_norm_folded(recipe.prepare_model(model))
     with export._converter(prepared, *size, prepared.inputs[0].shape[-1], beside) as converter:
         calibrated = recipe.configure(converter, "int8", calibration).convert()
     debugger = tf.lite.experimental.QuantizationDebugger(

@@ -88,6 +88,42 @@ def with_classifier_activation(model, activation):
     return keras.Model(model.inputs, last.input, name=model.name)
 
 
+def with_final_norm_folded(model):
+    """A copy of `model`, same function, whose SwiftFormer head has no BatchNorm: the norm
+    before the average pooling (`norm`, `avg_pool`, `classifier`) is folded into both heads
+    of the classifier, `head(mean(x * a + b)) = mean(x) (a W) + (b W + c)` (exact: an average
+    commutes with a per-channel affine map). In an int8 file the norm's ADD is the one whose
+    constant input can fall below XNNPACK's ADD scale limit (its shift far finer than the
+    activations before it), which splits the graph; folded, it is gone, with its MUL, in
+    every mode. `model` itself when it has no such head (a backbone, max pooling)."""
+    try:
+        norm, pool, head = (model.get_layer(name) for name in ("norm", "avg_pool", "classifier"))
+    except ValueError:
+        return model
+    chained = (isinstance(norm, keras.layers.BatchNormalization) and norm.center and norm.scale
+               and isinstance(pool, keras.layers.GlobalAveragePooling2D) and isinstance(head, DistilledClassifier)
+               and pool.input is norm.output and head.input is pool.output)
+    if not chained:
+        return model
+    after = [layer for layer in model.layers[model.layers.index(head) + 1:]]
+    if not (model.outputs[0] is head.output or (len(after) == 1 and after[0].input is head.output
+                                                 and model.outputs[0] is after[0].output)):
+        return model
+    gamma, beta, mean, variance = (keras.ops.convert_to_numpy(weight).astype(np.float64) for weight in
+                                   (norm.gamma, norm.beta, norm.moving_mean, norm.moving_variance))
+    scale = gamma / np.sqrt(variance + norm.epsilon)
+    shift = beta - mean * scale
+    # The backbone's layers are shared with `model`, as `with_classifier_activation` shares them.
+    folded = DistilledClassifier.from_config(head.get_config())
+    outputs = folded(pool(norm.input))
+    for dense in ("head", "dist_head"):
+        kernel, bias = (np.asarray(weight, np.float64) for weight in getattr(head, dense).get_weights())
+        getattr(folded, dense).set_weights([kernel * scale[:, None], bias + shift @ kernel])
+    for layer in after:
+        outputs = layer(outputs)
+    return keras.Model(model.input, outputs, name=model.name)
+
+
 def with_pixel_input(model, dtype="float32", normalization=IMAGENET_PIXEL_NORMALIZATION):
     """`model` taking RGB pixels in [0, 255] as `dtype` (`"float32"` or `"uint8"`, camera
     bytes), normalised with `normalization` (`(mean, std)` in pixel units, ImageNet's by
@@ -262,7 +298,7 @@ def convert(
     channels = model.inputs[0].shape[-1]
     if mode == "int8":
         calibration = _check_calibration(calibration, (height, width, channels))
-    model = recipe.prepare_model(model)
+    model = with_final_norm_folded(recipe.prepare_model(model))
     if input_type != "normalized":
         model = with_pixel_input(model, input_type, normalization)
     if mode == "int8" and input_type == "uint8":

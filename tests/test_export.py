@@ -438,3 +438,35 @@ def test_pixel_input_folds_the_normalisation_into_the_stem(tmp_path):
 
     plain = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(2, 3)])
     assert isinstance(with_pixel_input(plain, "uint8").layers[1], PixelNormalization)
+
+
+def test_the_final_norm_is_folded_into_the_classifier(tmp_path, monkeypatch):
+    """The head's BatchNorm goes into both dense heads: the same logits, a MUL and an ADD fewer in the file,
+    and an int8 file that stays one XNNPACK partition when the norm's shift is far finer than its input
+    (its ADD's constant below XNNPACK's scale limit, which split the graph before the fold)."""
+    from swiftformer_keras import export
+    from swiftformer_keras.export import with_final_norm_folded
+    from swiftformer_keras.tflite_report import xnnpack_partitions
+
+    model = tiny_model()
+    norm = model.get_layer("norm")
+    norm.beta.assign(np.full(norm.beta.shape, 1e-7, "float32"))
+    norm.moving_mean.assign(np.zeros(norm.moving_mean.shape, "float32"))
+    images = _images(4, 64, 64, seed=4)
+    folded = with_final_norm_folded(model)
+    assert "norm" not in [layer.name for layer in folded.layers] and folded.get_layer("stem") is model.get_layer("stem")
+    np.testing.assert_allclose(np.asarray(folded(images)), np.asarray(model(images)), atol=1e-5)
+    assert with_final_norm_folded(sfk.SwiftFormer(TINY, include_top=False, pooling="max",
+                                                  input_shape=(64, 64, 3))).get_layer("norm")
+    calibration = _images(16, 64, 64)
+    folded_fp32 = export_tflite(model, tmp_path / "folded.tflite", metadata=False)
+    folded_int8 = export_tflite(model, tmp_path / "folded_int8.tflite", mode="int8", calibration=calibration,
+                                metadata=False)
+    monkeypatch.setattr(export, "with_final_norm_folded", lambda model: model)
+    plain_fp32 = export_tflite(model, tmp_path / "plain.tflite", metadata=False)
+    plain_int8 = export_tflite(model, tmp_path / "plain_int8.tflite", mode="int8", calibration=calibration,
+                               metadata=False)
+    fewer = tflite_ops(plain_fp32) - tflite_ops(folded_fp32)
+    assert fewer == collections.Counter({"MUL": 1, "ADD": 1})
+    np.testing.assert_allclose(tflite_runner(folded_fp32)(images), np.asarray(model(images)), atol=1e-4)
+    assert (xnnpack_partitions(plain_int8), xnnpack_partitions(folded_int8)) == (2, 1)
