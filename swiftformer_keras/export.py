@@ -26,7 +26,7 @@ from swiftformer_keras import tflite_metadata
 from swiftformer_keras.files import check_output_paths, partial_folder, write_bytes_atomically
 from swiftformer_keras.imagenet_utils import IMAGENET_MEAN, IMAGENET_STD, imagenet_class_index, pixels_from_input
 from swiftformer_keras.interpreter import check_runtime, make_interpreter
-from swiftformer_keras.layers import DistilledClassifier, PixelNormalization, Stem
+from swiftformer_keras.layers import DistilledClassifier, PixelNormalization, Stem, norm_as_affine
 from swiftformer_keras.recipe import DEFAULT_MIN_RUNTIME, IO_TYPES, MODES, Recipe, recipe_for
 from swiftformer_keras.runtime_versions import (
     builtin_op_names, check_min_runtime, check_runtime_choice, operators,
@@ -105,14 +105,11 @@ def with_final_norm_folded(model):
                and pool.input is norm.output and head.input is pool.output)
     if not chained:
         return model
-    after = [layer for layer in model.layers[model.layers.index(head) + 1:]]
+    after = model.layers[model.layers.index(head) + 1:]
     if not (model.outputs[0] is head.output or (len(after) == 1 and after[0].input is head.output
                                                  and model.outputs[0] is after[0].output)):
         return model
-    gamma, beta, mean, variance = (keras.ops.convert_to_numpy(weight).astype(np.float64) for weight in
-                                   (norm.gamma, norm.beta, norm.moving_mean, norm.moving_variance))
-    scale = gamma / np.sqrt(variance + norm.epsilon)
-    shift = beta - mean * scale
+    scale, shift = (keras.ops.convert_to_numpy(value).astype(np.float64) for value in norm_as_affine(norm, "float32"))
     # The backbone's layers are shared with `model`, as `with_classifier_activation` shares them.
     folded = DistilledClassifier.from_config(head.get_config())
     outputs = folded(pool(norm.input))

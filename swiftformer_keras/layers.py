@@ -127,15 +127,20 @@ def _conv_1x1(x, conv, kernel_scale=1.0, bias_scale=1.0):
     return ops.conv(x, kernel) + ops.cast(bias, x.dtype) * bias_scale
 
 
-def _norm_folded_into(norm, conv, dtype):
-    """`(kernel, bias)` of the 1x1 `conv` applied after the inference-mode BatchNorm `norm`,
-    as one convolution: `conv(x * a + b) = x (a W) + (b W + c)`, `a` and `b` the norm's
-    per-channel scale and shift. The TFLite converter folds a BatchNorm that follows a
-    convolution but not one that comes before it; folded here, it costs no op (a broadcast
-    MUL and ADD fewer, which int8 pays per element)."""
+def norm_as_affine(norm, dtype):
+    """`(a, b)`, per channel, such that the inference-mode BatchNorm `norm` computes `x * a + b`."""
     variance, mean = ops.cast(norm.moving_variance, dtype), ops.cast(norm.moving_mean, dtype)
     scale = ops.cast(norm.gamma, dtype) * ops.rsqrt(variance + norm.epsilon)
-    shift = ops.cast(norm.beta, dtype) - mean * scale
+    return scale, ops.cast(norm.beta, dtype) - mean * scale
+
+
+def _norm_folded_into(norm, conv, dtype):
+    """`(kernel, bias)` of the 1x1 `conv` applied after the inference-mode BatchNorm `norm`,
+    as one convolution: `conv(x * a + b) = x (a W) + (b W + c)` (`norm_as_affine`). The
+    TFLite converter folds a BatchNorm that follows a convolution but not one that comes
+    before it; folded here, it costs no op (a broadcast MUL and ADD fewer, which int8 pays
+    per element)."""
+    scale, shift = norm_as_affine(norm, dtype)
     kernel = ops.cast(conv.kernel, dtype)
     folded_bias = ops.cast(conv.bias, dtype) + ops.matmul(shift[None, :], kernel[0, 0])[0]
     return kernel * scale[:, None], folded_bias
