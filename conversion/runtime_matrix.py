@@ -141,20 +141,12 @@ def make_probes(folder):
     (int8 input and output, so that the op is alone)."""
     import tensorflow as tf
 
-    rng = np.random.default_rng(0)
     made = {}
     for name, build in OP_PROBES:
-        function = tf.function(lambda x, build=build: build(tf, x), input_signature=[tf.TensorSpec(PROBE_SHAPE)])
         for dtype in ("float32", "int8"):
-            converter = tf.lite.TFLiteConverter.from_concrete_functions([function.get_concrete_function()], function)
-            if dtype == "int8":
-                converter.optimizations = [tf.lite.Optimize.DEFAULT]
-                converter.representative_dataset = lambda: ([rng.uniform(0.1, 4, PROBE_SHAPE).astype("float32")]
-                                                            for _ in range(8))
-                converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-                converter.inference_input_type = converter.inference_output_type = tf.int8
+            content = export.convert_op_graph(lambda x, build=build: build(tf, x), [PROBE_SHAPE], dtype)
             path = os.path.join(folder, f"probe_{name.split()[0].lower()}_{len(made)}_{dtype}.tflite")
-            files.write_bytes_atomically(path, converter.convert())
+            files.write_bytes_atomically(path, content)
             ops = [f"{row['op']}/{row['input_dtype']}" for row in op_table(path)]
             made[f"{name} {dtype}"] = {"op": name, "dtype": dtype, "path": path, "ops": ops}
     return made

@@ -315,6 +315,29 @@ def convert(
     return content
 
 
+def convert_op_graph(build, input_shapes, dtype="float32", value_range=(0.1, 4.0), seed=0):
+    """`.tflite` bytes of a small TensorFlow graph (a probe of one op, not a model): `build(*inputs)`
+    over float32 inputs of `input_shapes`, builtin ops only. `dtype="int8"` quantizes it fully,
+    calibrated on 8 uniform draws from `value_range`, with int8 input and output tensors, so
+    that no QUANTIZE or DEQUANTIZE op stands beside the ops under study."""
+    import tensorflow as tf
+
+    signature = [tf.TensorSpec(shape, tf.float32) for shape in input_shapes]
+    function = tf.function(build, input_signature=signature)
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([function.get_concrete_function()], function)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    if dtype == "int8":
+        rng = np.random.default_rng(seed)
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = lambda: (
+            [rng.uniform(*value_range, shape).astype("float32") for shape in input_shapes] for _ in range(8))
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter.inference_input_type = converter.inference_output_type = tf.int8
+    elif dtype != "float32":
+        raise ValueError(f"Unknown dtype {dtype!r}; use 'float32' or 'int8'.")
+    return converter.convert()
+
+
 def _check_calibration(calibration, image_shape):
     if calibration is None or len(calibration) == 0:
         raise ValueError(

@@ -1,0 +1,162 @@
+"""What one op costs inside an XNNPACK graph, in int8 and in float32, at a SwiftFormer stage's shape.
+
+    python conversion/op_costs.py --height 56 --channels 48
+
+For each op of `OP_COSTS` (the kinds of op an XS int8 file spends its non-GEMM
+time on, and the 1x1 convolutions beside them), builds a graph of --copies
+independent copies of it, each over inputs of its own, converts it to float32 and to int8
+(int8 input and output tensors: no QUANTIZE op beside them;
+`export.convert_op_graph`), and times every file in one interleaved loop
+(LiteRT's default XNNPACK delegate, --threads threads). Several copies per invoke
+keep the thread pool awake between ops, as inside a model, and spread the
+invoke's own cost over them: a file of one op mostly times the pool's wake-up.
+Prints per op the median microseconds per copy in both types and int8 / fp32,
+and writes op_costs.json and op_costs.csv to --output-dir.
+
+The point of the table: int8 only pays where its kernels are faster than the
+float ones. A model whose time goes to ops with int8 / fp32 near 1 cannot get
+much below that ratio, whatever its GEMMs gain.
+"""
+
+import argparse
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+
+from swiftformer_keras import cli, export, files  # noqa: E402
+from swiftformer_keras.interpreter import (  # noqa: E402
+    count_partitions, make_interpreter, runtime_version, time_interleaved,
+)
+
+PROG = "conversion/op_costs.py"
+DTYPES = ("int8", "float32")
+# (name, what it stands for in the model, its second input's shape or None, build(tf, x, other, weights)).
+# x is (1, H, W, C). Every copy reads inputs of its own, so that the converter merges none of them.
+OP_COSTS = (
+    ("CONV_2D 1x1, C -> C", "the attention's projections, LocalRepresentation", None,
+     lambda tf, x, other, w: tf.nn.conv2d(x, w["square"], 1, "VALID")),
+    ("CONV_2D 1x1, C -> 4C", "an MLP's first layer", None,
+     lambda tf, x, other, w: tf.nn.conv2d(x, w["wide"], 1, "VALID")),
+    ("CONV_2D 1x1, C -> 1", "the attention's channel sums and its q @ w_g", None,
+     lambda tf, x, other, w: tf.nn.conv2d(x, w["column"], 1, "VALID")),
+    ("DEPTHWISE_CONV_2D 3x3", "every block's first op", None,
+     lambda tf, x, other, w: tf.nn.depthwise_conv2d(x, w["depthwise"], (1, 1, 1, 1), "SAME")),
+    ("LOGISTIC", "the int8 GELU's lookup", None, lambda tf, x, other, w: tf.sigmoid(x)),
+    ("MUL, same shape", "the GELU's product, the squares of the norms", "same", lambda tf, x, other, w: x * other),
+    ("MUL by one value per token", "the norms' x * (1 / ||x||)", "token", lambda tf, x, other, w: x * other),
+    ("MUL by one value per channel", "the global query times the key", "channel", lambda tf, x, other, w: x * other),
+    ("ADD, same shape", "the residual connections", "same", lambda tf, x, other, w: x + other),
+    ("SUM over channels", "the 2.17 recipe's channel sums", None,
+     lambda tf, x, other, w: tf.reduce_sum(x, axis=-1, keepdims=True)),
+    ("TRANSPOSE tokens x channels", "the 2.14 recipe's token sums", None,
+     lambda tf, x, other, w: tf.transpose(tf.reshape(x, (1, -1, x.shape[-1])), (0, 2, 1))),
+)
+
+
+def _other_shape(kind, height, channels):
+    return {"same": (1, height, height, channels), "token": (1, height, height, 1),
+            "channel": (1, 1, 1, channels)}[kind]
+
+
+def make_files(folder, height, channels, copies, seed=0):
+    """`{(op, dtype): path}`: one file per op of `OP_COSTS` and dtype, `copies` copies of the op each."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(seed)
+    shapes = {"square": (1, 1, channels, channels), "wide": (1, 1, channels, 4 * channels),
+              "column": (1, 1, channels, 1), "depthwise": (3, 3, channels, 1)}
+    weights = [{name: tf.constant(rng.normal(0, 0.1, shape), tf.float32) for name, shape in shapes.items()}
+               for _ in range(copies)]
+    made = {}
+    for index, (name, _, other, build) in enumerate(OP_COSTS):
+        per_copy = [(1, height, height, channels)] + ([_other_shape(other, height, channels)] if other else [])
+
+        def graph(*inputs, build=build, width=len(per_copy)):
+            groups = [inputs[start:start + width] for start in range(0, len(inputs), width)]
+            return [build(tf, group[0], group[-1] if width > 1 else None, copy_weights)
+                    for group, copy_weights in zip(groups, weights)]
+
+        for dtype in DTYPES:
+            path = os.path.join(folder, f"op_{index:02d}_{dtype}.tflite")
+            files.write_bytes_atomically(path, export.convert_op_graph(graph, per_copy * copies, dtype))
+            made[(name, dtype)] = path
+    return made
+
+
+def time_ops(made, copies, threads, runs, warmup):
+    """Rows of `OP_COSTS` order: median microseconds per copy in each dtype, int8 / fp32, and the
+    XNNPACK partitions of each file (1: the delegate took the whole graph)."""
+    interpreters = {}
+    for key, path in made.items():
+        interpreter = make_interpreter(model_path=path, num_threads=threads)
+        for detail in interpreter.get_input_details():
+            values = np.random.default_rng(0).uniform(0.1, 4.0, detail["shape"])
+            if detail["dtype"] == np.int8:
+                values = np.clip(np.round(values / detail["quantization"][0] + detail["quantization"][1]), -128, 127)
+            interpreter.set_tensor(detail["index"], values.astype(detail["dtype"]))
+        interpreters[key] = interpreter
+    times = time_interleaved({key: interpreter.invoke for key, interpreter in interpreters.items()},
+                             runs, warmup, progress=True)
+    rows = []
+    for name, stands_for, _, _ in OP_COSTS:
+        row = {"op": name, "in the model": stands_for}
+        for dtype in DTYPES:
+            row[f"{dtype} us"] = float(np.median(times[(name, dtype)])) * 1000 / copies
+            row[f"{dtype} partitions"] = count_partitions(interpreters[(name, dtype)])[0]
+        row["int8 / fp32"] = row["int8 us"] / row["float32 us"]
+        rows.append(row)
+    return rows
+
+
+def markdown(rows):
+    lines = ["| op | in the model | int8 us | fp32 us | int8 / fp32 |", "|---|---|---:|---:|---:|"]
+    for row in rows:
+        split = "" if row["int8 partitions"] == row["float32 partitions"] == 1 else " (graph split)"
+        lines.append(f"| {row['op']} | {row['in the model']} | {row['int8 us']:.1f} | {row['float32 us']:.1f} "
+                     f"| {row['int8 / fp32']:.2f}{split} |")
+    return "\n".join(lines)
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--height", type=cli.number(int, minimum=1), default=56,
+                        help="the feature map's height and width (XS stages: 56, 28, 14, 7)")
+    parser.add_argument("--channels", type=cli.number(int, minimum=1), default=48,
+                        help="its channels (XS stages: 48, 56, 112, 220)")
+    parser.add_argument("--copies", type=cli.number(int, minimum=1), default=10, help="copies of the op per file")
+    parser.add_argument("--threads", type=cli.number(int, minimum=1), default=2)
+    parser.add_argument("--runs", type=cli.number(int, minimum=1), default=200)
+    parser.add_argument("--warmup", type=cli.number(int, minimum=0), default=10)
+    parser.add_argument("--output-dir", default="op_costs")
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    """The command line; every expected failure is one line on stderr and exit code 2."""
+    return cli.run(_main, argv, prog=PROG)
+
+
+def _main(argv):
+    args = parse_args(argv)
+    files.check_output_folder("--output-dir", args.output_dir)
+    made = make_files(args.output_dir, args.height, args.channels, args.copies)
+    rows = time_ops(made, args.copies, args.threads, args.runs, args.warmup)
+    runtime = " ".join(runtime_version())
+    print(f"\n{args.height}x{args.height}x{args.channels}, {args.copies} copies per file, {args.threads} threads, "
+          f"{runtime}, median us per copy:\n")
+    print(markdown(rows))
+    command = " ".join(["python", PROG, *(sys.argv[1:] if argv is None else argv)])
+    result = {"command": command, "runtime": runtime, "height": args.height, "channels": args.channels,
+              "copies": args.copies, "threads": args.threads, "runs": args.runs, "rows": rows}
+    files.write_json_atomically(os.path.join(args.output_dir, "op_costs.json"), result)
+    files.write_csv_atomically(os.path.join(args.output_dir, "op_costs.csv"), rows)
+    print(f"\nwrote {args.output_dir}/op_costs.json, .csv")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
