@@ -19,11 +19,18 @@ that is the time the kind would take alone if it parallelised as the rest does.
 So `kinds["GEMM"]["ms"]` is the GEMM-only time: what the file would take if
 everything but its matrix multiplications were free.
 
+With more than one thread, `pool_idle` says what the calling thread was running
+while the pool's other threads waited (`pool_wait`): each sample of a pool thread
+spinning in the pool is matched with the calling thread's sample nearest in
+time. Waits beside GEMMs are tiles unevenly shared out; waits beside small ops
+are ops too small to split.
+
 Needs Linux `perf` (Debian: `apt-get install linux-perf`) and the right to
 sample a process (root, or `kernel.perf_event_paranoid` <= 2 for one's own).
 """
 
 import argparse
+import bisect
 import json
 import os
 import re
@@ -87,6 +94,53 @@ def parse_report(text):
     return rows
 
 
+# "  4242/4250  2820.637422:      7f1db73987a5 xnn_qs8_..." from perf script -F pid,tid,time,ip,sym.
+_SCRIPT_LINE = re.compile(r"^\s*(\d+)/(\d+)\s+([\d.]+):\s+([0-9a-f]+)\s*(.*?)\s*$")
+# A kernel-space address: the upper half of the 64-bit space.
+_KERNEL_ADDRESS = 0xFFFF800000000000
+
+
+def parse_script(text):
+    """`[(pid, tid, seconds, symbol, kernel_space)]` from `perf script -F pid,tid,time,ip,sym`."""
+    rows = []
+    for line in text.splitlines():
+        match = _SCRIPT_LINE.match(line)
+        if match:
+            kernel_space = int(match.group(4), 16) >= _KERNEL_ADDRESS
+            rows.append((int(match.group(1)), int(match.group(2)), float(match.group(3)),
+                         match.group(5) or "[unknown]", kernel_space))
+    return rows
+
+
+def pool_wait(samples, window_s=0.002):
+    """What the calling thread (tid == pid) runs while the pool's other threads spin, from
+    `parse_script` rows: `{"pool_samples", "waiting": share of the pool threads' samples spent
+    waiting, "while": {kind: share of the pool threads' samples}}`; None with no pool thread.
+    Pool threads are the other threads with at least a tenth of the calling thread's samples;
+    a wait with no calling-thread sample within `window_s` is counted under "unmatched"."""
+    calling = sorted((time, kernel_kind(symbol, kernel)) for pid, tid, time, symbol, kernel in samples if tid == pid)
+    counts = {}
+    for pid, tid, *_ in samples:
+        if tid != pid:
+            counts[tid] = counts.get(tid, 0) + 1
+    pool = {tid for tid, count in counts.items() if count >= max(1, len(calling) // 10)}
+    pool_samples = [(time, kernel_kind(symbol, kernel)) for _, tid, time, symbol, kernel in samples if tid in pool]
+    if not pool_samples or not calling:
+        return None
+    times = [time for time, _ in calling]
+    waiting = {}
+    for time, kind in pool_samples:
+        if kind != "thread pool":
+            continue
+        index = bisect.bisect_left(times, time)
+        near = min((i for i in (index - 1, index) if 0 <= i < len(times)), key=lambda i: abs(times[i] - time))
+        beside = calling[near][1] if abs(times[near] - time) <= window_s else "unmatched"
+        waiting[beside] = waiting.get(beside, 0) + 1
+    total = len(pool_samples)
+    return {"pool_samples": total, "waiting": sum(waiting.values()) / total,
+            "while": {kind: count / total for kind, count in sorted(waiting.items(), key=lambda item: -item[1])}}
+
+
 def summarise(symbols, median_ms):
     """The profile of `parse_report` rows: per kind, its share of samples, its ms at `median_ms`
     per invoke, and its busiest symbol; and every symbol's share, busiest first."""
@@ -119,7 +173,8 @@ def find_perf():
 
 def record(model_path, threads=1, runs=200, warmup=10, runtime=None, python=None, frequency=999):
     """Profiles `runs` invokes of `model_path` (XNNPACK, `threads`) in a worker process under
-    `perf record`; returns `summarise`'s dict with the worker's `runtime`, `threads` and `runs`.
+    `perf record`; returns `summarise`'s dict with the worker's `runtime`, `threads` and `runs`,
+    and `pool_idle` (`pool_wait` of the same samples; None at one thread).
 
     Raises:
         ProfileError: perf missing or refused (one line with the fix), or the worker failed.
@@ -149,8 +204,13 @@ def record(model_path, threads=1, runs=200, warmup=10, runtime=None, python=None
                                  "--no-children"], capture_output=True, text=True)
         if report.returncode != 0:
             raise ProfileError(f"perf report failed: {_first_line(report.stderr)}")
+        script = subprocess.run([perf, "script", "-i", data, "-F", "pid,tid,time,ip,sym"],
+                                capture_output=True, text=True)
+        if script.returncode != 0:
+            raise ProfileError(f"perf script failed: {_first_line(script.stderr)}")
     profile = summarise(parse_report(report.stdout), statistics.median(timed["ms"]))
-    return {"model": model_path, "runtime": timed["runtime"], "threads": threads, "runs": runs, **profile}
+    return {"model": model_path, "runtime": timed["runtime"], "threads": threads, "runs": runs, **profile,
+            "pool_idle": pool_wait(parse_script(script.stdout))}
 
 
 def _first_line(text):
@@ -175,6 +235,11 @@ def markdown(profile, title=None):
              "| kind of kernel | share of time | ms per invoke | busiest kernel |", "|---|---:|---:|---|"]
     for kind, entry in sorted(profile["kinds"].items(), key=lambda item: -item[1]["share"]):
         lines.append(f"| {kind} | {entry['share']:.1%} | {entry['ms']:.3f} | `{entry['top']}` |")
+    idle = profile.get("pool_idle")
+    if idle:
+        beside = ", ".join(f"{kind} {share:.1%}" for kind, share in list(idle["while"].items())[:4])
+        lines += ["", f"The pool's other threads wait {idle['waiting']:.1%} of their time; meanwhile the calling "
+                      f"thread runs (share of their time): {beside}."]
     return "\n".join(line for line in lines if line is not None)
 
 

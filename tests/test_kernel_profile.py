@@ -8,6 +8,10 @@ import pytest
 from swiftformer_keras import kernel_profile
 
 FIXTURE = os.path.join(os.path.dirname(__file__), "fixtures", "perf", "xs_int8_224_litert_2.3_2_threads.txt")
+# 2000 consecutive samples of `perf script -F pid,tid,time,ip,sym` from a recording of XS int8 at
+# 224x224 invoked in a loop, 2 threads, LiteRT 2.3 (process 3810, its pool thread 3815).
+SCRIPT_FIXTURE = os.path.join(os.path.dirname(__file__), "fixtures", "perf",
+                              "xs_int8_224_litert_2.3_2_threads_script.txt")
 
 
 def test_a_recorded_report_is_grouped_by_kind_of_kernel():
@@ -29,6 +33,41 @@ def test_a_recorded_report_is_grouped_by_kind_of_kernel():
     assert profile["kernels"][0]["kind"] == "GEMM" and profile["kernels"][0]["share"] == pytest.approx(435 / 1555)
     table = kernel_profile.markdown({**profile, "runs": 200, "threads": 2, "runtime": "litert 2.3.0"}, "XS int8")
     assert "| GEMM | 39.6% | 0.792 | `xnn_qs8_qc8w_gemm_minmax_fp32_ukernel_16x64c4__avx512amx` |" in table
+
+
+def test_a_recorded_script_says_what_runs_while_the_pool_waits():
+    with open(SCRIPT_FIXTURE) as file:
+        samples = kernel_profile.parse_script(file.read())
+    # What a person counts in the file: 1045 samples of the calling thread, 955 of its pool thread,
+    # 161 of those in the pool's own code, the first one in the AMX GEMM.
+    assert len(samples) == 2000
+    assert sum(tid == 3810 for _, tid, *_ in samples) == 1045 and sum(tid == 3815 for _, tid, *_ in samples) == 955
+    assert samples[0] == (3810, 3815, 2824.444203, "xnn_qs8_qc8w_gemm_minmax_fp32_ukernel_16x64c4__avx512amx", False)
+    found = kernel_profile.pool_wait(samples)
+    assert found["pool_samples"] == 955 and found["waiting"] == pytest.approx(161 / 955)
+    # The same attribution by brute force: the calling thread's nearest sample to each wait.
+    calling = [(time, symbol) for _, tid, time, symbol, _ in samples if tid == 3810]
+    expected = {}
+    for _, tid, time, symbol, _ in samples:
+        if tid == 3815 and kernel_profile.kernel_kind(symbol) == "thread pool":
+            near_time, near_symbol = min(calling, key=lambda item: abs(item[0] - time))
+            kind = kernel_profile.kernel_kind(near_symbol) if abs(near_time - time) <= 0.002 else "unmatched"
+            expected[kind] = expected.get(kind, 0) + 1
+    assert found["while"] == pytest.approx({kind: count / 955 for kind, count in expected.items()})
+    assert next(iter(found["while"])) == "GEMM"  # most waits are beside the GEMMs: tiles unevenly shared
+    assert sum(found["while"].values()) == pytest.approx(found["waiting"])
+
+
+def test_pool_wait_without_a_pool_or_a_calling_sample_nearby():
+    one_thread = [(7, 7, 1.0, "xnn_f32_vadd_ukernel__avx512f_u32", False)] * 5
+    assert kernel_profile.pool_wait(one_thread) is None
+    alone = [(7, 7, 1.0, "xnn_f32_vadd_ukernel__avx512f_u32", False), (7, 8, 1.5, "thread_main", False),
+             (7, 8, 1.0005, "thread_main", False), (7, 7, 1.5, "entry_SYSCALL_64", True)]
+    found = kernel_profile.pool_wait(alone, window_s=0.001)
+    assert found == {"pool_samples": 2, "waiting": 1.0,
+                     "while": pytest.approx({"element-wise add": 0.5, "operating system": 0.5})}
+    found = kernel_profile.pool_wait(alone[:3], window_s=0.001)
+    assert found["while"] == pytest.approx({"element-wise add": 0.5, "unmatched": 0.5})
 
 
 @pytest.mark.parametrize("symbol, kind", [
@@ -62,6 +101,15 @@ def test_the_trained_files_are_profiled_by_kernel(cifar_tflite):
     # The int8 GELU form is LOGISTIC (a table lookup in int8) and MUL; the float file keeps the exact GELU.
     assert "lookup table (int8 LOGISTIC)" in int8["kinds"]
     assert "lookup table (int8 LOGISTIC)" not in fp32["kinds"]
+    assert int8["pool_idle"] is None  # one thread: no pool
+
+
+def test_two_threads_say_what_the_pool_waits_beside(cifar_tflite):
+    profile = kernel_profile.record(cifar_tflite["int8"][0], threads=2, runs=1500)
+    idle = profile["pool_idle"]
+    assert idle["pool_samples"] > 20 and 0 < idle["waiting"] < 1
+    assert sum(idle["while"].values()) == pytest.approx(idle["waiting"])
+    assert "The pool's other threads wait" in kernel_profile.markdown(profile)
 
 
 def test_without_perf_one_line_says_how_to_install_it(cifar_tflite, tmp_path, monkeypatch):
