@@ -35,7 +35,7 @@ ORDER = [
     "android_bench.benchmark_model", "android_bench.matrix", "android_bench.torch_reference",
     "android_bench.litert_torch_export", "android_bench.executorch_export", "android_bench.host", "android_bench.run", "android_bench.compare",
     "android_bench.clients",
-    "conversion.to_tflite", "conversion.benchmark", "conversion.runtime_matrix", "examples.demo",
+    "conversion.to_tflite", "conversion.benchmark", "conversion.runtime_matrix", "conversion.op_costs", "examples.demo",
 ]
 PACKAGES = ("swiftformer_keras", "android_bench")
 
