@@ -241,18 +241,12 @@ def _litert_torch_route(name, shared, folder, threads, size, python):
     return route
 
 
-# ONNX Runtime's and PyTorch's worker threads keep spinning on the cores after a run, so the
-# route after them pays for it: ours fp32 XS took 17 ms right after ONNX Runtime, 8-9 ms alone,
-# and the tail outlasted two of our runs. Every route thus runs in short blocks whose first runs
-# are not timed: all keep their default threading, none is timed in another's wake, and the
-# blocks still alternate, so slow drifts of a shared machine hit every route alike.
-BLOCK, UNTIMED = 6, 3
-
-
-def time_interleaved(routes, image, runs, warmup, block=BLOCK, untimed=UNTIMED):
-    """`{route name: [ms]}`, `runs` timed runs per route, in alternating blocks (see above)."""
+def time_interleaved(routes, image, runs, warmup):
+    """`{route name: [ms]}`, `runs` timed runs per route, in alternating blocks whose first runs are
+    not timed (`interpreter.BLOCK`): every route keeps its default threading, and none is timed in
+    another's wake."""
     live = {route.name: functools.partial(route.run, image) for route in routes if route.run is not None}
-    return interpreter.time_interleaved(live, runs, warmup, block=block, untimed=untimed, progress=True)
+    return interpreter.time_interleaved(live, runs, warmup, progress=True)
 
 
 def _predict(route, images):

@@ -75,7 +75,7 @@ def measure(model, delegate, threads, runs, warmup, runtime=None):
         sample = rng.normal(size=detail["shape"]).astype(detail["dtype"])
     interpreter.set_tensor(detail["index"], sample)
     # One candidate: every call timed in order, the first and the warm-up ones reported apart.
-    timed = time_interleaved({"model": interpreter.invoke}, 1 + warmup + runs)["model"]
+    timed = time_interleaved({"model": interpreter.invoke}, 1 + warmup + runs, block=1, untimed=0)["model"]
     first, warm, times = timed[0], timed[1 : 1 + warmup], np.asarray(timed[1 + warmup :])
     partitions, model_nodes = count_partitions(interpreter)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux

@@ -49,8 +49,8 @@ from swiftformer_keras.architecture import count_macs  # noqa: E402  (re-exporte
 
 
 def time_files(paths, threads, runs, warmup, runtime=None):
-    """`{name: [ms per invoke]}`, all files timed round-robin in one loop, one invoke per turn,
-    with the TFLite `runtime` (None: the first installed)."""
+    """`{name: [ms per invoke]}`, all files timed round-robin in one loop, in turns whose first
+    invokes are not timed (`interpreter.BLOCK`), with the TFLite `runtime` (None: the first installed)."""
     invokes = {}
     for name, path in paths.items():
         interpreter = make_interpreter(model_path=path, num_threads=threads, runtime=runtime)

@@ -9,7 +9,8 @@ depend on them; `--keras-model FILE` takes your own SwiftFormer and its weights
 instead), then runs every file on every runtime. Each runtime lives in its
 own virtual environment made by the project, as a worker process
 (`swiftformer_keras.runtime_worker`) that loads all files once; the workers are
-asked in turn, a few timed invokes per file per turn after one untimed, until each
+asked in turn, a few timed invokes per file per turn after a few untimed ones
+(`interpreter.UNTIMED`: none is timed in the previous file's wake), until each
 file has --runs timings: a shared machine's drifts hit every runtime alike.
 
 Prints a Markdown table (median ms and XNNPACK partitions per runtime, or the
@@ -35,6 +36,7 @@ import numpy as np  # noqa: E402
 from swiftformer_keras import calibration, cli, conversion, export, files, plots  # noqa: E402
 from swiftformer_keras.tflite_report import op_table  # noqa: E402
 from swiftformer_keras.architecture import VARIANTS  # noqa: E402
+from swiftformer_keras.interpreter import UNTIMED  # noqa: E402
 from swiftformer_keras.model import SwiftFormer  # noqa: E402
 from swiftformer_keras.recipe import MODES, recipe_for  # noqa: E402
 from swiftformer_keras.runtime_versions import check_runtime_choice, min_runtime, parse_version  # noqa: E402
@@ -129,7 +131,7 @@ def run_matrix(made, environments, threads, runs, per_turn):
             for column, worker in workers.items():
                 for key, entry in results[column]["files"].items():
                     if entry["loaded"]:
-                        entry["ms"] += worker.ask({"time": key, "runs": per_turn + 1})["ms"][1:]
+                        entry["ms"] += worker.ask({"time": key, "runs": UNTIMED + per_turn})["ms"][UNTIMED:]
     finally:
         for worker in workers.values():
             worker.close()

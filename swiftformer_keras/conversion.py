@@ -183,7 +183,7 @@ def measure_latency(path, runs, threads=2):
     interpreter = make_interpreter(model_path=path, num_threads=threads)
     detail = interpreter.get_input_details()[0]
     interpreter.set_tensor(detail["index"], np.zeros(detail["shape"], detail["dtype"]))
-    times = time_interleaved({"file": interpreter.invoke}, runs, warmup=5)["file"]
+    times = time_interleaved({"file": interpreter.invoke}, runs, warmup=5, block=1, untimed=0)["file"]
     name, version = runtime_version()
     return {"runtime": f"{name} {version}", "threads": threads, "runs": runs,
             "median_ms": float(np.median(times)), "cpu": cpu_name()}

@@ -170,16 +170,23 @@ def count_partitions(interpreter):
     return partitions, len(listed) - partitions
 
 
-def time_interleaved(candidates, runs, warmup=0, block=1, untimed=0, progress=False):
+# After a call, a runtime's worker threads keep spinning on the cores for a while (XNNPACK's
+# pthreadpool, ONNX Runtime's and PyTorch's pools), so a candidate timed right after another one
+# runs in its wake. One invoke per turn put XS int8 / fp32 at 0.39-0.40 where each file timed
+# alone gave 0.33-0.34 (LiteRT 2.3, 2 threads, 2026-12-04); ONNX Runtime's wake took our fp32
+# XS from 8-9 ms to 17 ms. So candidates take turns of BLOCK calls whose first UNTIMED are not timed.
+BLOCK, UNTIMED = 6, 3
+
+
+def time_interleaved(candidates, runs, warmup=0, block=BLOCK, untimed=UNTIMED, progress=False):
     """`{name: [ms]}`: `runs` timed calls of every zero-argument callable in `candidates`.
 
     Each candidate is first called `warmup` times on its own. Then they take
     turns, in `candidates` order, `block` calls at a time, of which the first
     `untimed` are not timed, until each has `runs` timings: slow drifts of a
-    shared machine hit every candidate alike. One call per turn (the default)
-    times files that share one runtime; runtimes whose worker threads keep
-    spinning after a call (ONNX Runtime, PyTorch) need blocks whose first calls
-    are untimed, so that none is timed in another's wake.
+    shared machine hit every candidate alike, and none is timed in the wake of
+    the one before it (see `BLOCK`). A single candidate has no one's wake to
+    wait out: `block=1, untimed=0` times every call.
     """
     if block < 1 or not 0 <= untimed < block:
         raise ValueError(f"Need block >= 1 and 0 <= untimed < block, got block={block}, untimed={untimed}.")

@@ -218,7 +218,7 @@ def test_with_keras_the_model_api_is_there_and_its_layers_registered():
 def test_time_interleaved_takes_turns_and_counts_every_call():
     order = []
     candidates = {name: (lambda name=name: order.append(name)) for name in ("a", "b", "c")}
-    times = lib.time_interleaved(candidates, runs=3, warmup=2)
+    times = lib.time_interleaved(candidates, runs=3, warmup=2, block=1, untimed=0)
     assert order == ["a", "a", "b", "b", "c", "c"] + ["a", "b", "c"] * 3
     assert {name: len(ms) for name, ms in times.items()} == {"a": 3, "b": 3, "c": 3}
     assert all(0 <= value < 100 for ms in times.values() for value in ms)  # milliseconds
@@ -229,6 +229,13 @@ def test_time_interleaved_takes_turns_and_counts_every_call():
     assert order == ["a", "b", "c"] + ["a"] * 3 + ["b"] * 3 + ["c"] * 3 + ["a"] * 3 + ["b"] * 3 + ["c"] * 3
     assert {name: len(ms) for name, ms in times.items()} == {"a": 3, "b": 3, "c": 3}
     assert lib.time_interleaved(candidates, runs=0) == {"a": [], "b": [], "c": []}
+
+    # By default, turns of BLOCK calls whose first UNTIMED are not timed: one turn is enough here.
+    order.clear()
+    runs = lib.BLOCK - lib.UNTIMED
+    times = lib.time_interleaved(candidates, runs=runs)
+    assert order == ["a"] * lib.BLOCK + ["b"] * lib.BLOCK + ["c"] * lib.BLOCK and lib.UNTIMED > 0
+    assert {name: len(ms) for name, ms in times.items()} == {"a": runs, "b": runs, "c": runs}
     for block, untimed in ((0, 0), (3, 3), (2, -1)):
         with pytest.raises(ValueError, match="block"):
             lib.time_interleaved(candidates, 1, block=block, untimed=untimed)
