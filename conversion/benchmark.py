@@ -5,8 +5,9 @@
 For each variant: builds the model (realistic random weights unless --weights;
 --keras-model FILE takes your own SwiftFormer and its weights instead),
 converts it in every mode, checks fp32 against Keras, then times all files in
-one interleaved loop (one invoke of each file per round, default XNNPACK
-delegate, --threads threads), so that the machine's noise hits every mode alike.
+one interleaved loop (turns of a few invokes per file whose first ones are not
+timed, `interpreter.BLOCK`; default XNNPACK delegate, --threads threads), so that
+the machine's noise hits every mode alike and no file is timed in another's wake.
 --profile then records the fp32 and int8 files under `perf`
 (`swiftformer_keras.kernel_profile`): the share of time per kind of XNNPACK
 micro-kernel, and how far int8 is from its limits (the GEMM-only time of that

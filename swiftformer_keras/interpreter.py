@@ -170,11 +170,13 @@ def count_partitions(interpreter):
     return partitions, len(listed) - partitions
 
 
-# After a call, a runtime's worker threads keep spinning on the cores for a while (XNNPACK's
-# pthreadpool, ONNX Runtime's and PyTorch's pools), so a candidate timed right after another one
-# runs in its wake. One invoke per turn put XS int8 / fp32 at 0.39-0.40 where each file timed
-# alone gave 0.33-0.34 (LiteRT 2.3, 2 threads, 2026-12-04); ONNX Runtime's wake took our fp32
-# XS from 8-9 ms to 17 ms. So candidates take turns of BLOCK calls whose first UNTIMED are not timed.
+# A candidate timed right after another one runs in its wake: the other's worker threads still
+# spin on the cores for a while (XNNPACK's pthreadpool, ONNX Runtime's and PyTorch's pools), and
+# the caches hold the other's tensors. One invoke per turn put XS int8 / fp32 at 0.39-0.40 where
+# each file timed alone gave 0.33-0.34, and a 56x56 fp32 ADD at 93 us against 57 (LiteRT 2.3,
+# 2 threads, 2026-12-04); ONNX Runtime's wake took our fp32 XS from 8-9 ms to 17 ms. So candidates
+# take turns of BLOCK calls whose first UNTIMED are not timed: each is timed as an app runs one
+# model, again and again.
 BLOCK, UNTIMED = 6, 3
 
 
