@@ -115,7 +115,8 @@ def parse_script(text):
 def pool_wait(samples, window_s=0.002):
     """What the calling thread (tid == pid) runs while the pool's other threads are in the pool's
     own code (the kind "thread pool": spin-waits and tile dispatch), from `parse_script` rows:
-    `{"pool_samples", "waiting": share of the pool threads' samples spent there, "while": {kind: share of the pool threads' samples}}`; None with no pool thread.
+    `{"pool_samples", "waiting": share of the pool threads' samples spent there, "while": {kind:
+    share of the pool threads' samples}}`; None with no pool thread.
     Pool threads are the other threads with at least a tenth of the calling thread's samples;
     a wait with no calling-thread sample within `window_s` is counted under "unmatched"."""
     calling = sorted((time, kernel_kind(symbol, kernel)) for pid, tid, time, symbol, kernel in samples if tid == pid)
