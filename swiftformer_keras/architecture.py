@@ -1,9 +1,10 @@
 """The SwiftFormer architecture as data: the variants and what follows from them.
 
 Everything here is derived from the variant table and needs no model to be
-built: config lookup, variant names, the input-size rule, the variables a
-model of a config has (path and shape), and two walks over a built model
-(its nested layers, its multiply-accumulates). The other stages read the
+built, and no Keras (the command lines read it before they start a backend):
+config lookup, variant names, the input-size rule, the op forms, the variables
+a model of a config has (path and shape), and the walk over a built model's
+nested layers. The other stages read the
 architecture from here: checkpoints (PyTorch files), weights (Keras files,
 strict loading), model (the builders), data (image sizes).
 """
@@ -11,7 +12,6 @@ strict loading), model (the builders), data (image sizes).
 import math
 import numbers
 
-import keras
 import numpy as np
 
 # Widths and depths exactly as the official code (SwiftFormer_width/_depth).
@@ -22,6 +22,12 @@ VARIANTS = {
     "L3": {"depths": (4, 4, 12, 6), "widths": (64, 128, 320, 512)},
 }
 DEFAULT_MLP_RATIO = 4.0
+# The attention of each weight generation (see `layers.EfficientAdditiveAttention`), and the
+# forms in which the layers can write the GELU and the attention's sums over tokens: the same
+# functions, as different TFLite ops (`recipe`).
+ATTENTION_TYPES = ("l2", "softmax", "token_softmax")
+ACTIVATIONS = ("gelu", "quick_gelu", "gelu_tanh")
+REDUCTIONS = ("sum", "channel_conv", "matmul")
 # The stem and three downsamplings halve the image five times.
 INPUT_STRIDE = 32
 MIN_INPUT_SIZE = 64
@@ -162,48 +168,3 @@ def all_layers(model):
         found.append(layer)
         stack.extend(getattr(layer, "_layers", []))  # Keras tracks sub-layers of layers and models here
     return found
-
-
-def count_macs(model):
-    """Multiply-accumulates of one image through the model's convolutions and dense layers.
-
-    One forward pass records the output size of every layer. A pointwise convolution that a
-    block applies through its kernel rather than by calling it (the GELU forms, the Mlp's
-    folded BatchNorm: `layers._pointwise_mlp`) takes the size of the nearest enclosing layer's
-    output: those convolutions are 1x1 with stride 1, inside blocks that keep the size.
-    """
-    layers_found = all_layers(model)
-    parents = {id(child): layer for layer in layers_found for child in getattr(layer, "_layers", [])}
-    positions = {}  # id(layer) -> output height x width, recorded by one forward pass
-
-    def recorder(layer, call):
-        def record(*args, **kwargs):
-            y = call(*args, **kwargs)
-            if len(getattr(y, "shape", ())) == 4:
-                positions[id(layer)] = int(y.shape[1]) * int(y.shape[2])
-            return y
-
-        return record
-
-    for layer in layers_found:
-        layer.call = recorder(layer, layer.call)
-    try:
-        model(np.zeros((1, *model.inputs[0].shape[1:]), np.float32))
-    finally:
-        for layer in layers_found:
-            del layer.call  # back to the class's method
-
-    def output_positions(layer):
-        while id(layer) not in positions:
-            layer = parents[id(layer)]
-        return positions[id(layer)]
-
-    total = 0
-    for layer in layers_found:
-        if isinstance(layer, keras.layers.DepthwiseConv2D):
-            total += output_positions(layer) * int(np.prod(layer.kernel.shape[:3]))
-        elif isinstance(layer, keras.layers.Conv2D):
-            total += output_positions(layer) * int(np.prod(layer.kernel.shape))
-        elif isinstance(layer, keras.layers.Dense):
-            total += int(np.prod(layer.kernel.shape))
-    return total

@@ -12,10 +12,9 @@ variable `stage0_block2/pwconv1/kernel` by renaming alone.
 import keras
 from keras import layers, ops
 
+from swiftformer_keras.architecture import ACTIVATIONS, ATTENTION_TYPES, REDUCTIONS  # noqa: F401  (re-exported)
+
 PACKAGE = "swiftformer_keras"
-ATTENTION_TYPES = ("l2", "softmax", "token_softmax")
-ACTIVATIONS = ("gelu", "quick_gelu", "gelu_tanh")
-REDUCTIONS = ("sum", "channel_conv", "matmul")
 
 # torch.nn.functional.normalize clamps the norm at this value.
 _NORMALIZE_EPS = 1e-12

@@ -9,6 +9,7 @@ Reference:
 import numbers
 
 import keras
+import numpy as np
 from keras import layers
 
 from swiftformer_keras import layers as sf_layers
@@ -280,3 +281,48 @@ SwiftFormerXS = _variant_builder("XS", "3,475,360", 75.7, 0.6)
 SwiftFormerS = _variant_builder("S", "6,092,128", 78.5, 1.0)
 SwiftFormerL1 = _variant_builder("L1", "12,057,920", 80.9, 1.6)
 SwiftFormerL3 = _variant_builder("L3", "28,494,736", 83.0, 4.0)
+
+
+def count_macs(model):
+    """Multiply-accumulates of one image through the model's convolutions and dense layers.
+
+    One forward pass records the output size of every layer. A pointwise convolution that a
+    block applies through its kernel rather than by calling it (the GELU forms, the Mlp's
+    folded BatchNorm: `layers._pointwise_mlp`) takes the size of the nearest enclosing layer's
+    output: those convolutions are 1x1 with stride 1, inside blocks that keep the size.
+    """
+    layers_found = all_layers(model)
+    parents = {id(child): layer for layer in layers_found for child in getattr(layer, "_layers", [])}
+    positions = {}  # id(layer) -> output height x width, recorded by one forward pass
+
+    def recorder(layer, call):
+        def record(*args, **kwargs):
+            y = call(*args, **kwargs)
+            if len(getattr(y, "shape", ())) == 4:
+                positions[id(layer)] = int(y.shape[1]) * int(y.shape[2])
+            return y
+
+        return record
+
+    for layer in layers_found:
+        layer.call = recorder(layer, layer.call)
+    try:
+        model(np.zeros((1, *model.inputs[0].shape[1:]), np.float32))
+    finally:
+        for layer in layers_found:
+            del layer.call  # back to the class's method
+
+    def output_positions(layer):
+        while id(layer) not in positions:
+            layer = parents[id(layer)]
+        return positions[id(layer)]
+
+    total = 0
+    for layer in layers_found:
+        if isinstance(layer, keras.layers.DepthwiseConv2D):
+            total += output_positions(layer) * int(np.prod(layer.kernel.shape[:3]))
+        elif isinstance(layer, keras.layers.Conv2D):
+            total += output_positions(layer) * int(np.prod(layer.kernel.shape))
+        elif isinstance(layer, keras.layers.Dense):
+            total += int(np.prod(layer.kernel.shape))
+    return total

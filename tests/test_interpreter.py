@@ -200,8 +200,8 @@ def test_without_a_keras_backend_the_package_imports_and_the_model_api_says_what
     last = done.stderr.strip().splitlines()[-1]
     assert done.returncode == 1 and last.startswith("ImportError: swiftformer_keras.SwiftFormerS needs Keras with a backend")
     assert last.endswith("install a Keras backend: pip install 'swiftformer-keras[tensorflow]' (or [jax], [torch])")
-    done = _in_env(tflite_runtime_python, "-c", "from swiftformer_keras import VARIANTS")
-    assert "ImportError: swiftformer_keras.VARIANTS needs Keras with a backend" in done.stderr
+    done = _in_env(tflite_runtime_python, "-c", "from swiftformer_keras import VARIANTS; print(sorted(VARIANTS))")
+    assert done.returncode == 0 and done.stdout.split() == ["['L1',", "'L3',", "'S',", "'XS']"]  # no Keras needed
 
 
 def test_with_keras_the_model_api_is_there_and_its_layers_registered():
@@ -209,7 +209,7 @@ def test_with_keras_the_model_api_is_there_and_its_layers_registered():
 
     import swiftformer_keras as sfk
 
-    assert sfk._KERAS_ERROR is None and callable(sfk.SwiftFormerS) and "XS" in sfk.VARIANTS
+    assert callable(sfk.SwiftFormerS) and "XS" in sfk.VARIANTS
     assert keras.saving.get_registered_object("swiftformer_keras>Stem") is sfk.Stem
     with pytest.raises(AttributeError, match="has no attribute 'nosuch'"):
         sfk.nosuch

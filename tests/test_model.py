@@ -12,7 +12,7 @@ import pytest
 
 import swiftformer_keras as sfk
 from conftest import make_reference
-from swiftformer_keras.model import build_swiftformer
+from swiftformer_keras.model import build_swiftformer, count_macs
 
 EXPECTED_PARAMS = {"XS": 3_475_360, "S": 6_092_128, "L1": 12_057_920, "L3": 28_494_736}
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -212,3 +212,8 @@ def test_mixed_precision_computes_in_bfloat16_with_a_float32_head():
     y = model(np.random.RandomState(0).rand(1, 224, 224, 3).astype("float32"))
     assert keras.backend.standardize_dtype(y.dtype) == "float32" and np.isfinite(np.asarray(y)).all()
 
+
+@pytest.mark.parametrize("variant, paper_gmacs", [("XS", 0.6), ("S", 1.0)])
+def test_mac_count_matches_the_paper(variant, paper_gmacs):
+    model = build_swiftformer(variant, classifier_activation=None)
+    assert count_macs(model) / 1e9 == pytest.approx(paper_gmacs, rel=0.05)
