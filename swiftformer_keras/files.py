@@ -1,7 +1,9 @@
 """Writing files so that a failure never leaves a partial one behind.
 
-Every file the project writes goes through `write_atomically`: the content is
-written to a temporary name in the destination folder, then renamed. The
+Every file the project writes goes through `write_atomically`, or through
+`ResultFiles` when several files make one result (a model, its card and its
+report): the content is written to a temporary name in the destination folder,
+then renamed; a result's files are renamed together, after its last check. The
 temporary name is `.<name>.partial-<pid>-<token>`: hidden, recognisable, and
 never ending in the final extension, so `*.tflite` or `*.weights.h5` never
 match a half-written file. A temporary left by a killed process (kill -9,
@@ -12,7 +14,10 @@ folder, with nothing left behind.
 """
 
 import contextlib
+import csv
 import errno
+import fcntl
+import json
 import os
 import re
 import secrets
@@ -170,7 +175,8 @@ def write_atomically(path, write, keep_name=False, size_hint=None):
     file of `path`'s own name inside a temporary folder. `size_hint` (bytes)
     checks the free space first, for writers that must not meet a full disk
     (see `check_free_space`). If `write` fails, the temporary is removed and
-    an existing `path` is left as it was.
+    an existing `path` is left as it was; an error about the temporary names
+    `path` instead.
     """
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
@@ -180,7 +186,7 @@ def write_atomically(path, write, keep_name=False, size_hint=None):
     temp = partial_path(path)
     target = temp
     try:
-        with full_disk_as_one_error(path):
+        with full_disk_as_one_error(path), errors_about(temp, path):
             if keep_name:
                 os.mkdir(temp)
                 target = os.path.join(temp, os.path.basename(path))
@@ -189,6 +195,22 @@ def write_atomically(path, write, keep_name=False, size_hint=None):
     finally:
         _remove(temp)
     return path
+
+
+@contextlib.contextmanager
+def errors_about(temp, path):
+    """Turns an `OSError` about the temporary `temp` (or a file inside it) raised in the
+    block into one about `path`, the destination the user named: the hidden name means
+    nothing to them."""
+    try:
+        yield
+    except DiskFullError:
+        raise
+    except OSError as error:
+        named = os.fspath(error.filename) if error.filename is not None else ""
+        if not named or not os.path.abspath(named).startswith(os.path.abspath(temp)):
+            raise
+        raise OSError(error.errno, f"cannot write {path!r}: {error.strerror or error}") from error
 
 
 def write_bytes_atomically(path, content):
@@ -206,12 +228,15 @@ def write_text_atomically(path, text):
     return write_bytes_atomically(path, text.encode("utf-8"))
 
 
+def json_text(data):
+    """`data` as indented JSON text (numpy scalars as numbers), ending in a newline."""
+    return json.dumps(data, indent=2, default=float) + "\n"
+
+
 def write_json_atomically(path, data):
     """Writes `data` as indented JSON (numpy scalars as numbers) to `path`, atomically."""
-    import json
-
     # Serialised before anything touches the disk: a bad value leaves no file.
-    return write_text_atomically(path, json.dumps(data, indent=2, default=float) + "\n")
+    return write_text_atomically(path, json_text(data))
 
 
 def write_csv_atomically(path, rows, columns=None):
@@ -220,8 +245,6 @@ def write_csv_atomically(path, rows, columns=None):
     `columns` defaults to every key of every row, in first-seen order; a row
     without a column leaves its cell empty.
     """
-    import csv
-
     columns = list(columns or dict.fromkeys(key for row in rows for key in row))
 
     def write(temp):
@@ -233,18 +256,67 @@ def write_csv_atomically(path, rows, columns=None):
     return write_atomically(os.fspath(path), write)
 
 
-def check_output_paths(*named_paths):
+def _overlap(output, given):
+    """How `output` would harm the input `given`: `"is"`, `"inside"` or None."""
+    if not os.path.lexists(given):
+        return None
+    real_output, real_input = os.path.realpath(output), os.path.realpath(given)
+    if real_output == real_input:
+        return "is"
+    with contextlib.suppress(OSError):
+        if os.path.exists(output) and os.path.samefile(output, given):  # a hard link
+            return "is"
+    if os.path.isdir(real_input) and real_output.startswith(real_input.rstrip(os.sep) + os.sep):
+        return "inside"
+    return None
+
+
+def check_not_inputs(named_outputs, named_inputs):
+    """Refuses an output that is one of the run's inputs, or lies inside an input folder.
+
+    Args:
+        named_outputs, named_inputs: `(what, path)` pairs (`("--report", "r.json")`,
+            `("--calib-dir", "photos/")`); None paths are skipped.
+
+    Raises:
+        ValueError: naming both and the fix. A run would otherwise overwrite its
+            own model, labels or weights, or add files to a folder it reads
+            (and read them back next time).
+    """
+    for what, output in named_outputs:
+        if output is None:
+            continue
+        for source, given in named_inputs:
+            if given is None:
+                continue
+            overlap = _overlap(os.fspath(output), os.fspath(given))
+            if overlap == "is":
+                raise ValueError(
+                    f"{what} {os.fspath(output)!r} is the input {source} {os.fspath(given)!r}: writing it would "
+                    "destroy the input. Choose another name for the output."
+                )
+            if overlap == "inside":
+                raise ValueError(
+                    f"{what} {os.fspath(output)!r} lies inside the input folder {source} {os.fspath(given)!r}: "
+                    "the run would add files to what it reads. Write it outside that folder."
+                )
+
+
+def check_output_paths(*named_paths, inputs=()):
     """Refuses destinations that cannot be written, before any long work starts.
 
     Args:
         *named_paths: `(what, path)` pairs, e.g. `("--report", "r.json")`;
             a None path is skipped.
+        inputs: `(what, path)` pairs of what the run reads (a model, labels,
+            image folders): no output may be one of them or lie inside one.
 
     Raises:
-        ValueError: a path is an existing folder, its folder is missing or
-            not writable, or two of them name the same file (one output
-            would replace the other).
+        ValueError: a path is an input or inside one, an existing folder, its
+            folder is missing or not writable, or two of them name the same
+            file (one output would replace the other).
     """
+    check_not_inputs(named_paths, inputs)
     seen = {}
     for what, path in named_paths:
         if path is None:
@@ -266,13 +338,18 @@ def check_output_paths(*named_paths):
         seen[key] = what
 
 
-def check_output_folder(what, folder):
+def check_output_folder(what, folder, inputs=()):
     """Creates `folder` if needed and checks that files can be written in it.
 
+    `inputs` are `(what, path)` pairs of what the run reads: the folder may be
+    none of them, nor lie inside one.
+
     Raises:
-        ValueError: it is a file, cannot be created, or is not writable.
+        ValueError: it is an input or inside one, a file, cannot be created,
+            or is not writable.
     """
     folder = os.fspath(folder)
+    check_not_inputs([(what, folder)], inputs)
     if os.path.exists(folder) and not os.path.isdir(folder):
         raise ValueError(f"{what} {folder!r} is a file, not a folder; choose a folder name.")
     try:
@@ -282,3 +359,148 @@ def check_output_folder(what, folder):
     if not os.access(folder, os.W_OK | os.X_OK):
         raise ValueError(f"{what} {folder!r} is not writable; choose another folder.")
     return folder
+
+
+class OutputBusyError(OSError):
+    """Another live process is writing the same output now."""
+
+
+def lock_path(path):
+    """The lock file of destination `path`: `.<name>.lock` beside it."""
+    folder, name = os.path.split(os.path.abspath(os.fspath(path)))
+    return os.path.join(folder, f".{name}.lock")
+
+
+@contextlib.contextmanager
+def output_lock(path, what="the output"):
+    """Holds the lock of destination `path` for the block, or refuses at once.
+
+    Two runs writing one destination would interleave their files (the model of
+    one, the card of the other); the second run is refused with one line instead
+    of waiting, since it would redo the first one's work. The lock is `flock` on
+    `.<name>.lock` beside `path`, released by the kernel when its process dies,
+    so a killed run never leaves a stale lock; the file itself is removed when
+    the block ends.
+
+    Raises:
+        OutputBusyError: another process holds the lock (its pid is named).
+    """
+    lock = lock_path(path)
+    while True:
+        descriptor = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(descriptor, 32, 0).decode("ascii", "replace").strip() or "unknown"
+            os.close(descriptor)
+            raise OutputBusyError(
+                errno.EBUSY,
+                f"{what} {os.fspath(path)!r} is being written by another run now (pid {holder}); "
+                "wait for it to finish or choose another name.",
+            ) from None
+        try:
+            same = os.fstat(descriptor).st_ino == os.stat(lock).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(descriptor)  # removed by the run that released it: lock the new one
+    try:
+        with contextlib.suppress(OSError):  # the pid only names the holder; a full disk must not stop the run here
+            os.ftruncate(descriptor, 0)
+            os.pwrite(descriptor, f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(lock)
+        os.close(descriptor)
+
+
+class ResultFiles:
+    """The files of one result (a model, its card, its report), written together or not at all.
+
+        with ResultFiles({"--output": "m.tflite", "--report": "m.json"}) as result:
+            result.write_bytes("m.tflite", content)
+            check(result.path("m.tflite"))          # the new file, under its temporary name
+            result.write_json("m.json", report)
+        # here both are in place; after an exception neither is, and older ones are intact
+
+    Entering locks every destination (`output_lock`: a second run writing one of
+    them is refused), so no other run's file can end up beside this run's.
+    Each file is written to a temporary name beside its destination; when the
+    block ends without an exception, every file written is renamed into place,
+    the first destination last (a reader who sees the new model sees its new
+    card). An exception, Ctrl-C included, removes the temporaries and leaves
+    the destinations as they were.
+    """
+
+    def __init__(self, destinations):
+        self._named = {os.fspath(path): what for what, path in _pairs(destinations) if path is not None}
+        self._temps = {}
+        self._stack = None
+
+    def __enter__(self):
+        with contextlib.ExitStack() as stack:
+            for path, what in sorted(self._named.items()):
+                stack.enter_context(output_lock(path, what))
+            for folder in {os.path.dirname(os.path.abspath(path)) for path in self._named}:
+                remove_stale_partials(folder)
+            stack.callback(self._remove_temporaries)
+            self._stack = stack.pop_all()
+        return self
+
+    def __exit__(self, kind, error, trace):
+        try:
+            if kind is None:
+                self._commit()
+        finally:
+            self._stack.close()
+        return False
+
+    def path(self, destination):
+        """The temporary name the file for `destination` is written under (and read back from)."""
+        destination = os.fspath(destination)
+        if destination not in self._named:
+            raise ValueError(f"{destination!r} is not one of this result's files {sorted(self._named)}.")
+        if destination not in self._temps:
+            self._temps[destination] = partial_path(destination)
+        return self._temps[destination]
+
+    def write(self, destination, write):
+        """Calls `write(temporary path)` for `destination`; a full disk or an error about the
+        temporary is reported about `destination`."""
+        temp = self.path(destination)
+        with full_disk_as_one_error(destination), errors_about(temp, destination):
+            write(temp)
+        return destination
+
+    def write_bytes(self, destination, content):
+        def write(temp):
+            with open(temp, "wb") as file:
+                file.write(content)
+
+        return self.write(destination, write)
+
+    def write_text(self, destination, text):
+        return self.write_bytes(destination, text.encode("utf-8"))
+
+    def write_json(self, destination, data):
+        return self.write_text(destination, json_text(data))
+
+    def _commit(self):
+        missing = [path for path in self._named if path not in self._temps or not os.path.exists(self._temps[path])]
+        if missing:
+            raise RuntimeError(f"result files {missing} were never written")  # a bug in the caller
+        for destination in reversed(list(self._named)):
+            temp = self._temps[destination]
+            with full_disk_as_one_error(destination), errors_about(temp, destination):
+                os.replace(temp, destination)
+
+    def _remove_temporaries(self):
+        for temp in self._temps.values():
+            _remove(temp)
+
+
+def _pairs(destinations):
+    """`(what, path)` pairs from a dict `{what: path}` or an iterable of pairs."""
+    return destinations.items() if isinstance(destinations, dict) else destinations

@@ -153,3 +153,75 @@ def test_safe_name_keeps_letters_and_digits_only():
     assert files.safe_name("tiny.keras") == "tiny_keras"
     assert files.safe_name("XS") == "xs"
     assert files.safe_name("my model/v2") == "my_model_v2"
+
+
+# --- issue 25: outputs are never inputs; a result lands whole or not at all; one writer at a time --
+
+
+def test_an_output_may_not_be_an_input_nor_lie_inside_an_input_folder(tmp_path):
+    model, photos = tmp_path / "m.keras", tmp_path / "photos"
+    model.write_text("weights")
+    photos.mkdir()
+    (tmp_path / "hard.keras").hardlink_to(model)
+    (tmp_path / "soft.keras").symlink_to(model)
+    inputs = [("--keras-model", str(model)), ("--calib-dir", str(photos)), ("--labels", None)]
+    for output, words in ((model, "is the input --keras-model"), (tmp_path / "hard.keras", "is the input"),
+                          (tmp_path / "soft.keras", "is the input"), (tmp_path / "." / "m.keras", "is the input"),
+                          (photos / "sub" / "r.json", "lies inside the input folder --calib-dir")):
+        with pytest.raises(ValueError, match=words):
+            files.check_output_paths(("--report", str(output)), inputs=inputs)
+    files.check_output_paths(("--report", str(tmp_path / "photos.json")), inputs=inputs)  # a sibling is fine
+    with pytest.raises(ValueError, match="--output-dir .* lies inside the input folder --calib-dir"):
+        files.check_output_folder("--output-dir", photos / "out", inputs=inputs)
+    assert model.read_text() == "weights" and os.listdir(photos) == []
+
+
+def test_an_error_about_the_temporary_names_the_destination(tmp_path):
+    def refuse(temp):
+        raise PermissionError(13, "Permission denied", temp)
+
+    with pytest.raises(OSError) as raised:
+        files.write_atomically(tmp_path / "card.md", refuse)
+    assert str(raised.value) == f"[Errno 13] cannot write '{tmp_path / 'card.md'}': Permission denied"
+    assert ".partial-" not in str(raised.value) and os.listdir(tmp_path) == []
+
+
+def test_a_result_lands_whole_or_not_at_all(tmp_path):
+    model, report = str(tmp_path / "m.tflite"), str(tmp_path / "m.json")
+    with files.ResultFiles({"--output": model, "--report": report}) as result:
+        result.write_bytes(model, b"new model")
+        with open(result.path(model), "rb") as file:  # checked under its temporary name
+            assert file.read() == b"new model"
+        assert not os.path.exists(model)
+        result.write_json(report, {"mode": "fp32"})
+    assert open(model, "rb").read() == b"new model" and json.load(open(report)) == {"mode": "fp32"}
+    for failure in (RuntimeError("a check failed"), KeyboardInterrupt()):
+        with pytest.raises(type(failure)), files.ResultFiles({"--output": model, "--report": report}) as result:
+            result.write_bytes(model, b"int8 model")
+            raise failure
+        assert open(model, "rb").read() == b"new model" and json.load(open(report)) == {"mode": "fp32"}
+    assert sorted(os.listdir(tmp_path)) == ["m.json", "m.tflite"]  # no temporary, no lock left
+    with pytest.raises(RuntimeError, match="never written"), files.ResultFiles({"--output": model}):
+        pass  # a result without its file is a bug of the caller, not an empty success
+
+
+def test_a_second_writer_of_an_output_is_refused_while_the_first_holds_it(tmp_path):
+    import subprocess
+    import sys
+
+    output = tmp_path / "m.tflite"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time\nfrom swiftformer_keras import files\n"
+         f"with files.output_lock({str(output)!r}):\n    print('held', flush=True)\n    time.sleep(60)"],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "held\n"
+        with pytest.raises(files.OutputBusyError, match=rf"is being written by another run now \(pid {holder.pid}\)"):
+            with files.ResultFiles({"--output": str(output)}):
+                pass
+    finally:
+        holder.kill()
+        holder.wait()
+    with files.ResultFiles({"--output": str(output)}) as result:  # the kernel released the dead holder's lock
+        result.write_bytes(str(output), b"mine")
+    assert os.listdir(tmp_path) == ["m.tflite"]
