@@ -1,7 +1,8 @@
-"""TensorFlow Lite (LiteRT) export of SwiftFormer models, and a runner for `.tflite` files.
+"""TensorFlow Lite (LiteRT) export of SwiftFormer models.
 
     export_tflite(model, "swiftformer_xs.tflite")      # fp32, input (1, H, W, 3), builtin ops only
-    predict = tflite_runner("swiftformer_xs.tflite")   # predict(images_nhwc) -> logits
+
+The runner of the files it writes is `tflite_predictor.tflite_runner` (no Keras).
 
 The conversion goes through a SavedModel written by `keras.export.ExportArchive`
 and `tf.lite.TFLiteConverter.from_saved_model`, the route Keras 3 itself takes
@@ -24,21 +25,19 @@ import numpy as np
 
 from swiftformer_keras import tflite_metadata
 from swiftformer_keras.files import check_output_paths, partial_folder, write_bytes_atomically
-from swiftformer_keras.imagenet_utils import IMAGENET_MEAN, IMAGENET_STD, imagenet_class_index, pixels_from_input
-from swiftformer_keras.interpreter import check_runtime, make_interpreter
+from swiftformer_keras.imagenet_utils import IMAGENET_MEAN, IMAGENET_STD, imagenet_class_index
+from swiftformer_keras.interpreter import make_interpreter
 from swiftformer_keras.layers import DistilledClassifier, PixelNormalization, Stem, norm_as_affine
-from swiftformer_keras.recipe import DEFAULT_MIN_RUNTIME, IO_TYPES, MODES, Recipe, recipe_for
+from swiftformer_keras.recipe import (
+    CLASSIFIER_ACTIVATIONS, DEFAULT_MIN_RUNTIME, INPUT_TYPES, IO_TYPES, MODES, check_recipe, recipe_for,
+)
 from swiftformer_keras.runtime_versions import (
     builtin_op_names, check_min_runtime, check_runtime_choice, operators,
 )
 
 TFLITE_SUFFIX = ".tflite"
-# What the exported file takes: the Keras model's own (normalised) input, or RGB pixels in
-# [0, 255] as float32 or uint8 with the normalisation inside the file (`with_pixel_input`).
-INPUT_TYPES = ("normalized", "float32", "uint8")
 # ImageNet's normalisation in pixel units: what SwiftFormer's inputs are normalised with.
 IMAGENET_PIXEL_NORMALIZATION = (tuple(255 * v for v in IMAGENET_MEAN), tuple(255 * v for v in IMAGENET_STD))
-CLASSIFIER_ACTIVATIONS = ("softmax", None)
 SIGNATURE_KEY = "serving_default"
 SIGNATURE_INPUT = "image"
 
@@ -66,14 +65,22 @@ def with_classifier_activation(model, activation):
     already returns that.
 
     Raises:
-        ValueError: `model` has no classifier head (a backbone), or its softmax
-            is inside another layer and cannot be removed.
+        ValueError: `model` has no classifier head (a backbone), its softmax
+            is inside another layer and cannot be removed, or a softmax is
+            asked of a one-logit head (it would be 1.0 whatever the input).
     """
     if activation not in CLASSIFIER_ACTIVATIONS:
         raise ValueError(f"Unknown classifier_activation {activation!r}; use 'softmax' or None (logits).")
     kind = output_kind(model)
     if kind == "features":
         raise ValueError(f"Model {model.name!r} has no classifier head; classifier_activation needs one.")
+    if activation == "softmax" and model.outputs[0].shape[-1] == 1:
+        # Refused rather than swapped for a sigmoid: whether the logit is a probability's is the model's to say.
+        raise ValueError(
+            f"Model {model.name!r} has a one-logit head, and a softmax over one class is 1.0 for every input; "
+            "export its logit (classifier_activation=None, --classifier-activation none) and apply a sigmoid "
+            "to it if it is a binary classifier's."
+        )
     if (kind == "probabilities") == (activation == "softmax"):
         return model
     if activation == "softmax":
@@ -293,6 +300,12 @@ def convert(
         )
     height, width = _static_size(model, input_shape)
     channels = model.inputs[0].shape[-1]
+    if input_type != "normalized" and channels != len(normalization[0]):
+        raise ValueError(
+            f"Model {model.name!r} takes {channels}-channel images; input_type={input_type!r} normalises "
+            f"{len(normalization[0])}-channel RGB pixels inside the file. Export it with input_type='normalized' "
+            "(--input-type normalized): the caller then feeds the model's own input."
+        )
     if mode == "int8":
         calibration = _check_calibration(calibration, (height, width, channels))
     model = with_final_norm_folded(recipe.prepare_model(model))
@@ -353,16 +366,6 @@ def _check_calibration(calibration, image_shape):
     return calibration
 
 
-def check_recipe(recipe):
-    """`recipe` if it is a `Recipe` whose float ops are all TFLite builtin op names."""
-    if not isinstance(recipe, Recipe):
-        raise ValueError(f"recipe must be a recipe.Recipe, got {type(recipe).__name__}.")
-    unknown = sorted(set(recipe.float_ops) - set(builtin_op_names().values()))
-    if unknown:
-        raise ValueError(f"Unknown TFLite op types {unknown} to keep in float; use schema names such as 'RSQRT'.")
-    return recipe
-
-
 def _check_runs(content):
     """Loads the converted bytes in the LiteRT interpreter and runs them once."""
     try:
@@ -414,15 +417,26 @@ def model_info(model, input_type="normalized", labels="auto", normalization=IMAG
         fields: `name`, `description`, `version`, `author`, `license`
             (defaults: the model's name, a one-line description).
     """
+    if input_type not in INPUT_TYPES:
+        raise ValueError(f"Unknown input type {input_type!r}; use one of {INPUT_TYPES}.")
     kind = output_kind(model)
     classes = int(model.outputs[0].shape[-1])
     if isinstance(labels, str) and labels == "auto":
         labels = imagenet_labels() if kind != "features" and classes == 1000 else None
+    if labels is not None:
+        # A single string is not a list of names; repeats were warned about where the names were given.
+        labels = tflite_metadata.check_label_names(labels, warn_repeats=False)
     if labels is not None and kind == "features":
         raise ValueError(f"Model {model.name!r} has no classifier head (it returns features); it takes no labels.")
     if labels is not None and len(labels) != classes:
         raise ValueError(f"{len(labels)} labels for model {model.name!r} with {classes} classes; give one per class.")
     mean, std = {"normalized": normalization, "float32": ((0.0,), (1.0,)), "uint8": (None, None)}[input_type]
+    channels = model.inputs[0].shape[-1]
+    if mean is not None and len(mean) not in (1, channels):
+        raise ValueError(
+            f"Model {model.name!r} takes {channels}-channel images, and its metadata would state a "
+            f"{len(mean)}-channel normalisation; write none (metadata=False, --no-metadata)."
+        )
     fields.setdefault("name", model.name)
     fields.setdefault("description", f"{model.name}: image {'classifier' if kind != 'features' else 'features'}.")
     return tflite_metadata.ModelInfo(input_mean=mean, input_std=std, output_kind=kind, labels=labels, **fields)
@@ -440,14 +454,8 @@ def export_tflite(
         path: the destination, ending in `.tflite`, in an existing folder. It
             is written through a temporary file and a rename: a failed
             conversion leaves no file and keeps an older one intact.
-        input_shape: `(height, width)` to export a model built with a dynamic
-            size; defaults to the model's static input size.
-        mode, calibration, io, recipe, min_runtime, input_type: see `convert`.
-        metadata: write TFLite metadata (`tflite_metadata`: the input's
-            normalisation, the output's kind and class names), which Android's
-            Task Library and MediaPipe image classifiers need; False omits it.
-        labels: the class names of the metadata (see `model_info`).
-        info: a `tflite_metadata.ModelInfo` to write instead of `model_info`'s.
+        input_shape, mode, calibration, io, recipe, min_runtime, input_type,
+            metadata, labels, info: see `tflite_content`.
 
     Returns:
         `path`. The exported input is `(1, height, width, channels)`.
@@ -460,121 +468,32 @@ def export_tflite(
     """
     path = os.fspath(path)
     _check_destination(path)
-    if metadata and info is None:
-        info = model_info(model, input_type, labels)  # bad labels fail before the conversion
-    content = convert(
-        model, mode, input_shape=input_shape, calibration=calibration, io=io, recipe=recipe,
-        min_runtime=min_runtime, beside=path, input_type=input_type,
+    content = tflite_content(
+        model, input_shape=input_shape, mode=mode, calibration=calibration, io=io, recipe=recipe,
+        min_runtime=min_runtime, input_type=input_type, metadata=metadata, labels=labels, info=info, beside=path,
     )
-    if metadata:
-        content = tflite_metadata.with_metadata(content, info)
     write_bytes_atomically(path, content)
     return path
 
 
-def _quantize(values, detail):
-    """float32 -> the input tensor's dtype, through its scale and zero point if integer."""
-    dtype = detail["dtype"]
-    if not np.issubdtype(dtype, np.integer):
-        return values.astype(dtype)
-    scale, zero_point = detail["quantization"]
-    info = np.iinfo(dtype)
-    if scale == 0:  # not quantized: the values themselves (uint8 pixels)
-        return np.clip(np.round(values), info.min, info.max).astype(dtype)
-    return np.clip(np.round(values / scale + zero_point), info.min, info.max).astype(dtype)
+def tflite_content(
+    model, input_shape=None, mode="fp32", calibration=None, io="float32", recipe=None, min_runtime=None,
+    input_type="normalized", metadata=True, labels="auto", info=None, beside=None,
+):
+    """The bytes `export_tflite` writes: the converted model with its metadata.
 
-
-def _dequantize(values, detail):
-    if not np.issubdtype(values.dtype, np.integer):
-        return values.astype(np.float32)
-    scale, zero_point = detail["quantization"]
-    return ((values.astype(np.float32) - zero_point) * scale).astype(np.float32)
-
-
-def file_input_type(path, input_detail):
-    """What a `.tflite` file takes (`INPUT_TYPES`), from its input tensor and metadata:
-    `"uint8"` for an unquantized uint8 input (camera pixels), `"float32"` for a float
-    input whose metadata normalisation is the identity (pixels), else `"normalized"`."""
-    if input_detail["dtype"] == np.uint8 and input_detail["quantization"][0] == 0:
-        return "uint8"
-    if input_detail["dtype"] != np.float32:
-        return "normalized"
-    described = tflite_metadata.read_metadata(path)
-    normalization = described["input"]["normalization"] if described and described["input"] else None
-    if normalization == {"mean": [0.0], "std": [1.0]}:
-        return "float32"
-    return "normalized"
-
-
-class TFLitePredictor:
-    """Runs a `.tflite` image classifier on NHWC float32 batches, one image at a time.
-
-    It is called with images normalised as for the Keras model
-    (`imagenet_utils.preprocess_input`) whatever the file takes: a file that
-    takes pixels (`file_input_type`) gets them back through
-    `imagenet_utils.pixels_from_input`, so every file is compared alike.
-
-    Attributes:
-        image_size: `(height, width)` of the model's input.
-        num_classes: the length of its output vector.
-        input_type: what the file itself takes (`INPUT_TYPES`).
+    Args:
+        mode, calibration, io, recipe, min_runtime, input_type, beside: see `convert`.
+        metadata: write TFLite metadata (`tflite_metadata`: the input's
+            normalisation, the output's kind and class names), which Android's
+            Task Library and MediaPipe image classifiers need; False omits it.
+        labels: the class names of the metadata (see `model_info`).
+        info: a `tflite_metadata.ModelInfo` to write instead of `model_info`'s.
     """
-
-    def __init__(self, path, num_threads=2, runtime=None):
-        path = os.fspath(path)
-        check_runtime(runtime)  # an unknown name is not a file problem
-        if not os.path.isfile(path):
-            raise ValueError(f"TFLite model {path!r} does not exist.")
-        try:
-            self.interpreter = make_interpreter(model_path=path, num_threads=num_threads, allocate=False, runtime=runtime)
-        except (ValueError, RuntimeError) as error:
-            raise ValueError(f"{path!r} is not a loadable .tflite model ({error}).") from error
-        inputs, outputs = self.interpreter.get_input_details(), self.interpreter.get_output_details()
-        if len(inputs) != 1 or len(outputs) != 1 or len(inputs[0]["shape"]) != 4:
-            raise ValueError(
-                f"{path!r} has {len(inputs)} inputs and {len(outputs)} outputs; expected one NHWC "
-                "image input and one output."
-            )
-        shape = tuple(int(v) for v in inputs[0]["shape"])
-        if shape[0] != 1:  # a file exported with another batch size: run it image by image too
-            self.interpreter.resize_tensor_input(inputs[0]["index"], (1, *shape[1:]))
-        self.interpreter.allocate_tensors()
-        self.input = self.interpreter.get_input_details()[0]
-        self.output = self.interpreter.get_output_details()[0]
-        self.path = path
-        self.input_type = file_input_type(path, self.input)
-        self.image_shape = shape[1:]
-        self.image_size = shape[1:3]
-        self.num_classes = int(self.output["shape"][-1])
-
-    def __call__(self, images):
-        images = np.asarray(images, np.float32)
-        if images.ndim != 4 or images.shape[1:] != self.image_shape:
-            raise ValueError(
-                f"{self.path!r} takes images of shape (batch, {', '.join(map(str, self.image_shape))}), "
-                f"got {images.shape}; resize them or export the model at that size."
-            )
-        if self.input_type != "normalized":
-            images = pixels_from_input(images, rounded=self.input_type == "uint8")
-        rows = []
-        for image in images:
-            self.interpreter.set_tensor(self.input["index"], _quantize(image[None], self.input))
-            self.interpreter.invoke()
-            rows.append(_dequantize(self.interpreter.get_tensor(self.output["index"]), self.output))
-        if not rows:
-            return np.zeros((0, *self.output["shape"][1:]), np.float32)
-        return np.concatenate(rows)
-
-
-def tflite_runner(path, num_threads=2, runtime=None):
-    """Loads a `.tflite` model with the TFLite interpreter of `runtime`
-    (`interpreter.RUNTIMES`; None: the first installed, LiteRT's first).
-
-    Returns:
-        `predict(images)`: float32 NHWC batch -> float32 outputs `(batch, ...)`.
-        Integer (int8/uint8) input and output tensors are quantized and
-        dequantized with their scale and zero point, so float and quantized
-        files are called the same way. `predict.image_size` is the input's
-        `(height, width)`, `predict.num_classes` the output length.
-    """
-    return TFLitePredictor(path, num_threads=num_threads, runtime=runtime)
+    if metadata and info is None:
+        info = model_info(model, input_type, labels)  # bad labels fail before the conversion
+    content = convert(
+        model, mode, input_shape=input_shape, calibration=calibration, io=io, recipe=recipe,
+        min_runtime=min_runtime, beside=beside, input_type=input_type,
+    )
+    return tflite_metadata.with_metadata(content, info) if metadata else content

@@ -23,6 +23,9 @@ that the interpreter computes the same numbers with and without metadata.
 
 import dataclasses
 import io
+import os
+import re
+import sys
 import zipfile
 
 import numpy as np
@@ -403,14 +406,70 @@ def read_metadata(model):
     }
 
 
+def input_type_of(input_detail, described):
+    """What a `.tflite` file takes (`recipe.INPUT_TYPES`), from its input tensor's detail
+    (the interpreter's) and its metadata (`read_metadata`, or None): `"uint8"` for an
+    unquantized uint8 input (camera pixels), `"float32"` for a float input whose
+    metadata normalisation is the identity (pixels), `"quantized"` for an int8 or
+    quantized uint8 input (`--io`), else `"normalized"`."""
+    dtype, (scale, _) = np.dtype(input_detail["dtype"]), input_detail["quantization"]
+    if dtype == np.uint8 and scale == 0:
+        return "uint8"
+    if dtype != np.float32:
+        return "quantized"
+    normalization = described["input"]["normalization"] if described and described["input"] else None
+    return "float32" if normalization == {"mean": [0.0], "std": [1.0]} else "normalized"
+
+
+# Characters a class name may not hold: the C0 and C1 controls (tab, form feed, the
+# separators \x1c-\x1e, NEL) and Unicode's line and paragraph separators. Python's
+# `str.splitlines` ends a line at several of them; Android's clients read a labels file
+# line by line at "\n"; a name holding one is a file that two readers count differently.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def check_label_names(names, source="labels", warn_repeats=True):
+    """`names` as a tuple of class names, refused unless each is a non-empty string with no
+    control character; with `warn_repeats`, a name given twice is a warning on stderr (two
+    classes a client cannot tell apart by name; ImageNet's own list has two, `crane` and
+    `maillot`, so the names the project supplies are not warned about).
+
+    Raises:
+        ValueError: naming `source`, the name's position and the fix.
+    """
+    if isinstance(names, (str, bytes)) or not all(isinstance(name, str) for name in names):
+        raise ValueError(f"{source} must be a sequence of class names (strings), got {names!r:.80}.")
+    names = tuple(names)
+    for position, name in enumerate(names, 1):
+        if not name.strip():
+            raise ValueError(f"{source}: name {position} is empty; give one class name per line.")
+        bad = _CONTROL.search(name)
+        if bad:
+            raise ValueError(
+                f"{source}: name {position} {name!r} holds the control character {bad.group()!r}; "
+                "class names are plain text, one per line."
+            )
+    seen = {}
+    for position, name in enumerate(names if warn_repeats else (), 1):
+        if name in seen:
+            print(f"warning: {source}: name {position} {name!r} repeats name {seen[name]}; a client cannot tell "
+                  "these classes apart by name.", file=sys.stderr)
+        seen.setdefault(name, position)
+    return names
+
+
 def read_labels_file(path, count=None):
     """The class names of a labels file: UTF-8 text, one name per line, in class order.
 
+    Lines end at `\n` (or `\r\n`) only, as Android's clients read them; surrounding
+    spaces are dropped, as are blank lines at the end.
+
     Raises:
-        ValueError: the file is missing or not UTF-8, has an empty line, or
-            (with `count`) does not have exactly `count` names; the message
-            names the file, the line and the fix.
+        ValueError: the file is missing or not UTF-8, has an empty line or a
+            control character in a name, or (with `count`) does not have
+            exactly `count` names; the message names the file, the line and the fix.
     """
+    path = os.fspath(path)
     try:
         with open(path, "rb") as file:
             raw = file.read()
@@ -423,15 +482,21 @@ def read_labels_file(path, count=None):
         raise ValueError(
             f"Labels file {path!r} is not UTF-8 text (byte {error.start}, line {line}); save it as UTF-8."
         ) from None
-    names = text.splitlines()
-    while names and not names[-1].strip():
-        names.pop()  # trailing blank lines
-    empty = [i + 1 for i, name in enumerate(names) if not name.strip()]
-    if empty:
-        raise ValueError(f"Labels file {path!r} has an empty line {empty[0]}; give one class name per line.")
-    if count is not None and len(names) != count:
+    lines = [line.removesuffix("\r") for line in text.split("\n")]
+    while lines and not lines[-1].strip():
+        lines.pop()  # trailing blank lines
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            raise ValueError(f"Labels file {path!r} has an empty line {number}; give one class name per line.")
+        bad = _CONTROL.search(line.strip())
+        if bad:
+            raise ValueError(
+                f"Labels file {path!r} line {number} holds the control character {bad.group()!r}; "
+                "save one plain class name per line."
+            )
+    if count is not None and len(lines) != count:
         raise ValueError(
-            f"Labels file {path!r} has {len(names)} names; the model has {count} classes: give one name per "
+            f"Labels file {path!r} has {len(lines)} names; the model has {count} classes: give one name per "
             "line, in class order."
         )
-    return [name.strip() for name in names]
+    return list(check_label_names([line.strip() for line in lines], f"Labels file {path!r}"))

@@ -67,6 +67,8 @@ NNAPI_MIN_API = {
 NNAPI_DEFAULT_API = 27
 DEBUG_LAYERS_SHOWN = 15
 _INTEGER = {"int8", "uint8", "int16"}
+# Android's image clients, as `swiftformer_keras.android_clients` runs them.
+CLIENT_NAMES = {"mediapipe": "MediaPipe Tasks", "task-library": "TFLite Task Library"}
 
 
 def _load(path_or_bytes, xnnpack):
@@ -131,9 +133,36 @@ def nnapi_refusals(ops):
     return refused, minimum
 
 
-def metadata_summary(path):
-    """The file's TFLite metadata in short (`tflite_metadata.read_metadata`), or None without any."""
-    described = tflite_metadata.read_metadata(path)
+def client_refusals(input_detail, described):
+    """`{client: None (takes the file) or why it refuses it}` for Android's image clients
+    (`CLIENT_NAMES`), from the file's input tensor and its metadata (`read_metadata`).
+
+    The rules are the clients' own checks, each seen refusing our files with the
+    words quoted (MediaPipe Tasks 1.2.2, tflite-support 0.4.4; `tests/test_android_clients.py`
+    runs the clients on files of every kind): an input that is neither uint8 nor
+    float32 ("Type mismatch for input tensor ... got INT8"); a float32 input
+    without `NormalizationOptions` metadata ("requires specifying
+    NormalizationOptions metadata"); and in MediaPipe, a per-channel normalisation
+    ("Per-channel image normalization is not available").
+    """
+    dtype = np.dtype(input_detail["dtype"]).name
+    normalization = (described or {}).get("input", {}) or {}
+    normalization = normalization.get("normalization")
+    if dtype not in ("uint8", "float32"):
+        reason = f"it takes {dtype} input; the clients take uint8 or float32 images"
+        return dict.fromkeys(CLIENT_NAMES, reason)
+    if dtype == "float32" and normalization is None:
+        reason = "a float32 input needs NormalizationOptions metadata, and the file has none"
+        return dict.fromkeys(CLIENT_NAMES, reason)
+    refusals = dict.fromkeys(CLIENT_NAMES)
+    per_channel = dtype == "float32" and (len(set(normalization["mean"])) > 1 or len(set(normalization["std"])) > 1)
+    if per_channel:
+        refusals["mediapipe"] = "MediaPipe takes one mean and std for all channels, and the file normalises per channel"
+    return refusals
+
+
+def metadata_summary(described):
+    """A file's TFLite metadata (`tflite_metadata.read_metadata`) in short, or None without any."""
     if described is None:
         return None
     output = described["output"] or {}
@@ -159,9 +188,13 @@ def inspect_tflite(path):
         if integer_model and row["op"] not in ("QUANTIZE", "DEQUANTIZE") and row["output_dtype"] == "float32"
     })
     interpreter = _load(path, xnnpack=False)
+    described = tflite_metadata.read_metadata(path)
     io = {}
     for name, detail in (("input", interpreter.get_input_details()[0]), ("output", interpreter.get_output_details()[0])):
-        io[name] = {"shape": [int(v) for v in detail["shape"]], "dtype": np.dtype(detail["dtype"]).name}
+        scale, zero_point = detail["quantization"]
+        io[name] = {"shape": [int(v) for v in detail["shape"]], "dtype": np.dtype(detail["dtype"]).name,
+                    **({"quantization": {"scale": float(scale), "zero_point": int(zero_point)}} if scale else {})}
+    io["input"]["type"] = tflite_metadata.input_type_of(interpreter.get_input_details()[0], described)
     nnapi, nnapi_api = nnapi_refusals(ops)
     return {
         "file": path,
@@ -169,7 +202,8 @@ def inspect_tflite(path):
         **io,
         "signatures": {key: {"inputs": list(value["inputs"]), "outputs": list(value["outputs"])}
                        for key, value in interpreter.get_signature_list().items()},
-        "metadata": metadata_summary(path),
+        "metadata": metadata_summary(described),
+        "clients_refuse": client_refusals(interpreter.get_input_details()[0], described),
         "op_count": len(ops),
         "ops": dict(sorted(by_type.items())),
         "float_ops_in_integer_model": float_ops,

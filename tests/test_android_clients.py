@@ -10,6 +10,8 @@ import pytest
 from conftest import SHARED_DATA
 from swiftformer_keras import conversion, export
 from swiftformer_keras.android_clients import center_crops, classify_in_client
+from swiftformer_keras.tflite_predictor import tflite_runner
+from swiftformer_keras.tflite_report import inspect_tflite
 from swiftformer_keras.imagenet_utils import preprocess_input
 
 PHOTOS = sorted(glob.glob(os.path.join(SHARED_DATA, "imagenet-samples", "images", "*")))[:12]
@@ -21,8 +23,12 @@ def _clients(tflite_runtime_python, mediapipe_python):
 
 
 def classify(python, client, model, images, size, crop_pct, classes):
-    """The client's answer (`android_clients`' JSON) in its own environment."""
-    return classify_in_client(client, model, images, size, crop_pct, classes, python=python)
+    """The client's answer (`android_clients`' JSON) in its own environment, after checking that
+    the report (and so the model card) says rightly whether the client takes the file."""
+    answer = classify_in_client(client, model, images, size, crop_pct, classes, python=python)
+    claim = inspect_tflite(model)["clients_refuse"][client]
+    assert (claim is None) == ("error" not in answer), (model, client, claim, answer.get("error"))
+    return answer
 
 
 def keras_probabilities(model, images, size, crop_pct):
@@ -54,6 +60,7 @@ def imagenet_files(tmp_path_factory):
         "fp32": {},
         "uint8": {"input_type": "uint8", "input_size": (64, 64)},
         "normalized": {"input_type": "normalized", "input_size": (64, 64)},
+        "no_metadata": {"metadata": False, "input_size": (64, 64)},
     }.items():
         files[key] = folder / f"xs_{key}.tflite"
         conversion.convert_swiftformer(files[key], variant="XS", weights="random", card=False, **options)
@@ -102,6 +109,15 @@ def test_a_normalized_input_file_runs_in_the_task_library_and_mediapipe_refuses_
     assert "Per-channel image normalization is not available" in refused["error"]
 
 
+@pytest.mark.parametrize("client", ["task-library", "mediapipe"])
+def test_a_float_file_without_metadata_is_refused_as_its_card_says(
+        client, imagenet_files, tflite_runtime_python, mediapipe_python):
+    files, _, _ = imagenet_files
+    python = _clients(tflite_runtime_python, mediapipe_python)[client]
+    refused = classify(python, client, files["no_metadata"], PHOTOS[:1], (64, 64), 0.875, 1000)
+    assert "requires specifying NormalizationOptions metadata" in refused["error"]
+
+
 @pytest.fixture(scope="module")
 def cifar_files(cifar_tflite):
     """The CIFAR-10 reference model (conftest's 4-class TINY at 64) as fp32 and int8 files, labelled
@@ -133,7 +149,7 @@ def test_the_cifar_model_classifies_its_test_images_in_the_client_with_its_class
     assert [result["top1_name"] for result in answer["results"]] == [classes[i] for i in int8.argmax(1)]
     assert agreement >= 0.85
     # The same int8 file in our own runner (LiteRT) names the same classes: the client preprocesses as we do.
-    ours = export.tflite_runner(files["int8"])(preprocess_input(np.stack(center_crops(images, (64, 64), 1.0))))
+    ours = tflite_runner(files["int8"])(preprocess_input(np.stack(center_crops(images, (64, 64), 1.0))))
     ordered = np.sort(ours, 1)
     decided = ordered[:, -1] - ordered[:, -2] > 0.05  # int8 kernels of other runtimes round differently
     assert (int8.argmax(1) == ours.argmax(1))[decided].all()

@@ -3,6 +3,7 @@
 import collections
 import dataclasses
 import os
+import re
 import tempfile
 
 import keras
@@ -14,7 +15,8 @@ from tensorflow.lite.python import schema_py_generated as tf_schema
 
 import swiftformer_keras as sfk
 from swiftformer_keras.testing import randomize_weights
-from swiftformer_keras.export import convert, export_tflite, tflite_ops, tflite_runner
+from swiftformer_keras.export import convert, export_tflite, tflite_ops
+from swiftformer_keras.tflite_predictor import tflite_runner
 from swiftformer_keras.recipe import Recipe, recipe_for
 
 from conftest import TINY
@@ -470,3 +472,17 @@ def test_the_final_norm_is_folded_into_the_classifier(tmp_path, monkeypatch):
     assert fewer == collections.Counter({"MUL": 1, "ADD": 1})
     np.testing.assert_allclose(tflite_runner(folded_fp32)(images), np.asarray(model(images)), atol=1e-4)
     assert (xnnpack_partitions(plain_int8), xnnpack_partitions(folded_int8)) == (2, 1)
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"input_type": "rgb"}, "Unknown input type 'rgb'; use one of"),
+    ({"labels": "airplane"}, "labels must be a sequence of class names (strings), got 'airplane'"),
+    ({"labels": ["cat"] * 9 + ["a\u2028b"]}, "name 10 'a\\u2028b' holds the control character"),
+])
+def test_bad_metadata_arguments_are_clear_errors_before_the_conversion(tmp_path, monkeypatch, options, message):
+    from swiftformer_keras import export
+
+    monkeypatch.setattr(export, "convert", lambda *args, **kwargs: pytest.fail("the conversion started"))
+    with pytest.raises(ValueError, match=re.escape(message)):
+        export_tflite(tiny_model(), tmp_path / "x.tflite", **options)
+    assert os.listdir(tmp_path) == []

@@ -32,8 +32,12 @@ def test_inventory_agrees_with_the_flatbuffer_and_the_dtypes_are_right(exported)
         assert by_name == tflite_ops(path)  # parsed from the schema, independently of the interpreter
         assert report["op_count"] == sum(by_name.values())
         assert report["xnnpack_partitions"] == 1
-        assert report["input"] == {"shape": [1, 64, 64, 3], "dtype": "float32"}
+        # Metadata with ImageNet's per-channel normalisation: the file takes the normalised image.
+        assert report["input"] == {"shape": [1, 64, 64, 3], "dtype": "float32", "type": "normalized"}
         assert report["output"] == {"shape": [1, 10], "dtype": "float32"}
+        assert report["clients_refuse"] == {
+            "mediapipe": "MediaPipe takes one mean and std for all channels, and the file normalises per channel",
+            "task-library": None}
     fp32, int8, litert = (rep.inspect_tflite(exported[mode]) for mode in ("fp32", "int8", "int8_litert"))
     assert all(key.endswith("/float32") for key in fp32["ops"]) and fp32["float_ops_in_integer_model"] == []
     # Both int8 recipes keep the first convolution (and the stem's PAD before it) in float.
@@ -108,3 +112,19 @@ def test_markdown_lists_every_field_and_the_worst_layers(exported):
     for key in ("size_bytes", "xnnpack_partitions", "nnapi_refuses", "fidelity: top1_agreement"):
         assert f"| {key} |" in text
     assert "| MUL | t14 |" in text and "| MUL | t15 |" not in text  # the 15 worst only
+
+
+@pytest.mark.parametrize("dtype, scale, normalization, mediapipe, task_library", [
+    (np.float32, 0.0, {"mean": [0.0], "std": [1.0]}, None, None),  # the default file: float pixels
+    (np.uint8, 0.0, None, None, None),  # camera bytes need no normalisation, nor metadata
+    (np.float32, 0.0, None, "needs NormalizationOptions", "needs NormalizationOptions"),  # --no-metadata
+    (np.int8, 0.5, {"mean": [0.0], "std": [1.0]}, "takes int8 input", "takes int8 input"),  # --io int8
+    (np.float32, 0.0, {"mean": [123.7, 116.3, 103.5], "std": [58.4, 57.1, 57.4]}, "per channel", None),
+])
+def test_which_android_clients_take_a_file_follows_their_own_checks(dtype, scale, normalization, mediapipe,
+                                                                    task_library):
+    """The rules; tests/test_android_clients.py checks them against the clients themselves."""
+    described = None if normalization is None else {"input": {"normalization": normalization}}
+    refused = rep.client_refusals({"dtype": dtype, "quantization": (scale, 0)}, described)
+    for client, expected in (("mediapipe", mediapipe), ("task-library", task_library)):
+        assert (refused[client] is None) if expected is None else expected in refused[client]
