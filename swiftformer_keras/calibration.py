@@ -11,9 +11,12 @@ use the `crop_pct` they were trained with (1.0 by default).
 """
 
 import os
+import sys
 
 import numpy as np
+from tqdm import tqdm
 
+from swiftformer_keras import cli
 from swiftformer_keras.imagenet_utils import (  # IMAGENET_CROP_PCT, IMAGE_SUFFIXES re-exported
     IMAGE_SUFFIXES,
     IMAGENET_CROP_PCT,
@@ -35,8 +38,15 @@ def find_images(folder):
     folder = os.fspath(folder)
     if not os.path.isdir(folder):
         raise ValueError(f"Image folder {folder!r} does not exist or is not a directory.")
-    paths, skipped = [], 0
-    for root, dirs, files in os.walk(folder):
+    paths, skipped, visited = [], 0, set()
+    # Symlinked folders are followed (a folder of links to the photos is common), each real
+    # folder once, so that a link to a parent cannot loop.
+    for root, dirs, files in os.walk(folder, followlinks=True):
+        real = os.path.realpath(root)
+        if real in visited:
+            dirs[:] = []
+            continue
+        visited.add(real)
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in sorted(files):
             if name.startswith("."):
@@ -64,20 +74,20 @@ def load_images(paths, image_size, crop_pct=IMAGENET_CROP_PCT, progress=None):
 
     Returns:
         `(images, kept, unreadable)`: float32 `(N, H, W, 3)`, the paths that
-        were read, and the number that could not be.
+        were read, and `{path: reason}` of those that could not be (each also
+        named in a warning line on stderr).
     """
-    from tqdm import tqdm
-
     if not 0.0 < crop_pct <= 1.0:
         raise ValueError(f"crop_pct must be in (0, 1], got {crop_pct!r}.")
     height, width = image_size
-    images, kept, unreadable = [], [], 0
+    images, kept, unreadable = [], [], {}
     for path in tqdm(paths, desc=progress, unit="image", disable=progress is None):
         try:
             images.append(load_image(path, (height, width), crop_pct=crop_pct))
             kept.append(path)
-        except (OSError, ValueError):  # Pillow's UnidentifiedImageError is an OSError
-            unreadable += 1
+        except (OSError, ValueError) as error:  # Pillow's UnidentifiedImageError is an OSError
+            unreadable[path] = cli.one_line(error).removeprefix(f"{path}: ")
+            print(f"warning: skipped an unreadable image: {path}: {unreadable[path]}", file=sys.stderr)
     if not images:
         return np.zeros((0, height, width, 3), np.float32), kept, unreadable
     return preprocess_input(np.stack(images)), kept, unreadable
@@ -87,8 +97,8 @@ def sample_images(folder, count, image_size, crop_pct=IMAGENET_CROP_PCT, seed=0,
     """Up to `count` readable images drawn at random (fixed `seed`) from `folder`.
 
     Returns:
-        `(images, info)`, `info` counting `found`, `used`, `non_image_files`
-        and `unreadable`.
+        `(images, info)`, `info` counting `found`, `used` and `non_image_files`,
+        and naming the `unreadable` images (`{path: reason}`).
 
     Raises:
         ValueError: the folder is missing, empty, or none of its images reads.
@@ -103,6 +113,41 @@ def sample_images(folder, count, image_size, crop_pct=IMAGENET_CROP_PCT, seed=0,
         raise ValueError(f"None of the {len(chosen)} images tried in {os.fspath(folder)!r} could be read.")
     info = {"found": len(paths), "used": len(kept), "non_image_files": non_images, "unreadable": unreadable}
     return images, info
+
+
+def class_labels(paths, folder, class_names=None, num_classes=None):
+    """The class index of each image in `paths` when `folder` holds one folder per class, else None.
+
+    Folders are matched to the model's `class_names` by name. Where no folder
+    is a class name (or the model has no names), the sorted folder names are
+    numbered, as `swiftformer_keras.train` numbers them and as ImageNet's wnid
+    folders sort, but only with one folder for each of the `num_classes`
+    classes: a partial set of folders cannot be numbered and is not labelled
+    (None), nor are images directly in `folder`.
+
+    Raises:
+        ValueError: some folders are class names and others are not: the
+            names that are not, and the fix.
+    """
+    folder = os.fspath(folder)
+    firsts = [os.path.relpath(path, folder).split(os.sep) for path in paths]
+    if not firsts or any(len(parts) < 2 for parts in firsts):
+        return None
+    found = [parts[0] for parts in firsts]
+    index = {name: i for i, name in enumerate(class_names or ())}
+    unknown = sorted(set(found) - set(index))
+    if len(unknown) < len(set(found)):
+        if unknown:
+            raise ValueError(
+                f"The class folders {unknown[:5]} of {folder!r} are not class names of the model "
+                f"({len(class_names)} classes: {', '.join(class_names[:4])}, ...); rename them to the class "
+                "names, or move them out."
+            )
+        return np.asarray([index[name] for name in found])
+    folders = sorted(entry.name for entry in os.scandir(folder) if entry.is_dir() and not entry.name.startswith("."))
+    if num_classes is None or len(folders) != num_classes:
+        return None
+    return np.asarray([folders.index(name) for name in found])
 
 
 def random_images(count, image_size, seed=0):

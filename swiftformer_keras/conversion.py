@@ -3,38 +3,43 @@
     report = convert_swiftformer("s_int8.tflite", mode="int8", variant="S",
                                  weights="imagenet", calib_dir="photos/", eval_dir="holdout/")
 
-`conversion/to_tflite.py` is the command line over `convert_swiftformer`. The
-file is written only after it has converted with builtin ops only and run in
-the LiteRT interpreter; the report then measures it against the Keras model.
+`conversion/to_tflite.py` is the command line over `convert`, which takes one
+checked `ConversionRequest`; `convert_swiftformer` builds it from keywords. The
+file, its card and its report are one result (`files.ResultFiles`): written under
+temporary names, measured there (builtin ops only, run in the LiteRT interpreter,
+the fidelity against the Keras model, the latency), and renamed into place
+together after the last check; a failure or Ctrl-C leaves an older result intact.
 """
 
+import csv
 import importlib.metadata
+import io
+import json
 import os
+import sys
 
 import numpy as np
+from tqdm import tqdm
 
 from swiftformer_keras import calibration as calib_lib
+from swiftformer_keras import export, model_card, tflite_report
 from swiftformer_keras import layers as sf_layers
-from swiftformer_keras import export, model_card, tflite_metadata, tflite_report
-from swiftformer_keras.cli import check_number
-from swiftformer_keras.data import check_image_size
-from swiftformer_keras.files import check_output_paths, write_json_atomically, write_text_atomically
-from swiftformer_keras.imagenet_utils import pixels_from_input, recorded_class_names, resolve_crop_pct
+from swiftformer_keras.architecture import check_image_size
+from swiftformer_keras.conversion_request import DEFAULT_VARIANT, ConversionRequest
+from swiftformer_keras.files import ResultFiles
+from swiftformer_keras.imagenet_utils import pixels_from_input, recorded_class_names
 from swiftformer_keras.interpreter import cpu_name, make_interpreter, runtime_version, time_interleaved
-from swiftformer_keras.recipe import DEFAULT_MIN_RUNTIME, MODES, recipe_for
-from swiftformer_keras.runtime_versions import check_runtime_choice, min_runtime as file_min_runtime
 from swiftformer_keras.model import VARIANTS, SwiftFormer, all_layers
+from swiftformer_keras.recipe import recipe_for
+from swiftformer_keras.runtime_versions import min_runtime as file_min_runtime
 from swiftformer_keras.testing import randomize_weights
+from swiftformer_keras.tflite_predictor import tflite_runner
 from swiftformer_keras.weights import load_keras_model_file, model_attention, saved_classes
 
-DEFAULT_VARIANT = "S"
-DEFAULT_NUM_CALIB = 200
-DEFAULT_NUM_EVAL = 200
 try:
     __version__ = importlib.metadata.version("swiftformer-keras")
 except importlib.metadata.PackageNotFoundError:  # run from a source tree that was not installed
     __version__ = "unknown"
-AUTHOR = "swiftformer-keras (Keras 3 port of SwiftFormer, Shaker et al., ICCV 2023)"
 IMAGENET_WEIGHTS_LICENSE = (
     "Code: Apache-2.0 (swiftformer-keras). Weights: the license of their source, "
     "Amshaker/SwiftFormer (MBZUAI/swiftformer-* on the Hugging Face Hub)."
@@ -43,11 +48,12 @@ OWN_WEIGHTS_LICENSE = "Code: Apache-2.0 (swiftformer-keras). Weights: those of t
 
 
 def load_keras_model(variant=DEFAULT_VARIANT, keras_model=None, weights="imagenet", input_size=None):
-    """The Keras model to convert, with logits as output.
+    """The Keras model to convert, with logits as output (a backbone: its features).
 
     Args:
         variant: `"XS"`, `"S"`, `"L1"` or `"L3"`, in any case (ignored with `keras_model`).
-        keras_model: a `.keras` file holding a SwiftFormer, instead of a variant.
+        keras_model: a `.keras` file holding a SwiftFormer, instead of a variant;
+            a softmax at its end is removed, so that it returns logits too.
         weights: `"imagenet"`, a weights path (see `SwiftFormer`), or
             `"random"`: seeded weights with a trained model's logit spread
             (`swiftformer_keras.testing`), for latency and fidelity checks.
@@ -57,10 +63,8 @@ def load_keras_model(variant=DEFAULT_VARIANT, keras_model=None, weights="imagene
     Returns:
         `(model, (height, width))`.
     """
-
     size = None if input_size is None else check_image_size(tuple(input_size))
     if keras_model is not None:
-
         path = os.fspath(keras_model)
         model = load_keras_model_file(path)
         if not any(isinstance(layer, sf_layers.EfficientAdditiveAttention) for layer in all_layers(model)):
@@ -68,6 +72,8 @@ def load_keras_model(variant=DEFAULT_VARIANT, keras_model=None, weights="imagene
                 f"{path!r} is a Keras model but not a SwiftFormer (it has no EfficientAdditiveAttention "
                 "layer); this tool converts SwiftFormer models only."
             )
+        if export.output_kind(model) == "probabilities":
+            model = export.with_classifier_activation(model, None)
         model_size = tuple(model.inputs[0].shape[1:3])
         if size is None:
             size = model_size if None not in model_size else (224, 224)
@@ -92,42 +98,28 @@ def load_keras_model(variant=DEFAULT_VARIANT, keras_model=None, weights="imagene
     return model, size
 
 
-def _calibration(mode, size, calib_dir, num_calib, calib_random, crop_pct, seed):
-    if mode != "int8":
+def _calibration(request, size):
+    """The int8 calibration images and what the report says of them; `(None, None)` for other modes."""
+    if request.mode != "int8":
         return None, None
-    if calib_dir is not None:
+    if request.calib_dir is not None:
         images, info = calib_lib.sample_images(
-            calib_dir, num_calib, size, crop_pct, seed=seed, progress="calibration images"
+            request.calib_dir, request.num_calib, size, request.crop_pct, seed=request.seed,
+            progress="calibration images"
         )
-        return images, {"source": os.fspath(calib_dir), **info}
-    if calib_random:
-        return calib_lib.random_images(num_calib, size, seed), {"source": "random (latency only)", "used": num_calib}
-    raise ValueError(
-        "int8 needs calibration images: pass --calib-dir DIR (real photos like those the model will "
-        "see; a few hundred is enough). Calibrating on random data silently ruins int8 accuracy; "
-        "--calib-random does it anyway, for latency measurements only."
-    )
+        return images, {"source": request.calib_dir, **info}
+    images = calib_lib.random_images(request.num_calib, size, request.seed)
+    return images, {"source": "random (latency only)", "used": request.num_calib}
 
 
-def _eval_labels(eval_dir, kept, num_classes):
-    """Labels when `eval_dir` is laid out as one folder per class (sorted names = class
-    indices, as `swiftformer_keras.train` numbers them) and the count matches the model."""
-    classes = sorted(
-        e.name for e in os.scandir(eval_dir) if e.is_dir() and not e.name.startswith(".")
-    )
-    if len(classes) != num_classes:
-        return None
-    index = {name: i for i, name in enumerate(classes)}
-    labels = [index.get(os.path.relpath(p, eval_dir).split(os.sep)[0]) for p in kept]
-    return None if None in labels else np.asarray(labels)
-
-
-def load_eval_set(eval_dir, num_eval, size, crop_pct, num_classes, seed=0):
+def load_eval_set(eval_dir, num_eval, size, crop_pct, num_classes, seed=0, class_names=None):
     """Up to `num_eval` images of `eval_dir` drawn at random (fixed `seed`), preprocessed.
 
     Returns:
         `(images, labels, unreadable)`: `labels` are class indices when
-        `eval_dir` has one folder per class of a `num_classes` model, else None.
+        `eval_dir` has one folder per class (`calibration.class_labels`: by the
+        model's `class_names`, else numbered), else None; `unreadable` names the
+        images that could not be read (`{path: reason}`).
     """
     paths, _ = calib_lib.find_images(eval_dir)
     order = np.random.default_rng(seed + 1).permutation(len(paths))[:num_eval]
@@ -135,44 +127,59 @@ def load_eval_set(eval_dir, num_eval, size, crop_pct, num_classes, seed=0):
         [paths[i] for i in sorted(order)], size, crop_pct, progress="evaluation images"
     )
     if not kept:
-        raise ValueError(f"None of the images in {os.fspath(eval_dir)!r} could be read.")
-    return images, _eval_labels(eval_dir, kept, num_classes), unreadable
+        raise ValueError(
+            f"None of the {len(unreadable)} images tried in {os.fspath(eval_dir)!r} could be read "
+            f"(first: {next(iter(unreadable.items()), ('', ''))[0]}); point --eval-dir at real photos."
+        )
+    return images, calib_lib.class_labels(kept, eval_dir, class_names, num_classes), unreadable
 
 
-def _evaluate(model, path, eval_dir, num_eval, size, crop_pct, seed):
-    from tqdm import tqdm
-
-    images, labels, unreadable = load_eval_set(eval_dir, num_eval, size, crop_pct, model.outputs[0].shape[-1], seed)
+def _evaluate(model, path, request, size, class_names):
+    """The file at `path` against `model` on the held-out photos of `request.eval_dir`."""
+    images, labels, unreadable = load_eval_set(
+        request.eval_dir, request.num_eval, size, request.crop_pct, model.outputs[0].shape[-1], request.seed,
+        class_names,
+    )
     reference = model.predict(images, batch_size=32, verbose=0)
-    predict = export.tflite_runner(path)
+    predict = tflite_runner(path)
     outputs = np.concatenate([
         predict(images[i : i + 1]) for i in tqdm(range(len(images)), desc="TFLite inference", unit="image")
     ])
-    return {"eval_dir": os.fspath(eval_dir), "unreadable": unreadable, **tflite_report.fidelity(reference, outputs, labels)}
+    fidelity = tflite_report.fidelity(reference, outputs, labels)
+    return {"eval_dir": request.eval_dir, "unreadable": unreadable, **fidelity}
 
 
-def resolve_labels(labels, keras_model, weights, num_classes):
+def resolve_labels(request, num_classes):
     """The class names a file's metadata gets, and where they came from.
 
-    In order: the `labels` file (one UTF-8 name per line); the names a model
-    trained by the project records (its `.keras` file, or its `.weights.h5`
-    given as `weights`); ImageNet's for a 1000-class head. Otherwise none.
+    In order: the request's labels (a file or names); the names a model trained
+    by the project records (its `.keras` file, or its `.weights.h5` given as
+    `weights`); ImageNet's for a 1000-class head. Otherwise none.
 
     Returns:
         `(names or None, source)`; `source` is a short text for the report.
+
+    Raises:
+        ValueError: the given or recorded names are not one per class.
     """
-    if labels is not None:
-        return tflite_metadata.read_labels_file(os.fspath(labels), num_classes), os.fspath(labels)
-    for path in (keras_model, weights):
-        if isinstance(path, (str, os.PathLike)) and os.path.isfile(path):
+    if request.label_names is not None:
+        if len(request.label_names) != num_classes:
+            given = (f"Labels file {request.labels_source!r} has" if request.labels_source != "the names given"
+                     else "The labels given have")
+            raise ValueError(
+                f"{given} {len(request.label_names)} names; the model has {num_classes} classes: give one name "
+                "per class, in class order."
+            )
+        return list(request.label_names), request.labels_source
+    for path in (request.keras_model, request.weights):
+        if path is not None and os.path.isfile(path):
             names = recorded_class_names(path)
             if names is not None:
                 if len(names) != num_classes:
                     raise ValueError(
-                        f"{os.fspath(path)!r} records {len(names)} class names for {num_classes} classes; "
-                        "pass --labels FILE."
+                        f"{path!r} records {len(names)} class names for {num_classes} classes; pass --labels FILE."
                     )
-                return names, f"class names recorded in {os.fspath(path)}"
+                return names, f"class names recorded in {os.path.basename(path)}"
     if num_classes == 1000:
         return list(export.imagenet_labels()), "ImageNet-1k class names (a 1000-class head)"
     return None, f"none: a {num_classes}-class head with no recorded class names (pass --labels FILE)"
@@ -183,7 +190,8 @@ def measure_latency(path, runs, threads=2):
     interpreter = make_interpreter(model_path=path, num_threads=threads)
     detail = interpreter.get_input_details()[0]
     interpreter.set_tensor(detail["index"], np.zeros(detail["shape"], detail["dtype"]))
-    times = time_interleaved({"file": interpreter.invoke}, runs, warmup=5, block=1, untimed=0)["file"]
+    times = time_interleaved({"file": interpreter.invoke}, runs, warmup=5, block=1, untimed=0,
+                             progress="latency runs")["file"]
     name, version = runtime_version()
     return {"runtime": f"{name} {version}", "threads": threads, "runs": runs,
             "median_ms": float(np.median(times)), "cpu": cpu_name()}
@@ -200,7 +208,7 @@ def quantization_debug(model, size, calibration, debug_images, recipe=None, besi
     steps: about 0.29 is pure rounding, much more means the layer's range is
     badly calibrated), the mean and max abs error, and the scale.
     """
-    import tensorflow as tf
+    import tensorflow as tf  # the converter's own debugger; TensorFlow is loaded by the export already
 
     recipe = recipe or recipe_for("int8")
     prepared = export.with_final_norm_folded(recipe.prepare_model(model))
@@ -211,9 +219,6 @@ def quantization_debug(model, size, calibration, debug_images, recipe=None, besi
         debug_dataset=lambda: ([image[None]] for image in debug_images),
     )
     debugger.run()
-    import csv
-    import io
-
     text = io.StringIO()
     debugger.layer_statistics_dump(text)
     rows = []
@@ -230,183 +235,152 @@ def quantization_debug(model, size, calibration, debug_images, recipe=None, besi
     return sorted(rows, key=lambda r: -np.nan_to_num(r["rmse/scale"], nan=-1.0))
 
 
-def convert_swiftformer(
-    output,
-    mode="fp32",
-    variant=DEFAULT_VARIANT,
-    keras_model=None,
-    weights="imagenet",
-    input_size=None,
-    io="float32",
-    calib_dir=None,
-    num_calib=DEFAULT_NUM_CALIB,
-    calib_random=False,
-    eval_dir=None,
-    num_eval=DEFAULT_NUM_EVAL,
-    crop_pct=None,
-    debug=False,
-    report_path=None,
-    seed=0,
-    recipe=None,
-    min_runtime=None,
-    classifier_activation="softmax",
-    input_type="float32",
-    labels=None,
-    metadata=True,
-    card=True,
-    latency_runs=0,
-    license=None,
-    author=AUTHOR,
-    command=None,
-):
+def convert_swiftformer(output, **options):
     """Converts a SwiftFormer to `output` (`.tflite`) and returns the report (a dict).
 
-    `mode` is `"fp32"`, `"fp16"`, `"dynamic"` or `"int8"`; `io` the int8
-    model's input/output type. int8 needs `calib_dir` (or `calib_random`).
-    With `eval_dir`, the report measures the file against the Keras model on
-    up to `num_eval` of its images (with per-class folders also top-1).
-    `debug` adds TFLite's per-layer quantization error (int8 only).
-    `min_runtime` is the oldest TFLite runtime the file must load and be fast
-    on (None: `recipe.DEFAULT_MIN_RUNTIME[mode]`); it picks the `recipe`
-    (`recipe.recipe_for`) unless one is given, and a file that needs a newer
-    runtime is refused. `--debug` measures the same recipe.
-    `crop_pct` None is the crop the `keras_model` file records (a model
-    trained by the project), else ImageNet's 0.875: the same default as every tool.
-
-    The file is a drop-in for Android's image clients (Task Library, MediaPipe
-    Tasks): `classifier_activation` `"softmax"` (probabilities, the default)
-    or None (logits); `input_type` `"float32"` (RGB pixels in [0, 255], the
-    default), `"uint8"` (camera bytes) or `"normalized"` (the Keras model's
-    own input, ImageNet mean/std applied by the caller); `metadata` (the
-    normalisation, the output's kind, the class names: `labels` file, else
-    those `resolve_labels` finds). `card` writes the model card beside the
-    file (`<name>.md`) and the JSON report (`report_path`, by default
-    `<name>.json`). `latency_runs` > 0 measures host latency into the report;
-    `command` is the command line the card quotes.
-
-    Every argument and the destinations are checked before the model is
-    loaded, so a bad one fails in a second, not after the conversion.
+    `options` are the fields of `ConversionRequest` (mode, variant or
+    keras_model, weights, calib_dir, eval_dir, labels, ...), all checked before
+    the model loads. The file is a drop-in for Android's image clients (Task
+    Library, MediaPipe Tasks); its model card (`<name>.md`) and JSON report
+    (`<name>.json`) are written beside it, all three or none (see `convert`).
     """
-    output = os.fspath(output)
-    report_path = None if report_path is None else os.fspath(report_path)
-    export._check_destination(output, "--output")
-    stem = os.path.splitext(output)[0]
-    if card and report_path is None:
-        report_path = stem + ".json"
-    card_path = stem + ".md" if card else None
-    check_output_paths(("--output", output), ("--report", report_path), ("the model card", card_path))
-    check_number("num_calib", num_calib, minimum=1, integer=True)
-    check_number("num_eval", num_eval, minimum=1, integer=True)
-    check_number("latency_runs", latency_runs, minimum=0, integer=True)
-    if crop_pct is not None:
-        check_number("crop_pct", crop_pct, above=0, maximum=1)
-    crop_pct = resolve_crop_pct(crop_pct, keras_model)
-    if input_size is not None:
-        check_image_size(tuple(input_size))
-    variant = variant.upper() if isinstance(variant, str) else variant
-    if mode not in MODES:
-        raise ValueError(f"Unknown mode {mode!r}; use one of {MODES}.")
-    if classifier_activation not in export.CLASSIFIER_ACTIVATIONS:
-        raise ValueError(f"Unknown classifier activation {classifier_activation!r}; use 'softmax' or None (logits).")
-    if input_type not in export.INPUT_TYPES:
-        raise ValueError(f"Unknown input type {input_type!r}; use one of {export.INPUT_TYPES}.")
-    if input_type == "uint8" and io != "float32":
-        raise ValueError(
-            f"--input-type uint8 takes camera pixels as they are and --io {io} quantizes a normalised input; "
-            "use one of them (--input-type uint8 keeps float32 scores out)."
-        )
-    if labels is not None:
-        tflite_metadata.read_labels_file(os.fspath(labels))  # unreadable or not UTF-8: fail now
-    min_runtime = check_runtime_choice(min_runtime or DEFAULT_MIN_RUNTIME[mode])
-    recipe = export.check_recipe(recipe if recipe is not None else recipe_for(mode, min_runtime))
-    if debug and mode != "int8":
-        raise ValueError("--debug reports int8 quantization error; use it with --int8.")
-    if eval_dir is not None:
-        calib_lib.find_images(eval_dir)  # fail on a bad folder before the slow conversion
-    logits_model, size = load_keras_model(variant, keras_model, weights, input_size)
-    model = export.with_classifier_activation(logits_model, classifier_activation)
-    class_names, labels_source = resolve_labels(labels, keras_model, weights, int(model.outputs[0].shape[-1]))
-    calibration, calib_info = _calibration(mode, size, calib_dir, num_calib, calib_random, crop_pct, seed)
-    info = export.model_info(
-        model, input_type, class_names, **_model_fields(keras_model, variant, weights, mode, input_type,
-                                                        crop_pct, size, license, author),
-    )
-    export.export_tflite(
-        model, output, input_shape=size, mode=mode, io=io, recipe=recipe, min_runtime=min_runtime,
-        calibration=None if calibration is None else (
-            calibration if input_type == "normalized" else pixels_from_input(calibration)),
-        input_type=input_type, metadata=metadata, info=info,
-    )
-    needs = file_min_runtime(output)
-    report = {
-        "model": os.fspath(keras_model) if keras_model else f"SwiftFormer-{variant}",
-        "weights": None if keras_model else (os.fspath(weights) if weights else "random"),
-        "attention": model_attention(logits_model),
-        "mode": mode,
-        "io": io,
-        "input_type": input_type,
-        "classifier_activation": classifier_activation or "none",
-        "input_size": list(size),
-        "crop_pct": crop_pct,
-        **({"calibration": calib_info} if calib_info else {}),
-        "min_runtime_asked": min_runtime,
-        "min_runtime_needed": needs["version"],
-        "min_runtime_set_by": [f"{need['op']} v{need['version']}" for need in needs["needs"]
-                               if need["runtime"] == needs["version"]],
-        **tflite_report.inspect_tflite(output),
-        "recipe": recipe.as_dict(),
-        "activation": recipe.activation_text,
-        "labels": {"source": labels_source, "count": len(class_names) if class_names else 0,
-                   "first": class_names[0] if class_names else None,
-                   "last": class_names[-1] if class_names else None},
-        **({"command": command} if command else {}),
-    }
-    if mode == "int8":
-        report["float_ops_kept"] = list(recipe.float_ops)
-    if eval_dir is not None:
-        report["fidelity"] = _evaluate(model, output, eval_dir, num_eval, size, crop_pct, seed)
-    if latency_runs:
-        report["latency"] = measure_latency(output, latency_runs)
-    if debug:
-        debug_images = calibration
-        if eval_dir is not None:
-            paths, _ = calib_lib.find_images(eval_dir)
-            debug_images, _, _ = calib_lib.load_images(paths[:32], size, crop_pct)
-        report["debug_layers"] = quantization_debug(
-            logits_model, size, calibration, debug_images[:32], recipe, beside=output
-        )
-    if report_path is not None:
-        report["report_file"] = report_path
-    if card_path is not None:
-        report["card_file"] = card_path
-    if report_path is not None:
-        write_json_atomically(report_path, report)
-    if card_path is not None:
-        write_text_atomically(card_path, model_card.model_card(report))
+    return convert(ConversionRequest(output, **options))
+
+
+def convert(request):
+    """Carries out a `ConversionRequest`; returns the report (a dict).
+
+    The model is loaded, calibrated and converted; the file is written under a
+    temporary name and checked there (it loads, runs, and with `eval_dir` and
+    `latency_runs` is measured); its report and card are read off the file
+    itself. Only then do the file, its report and its card replace any older
+    ones, together. A second run writing the same files meanwhile is refused.
+    """
+    with ResultFiles(request.outputs()) as result:
+        report = _convert_into(result, request)
+    if not request.card:
+        _remove_stale_companions(request)
     return report
 
 
-def _model_fields(keras_model, variant, weights, mode, input_type, crop_pct, size, license, author):
+def _convert_into(result, request):
+    logits_model, size = load_keras_model(request.variant, request.keras_model, request.weights, request.input_size)
+    kind = export.output_kind(logits_model)
+    activation = request.classifier_activation if kind != "features" else None
+    model = export.with_classifier_activation(logits_model, activation) if kind != "features" else logits_model
+    class_names, labels_source = resolve_labels(request, int(model.outputs[0].shape[-1])) if kind != "features" \
+        else (None, "none: a backbone returns features")
+    calibration, calib_info = _calibration(request, size)
+    info = export.model_info(model, request.input_type, class_names, **_model_fields(request, size))
+    content = export.tflite_content(
+        model, input_shape=size, mode=request.mode, io=request.io, recipe=request.recipe,
+        min_runtime=request.min_runtime, input_type=request.input_type, metadata=request.metadata, info=info,
+        calibration=None if calibration is None else (
+            calibration if request.input_type == "normalized" else pixels_from_input(calibration)),
+        beside=request.output,
+    )
+    written = result.path(request.output)
+    result.write_bytes(request.output, content)
+    report = _report(request, written, logits_model, size, activation, class_names, labels_source, calib_info)
+    if request.eval_dir is not None:
+        report["fidelity"] = _evaluate(model, written, request, size, class_names)
+    if request.latency_runs:
+        report["latency"] = measure_latency(written, request.latency_runs)
+    if request.debug:
+        report["debug_layers"] = _debug_layers(request, logits_model, size, calibration)
+    if request.report_path is not None:
+        report["report_file"] = request.report_path
+        result.write_json(request.report_path, report)
+    if request.card_path is not None:
+        report["card_file"] = request.card_path
+        result.write_text(request.card_path, model_card.model_card(report))
+    return report
+
+
+def _report(request, path, logits_model, size, activation, class_names, labels_source, calib_info):
+    """What the file at `path` (the temporary of `request.output`) is and holds, read off the file."""
+    needs = file_min_runtime(path)
+    report = {
+        "model": os.path.basename(request.keras_model) if request.keras_model else f"SwiftFormer-{request.variant}",
+        "weights": None if request.keras_model else request.weights,
+        "attention": model_attention(logits_model),
+        "mode": request.mode,
+        "io": request.io,
+        "classifier_activation": activation or "none",
+        "input_size": list(size),
+        "crop_pct": request.crop_pct,
+        **({"calibration": calib_info} if calib_info else {}),
+        "min_runtime_asked": request.min_runtime,
+        "min_runtime_needed": needs["version"],
+        "min_runtime_set_by": [f"{need['op']} v{need['version']}" for need in needs["needs"]
+                               if need["runtime"] == needs["version"]],
+        **tflite_report.inspect_tflite(path),
+        "file": request.output,
+        "recipe": request.recipe.as_dict(),
+        "activation": request.recipe.activation_text,
+        "labels": {"source": labels_source, "count": len(class_names) if class_names else 0,
+                   "first": class_names[0] if class_names else None,
+                   "last": class_names[-1] if class_names else None},
+        **({"command": request.command} if request.command else {}),
+    }
+    if request.mode == "int8":
+        report["float_ops_kept"] = list(request.recipe.float_ops)
+    return report
+
+
+def _debug_layers(request, logits_model, size, calibration):
+    debug_images = calibration
+    if request.eval_dir is not None:
+        paths, _ = calib_lib.find_images(request.eval_dir)
+        debug_images, _, _ = calib_lib.load_images(paths[:32], size, request.crop_pct)
+    return quantization_debug(logits_model, size, calibration, debug_images[:32], request.recipe,
+                              beside=request.output)
+
+
+def _remove_stale_companions(request):
+    """Removes the card and report an earlier conversion left beside `request.output` (`<name>.md`,
+    `<name>.json`), which describe the file this run replaced; files that describe another file,
+    and this run's own outputs, are kept."""
+    stem = os.path.splitext(request.output)[0]
+    companions = {os.path.abspath(stem + ".json"), os.path.abspath(stem + ".md")}
+    companions -= {os.path.abspath(path) for path in request.outputs().values()}
+    if os.path.abspath(stem + ".json") not in companions:
+        return
+    try:
+        with open(stem + ".json", encoding="utf-8") as file:
+            earlier = json.load(file)
+    except (OSError, ValueError):
+        return
+    if not isinstance(earlier, dict) or os.path.basename(str(earlier.get("file"))) != os.path.basename(request.output):
+        return
+    for path in sorted(companions):
+        if os.path.exists(path):
+            os.remove(path)
+            print(f"removed {path}: it described the file this run replaced", file=sys.stderr)
+
+
+def _model_fields(request, size):
     """The name, description, version, author and license fields of the file's metadata."""
-    if keras_model is not None:
-        path = os.path.abspath(os.fspath(keras_model))
+    if request.keras_model is not None:
+        path = os.path.abspath(request.keras_model)
         name = os.path.splitext(os.path.basename(path))[0]
         if name == "model":  # train's output folder names the run: run/model.keras -> "run"
             name = os.path.basename(os.path.dirname(path)) or name
         source = f"the Keras model {os.path.basename(path)}"
     else:
-        name = f"SwiftFormer-{variant}"
+        name = f"SwiftFormer-{request.variant}"
         source = {"imagenet": "ImageNet-1k weights (Amshaker/SwiftFormer)", "random": "random weights"}.get(
-            weights if isinstance(weights, str) else None, f"weights {os.path.basename(os.fspath(weights))}")
+            request.weights, f"weights {os.path.basename(request.weights)}")
     takes = {
         "float32": "RGB pixels in [0, 255] as float32",
         "uint8": "RGB pixels in [0, 255] as uint8",
         "normalized": "RGB images normalised with ImageNet's mean and std",
-    }[input_type]
+    }[request.input_type]
+    crop = request.crop_pct
     description = (
-        f"{name} image classifier ({source}), {mode} TFLite with builtin ops only. Takes {takes}, "
-        f"{size[0]}x{size[1]}, center-cropped at {crop_pct:g}. Converted by swiftformer-keras {__version__}."
+        f"{name} image classifier ({source}), {request.mode} TFLite with builtin ops only. Takes {takes}, "
+        f"{size[0]}x{size[1]}, center-cropped at {crop:g}. Converted by swiftformer-keras {__version__}."
     )
-    own = keras_model is not None or not (isinstance(weights, str) and weights in ("imagenet", "random"))
-    return {"name": name, "description": description, "version": __version__, "author": author or "",
-            "license": license or (OWN_WEIGHTS_LICENSE if own else IMAGENET_WEIGHTS_LICENSE)}
+    own = request.keras_model is not None or request.weights not in ("imagenet", "random")
+    return {"name": name, "description": description, "version": __version__, "author": request.author or "",
+            "license": request.license or (OWN_WEIGHTS_LICENSE if own else IMAGENET_WEIGHTS_LICENSE)}

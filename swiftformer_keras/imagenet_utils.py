@@ -100,9 +100,10 @@ def preprocess_input(x, data_format=None):
             "Transpose NCHW images to NHWC first."
         )
     x = np.asarray(x)
-    if x.shape[-1] != 3:
+    if x.ndim < 3 or x.shape[-1] != 3 or not (np.issubdtype(x.dtype, np.number) and x.dtype != np.bool_):
         raise ValueError(
-            f"preprocess_input expects RGB images with 3 channels last, got shape {x.shape}."
+            "preprocess_input expects RGB images as numbers with 3 channels last ((..., height, width, 3)), "
+            f"got {x.dtype} of shape {x.shape}."
         )
     x = x.astype("float32") / 255.0
     return (x - np.asarray(IMAGENET_MEAN, "float32")) / np.asarray(IMAGENET_STD, "float32")

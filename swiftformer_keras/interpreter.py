@@ -188,7 +188,8 @@ def time_interleaved(candidates, runs, warmup=0, block=BLOCK, untimed=UNTIMED, p
     `untimed` are not timed, until each has `runs` timings: slow drifts of a
     shared machine hit every candidate alike, and none is timed in the wake of
     the one before it (see `BLOCK`). A single candidate has no one's wake to
-    wait out: `block=1, untimed=0` times every call.
+    wait out: `block=1, untimed=0` times every call. `progress` (True, or
+    the bar's label) shows a progress bar over the turns.
     """
     if block < 1 or not 0 <= untimed < block:
         raise ValueError(f"Need block >= 1 and 0 <= untimed < block, got block={block}, untimed={untimed}.")
@@ -200,7 +201,7 @@ def time_interleaved(candidates, runs, warmup=0, block=BLOCK, untimed=UNTIMED, p
     if progress:
         from tqdm import tqdm
 
-        turns = tqdm(turns, desc="interleaved runs", unit="turn")
+        turns = tqdm(turns, desc=progress if isinstance(progress, str) else "interleaved runs", unit="turn")
     for _ in turns:
         for name, call in candidates.items():
             for index in range(block):

@@ -44,10 +44,15 @@ Why the table looks as it does (measured; README "Runtimes"):
 import dataclasses
 
 from swiftformer_keras import activation_ranges, runtime_versions
-from swiftformer_keras.layers import ACTIVATIONS, REDUCTIONS
+from swiftformer_keras.architecture import ACTIVATIONS, REDUCTIONS
 
 MODES = ("fp32", "fp16", "dynamic", "int8")
 IO_TYPES = ("float32", "int8", "uint8")
+# What the exported file takes: the Keras model's own (normalised) input, or RGB pixels in
+# [0, 255] as float32 or uint8 with the normalisation inside the file (`export.with_pixel_input`).
+INPUT_TYPES = ("normalized", "float32", "uint8")
+# What the classifier returns: probabilities or (None) logits.
+CLASSIFIER_ACTIVATIONS = ("softmax", None)
 
 _ACTIVATION_TEXT = {
     "quick_gelu": "GELU computed as x * sigmoid(1.702 x) (int8-friendly)",
@@ -62,10 +67,10 @@ class Recipe:
     """How a model is converted (see the module docstring).
 
     Attributes:
-        activation: the GELU form (`layers.ACTIVATIONS`) the model is rebuilt
+        activation: the GELU form (`architecture.ACTIVATIONS`) the model is rebuilt
             with; None keeps the model's own.
         reductions: how the attention writes its sums and L2 norms
-            (`layers.REDUCTIONS`); None keeps the model's own.
+            (`architecture.REDUCTIONS`); None keeps the model's own.
         float_ops: int8 only: TFLite op types (schema names, e.g. `"RSQRT"`)
             kept in float (selective quantization).
         per_channel: int8 only: one weight scale per output channel of the
@@ -265,3 +270,12 @@ def recipe_for(mode, min_runtime=None):
             return recipes[mode]
     raise ValueError(f"No recipe for runtimes older than {RECIPES[-1][0]}; got --min-runtime {min_runtime}.")
 
+
+def check_recipe(recipe):
+    """`recipe` if it is a `Recipe` whose float ops are all TFLite builtin op names."""
+    if not isinstance(recipe, Recipe):
+        raise ValueError(f"recipe must be a recipe.Recipe, got {type(recipe).__name__}.")
+    unknown = sorted(set(recipe.float_ops) - set(runtime_versions.builtin_op_names().values()))
+    if unknown:
+        raise ValueError(f"Unknown TFLite op types {unknown} to keep in float; use schema names such as 'RSQRT'.")
+    return recipe

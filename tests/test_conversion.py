@@ -8,8 +8,8 @@ import re
 import keras
 import numpy as np
 import pytest
-
 from conftest import ROOT, TINY, load_script
+
 from swiftformer_keras import conversion
 
 
@@ -82,7 +82,7 @@ def _not_swiftformer(path):
         (["--keras-model", "{tmp}/nothing.keras"], "does not exist"),
         (["--model", "XS", "--weights", "random", "--int8", "--calib-dir", "{tmp}/empty"], "holds no .jpg"),
         (["--model", "XS", "--weights", "random", "--eval-dir", "{tmp}/missing"], "does not exist or is not a directory"),
-        (["--model", "XS", "--weights", "random", "--debug"], "use it with --int8"),
+        (["--model", "XS", "--weights", "random", "--debug"], "--debug applies to --int8 files only"),
         (["--model", "XS", "--weights", "{tmp}/nothing.weights.h5"], "does not exist"),
     ],
 )
@@ -173,13 +173,20 @@ def test_a_full_disk_is_one_line_and_leaves_nothing(full_disk, capsys):
     assert os.listdir(full_disk) == [".filler"]
 
 
+def _capture_requests(monkeypatch):
+    """Replaces the conversion by a recorder of the requests the command line makes."""
+    from swiftformer_keras import tflite_report
+
+    seen = []
+    monkeypatch.setattr(conversion, "convert", lambda request: seen.append(request) or {})
+    monkeypatch.setattr(tflite_report, "markdown", str)
+    return seen
+
+
 def test_model_names_are_accepted_in_any_case(tmp_path, monkeypatch):
-    seen = {}
-    monkeypatch.setattr(conversion, "convert_swiftformer", lambda output, **kw: seen.update(kw) or {})
-    cli = _cli()
-    monkeypatch.setattr(cli.tflite_report, "markdown", str)
-    assert cli.main(["--model", "xs", "--weights", "random", "--output", str(tmp_path / "x.tflite")]) == 0
-    assert seen["variant"] == "XS"
+    seen = _capture_requests(monkeypatch)
+    assert _cli().main(["--model", "xs", "--weights", "random", "--output", str(tmp_path / "x.tflite")]) == 0
+    assert seen[-1].variant == "XS"
     model, size = conversion.load_keras_model("l1", weights="random", input_size=(64, 64))
     assert size == (64, 64) and model.count_params() > 10**7
 
@@ -236,8 +243,8 @@ def runtime_files(tmp_path_factory):
     made = {}
     for mode, version in [(mode, "2.14") for mode in ("fp32", "fp16", "dynamic", "int8")] + [("dynamic", "2.17")]:
         output, report = folder / f"tiny_{mode}_{version}.tflite", folder / f"tiny_{mode}_{version}.json"
-        assert _cli().main(["--keras-model", str(keras_file), f"--{mode}",
-                            "--calib-random", "--num-calib", "8", "--min-runtime", version,
+        calibration = ["--calib-random", "--num-calib", "8"] if mode == "int8" else []
+        assert _cli().main(["--keras-model", str(keras_file), f"--{mode}", *calibration, "--min-runtime", version,
                             "--classifier-activation", "none", "--no-card",
                             "--output", str(output), "--report", str(report)]) == 0
         with open(report) as file:
@@ -310,23 +317,23 @@ def test_a_file_needing_a_newer_runtime_is_refused_naming_the_op(tmp_path):
 def test_float_ops_need_int8(tmp_path, capsys, no_conversion):
     args = ["--model", "XS", "--weights", "random", "--fp32", "--float-ops", "RSQRT", "--output", str(tmp_path / "x.tflite")]
     assert _cli().main(args) == 2
-    assert "use it with --int8" in _one_error_line(capsys.readouterr().err)
+    assert "--float-ops applies to --int8 files only" in _one_error_line(capsys.readouterr().err)
 
 
-def test_activation_replaces_the_recipes_gelu_form_and_keeps_the_rest(tmp_path, monkeypatch, capsys):
+def test_activation_replaces_the_recipes_gelu_form_and_float_ops_add_to_its_list(tmp_path, monkeypatch, capsys):
     from swiftformer_keras.recipe import recipe_for
 
-    seen = {}
-    monkeypatch.setattr(conversion, "convert_swiftformer", lambda output, **kw: seen.update(kw) or {})
+    seen = _capture_requests(monkeypatch)
     cli = _cli()
-    monkeypatch.setattr(cli.tflite_report, "markdown", str)
     base = ["--model", "XS", "--weights", "random", "--output", str(tmp_path / "x.tflite")]
     assert cli.main([*base, "--fp32", "--min-runtime", "2.14", "--activation", "gelu_tanh"]) == 0
-    assert seen["recipe"] == dataclasses.replace(recipe_for("fp32", "2.14"), activation="gelu_tanh")
-    assert seen["recipe"].reductions == "channel_conv"
-    assert cli.main([*base, "--int8", "--calib-random", "--activation", "gelu", "--float-ops", "RSQRT"]) == 0
-    assert seen["recipe"] == dataclasses.replace(recipe_for("int8"), activation="gelu", float_ops=("RSQRT",))
-    assert cli.main([*base, "--fp16"]) == 0 and seen["recipe"] is None  # the conversion picks it
+    assert seen[-1].recipe == dataclasses.replace(recipe_for("fp32", "2.14"), activation="gelu_tanh")
+    assert seen[-1].recipe.reductions == "channel_conv"
+    assert cli.main([*base, "--int8", "--calib-random", "--activation", "gelu", "--float-ops", "RSQRT", "SQRT"]) == 0
+    kept = recipe_for("int8").float_ops
+    assert "SQRT" in kept and "RSQRT" not in kept  # the recipe's list gains RSQRT and keeps its own SQRT
+    assert seen[-1].recipe == dataclasses.replace(recipe_for("int8"), activation="gelu", float_ops=(*kept, "RSQRT"))
+    assert cli.main([*base, "--fp16"]) == 0 and seen[-1].recipe == recipe_for("fp16")  # resolved once, here
     with pytest.raises(SystemExit) as exit_info:
         cli.main([*base, "--activation", "relu"])
     assert exit_info.value.code == 2 and "argument --activation: invalid choice: 'relu'" in capsys.readouterr().err
@@ -345,7 +352,7 @@ def test_the_default_file_is_described_and_gets_a_card_and_a_report(tmp_path, ca
     assert sorted(os.listdir(tmp_path)) == ["xs.json", "xs.md", "xs.tflite"]
     assert f"wrote {output}, {tmp_path / 'xs.json'}, {tmp_path / 'xs.md'}" in capsys.readouterr().out
     report = json.loads((tmp_path / "xs.json").read_text())
-    assert report["input_type"] == "float32" and report["classifier_activation"] == "softmax"
+    assert report["input"]["type"] == "float32" and report["classifier_activation"] == "softmax"
     assert report["signatures"] == {"serving_default": {"inputs": ["image"], "outputs": ["probabilities"]}}
     assert report["labels"]["count"] == 1000 and report["labels"]["last"] == "toilet tissue"
     assert report["latency"]["runs"] == 5 and report["latency"]["median_ms"] > 0
@@ -356,7 +363,7 @@ def test_the_default_file_is_described_and_gets_a_card_and_a_report(tmp_path, ca
     card = (tmp_path / "xs.md").read_text()
     assert card.startswith("---\nlibrary_name: litert\npipeline_tag: image-classification\n")
     for line in (f"| Size | {report['size_bytes'] / 1e6:.2f} MB |", "| XNNPACK partitions | 1 |",
-                 "| Labels | 1000 (tench … toilet tissue); ImageNet-1k class names (a 1000-class head) |",
+                 "| Labels | 1000 (tench … toilet tissue), in the metadata; ImageNet-1k class names (a 1000-class head) |",
                  f"median **{report['latency']['median_ms']:.2f} ms** over 5 runs", report["command"],
                  'setModelAssetPath("xs.tflite")'):
         assert line in card, line
@@ -388,7 +395,7 @@ def test_logits_without_metadata_or_card_are_still_one_flag_away(tmp_path):
         (["--int8", "--calib-random", "--input-type", "uint8", "--io", "int8"],
          "--input-type uint8 takes camera pixels as they are and --io int8 quantizes a normalised input"),
         (["--labels", "{tmp}/latin1.txt"], "latin1.txt' is not UTF-8 text (byte 15, line 2); save it as UTF-8"),
-        (["--labels", "{tmp}/absent.txt"], "absent.txt' cannot be read"),
+        (["--labels", "{tmp}/absent.txt"], "absent.txt' does not exist or cannot be read"),
     ],
 )
 def test_bad_metadata_choices_are_one_line_before_any_work(tmp_path, capsys, no_conversion, args, message):
@@ -414,5 +421,253 @@ def test_a_trained_model_is_labelled_with_its_class_folders(cifar_tflite, small_
     path, report = cifar_tflite["fp32"]
     classes = sorted(os.listdir(os.path.join(small_cifar[0], "train")))
     assert read_metadata(path)["output"]["labels"] == classes
-    assert report["labels"] == {"source": f"class names recorded in {cifar_tflite['keras']}", "count": len(classes),
+    assert report["labels"] == {"source": "class names recorded in model.keras", "count": len(classes),
                                 "first": classes[0], "last": classes[-1]}
+
+
+# --- issue 25: a file, its card and its report always agree; inputs are never overwritten ---------
+
+
+def _tiny_keras(folder, classes=10, activation=None, channels=3):
+    from swiftformer_keras import SwiftFormer
+
+    path = os.path.join(folder, f"tiny_{classes}_{activation}_{channels}.keras")
+    SwiftFormer(TINY, input_shape=(64, 64, channels), classes=classes, classifier_activation=activation).save(path)
+    return path
+
+
+@pytest.mark.parametrize("flag", ["--report", "--output", "--labels-as-report", "--inside-calib-dir"])
+def test_no_output_may_be_or_lie_inside_an_input(tmp_path, capsys, no_conversion, flag):
+    keras_file = tmp_path / "m.keras"
+    keras_file.write_bytes(b"the user's model")
+    labels = tmp_path / "labels.txt"
+    labels.write_text("\n".join(f"c{i}" for i in range(10)) + "\n")
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    (photos / "a.png").write_bytes(b"not read")
+    args = ["--keras-model", str(keras_file), "--labels", str(labels), "--int8", "--calib-dir", str(photos)]
+    args += {
+        "--report": ["--output", str(tmp_path / "o.tflite"), "--report", str(keras_file)],
+        "--output": ["--output", str(photos / "o.tflite")],
+        "--labels-as-report": ["--output", str(tmp_path / "o.tflite"), "--report", str(labels)],
+        "--inside-calib-dir": ["--output", str(tmp_path / "o.tflite"), "--report", str(photos / "r.json")],
+    }[flag]
+    before = {path: path.read_bytes() for path in (keras_file, labels)}
+    assert _cli().main(args) == 2
+    line = _one_error_line(capsys.readouterr().err)
+    assert ("is the input" in line or "lies inside the input folder" in line) and "Choose another name" in line \
+        or "Write it outside that folder" in line, line
+    assert {path: path.read_bytes() for path in before} == before
+    assert sorted(os.listdir(tmp_path)) == ["labels.txt", "m.keras", "photos"]
+    assert os.listdir(photos) == ["a.png"]
+
+
+@pytest.fixture
+def older_result(cifar_tflite, tmp_path):
+    """A complete result `pair.tflite`, `pair.json`, `pair.md` (the trained model's int8 trio), and a
+    conversion of the same model to fp32 aimed at it that reuses the fp32 file's bytes instead of
+    converting again (the subject is what lands, not the converter)."""
+    source = os.path.splitext(cifar_tflite["int8"][0])[0]
+    for suffix in (".tflite", ".md"):
+        with open(source + suffix, "rb") as file:
+            (tmp_path / f"pair{suffix}").write_bytes(file.read())
+    with open(source + ".json") as file:
+        report = json.load(file)
+    report.update(file=str(tmp_path / "pair.tflite"), report_file=str(tmp_path / "pair.json"),
+                  card_file=str(tmp_path / "pair.md"))
+    (tmp_path / "pair.json").write_text(json.dumps(report))
+    with open(cifar_tflite["fp32"][0], "rb") as file:
+        fp32_bytes = file.read()
+    return tmp_path, fp32_bytes, {name: (tmp_path / name).read_bytes() for name in os.listdir(tmp_path)}
+
+
+def _replay(monkeypatch, content):
+    from swiftformer_keras import export
+
+    monkeypatch.setattr(export, "tflite_content", lambda *args, **kwargs: content)
+
+
+@pytest.mark.parametrize("failure", ["unreadable eval images", "Ctrl-C in the latency runs", "full disk at the card",
+                                     "full disk at the report"])
+def test_a_failed_run_leaves_the_older_result_intact(older_result, cifar_tflite, monkeypatch, capsys, failure):
+    import errno
+
+    from swiftformer_keras import files
+
+    folder, fp32_bytes, before = older_result
+    _replay(monkeypatch, fp32_bytes)
+    options = {"keras_model": cifar_tflite["keras"]}
+    if failure == "unreadable eval images":
+        (folder.parent / "broken").mkdir()
+        for name in ("a.jpg", "b.png"):
+            (folder.parent / "broken" / name).write_bytes(b"not an image")
+        options["eval_dir"] = str(folder.parent / "broken")
+        expected = ValueError
+    elif failure == "Ctrl-C in the latency runs":
+        monkeypatch.setattr(conversion, "measure_latency", lambda *args: (_ for _ in ()).throw(KeyboardInterrupt))
+        options["latency_runs"] = 100
+        expected = KeyboardInterrupt
+    else:
+        suffix = ".md" if failure.endswith("card") else ".json"
+        write = files.ResultFiles.write
+
+        def full_disk_at(result, destination, writer):
+            def no_room(temp):
+                raise OSError(errno.ENOSPC, "No space left on device", temp)
+
+            return write(result, destination, no_room if destination.endswith(suffix) else writer)
+
+        monkeypatch.setattr(files.ResultFiles, "write", full_disk_at)
+        expected = files.DiskFullError
+    with pytest.raises(expected) as raised:
+        conversion.convert_swiftformer(folder / "pair.tflite", **options)
+    if expected is files.DiskFullError:  # about the destination, and true: nothing was written
+        assert f"while writing pair{suffix}" in str(raised.value) and "Nothing was written" in str(raised.value)
+    if failure == "unreadable eval images":
+        assert "None of the 2 images tried" in str(raised.value)
+        assert "skipped an unreadable image: " in capsys.readouterr().err  # named, not only counted
+    after = {name: (folder / name).read_bytes() for name in os.listdir(folder)}
+    assert after == before  # the same three files, byte for byte: no temporary, no lock left
+
+
+def test_a_run_lands_the_file_its_report_and_its_card_together(older_result, cifar_tflite, monkeypatch):
+    folder, fp32_bytes, before = older_result
+    _replay(monkeypatch, fp32_bytes)
+    report = conversion.convert_swiftformer(folder / "pair.tflite", keras_model=cifar_tflite["keras"])
+    assert sorted(os.listdir(folder)) == ["pair.json", "pair.md", "pair.tflite"]
+    assert (folder / "pair.tflite").read_bytes() == fp32_bytes
+    saved = json.loads((folder / "pair.json").read_text())
+    assert saved["mode"] == report["mode"] == "fp32" and saved["file"] == str(folder / "pair.tflite")
+    assert saved["input"]["dtype"] == "float32" and "| Mode | fp32 |" in (folder / "pair.md").read_text()
+
+
+def test_a_run_without_card_removes_the_older_card_of_the_file_it_replaces(older_result, cifar_tflite, monkeypatch,
+                                                                          capsys):
+    folder, fp32_bytes, _ = older_result
+    (folder / "other.json").write_text('{"file": "other.tflite"}')
+    _replay(monkeypatch, fp32_bytes)
+    conversion.convert_swiftformer(folder / "pair.tflite", keras_model=cifar_tflite["keras"], card=False)
+    assert sorted(os.listdir(folder)) == ["other.json", "pair.tflite"]
+    assert "removed " in capsys.readouterr().err
+
+
+def test_a_second_conversion_to_the_same_file_is_refused_while_the_first_runs(tmp_path, capsys, no_conversion):
+    from swiftformer_keras import files
+
+    output = tmp_path / "pair.tflite"
+    with files.output_lock(tmp_path / "pair.json"):  # a first run holds its files
+        assert _cli().main(["--model", "XS", "--weights", "random", "--output", str(output)]) == 2
+    line = _one_error_line(capsys.readouterr().err)
+    assert f"--report '{tmp_path / 'pair.json'}' is being written by another run now (pid {os.getpid()})" in line
+    assert os.listdir(tmp_path) == []
+
+
+def test_load_keras_model_gives_logits_for_a_softmax_headed_model(tmp_path):
+    probabilities = _tiny_keras(str(tmp_path), activation="softmax")
+    model, size = conversion.load_keras_model(keras_model=probabilities)
+    import keras
+
+    reference = keras.models.load_model(probabilities)
+    image = np.random.default_rng(0).normal(size=(2, 64, 64, 3)).astype(np.float32)
+    logits = model.predict(image, verbose=0)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(keras.ops.softmax(logits)),
+                               reference.predict(image, verbose=0), atol=1e-6)
+    assert size == (64, 64) and not np.allclose(logits.sum(1), 1.0, atol=1e-3)
+
+
+def test_a_softmax_over_one_logit_is_refused(tmp_path):
+    one = _tiny_keras(str(tmp_path), classes=1)
+    with pytest.raises(ValueError, match="one-logit head, and a softmax over one class is 1.0 for every input"):
+        conversion.convert_swiftformer(tmp_path / "one.tflite", keras_model=one)
+    assert sorted(os.listdir(tmp_path)) == [os.path.basename(one)]
+
+
+def test_a_grayscale_model_is_told_which_input_type_it_needs(tmp_path):
+    gray = _tiny_keras(str(tmp_path), channels=1)
+    with pytest.raises(ValueError, match="takes 1-channel images; input_type='float32' normalises 3-channel RGB"):
+        conversion.convert_swiftformer(tmp_path / "g.tflite", keras_model=gray, metadata=False)
+    with pytest.raises(ValueError, match="takes 1-channel images, and its metadata would state a 3-channel"):
+        conversion.convert_swiftformer(tmp_path / "g.tflite", keras_model=gray, input_type="normalized")
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"labels": "airplane"}, "Labels file 'airplane' does not exist or cannot be read; give the path of a labels file"),
+    ({"labels": ["airplane", "auto\u2028mobile"]}, "name 2 'auto\\u2028mobile' holds the control character"),
+    ({"labels": ["cat", ""]}, "name 2 is empty"),
+    ({"min_runtime": 2.11}, "Unsupported --min-runtime '2.11'"),
+    ({"input_type": "rgb"}, "Unknown input type 'rgb'"),
+    ({"calib_dir": "photos"}, "--calib-dir applies to --int8 files only; drop it for --fp32"),
+    ({"keras_model": "m.keras", "weights": "random"}, "--weights 'random' is for a --model variant"),
+    ({"labels": ["a", "b"], "metadata": False}, "--labels are written into the file's metadata, and --no-metadata"),
+    ({"mode": "int8", "calib_dir": "photos", "calib_random": True}, "give one of them"),
+    ({"latency_runs": float("inf")}, "latency_runs must be a whole number >= 0, got inf"),
+])
+def test_python_arguments_are_checked_before_the_model_loads(tmp_path, monkeypatch, no_conversion, options, message):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "m.keras").write_bytes(b"x")
+    (tmp_path / "photos").mkdir()
+    (tmp_path / "photos" / "a.png").write_bytes(b"x")
+    options = {"variant": "XS", **options}
+    with pytest.raises(ValueError, match=re.escape(message)):
+        conversion.convert_swiftformer("x.tflite", **options)
+
+
+def test_python_arguments_take_the_forms_a_python_user_writes(tmp_path, no_conversion):
+    from swiftformer_keras.conversion_request import ConversionRequest
+
+    request = ConversionRequest(str(tmp_path / "x.tflite"), labels=("cat", "dog"), min_runtime=2.16, mode="int8",
+                                calib_random=True, input_size=[64, 96])
+    assert request.label_names == ("cat", "dog") and request.min_runtime == "2.16"
+    assert request.input_size == (64, 96) and request.report_path == str(tmp_path / "x.json")
+
+
+def test_a_labels_file_is_read_by_lines_as_androids_clients_read_it(tmp_path, capsys, no_conversion):
+    from swiftformer_keras.conversion_request import ConversionRequest
+
+    crlf = tmp_path / "crlf.txt"
+    crlf.write_bytes("cat\r\ndog\r\nbird\r\n".encode())
+    assert ConversionRequest(str(tmp_path / "x.tflite"), labels=str(crlf)).label_names == ("cat", "dog", "bird")
+    separator = tmp_path / "separator.txt"
+    separator.write_text("airplane\nauto\u2028mobile\nbird\n", encoding="utf-8")  # splitlines() would see 4
+    with pytest.raises(ValueError, match=r"line 2 holds the control character '\\u2028'"):
+        ConversionRequest(str(tmp_path / "x.tflite"), labels=str(separator))
+    twice = tmp_path / "twice.txt"
+    twice.write_text("cat\ndog\ncat\n")
+    assert ConversionRequest(str(tmp_path / "x.tflite"), labels=str(twice)).label_names == ("cat", "dog", "cat")
+    assert "name 3 'cat' repeats name 1" in capsys.readouterr().err
+
+
+def test_a_backbone_converts_to_a_features_file_with_metadata_and_no_labels(tmp_path):
+    from swiftformer_keras import SwiftFormer
+    from swiftformer_keras.tflite_metadata import read_metadata
+
+    backbone = tmp_path / "backbone.keras"
+    SwiftFormer(TINY, include_top=False, pooling="avg", input_shape=(64, 64, 3)).save(backbone)
+    out = tmp_path / "out"
+    out.mkdir()
+    report = conversion.convert_swiftformer(out / "b.tflite", keras_model=backbone)
+    described = read_metadata(out / "b.tflite")
+    assert described["output"]["content"] == "features" and described["output"]["labels"] is None
+    assert report["signatures"]["serving_default"]["outputs"] == ["features"]
+    assert report["output"]["shape"] == [1, 48] and "| Labels | none in the file |" in (out / "b.md").read_text()
+
+
+def test_the_card_describes_the_file_not_the_flags(cifar_tflite, tmp_path, monkeypatch):
+    """A uint8-io int8 file (its output stays float32) without metadata: the card reads the file."""
+    with open(cifar_tflite["int8"][0], "rb") as file:
+        int8_bytes = file.read()
+    _replay(monkeypatch, int8_bytes)  # the trained model's int8 file: float32 in and out, with metadata
+    report = conversion.convert_swiftformer(tmp_path / "q.tflite", keras_model=cifar_tflite["keras"],
+                                            mode="int8", calib_random=True, io="uint8")
+    card = (tmp_path / "q.md").read_text()
+    assert report["io"] == "uint8" and report["input"]["dtype"] == "float32"  # asked uint8; the file says float32
+    assert "| Input | `float32` (1, 64, 64, 3): RGB pixels in [0, 255] as float32" in card
+    assert "| Output | `float32` (1, 4): probabilities" in card
+    assert "\n# run: int8 TFLite\n" in card  # the metadata's name (the training run), not a local path
+    assert str(tmp_path) not in card and "/" not in card.split("\n# ")[1].split("\n")[0]
+
+
+def test_latency_runs_show_a_progress_bar(cifar_tflite, capsys):
+    latency = conversion.measure_latency(str(cifar_tflite["fp32"][0]), runs=3)
+    assert latency["runs"] == 3 and latency["median_ms"] > 0
+    assert "latency runs: 100%" in capsys.readouterr().err

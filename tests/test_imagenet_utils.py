@@ -21,10 +21,16 @@ def test_preprocess_input_normalises_like_the_official_transform():
 
 
 def test_preprocess_input_refuses_channels_first():
-    with pytest.raises(ValueError, match=r"3 channels last, got shape \(1, 3, 4, 4\)"):
+    with pytest.raises(ValueError, match=r"3 channels last \(\(\.\.\., height, width, 3\)\), got float64 of shape \(1, 3, 4, 4\)"):
         preprocess_input(np.zeros((1, 3, 4, 4)))
     with pytest.raises(ValueError, match="channels-last only"):
         preprocess_input(np.zeros((1, 4, 4, 3)), data_format="channels_first")
+
+
+@pytest.mark.parametrize("bad", ["abc", 3.0, [[1, 2, 3]], np.array([["a", "b", "c"]] * 4).reshape(2, 2, 3)])
+def test_preprocess_input_refuses_what_is_not_an_image_batch_in_one_line(bad):
+    with pytest.raises(ValueError, match="expects RGB images as numbers with 3 channels last"):
+        preprocess_input(bad)
 
 
 def test_decode_predictions_uses_the_shipped_class_index():
