@@ -53,6 +53,13 @@ NUMBER = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|[-+]?nan|[-+]?inf"
 # whole usage text as one message.
 MAX_MESSAGE_CHARS = 300
 
+# Every pattern below runs in time linear in the text it reads, whatever the text (issue 25:
+# a pattern that began with `\S+` took 39 s on 100 kB of "x"). Python's `re` backtracks, so:
+# a search starts with a literal (or is tried at token starts only), a run of one character
+# class is read by one quantifier only (never `\s+(?P<tag>[^:]*?)\s*:`, which rereads a run of
+# spaces for every way of splitting it), and a lazy field before a literal has a bound.
+# tests/test_parse.py section 12 feeds each one the inputs that used to take minutes.
+
 
 # --------------------------------------------------------------------------------------
 # Log prefixes
@@ -63,13 +70,16 @@ MAX_MESSAGE_CHARS = 300
 # The benchmark APK logs every line under the tag "tflite"
 # (tensorflow/tensorflow tensorflow/lite/tools/logging.h, `__android_log_print(..., "tflite", ...)`;
 # tensorflow/lite/tools/benchmark/android/README.md: `adb logcat | grep "Inference timings in us"`).
+# The tag is all up to the first colon, padding included (it is only searched for words): the
+# former `\s+(?P<tag>[^:]*?)\s*:` split a run of spaces every way, cubic in its length.
 LOGCAT_THREADTIME = re.compile(
     r"^(?:\d{4}-)?\d{2}-\d{2}\s+\d{2}:\d{2}:\d{2}\.\d+\s+\d+\s+\d+\s+"
-    r"(?P<level>[VDIWEFA])\s+(?P<tag>[^:]*?)\s*:(?:\s|$)(?P<message>.*)$")
+    r"(?P<level>[VDIWEFA])\s(?P<tag>[^:]*):(?:\s|$)(?P<message>.*)$")
 # `adb logcat -v brief` / `-v time`: "I/tflite  ( 1234): message", maybe after a timestamp.
+# The tag is all up to the first "(", padding included, as above.
 LOGCAT_BRIEF = re.compile(
     r"^(?:(?:\d{4}-)?\d{2}-\d{2}\s+\d{2}:\d{2}:\d{2}\.\d+\s+)?"
-    r"(?P<level>[VDIWEFA])/(?P<tag>[^(]*?)\s*\(\s*\d+\):(?:\s|$)(?P<message>.*)$")
+    r"(?P<level>[VDIWEFA])/(?P<tag>[^(]*)\(\s*\d+\):(?:\s|$)(?P<message>.*)$")
 # Android Studio's Logcat window, copied:
 #   "2026-03-10 17:01:31.105 22716-23089 tflite   com.example.app   I  Replacing ..."
 # and with the date hidden (its "Format" menu can show the time only):
@@ -222,7 +232,8 @@ LITERT_PEAK_MEMORY = re.compile(rf"^Peak memory:\s*(?P<mb>{NUMBER})\s*MB")
 # older: "Replacing 120 node(s) with delegate (TfLiteGpuDelegateV2) node, yielding 5 partitions."
 # LiteRT's GPU accelerator: "Replacing 572 out of 1789 node(s) with delegate (LITERT_CL),
 # yielding 2 partitions". The partition count counts every node subset of the split graph,
-# the ones left to the CPU included.
+# the ones left to the CPU included. (The delegate name's `[^)]*` is linear as it is: it
+# stops at the next "node(s)" at the latest.)
 REPLACING_NODES = re.compile(
     r"Replacing (?P<taken>\d+)(?: out of (?P<total>\d+))? node\(s\) with delegate "
     r"\((?P<delegate>[^)]*)\)(?: node)?,? yielding (?P<partitions>\d+) partitions?"
@@ -230,21 +241,26 @@ REPLACING_NODES = re.compile(
 # benchmark_model's summary after applying each delegate (tensorflow/tensorflow
 # tensorflow/lite/tools/benchmark/benchmark_tflite_model.cc `BenchmarkTfLiteModel::Init`;
 # google-ai-edge/LiteRT tflite/tools/benchmark/benchmark_tflite_model.cc). Its kernel count is
-# the number of delegate partitions proper.
+# the number of delegate partitions proper. The provider's name (`DelegateProvider::GetName()`:
+# "XNNPACK", "GPU", "NNAPI", "Hexagon", "CoreML", ...) is a word or two; its bound keeps a line
+# that repeats "Explicitly applied " from being read to its end once per repetition.
+PROVIDER_NAME = r".{1,64}?"
 DELEGATE_COMPLETE = re.compile(
-    r"Explicitly applied (?P<delegate>.+?) delegate, and the model graph will be completely"
-    r" executed by the delegate")
+    rf"Explicitly applied (?P<delegate>{PROVIDER_NAME}) delegate, and the model graph will be"
+    r" completely executed by the delegate")
 DELEGATE_PARTIAL = re.compile(
-    r"Explicitly applied (?P<delegate>.+?) delegate, and the model graph will be partially"
-    r" executed by the delegate w/ (?P<kernels>\d+) delegate kernels")
+    rf"Explicitly applied (?P<delegate>{PROVIDER_NAME}) delegate, and the model graph will be"
+    r" partially executed by the delegate w/ (?P<kernels>\d+) delegate kernels")
 DELEGATE_UNUSED = re.compile(
-    r"Though (?P<delegate>.+?) delegate is explicitly applied, the model graph will not be"
-    r" executed by the delegate")
+    rf"Though (?P<delegate>{PROVIDER_NAME}) delegate is explicitly applied, the model graph will"
+    r" not be executed by the delegate")
 # Qualcomm's QNN delegate's own summary: "TfLiteQnnDelegate delegate: 357 nodes delegated out
-# of 357 nodes with 1 partitions."
+# of 357 nodes with 1 partitions." The name is tried from the start of a word only (`(?<!\S)`):
+# a bare `\S+` is tried at every position of a long word and rereads the rest of it each time
+# (39 s for 100 kB of "x", issue 25). A match inside a word would be one from its start too.
 QNN_DELEGATION = re.compile(
-    r"(?P<delegate>\S+) delegate: (?P<taken>\d+) nodes delegated out of (?P<total>\d+) nodes"
-    r" with (?P<partitions>\d+) partitions")
+    r"(?<!\S)(?P<delegate>\S+) delegate: (?P<taken>\d+) nodes delegated out of (?P<total>\d+)"
+    r" nodes with (?P<partitions>\d+) partitions")
 # The delegate behind a kernel name (the "Replacing" line) or a provider name (the summary),
 # for telling two delegates of one run apart: TfLiteGpuDelegateV2 / LITERT_CL / GPU, ...
 DELEGATE_KINDS = (
@@ -305,7 +321,8 @@ PROFILE_DELEGATE_INTERNAL = re.compile(r"^Delegate internal:")
 #   "\t[Node type]\t[count]\t[avg ms]\t[avg %]\t[cdf %]\t[mem KB]\t[times called]"
 # (older builds had a "[start]" column after the node type), or with
 # --op_profiling_output_mode=csv a comma-separated header "node type, first, avg_ms, %, ...".
-PROFILE_BANNER = re.compile(r"^\s*={5,}\s*(?P<title>.*?)\s*={5,}\s*$")
+# A banner's rules are runs of at least five "=" (read by `_banner_title`).
+BANNER_RULE = "====="
 PROFILE_TEXT_HEADER = re.compile(r"(?i)^\s*\[node type\]")
 PROFILE_CSV_HEADER = re.compile(r"(?i)^\s*node type\s*,")
 PROFILE_TABLE_NAMES = {
@@ -320,6 +337,9 @@ PROFILE_COLUMN_KEYS = {
     "cdf%": "cdf_pct", "memkb": "mem_kb", "timescalled": "times_called", "count": "count",
 }
 PROFILE_INTEGER_KEYS = ("count", "times_called")
+# The widest table has 8 columns after the node type ("[start]" of older builds included); a
+# "header" with many more is no table's, and its row pattern would cost columns x line length.
+MAX_PROFILE_COLUMNS = 16
 # Between fields: tabs padded with spaces (text) or ", " (csv). A node type may itself hold
 # commas and spaces ("Convolution (NHWC, QC8) GEMM"), so rows are matched from the numbers.
 PROFILE_SEPARATOR = r"(?:\s*,\s*|\s+)"
@@ -351,7 +371,7 @@ def parse_benchmark_output(text):
     """
     try:
         return _parse(text)
-    except Exception as error:  # a parser bug must not take a whole benchmark sweep down
+    except Exception as error:  # noqa: BLE001 - a parser bug must not take a whole benchmark sweep down
         result = dict.fromkeys(RESULT_KEYS)
         result.update(status="failed",
                       reason=f"could not parse the benchmark output ({type(error).__name__}: {error})")
@@ -391,7 +411,9 @@ def _log_lines(text):
     adb on some devices ends lines with "\\r\\r\\n"; they are normalised first so that they
     do not turn into the blank lines that end operator tables.
     """
-    text = re.sub(r"\r+\n", "\n", text).replace("\r", "\n")
+    # A run of "\r" is tried from its first "\r" only (`(?<!\r\r)`): `\r+\n` retried from each "\r"
+    # of a long run without "\n" is quadratic. The leading literal lets `re` skip to each "\r".
+    text = re.sub(r"\r(?<!\r\r)\r*\n", "\n", text).replace("\r", "\n")
     lines = []
     for raw in text.split("\n"):
         severity, message = None, raw
@@ -578,7 +600,7 @@ def _scan(lines):
 
         if BENCHMARKING_FAILED.match(message):
             found["benchmarking_failed"] = True
-        if message.startswith("STARTING!") or message.startswith("Loaded model"):
+        if message.startswith(("STARTING!", "Loaded model")):
             found["recognised"] = True
         kind = _classify(line)
         if kind is not None:
@@ -755,10 +777,28 @@ def _why_no_result(found, inference, cut_short):
     return "no benchmark_model output found in the text"
 
 
+def _banner_title(line):
+    r"""The title of a table banner ("===== Run Order =====": "Run Order"), "" for a line of
+    ten or more "=" alone, None for any other line.
+
+    String methods, not the regex `^\s*={5,}\s*(?P<title>.*?)\s*={5,}\s*$`: that one tries
+    every way of sharing a long run of "=" between its two rules and the title, cubic in the
+    run's length (issue 25). This gives what the regex matched, and the same title.
+    """
+    text = line.strip()
+    if not (text.startswith(BANNER_RULE) and text.endswith(BANNER_RULE)):
+        return None
+    title = text.strip("=")
+    if not title:  # "=" alone: the two rules meet, with no title between
+        return "" if len(text) >= 2 * len(BANNER_RULE) else None
+    return title.strip()
+
+
 def _profile_columns(header):
     """The dict keys of a table's columns after the node type, and whether a name follows."""
     if PROFILE_TEXT_HEADER.match(header):
-        names = re.findall(r"\[([^\]]+)\]", header)
+        # `[^\[\]]`, not `[^\]]`: from each of many "[" without a "]" that reads to the line's end.
+        names = re.findall(r"\[([^\[\]]+)\]", header)
     else:
         names = header.split(",")
     normalised = [re.sub(r"[\s_]", "", name).lower() for name in names[1:]]
@@ -770,11 +810,16 @@ def _profile_columns(header):
 
 
 def _profile_row_pattern(count, has_name):
-    """A row: the node type (which may hold spaces and commas), `count` numbers (percentages
-    with a "%"), then the op's name when the table has one."""
+    r"""A row: the node type (which may hold spaces and commas), `count` numbers (percentages
+    with a "%"), then the op's name when the table has one.
+
+    The node type and the name end at a non-space character, so that the spaces after them
+    are read by the separator or the final `\s*` alone: a field that may end inside a run of
+    spaces makes the pattern reread the rest of the run from every position in it.
+    """
     numbers = "".join(rf"{PROFILE_SEPARATOR}(?P<c{i}>{NUMBER})%?" for i in range(count))
-    name = rf"(?:{PROFILE_SEPARATOR}(?P<name>\S.*?))?" if has_name else ""
-    return re.compile(rf"^\s*(?P<node_type>\S.*?){numbers}{name}\s*$")
+    name = rf"(?:{PROFILE_SEPARATOR}(?P<name>\S(?:.*\S)?))?" if has_name else ""
+    return re.compile(rf"^\s*(?P<node_type>\S|\S.*?\S){numbers}{name}\s*$")
 
 
 def _op_profile_from_lines(lines):
@@ -796,8 +841,8 @@ def _op_profile_from_lines(lines):
             # "Average inference timings" line), and so does LiteRT's --use_profiler summary:
             # a known table banner opens the profile of the measured runs. Other banners
             # ("BENCHMARK RESULTS") do not.
-            banner = PROFILE_BANNER.match(stripped)
-            if not (banner and banner["title"].lower() in PROFILE_TABLE_NAMES):
+            title = _banner_title(stripped)
+            if title is None or title.lower() not in PROFILE_TABLE_NAMES:
                 continue
             section = "regular"
         if PROFILE_PRIMARY_GRAPH.match(stripped):
@@ -810,9 +855,9 @@ def _op_profile_from_lines(lines):
         if PROFILE_DELEGATE_INTERNAL.match(stripped):
             graph, table, row_pattern = "delegate internal", None, None
             continue
-        banner = PROFILE_BANNER.match(stripped)
-        if banner:
-            title = banner["title"].lower()
+        title = _banner_title(stripped)
+        if title is not None:
+            title = title.lower()
             table = PROFILE_TABLE_NAMES.get(title, re.sub(r"\W+", "_", title).strip("_"))
             row_pattern = None
             continue
@@ -823,7 +868,8 @@ def _op_profile_from_lines(lines):
             continue
         if PROFILE_TEXT_HEADER.match(stripped) or PROFILE_CSV_HEADER.match(stripped):
             columns, has_name = _profile_columns(stripped)
-            row_pattern = _profile_row_pattern(len(columns), has_name)
+            row_pattern = (_profile_row_pattern(len(columns), has_name)
+                           if len(columns) <= MAX_PROFILE_COLUMNS else None)
             continue
         if row_pattern is None:
             continue

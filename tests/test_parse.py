@@ -4,9 +4,13 @@ The texts are modelled on what the tool prints (tensorflow/lite/tools/benchmark 
 LiteRT's tflite/tools/benchmark; see the comments in android_bench/parse.py), with the
 numbers of a SwiftFormer-XS run. Times are asserted in milliseconds (the tool prints us).
 Section 11 reads published outputs (tests/fixtures/benchmark_model/, each test cites its source).
+Section 12 checks that pathological texts are read in linear time (issue 25).
 """
 
+import json
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -629,12 +633,12 @@ def test_delegate_that_takes_no_node_is_a_warning_not_a_failure():
     ("INFO: TfLiteQnnDelegate delegate: 357 nodes delegated out of 360 nodes with 2 partitions.",
      (357, 360, 2)),
     # a subgraph's line does not describe the model's main graph
-    ("VERBOSE: Replacing 120 out of 137 node(s) with delegate (TfLiteXNNPackDelegate) node, yielding 5 partitions for the whole graph.\n"
-     "VERBOSE: Replacing 3 out of 3 node(s) with delegate (TfLiteXNNPackDelegate) node, yielding 1 partitions for subgraph 1.",
+    (("VERBOSE: Replacing 120 out of 137 node(s) with delegate (TfLiteXNNPackDelegate) node, yielding 5 partitions for the whole graph.\n"
+      "VERBOSE: Replacing 3 out of 3 node(s) with delegate (TfLiteXNNPackDelegate) node, yielding 1 partitions for subgraph 1."),
      (120, 137, 5)),
     # two delegates applied in turn: the last partitioning is the one that runs
-    ("VERBOSE: Replacing 5 out of 64 node(s) with delegate (TfLiteNnapiDelegate) node, yielding 5 partitions for the whole graph.\n"
-     "VERBOSE: Replacing 59 out of 62 node(s) with delegate (TfLiteXNNPackDelegate) node, yielding 5 partitions for the whole graph.",
+    (("VERBOSE: Replacing 5 out of 64 node(s) with delegate (TfLiteNnapiDelegate) node, yielding 5 partitions for the whole graph.\n"
+      "VERBOSE: Replacing 59 out of 62 node(s) with delegate (TfLiteXNNPackDelegate) node, yielding 5 partitions for the whole graph."),
      (59, 62, 5)),
     # fully delegated, the VERBOSE "Replacing" line hidden (non-Android builds)
     ("INFO: Explicitly applied GPU delegate, and the model graph will be completely executed by the delegate.",
@@ -873,7 +877,7 @@ def test_litert_use_profiler_tables_without_a_heading():
     ops = result["op_profile"]
     assert {row["table"] for row in ops} == {"run_order", "top_by_computation_time", "summary_by_node_type"}
     assert all(row["section"] == "regular" for row in ops) and len(ops) == 15
-    gemm = [row for row in ops if row["table"] == "summary_by_node_type"][0]
+    gemm = next(row for row in ops if row["table"] == "summary_by_node_type")
     assert gemm["node_type"] == "Fully Connected (NC, PF32) GEMM"
     assert_fields(gemm, avg_ms=0.382, pct=93.171, count=1, times_called=1)
 
@@ -928,3 +932,120 @@ def test_tf_1_14_op_profile_after_the_average_timings_line_without_a_heading():
 
 def test_banners_that_are_not_profile_tables_open_no_profile():
     assert "op_profile" not in parse_benchmark_output(fixture("litert_build_instructions_cpu.txt"))
+
+
+
+# ----------------------------------------------------------------------------------------
+# 12. Pathological texts: every pattern runs in linear time (issue 25)
+# ----------------------------------------------------------------------------------------
+
+# Before issue 25 each text below kept the parser busy from over ten seconds to hours (patterns
+# that backtrack quadratically or worse); now each takes a few tenths of a second at most. They
+# are parsed in a fresh interpreter, killed after PATHOLOGICAL_TIMEOUT_S: `re` holds the GIL
+# while it matches, so a runaway match can be neither interrupted nor timed out in-process.
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PATHOLOGICAL_TIME_BOUND_S = 2.0
+PATHOLOGICAL_TIMEOUT_S = 10
+MB = 1_000_000
+NOTHING_FOUND = {**dict.fromkeys(RESULT_KEYS), "status": "failed",
+                 "reason": "no benchmark_model output found in the text"}
+PROFILE_RUN_ORDER = ("Operator-wise Profiling Info for Regular Benchmark Runs:\n"
+                     "============================== Run Order ==============================\n")
+
+PARSE_IN_A_FRESH_INTERPRETER = """\
+import json, sys, time
+sys.path.insert(0, sys.argv[1])
+from android_bench import parse
+text = sys.stdin.buffer.read().decode("utf-8")  # bytes: a text-mode stdin would rewrite "\\r"
+timed = {}
+for function in ("parse_benchmark_output", "parse_op_profile"):
+    start = time.perf_counter()
+    result = getattr(parse, function)(text)
+    timed[function] = {"seconds": time.perf_counter() - start, "result": result}
+print(json.dumps(timed))
+"""
+
+
+def parse_with_a_deadline(text):
+    """{function: {"seconds": ..., "result": ...}} for both public functions on `text`."""
+    try:
+        done = subprocess.run([sys.executable, "-c", PARSE_IN_A_FRESH_INTERPRETER, ROOT],
+                              input=text.encode("utf-8"), capture_output=True, check=False,
+                              timeout=PATHOLOGICAL_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"parsing did not finish in {PATHOLOGICAL_TIMEOUT_S} s (killed)")
+    assert done.returncode == 0, done.stderr.decode()
+    return json.loads(done.stdout)
+
+
+def assert_fast(timed):
+    for function, run in timed.items():
+        assert run["seconds"] < PATHOLOGICAL_TIME_BOUND_S, f"{function} took {run['seconds']:.1f} s"
+
+
+PATHOLOGICAL_TEXTS = {
+    # 1 MB of one character, no newline: the QNN summary's leading `\S+` was tried from every
+    # position of the word and reread the rest of it each time (100 kB of "x": 39 s).
+    **{f"1MB-of-{name}": char * MB for name, char in (
+        ("x", "x"), ("digits", "1"), ("colons", ":"), ("equals", "="), ("parens", "("),
+        ("brackets", "["), ("slashes", "/"), ("dots", "."))},
+    # a logcat prefix and then no tag: `\s+(?P<tag>[^:]*?)\s*:` split the spaces every way (cubic)
+    "logcat-threadtime-prefix-then-1MB-of-spaces": "11-24 10:00:00.123  4321  4321 I" + " " * MB,
+    "logcat-brief-prefix-then-1MB-of-spaces": "I/" + " " * MB,
+    # one summary's opening repeated: the lazy provider name read on to the line's end from each
+    "explicitly-applied-repeated": "Explicitly applied " * (MB // 19),
+    "though-repeated": "Though " * (MB // 7),
+    # a 200 kB line that is almost the QNN summary ("partition" for "partitions")
+    "qnn-summary-near-miss-200kB":
+        "TfLiteQnnDelegate" + "x" * 200_000 + " delegate: 357 nodes delegated out of 357 nodes with 1 partition",
+    # a banner's rule that ends in something else: the banner regex was cubic in its length
+    "banner-rule-then-x": "=" * 200_000 + "x",
+    # profile tables: a header of unclosed brackets, a row with 1 MB of spaces before its one
+    # number (the header asks for two), a header of 100k columns
+    "profile-header-of-unclosed-brackets": PROFILE_RUN_ORDER + "\t[node type]" + "[" * MB,
+    "profile-row-with-1MB-of-spaces":
+        PROFILE_RUN_ORDER + "\t[node type]\t[first]\t[avg ms]\nGELU" + " " * MB + "1.5",
+    "profile-header-of-100k-columns":
+        PROFILE_RUN_ORDER + "\t[node type]" + "\t[c]" * 100_000 + "\nGELU" + "\t1" * 100_000,
+    # carriage returns with no newline: `\r+\n` was retried from each of them
+    "200k-carriage-returns": "\r" * 200_000 + "x",
+}
+
+
+@pytest.mark.parametrize("text", PATHOLOGICAL_TEXTS.values(), ids=PATHOLOGICAL_TEXTS.keys())
+def test_pathological_text_finds_nothing_in_linear_time(text):
+    timed = parse_with_a_deadline(text)
+    assert timed["parse_benchmark_output"]["result"] == NOTHING_FOUND
+    assert timed["parse_op_profile"]["result"] == []
+    assert_fast(timed)
+
+
+# A near miss of each pattern that searches a whole line, each repeated over a 100 kB line.
+NEAR_MISSES = (
+    "Replacing 1 out of 2 node(s) with delegate (x) node, yielding partitions ",
+    "Explicitly applied ", "Though ", "x delegate: 1 nodes delegated out of 2 nodes with partitions ",
+    "Inference timings in us ", "Memory footprint delta from the start of the tool (MB): init=1 overall=x ",
+    "Overall peak memory footprint (MB) via periodic monitoring: x ", "Overall max resident set size = 1 GB ",
+    "Running benchmark for x ", "Initialized session in x ", "Inference (avg): x ", "Overall footprint: x ",
+    "[a.h:x] ", "I0000 x ", "Operator-wise Profiling Info for Regular Benchmark Run ", "===== Run Order ==== ",
+)
+
+
+def test_near_misses_of_every_pattern_find_nothing_in_linear_time():
+    text = "\n".join(near_miss * (100_000 // len(near_miss)) for near_miss in NEAR_MISSES)
+    timed = parse_with_a_deadline(text)
+    assert timed["parse_benchmark_output"]["result"] == NOTHING_FOUND
+    assert timed["parse_op_profile"]["result"] == []
+    assert_fast(timed)
+
+
+def test_op_name_with_1MB_of_spaces_is_read_whole_in_linear_time():
+    # The lazy name before the final `\s*$` reread the rest of the run of spaces from each
+    # space in it (quadratic); the row is still read, its name whole.
+    name = "gelu" + " " * MB + "x"
+    timed = parse_with_a_deadline(PROFILE_RUN_ORDER + "\t[node type]\t[first]\t[Name]\nGELU\t1.5\t" + name)
+    rows = [{"section": "regular", "graph": "primary", "table": "run_order", "node_type": "GELU",
+             "first_ms": 1.5, "name": name}]
+    assert timed["parse_op_profile"]["result"] == rows
+    assert timed["parse_benchmark_output"]["result"] == {**NOTHING_FOUND, "op_profile": rows}
+    assert_fast(timed)
