@@ -30,6 +30,11 @@ import re
 from android_bench.commands import summary
 
 DEFAULT_TIMEOUT = 300.0  # seconds per benchmark run (and per push)
+# A run or push that lasts a day has hung: a longer limit measures nothing more, and past about
+# 9e9 s Python cannot wait at all (`subprocess` ends in OverflowError).
+MAX_TIMEOUT = 24 * 3600
+# benchmark_model reads --num_threads, --num_runs and --warmup_runs as C++ int32 flags.
+MAX_INT_FLAG = 2**31 - 1
 
 # The flags of each delegate (tensorflow/lite/tools/delegates/*_delegate_provider.cc, README.md
 # "TFLite delegate parameters"):

@@ -8,8 +8,14 @@ MediaPipe Tasks (`.venv-mediapipe`), both made by `make test`, on the same
 images, resized and center-cropped as every tool does; the Keras model (with
 the softmax the files have) scores the same crops. Per file and client: the
 top-1 agreement with Keras, the largest probability difference, and with one
-folder per class the top-1 of both. A client that refuses a file gets its
-message in the table. `--csv FILE` also writes the rows for machines.
+folder per class the top-1 of both. Class folders are matched to the model's
+class names (those a trained .keras records, else those of the first file's
+metadata, else ImageNet's for --model); folders of which only some are class
+names are refused. A client that refuses a file gets its message in the table.
+`--csv FILE` also writes the rows for machines.
+
+Every flag and path is checked before TensorFlow starts; an expected failure is
+one line `android_bench/clients.py: error: ...` and exit code 2.
 """
 
 import argparse
@@ -18,32 +24,47 @@ import sys
 
 import numpy as np
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if ROOT not in sys.path:  # run as a script from anywhere
-    sys.path.insert(0, ROOT)
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-from swiftformer_keras import calibration as calib_lib  # noqa: E402
-from swiftformer_keras import cli, conversion, export  # noqa: E402
-from swiftformer_keras.android_clients import CLIENTS, center_crops, classify_in_client, client_python  # noqa: E402
-from swiftformer_keras.files import write_csv_atomically  # noqa: E402
-from swiftformer_keras.imagenet_utils import preprocess_input, resolve_crop_pct  # noqa: E402
+from swiftformer_keras import calibration as calib_lib
+from swiftformer_keras import cli
+from swiftformer_keras.android_clients import CLIENTS, center_crops, classify_in_client, client_python
+from swiftformer_keras.architecture import VARIANTS
+from swiftformer_keras.files import check_output_paths, write_csv_atomically
+from swiftformer_keras.imagenet_utils import (
+    imagenet_class_index,
+    preprocess_input,
+    recorded_class_names,
+    resolve_crop_pct,
+)
+from swiftformer_keras.tflite_metadata import read_metadata
 
 PROG = "android_bench/clients.py"
 COLUMNS = ("file", "client", "version", "images", "top1_agreement", "max_prob_diff", "keras_top1", "file_top1", "error")
+NAMED_WEIGHTS = ("imagenet", "random")
 
 
 def _sample(folder, count):
-    """Up to `count` images of `folder`, evenly spread over its sorted list, and their class
-    indices when it has one folder per class (sorted names, as training numbers them)."""
+    """Up to `count` images of `folder`, evenly spread over its sorted list."""
     paths, _ = calib_lib.find_images(folder)
-    paths = [paths[i] for i in np.linspace(0, len(paths) - 1, min(count, len(paths))).round().astype(int)]
-    classes = sorted(e.name for e in os.scandir(folder) if e.is_dir() and not e.name.startswith("."))
-    labels = [os.path.relpath(p, folder).split(os.sep)[0] for p in paths]
-    if classes and all(label in classes for label in labels):
-        return paths, np.array([classes.index(label) for label in labels])
-    return paths, None
+    return [paths[i] for i in np.linspace(0, len(paths) - 1, min(count, len(paths))).round().astype(int)]
+
+
+def _class_names(args):
+    """The model's class names, in class order, or None: those a trained --keras-model records,
+    else those the first file's metadata carries, else ImageNet's for a --model variant."""
+    if args.keras_model:
+        names = recorded_class_names(args.keras_model)
+        if names:
+            return names
+    try:
+        labels = ((read_metadata(args.files[0]) or {}).get("output") or {}).get("labels")
+    except ValueError:  # not a file the clients can read: its row in the table says so
+        labels = None
+    if labels:
+        return list(labels)
+    if args.model:
+        index = imagenet_class_index()  # as export.imagenet_labels, without starting TensorFlow
+        return [index[i][1] for i in range(len(index))]
+    return None
 
 
 def compare_clients(model, files, paths, size, crop_pct, labels=None, clients=CLIENTS):
@@ -84,11 +105,11 @@ def main(argv=None):
     return cli.run(_main, argv, prog=PROG)
 
 
-def _main(argv):
-    parser = argparse.ArgumentParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def _parse_args(argv):
+    parser = cli.ArgumentParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--keras-model", help="the .keras file the .tflite files were converted from")
-    source.add_argument("--model", type=str.upper, help="a variant, with --weights")
+    source.add_argument("--model", type=str.upper, help=f"a variant ({', '.join(VARIANTS)}), with --weights")
     parser.add_argument("--weights", default="imagenet", help="imagenet | random | PATH (with --model)")
     parser.add_argument("--files", nargs="+", required=True, help=".tflite files with metadata")
     parser.add_argument("--images", required=True, help="a folder of photos (one folder per class: top-1 too)")
@@ -96,14 +117,49 @@ def _main(argv):
     parser.add_argument("--crop-pct", type=cli.number(float, above=0, maximum=1), default=None)
     parser.add_argument("--csv", help="also write the rows here")
     args = parser.parse_args(argv)
+    if args.model and args.model not in VARIANTS:
+        parser.error(f"unknown --model {args.model!r}; use one of {', '.join(VARIANTS)}")
+    return args
+
+
+def _check_paths(args):
+    """Refuses missing inputs and a --csv that cannot be written or would replace an input."""
     for file in args.files:
         if not os.path.isfile(file):
             raise ValueError(f"--files: {file!r} does not exist.")
+    if args.keras_model and not os.path.isfile(args.keras_model):
+        raise ValueError(f"--keras-model {args.keras_model!r} does not exist; give a .keras file.")
+    weights = args.weights if args.model and args.weights not in NAMED_WEIGHTS else None
+    if weights and not os.path.isfile(weights):
+        raise ValueError(f"--weights {weights!r} does not exist; give imagenet, random or a weights file.")
+    inputs = [("--files", file) for file in args.files]
+    inputs += [("--images", args.images), ("--keras-model", args.keras_model), ("--weights", weights)]
+    check_output_paths(("--csv", args.csv), inputs=inputs)
+
+
+def _softmax_model(args):
+    """The Keras model with the softmax the files have, and its input size."""
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")  # the backend the files were converted on
+    with cli.quiet_startup():
+        # TensorFlow starts only now, every flag checked: --help and bad input answer at once.
+        from swiftformer_keras import conversion, export
+    logits_model, size = conversion.load_keras_model(args.model or "S", args.keras_model, args.weights)
+    return export.with_classifier_activation(logits_model, "softmax"), size
+
+
+def _main(argv):
+    args = _parse_args(argv)
+    _check_paths(args)
+    paths = _sample(args.images, args.num)
+    names = _class_names(args)
+    # Class folders matched by name now: folders only some of which are class names are refused
+    # before the model loads.
+    labels = calib_lib.class_labels(paths, args.images, names, len(names) if names else None)
     for client in CLIENTS:
         client_python(client)  # a missing environment fails before the model loads
-    logits_model, size = conversion.load_keras_model(args.model or "S", args.keras_model, args.weights)
-    model = export.with_classifier_activation(logits_model, "softmax")
-    paths, labels = _sample(args.images, args.num)
+    model, size = _softmax_model(args)
+    if names is None:  # unnamed classes: folders are numbered if there is one per class of the model
+        labels = calib_lib.class_labels(paths, args.images, None, model.outputs[0].shape[-1])
     rows = compare_clients(model, args.files, paths, size, resolve_crop_pct(args.crop_pct, args.keras_model), labels)
     print(markdown(rows))
     if args.csv:

@@ -32,31 +32,36 @@ their XNNPACK delegate partitions and the ops left outside them. The PyTorch sid
 (the reference, its weights and exports) is android_bench/torch_reference.py;
 litert-torch runs android_bench/litert_torch_export.py, ExecuTorch
 android_bench/executorch_export.py.
+
+Every flag, the input files and folders and the outputs (none may be an input or lie
+inside an input folder) are checked before TensorFlow and PyTorch start; an expected
+failure is one line `android_bench/compare.py: error: ...` and exit code 2.
 """
 
 import argparse
 import functools
 import os
+import shutil
 import sys
 import tempfile
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if ROOT not in sys.path:
+if ROOT not in sys.path:  # run as a script from anywhere: android_bench is not an installed package
     sys.path.insert(0, ROOT)
 
-import keras  # noqa: E402
+# Only light modules here: TensorFlow and PyTorch load in the functions that use them, after
+# `_main` has checked every flag, so that --help and bad input answer at once.
 import numpy as np  # noqa: E402
 
 from android_bench import executorch_export, torch_reference  # noqa: E402
-from swiftformer_keras import calibration, checkpoints, cli, files, interpreter, plots, weights  # noqa: E402
-from swiftformer_keras.conversion import load_eval_set, load_keras_model  # noqa: E402
-from swiftformer_keras.export import export_tflite, tflite_ops, tflite_runner  # noqa: E402
-from swiftformer_keras.imagenet_utils import resolve_crop_pct  # noqa: E402
-from swiftformer_keras.model import VARIANTS, SwiftFormer  # noqa: E402
+from swiftformer_keras import calibration, checkpoints, cli, files, interpreter, plots  # noqa: E402
+from swiftformer_keras.architecture import MIN_INPUT_SIZE, VARIANTS, check_image_size  # noqa: E402
+from swiftformer_keras.imagenet_utils import recorded_class_names, resolve_crop_pct  # noqa: E402
+from swiftformer_keras.tflite_predictor import tflite_runner  # noqa: E402
 
+PROG = "android_bench/compare.py"
 OURS_FP32, OURS_INT8 = "ours TFLite fp32", "ours TFLite int8"
 ORT_FP32, ORT_INT8 = "ONNX Runtime fp32", "ONNX Runtime int8 (QDQ)"
 TORCH, LITERT_TORCH = "PyTorch eager", "litert-torch TFLite fp32"
@@ -83,6 +88,7 @@ class Shared:
 
 def random_weights(variant, folder, size):
     """`Shared` seeded random weights of `variant`, made in PyTorch and converted to Keras."""
+    from swiftformer_keras.model import SwiftFormer  # TensorFlow: see the imports at the top
 
     spec = VARIANTS[variant]
     reference = torch_reference.random_reference(spec["depths"], spec["widths"])
@@ -94,6 +100,10 @@ def random_weights(variant, folder, size):
 def reference_from_keras(model):
     """`(reference, (depths, widths, classes, attention))`: the PyTorch reference holding the
     weights of a Keras SwiftFormer classifier (e.g. a trained one)."""
+    import keras  # TensorFlow: see the imports at the top
+
+    from swiftformer_keras import weights
+
     state = {v.path: keras.ops.convert_to_numpy(v) for v in model.weights}
     if "classifier/head/kernel" not in state:
         raise ValueError("The Keras model has no classifier head; compare.py needs a full classification model.")
@@ -124,6 +134,7 @@ class Route:
 
 
 def _tflite_route(name, path, threads):
+    from swiftformer_keras.export import tflite_ops  # TensorFlow: see the imports at the top
 
     predict = tflite_runner(path, num_threads=threads)
     ops = tflite_ops(path)
@@ -160,6 +171,7 @@ class _Calibration:
 
 def build_routes(name, shared, calib, folder, threads, size, litert_torch_python=None, executorch="all"):
     """Every route of one model, all on the `Shared` weights; `executorch`: a key of EXECUTORCH_ROUTES."""
+    from swiftformer_keras.export import export_tflite  # TensorFlow: see the imports at the top
 
     routes = [Route(TORCH, torch_reference.predictor(shared.reference, threads))]
     fp32 = export_tflite(shared.model, os.path.join(folder, f"{name}_fp32.tflite"))
@@ -261,6 +273,8 @@ def compare_model(name, shared, calib, folder, threads, runs, warmup, size, lite
     """The rows of one model: every route timed, and its logits checked against PyTorch's
     on `evaluation` `(images, labels or None)` (with labels, also scored), else on four
     calibration images."""
+    cli.check_number("runs", runs, minimum=1, integer=True)  # before the exports: no timing is no row
+    cli.check_number("warmup", warmup, minimum=0, integer=True)
     routes = build_routes(name, shared, calib, folder, threads, size, litert_torch_python, executorch)
     probe, labels = evaluation if evaluation is not None else (calib[:4], None)
     times = time_interleaved(routes, calib[:1], runs, warmup)
@@ -369,42 +383,85 @@ def plot(rows, path):
 
 def main(argv=None):
     """The command line; every expected failure is one line on stderr and exit code 2."""
-    return cli.run(_main, sys.argv[1:] if argv is None else argv, prog="android_bench/compare.py")
+    return cli.run(_main, sys.argv[1:] if argv is None else argv, prog=PROG)
 
 
-def _main(argv):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--variants", nargs="+", help="XS S L1 L3 (the default: all) with seeded random weights")
+def _parse_args(argv):
+    parser = cli.ArgumentParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    count = cli.number(int, minimum=1)
+    parser.add_argument("--variants", nargs="+", type=str.upper,
+                        help="XS S L1 L3 (the default: all) with seeded random weights")
     parser.add_argument("--keras-model", help="a trained SwiftFormer .keras file instead of --variants: its "
                         "weights are exported into the PyTorch reference, so every route runs them")
-    parser.add_argument("--calib-dir", required=True, help="real photos for int8 calibration (both int8 routes)")
-    parser.add_argument("--num-calib", type=int, default=64)
+    # Required, checked below: a mistyped flag is then reported as such rather than as --calib-dir missing.
+    parser.add_argument("--calib-dir", help="real photos for int8 calibration (both int8 routes); required")
+    parser.add_argument("--num-calib", type=count, default=64)
     parser.add_argument("--eval-dir", help="labelled images (one folder per class of the model) on which every "
                         "route is scored: top-1 and agreement with PyTorch")
-    parser.add_argument("--num-eval", type=int, default=1000)
+    parser.add_argument("--num-eval", type=count, default=1000)
     parser.add_argument("--crop-pct", type=cli.number(float, above=0, maximum=1), default=None,
                         help="center-crop fraction of the preprocessing (default: the one a --keras-model "
                         "trained by the project records, else ImageNet's 0.875)")
-    parser.add_argument("--input-size", type=int, nargs=2, metavar=("H", "W"),
-                        help="default: the --keras-model's own size, else 224 224")
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--runs", type=int, default=50)
-    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--input-size", type=cli.number(int, minimum=MIN_INPUT_SIZE), nargs=2, metavar=("H", "W"),
+                        help="multiples of 32; default: the --keras-model's own size, else 224 224")
+    # The runtimes take the thread count as a C++ int.
+    parser.add_argument("--threads", type=cli.number(int, minimum=1, maximum=2**31 - 1), default=2)
+    parser.add_argument("--runs", type=count, default=50)
+    parser.add_argument("--warmup", type=cli.number(int, minimum=0), default=5)
     parser.add_argument("--output-dir", default="compare_results")
     parser.add_argument("--litert-torch-python", help="a Python interpreter with litert-torch, transformers "
                         "and safetensors installed (kept apart from this environment)")
     parser.add_argument("--executorch", choices=list(EXECUTORCH_ROUTES), default="all",
                         help="ExecuTorch routes: all four, the two fp32 ones (int8 lowering takes minutes), or none")
     args = parser.parse_args(argv)
-    args.crop_pct = resolve_crop_pct(args.crop_pct, args.keras_model)
-
+    if args.calib_dir is None:
+        parser.error("the following arguments are required: --calib-dir")
     if args.keras_model and args.variants:
         parser.error("give --variants (random weights) or --keras-model (trained weights), not both")
-    variants = args.variants or list(VARIANTS)
-    unknown = [v for v in variants if v not in VARIANTS]
+    unknown = [v for v in args.variants or () if v not in VARIANTS]
     if unknown:
         parser.error(f"unknown variants {unknown}; use {', '.join(VARIANTS)}")
-    files.check_output_folder("--output-dir", args.output_dir)
+    return args
+
+
+def _check_inputs(args):
+    """Refuses, before any model is built, what would fail later: missing files and folders,
+    unusable sizes, and outputs that would land on or inside an input. Returns the output
+    files, `{"compare.json": path, ...}`."""
+    if args.input_size is not None:
+        try:
+            args.input_size = check_image_size(tuple(args.input_size))
+        except ValueError as error:
+            raise ValueError(f"--input-size: {error}") from None
+    if args.keras_model is not None and not os.path.isfile(args.keras_model):
+        raise ValueError(f"--keras-model {args.keras_model!r} does not exist; give a .keras file.")
+    calibration.find_images(args.calib_dir)
+    if args.eval_dir is not None:
+        paths, _ = calibration.find_images(args.eval_dir)
+        # Folders that are partly the model's class names: refused now, not after the exports.
+        calibration.class_labels(paths, args.eval_dir, args.class_names)
+    if args.litert_torch_python is not None and shutil.which(args.litert_torch_python) is None:
+        raise ValueError(f"--litert-torch-python {args.litert_torch_python!r} is not an executable; give the "
+                         "python of an environment with litert-torch, transformers and safetensors.")
+    inputs = [("--calib-dir", args.calib_dir), ("--eval-dir", args.eval_dir), ("--keras-model", args.keras_model)]
+    files.check_output_folder("--output-dir", args.output_dir, inputs=inputs)
+    outputs = {name: os.path.join(args.output_dir, name) for name in ("compare.json", "compare.csv", "compare.png")}
+    files.check_output_paths(*((f"--output-dir's {name}", path) for name, path in outputs.items()), inputs=inputs)
+    return outputs
+
+
+def _main(argv):
+    args = _parse_args(argv)
+    args.crop_pct = resolve_crop_pct(args.crop_pct, args.keras_model)
+    # A trained model's class names match --eval-dir's folders by name (None: numbered).
+    args.class_names = recorded_class_names(args.keras_model) if args.keras_model else None
+    outputs = _check_inputs(args)
+    with cli.quiet_startup():
+        # TensorFlow and PyTorch start only now, every flag checked: --help and bad input answer at once.
+        import transformers  # noqa: F401  (PyTorch, and torchao, which logs as it loads)
+
+        from swiftformer_keras.conversion import load_eval_set
+    variants = args.variants or list(VARIANTS)
     rows = []
     # Working files go to the temporary folder, named and swept like every partial.
     with files.partial_folder(os.path.join(tempfile.gettempdir(), "swiftformer_compare")) as folder:
@@ -417,9 +474,9 @@ def _main(argv):
             calib = calib_by_size[size]
             evaluation = None
             if args.eval_dir:
-
                 images, labels, _ = load_eval_set(
-                    args.eval_dir, args.num_eval, size, args.crop_pct, shared.architecture[2]
+                    args.eval_dir, args.num_eval, size, args.crop_pct, shared.architecture[2],
+                    class_names=args.class_names,
                 )
                 evaluation = (images, labels)
             rows += compare_model(name, shared, calib, folder, args.threads, args.runs, args.warmup, size,
@@ -433,16 +490,21 @@ def _main(argv):
     result = {"command": " ".join(["python android_bench/compare.py", *argv]), "threads": args.threads,
               "runs": args.runs, "rows": rows, "ratios": measured, "targets": speed_checks(measured)}
 
-    files.write_json_atomically(os.path.join(args.output_dir, "compare.json"), result)
-    files.write_csv_atomically(os.path.join(args.output_dir, "compare.csv"), rows)
-    plot(rows, os.path.join(args.output_dir, "compare.png"))
+    files.write_json_atomically(outputs["compare.json"], result)
+    files.write_csv_atomically(outputs["compare.csv"], rows)
+    plot(rows, outputs["compare.png"])
     print(f"\nwrote {args.output_dir}/compare.json, .csv, .png")
     return 0
 
 
 def _models(args, variants, folder):
-    """Yields `(name, Shared, (height, width))` for each model to compare, as the arguments ask."""
+    """Yields `(name, Shared, (height, width))` for each model to compare, as the arguments ask.
+
+    A --keras-model's logits are compared: `load_keras_model` removes a softmax at its end, as
+    every other route gives logits.
+    """
     if args.keras_model:
+        from swiftformer_keras.conversion import load_keras_model  # TensorFlow: see the imports at the top
 
         model, size = load_keras_model(keras_model=args.keras_model, input_size=args.input_size)
         shared = keras_weights(model, folder)

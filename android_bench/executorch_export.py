@@ -21,6 +21,10 @@ phone. compare.py times its programs beside ours, in two export forms:
 fp32 programs, or int8 through PT2E with the XNNPACK quantizer (symmetric, per-channel
 weights), calibrated on the images given. Lowering takes seconds (fp32) to minutes (int8
 at 224x224); torchao prints harmless warnings on import.
+
+Flags, the weights file and the calibration images are checked before PyTorch starts,
+weights of another architecture before the export; an expected failure is one line
+`android_bench/executorch_export.py: error: ...` and exit code 2.
 """
 
 import argparse
@@ -31,12 +35,13 @@ import os
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if ROOT not in sys.path:  # run as a script from anywhere
+if ROOT not in sys.path:  # run as a script from anywhere: android_bench is not an installed package
     sys.path.insert(0, ROOT)
 
 from android_bench import torch_reference  # noqa: E402
 from swiftformer_keras import cli, files  # noqa: E402
 
+PROG = "android_bench/executorch_export.py"
 EPSILON = 1e-12  # F.normalize's: v / max(|v|, eps) == v * rsqrt(max(|v|^2, eps^2))
 
 
@@ -199,24 +204,51 @@ def runner(buffer, threads):
     return run
 
 
+def load_calibration(path, size):
+    """The calibration images of the .npy file `path`: float NHWC images of `size` (height, width).
+
+    Raises:
+        ValueError: not a .npy file, or not such images (what it holds, and what is needed).
+    """
+    import numpy as np
+
+    try:
+        images = np.load(path)
+    except (OSError, ValueError) as error:  # missing, or not a .npy file (refused as a pickle)
+        raise ValueError(f"--calibration {path!r} cannot be read as a .npy array ({cli.one_line(error)}); "
+                         "save the preprocessed images with numpy.save.") from None
+    wanted = (*size, 3)
+    if images.ndim != 4 or images.shape[1:] != wanted or not len(images) or images.dtype.kind != "f":
+        raise ValueError(f"--calibration {path!r} holds {images.dtype} of shape {images.shape}; it needs float "
+                         f"images of shape (N, {', '.join(map(str, wanted))}), N >= 1, for --input-size "
+                         f"{size[0]} {size[1]}.")
+    return images
+
+
 def main(argv=None):
     """The command line; an expected failure (a missing file, say) is one line on stderr and exit 2."""
-    return cli.run(_main, argv, prog="android_bench/executorch_export.py")
+    return cli.run(_main, argv, prog=PROG)
 
 
 def _main(argv):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = cli.ArgumentParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     torch_reference.add_reference_arguments(parser, "the .pte file to write")
     parser.add_argument("--rewrite", action="store_true", help="the rewritten attention (one XNNPACK partition)")
     parser.add_argument("--calibration", help="int8: a .npy of preprocessed NHWC float32 calibration images")
     args = parser.parse_args(argv)
+    torch_reference.check_reference_arguments(args, inputs=[("--calibration", args.calibration)])
+    calibration = load_calibration(args.calibration, args.input_size) if args.calibration else None
+    with cli.quiet_startup():
+        # PyTorch and ExecuTorch start only now, every flag checked: --help and bad input answer at once.
+        import transformers  # noqa: F401  (it imports torchao, which logs as it loads)
 
-    import numpy as np
-
-    files.check_output_paths(("--output", args.output))
+        try:
+            import executorch  # noqa: F401
+        except ImportError as error:
+            raise ImportError(f"executorch is not installed in this Python ({cli.one_line(error)}): "
+                              "pip install -r requirements-executorch.txt") from None
     model = torch_reference.load_reference(args.depths, args.widths, args.classes, args.attention, args.weights)
-    calibration = np.load(args.calibration) if args.calibration else None
-    program = export(model, args.input_size, args.rewrite, calibration)
+    program = export(model, tuple(args.input_size), args.rewrite, calibration)
     files.write_bytes_atomically(args.output, program.buffer)
     print(json.dumps(program.summary()))
     return 0

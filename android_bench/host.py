@@ -14,7 +14,8 @@ the one used and its version ("litert 2.3.0"). A runtime this Python lacks is
 one line and exit code 2: run the script with the Python of an environment that
 has it (`make runtimes`).
 
-An --output-dir that cannot be written is refused before any run; host.csv or
+Bad flags, and an --output-dir that cannot be written or whose host.csv / host.json would
+replace a model, are refused before any run, in one line and exit code 2; host.csv or
 host.json that cannot be written (a full disk) ends, after the table was
 printed, in one line `android_bench/host.py: error: ...` and exit code 2.
 """
@@ -31,12 +32,12 @@ import time
 import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if ROOT not in sys.path:  # run as a script from anywhere
+if ROOT not in sys.path:  # run as a script from anywhere: android_bench is not an installed package
     sys.path.insert(0, ROOT)
 
 from android_bench import rows as rows_lib  # noqa: E402
 from swiftformer_keras import cli  # noqa: E402
-from swiftformer_keras.files import check_output_folder  # noqa: E402
+from swiftformer_keras.files import check_output_folder, check_output_paths  # noqa: E402
 from swiftformer_keras.interpreter import (  # noqa: E402
     RUNTIMES, count_partitions, cpu_name, make_interpreter, runtime_version, time_interleaved,
 )
@@ -45,6 +46,8 @@ PROG = "android_bench/host.py"
 
 DELEGATES = ("xnnpack", "none")
 CHILD_TIMEOUT_S = 600
+# The interpreter takes its thread count as a C++ int.
+MAX_THREADS = 2**31 - 1
 AUTOMATIC = "auto"  # the child's argument for runtime=None
 
 
@@ -124,21 +127,32 @@ def run_one(model, delegate, threads, runs, warmup, timeout=CHILD_TIMEOUT_S, run
 
 
 def run_matrix(models, delegates, threads, runs, warmup, progress=True, runtime=None):
+    """The rows of every (model, delegate, threads), each measured in a child process.
+
+    Raises:
+        ValueError: a run or thread count out of range (the same checks as the flags).
+        ImportError: `runtime` is not installed in this Python.
+    """
     from tqdm import tqdm
 
+    cli.check_number("runs", runs, minimum=1, integer=True)
+    cli.check_number("warmup", warmup, minimum=0, integer=True)
+    for count in threads:
+        cli.check_number("threads", count, minimum=1, maximum=MAX_THREADS, integer=True)
     runtime_label(runtime)  # a runtime this Python lacks: one ImportError before any run
     plan = [(m, d, t) for m in models for d in delegates for t in threads]
     return [run_one(m, d, t, runs, warmup, runtime=runtime)
             for m, d, t in tqdm(plan, desc="host benchmarks", disable=not progress)]
 
 
-def _positive_list(text, name):
+def _thread_counts(text):
     try:
         values = [int(v) for v in text.split(",")]
     except ValueError:
         values = []
-    if not values or min(values) < 1:
-        raise argparse.ArgumentTypeError(f"--{name} must be positive integers separated by commas, got {text!r}")
+    if not values or not all(0 < value <= MAX_THREADS for value in values):
+        raise argparse.ArgumentTypeError(
+            f"--threads must be positive integers up to {MAX_THREADS} separated by commas, got {text!r}")
     return values
 
 
@@ -154,14 +168,14 @@ def main(argv=None):
 
 
 def _main(argv):
-    parser = argparse.ArgumentParser(
+    parser = cli.ArgumentParser(
         prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--models", nargs="+", required=True)
-    parser.add_argument("--threads", default="1,2", type=lambda t: _positive_list(t, "threads"))
+    parser.add_argument("--models", nargs="+", required=True, help=".tflite files")
+    parser.add_argument("--threads", default="1,2", type=_thread_counts)
     parser.add_argument("--delegates", default="xnnpack,none")
-    parser.add_argument("--runs", type=int, default=50)
-    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--runs", type=cli.number(int, minimum=1), default=50)
+    parser.add_argument("--warmup", type=cli.number(int, minimum=0), default=5)
     parser.add_argument("--output-dir", default="android_bench_results")
     parser.add_argument("--runtime", choices=RUNTIMES, help="TFLite interpreter (default: the first installed)")
     args = parser.parse_args(argv)
@@ -169,15 +183,16 @@ def _main(argv):
     unknown = sorted(set(delegates) - set(DELEGATES))
     if unknown or not delegates:
         parser.error(f"unknown delegates {unknown}; the host has {', '.join(DELEGATES)}")
-    if args.runs < 1 or args.warmup < 0:
-        parser.error(f"--runs must be >= 1 and --warmup >= 0, got {args.runs} and {args.warmup}")
     runtime_label(args.runtime)  # a runtime this Python lacks: one line and exit 2 before any run
-    check_output_folder("--output-dir", args.output_dir)
+    inputs = [("--models", model) for model in args.models]
+    check_output_folder("--output-dir", args.output_dir, inputs=inputs)
+    csv_path, json_path = (os.path.join(args.output_dir, name) for name in ("host.csv", "host.json"))
+    check_output_paths(("--output-dir's host.csv", csv_path), ("--output-dir's host.json", json_path), inputs=inputs)
     table = run_matrix(args.models, delegates, args.threads, args.runs, args.warmup, runtime=args.runtime)
     print(rows_lib.markdown(table))
-    rows_lib.write_csv(table, os.path.join(args.output_dir, "host.csv"))
-    rows_lib.write_json(table, os.path.join(args.output_dir, "host.json"), command=" ".join(["android_bench/host.py", *argv]))
-    print(f"\nwrote {args.output_dir}/host.csv and host.json")
+    rows_lib.write_csv(table, csv_path)
+    rows_lib.write_json(table, json_path, command=" ".join(["android_bench/host.py", *argv]))
+    print(f"\nwrote {csv_path} and {json_path}")
     return 0
 
 

@@ -7,7 +7,12 @@
 compare.py runs this file with the interpreter given as --litert-torch-python: litert-torch
 pins packages (an older typing_extensions) that the project's environment should not take,
 so it lives in an environment of its own, which needs torch, transformers, safetensors and
-litert-torch and nothing of this project but android_bench/torch_reference.py.
+litert-torch, and of this project android_bench/torch_reference.py and the light modules of
+swiftformer_keras it imports (standard library and numpy), found beside this file.
+
+Flags and the weights file are checked before PyTorch starts, weights of another
+architecture before the conversion; an expected failure, a missing litert-torch among
+them, is one line `android_bench/litert_torch_export.py: error: ...` and exit code 2.
 """
 
 import argparse
@@ -15,15 +20,31 @@ import os
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if ROOT not in sys.path:  # run as a script by another interpreter, from anywhere
+if ROOT not in sys.path:  # run by another interpreter, which has not installed the project
     sys.path.insert(0, ROOT)
 
 from android_bench import torch_reference  # noqa: E402
+from swiftformer_keras import cli, files  # noqa: E402
+
+PROG = "android_bench/litert_torch_export.py"
+
+
+def _litert_torch():
+    """The litert_torch module, or an ImportError that says how to install it."""
+    try:
+        import litert_torch
+    except ImportError as error:
+        raise ImportError(
+            f"litert-torch is not installed in this Python ({sys.executable}: {cli.one_line(error)}); install it "
+            "in an environment of its own: python -m venv lt && lt/bin/pip install litert-torch transformers "
+            "safetensors, then run this file with lt/bin/python (compare.py: --litert-torch-python lt/bin/python)"
+        ) from None
+    return litert_torch
 
 
 def export(depths, widths, classes, attention, weights, output, size):
     """Writes the reference with `weights` as a TFLite file at `output`; input NCHW at `size`."""
-    import litert_torch
+    litert_torch = _litert_torch()
     import torch
 
     model = torch_reference.load_reference(depths, widths, classes, attention, weights)
@@ -36,15 +57,27 @@ def export(depths, widths, classes, attention, weights, output, size):
         def forward(self, pixels):
             return self.model(pixels).logits
 
-    litert_torch.convert(Logits(model).eval(), (torch.zeros(1, 3, *size),)).export(output)
+    converted = litert_torch.convert(Logits(model).eval(), (torch.zeros(1, 3, *size),))
+    # keep_name: the exporter sees a path ending in .tflite, and a failure leaves no partial file.
+    files.write_atomically(output, converted.export, keep_name=True)
     return output
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    """The command line; an expected failure is one line on stderr and exit code 2."""
+    return cli.run(_main, argv, prog=PROG)
+
+
+def _main(argv):
+    parser = cli.ArgumentParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     torch_reference.add_reference_arguments(parser, "the .tflite file to write")
     args = parser.parse_args(argv)
-    export(args.depths, args.widths, args.classes, args.attention, args.weights, args.output, args.input_size)
+    torch_reference.check_reference_arguments(args)
+    with cli.quiet_startup():
+        # PyTorch and litert-torch start only now, every flag checked: --help and bad input answer at once.
+        _litert_torch()
+        import transformers  # noqa: F401
+    export(args.depths, args.widths, args.classes, args.attention, args.weights, args.output, tuple(args.input_size))
     return 0
 
 

@@ -14,7 +14,9 @@ import sys
 from android_bench import adb as adb_lib
 from android_bench import commands
 from android_bench import rows as table
-from android_bench.benchmark_model import DEFAULT_TIMEOUT, DEFAULT_TOOL, benchmark_command, judge, log_stem
+from android_bench.benchmark_model import (
+    DEFAULT_TIMEOUT, DEFAULT_TOOL, MAX_INT_FLAG, MAX_TIMEOUT, benchmark_command, judge, log_stem,
+)
 from android_bench.parse import parse_benchmark_output as _parse
 from swiftformer_keras import cli
 from swiftformer_keras.files import write_json_atomically, write_text_atomically
@@ -129,7 +131,16 @@ def run_matrix(models, delegates, threads, binary, *, num_runs=50, warmup_runs=5
     phone's properties, ABI included, which the table has no column for) and "op_profiles" (the
     profile files written to `output_dir`). `tool` is the benchmark_model the binary is:
     "tflite" (TensorFlow Lite's) or "litert" (LiteRT's CompiledModel tool), whose flags differ.
+
+    Raises:
+        ValueError: a run count, thread count or `timeout` out of range (the same checks as
+            run.py's flags), before anything runs.
     """
+    cli.check_number("num_runs", num_runs, minimum=1, maximum=MAX_INT_FLAG, integer=True)
+    cli.check_number("warmup_runs", warmup_runs, minimum=0, maximum=MAX_INT_FLAG, integer=True)
+    for count in threads:
+        cli.check_number("threads", count, minimum=1, maximum=MAX_INT_FLAG, integer=True)
+    cli.check_number("timeout", timeout, above=0, maximum=MAX_TIMEOUT)
     details = {} if details is None else details
     details.setdefault("devices", [])
     options = dict(num_runs=num_runs, warmup_runs=warmup_runs, op_profiling=op_profiling,

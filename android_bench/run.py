@@ -23,7 +23,8 @@ status "failed" and the reason, and the rest of the matrix still runs. When noth
 measured at all (no phone attached, adb missing) every cell still gets its failed row, so the
 table has the same shape whatever happened and later tables can be compared cell by cell.
 The exit code is 0 whenever the table was written; 2, with one line on stderr, for bad
-arguments or an --output-dir that cannot be written (both found before any run), and for
+arguments (every flag, --timeout up to a day among them) or an --output-dir that cannot be written or
+would hold rows.csv / rows.json in place of a model or the binary (all found before any run), and for
 rows.csv / rows.json that could not be written (after the table was printed).
 
 Written to --output-dir: rows.csv and rows.json (atomically), logs/<run>.log (each run's raw
@@ -42,7 +43,7 @@ import re
 import shlex
 import sys
 
-if __package__ in (None, ""):  # run as `python android_bench/run.py`: make the repository importable
+if __package__ in (None, ""):  # run as `python android_bench/run.py`: android_bench is not an installed package
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from android_bench import rows as table  # noqa: E402
@@ -51,41 +52,51 @@ from android_bench.adb import (  # noqa: E402, F401
     ADB_TIMEOUT, REMOTE_BINARY, REMOTE_DIR, device_info, list_devices, parse_devices, parse_getprop, resolve_adb,
 )
 from android_bench.benchmark_model import (  # noqa: E402, F401
-    DEFAULT_TIMEOUT, DEFAULT_TOOL, DELEGATE_FLAGS, TOOL_DELEGATE_FLAGS, TOOLS, benchmark_command,
+    DEFAULT_TIMEOUT, DEFAULT_TOOL, DELEGATE_FLAGS, MAX_INT_FLAG, MAX_TIMEOUT, TOOL_DELEGATE_FLAGS, TOOLS,
+    benchmark_command,
 )
 from android_bench.commands import Result, run_command  # noqa: E402, F401
 from android_bench.matrix import _log, host_info, run_matrix  # noqa: E402, F401
 from swiftformer_keras import cli  # noqa: E402
-from swiftformer_keras.files import check_output_folder  # noqa: E402
+from swiftformer_keras.files import check_output_folder, check_output_paths  # noqa: E402
 
-
-class UsageError(ValueError):
-    """A bad command-line argument (exit code 2)."""
+PROG = "android_bench/run.py"
 
 
 def _csv_list(text, what):
     items = [item.strip() for item in text.split(",") if item.strip()]
     if not items:
-        raise UsageError(f"--{what} is empty")
+        raise argparse.ArgumentTypeError(f"--{what} is empty")
     return list(dict.fromkeys(items))  # drops repeats, keeps the order
 
 
+def _thread_counts(text):
+    counts = []
+    for item in _csv_list(text, "threads"):
+        if not re.fullmatch(r"[0-9]+", item) or not 0 < int(item) <= MAX_INT_FLAG:
+            raise argparse.ArgumentTypeError(
+                f"thread counts must be positive integers up to {MAX_INT_FLAG}, not {item!r}")
+        counts.append(int(item))
+    return counts
+
+
 def _parse_args(argv):
-    parser = argparse.ArgumentParser(prog="android_bench/run.py", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = cli.ArgumentParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", nargs="+", required=True, help=".tflite files")
-    parser.add_argument("--binary", help="benchmark_model built for the phone (or for this machine with --host)")
+    parser.add_argument("--binary", required=True,
+                        help="benchmark_model built for the phone (or for this machine with --host)")
     parser.add_argument("--tool", choices=TOOLS, default=DEFAULT_TOOL,
                         help="which benchmark_model --binary is: tflite (Interpreter) or litert (CompiledModel)")
     parser.add_argument("--delegates", help="comma-separated; tflite: " + ",".join(TOOL_DELEGATE_FLAGS["tflite"])
                         + " (the default), litert: " + ",".join(TOOL_DELEGATE_FLAGS["litert"]) + " (the default)")
-    parser.add_argument("--threads", default="1,4", help="comma-separated thread counts")
+    parser.add_argument("--threads", type=_thread_counts, default="1,4", help="comma-separated thread counts")
     parser.add_argument("--serial", nargs="+", action="extend", help="only these phones (default: every attached one)")
-    parser.add_argument("--num-runs", type=int, default=50)
-    parser.add_argument("--warmup-runs", type=int, default=5)
+    parser.add_argument("--num-runs", type=cli.number(int, minimum=1, maximum=MAX_INT_FLAG), default=50)
+    parser.add_argument("--warmup-runs", type=cli.number(int, minimum=0, maximum=MAX_INT_FLAG), default=5)
     parser.add_argument("--op-profiling", action="store_true", help="per-op timings (slows the runs down)")
     parser.add_argument("--cpu-mask", help="hex CPU mask for taskset, e.g. f0 (device-specific)")
-    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds per run")
+    parser.add_argument("--timeout", type=cli.number(float, above=0, maximum=MAX_TIMEOUT), default=DEFAULT_TIMEOUT,
+                        help="seconds per run (and per push)")
     parser.add_argument("--host", action="store_true", help="run --binary on this machine instead of phones")
     parser.add_argument("--output-dir", default=os.path.join("benchmark_results", "android"))
     parser.add_argument("--adb", default="adb", help="adb command or path")
@@ -94,33 +105,22 @@ def _parse_args(argv):
     known = TOOL_DELEGATE_FLAGS[args.tool]
     if args.delegates is None:  # every delegate the tool has
         args.delegates = ",".join(known)
-    delegates = [d.lower() for d in _csv_list(args.delegates, "delegates")]
+    try:
+        delegates = [d.lower() for d in _csv_list(args.delegates, "delegates")]
+    except argparse.ArgumentTypeError as error:
+        parser.error(str(error))
     unknown = [d for d in delegates if d not in known]
     if unknown:
-        raise UsageError(f"unknown delegate(s) {', '.join(unknown)}; choose from {', '.join(known)} "
-                         f"(--tool {args.tool})")
-    threads = []
-    for item in _csv_list(args.threads, "threads"):
-        if not re.fullmatch(r"[0-9]+", item) or int(item) <= 0:
-            raise UsageError(f"thread counts must be positive integers, not {item!r}")
-        threads.append(int(item))
-    if not args.binary:
-        raise UsageError("--binary (the benchmark_model executable) is required")
-    if args.num_runs <= 0:
-        raise UsageError(f"--num-runs must be positive, not {args.num_runs}")
-    if args.warmup_runs < 0:
-        raise UsageError(f"--warmup-runs must be 0 or more, not {args.warmup_runs}")
-    if not args.timeout > 0:
-        raise UsageError(f"--timeout must be positive, not {args.timeout:g}")
+        parser.error(f"unknown delegate(s) {', '.join(unknown)}; choose from {', '.join(known)} (--tool {args.tool})")
     if args.cpu_mask is not None and not re.fullmatch(r"(0x)?[0-9a-fA-F]*[1-9a-fA-F][0-9a-fA-F]*", args.cpu_mask):
-        raise UsageError(f"--cpu-mask must be a non-zero hex mask such as f0, not {args.cpu_mask!r}")
+        parser.error(f"--cpu-mask must be a non-zero hex mask such as f0, not {args.cpu_mask!r}")
     if args.host and args.serial:
-        raise UsageError("--serial picks phones; it has no meaning with --host")
+        parser.error("--serial picks phones; it has no meaning with --host")
     names = [os.path.basename(m) for m in args.models]
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:  # they would overwrite each other in /data/local/tmp and share table rows
-        raise UsageError(f"models with the same file name: {', '.join(repeated)}")
-    args.delegates, args.threads = delegates, threads
+        parser.error(f"models with the same file name: {', '.join(repeated)}")
+    args.delegates = delegates
     return args
 
 
@@ -129,7 +129,7 @@ def main(argv=None):
 
     An expected failure is one line `android_bench/run.py: error: ...` and exit code 2.
     """
-    return cli.run(_main, sys.argv[1:] if argv is None else list(argv), prog="android_bench/run.py")
+    return cli.run(_main, sys.argv[1:] if argv is None else list(argv), prog=PROG)
 
 
 def _main(argv):
@@ -137,7 +137,11 @@ def _main(argv):
         args = _parse_args(argv)
     except SystemExit as exit:  # argparse's own errors (already printed) and --help
         return exit.code if isinstance(exit.code, int) else 2
-    check_output_folder("--output-dir", args.output_dir)  # before the runs, which may take hours
+    # Before the runs, which may take hours; no output may overwrite a model or the binary.
+    inputs = [("--models", model) for model in args.models] + [("--binary", args.binary)]
+    check_output_folder("--output-dir", args.output_dir, inputs=inputs)
+    csv_path, json_path = (os.path.join(args.output_dir, name) for name in ("rows.csv", "rows.json"))
+    check_output_paths(("--output-dir's rows.csv", csv_path), ("--output-dir's rows.json", json_path), inputs=inputs)
 
     details = {}
     rows = run_matrix(
@@ -153,9 +157,9 @@ def _main(argv):
         "delegates": {d: list(flags[d]) for d in args.delegates}, "timeout_s": args.timeout,
         "cpu_mask": args.cpu_mask, "op_profiling": args.op_profiling, "host": args.host,
     }
-    csv_path = table.write_csv(rows, os.path.join(args.output_dir, "rows.csv"))
-    json_path = table.write_json(
-        rows, os.path.join(args.output_dir, "rows.json"),
+    table.write_csv(rows, csv_path)
+    table.write_json(
+        rows, json_path,
         command=shlex.join(["python", "android_bench/run.py", *argv]), settings=settings,
         devices=details.get("devices", []), op_profiles=details.get("op_profiles", []),
     )

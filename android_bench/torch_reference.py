@@ -7,10 +7,18 @@ swaps in the current official code's forward (Amshaker/SwiftFormer,
 randomiser of the tests, compare.py and the demo), the weights of a Keras SwiftFormer
 loaded into it, and its exports (safetensors for litert-torch, ONNX).
 
-Every import happens inside the functions, and `swiftformer` needs only torch and
-transformers: the separate interpreter that runs litert-torch (litert_torch_export.py)
-builds the very same reference from this module.
+PyTorch, transformers and safetensors are imported inside the functions, and `swiftformer`
+needs only torch and transformers: the separate interpreter that runs litert-torch
+(litert_torch_export.py) builds the very same reference from this module. At the top are
+only the project's light modules (the standard library and numpy), so that the export
+scripts check their flags before PyTorch starts.
 """
+
+import argparse
+import os
+
+from swiftformer_keras import cli, files
+from swiftformer_keras.architecture import INPUT_STRIDE
 
 ATTENTIONS = ("softmax", "l2")
 
@@ -99,28 +107,94 @@ def load_numpy_state(reference, state):
     return reference
 
 
-def _int_list(text):
-    return [int(value) for value in text.split(",")]
+def _stages(minimum):
+    """An argparse type: one whole number >= `minimum` per stage, comma-separated ("3,3,6,4")."""
+
+    def parse(text):
+        try:
+            values = [int(value) for value in text.split(",")]
+        except ValueError:
+            values = []
+        if len(values) != 4 or min(values) < minimum:
+            raise argparse.ArgumentTypeError(
+                f"must be 4 whole numbers >= {minimum} separated by commas (one per stage), got {text!r}")
+        return values
+
+    return parse
 
 
 def add_reference_arguments(parser, output_help):
     """The command-line flags of a script that exports the reference: its architecture, its
-    weights (a .safetensors state dict), the file to write and the input size."""
-    parser.add_argument("--depths", type=_int_list, required=True, help="blocks per stage, e.g. 3,3,6,4")
-    parser.add_argument("--widths", type=_int_list, required=True, help="channels per stage, e.g. 48,56,112,220")
-    parser.add_argument("--classes", type=int, default=1000)
+    weights (a .safetensors state dict), the file to write and the input size. Check them with
+    `check_reference_arguments` once parsed."""
+    parser.add_argument("--depths", type=_stages(1), required=True, help="blocks per stage, e.g. 3,3,6,4")
+    parser.add_argument("--widths", type=_stages(2), required=True, help="channels per stage, e.g. 48,56,112,220")
+    parser.add_argument("--classes", type=cli.number(int, minimum=1), default=1000)
     parser.add_argument("--attention", choices=ATTENTIONS, default="softmax")
     parser.add_argument("--weights", required=True, help="the reference's state dict, .safetensors")
     parser.add_argument("--output", required=True, help=output_help)
-    parser.add_argument("--input-size", type=int, nargs=2, metavar=("H", "W"), default=(224, 224))
+    # The network downsamples 32 times: a smaller image would leave its last stage only padding.
+    parser.add_argument("--input-size", type=cli.number(int, minimum=INPUT_STRIDE), nargs=2, metavar=("H", "W"),
+                        default=(224, 224))
     return parser
 
 
+def check_reference_arguments(args, inputs=()):
+    """Refuses, before PyTorch starts, the flags of `add_reference_arguments` that would fail
+    later: --weights that are not a .safetensors file, an --output that cannot be written or
+    would replace --weights or one of `inputs` (`(flag, path)` pairs)."""
+    if not os.path.isfile(args.weights):
+        raise ValueError(f"--weights {args.weights!r} does not exist; give the reference's .safetensors file.")
+    safetensors_shapes(args.weights)
+    files.check_output_paths(("--output", args.output), inputs=[("--weights", args.weights), *inputs])
+
+
+def safetensors_shapes(path):
+    """`{name: shape}` of the tensors in the .safetensors file `path`, read from its header alone.
+
+    Raises:
+        ValueError: `path` is not a .safetensors file.
+    """
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(path, framework="numpy") as file:
+            return {key: tuple(file.get_slice(key).get_shape()) for key in file.keys()}  # noqa: SIM118 (not a dict)
+    except SafetensorError as error:
+        raise ValueError(f"{os.fspath(path)!r} is not a .safetensors file ({cli.one_line(error)}); give the "
+                         "reference's state dict, as torch_reference.save_safetensors writes it.") from None
+
+
+def _misfit(found, wanted):
+    """What keeps tensors of shapes `found` (`{name: shape}`) from loading where `wanted` ones go, or None."""
+    missing = [name for name in wanted if name not in found]
+    unknown = [name for name in found if name not in wanted]
+    resized = [name for name in wanted if name in found and found[name] != wanted[name]]
+    problems = [f"{name} is {found[name]} in the file, {wanted[name]} in the model" for name in resized[:3]]
+    if missing:
+        problems.append(f"{len(missing)} tensors missing ({', '.join(missing[:3])}, ...)")
+    if unknown:
+        problems.append(f"{len(unknown)} tensors the model does not have ({', '.join(unknown[:3])}, ...)")
+    return "; ".join(problems) or None
+
+
 def load_reference(depths, widths, classes, attention, weights):
-    """A `swiftformer` holding the state dict of the .safetensors file `weights`."""
+    """A `swiftformer` holding the state dict of the .safetensors file `weights`.
+
+    Raises:
+        ValueError: `weights` is not a .safetensors file, or holds the weights of another
+            architecture (what differs, and the fix).
+    """
     from safetensors.torch import load_file
 
     model = swiftformer(depths, widths, classes, attention)
+    misfit = _misfit(safetensors_shapes(weights), {k: tuple(v.shape) for k, v in model.state_dict().items()})
+    if misfit:
+        raise ValueError(
+            f"The weights {os.fspath(weights)!r} are not those of a SwiftFormer with depths {list(depths)}, widths "
+            f"{list(widths)} and {classes} classes: {misfit}. Give the --depths, --widths and --classes they were "
+            "made for."
+        )
     model.load_state_dict(load_file(weights))
     return model
 

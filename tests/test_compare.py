@@ -1,14 +1,17 @@
 """android_bench/compare.py end to end on XS with few runs (speed ratios live in its output)."""
 
+import argparse
 import importlib.util
 import json
 import os
+import re
+import zipfile
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from android_bench import compare
+from android_bench import compare, torch_reference
 from swiftformer_keras.architecture import variant_name
 
 from conftest import TINY
@@ -127,3 +130,98 @@ def test_bad_arguments(tmp_path, capsys):
     assert compare.main(["--keras-model", str(tmp_path / "m.keras"), "--calib-dir", str(tmp_path),
                          "--output-dir", str(tmp_path)]) == 2
     assert "m.keras' does not exist" in capsys.readouterr().err
+
+
+# --- issue 25: every flag checked before any model is built, in one line --------------------------
+
+
+@pytest.fixture
+def no_models(monkeypatch):
+    """Fails the test if the (slow) model building starts: the refusal must come first."""
+    monkeypatch.setattr(compare, "_models", lambda *a, **k: pytest.fail("the models were built before the checks"))
+
+
+def _refused(args, capsys):
+    """The one error line of a refused run (exit 2 by `cli.run`, or by the parser's SystemExit)."""
+    try:
+        code = compare.main(args)
+    except SystemExit as exit_info:
+        code = exit_info.code
+    captured = capsys.readouterr()
+    assert code == 2 and captured.out == "" and captured.err.count("\n") == 1, captured
+    assert captured.err.startswith("android_bench/compare.py: error: ")
+    return captured.err.strip()
+
+
+@pytest.mark.parametrize("extra, message", [
+    # --runs 0 ended in an IndexError after minutes of exports.
+    (["--runs", "0"], "argument --runs: must be a whole number >= 1, got '0'"),
+    (["--warmup", "-1"], "argument --warmup: must be a whole number >= 0, got '-1'"),
+    (["--num-calib", "0"], "argument --num-calib: must be a whole number >= 1, got '0'"),
+    (["--num-eval", "0"], "argument --num-eval: must be a whole number >= 1, got '0'"),
+    (["--threads", "0"], "argument --threads: must be a whole number in [1, 2147483647], got '0'"),
+    (["--threads", "inf"], "argument --threads: must be a whole number in [1, 2147483647], got 'inf'"),
+    (["--crop-pct", "nan"], "argument --crop-pct: must be a number in (0, 1], got 'nan'"),
+    (["--input-size", "0", "0"], "argument --input-size: must be a whole number >= 64, got '0'"),
+    (["--input-size", "100", "100"], "--input-size: Image size (100, 100) is not supported"),
+    (["--litert-torch-python", "/nonexistent/python"], "--litert-torch-python '/nonexistent/python' is not"),
+    (["--keras-model", "absent.keras"], "--keras-model 'absent.keras' does not exist"),
+    (["--variantz", "XS"], "unrecognized arguments: --variantz XS; see --help"),
+])
+def test_bad_flags_are_one_line_before_any_model_is_built(extra, message, photos, tmp_path, capsys, no_models):
+    args = ["--calib-dir", str(photos), "--output-dir", str(tmp_path / "out"), *extra]
+    if "--keras-model" not in extra:
+        args = ["--variants", "XS", *args]
+    assert message in _refused(args, capsys)
+    assert not (tmp_path / "out").exists()
+
+
+def test_compare_model_refuses_zero_runs_before_the_exports(monkeypatch):
+    monkeypatch.setattr(compare, "build_routes", lambda *a, **k: pytest.fail("the exports started"))
+    with pytest.raises(ValueError, match=re.escape("runs must be a whole number >= 1, got 0")):
+        compare.compare_model("XS", None, np.zeros((1, 64, 64, 3), np.float32), "folder", 1, 0, 1, (64, 64))
+
+
+def test_outputs_inside_an_input_folder_are_refused(photos, tmp_path, capsys, no_models):
+    inside = photos / "results"
+    line = _refused(["--variants", "XS", "--calib-dir", str(photos), "--output-dir", str(inside)], capsys)
+    assert f"--output-dir '{inside}' lies inside the input folder --calib-dir" in line
+    assert not inside.exists()
+
+
+def test_eval_folders_partly_named_after_the_models_classes_are_refused(tmp_path, capsys, no_models):
+    from swiftformer_keras.imagenet_utils import record_model_facts
+
+    model = tmp_path / "trained.keras"
+    with zipfile.ZipFile(model, "w") as archive:  # only its record is read before the model loads
+        archive.writestr("placeholder", "")
+    record_model_facts(model, class_names=["airplane", "automobile", "cat"])
+    for folder in ("airplane", "kitten"):
+        (tmp_path / "eval" / folder).mkdir(parents=True)
+        Image.new("RGB", (8, 8)).save(tmp_path / "eval" / folder / "0.png")
+    line = _refused(["--keras-model", str(model), "--calib-dir", str(tmp_path / "eval"), "--eval-dir",
+                     str(tmp_path / "eval"), "--output-dir", str(tmp_path / "out")], capsys)
+    assert "The class folders ['kitten']" in line and "not class names of the model" in line
+
+
+def test_a_softmax_headed_keras_model_is_compared_by_its_logits(tmp_path):
+    """Its twin that ends in logits gives the same comparison: PyTorch's logits, not probabilities."""
+    from swiftformer_keras.model import SwiftFormer
+    from swiftformer_keras.testing import randomize_weights
+
+    logits = randomize_weights(SwiftFormer(TINY, classes=10, classifier_activation=None, input_shape=(64, 64, 3)))
+    softmax = SwiftFormer(TINY, classes=10, classifier_activation="softmax", input_shape=(64, 64, 3))
+    softmax.set_weights(logits.get_weights())
+    images = np.random.default_rng(0).normal(size=(2, 64, 64, 3)).astype("float32")
+    assert np.allclose(softmax.predict(images, verbose=0).sum(1), 1.0)  # the twin does end in a softmax
+    compared = {}
+    for name, model in (("logits", logits), ("softmax", softmax)):
+        model.save(tmp_path / f"{name}.keras")
+        args = argparse.Namespace(keras_model=str(tmp_path / f"{name}.keras"), input_size=None)
+        (tmp_path / name).mkdir()
+        ((_, shared, size),) = compare._models(args, [], str(tmp_path / name))
+        ours = shared.model.predict(images, verbose=0)
+        pytorch = torch_reference.predictor(shared.reference)(images)
+        assert size == (64, 64) and np.abs(ours - pytorch).max() < 1e-4, name
+        compared[name] = ours
+    np.testing.assert_array_equal(compared["softmax"], compared["logits"])

@@ -3,6 +3,7 @@
 import importlib.metadata
 import json
 import os
+import re
 import subprocess
 
 import pytest
@@ -49,6 +50,48 @@ def test_cli_writes_the_tables_and_refuses_bad_arguments(tmp_path, small_tflite,
             host.main(["--models", small_tflite, *bad])
         assert exit_info.value.code == 2
     assert "unknown delegates ['gpu']" in capsys.readouterr().err
+
+
+# --- issue 25: every flag checked before any run, in one line --------------------------------------
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--runs", "0"], "argument --runs: must be a whole number >= 1, got '0'"),
+    (["--runs", "inf"], "argument --runs: must be a whole number >= 1, got 'inf'"),
+    (["--warmup", "-1"], "argument --warmup: must be a whole number >= 0, got '-1'"),
+    (["--threads", "2147483648"], "--threads must be positive integers up to 2147483647"),
+    (["--delegates", ","], "unknown delegates []"),
+    (["--modelz", "m.tflite"], "unrecognized arguments: --modelz m.tflite"),
+])
+def test_bad_flags_are_one_line_before_any_run(extra, message, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(host, "run_matrix", lambda *a, **k: pytest.fail("the runs started"))
+    with pytest.raises(SystemExit) as exit_info:
+        host.main(["--models", "m.tflite", "--output-dir", str(tmp_path / "out"), *extra])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and err.count("\n") == 1
+    assert err.startswith("android_bench/host.py: error: ") and message in err and err.endswith("; see --help\n")
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_library_checks_the_counts_too(small_tflite, monkeypatch):
+    monkeypatch.setattr(host, "run_one", lambda *a, **k: pytest.fail("a run started"))
+    for runs, warmup, threads, message in ((0, 0, [1], "runs must be a whole number >= 1, got 0"),
+                                           (1, -1, [1], "warmup must be a whole number >= 0, got -1"),
+                                           (1, 0, [2**31], "threads must be a whole number in [1, 2147483647]")):
+        with pytest.raises(ValueError, match=re.escape(message)):
+            host.run_matrix([small_tflite], ["none"], threads, runs, warmup, progress=False)
+
+
+def test_an_output_that_is_an_input_is_refused_before_any_run(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(host, "run_matrix", lambda *a, **k: pytest.fail("the runs started"))
+    model = tmp_path / "host.csv"
+    model.write_bytes(b"TFL3")
+    assert host.main(["--models", str(model), "--output-dir", str(tmp_path)]) == 2
+    line = _error_line(capsys.readouterr().err)
+    assert f"--output-dir's host.csv '{model}' is the input --models '{model}'" in line
+    assert host.main(["--models", str(model), "--output-dir", str(model)]) == 2
+    assert f"--output-dir '{model}' is the input --models" in _error_line(capsys.readouterr().err)
+    assert model.read_bytes() == b"TFL3" and os.listdir(tmp_path) == ["host.csv"]
 
 
 # --- issue 10: unwritable and full output folders ---------------------------------------------------

@@ -323,6 +323,25 @@ def test_host_run_that_times_out(models, tmp_path):
     assert "STARTING!" in log  # what it printed before being killed is kept
 
 
+@pytest.mark.parametrize("options, message", [
+    # An infinite or huge timeout ended in OverflowError inside subprocess, after the first push.
+    ({"timeout": float("inf")}, "timeout must be a number in (0, 86400], got inf"),
+    ({"timeout": 1e300}, "timeout must be a number in (0, 86400], got 1e+300"),
+    ({"num_runs": 0}, "num_runs must be a whole number in [1, 2147483647], got 0"),
+    ({"warmup_runs": 2**31}, "warmup_runs must be a whole number in [0, 2147483647], got 2147483648"),
+    ({"threads": [1, 0]}, "threads must be a whole number in [1, 2147483647], got 0"),
+])
+def test_counts_and_timeouts_out_of_range_are_refused_before_any_run(options, message, models, fake_benchmark,
+                                                                      tmp_path, monkeypatch):
+    monkeypatch.setattr(commands, "run_command", lambda *a, **k: pytest.fail("a command ran"))
+    arguments = {"threads": [1], **options}
+    with pytest.raises(ValueError) as refused:
+        matrix.run_matrix(models, ["cpu"], arguments.pop("threads"), fake_benchmark, host=True,
+                          output_dir=str(tmp_path / "out"), log=_quiet, **arguments)
+    assert str(refused.value) == message + "."
+    assert not (tmp_path / "out").exists()
+
+
 def test_a_parser_that_raises_costs_only_its_row(models, fake_benchmark, monkeypatch):
     def broken(text):
         raise RuntimeError("boom")

@@ -230,30 +230,46 @@ def test_host_litert_tool_gets_the_litert_flags(models, fake_benchmark, tmp_path
     (["--delegates", "xnnpack,tpu"], "unknown delegate(s) tpu"),
     (["--tool", "litert", "--delegates", "nnapi"], "unknown delegate(s) nnapi; choose from xnnpack, gpu, npu (--tool litert)"),
     (["--tool", "onnx"], "invalid choice: 'onnx'"),
+    (["--delegates", ","], "--delegates is empty"),
     (["--threads", "0"], "positive integers"),
     (["--threads", "1,-2"], "positive integers"),
     (["--threads", "two"], "positive integers"),
-    (["--num-runs", "0"], "--num-runs must be positive"),
-    (["--warmup-runs", "-1"], "--warmup-runs"),
-    (["--timeout", "0"], "--timeout must be positive"),
+    (["--threads", "4294967296"], "positive integers up to 2147483647, not '4294967296'"),
+    (["--num-runs", "0"], "argument --num-runs: must be a whole number in [1, 2147483647], got '0'"),
+    (["--num-runs", "1e10"], "argument --num-runs: must be a whole number in [1, 2147483647], got '1e10'"),
+    (["--warmup-runs", "-1"], "argument --warmup-runs: must be a whole number in [0, 2147483647], got '-1'"),
+    (["--timeout", "0"], "argument --timeout: must be a number in (0, 86400], got '0'"),
+    # issue 25: inf, and a finite value too large for Python to wait on, ended in OverflowError.
+    (["--timeout", "inf"], "argument --timeout: must be a number in (0, 86400], got 'inf'"),
+    (["--timeout", "1e300"], "argument --timeout: must be a number in (0, 86400], got '1e300'"),
+    (["--timeout", "nan"], "argument --timeout: must be a number in (0, 86400], got 'nan'"),
     (["--cpu-mask", "zz"], "--cpu-mask"),
     (["--cpu-mask", "0"], "--cpu-mask"),
     (["--host", "--serial", "ABC"], "--serial"),
-    (["--num-runs", "many"], "invalid int value"),
+    (["--num-runs", "many"], "got 'many'"),
 ])
 def test_bad_arguments_exit_with_2(extra, message, tmp_path, capsys):
     out = tmp_path / "out"
-    code, _, err = _main(["--models", "a.tflite", "--binary", "bm", "--output-dir", str(out), *extra], capsys)
-    assert code == 2
-    assert message in err
+    code, printed, err = _main(["--models", "a.tflite", "--binary", "bm", "--output-dir", str(out), *extra], capsys)
+    assert code == 2 and printed == ""
+    (line,) = _error_lines(err)
+    assert message in line and line.endswith("; see --help") and err == line + "\n"
     assert not out.exists()
 
 
-def test_missing_binary_argument_and_repeated_model_names(capsys):
+def test_missing_arguments_and_repeated_model_names(capsys):
     code, _, err = _main(["--models", "a.tflite"], capsys)
-    assert code == 2 and "--binary" in err
+    assert code == 2 and "the following arguments are required: --binary" in err
+    code, _, err = _main(["--binary", "bm"], capsys)
+    assert code == 2 and "the following arguments are required: --models" in err
     code, _, err = _main(["--models", "x/a.tflite", "y/a.tflite", "--binary", "bm"], capsys)
     assert code == 2 and "same file name: a.tflite" in err
+
+
+def test_a_mistyped_flag_is_named_before_the_missing_ones(capsys):
+    code, _, err = _main(["--models", "a.tflite", "--binaries", "bm"], capsys)
+    assert code == 2
+    assert err == "android_bench/run.py: error: unrecognized arguments: --binaries bm; see --help\n"
 
 
 def test_script_entry_point_exits_2_on_a_bad_delegate(tmp_path):
@@ -290,3 +306,24 @@ def test_a_full_output_dir_ends_in_one_line(models, fake_benchmark, full_disk, c
     (line,) = _error_lines(err)
     assert "no space left on the device" in line and "rows.csv" in line
     assert [name for _, _, names in os.walk(full_disk) for name in names] == [".filler"]  # no partial left
+
+
+# --- outputs that would overwrite an input -----------------------------------------------------
+
+
+def test_an_output_that_is_an_input_is_refused_before_any_run(fake_benchmark, tmp_path, monkeypatch, capsys):
+    calls = tmp_path / "calls.jsonl"
+    monkeypatch.setenv("FAKE_BENCH_LOG", str(calls))
+    out = tmp_path / "out"
+    out.mkdir()
+    model = out / "rows.json"  # a model that rows.json would replace
+    model.write_bytes(b"TFL3" + bytes(60))
+    for output_dir, message in ((out, f"--output-dir's rows.json '{model}' is the input --models '{model}'"),
+                                (fake_benchmark, f"--output-dir '{fake_benchmark}' is the input --binary")):
+        code, printed, err = _main(["--host", "--models", str(model), "--binary", fake_benchmark, "--delegates", "cpu",
+                                    "--threads", "1", "--output-dir", str(output_dir)], capsys)
+        assert code == 2 and printed == ""
+        (line,) = _error_lines(err)
+        assert message in line
+    assert not calls.exists() and model.read_bytes() == b"TFL3" + bytes(60)
+    assert sorted(os.listdir(out)) == ["rows.json"]

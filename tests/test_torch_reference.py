@@ -45,3 +45,23 @@ def test_random_reference_is_seeded_and_has_a_trained_models_logit_spread():
     scales = [v for k, v in first.state_dict().items() if "layer_scale" in k]
     assert scales and all(float(v.min()) >= 0.5 for v in scales)  # none left at the 1e-5 default
     assert not first.training
+
+
+def test_weights_of_another_architecture_or_no_weights_file_are_one_clear_error(tmp_path):
+    """They ended in transformers' multi-line RuntimeError, or safetensors' own error type (issue 25)."""
+    tiny = ([1, 1, 1, 1], [16, 24, 32, 48])
+    weights = torch_reference.save_safetensors(torch_reference.swiftformer(*tiny, classes=10),
+                                               str(tmp_path / "w.safetensors"))
+    assert torch_reference.safetensors_shapes(weights)["head.weight"] == (10, 48)
+    with pytest.raises(ValueError, match=r"not those of a SwiftFormer with depths \[1, 1, 1, 1\], widths "
+                                         r"\[16, 24, 32, 48\] and 1000 classes: head.weight is \(10, 48\) in the "
+                                         r"file, \(1000, 48\) in the model"):
+        torch_reference.load_reference(*tiny, 1000, "softmax", weights)
+    with pytest.raises(ValueError, match=r"44 tensors missing \(swiftformer.encoder.network.4.blocks.0.*; 32 tensors "
+                                         r"the model does not have \(swiftformer.encoder.network.4.blocks.0.attn"):
+        torch_reference.load_reference([1, 1, 2, 1], tiny[1], 10, "softmax", weights)
+    garbage = tmp_path / "garbage.safetensors"
+    garbage.write_bytes(b"not a safetensors file")
+    with pytest.raises(ValueError, match="is not a .safetensors file"):
+        torch_reference.load_reference(*tiny, 10, "softmax", str(garbage))
+    assert torch_reference.load_reference(*tiny, 10, "l2", weights).config.num_labels == 10
