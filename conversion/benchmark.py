@@ -19,34 +19,48 @@ writes benchmark.json, benchmark.csv and benchmark.png to --output-dir.
 
 Weights do not change the latency of a float model; for int8 they change the
 calibrated ranges only, which does not change the kernels XNNPACK picks.
+
+The benchmark converts with TensorFlow, so it runs in .venv (a Python without
+TensorFlow, such as .venv-tflite-runtime's, is told so in one line);
+conversion/runtime_matrix.py times the files on tflite-runtime 2.14 and the
+other runtimes, each in its own environment. Every expected failure (a bad
+value, a missing input, an output that would overwrite an input, a full disk)
+is one line `conversion/benchmark.py: error: ...` and exit code 2; flags,
+inputs and destinations are checked before TensorFlow starts.
 """
 
 import argparse
+import importlib.util
 import os
+import shlex
 import sys
 
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Light modules only: TensorFlow and Keras load in _main, once every flag is checked.
+import numpy as np
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-
-from swiftformer_keras import calibration, cli, conversion, export, files, kernel_profile, plots, tflite_report  # noqa: E402
-from swiftformer_keras.interpreter import (  # noqa: E402
-    RUNTIMES, count_partitions, cpu_flags, cpu_mhz, make_interpreter, runtime_version, time_interleaved,
+from swiftformer_keras import calibration, cli, files, kernel_profile, plots, tflite_report
+from swiftformer_keras.architecture import check_image_size
+from swiftformer_keras.conversion_request import add_model_arguments
+from swiftformer_keras.interpreter import (
+    RUNTIMES,
+    count_partitions,
+    cpu_flags,
+    cpu_mhz,
+    make_interpreter,
+    runtime_version,
+    time_interleaved,
 )
-from swiftformer_keras.model import SwiftFormer  # noqa: E402
-from swiftformer_keras.testing import randomize_weights  # noqa: E402
+from swiftformer_keras.tflite_predictor import tflite_runner
 
+PROG = "conversion/benchmark.py"
 MODES = ("fp32", "fp16", "dynamic", "int8")
 # An AVX-512 VNNI core retires two VPDPBUSD per cycle: 2 x 64 int8 multiply-adds. An AMX core's
 # tile unit does 1024 int8 multiply-adds per cycle (a 16x64 by 64x16 TDPBSSD every 16 cycles).
 VNNI_MACS_PER_CYCLE = 128
 AMX_MACS_PER_CYCLE = 1024
 PROFILED_MODES = ("fp32", "int8")
-
-
-from swiftformer_keras.architecture import count_macs  # noqa: E402  (re-exported: its home is the architecture)
+DEFAULT_PROFILE_RUNS = 300
+RESULT_FILES = ("benchmark.json", "benchmark.csv", "benchmark.png")
 
 
 def time_files(paths, threads, runs, warmup, runtime=None):
@@ -68,22 +82,34 @@ def xnnpack_partitions(path, runtime=None):
 
 def variant_model(variant, size, weights=None):
     """SwiftFormer `variant` with `weights`, else realistic random ones, logits out."""
+    from swiftformer_keras.model import SwiftFormer
+    from swiftformer_keras.testing import randomize_weights
+
     if weights:
         return SwiftFormer(variant, weights=weights, classifier_activation=None, input_shape=(*size, 3))
     return randomize_weights(SwiftFormer(variant, classifier_activation=None, input_shape=(*size, 3)))
 
 
+def tflite_path(folder, name, mode):
+    """Where the `mode` file of the model `name` (a variant, or a .keras file's name) is written."""
+    return os.path.join(folder, f"swiftformer_{files.safe_name(name)}_{mode}.tflite")
+
+
 def benchmark_variant(variant, model, size, calib, folder, threads, runs, warmup, runtime=None, profile_runs=0):
     """Rows (one per mode) and checks of the Keras `model`, named `variant` in the tables."""
+    import keras
+
+    from swiftformer_keras import export
+    from swiftformer_keras.model import count_macs
+
     paths = {}
     for mode in MODES:
-        path = os.path.join(folder, f"swiftformer_{files.safe_name(variant)}_{mode}.tflite")
-        export.export_tflite(model, path, size, mode=mode, calibration=calib if mode == "int8" else None)
-        paths[mode] = path
+        paths[mode] = tflite_path(folder, variant, mode)
+        export.export_tflite(model, paths[mode], size, mode=mode, calibration=calib if mode == "int8" else None)
     probe = calib[:4]
     reference = keras.ops.convert_to_numpy(model(probe, training=False))
-    fp32_diff = float(np.abs(export.tflite_runner(paths["fp32"], runtime=runtime)(probe) - reference).max())
-    fp16 = tflite_report.fidelity(reference, export.tflite_runner(paths["fp16"], runtime=runtime)(probe))
+    fp32_diff = float(np.abs(tflite_runner(paths["fp32"], runtime=runtime)(probe) - reference).max())
+    fp16 = tflite_report.fidelity(reference, tflite_runner(paths["fp16"], runtime=runtime)(probe))
     times = time_files(paths, threads, runs, warmup, runtime)
     macs = count_macs(model)
     rows = []
@@ -132,8 +158,8 @@ def _ms(value):
 def profile_markdown(rows, checks, threads):
     """Where the time goes per profiled file, then int8's distance to its limits, per variant."""
     sections = []
-    limits = ["| variant | int8 median ms | int8 / fp32 | GEMM share of int8 | GEMM-only ms | non-GEMM ms "
-              "| VNNI floor ms | AMX floor ms |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    limits = [("| variant | int8 median ms | int8 / fp32 | GEMM share of int8 | GEMM-only ms | non-GEMM ms "
+               "| VNNI floor ms | AMX floor ms |"), "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for check in checks:
         profiles = check.get("profiles")
         if not profiles:
@@ -180,35 +206,92 @@ def plot(rows, path):
                        "TFLite, XNNPACK, interleaved runs", figsize=(7, 4))
 
 
-def main(argv=None):
-    """The command line; every expected failure is one line on stderr and exit code 2."""
-    return cli.run(_main, argv, prog="conversion/benchmark.py")
-
-
-def _main(argv):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--variants", nargs="+", default=["XS", "S"])
-    parser.add_argument("--input-size", type=int, nargs=2, metavar=("H", "W"),
-                        help="default: 224 224, or the --keras-model's own size")
+def parse_args(argv):
+    parser = cli.ArgumentParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_model_arguments(parser)
     parser.add_argument("--weights", help="imagenet or a weights path (default: realistic random weights)")
-    parser.add_argument("--keras-model", metavar="FILE",
-                        help="a SwiftFormer .keras file (yours, fine-tuned) instead of --variants, with its own weights")
     parser.add_argument("--calib-dir", required=True, help="real photos for int8 calibration")
-    parser.add_argument("--num-calib", type=int, default=100)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--runs", type=int, default=100)
-    parser.add_argument("--warmup", type=int, default=10)
+    parser.add_argument("--num-calib", type=cli.number(int, minimum=1), default=100)
+    parser.add_argument("--threads", type=cli.number(int, minimum=1), default=2)
+    parser.add_argument("--runs", type=cli.number(int, minimum=1), default=100, help="timed invokes per file")
+    parser.add_argument("--warmup", type=cli.number(int, minimum=0), default=10, help="untimed invokes per file first")
     parser.add_argument("--output-dir", default="benchmark_results")
     parser.add_argument("--runtime", choices=RUNTIMES, help="TFLite interpreter (default: the first installed)")
     parser.add_argument("--profile", action="store_true",
                         help="also profile the fp32 and int8 files by XNNPACK micro-kernel under perf")
-    parser.add_argument("--profile-runs", type=cli.number(int, minimum=1), default=300,
-                        help="invokes sampled per profiled file (default 300)")
+    parser.add_argument("--profile-runs", type=cli.number(int, minimum=1),
+                        help=f"with --profile: invokes sampled per profiled file (default {DEFAULT_PROFILE_RUNS})")
     args = parser.parse_args(argv)
-    runtime = " ".join(runtime_version(args.runtime))  # one this Python lacks: one line and exit 2, before any work
-    files.check_output_folder("--output-dir", args.output_dir)
+    cli.check_no_repeats("--variants", args.variants)
+    if args.input_size is not None:
+        check_image_size(tuple(args.input_size))
+    if args.keras_model is not None and args.weights is not None:
+        parser.error(f"--weights {args.weights!r} is for --variants; the --keras-model file carries its own weights")
+    if args.profile_runs is not None and not args.profile:
+        parser.error("--profile-runs applies with --profile only; add --profile or drop it")
+    args.profile_runs = (args.profile_runs or DEFAULT_PROFILE_RUNS) if args.profile else 0
+    return args
+
+
+def check_environment(runtime):
+    """`"name version"` of the TFLite `runtime` the timings use; one line with the fix where this
+    Python cannot run the benchmark."""
+    if importlib.util.find_spec("tensorflow") is None:  # .venv-tflite-runtime: its Keras has no backend
+        raise ImportError(
+            f"this Python ({sys.executable}) has no TensorFlow, which the benchmark needs to convert each model "
+            "to .tflite: run it with .venv/bin/python. To time the files on tflite-runtime 2.14, run "
+            "conversion/runtime_matrix.py with .venv/bin/python: it times each runtime in its own environment."
+        )
+    if runtime == "tflite-runtime" and importlib.util.find_spec("tflite_runtime") is None:
+        # The environment that has it has no TensorFlow: the usual advice (use its Python) cannot help here.
+        raise ImportError(
+            f"tflite-runtime is not installed in this Python ({sys.executable}), and the benchmark cannot run "
+            "where it is (.venv-tflite-runtime has no TensorFlow to convert with): time the files on it with "
+            "conversion/runtime_matrix.py --envs tflite-runtime-2.14 litert-2.3 (after "
+            "`make .venv-tflite-runtime/.installed`), or drop --runtime."
+        )
+    with cli.quiet_startup():  # --runtime tensorflow loads TensorFlow
+        return " ".join(runtime_version(runtime))
+
+
+def check_inputs(args):
+    """`(what, path)` of every input the run reads; ValueError for a missing one."""
+    if args.keras_model is not None and not os.path.isfile(args.keras_model):
+        raise ValueError(f"--keras-model {args.keras_model!r} does not exist or is not a file.")
+    weights_file = args.weights if args.weights not in (None, "imagenet") else None
+    if weights_file is not None and not os.path.isfile(weights_file):
+        raise ValueError(f"--weights {weights_file!r} does not exist; give imagenet or a weights file, "
+                         "or leave it out for realistic random weights.")
+    calibration.find_images(args.calib_dir)  # missing or empty: one line now, not after the models are built
+    return [("--keras-model", args.keras_model), ("--weights", weights_file), ("--calib-dir", args.calib_dir)]
+
+
+def output_paths(args):
+    """`(what, path)` of every file the run writes."""
+    names = [os.path.basename(args.keras_model)] if args.keras_model else args.variants
+    written = [(f"the {mode} file of {name}", tflite_path(args.output_dir, name, mode))
+               for name in names for mode in MODES]
+    return written + [(f"--output-dir's {name}", os.path.join(args.output_dir, name)) for name in RESULT_FILES]
+
+
+def main(argv=None):
+    """The command line; every expected failure is one line on stderr and exit code 2."""
+    return cli.run(_main, argv, prog=PROG)
+
+
+def _main(argv):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = parse_args(argv)
+    runtime = check_environment(args.runtime)
     if args.profile:
         kernel_profile.find_perf()  # missing: one line and exit 2, before any work
+    inputs = check_inputs(args)
+    files.check_output_folder("--output-dir", args.output_dir, inputs=inputs)
+    files.check_output_paths(*output_paths(args), inputs=inputs)
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")  # TFLite conversion runs on TensorFlow
+    with cli.quiet_startup():
+        # TensorFlow loads here, after every flag and path is checked: --help and bad input answer at once.
+        from swiftformer_keras import conversion
     if args.keras_model:
         model, size = conversion.load_keras_model(keras_model=args.keras_model, input_size=args.input_size)
         models = [(os.path.basename(args.keras_model), lambda: model)]
@@ -221,7 +304,7 @@ def _main(argv):
     for name, build in models:  # built one at a time: L3 and XS need not be in memory together
         variant_rows, variant_checks = benchmark_variant(
             name, build(), size, calib, args.output_dir, args.threads, args.runs, args.warmup, args.runtime,
-            profile_runs=args.profile_runs if args.profile else 0,
+            profile_runs=args.profile_runs,
         )
         rows += variant_rows
         checks.append(variant_checks)
@@ -230,7 +313,7 @@ def _main(argv):
     if args.profile:
         print("\n" + profile_markdown(rows, checks, args.threads))
     print(f"\nTFLite runtime: {runtime}")
-    result = {"command": " ".join(["python", "conversion/benchmark.py", *(argv or sys.argv[1:])]),
+    result = {"command": " ".join(["python", PROG, *map(shlex.quote, argv)]),
               "runtime": runtime, "threads": args.threads, "runs": args.runs, "rows": rows, "checks": checks}
 
     files.write_json_atomically(os.path.join(args.output_dir, "benchmark.json"), result)

@@ -13,23 +13,26 @@ invoke's own cost over them: a file of one op mostly times the pool's wake-up.
 Prints per op the median microseconds per copy in both types and int8 / fp32,
 and writes op_costs.json and op_costs.csv to --output-dir.
 
+It converts with TensorFlow, so it runs in .venv. Every expected failure is one
+line `conversion/op_costs.py: error: ...` and exit code 2; flags and the output
+folder are checked before TensorFlow starts.
+
 The point of the table: int8 only pays where its kernels are faster than the
 float ones. A model whose time goes to ops with int8 / fp32 near 1 cannot get
 much below that ratio, whatever its GEMMs gain.
 """
 
 import argparse
+import importlib.util
 import os
+import shlex
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Light modules only: TensorFlow loads in _main, once every flag is checked.
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-from swiftformer_keras import cli, export, files  # noqa: E402
-from swiftformer_keras.interpreter import (  # noqa: E402
-    count_partitions, make_interpreter, runtime_version, time_interleaved,
-)
+from swiftformer_keras import cli, files
+from swiftformer_keras.interpreter import count_partitions, make_interpreter, runtime_version, time_interleaved
 
 PROG = "conversion/op_costs.py"
 DTYPES = ("int8", "float32")
@@ -61,9 +64,16 @@ def _other_shape(kind, height, channels):
             "channel": (1, 1, 1, channels)}[kind]
 
 
+def op_file(folder, index, dtype):
+    """Where the file of the `index`-th op of `OP_COSTS` in `dtype` is written."""
+    return os.path.join(folder, f"op_{index:02d}_{dtype}.tflite")
+
+
 def make_files(folder, height, channels, copies, seed=0):
     """`{(op, dtype): path}`: one file per op of `OP_COSTS` and dtype, `copies` copies of the op each."""
     import tensorflow as tf
+
+    from swiftformer_keras import export
 
     rng = np.random.default_rng(seed)
     shapes = {"square": (1, 1, channels, channels), "wide": (1, 1, channels, 4 * channels),
@@ -73,14 +83,15 @@ def make_files(folder, height, channels, copies, seed=0):
     made = {}
     for index, (name, _, other, build) in enumerate(OP_COSTS):
         per_copy = [(1, height, height, channels)] + ([_other_shape(other, height, channels)] if other else [])
+        inputs_per_copy = len(per_copy)
 
-        def graph(*inputs, build=build, width=len(per_copy)):
+        def graph(*inputs, build=build, width=inputs_per_copy):
             groups = [inputs[start:start + width] for start in range(0, len(inputs), width)]
             return [build(tf, group[0], group[-1] if width > 1 else None, copy_weights)
                     for group, copy_weights in zip(groups, weights)]
 
         for dtype in DTYPES:
-            path = os.path.join(folder, f"op_{index:02d}_{dtype}.tflite")
+            path = op_file(folder, index, dtype)
             files.write_bytes_atomically(path, export.convert_op_graph(graph, per_copy * copies, dtype))
             made[(name, dtype)] = path
     return made
@@ -121,8 +132,7 @@ def markdown(rows):
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(prog=PROG, description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = cli.ArgumentParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--height", type=cli.number(int, minimum=1), default=56,
                         help="the feature map's height and width (XS stages: 56, 28, 14, 7)")
     parser.add_argument("--channels", type=cli.number(int, minimum=1), default=48,
@@ -135,21 +145,45 @@ def parse_args(argv):
     return parser.parse_args(argv)
 
 
+def check_environment():
+    """`"name version"` of the TFLite runtime the timings use; one line with the fix where this Python
+    has no TensorFlow to convert with, or no runtime to time with."""
+    if importlib.util.find_spec("tensorflow") is None:  # .venv-tflite-runtime: its Keras has no backend
+        raise ImportError(
+            f"this Python ({sys.executable}) has no TensorFlow, which op_costs needs to convert each op to "
+            ".tflite: run it with .venv/bin/python."
+        )
+    with cli.quiet_startup():  # where LiteRT is missing, the first runtime installed may be TensorFlow's
+        return " ".join(runtime_version())
+
+
+def output_paths(folder):
+    """`(what, path)` of every file the run writes."""
+    written = [(f"the file of {name} in {dtype}", op_file(folder, index, dtype))
+               for index, (name, *_) in enumerate(OP_COSTS) for dtype in DTYPES]
+    return written + [(f"--output-dir's {name}", os.path.join(folder, name)) for name in ("op_costs.json", "op_costs.csv")]
+
+
 def main(argv=None):
     """The command line; every expected failure is one line on stderr and exit code 2."""
     return cli.run(_main, argv, prog=PROG)
 
 
 def _main(argv):
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parse_args(argv)
+    runtime = check_environment()
     files.check_output_folder("--output-dir", args.output_dir)
+    files.check_output_paths(*output_paths(args.output_dir))
+    with cli.quiet_startup():
+        # TensorFlow loads here, after every flag and path is checked: --help and bad input answer at once.
+        from swiftformer_keras import export  # noqa: F401  (loaded here for its start-up lines; make_files uses it)
     made = make_files(args.output_dir, args.height, args.channels, args.copies)
     rows = time_ops(made, args.copies, args.threads, args.runs, args.warmup)
-    runtime = " ".join(runtime_version())
     print(f"\n{args.height}x{args.height}x{args.channels}, {args.copies} copies per file, {args.threads} threads, "
           f"{runtime}, median us per copy:\n")
     print(markdown(rows))
-    command = " ".join(["python", PROG, *(sys.argv[1:] if argv is None else argv)])
+    command = " ".join(["python", PROG, *map(shlex.quote, argv)])
     result = {"command": command, "runtime": runtime, "height": args.height, "channels": args.channels,
               "copies": args.copies, "threads": args.threads, "runs": args.runs, "rows": rows}
     files.write_json_atomically(os.path.join(args.output_dir, "op_costs.json"), result)

@@ -22,26 +22,31 @@ writes runtime_matrix.json, .csv and .png to --output-dir.
 asks instead which single ops (those SwiftFormer's recipes choose between, in
 float and in int8) each runtime's XNNPACK delegate takes: one op per file, taken
 when the file is one partition. Writes runtime_ops.json and .csv.
+
+Run it with .venv's Python: it converts with TensorFlow there. Every expected
+failure (a bad value, a missing input or environment, an output that would
+overwrite an input) is one line `conversion/runtime_matrix.py: error: ...` and
+exit code 2; flags, inputs, environments and destinations are checked before
+TensorFlow starts.
 """
 
 import argparse
+import importlib.util
 import os
+import shlex
 import sys
 
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Light modules only: TensorFlow and Keras load in _main, once every flag is checked.
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-from swiftformer_keras import calibration, cli, conversion, export, files, plots  # noqa: E402
-from swiftformer_keras.tflite_report import op_table  # noqa: E402
-from swiftformer_keras.architecture import VARIANTS  # noqa: E402
-from swiftformer_keras.interpreter import UNTIMED  # noqa: E402
-from swiftformer_keras.model import SwiftFormer  # noqa: E402
-from swiftformer_keras.recipe import MODES, recipe_for  # noqa: E402
-from swiftformer_keras.runtime_versions import check_runtime_choice, min_runtime, parse_version  # noqa: E402
-from swiftformer_keras.runtime_worker import RuntimeProcess  # noqa: E402
-from swiftformer_keras.testing import randomize_weights  # noqa: E402
+from swiftformer_keras import calibration, cli, files, plots
+from swiftformer_keras.architecture import check_image_size
+from swiftformer_keras.conversion_request import add_model_arguments
+from swiftformer_keras.interpreter import UNTIMED
+from swiftformer_keras.recipe import MODES, recipe_for
+from swiftformer_keras.runtime_versions import check_runtime_choice, min_runtime, parse_version
+from swiftformer_keras.runtime_worker import RuntimeProcess
+from swiftformer_keras.tflite_report import op_table
 
 PROG = "conversion/runtime_matrix.py"
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -73,6 +78,9 @@ OP_PROBES = (
     ("MAXIMUM", lambda tf, x: tf.maximum(x, 0.5)),
 )
 PROBE_SHAPE = (1, 14, 14, 32)
+# The flags of the model matrix, which --ops does not read (argparse destinations).
+MODEL_ONLY = ("variants", "keras_model", "input_size", "calib_dir", "calib_random", "num_calib", "min_runtimes",
+              "runs", "per_turn")
 
 
 def environment_python(folder):
@@ -87,6 +95,9 @@ def random_models(variants, size):
     """`[(variant, model)]`: each variant with realistic random weights (latency does not depend on them)."""
     import keras
 
+    from swiftformer_keras.model import SwiftFormer
+    from swiftformer_keras.testing import randomize_weights
+
     models = []
     for variant in variants:
         keras.utils.set_random_seed(0)
@@ -95,9 +106,16 @@ def random_models(variants, size):
     return models
 
 
+def model_file(folder, name, mode, min_runtime_version):
+    """Where the `mode` file of the model `name` for `--min-runtimes` `min_runtime_version` is written."""
+    return os.path.join(folder, f"swiftformer_{files.safe_name(name)}_{mode}_{min_runtime_version}.tflite")
+
+
 def make_files(models, size, calib, folder, min_runtimes):
     """`{key: {variant, mode, min_runtime, path}}`: each mode's file per distinct recipe, for each
     `(name, Keras model)` of `models`."""
+    from swiftformer_keras import export
+
     made = {}
     for variant, model in models:
         for mode in MODES:
@@ -106,7 +124,7 @@ def make_files(models, size, calib, folder, min_runtimes):
                 recipes.setdefault(recipe_for(mode, version), version)
             for recipe, version in recipes.items():
                 key = f"{variant} {mode} {version}"
-                path = os.path.join(folder, f"swiftformer_{files.safe_name(variant)}_{mode}_{version}.tflite")
+                path = model_file(folder, variant, mode, version)
                 export.export_tflite(model, path, size, mode=mode, calibration=calib if mode == "int8" else None,
                                      min_runtime=version, recipe=recipe)
                 made[key] = {"variant": variant, "mode": mode, "min_runtime": version, "path": path,
@@ -138,19 +156,29 @@ def run_matrix(made, environments, threads, runs, per_turn):
     return results
 
 
+def probe_files(folder):
+    """`{(op, dtype): path}` of the files `make_probes` writes, in `OP_PROBES` order."""
+    paths = {}
+    for name, _ in OP_PROBES:
+        for dtype in ("float32", "int8"):
+            paths[(name, dtype)] = os.path.join(folder, f"probe_{name.split()[0].lower()}_{len(paths)}_{dtype}.tflite")
+    return paths
+
+
 def make_probes(folder):
     """`{key: {"op", "dtype", "path", "ops"}}`: one file per probe op, in float32 and in int8
     (int8 input and output, so that the op is alone)."""
     import tensorflow as tf
 
+    from swiftformer_keras import export
+
     made = {}
-    for name, build in OP_PROBES:
-        for dtype in ("float32", "int8"):
-            content = export.convert_op_graph(lambda x, build=build: build(tf, x), [PROBE_SHAPE], dtype)
-            path = os.path.join(folder, f"probe_{name.split()[0].lower()}_{len(made)}_{dtype}.tflite")
-            files.write_bytes_atomically(path, content)
-            ops = [f"{row['op']}/{row['input_dtype']}" for row in op_table(path)]
-            made[f"{name} {dtype}"] = {"op": name, "dtype": dtype, "path": path, "ops": ops}
+    for (name, dtype), path in probe_files(folder).items():
+        build = dict(OP_PROBES)[name]
+        content = export.convert_op_graph(lambda x, build=build: build(tf, x), [PROBE_SHAPE], dtype)
+        files.write_bytes_atomically(path, content)
+        ops = [f"{row['op']}/{row['input_dtype']}" for row in op_table(path)]
+        made[f"{name} {dtype}"] = {"op": name, "dtype": dtype, "path": path, "ops": ops}
     return made
 
 
@@ -227,8 +255,8 @@ def markdown(rows, found, columns):
             + " | ".join(_cell(row, column) for column in columns) + " |"
         )
     lines += ["", "median ms (XNNPACK partitions)", "",
-              "| variant | --min-runtime | runtime | int8 / fp32 (same recipe) | fp32 / default fp32 on "
-              f"{columns[-1]} |", "|---|---|---|---:|---:|"]
+              ("| variant | --min-runtime | runtime | int8 / fp32 (same recipe) | fp32 / default fp32 on "
+               f"{columns[-1]} |"), "|---|---|---|---:|---:|"]
     for item in found:
         cells = [f"{item[k]:.2f}" if item[k] is not None else "-"
                  for k in ("int8_over_fp32", "fp32_over_newest_default_fp32")]
@@ -244,17 +272,13 @@ def plot(rows, columns, path):
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(prog=PROG, description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--variants", nargs="+", default=["XS", "S"], type=str.upper, choices=tuple(VARIANTS))
-    parser.add_argument("--keras-model", metavar="FILE",
-                        help="a SwiftFormer .keras file (yours, fine-tuned) instead of --variants, with its own weights")
-    parser.add_argument("--input-size", type=cli.number(int, minimum=32), nargs=2, metavar=("H", "W"),
-                        help="default: 224 224, or the --keras-model's own size")
-    parser.add_argument("--calib-dir", help="real photos for int8 calibration")
-    parser.add_argument("--calib-random", action="store_true", help="calibrate on noise (latency only)")
+    parser = cli.ArgumentParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_model_arguments(parser)
+    calib = parser.add_mutually_exclusive_group()
+    calib.add_argument("--calib-dir", help="real photos for int8 calibration")
+    calib.add_argument("--calib-random", action="store_true", help="calibrate on noise (latency only)")
     parser.add_argument("--num-calib", type=cli.number(int, minimum=1), default=64)
-    parser.add_argument("--min-runtimes", nargs="+", default=list(MIN_RUNTIMES), metavar="VERSION",
+    parser.add_argument("--min-runtimes", nargs="+", type=cli.checked_by(check_runtime_choice), default=list(MIN_RUNTIMES), metavar="VERSION",
                         help="the recipes to compare (default: %(default)s)")
     parser.add_argument("--envs", nargs="+", default=[column for column, _, _ in ENVIRONMENTS],
                         choices=[column for column, _, _ in ENVIRONMENTS], metavar="ENV",
@@ -265,10 +289,49 @@ def parse_args(argv):
     parser.add_argument("--ops", action="store_true", help="which single ops each runtime's XNNPACK takes")
     parser.add_argument("--output-dir", default="runtime_matrix")
     args = parser.parse_args(argv)
-    args.min_runtimes = [check_runtime_choice(version) for version in args.min_runtimes]
-    if not args.calib_dir and not args.calib_random and not args.ops:
+    cli.check_no_repeats("--variants", args.variants)
+    if args.input_size is not None:
+        check_image_size(tuple(args.input_size))
+    args.min_runtimes = list(dict.fromkeys(args.min_runtimes))
+    if args.ops:
+        ignored = [f"--{dest.replace('_', '-')}" for dest in MODEL_ONLY if getattr(args, dest) != parser.get_default(dest)]
+        if ignored:
+            parser.error(f"--ops converts single ops, not a model: drop {', '.join(ignored)}")
+    elif not args.calib_dir and not args.calib_random:
         parser.error("int8 needs --calib-dir DIR (or --calib-random for latency only)")
     return args
+
+
+def check_tensorflow():
+    """One line with the fix where this Python has no TensorFlow to convert with."""
+    if importlib.util.find_spec("tensorflow") is None:  # .venv-tflite-runtime: its Keras has no backend
+        raise ImportError(
+            f"this Python ({sys.executable}) has no TensorFlow, which the matrix needs to convert the files: run "
+            "it with .venv/bin/python; it starts each runtime's worker in that runtime's own environment."
+        )
+
+
+def check_inputs(args):
+    """`(what, path)` of every input the run reads; ValueError for a missing one."""
+    if args.keras_model is not None and not os.path.isfile(args.keras_model):
+        raise ValueError(f"--keras-model {args.keras_model!r} does not exist or is not a file.")
+    if args.calib_dir is not None:
+        calibration.find_images(args.calib_dir)  # missing or empty: one line now, not after the models are built
+    return [("--keras-model", args.keras_model), ("--calib-dir", args.calib_dir)]
+
+
+def output_paths(args):
+    """`(what, path)` of every file the run writes."""
+    folder = args.output_dir
+    if args.ops:
+        written = [(f"the probe of {op} in {dtype}", path) for (op, dtype), path in probe_files(folder).items()]
+        return written + [(f"--output-dir's {name}", os.path.join(folder, name))
+                          for name in ("runtime_ops.json", "runtime_ops.csv")]
+    names = [os.path.basename(args.keras_model)] if args.keras_model else args.variants
+    written = [(f"the {mode} file of {name} for {version}", model_file(folder, name, mode, version))
+               for name in names for mode in MODES for version in args.min_runtimes]
+    return written + [(f"--output-dir's {name}", os.path.join(folder, name))
+                      for name in ("runtime_matrix.json", "runtime_matrix.csv", "runtime_matrix.png")]
 
 
 def main(argv=None):
@@ -277,13 +340,21 @@ def main(argv=None):
 
 
 def _main(argv):
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parse_args(argv)
-    files.check_output_folder("--output-dir", args.output_dir)
+    check_tensorflow()
     environments = [env for env in ENVIRONMENTS if env[0] in args.envs]
     for _, folder, _ in environments:
         environment_python(folder)  # a missing environment fails before the conversions
+    inputs = check_inputs(args)
+    files.check_output_folder("--output-dir", args.output_dir, inputs=inputs)
+    files.check_output_paths(*output_paths(args), inputs=inputs)
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")  # TFLite conversion runs on TensorFlow
+    with cli.quiet_startup():
+        # TensorFlow loads here, after every flag and path is checked: --help and bad input answer at once.
+        from swiftformer_keras import conversion
     columns = [column for column, _, _ in environments]
-    command = " ".join(["python", PROG, *(sys.argv[1:] if argv is None else argv)])
+    command = " ".join(["python", PROG, *map(shlex.quote, argv)])
     if args.ops:
         rows = probe_rows(make_probes(args.output_dir), environments, args.threads)
         print(probe_markdown(rows, columns))

@@ -29,7 +29,6 @@ Needs Linux `perf` (Debian: `apt-get install linux-perf`) and the right to
 sample a process (root, or `kernel.perf_event_paranoid` <= 2 for one's own).
 """
 
-import argparse
 import bisect
 import json
 import os
@@ -40,6 +39,8 @@ import subprocess
 import sys
 import tempfile
 
+from swiftformer_keras import cli
+from swiftformer_keras.interpreter import RUNTIMES
 from swiftformer_keras.runtime_worker import Worker
 
 # (kind, pattern on a user-space symbol), first match wins. XNNPACK names its micro-kernels
@@ -178,8 +179,13 @@ def record(model_path, threads=1, runs=200, warmup=10, runtime=None, python=None
     and `pool_idle` (`pool_wait` of the same samples; None at one thread).
 
     Raises:
+        ValueError: a count out of range (the worker would die on it under perf, less clearly).
         ProfileError: perf missing or refused (one line with the fix), or the worker failed.
     """
+    cli.check_number("threads", threads, minimum=1, integer=True)
+    cli.check_number("runs", runs, minimum=1, integer=True)
+    cli.check_number("warmup", warmup, minimum=0, integer=True)
+    cli.check_number("frequency", frequency, minimum=1, integer=True)
     perf = find_perf()
     model_path = os.fspath(model_path)
     if not os.path.isfile(model_path):
@@ -196,17 +202,21 @@ def record(model_path, threads=1, runs=200, warmup=10, runtime=None, python=None
         # -D -1: sampling starts disabled; the worker enables it around its timed invokes.
         command = [perf, "record", "-q", "-F", str(frequency), "-D", "-1", "--control", f"fifo:{control},{ack}",
                    "-o", data, "--", *worker]
-        done = subprocess.run(command, capture_output=True, text=True, cwd=_PACKAGE_PARENT)
+        # NumPy's OpenBLAS threads spin for a while after any BLAS call of the worker's start-up and
+        # were sampled as "everything else" (blas_thread_server, a fifth of a small model's samples):
+        # the worker needs no threaded BLAS, only the runtime's own threads are profiled.
+        env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+        done = subprocess.run(command, capture_output=True, text=True, cwd=_PACKAGE_PARENT, check=False, env=env)
         lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
         if done.returncode != 0 or not lines:
             raise ProfileError(_failure(done))
         timed = json.loads(lines[-1])
         report = subprocess.run([perf, "report", "-i", data, "--stdio", "-q", "-n", "--sort", "symbol",
-                                 "--no-children"], capture_output=True, text=True)
+                                 "--no-children"], capture_output=True, text=True, check=False)
         if report.returncode != 0:
             raise ProfileError(f"perf report failed: {_first_line(report.stderr)}")
         script = subprocess.run([perf, "script", "-i", data, "-F", "pid,tid,time,ip,sym"],
-                                capture_output=True, text=True)
+                                capture_output=True, text=True, check=False)
         if script.returncode != 0:
             raise ProfileError(f"perf script failed: {_first_line(script.stderr)}")
     profile = summarise(parse_report(report.stdout), statistics.median(timed["ms"]))
@@ -231,28 +241,28 @@ def _failure(done):
 def markdown(profile, title=None):
     """The per-kind table of one profile, busiest kind first."""
     lines = [f"**{title}**" if title else None,
-             f"{profile['samples']} samples over {profile['runs']} invokes, {profile['threads']} thread(s), "
-             f"median {profile['median_ms']:.3f} ms per invoke ({profile['runtime']})", "",
+             (f"{profile['samples']} samples over {profile['runs']} invokes, {profile['threads']} thread(s), "
+              f"median {profile['median_ms']:.3f} ms per invoke ({profile['runtime']})"), "",
              "| kind of kernel | share of time | ms per invoke | busiest kernel |", "|---|---:|---:|---|"]
     for kind, entry in sorted(profile["kinds"].items(), key=lambda item: -item[1]["share"]):
         lines.append(f"| {kind} | {entry['share']:.1%} | {entry['ms']:.3f} | `{entry['top']}` |")
     idle = profile.get("pool_idle")
     if idle:
         beside = ", ".join(f"{kind} {share:.1%}" for kind, share in list(idle["while"].items())[:4])
-        lines += ["", f"The pool's other threads wait {idle['waiting']:.1%} of their time; meanwhile the calling "
-                      f"thread runs (share of their time): {beside}."]
+        lines += ["", (f"The pool's other threads wait {idle['waiting']:.1%} of their time; meanwhile the calling "
+                       f"thread runs (share of their time): {beside}.")]
     return "\n".join(line for line in lines if line is not None)
 
 
 def _worker(argv):
     """The profiled process: load, warm up, then time `--runs` invokes with sampling on."""
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--worker", required=True)
-    parser.add_argument("--threads", type=int, required=True)
-    parser.add_argument("--runs", type=int, required=True)
-    parser.add_argument("--warmup", type=int, required=True)
+    parser = cli.ArgumentParser(prog="python -m swiftformer_keras.kernel_profile")
+    parser.add_argument("--worker", required=True, metavar="MODEL", help="the .tflite file to profile")
+    parser.add_argument("--threads", type=cli.number(int, minimum=1), required=True)
+    parser.add_argument("--runs", type=cli.number(int, minimum=1), required=True)
+    parser.add_argument("--warmup", type=cli.number(int, minimum=0), required=True)
     parser.add_argument("--control", nargs=2, required=True, metavar=("FIFO", "ACK"))
-    parser.add_argument("--runtime")
+    parser.add_argument("--runtime", choices=RUNTIMES)
     args = parser.parse_args(argv)
     worker = Worker(args.runtime, args.threads, args.warmup)
     loaded = worker.load({"model": args.worker})

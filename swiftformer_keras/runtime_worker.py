@@ -18,14 +18,19 @@ drifts hit every runtime alike. Only numpy and one TFLite runtime are needed.
 """
 
 import argparse
+import contextlib
 import json
 import subprocess
 import sys
+import tempfile
 import time
 
 import numpy as np
 
-from swiftformer_keras.interpreter import count_partitions, make_interpreter, runtime_version
+from swiftformer_keras import cli
+from swiftformer_keras.interpreter import RUNTIMES, count_partitions, make_interpreter, runtime_version
+
+PROG = "python -m swiftformer_keras.runtime_worker"
 
 
 def _sample(detail):
@@ -107,25 +112,38 @@ class RuntimeProcess:
         command = [python, "-m", "swiftformer_keras.runtime_worker", "--threads", str(threads)]
         if runtime:
             command += ["--runtime", runtime]
+        # Its stderr goes to a file, read only if it stops: a pipe nobody reads could fill up and block it.
+        self.stderr = tempfile.TemporaryFile()  # noqa: SIM115  (closed by close())
         self.process = subprocess.Popen(
-            command, cwd=cwd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+            command, cwd=cwd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr, text=True
         )
 
     def ask(self, request):
-        """The worker's answer to `request`; RuntimeError if it failed or stopped."""
-        self.process.stdin.write(json.dumps(request) + "\n")
-        self.process.stdin.flush()
-        line = self.process.stdout.readline()
+        """The worker's answer to `request`; RuntimeError if it failed or stopped (with its last error line)."""
+        try:
+            self.process.stdin.write(json.dumps(request) + "\n")
+            self.process.stdin.flush()
+            line = self.process.stdout.readline()
+        except BrokenPipeError:  # it stopped before reading the request
+            line = ""
         if not line:
-            raise RuntimeError(f"The runtime worker stopped (exit code {self.process.wait()}).")
+            raise RuntimeError(f"The runtime worker stopped (exit code {self.process.wait()}){self._last_words()}")
         reply = json.loads(line)
         if "error" in reply:
             raise RuntimeError(f"The runtime worker failed: {reply['error']}")
         return reply
 
+    def _last_words(self):
+        """`": <its last line on stderr>."`, start-up noise left out; `"."` if it printed nothing else."""
+        self.stderr.seek(0)
+        kept = cli.startup_lines_kept(self.stderr.read().decode("utf-8", "replace"))
+        return f": {cli.one_line(kept[-1])[:300]}" if kept else "."
+
     def close(self):
-        self.process.stdin.close()
+        with contextlib.suppress(BrokenPipeError):  # it has stopped already
+            self.process.stdin.close()
         self.process.wait(timeout=60)
+        self.stderr.close()
 
     def __enter__(self):
         return self
@@ -135,10 +153,10 @@ class RuntimeProcess:
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runtime", default=None, help="litert | tflite-runtime | tensorflow (default: automatic)")
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--warmup", type=int, default=5)
+    parser = cli.ArgumentParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runtime", choices=RUNTIMES, help="TFLite interpreter (default: the first installed)")
+    parser.add_argument("--threads", type=cli.number(int, minimum=1), default=2)
+    parser.add_argument("--warmup", type=cli.number(int, minimum=0), default=5)
     args = parser.parse_args(argv)
     worker = Worker(args.runtime, args.threads, args.warmup)
     for line in sys.stdin:
@@ -146,7 +164,7 @@ def main(argv=None):
             continue
         try:
             reply = worker.answer(json.loads(line))
-        except Exception as error:  # the parent shows it; the worker stays up for the next request
+        except Exception as error:  # noqa: BLE001  (the parent shows it; the worker stays up for the next request)
             reply = {"error": f"{type(error).__name__}: {_first_line(error)}"}
         sys.stdout.write(json.dumps(reply) + "\n")
         sys.stdout.flush()

@@ -5,27 +5,62 @@ import csv
 import importlib.metadata
 import json
 import os
+import subprocess
 
 import pytest
+from conftest import ROOT, TINY, load_script
 
 import swiftformer_keras as sfk
 from swiftformer_keras.testing import randomize_weights
-from conftest import TINY, load_script
+
+PROG = "conversion/benchmark.py"
 
 
 def _benchmark():
-    return load_script("conversion/benchmark.py")
+    return load_script(PROG)
 
 
-@pytest.mark.parametrize("variant, paper_gmacs", [("XS", 0.6), ("S", 1.0)])
-def test_mac_count_matches_the_paper(variant, paper_gmacs):
-    model = sfk.SwiftFormer(variant, classifier_activation=None)
-    assert _benchmark().count_macs(model) / 1e9 == pytest.approx(paper_gmacs, rel=0.05)
+@pytest.fixture
+def benchmark_without_work(monkeypatch):
+    """The benchmark script, failing the test if it starts to build, load or calibrate a model:
+    a refusal must come before any of them."""
+    from swiftformer_keras import calibration, conversion
+
+    def started(*args, **kwargs):
+        raise AssertionError("the benchmark started working before every argument was checked")
+
+    module = _benchmark()
+    for owner, name in ((module, "variant_model"), (module, "benchmark_variant"), (conversion, "load_keras_model"),
+                        (calibration, "sample_images")):
+        monkeypatch.setattr(owner, name, started)
+    return module
+
+
+def _refusal(module, argv, capsys):
+    """`(exit code, the one line on stderr)` of `module.main(argv)`."""
+    try:
+        code = module.main(argv)
+    except SystemExit as exit_info:  # a usage error, from argparse
+        code = exit_info.code
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1, lines
+    return code, lines[0]
+
+
+@pytest.fixture
+def photos(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(folder / "0.png")
+    return folder
 
 
 def test_benchmark_runs_every_mode_and_writes_its_tables(tmp_path, capsys):
-    from PIL import Image
     import numpy as np
+    from PIL import Image
 
     photos = tmp_path / "photos"
     photos.mkdir()
@@ -79,8 +114,8 @@ def test_missing_calibration_folder_is_a_clear_error(tmp_path, capsys):
 
 
 def test_an_unusable_or_full_output_dir_is_one_line_and_exit_2(tmp_path, full_disk, capsys):
-    from PIL import Image
     import numpy as np
+    from PIL import Image
 
     photos = tmp_path / "photos"
     photos.mkdir()
@@ -115,11 +150,88 @@ def test_a_bad_or_missing_runtime_is_exit_2_before_any_work(tmp_path, capsys):
         _benchmark().main([*base, "--runtime", "nosuch"])
     assert exit_info.value.code == 2
     assert "argument --runtime: invalid choice: 'nosuch'" in capsys.readouterr().err
-    # Refused before the calibration folder (which does not exist) is even looked at.
+    # Refused before the calibration folder (which does not exist) is even looked at. The environment
+    # that has tflite-runtime has no TensorFlow: the line points to the tool that times files there.
     assert _benchmark().main([*base, "--runtime", "tflite-runtime"]) == 2
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert line.startswith("conversion/benchmark.py: error: tflite-runtime is not installed in this Python")
+    assert "conversion/runtime_matrix.py --envs tflite-runtime-2.14 litert-2.3" in line
     assert "make .venv-tflite-runtime/.installed" in line and not (tmp_path / "out").exists()
+
+
+# --- issue 25: every flag and path is checked before a model is built ------------------------------
+
+@pytest.mark.parametrize("args, message", [
+    (["--runs", "0"], "argument --runs: must be a whole number >= 1, got '0'"),  # was an IndexError after the work
+    (["--threads", "0"], "argument --threads: must be a whole number >= 1, got '0'"),  # was refused after it
+    (["--warmup", "-1"], "argument --warmup: must be a whole number >= 0, got '-1'"),
+    (["--num-calib", "0"], "argument --num-calib: must be a whole number >= 1, got '0'"),
+    (["--runs", "inf"], "argument --runs: must be a whole number >= 1, got 'inf'"),
+    (["--profile", "--profile-runs", "0"], "argument --profile-runs: must be a whole number >= 1, got '0'"),
+    (["--input-size", "16", "64"], "argument --input-size: must be a whole number >= 64, got '16'"),
+])
+def test_a_bad_number_is_refused_by_the_parser_before_any_work(benchmark_without_work, photos, tmp_path, capsys,
+                                                               args, message):
+    code, line = _refusal(benchmark_without_work, ["--calib-dir", str(photos), "--output-dir",
+                                                   str(tmp_path / "out"), *args], capsys)
+    assert code == 2 and line.startswith(f"{PROG}: error: {message}") and line.endswith("; see --help")
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--variants", "XXL"], "argument --variants: invalid choice: 'XXL'"),
+    (["--variants", "XS", "xs"], "--variants names XS more than once"),
+    (["--variants", "XS", "--keras-model", "{photos}/0.png"], "--keras-model: not allowed with argument --variants"),
+    (["--keras-model", "{tmp}/none.keras"], "--keras-model '{tmp}/none.keras' does not exist"),
+    (["--keras-model", "{photos}/0.png", "--weights", "imagenet"], "--weights 'imagenet' is for --variants"),
+    (["--weights", "{tmp}/none.weights.h5"], "--weights '{tmp}/none.weights.h5' does not exist"),
+    (["--profile-runs", "10"], "--profile-runs applies with --profile only"),
+    (["--input-size", "100", "64"], "Image size (100, 64) is not supported"),
+])
+def test_a_bad_source_is_refused_before_any_work(benchmark_without_work, photos, tmp_path, capsys, args, message):
+    args = [arg.format(photos=photos, tmp=tmp_path) for arg in args]
+    code, line = _refusal(benchmark_without_work, ["--calib-dir", str(photos), "--output-dir",
+                                                   str(tmp_path / "out"), *args], capsys)
+    assert code == 2 and message.format(photos=photos, tmp=tmp_path) in line
+    assert not (tmp_path / "out").exists()
+
+
+def test_calibration_photos_are_required_and_checked_before_any_work(benchmark_without_work, tmp_path, capsys):
+    code, line = _refusal(benchmark_without_work, ["--variants", "XS"], capsys)
+    assert code == 2 and line == f"{PROG}: error: the following arguments are required: --calib-dir; see --help"
+    (tmp_path / "empty").mkdir()
+    code, line = _refusal(benchmark_without_work, ["--calib-dir", str(tmp_path / "empty")], capsys)
+    assert code == 2 and line.startswith(f"{PROG}: error: Image folder {str(tmp_path / 'empty')!r} holds no .jpg")
+
+
+def test_an_output_folder_that_is_or_lies_in_an_input_is_refused(benchmark_without_work, photos, capsys):
+    for output in (photos, photos / "results"):
+        code, line = _refusal(benchmark_without_work, ["--calib-dir", str(photos), "--output-dir", str(output)], capsys)
+        assert code == 2 and "--calib-dir" in line and str(photos) in line, line
+    assert sorted(os.listdir(photos)) == ["0.png"]
+
+
+def test_an_output_file_that_is_an_input_is_refused(benchmark_without_work, photos, tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "benchmark.json").write_text("{}")  # a weights file, however unlikely its name
+    code, line = _refusal(benchmark_without_work, ["--calib-dir", str(photos), "--output-dir", str(out),
+                                                   "--weights", str(out / "benchmark.json")], capsys)
+    assert code == 2 and "is the input --weights" in line and (out / "benchmark.json").read_text() == "{}"
+
+
+def test_the_tflite_runtime_environment_is_told_in_one_line_to_use_venv(tflite_runtime_python, photos):
+    """README's `--runtime tflite-runtime` there: the benchmark converts with TensorFlow, which that
+    environment lacks (its Keras has no backend): one line, not an `import keras` traceback."""
+    helped = subprocess.run([tflite_runtime_python, PROG, "--help"], cwd=ROOT, capture_output=True, text=True, check=False)
+    assert helped.returncode == 0 and "usage:" in helped.stdout and helped.stderr == ""
+    refused = subprocess.run([tflite_runtime_python, PROG, "--runtime", "tflite-runtime", "--calib-dir", str(photos),
+                              "--output-dir", str(photos.parent / "out")], cwd=ROOT, capture_output=True, text=True, check=False)
+    assert refused.returncode == 2 and refused.stdout == ""
+    (line,) = refused.stderr.splitlines()
+    assert line.startswith(f"{PROG}: error: this Python ({tflite_runtime_python}) has no TensorFlow")
+    assert "run it with .venv/bin/python" in line and "conversion/runtime_matrix.py" in line
+    assert not (photos.parent / "out").exists()
 
 
 def test_profile_without_perf_is_one_line_and_exit_2_before_any_work(tmp_path, monkeypatch, capsys):

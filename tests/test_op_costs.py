@@ -3,11 +3,12 @@ the timings come out per copy for every op (speed figures live in its output, no
 
 import csv
 import json
+import subprocess
 
 import numpy as np
 import pytest
+from conftest import ROOT, load_script
 
-from conftest import load_script
 from swiftformer_keras.interpreter import make_interpreter
 from swiftformer_keras.tflite_report import op_table
 
@@ -88,9 +89,37 @@ def test_rows_time_every_op_in_one_partition(result, capsys):
         assert [row["op"] for row in csv.DictReader(file)] == list(EXPECTED_OP)
 
 
-def test_bad_copies_is_exit_2_before_any_work(tmp_path, capsys):
+@pytest.fixture
+def op_costs_without_work(monkeypatch):
+    """The script, failing the test if it starts to convert or time an op: a refusal must come first."""
+    def started(*args, **kwargs):
+        raise AssertionError("op_costs started working before every argument was checked")
+
+    module = load_script(PROG)
+    monkeypatch.setattr(module, "make_files", started)
+    monkeypatch.setattr(module, "time_ops", started)
+    return module
+
+
+@pytest.mark.parametrize("flag, value, allowed", [
+    ("--copies", "0", "a whole number >= 1"), ("--height", "0", "a whole number >= 1"),
+    ("--channels", "-3", "a whole number >= 1"), ("--threads", "0", "a whole number >= 1"),
+    ("--runs", "nan", "a whole number >= 1"), ("--warmup", "-1", "a whole number >= 0"),
+])
+def test_a_bad_number_is_one_line_and_exit_2_before_any_work(op_costs_without_work, tmp_path, capsys,
+                                                             flag, value, allowed):
     with pytest.raises(SystemExit) as exit_info:
-        load_script(PROG).main(["--copies", "0", "--output-dir", str(tmp_path / "out")])
+        op_costs_without_work.main([flag, value, "--output-dir", str(tmp_path / "out")])
     assert exit_info.value.code == 2
-    assert "argument --copies: must be a whole number >= 1, got '0'" in capsys.readouterr().err
+    assert capsys.readouterr().err.splitlines() == [
+        f"{PROG}: error: argument {flag}: must be {allowed}, got '{value}'; see --help"]
     assert not (tmp_path / "out").exists()
+
+
+def test_the_tflite_runtime_environment_is_told_in_one_line_to_use_venv(tflite_runtime_python, tmp_path):
+    refused = subprocess.run([tflite_runtime_python, PROG, "--output-dir", str(tmp_path / "out")],
+                             cwd=ROOT, capture_output=True, text=True, check=False)
+    assert refused.returncode == 2 and refused.stdout == ""
+    (line,) = refused.stderr.splitlines()
+    assert line.startswith(f"{PROG}: error: this Python ({tflite_runtime_python}) has no TensorFlow")
+    assert "run it with .venv/bin/python" in line and not (tmp_path / "out").exists()

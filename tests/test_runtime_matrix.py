@@ -3,12 +3,29 @@
 import csv
 import json
 import os
+import subprocess
 
 import pytest
-
-from conftest import TINY, load_script
+from conftest import ROOT, TINY, load_script
 
 PROG = "conversion/runtime_matrix.py"
+
+
+@pytest.fixture
+def matrix_without_work(monkeypatch):
+    """The matrix script, failing the test if it starts to build, load or calibrate a model, to
+    convert a probe or to start a runtime: a refusal must come before any of them."""
+    from swiftformer_keras import calibration, conversion
+
+    def started(*args, **kwargs):
+        raise AssertionError("the matrix started working before every argument was checked")
+
+    module = load_script(PROG)
+    for owner, name in ((module, "random_models"), (module, "make_probes"), (module, "RuntimeProcess"),
+                        (conversion, "load_keras_model"), (calibration, "sample_images"),
+                        (calibration, "random_images")):
+        monkeypatch.setattr(owner, name, started)
+    return module
 
 
 @pytest.fixture(scope="module")
@@ -73,17 +90,56 @@ def test_a_missing_environment_says_how_to_make_it():
 @pytest.mark.parametrize("args, message", [
     (["--envs", "nosuch"], "argument --envs: invalid choice: 'nosuch'"),
     ([], "int8 needs --calib-dir DIR"),
-    (["--calib-random", "--min-runtimes", "2.11"], "Unsupported --min-runtime '2.11'"),
-    (["--calib-random", "--envs", "litert-2.3", "--keras-model", "nosuch.keras"], "nosuch.keras"),
+    (["--calib-random", "--min-runtimes", "2.11"], "argument --min-runtimes: Unsupported --min-runtime '2.11'"),
+    (["--calib-random", "--envs", "litert-2.3", "--keras-model", "nosuch.keras"],
+     "--keras-model 'nosuch.keras' does not exist"),
+    (["--calib-random", "--runs", "0"], "argument --runs: must be a whole number >= 1, got '0'"),
+    (["--calib-random", "--threads", "0"], "argument --threads: must be a whole number >= 1, got '0'"),
+    (["--calib-random", "--per-turn", "0"], "argument --per-turn: must be a whole number >= 1, got '0'"),
+    (["--calib-random", "--input-size", "48", "48"], "argument --input-size: must be a whole number >= 64, got '48'"),
+    (["--calib-random", "--input-size", "100", "64"], "Image size (100, 64) is not supported"),
+    (["--calib-random", "--variants", "XS", "xs"], "--variants names XS more than once"),
+    (["--calib-random", "--variants", "XS", "--keras-model", "{tmp}/tiny.keras"],
+     "argument --keras-model: not allowed with argument --variants"),
+    (["--calib-random", "--calib-dir", "{tmp}"], "argument --calib-dir: not allowed with argument --calib-random"),
+    (["--calib-dir", "{tmp}/none", "--envs", "litert-2.3"], "Image folder '{tmp}/none' does not exist"),
+    (["--ops", "--keras-model", "{tmp}/tiny.keras"], "--ops converts single ops, not a model: drop --keras-model"),
+    (["--ops", "--calib-random", "--runs", "5"], "--ops converts single ops, not a model: drop --calib-random, --runs"),
 ])
-def test_bad_arguments_are_one_line_and_exit_2(tmp_path, capsys, args, message):
+def test_bad_arguments_are_one_line_and_exit_2_before_any_work(matrix_without_work, tmp_path, capsys, args, message):
+    (tmp_path / "tiny.keras").write_bytes(b"")
     try:
-        code = load_script(PROG).main([*args, "--output-dir", str(tmp_path / "out")])
+        code = matrix_without_work.main([*(arg.format(tmp=tmp_path) for arg in args),
+                                         "--output-dir", str(tmp_path / "out")])
     except SystemExit as exit_info:
         code = exit_info.code
     assert code == 2
-    assert message in capsys.readouterr().err
-    assert not os.path.exists(tmp_path / "out") or os.listdir(tmp_path / "out") == []
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"{PROG}: error: ") and message.format(tmp=tmp_path) in line
+    assert not os.path.exists(tmp_path / "out")
+
+
+def test_an_output_folder_in_the_calibration_folder_is_refused(matrix_without_work, tmp_path, capsys):
+    import numpy as np
+    from PIL import Image
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(photos / "0.png")
+    code = matrix_without_work.main(["--calib-dir", str(photos), "--envs", "litert-2.3",
+                                     "--output-dir", str(photos / "matrix")])
+    (line,) = capsys.readouterr().err.splitlines()
+    assert code == 2 and "lies inside the input folder --calib-dir" in line
+    assert os.listdir(photos) == ["0.png"]
+
+
+def test_the_tflite_runtime_environment_is_told_in_one_line_to_use_venv(tflite_runtime_python, tmp_path):
+    refused = subprocess.run([tflite_runtime_python, PROG, "--calib-random", "--output-dir", str(tmp_path / "out")],
+                             cwd=ROOT, capture_output=True, text=True, check=False)
+    assert refused.returncode == 2 and refused.stdout == ""
+    (line,) = refused.stderr.splitlines()
+    assert line.startswith(f"{PROG}: error: this Python ({tflite_runtime_python}) has no TensorFlow")
+    assert "run it with .venv/bin/python" in line and not (tmp_path / "out").exists()
 
 
 def test_ops_says_which_single_ops_each_runtime_delegates(tmp_path, tflite_runtime_python, capsys):

@@ -4,8 +4,8 @@ import sys
 
 import numpy as np
 import pytest
-
 from conftest import ROOT
+
 from swiftformer_keras.interpreter import make_interpreter
 from swiftformer_keras.runtime_worker import RuntimeProcess, Worker, _sample
 
@@ -45,6 +45,18 @@ def test_a_runtime_process_answers_in_json_lines_and_reports_errors(small_tflite
 
 
 def test_an_unknown_runtime_in_the_worker_is_its_error(small_tflite):
-    with RuntimeProcess(sys.executable, "tflite-runtime", threads=1, cwd=ROOT) as worker:
-        with pytest.raises(RuntimeError, match="tflite-runtime is not installed"):
-            worker.ask({"load": {"small": str(small_tflite)}})
+    with RuntimeProcess(sys.executable, "tflite-runtime", threads=1, cwd=ROOT) as worker, \
+            pytest.raises(RuntimeError, match="tflite-runtime is not installed"):
+        worker.ask({"load": {"small": str(small_tflite)}})
+
+
+def test_a_worker_that_stops_says_why(tflite_runtime_python):
+    """A bad flag stops the worker at once, in each environment it runs in (tflite-runtime's Keras has
+    no backend: the command-line module must import there), and the parent names the reason;
+    threads=0 used to load every file as "does not load"."""
+    for python in (sys.executable, tflite_runtime_python):
+        with RuntimeProcess(python, threads=0, cwd=ROOT) as worker, pytest.raises(RuntimeError) as error:
+            worker.ask({"load": {}})
+        assert str(error.value) == (
+            "The runtime worker stopped (exit code 2): python -m swiftformer_keras.runtime_worker: error: "
+            "argument --threads: must be a whole number >= 1, got '0'; see --help"), python
