@@ -7,13 +7,11 @@ Hugging Face or timm layout; the layout and the variant are detected. The
 output is written atomically and holds the full classifier.
 """
 
-import argparse
 import sys
 
 from swiftformer_keras import checkpoints, cli
 from swiftformer_keras.architecture import VARIANTS
-from swiftformer_keras.weights import convert_to_keras_weights
-
+from swiftformer_keras.files import check_output_paths
 
 PROG = "python -m swiftformer_keras.convert_weights"
 
@@ -24,7 +22,7 @@ def main(argv=None):
 
 
 def _main(argv):
-    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
+    parser = cli.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
     parser.add_argument("source", help="PyTorch checkpoint (.pth, .pt, .bin, .safetensors)")
     parser.add_argument("destination", help="output file, ending in .weights.h5")
     parser.add_argument(
@@ -34,6 +32,11 @@ def _main(argv):
         help="refuse the checkpoint unless it is this variant (default: detect)",
     )
     args = parser.parse_args(argv)
+    # A destination folder that is missing or read-only is refused before Keras starts and the checkpoint is read.
+    check_output_paths(("the destination", args.destination))
+    with cli.quiet_startup():
+        # Keras loads only now: --help and a bad flag answer at once.
+        from swiftformer_keras.weights import convert_to_keras_weights
     destination, variant, layout = convert_to_keras_weights(args.source, args.destination, config=args.variant)
     attention = checkpoints.LAYOUT_ATTENTION[layout]
     print(

@@ -9,31 +9,26 @@ PATH is a `.keras` model, a `.weights.h5` file (with --variant and
 the same preprocessed batches, so their numbers are directly comparable.
 The destinations are checked before the evaluation starts, and the numbers
 are printed before the files are written, so a failed write still shows them.
+
+Keras starts only once the arguments and destinations are checked, so `--help`
+and bad input answer at once; where `import keras` fails (`.venv-tflite-runtime`
+has Keras but no backend), evaluating ends in one line saying to use `.venv`.
 """
 
-import argparse
 import collections
 import json
 import os
 import sys
 
-import keras
 import numpy as np
 
 from swiftformer_keras import cli
-from swiftformer_keras.data import (
-    TRAIN_SPLIT,
-    ImageFolderDataset,
-    check_image_size,
-    eval_split_name,
-    load_image_folder,
-)
-from swiftformer_keras.export import tflite_runner
+from swiftformer_keras.architecture import MIN_INPUT_SIZE, VARIANTS, check_image_size
 from swiftformer_keras.files import check_output_paths, write_atomically, write_text_atomically
+from swiftformer_keras.image_folder import TRAIN_SPLIT, ImageFolderBatches, eval_split_name, load_image_folder
 from swiftformer_keras.imagenet_utils import resolve_crop_pct
 from swiftformer_keras.interpreter import RUNTIMES, check_runtime, runtime_version
-from swiftformer_keras.model import MIN_INPUT_SIZE, VARIANTS, SwiftFormer
-from swiftformer_keras.weights import load_keras_model_file
+from swiftformer_keras.tflite_predictor import tflite_runner
 
 PROG = "python -m swiftformer_keras.evaluate"
 TOP_K = 5
@@ -60,6 +55,8 @@ def _static_size(shape):
 
 
 def _keras_predictor(model, source):
+    import keras  # loaded already: `model` is a Keras model
+
     if len(model.inputs) != 1 or len(model.outputs) != 1:
         raise ValueError(
             f"{source} has {len(model.inputs)} inputs and {len(model.outputs)} outputs; evaluation "
@@ -72,15 +69,10 @@ def _keras_predictor(model, source):
     return Predictor(predict, _static_size(model.inputs[0].shape), int(model.outputs[0].shape[-1]), source)
 
 
-def load_predictor(weights, num_classes, image_size=None, variant=None, num_threads=2, runtime=None):
-    """Makes the `Predictor` of `weights`: a `keras.Model`, or a path to a
-    `.keras`, `.weights.h5` (needs `variant` and `image_size`) or `.tflite` file
-    (run by the TFLite `runtime`, `interpreter.RUNTIMES`; None: the first installed)."""
-    if isinstance(weights, keras.Model):
-        return _keras_predictor(weights, f"in-memory model {weights.name!r}")
-    if not isinstance(weights, (str, os.PathLike)):
-        raise ValueError(f"weights must be a keras.Model or a file path, got {type(weights).__name__}.")
-    path = os.fspath(weights)
+def check_weights_file(path, variant=None, image_size=None):
+    """`path` as a string, refused unless it names an existing `.keras`, `.tflite`
+    or `.weights.h5` file (the latter with the `variant` and `image_size` it needs)."""
+    path = os.fspath(path)
     if not path.endswith(WEIGHT_SUFFIXES):
         raise ValueError(
             f"Cannot evaluate {path!r}: unknown weights format; use a .keras, .weights.h5 "
@@ -88,24 +80,32 @@ def load_predictor(weights, num_classes, image_size=None, variant=None, num_thre
         )
     if not os.path.isfile(path):
         raise ValueError(f"Weights file {path!r} does not exist.")
-    if path.endswith(".tflite"):
+    if path.endswith(".weights.h5"):
+        if variant is None:
+            raise ValueError(
+                f"{path!r} holds weights only: pass the variant it was saved from "
+                "(variant='XS', or --variant XS on the command line)."
+            )
+        if image_size is None:
+            raise ValueError(
+                f"{path!r} does not record the image size the model was trained at: pass "
+                "image_size (--image-size on the command line)."
+            )
+    return path
 
-        predict = tflite_runner(path, num_threads=num_threads, runtime=runtime)
-        return Predictor(predict, tuple(predict.image_size), predict.num_classes, path)
+
+def _tflite_predictor(path, num_threads, runtime):
+    predict = tflite_runner(path, num_threads=num_threads, runtime=runtime)
+    return Predictor(predict, tuple(predict.image_size), predict.num_classes, path)
+
+
+def _keras_file_predictor(path, num_classes, image_size, variant):
+    cli.import_keras(f"{path!r} is a Keras model: evaluating it")
+    from swiftformer_keras.model import SwiftFormer
+    from swiftformer_keras.weights import load_keras_model_file
+
     if path.endswith(".keras"):
-
         return _keras_predictor(load_keras_model_file(path), path)
-    if variant is None:
-        raise ValueError(
-            f"{path!r} holds weights only: pass the variant it was saved from "
-            "(variant='XS', or --variant XS on the command line)."
-        )
-    if image_size is None:
-        raise ValueError(
-            f"{path!r} does not record the image size the model was trained at: pass "
-            "image_size (--image-size on the command line)."
-        )
-
     height, width = check_image_size(image_size)
     model = SwiftFormer(
         variant,
@@ -115,6 +115,21 @@ def load_predictor(weights, num_classes, image_size=None, variant=None, num_thre
         input_shape=(height, width, 3),
     )
     return _keras_predictor(model, path)
+
+
+def load_predictor(weights, num_classes, image_size=None, variant=None, num_threads=2, runtime=None):
+    """Makes the `Predictor` of `weights`: a `keras.Model`, or a path to a
+    `.keras`, `.weights.h5` (needs `variant` and `image_size`) or `.tflite` file
+    (run by the TFLite `runtime`, `interpreter.RUNTIMES`; None: the first installed)."""
+    if not isinstance(weights, (str, os.PathLike)):
+        keras = sys.modules.get("keras")  # a keras.Model exists only where Keras is loaded
+        if keras is None or not isinstance(weights, keras.Model):
+            raise ValueError(f"weights must be a keras.Model or a file path, got {type(weights).__name__}.")
+        return _keras_predictor(weights, f"in-memory model {weights.name!r}")
+    path = check_weights_file(weights, variant, image_size)
+    if path.endswith(".tflite"):
+        return _tflite_predictor(path, num_threads, runtime)
+    return _keras_file_predictor(path, num_classes, image_size, variant)
 
 
 def _resolve_size(image_size, predictor):
@@ -191,6 +206,7 @@ def evaluate(
     Raises:
         ValueError: a setting out of range, a missing or unreadable data
             folder or model, or a model that does not fit the data.
+        ImportError: the model needs Keras and Keras has no backend here.
 
     Returns:
         A dict: `top1`, `top5` (fractions; top-5 is top-`k` with
@@ -203,17 +219,19 @@ def evaluate(
     cli.check_number("batch_size (--batch-size)", batch_size, minimum=1, integer=True)
     if crop_pct is not None:
         cli.check_number("crop_pct (--crop-pct)", crop_pct, above=0, maximum=1)
-    crop_pct = resolve_crop_pct(crop_pct, weights if isinstance(weights, (str, os.PathLike)) else None)
     cli.check_number("num_threads (--num-threads)", num_threads, minimum=1, integer=True)
     check_runtime(runtime)
     if image_size is not None:
         check_image_size(image_size)
+    path = None
+    if isinstance(weights, (str, os.PathLike)):
+        path = check_weights_file(weights, variant, image_size)
     data_dir = os.fspath(data_dir)
     if not os.path.isdir(data_dir):
         raise ValueError(f"Data folder {data_dir!r} does not exist.")
     split = split or eval_split_name(data_dir)
     classes = class_names(data_dir, split)
-    folder = load_image_folder(data_dir, split, classes=classes)
+    # The model before the images: opening every image of a large split takes a while.
     predictor = load_predictor(weights, len(classes), image_size, variant, num_threads, runtime)
     if predictor.num_classes != len(classes):
         raise ValueError(
@@ -221,7 +239,9 @@ def evaluate(
             f"{len(classes)} ({', '.join(classes[:5])}{', ...' if len(classes) > 5 else ''})."
         )
     size = _resolve_size(image_size, predictor)
-    dataset = ImageFolderDataset(folder, size, batch_size, training=False, crop_pct=crop_pct)
+    crop_pct = resolve_crop_pct(crop_pct, path)
+    folder = load_image_folder(data_dir, split, classes=classes)
+    dataset = ImageFolderBatches(folder, size, batch_size, crop_pct=crop_pct)
     k = min(TOP_K, len(classes))
     confusion, top_k_hits = _accumulate(dataset, predictor.predict, len(classes), k)
     count = int(confusion.sum())
@@ -241,12 +261,13 @@ def evaluate(
     }
 
 
-def _check_output_path(path, suffix, what="the destination"):
-    """`path`, refused unless it ends in `suffix` and can be written (`files.check_output_paths`)."""
+def _check_output_path(path, suffix, what="the destination", inputs=()):
+    """`path`, refused unless it ends in `suffix` and can be written without
+    touching the `inputs` (`files.check_output_paths`)."""
     path = os.fspath(path)
     if not path.lower().endswith(suffix):
         raise ValueError(f"{what} {path!r} must end in {suffix}.")
-    check_output_paths((what, path))
+    check_output_paths((what, path), inputs=inputs)
     return path
 
 
@@ -310,19 +331,22 @@ def markdown_table(result):
         [
             f"| weights | split | top-1 | {top_k} | images | skipped |",
             "|---|---|---:|---:|---:|---:|",
-            f"| {os.path.basename(result['source'])} | {result['split']} | {result['top1']:.2%} "
-            f"| {result['top5']:.2%} | {result['count']} | {result['skipped']} |",
+            (
+                f"| {os.path.basename(result['source'])} | {result['split']} | {result['top1']:.2%} "
+                f"| {result['top5']:.2%} | {result['count']} | {result['skipped']} |"
+            ),
         ]
     )
 
 
 def default_confusion_path(weights):
-    """`<weights stem>_confusion.png` next to the weights file."""
-    path = os.fspath(weights)
+    """`<weights stem>_confusion.png` in the current folder: the weights' own folder
+    may be read-only, or a folder of inputs (a data folder, a release)."""
+    name = os.path.basename(os.fspath(weights))
     for suffix in WEIGHT_SUFFIXES:
-        if path.endswith(suffix):
-            return path[: -len(suffix)] + "_confusion.png"
-    return os.path.splitext(path)[0] + "_confusion.png"
+        if name.endswith(suffix):
+            return name[: -len(suffix)] + "_confusion.png"
+    return os.path.splitext(name)[0] + "_confusion.png"
 
 
 def main(argv=None):
@@ -331,7 +355,7 @@ def main(argv=None):
 
 
 def _main(argv):
-    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
+    parser = cli.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", required=True, help="data folder with val/ or test/ (and train/)")
     parser.add_argument("--weights", required=True, help="a .keras, .weights.h5 or .tflite file")
     parser.add_argument("--split", choices=("val", "test"), help="default: val if present, else test")
@@ -345,7 +369,9 @@ def _main(argv):
     )
     parser.add_argument("--variant", type=str.upper, choices=sorted(VARIANTS), help="for .weights.h5 files")
     parser.add_argument("--num-threads", type=cli.number(int, minimum=1), default=2, help="TFLite interpreter threads")
-    parser.add_argument("--confusion", help="PNG to write (default: <weights stem>_confusion.png)")
+    parser.add_argument(
+        "--confusion", help="PNG to write (default: <weights stem>_confusion.png in the current folder)"
+    )
     parser.add_argument("--json", help="also write the result as JSON")
     parser.add_argument(
         "--runtime", choices=RUNTIMES, help="TFLite interpreter of a .tflite file (default: the first installed)"
@@ -353,16 +379,17 @@ def _main(argv):
     args = parser.parse_args(argv)
     if args.runtime:  # one that is not installed is refused before the long run
         runtime_version(args.runtime)
+    check_weights_file(args.weights, args.variant, args.image_size)
 
-    # Destinations are checked before the long run, not after it.
+    # Destinations are checked before the long run, not after it; none may be an input.
+    inputs = [("--weights", args.weights), ("--data", args.data)]
     confusion = args.confusion or default_confusion_path(args.weights)
-    for what, path, suffix in (("--confusion", args.confusion, ".png"), ("--json", args.json, ".json")):
-        if path:
-            _check_output_path(path, suffix, what)
-    destinations = [("--confusion", args.confusion), ("--json", args.json)]
-    if not args.confusion and os.path.isfile(args.weights):  # else the missing weights are the error
-        destinations.append(("the confusion matrix (default of --confusion)", confusion))
-    check_output_paths(*destinations)
+    _check_output_path(
+        confusion, ".png", "--confusion" if args.confusion else "the confusion matrix (default of --confusion)",
+        inputs,
+    )
+    if args.json:
+        _check_output_path(args.json, ".json", "--json", inputs)
     result = evaluate(
         args.data,
         args.weights,

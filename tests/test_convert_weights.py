@@ -9,7 +9,7 @@ import pytest
 
 from conftest import make_reference, reference_logits, write_checkpoint
 from swiftformer_keras import SwiftFormerXS
-from swiftformer_keras.convert_weights import main
+from swiftformer_keras.convert_weights import PROG, main
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -78,3 +78,17 @@ def test_cli_on_a_full_disk_ends_in_one_line_and_leaves_nothing(tmp_path, full_d
     errors = [line for line in result.stderr.splitlines() if "error:" in line]
     assert len(errors) == 1 and "no space left on the device" in errors[0], result.stderr[-3000:]
     assert os.listdir(full_disk) == [".filler"]
+
+
+def test_a_destination_that_cannot_be_written_is_refused_before_keras_starts(tmp_path, read_only_dir):
+    source = tmp_path / "ckpt.pth"  # never read: the destination is refused first
+    source.write_bytes(b"not read")
+    probe = ("import sys; from swiftformer_keras import convert_weights; code = convert_weights.main(sys.argv[1:]); "
+             "print('EXIT', code, 'KERAS', 'keras' in sys.modules)")
+    for destination, message in ((read_only_dir / "xs.weights.h5", "is not writable"),
+                                 (tmp_path / "missing" / "xs.weights.h5", "does not exist")):
+        done = subprocess.run([sys.executable, "-c", probe, str(source), str(destination)], capture_output=True,
+                              text=True, cwd=ROOT, timeout=120, check=False)
+        assert done.stdout.split() == ["EXIT", "2", "KERAS", "False"], (done.stdout, done.stderr[-2000:])
+        assert done.stderr.startswith(f"{PROG}: error: the destination ") and message in done.stderr
+        assert done.stderr.count("\n") == 1

@@ -3,6 +3,8 @@
 import json
 import os
 import shutil
+import subprocess
+import sys
 
 import keras
 import numpy as np
@@ -14,7 +16,7 @@ from swiftformer_keras import evaluate as ev
 from swiftformer_keras.export import export_tflite
 from swiftformer_keras.testing import randomize_weights
 
-from conftest import TINY
+from conftest import ROOT, TINY
 
 SIZE = 64
 COLORS = {"blue": (40, 60, 210), "green": (40, 190, 60), "red": (210, 50, 40)}
@@ -173,17 +175,23 @@ def test_top_k_counts_against_a_loop():
     assert np.trace(confusion) == sum(int(np.argmax(r) == l) for r, l in zip(scores, labels))
 
 
-def test_command_line_writes_png_and_json(setup, tmp_path, capsys):
-    data, model, files = setup
-    weights = tmp_path / "colours.tflite"
+def test_command_line_writes_png_and_json(setup, tmp_path, monkeypatch, capsys):
+    data, _, files = setup
+    shelf = tmp_path / "shelf"
+    shelf.mkdir()
+    weights = shelf / "colours.tflite"
     shutil.copy(files / "colours.tflite", weights)
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)  # the default confusion matrix goes here, not beside the weights
     report = tmp_path / "result.json"
     assert ev.main(["--data", str(data), "--weights", str(weights), "--json", str(report)]) == 0
 
     printed = capsys.readouterr().out
     assert "| top-1 | top-3 | images | skipped |" in printed
     assert "| colours.tflite | val | 75.00% | 100.00% | 12 | 1 |" in printed
-    png = tmp_path / "colours_confusion.png"
+    assert os.listdir(shelf) == ["colours.tflite"]
+    png = work / "colours_confusion.png"
     with Image.open(png) as image:
         assert image.format == "PNG" and min(image.size) >= 300
         pixels = np.asarray(image.convert("RGB"), "int32")
@@ -191,7 +199,7 @@ def test_command_line_writes_png_and_json(setup, tmp_path, capsys):
     saved = json.loads(report.read_text())
     assert saved["top1"] == 0.75 and saved["count"] == 12 and saved["skipped"] == 1
     assert saved["classes"] == CLASSES and saved["confusion"] == _expected_confusion().tolist()
-    assert sorted(os.listdir(tmp_path)) == ["colours.tflite", "colours_confusion.png", "result.json"]
+    assert sorted(os.listdir(tmp_path)) == ["result.json", "shelf", "work"]
 
     custom = tmp_path / "custom.png"
     argv = ["--data", str(data), "--weights", str(files / "colours.keras"), "--confusion", str(custom)]
@@ -243,29 +251,89 @@ def test_a_bad_or_missing_runtime_is_exit_2_and_one_line(setup, tmp_path, capsys
     assert not (tmp_path / "c.png").exists()
 
 
-def test_an_unwritable_destination_is_refused_before_evaluating(setup, tmp_path, read_only_dir, capsys):
-    import subprocess
-
-    from conftest import _mount_tmpfs, _unmount
-
+def test_an_unwritable_destination_is_refused_before_evaluating(setup, read_only_dir, monkeypatch, capsys):
     data, _, files = setup
     argv = ["--data", str(data), "--weights", str(files / "colours.keras"), "--confusion", str(read_only_dir / "c.png")]
     assert ev.main(argv) == 2
     captured = capsys.readouterr()
     assert "--confusion" in captured.err and "not writable" in captured.err and "top-1" not in captured.out
-    # The default confusion matrix goes next to the weights: here, a read-only folder.
-    shelf = tmp_path / "shelf"
-    shelf.mkdir()
-    _mount_tmpfs(shelf, "size=8m")
-    try:
-        shutil.copy(files / "colours.tflite", shelf)
-        subprocess.run(["mount", "-o", "remount,ro", str(shelf)], check=True)
-        assert ev.main(["--data", str(data), "--weights", str(shelf / "colours.tflite")]) == 2
-    finally:
-        _unmount(shelf)
+    # The default confusion matrix goes to the current folder: here, a read-only one.
+    monkeypatch.chdir(read_only_dir)
+    assert ev.main(["--data", str(data), "--weights", str(files / "colours.tflite")]) == 2
     captured = capsys.readouterr()
-    assert "colours_confusion.png" in captured.err and "not writable" in captured.err
-    assert "top-1" not in captured.out
+    assert "the confusion matrix (default of --confusion) 'colours_confusion.png'" in captured.err
+    assert "not writable" in captured.err and "top-1" not in captured.out
+
+
+def test_no_output_may_be_written_inside_the_data_folder(setup, monkeypatch, capsys):
+    data, _, files = setup
+    before = sorted(os.walk(data))
+    base = ["--data", str(data), "--weights", str(files / "colours.tflite")]
+    for flag, path in (("--json", data / "scores.json"), ("--confusion", data / "val" / "red" / "c.png")):
+        assert ev.main([*base, flag, str(path)]) == 2
+        (line,) = capsys.readouterr().err.splitlines()
+        assert line.startswith(f"{ev.PROG}: error: {flag} ") and "lies inside the input folder --data" in line
+    monkeypatch.chdir(data / "val")  # where the default confusion matrix would go
+    assert ev.main(base) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert "the confusion matrix (default of --confusion)" in line and "inside the input folder --data" in line
+    assert sorted(os.walk(data)) == before
+
+
+# Runs the command line in a fresh Python and tells whether Keras was imported.
+_KERAS_PROBE = (
+    "import sys; from swiftformer_keras import evaluate; code = evaluate.main(sys.argv[1:]); "
+    "print('EXIT', code, 'KERAS', 'keras' in sys.modules)"
+)
+
+
+def test_bad_arguments_are_refused_before_keras_starts(setup, tmp_path):
+    data, _, files = setup
+    base = ["--data", str(data), "--confusion", str(tmp_path / "c.png")]
+    cases = [
+        (["--weights", str(files / "colours.weights.h5"), "--image-size", "64"], "pass the variant"),
+        (["--weights", str(files / "colours.weights.h5"), "--variant", "XS"], "pass image_size"),
+        (["--weights", str(tmp_path / "absent.keras")], "does not exist"),
+        (["--weights", str(files / "colours.keras"), "--json", str(data / "r.json")], "inside the input folder"),
+    ]
+    for argv, message in cases:
+        done = subprocess.run([sys.executable, "-c", _KERAS_PROBE, *base, *argv], capture_output=True, text=True,
+                              cwd=ROOT, timeout=120, check=False)
+        assert done.stdout.split() == ["EXIT", "2", "KERAS", "False"], (argv, done.stdout, done.stderr[-2000:])
+        assert message in done.stderr and done.stderr.count("\n") == 1, done.stderr
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("weights, flags", [("colours.keras", []), ("colours.weights.h5", ["--variant", "XS"])])
+def test_a_keras_model_where_keras_has_no_backend_is_one_line_naming_the_fix(
+    setup, tflite_runtime_python, tmp_path, weights, flags
+):
+    data, _, files = setup
+    done = subprocess.run(
+        [tflite_runtime_python, "-m", "swiftformer_keras.evaluate", "--data", str(data), "--weights",
+         str(files / weights), "--image-size", "64", *flags, "--confusion", str(tmp_path / "c.png")],
+        capture_output=True, text=True, cwd=ROOT, timeout=120, check=False,
+    )
+    assert done.returncode == 2, done.stderr[-2000:]
+    (line,) = done.stderr.splitlines()
+    assert line.startswith(f"{ev.PROG}: error: '{files / weights}' is a Keras model: evaluating it needs Keras with "
+                           "a backend, and `import keras` fails in this Python")
+    assert "run it with .venv/bin/python" in line and os.listdir(tmp_path) == []
+
+
+def test_a_tflite_file_is_evaluated_where_keras_has_no_backend(setup, tflite_runtime_python, tmp_path):
+    data, model, _ = setup
+    # tflite-runtime 2.14 loads the files made for it (the default recipe needs a newer runtime).
+    weights = export_tflite(model, tmp_path / "colours.tflite", min_runtime="2.14")
+    scores = tmp_path / "scores.json"
+    done = subprocess.run(
+        [tflite_runtime_python, "-m", "swiftformer_keras.evaluate", "--data", str(data), "--weights", str(weights),
+         "--runtime", "tflite-runtime", "--json", str(scores), "--confusion", str(tmp_path / "c.png")],
+        capture_output=True, text=True, cwd=ROOT, timeout=120, check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "| colours.tflite | val | 75.00% | 100.00% | 12 | 1 |" in done.stdout
+    assert json.loads(scores.read_text())["confusion"] == _expected_confusion().tolist()
 
 
 def test_results_are_printed_even_when_writing_them_fails(setup, tmp_path, full_disk, capsys):
@@ -359,18 +427,14 @@ def test_class_names_come_from_train_and_test_split_is_found(setup, tmp_path):
 
 @pytest.mark.parametrize("backend", ["jax", "torch"])
 def test_evaluation_gives_the_same_numbers_on_the_other_backends(setup, tmp_path, backend):
-    import subprocess
-    import sys
-
     pytest.importorskip(backend)
     data, _, files = setup
     expected = ev.evaluate(str(data), str(files / "colours.keras"))
     out = tmp_path / "scores.json"
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     completed = subprocess.run(
         [sys.executable, "-m", "swiftformer_keras.evaluate", "--data", str(data), "--weights",
          str(files / "colours.keras"), "--json", str(out), "--confusion", str(tmp_path / "c.png")],
-        capture_output=True, text=True, env=dict(os.environ, KERAS_BACKEND=backend, PYTHONPATH=root),
+        capture_output=True, text=True, env=dict(os.environ, KERAS_BACKEND=backend, PYTHONPATH=ROOT),
     )
     assert completed.returncode == 0, completed.stderr[-2000:]
     scores = json.loads(out.read_text())

@@ -1,4 +1,5 @@
-"""Training: learning on real data, resume, data parallelism, distillation, errors."""
+"""Training runs, their settings and the command line: learning on real data, resume, data parallelism,
+distillation, errors (the parts of the loop: test_training.py)."""
 
 import csv
 import json
@@ -10,10 +11,10 @@ import keras
 import numpy as np
 import pytest
 
-from conftest import TINY, _mount_tmpfs, _unmount, make_reference, write_checkpoint
+from conftest import ROOT, TINY, _mount_tmpfs, _unmount
 from swiftformer_keras import train as train_lib
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from swiftformer_keras import training
+from swiftformer_keras.model import build_swiftformer
 
 
 # The training loop does not depend on the architecture's size: most runs here train TINY
@@ -58,7 +59,7 @@ class _Interrupt(keras.callbacks.Callback):
             raise KeyboardInterrupt("simulated interruption")
 
 
-def test_resume_after_an_interruption_continues_at_the_right_epoch(small_cifar, tmp_path):
+def test_resume_after_an_interruption_continues_at_the_right_epoch(small_cifar, tmp_path, monkeypatch):
     output = tmp_path / "run"
     config = _config(small_cifar, output, epochs=3, max_train_images=64, max_eval_images=32)
     with pytest.raises(KeyboardInterrupt):
@@ -77,6 +78,11 @@ def test_resume_after_an_interruption_continues_at_the_right_epoch(small_cifar, 
     steps = 64 // 32
     assert seen == [(2, 2 * steps)]  # epoch 3 only, with the optimizer state of epoch 2
     assert [int(r["epoch"]) for r in _metrics(output)] == [0, 1, 2]
+
+    def not_now(*args, **kwargs):
+        raise AssertionError("the data was read before the settings were checked")
+
+    monkeypatch.setattr(training, "load_image_folder", not_now)
     with pytest.raises(ValueError, match="other settings .*'epochs': \\(3, 5\\)"):
         train_lib.train(_config(small_cifar, output, epochs=5, max_train_images=64, max_eval_images=32))
 
@@ -127,49 +133,8 @@ def test_two_device_data_parallel_matches_one_device(small_cifar, tmp_path):
     assert np.abs(one - two).max() <= 1e-3 * max(1.0, np.abs(one).max())
 
 
-def test_fine_tuning_keeps_the_backbone_and_makes_a_new_head(small_cifar, tmp_path):
-    reference = make_reference("XS", "l2")
-    checkpoint = write_checkpoint(reference, "official", str(tmp_path))
-    config = _config(small_cifar, tmp_path / "run", weights=checkpoint, variant="XS")
-    student = train_lib.build_student(config, classes=4)
-    stem = reference.state_dict()["swiftformer.patch_embed.patch_embedding.0.weight"].numpy()
-    np.testing.assert_allclose(
-        keras.ops.convert_to_numpy(student.get_layer("stem").conv1.kernel), stem.transpose(2, 3, 1, 0)
-    )
-    assert student.output_shape == (None, 4)
-
-
-def test_distillation_loss_against_numpy():
-    rng = np.random.RandomState(0)
-    head, dist, teacher = (rng.randn(5, 3).astype("float32") for _ in range(3))
-    labels = np.eye(3, dtype="float32")[[0, 1, 2, 0, 1]]
-
-    def softmax(z):
-        e = np.exp(z - z.max(1, keepdims=True))
-        return e / e.sum(1, keepdims=True)
-
-    def cross_entropy(target, logits):
-        return -(target * np.log(softmax(logits))).sum(1)
-
-    smoothed = labels * 0.9 + 0.1 / 3
-    logits = np.concatenate([head, dist, teacher], 1)
-    soft = train_lib.DistillationLoss(3, alpha=0.5, temperature=2.0, kind="soft", reduction=None)
-    p_t, p_s = softmax(teacher / 2), softmax(dist / 2)
-    kl = (p_t * np.log(p_t / p_s)).sum(1) * 4
-    np.testing.assert_allclose(
-        np.asarray(soft(labels, logits)), 0.5 * cross_entropy(smoothed, head) + 0.5 * kl, rtol=1e-4
-    )
-    hard = train_lib.DistillationLoss(3, alpha=0.3, kind="hard", label_smoothing=0.0, reduction=None)
-    teacher_top = np.eye(3)[teacher.argmax(1)]
-    np.testing.assert_allclose(
-        np.asarray(hard(labels, logits)),
-        0.7 * cross_entropy(labels, head) + 0.3 * cross_entropy(teacher_top, dist),
-        rtol=1e-4,
-    )
-
-
 def test_distillation_and_ema_run_end_to_end(small_cifar, tmp_path):
-    teacher = train_lib.build_swiftformer(
+    teacher = build_swiftformer(
         {"depths": (1, 1, 1, 1), "widths": (8, 16, 24, 32)}, classes=4, input_shape=(64, 64, 3),
         classifier_activation=None,
     )
@@ -190,13 +155,47 @@ def test_distillation_and_ema_run_end_to_end(small_cifar, tmp_path):
         ({"image_size": 100}, "multiple of 32"),
         ({"variant": "M"}, "Unknown variant 'M'"),
         ({"variant": {"depths": [1, 1, 1, 1]}}, "must be a variant name or a dict with 'depths' and 'widths'"),
-        ({"precision": "int8"}, "precision must be"),
+        ({"precision": "int8"}, r"precision \(--precision\) must be one of auto, float32"),
+        ({"augment": "randaugment"}, r"augment \(--augment\) must be one of auto, pad-crop"),
+        ({"attention": "linear"}, r"attention \(--attention\) must be one of l2, softmax, token_softmax"),
+        ({"distillation": "warm"}, r"distillation \(--distillation\) must be one of soft, hard"),
         ({"data": "/nonexistent/data"}, "does not exist"),
     ],
 )
 def test_bad_settings_are_refused(small_cifar, tmp_path, overrides, message):
     with pytest.raises(ValueError, match=message):
         train_lib.train(_config(small_cifar, tmp_path / "run", **overrides))
+    assert not (tmp_path / "run").exists()
+
+
+# Runs the command line in a fresh Python and tells whether Keras was imported.
+_KERAS_PROBE = (
+    "import sys; from swiftformer_keras import train; code = train.main(sys.argv[1:]); "
+    "print('EXIT', code, 'KERAS', 'keras' in sys.modules)"
+)
+
+
+def test_bad_paths_are_refused_before_keras_starts(small_cifar, tmp_path):
+    data = small_cifar[0]
+    no_eval_split = tmp_path / "no-eval"
+    os.makedirs(no_eval_split / "train" / "cat")
+    taken = tmp_path / "taken"
+    taken.write_text("a file")
+    run = str(tmp_path / "run")
+    cases = [
+        (["--data", str(no_eval_split), "--output", run], "has no val/ or test/ folder"),
+        (["--data", data, "--output", run, "--teacher", str(tmp_path / "t.keras")], "--teacher"),
+        (["--data", data, "--output", run, "--weights", str(tmp_path / "w.pth")], "--weights"),
+        (["--data", data, "--output", str(taken)], "is a file, not a folder"),
+        (["--data", data, "--output", os.path.join(data, "run")], "lies inside the input folder --data"),
+    ]
+    for argv, message in cases:
+        done = subprocess.run([sys.executable, "-c", _KERAS_PROBE, *argv], capture_output=True, text=True,
+                              cwd=ROOT, timeout=120, check=False)
+        assert done.stdout.split() == ["EXIT", "2", "KERAS", "False"], (argv, done.stdout, done.stderr[-2000:])
+        assert message in done.stderr and done.stderr.count("\n") == 1, done.stderr
+    assert sorted(os.listdir(tmp_path)) == ["no-eval", "taken"]
+    assert not os.path.exists(os.path.join(data, "run"))
 
 
 def _tiny(small_cifar, output, **overrides):
@@ -260,50 +259,6 @@ def test_rerunning_without_a_usable_state_file_resumes_without_repeating_epochs(
         train_lib.train(config)
         assert "resuming from the newest intact checkpoint, epoch-0002" in capsys.readouterr().out
         assert [int(r["epoch"]) for r in _metrics(output)] == [0, 1]
-
-
-def _fake_run(folder, complete_epochs=(1, 2), incomplete_epochs=(3,)):
-    """A run folder's checkpoints (empty files) and metrics, for the resume logic alone."""
-    checkpoints = folder / "checkpoints"
-    for epoch in (*complete_epochs, *incomplete_epochs):
-        names = ("model.weights.h5", "optimizer.npz") if epoch in complete_epochs else ("model.weights.h5",)
-        os.makedirs(checkpoints / f"epoch-{epoch:04d}")
-        for name in names:
-            (checkpoints / f"epoch-{epoch:04d}" / name).write_bytes(b"")
-    rows = "epoch,loss,val_top1\n0,1.5,0.3\n1,1.2,0.6\n2,1.1,0.5\n"
-    (folder / "metrics.csv").write_text(rows)
-    return checkpoints / "state.json"
-
-
-@pytest.mark.parametrize(
-    "content, problem",
-    [
-        (None, "is missing"),
-        ("", "is not valid JSON"),
-        ('{"epoch": 2, "checkp', "is not valid JSON"),
-        ('{"epoch": 2}', "does not name"),
-        ('"epoch-0002"', "does not name"),
-        ('{"epoch": 3, "checkpoint": "epoch-0003", "best_val_top1": 0.5}', "not an intact checkpoint"),
-        ('{"epoch": 4, "checkpoint": "epoch-0004", "best_val_top1": 0.5}', "not an intact checkpoint"),
-    ],
-)
-def test_a_broken_state_file_falls_back_to_the_newest_intact_checkpoint(tmp_path, capsys, content, problem):
-    state = _fake_run(tmp_path)
-    if content is not None:
-        state.write_text(content)
-    resume = train_lib._resume_point(str(tmp_path))
-    assert resume == {"epoch": 2, "checkpoint": "epoch-0002", "best_val_top1": 0.6}
-    printed = capsys.readouterr().out
-    assert str(state) in printed and problem in printed and "epoch-0002" in printed
-
-
-def test_a_broken_state_file_without_any_checkpoint_is_a_clear_error(tmp_path):
-    state = _fake_run(tmp_path, complete_epochs=())
-    state.write_text('{"epoch": 2}')
-    with pytest.raises(ValueError, match=f"{state}.*no intact checkpoint.*new --output folder"):
-        train_lib._resume_point(str(tmp_path))
-    state.unlink()
-    assert train_lib._resume_point(str(tmp_path)) is None  # nothing to resume: a fresh run
 
 
 def test_a_full_disk_during_training_ends_in_one_line_and_leaves_no_partial(small_cifar, tmp_path):
@@ -390,11 +345,6 @@ def test_a_failed_run_leaves_no_output_folder_and_refuses_a_file(small_cifar, tm
 def test_cli_reports_errors_with_exit_code_2(tmp_path, capsys):
     code = train_lib.main(["--data", str(tmp_path / "none"), "--output", str(tmp_path / "run")])
     assert code == 2 and "does not exist" in capsys.readouterr().err
-
-
-def test_precision_auto_is_float32_on_the_cpu():
-    assert train_lib._dtype_policy("auto") == "float32"
-    assert train_lib._dtype_policy("bfloat16") == "mixed_bfloat16"
 
 
 @pytest.mark.parametrize("backend", ["torch", "jax"])

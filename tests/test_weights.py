@@ -417,13 +417,13 @@ def test_keras_model_and_teacher_files_are_checked_by_load_keras_model_file(tmp_
     """conversion --keras-model and train --teacher used to say 'File not found' for a file that exists."""
     import types
 
-    from swiftformer_keras import conversion, train
+    from swiftformer_keras import conversion, training
 
     text = tmp_path / "model.keras"
     text.write_text("hello")
     with pytest.raises(ValueError, match="exists but is not a Keras .keras model"):
         conversion.load_keras_model(keras_model=str(text))
     with pytest.raises(ValueError, match="exists but is not a Keras .keras model"):
-        train.build_training_model(types.SimpleNamespace(teacher=str(text), label_smoothing=0.0), None, 10)
+        training.build_training_model(types.SimpleNamespace(teacher=str(text), label_smoothing=0.0), None, 10)
     with pytest.raises(ValueError, match="exists but is not a Keras .keras model"):
         SwiftFormerXS(weights=str(text))
