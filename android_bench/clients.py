@@ -24,18 +24,18 @@ import sys
 
 import numpy as np
 
-from swiftformer_keras import calibration as calib_lib
-from swiftformer_keras import cli
-from swiftformer_keras.android_clients import CLIENTS, center_crops, classify_in_client, client_python
-from swiftformer_keras.architecture import VARIANTS
-from swiftformer_keras.files import check_output_paths, write_csv_atomically
-from swiftformer_keras.imagenet_utils import (
+from swiftformer_keras.lite import calibration as calib_lib
+from swiftformer_keras.utils import cli
+from swiftformer_keras.lite.android_clients import CLIENTS, center_crops, classify_in_client, client_python
+from swiftformer_keras.models.architecture import VARIANTS
+from swiftformer_keras.utils.files import check_output_paths, write_csv_atomically
+from swiftformer_keras.utils.images import (
     imagenet_class_index,
     preprocess_input,
     recorded_class_names,
     resolve_crop_pct,
 )
-from swiftformer_keras.tflite_metadata import read_metadata
+from swiftformer_keras.lite.metadata import read_metadata
 
 PROG = "android_bench/clients.py"
 COLUMNS = ("file", "client", "version", "images", "top1_agreement", "max_prob_diff", "keras_top1", "file_top1", "error")
@@ -142,7 +142,8 @@ def _softmax_model(args):
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")  # the backend the files were converted on
     with cli.quiet_startup():
         # TensorFlow starts only now, every flag checked: --help and bad input answer at once.
-        from swiftformer_keras import conversion, export
+        from swiftformer_keras.lite import pipeline as conversion
+        from swiftformer_keras.lite import converter as export
     logits_model, size = conversion.load_keras_model(args.model or "S", args.keras_model, args.weights)
     return export.with_classifier_activation(logits_model, "softmax"), size
 

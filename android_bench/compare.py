@@ -56,10 +56,15 @@ if ROOT not in sys.path:  # run as a script from anywhere: android_bench is not 
 import numpy as np  # noqa: E402
 
 from android_bench import executorch_export, torch_reference  # noqa: E402
-from swiftformer_keras import calibration, checkpoints, cli, files, interpreter, plots  # noqa: E402
-from swiftformer_keras.architecture import MIN_INPUT_SIZE, VARIANTS, check_image_size  # noqa: E402
-from swiftformer_keras.imagenet_utils import recorded_class_names, resolve_crop_pct  # noqa: E402
-from swiftformer_keras.tflite_predictor import tflite_runner  # noqa: E402
+from swiftformer_keras.lite import calibration  # noqa: E402
+from swiftformer_keras.weights import checkpoints
+from swiftformer_keras.utils import cli
+from swiftformer_keras.utils import files
+from swiftformer_keras.lite import interpreter
+from swiftformer_keras.utils import charts as plots
+from swiftformer_keras.models.architecture import MIN_INPUT_SIZE, VARIANTS, check_image_size  # noqa: E402
+from swiftformer_keras.utils.images import recorded_class_names, resolve_crop_pct  # noqa: E402
+from swiftformer_keras.lite.predictor import tflite_runner  # noqa: E402
 
 PROG = "android_bench/compare.py"
 OURS_FP32, OURS_INT8 = "ours TFLite fp32", "ours TFLite int8"
@@ -88,7 +93,7 @@ class Shared:
 
 def random_weights(variant, folder, size):
     """`Shared` seeded random weights of `variant`, made in PyTorch and converted to Keras."""
-    from swiftformer_keras.model import SwiftFormer  # TensorFlow: see the imports at the top
+    from swiftformer_keras.models.builders import SwiftFormer  # TensorFlow: see the imports at the top
 
     spec = VARIANTS[variant]
     reference = torch_reference.random_reference(spec["depths"], spec["widths"])
@@ -102,7 +107,7 @@ def reference_from_keras(model):
     weights of a Keras SwiftFormer classifier (e.g. a trained one)."""
     import keras  # TensorFlow: see the imports at the top
 
-    from swiftformer_keras import weights
+    from swiftformer_keras.weights import sources as weights
 
     state = {v.path: keras.ops.convert_to_numpy(v) for v in model.weights}
     if "classifier/head/kernel" not in state:
@@ -134,7 +139,7 @@ class Route:
 
 
 def _tflite_route(name, path, threads):
-    from swiftformer_keras.export import tflite_ops  # TensorFlow: see the imports at the top
+    from swiftformer_keras.lite.converter import tflite_ops  # TensorFlow: see the imports at the top
 
     predict = tflite_runner(path, num_threads=threads)
     ops = tflite_ops(path)
@@ -171,7 +176,7 @@ class _Calibration:
 
 def build_routes(name, shared, calib, folder, threads, size, litert_torch_python=None, executorch="all"):
     """Every route of one model, all on the `Shared` weights; `executorch`: a key of EXECUTORCH_ROUTES."""
-    from swiftformer_keras.export import export_tflite  # TensorFlow: see the imports at the top
+    from swiftformer_keras.lite.converter import export_tflite  # TensorFlow: see the imports at the top
 
     routes = [Route(TORCH, torch_reference.predictor(shared.reference, threads))]
     fp32 = export_tflite(shared.model, os.path.join(folder, f"{name}_fp32.tflite"))
@@ -460,7 +465,7 @@ def _main(argv):
         # TensorFlow and PyTorch start only now, every flag checked: --help and bad input answer at once.
         import transformers  # noqa: F401  (PyTorch, and torchao, which logs as it loads)
 
-        from swiftformer_keras.conversion import load_eval_set
+        from swiftformer_keras.lite.pipeline import load_eval_set
     variants = args.variants or list(VARIANTS)
     rows = []
     # Working files go to the temporary folder, named and swept like every partial.
@@ -504,7 +509,7 @@ def _models(args, variants, folder):
     every other route gives logits.
     """
     if args.keras_model:
-        from swiftformer_keras.conversion import load_keras_model  # TensorFlow: see the imports at the top
+        from swiftformer_keras.lite.pipeline import load_keras_model  # TensorFlow: see the imports at the top
 
         model, size = load_keras_model(keras_model=args.keras_model, input_size=args.input_size)
         shared = keras_weights(model, folder)

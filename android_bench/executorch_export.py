@@ -39,7 +39,8 @@ if ROOT not in sys.path:  # run as a script from anywhere: android_bench is not 
     sys.path.insert(0, ROOT)
 
 from android_bench import torch_reference  # noqa: E402
-from swiftformer_keras import cli, files  # noqa: E402
+from swiftformer_keras.utils import cli  # noqa: E402
+from swiftformer_keras.utils import files
 
 PROG = "android_bench/executorch_export.py"
 EPSILON = 1e-12  # F.normalize's: v / max(|v|, eps) == v * rsqrt(max(|v|^2, eps^2))

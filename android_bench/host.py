@@ -9,7 +9,7 @@ model added to the process (its peak resident set minus what the process held
 before loading the model, the analogue of benchmark_model's footprint delta).
 `xnnpack` is LiteRT's default CPU delegate; `none` the builtin kernels alone.
 --runtime litert|tflite-runtime|tensorflow picks the TFLite interpreter (default:
-the first installed, `swiftformer_keras.interpreter.RUNTIMES`); every row records
+the first installed, `swiftformer_keras.lite.interpreter.RUNTIMES`); every row records
 the one used and its version ("litert 2.3.0"). A runtime this Python lacks is
 one line and exit code 2: run the script with the Python of an environment that
 has it (`make runtimes`).
@@ -36,9 +36,9 @@ if ROOT not in sys.path:  # run as a script from anywhere: android_bench is not 
     sys.path.insert(0, ROOT)
 
 from android_bench import rows as rows_lib  # noqa: E402
-from swiftformer_keras import cli  # noqa: E402
-from swiftformer_keras.files import check_output_folder, check_output_paths  # noqa: E402
-from swiftformer_keras.interpreter import (  # noqa: E402
+from swiftformer_keras.utils import cli  # noqa: E402
+from swiftformer_keras.utils.files import check_output_folder, check_output_paths  # noqa: E402
+from swiftformer_keras.lite.interpreter import (  # noqa: E402
     RUNTIMES, count_partitions, cpu_name, make_interpreter, runtime_version, time_interleaved,
 )
 

@@ -24,7 +24,8 @@ if ROOT not in sys.path:  # run by another interpreter, which has not installed 
     sys.path.insert(0, ROOT)
 
 from android_bench import torch_reference  # noqa: E402
-from swiftformer_keras import cli, files  # noqa: E402
+from swiftformer_keras.utils import cli  # noqa: E402
+from swiftformer_keras.utils import files
 
 PROG = "android_bench/litert_torch_export.py"
 

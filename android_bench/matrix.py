@@ -18,9 +18,9 @@ from android_bench.benchmark_model import (
     DEFAULT_TIMEOUT, DEFAULT_TOOL, MAX_INT_FLAG, MAX_TIMEOUT, benchmark_command, judge, log_stem,
 )
 from android_bench.parse import parse_benchmark_output as _parse
-from swiftformer_keras import cli
-from swiftformer_keras.files import write_json_atomically, write_text_atomically
-from swiftformer_keras.interpreter import cpu_name
+from swiftformer_keras.utils import cli
+from swiftformer_keras.utils.files import write_json_atomically, write_text_atomically
+from swiftformer_keras.lite.interpreter import cpu_name
 
 # The row columns the parser may fill; the identity columns are this module's.
 _IDENTITY = ("source", "device", "device_model", "soc", "android", "model", "delegate", "threads")

@@ -5,7 +5,7 @@ these columns, so they can be printed, saved and plotted together. A failed
 measurement is a row too: `status` "failed" and `reason` saying why.
 """
 
-from swiftformer_keras.files import write_csv_atomically, write_json_atomically
+from swiftformer_keras.utils.files import write_csv_atomically, write_json_atomically
 
 COLUMNS = (
     "source",          # "android", "host-binary" (benchmark_model on this machine), "host-python"

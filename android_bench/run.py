@@ -57,8 +57,8 @@ from android_bench.benchmark_model import (  # noqa: E402, F401
 )
 from android_bench.commands import Result, run_command  # noqa: E402, F401
 from android_bench.matrix import _log, host_info, run_matrix  # noqa: E402, F401
-from swiftformer_keras import cli  # noqa: E402
-from swiftformer_keras.files import check_output_folder, check_output_paths  # noqa: E402
+from swiftformer_keras.utils import cli  # noqa: E402
+from swiftformer_keras.utils.files import check_output_folder, check_output_paths  # noqa: E402
 
 PROG = "android_bench/run.py"
 

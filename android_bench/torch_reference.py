@@ -17,8 +17,9 @@ scripts check their flags before PyTorch starts.
 import argparse
 import os
 
-from swiftformer_keras import cli, files
-from swiftformer_keras.architecture import INPUT_STRIDE
+from swiftformer_keras.utils import cli
+from swiftformer_keras.utils import files
+from swiftformer_keras.models.architecture import INPUT_STRIDE
 
 ATTENTIONS = ("softmax", "l2")
 

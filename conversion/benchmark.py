@@ -9,7 +9,7 @@ one interleaved loop (turns of a few invokes per file whose first ones are not
 timed, `interpreter.BLOCK`; default XNNPACK delegate, --threads threads), so that
 the machine's noise hits every mode alike and no file is timed in another's wake.
 --profile then records the fp32 and int8 files under `perf`
-(`swiftformer_keras.kernel_profile`): the share of time per kind of XNNPACK
+(`swiftformer_keras.lite.kernel_profile`): the share of time per kind of XNNPACK
 micro-kernel, and how far int8 is from its limits (the GEMM-only time of that
 profile, and the time of its multiply-adds at the VNNI and AMX peaks).
 --runtime litert|tflite-runtime|tensorflow picks the TFLite interpreter of the
@@ -38,10 +38,15 @@ import sys
 # Light modules only: TensorFlow and Keras load in _main, once every flag is checked.
 import numpy as np
 
-from swiftformer_keras import calibration, cli, files, kernel_profile, plots, tflite_report
-from swiftformer_keras.architecture import check_image_size
-from swiftformer_keras.conversion_request import add_model_arguments
-from swiftformer_keras.interpreter import (
+from swiftformer_keras.lite import calibration
+from swiftformer_keras.utils import cli
+from swiftformer_keras.utils import files
+from swiftformer_keras.lite import kernel_profile
+from swiftformer_keras.utils import charts as plots
+from swiftformer_keras.lite import report as tflite_report
+from swiftformer_keras.models.architecture import check_image_size
+from swiftformer_keras.lite.request import add_model_arguments
+from swiftformer_keras.lite.interpreter import (
     RUNTIMES,
     count_partitions,
     cpu_flags,
@@ -50,7 +55,7 @@ from swiftformer_keras.interpreter import (
     runtime_version,
     time_interleaved,
 )
-from swiftformer_keras.tflite_predictor import tflite_runner
+from swiftformer_keras.lite.predictor import tflite_runner
 
 PROG = "conversion/benchmark.py"
 MODES = ("fp32", "fp16", "dynamic", "int8")
@@ -82,8 +87,8 @@ def xnnpack_partitions(path, runtime=None):
 
 def variant_model(variant, size, weights=None):
     """SwiftFormer `variant` with `weights`, else realistic random ones, logits out."""
-    from swiftformer_keras.model import SwiftFormer
-    from swiftformer_keras.testing import randomize_weights
+    from swiftformer_keras.models.builders import SwiftFormer
+    from swiftformer_keras.models.random_init import randomize_weights
 
     if weights:
         return SwiftFormer(variant, weights=weights, classifier_activation=None, input_shape=(*size, 3))
@@ -99,8 +104,8 @@ def benchmark_variant(variant, model, size, calib, folder, threads, runs, warmup
     """Rows (one per mode) and checks of the Keras `model`, named `variant` in the tables."""
     import keras
 
-    from swiftformer_keras import export
-    from swiftformer_keras.model import count_macs
+    from swiftformer_keras.lite import converter as export
+    from swiftformer_keras.models.builders import count_macs
 
     paths = {}
     for mode in MODES:
@@ -291,7 +296,7 @@ def _main(argv):
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")  # TFLite conversion runs on TensorFlow
     with cli.quiet_startup():
         # TensorFlow loads here, after every flag and path is checked: --help and bad input answer at once.
-        from swiftformer_keras import conversion
+        from swiftformer_keras.lite import pipeline as conversion
     if args.keras_model:
         model, size = conversion.load_keras_model(keras_model=args.keras_model, input_size=args.input_size)
         models = [(os.path.basename(args.keras_model), lambda: model)]

@@ -31,8 +31,9 @@ import sys
 # Light modules only: TensorFlow loads in _main, once every flag is checked.
 import numpy as np
 
-from swiftformer_keras import cli, files
-from swiftformer_keras.interpreter import count_partitions, make_interpreter, runtime_version, time_interleaved
+from swiftformer_keras.utils import cli
+from swiftformer_keras.utils import files
+from swiftformer_keras.lite.interpreter import count_partitions, make_interpreter, runtime_version, time_interleaved
 
 PROG = "conversion/op_costs.py"
 DTYPES = ("int8", "float32")
@@ -73,7 +74,7 @@ def make_files(folder, height, channels, copies, seed=0):
     """`{(op, dtype): path}`: one file per op of `OP_COSTS` and dtype, `copies` copies of the op each."""
     import tensorflow as tf
 
-    from swiftformer_keras import export
+    from swiftformer_keras.lite import converter as export
 
     rng = np.random.default_rng(seed)
     shapes = {"square": (1, 1, channels, channels), "wide": (1, 1, channels, 4 * channels),
@@ -177,7 +178,7 @@ def _main(argv):
     files.check_output_paths(*output_paths(args.output_dir))
     with cli.quiet_startup():
         # TensorFlow loads here, after every flag and path is checked: --help and bad input answer at once.
-        from swiftformer_keras import export  # noqa: F401  (loaded here for its start-up lines; make_files uses it)
+        from swiftformer_keras.lite import converter as export  # noqa: F401  (loaded here for its start-up lines; make_files uses it)
     made = make_files(args.output_dir, args.height, args.channels, args.copies)
     rows = time_ops(made, args.copies, args.threads, args.runs, args.warmup)
     print(f"\n{args.height}x{args.height}x{args.channels}, {args.copies} copies per file, {args.threads} threads, "

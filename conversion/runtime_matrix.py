@@ -8,7 +8,7 @@ recipe of each `--min-runtimes` value (realistic random weights: latency does no
 depend on them; `--keras-model FILE` takes your own SwiftFormer and its weights
 instead), then runs every file on every runtime. Each runtime lives in its
 own virtual environment made by the project, as a worker process
-(`swiftformer_keras.runtime_worker`) that loads all files once; the workers are
+(`swiftformer_keras.lite.runtime_worker`) that loads all files once; the workers are
 asked in turn, a few timed invokes per file per turn after a few untimed ones
 (`interpreter.UNTIMED`: none is timed in the previous file's wake), until each
 file has --runs timings: a shared machine's drifts hit every runtime alike.
@@ -39,14 +39,17 @@ import sys
 # Light modules only: TensorFlow and Keras load in _main, once every flag is checked.
 import numpy as np
 
-from swiftformer_keras import calibration, cli, files, plots
-from swiftformer_keras.architecture import check_image_size
-from swiftformer_keras.conversion_request import add_model_arguments
-from swiftformer_keras.interpreter import UNTIMED
-from swiftformer_keras.recipe import MODES, recipe_for
-from swiftformer_keras.runtime_versions import check_runtime_choice, min_runtime, parse_version
-from swiftformer_keras.runtime_worker import RuntimeProcess
-from swiftformer_keras.tflite_report import op_table
+from swiftformer_keras.lite import calibration
+from swiftformer_keras.utils import cli
+from swiftformer_keras.utils import files
+from swiftformer_keras.utils import charts as plots
+from swiftformer_keras.models.architecture import check_image_size
+from swiftformer_keras.lite.request import add_model_arguments
+from swiftformer_keras.lite.interpreter import UNTIMED
+from swiftformer_keras.lite.recipe import MODES, recipe_for
+from swiftformer_keras.lite.runtime_versions import check_runtime_choice, min_runtime, parse_version
+from swiftformer_keras.lite.runtime_worker import RuntimeProcess
+from swiftformer_keras.lite.report import op_table
 
 PROG = "conversion/runtime_matrix.py"
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -95,8 +98,8 @@ def random_models(variants, size):
     """`[(variant, model)]`: each variant with realistic random weights (latency does not depend on them)."""
     import keras
 
-    from swiftformer_keras.model import SwiftFormer
-    from swiftformer_keras.testing import randomize_weights
+    from swiftformer_keras.models.builders import SwiftFormer
+    from swiftformer_keras.models.random_init import randomize_weights
 
     models = []
     for variant in variants:
@@ -114,7 +117,7 @@ def model_file(folder, name, mode, min_runtime_version):
 def make_files(models, size, calib, folder, min_runtimes):
     """`{key: {variant, mode, min_runtime, path}}`: each mode's file per distinct recipe, for each
     `(name, Keras model)` of `models`."""
-    from swiftformer_keras import export
+    from swiftformer_keras.lite import converter as export
 
     made = {}
     for variant, model in models:
@@ -170,7 +173,7 @@ def make_probes(folder):
     (int8 input and output, so that the op is alone)."""
     import tensorflow as tf
 
-    from swiftformer_keras import export
+    from swiftformer_keras.lite import converter as export
 
     made = {}
     for (name, dtype), path in probe_files(folder).items():
@@ -352,7 +355,7 @@ def _main(argv):
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")  # TFLite conversion runs on TensorFlow
     with cli.quiet_startup():
         # TensorFlow loads here, after every flag and path is checked: --help and bad input answer at once.
-        from swiftformer_keras import conversion
+        from swiftformer_keras.lite import pipeline as conversion
     columns = [column for column, _, _ in environments]
     command = " ".join(["python", PROG, *map(shlex.quote, argv)])
     if args.ops:

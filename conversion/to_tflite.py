@@ -33,18 +33,18 @@ import os
 import shlex
 import sys
 
-from swiftformer_keras import cli
-from swiftformer_keras.architecture import ACTIVATIONS, MIN_INPUT_SIZE, VARIANTS
-from swiftformer_keras.calibration import IMAGENET_CROP_PCT
-from swiftformer_keras.conversion_request import (
+from swiftformer_keras.utils import cli
+from swiftformer_keras.models.architecture import ACTIVATIONS, MIN_INPUT_SIZE, VARIANTS
+from swiftformer_keras.lite.calibration import IMAGENET_CROP_PCT
+from swiftformer_keras.lite.request import (
     AUTHOR,
     DEFAULT_NUM_CALIB,
     DEFAULT_NUM_EVAL,
     DEFAULT_VARIANT,
     ConversionRequest,
 )
-from swiftformer_keras.recipe import DEFAULT_MIN_RUNTIME, INPUT_TYPES, IO_TYPES, recipe_for
-from swiftformer_keras.runtime_versions import SUPPORTED_MIN_RUNTIMES, check_runtime_choice
+from swiftformer_keras.lite.recipe import DEFAULT_MIN_RUNTIME, INPUT_TYPES, IO_TYPES, recipe_for
+from swiftformer_keras.lite.runtime_versions import SUPPORTED_MIN_RUNTIMES, check_runtime_choice
 
 PROG = "conversion/to_tflite.py"
 
@@ -168,7 +168,8 @@ def _main(argv):
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")  # TFLite conversion runs on TensorFlow
     with cli.quiet_startup():
         # TensorFlow loads here, after every flag and path is checked: --help and bad input answer at once.
-        from swiftformer_keras import conversion, tflite_report
+        from swiftformer_keras.lite import pipeline as conversion
+        from swiftformer_keras.lite import report as tflite_report
     report = conversion.convert(request)
     print(tflite_report.markdown(report))
     print("\nwrote " + ", ".join(request.outputs().values()))

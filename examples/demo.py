@@ -42,9 +42,10 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")  # TFLite conversion runs o
 import numpy as np  # noqa: E402
 
 from android_bench import torch_reference  # noqa: E402  (imports torch only when called)
-from swiftformer_keras import cli, files  # noqa: E402
-from swiftformer_keras.architecture import VARIANTS  # noqa: E402
-from swiftformer_keras.imagenet_utils import (  # noqa: E402
+from swiftformer_keras.utils import cli  # noqa: E402
+from swiftformer_keras.utils import files
+from swiftformer_keras.models.architecture import VARIANTS  # noqa: E402
+from swiftformer_keras.utils.images import (  # noqa: E402
     decode_predictions, imagenet_class_index, load_image, preprocess_input,
 )
 
@@ -239,9 +240,9 @@ def _main(argv):
     print(f"Photos: {photos.source}.")
     with cli.quiet_startup():
         # TensorFlow and PyTorch load here, after the flags are checked: --help and bad input answer at once.
-        from swiftformer_keras import conversion
-        from swiftformer_keras.model import SwiftFormer
-        from swiftformer_keras.weights import convert_to_keras_weights
+        from swiftformer_keras.lite import pipeline as conversion
+        from swiftformer_keras.models.builders import SwiftFormer
+        from swiftformer_keras.weights.sources import convert_to_keras_weights
 
         try:  # the PyTorch reference is transformers' SwiftFormer; it loads torchao, which prints too
             import torch

@@ -16,23 +16,23 @@ what to install.
 
 import importlib
 
-from swiftformer_keras import cli
-from swiftformer_keras.imagenet_utils import decode_predictions, load_image, preprocess_input
+from swiftformer_keras.utils import cli
+from swiftformer_keras.utils.images import decode_predictions, load_image, preprocess_input
 
 __version__ = "0.1.0"
 
 # The model API: each public name and the module it lives in, imported on first use.
 _KERAS_API = {
-    "VARIANTS": "swiftformer_keras.architecture",
+    "VARIANTS": "swiftformer_keras.models.architecture",
     **dict.fromkeys(
         ("ConvEncoder", "DistilledClassifier", "DownsampleEmbedding", "DropPath", "EfficientAdditiveAttention",
          "LayerScale", "LocalRepresentation", "Mlp", "Stem", "SwiftFormerBlock"),
-        "swiftformer_keras.layers",
+        "swiftformer_keras.models.layers",
     ),
     **dict.fromkeys(
-        ("SwiftFormer", "SwiftFormerXS", "SwiftFormerS", "SwiftFormerL1", "SwiftFormerL3"), "swiftformer_keras.model"
+        ("SwiftFormer", "SwiftFormerXS", "SwiftFormerS", "SwiftFormerL1", "SwiftFormerL3"), "swiftformer_keras.models.builders"
     ),
-    "convert_to_keras_weights": "swiftformer_keras.weights",
+    "convert_to_keras_weights": "swiftformer_keras.weights.sources",
 }
 
 __all__ = sorted([*_KERAS_API, "decode_predictions", "load_image", "preprocess_input"])
@@ -42,7 +42,7 @@ def __getattr__(name):
     """The model API, imported when first asked for (PEP 562)."""
     if name not in _KERAS_API:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    if _KERAS_API[name] != "swiftformer_keras.architecture":  # the variant table needs no Keras
+    if _KERAS_API[name] != "swiftformer_keras.models.architecture":  # the variant table needs no Keras
         cli.import_keras(f"swiftformer_keras.{name}")
     value = getattr(importlib.import_module(_KERAS_API[name]), name)
     globals()[name] = value  # found directly from now on

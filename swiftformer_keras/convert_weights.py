@@ -9,9 +9,10 @@ output is written atomically and holds the full classifier.
 
 import sys
 
-from swiftformer_keras import checkpoints, cli
-from swiftformer_keras.architecture import VARIANTS
-from swiftformer_keras.files import check_output_paths
+from swiftformer_keras.weights import checkpoints
+from swiftformer_keras.utils import cli
+from swiftformer_keras.models.architecture import VARIANTS
+from swiftformer_keras.utils.files import check_output_paths
 
 PROG = "python -m swiftformer_keras.convert_weights"
 
@@ -36,7 +37,7 @@ def _main(argv):
     check_output_paths(("the destination", args.destination))
     with cli.quiet_startup():
         # Keras loads only now: --help and a bad flag answer at once.
-        from swiftformer_keras.weights import convert_to_keras_weights
+        from swiftformer_keras.weights.sources import convert_to_keras_weights
     destination, variant, layout = convert_to_keras_weights(args.source, args.destination, config=args.variant)
     attention = checkpoints.LAYOUT_ATTENTION[layout]
     print(

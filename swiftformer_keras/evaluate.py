@@ -22,13 +22,13 @@ import sys
 
 import numpy as np
 
-from swiftformer_keras import cli
-from swiftformer_keras.architecture import MIN_INPUT_SIZE, VARIANTS, check_image_size
-from swiftformer_keras.files import check_output_paths, write_atomically, write_text_atomically
-from swiftformer_keras.image_folder import TRAIN_SPLIT, ImageFolderBatches, eval_split_name, load_image_folder
-from swiftformer_keras.imagenet_utils import resolve_crop_pct
-from swiftformer_keras.interpreter import RUNTIMES, check_runtime, runtime_version
-from swiftformer_keras.tflite_predictor import tflite_runner
+from swiftformer_keras.utils import cli
+from swiftformer_keras.models.architecture import MIN_INPUT_SIZE, VARIANTS, check_image_size
+from swiftformer_keras.utils.files import check_output_paths, write_atomically, write_text_atomically
+from swiftformer_keras.training.image_folder import TRAIN_SPLIT, ImageFolderBatches, eval_split_name, load_image_folder
+from swiftformer_keras.utils.images import resolve_crop_pct
+from swiftformer_keras.lite.interpreter import RUNTIMES, check_runtime, runtime_version
+from swiftformer_keras.lite.predictor import tflite_runner
 
 PROG = "python -m swiftformer_keras.evaluate"
 TOP_K = 5
@@ -101,8 +101,8 @@ def _tflite_predictor(path, num_threads, runtime):
 
 def _keras_file_predictor(path, num_classes, image_size, variant):
     cli.import_keras(f"{path!r} is a Keras model: evaluating it")
-    from swiftformer_keras.model import SwiftFormer
-    from swiftformer_keras.weights import load_keras_model_file
+    from swiftformer_keras.models.builders import SwiftFormer
+    from swiftformer_keras.weights.sources import load_keras_model_file
 
     if path.endswith(".keras"):
         return _keras_predictor(load_keras_model_file(path), path)

@@ -16,10 +16,10 @@ import dataclasses
 import os
 import sys
 
-from swiftformer_keras import cli
-from swiftformer_keras.architecture import ATTENTION_TYPES, MIN_INPUT_SIZE, VARIANTS, check_image_size, variant_config
-from swiftformer_keras.files import check_not_inputs
-from swiftformer_keras.image_folder import AUGMENTATIONS, check_data_folder
+from swiftformer_keras.utils import cli
+from swiftformer_keras.models.architecture import ATTENTION_TYPES, MIN_INPUT_SIZE, VARIANTS, check_image_size, variant_config
+from swiftformer_keras.utils.files import check_not_inputs
+from swiftformer_keras.training.image_folder import AUGMENTATIONS, check_data_folder
 
 PROG = "python -m swiftformer_keras.train"
 DISTILLATIONS = ("soft", "hard")
@@ -147,7 +147,7 @@ def train(config, callbacks=()):
     _check_paths(config)
     with cli.quiet_startup():
         # Keras and its backend load only now, once every setting is checked: --help and bad input answer at once.
-        from swiftformer_keras import training
+        from swiftformer_keras.training import loop as training
     return training.run(config, callbacks)
 
 

@@ -8,7 +8,6 @@ redrawn by `torch_reference.randomize`, so that every branch matters.
 """
 
 import argparse
-import importlib.util
 import os
 import re
 
@@ -20,7 +19,8 @@ import pytest
 from android_bench import torch_reference
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SHARED_DATA = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
+FIXTURES = os.path.join(ROOT, "tests", "fixtures")
+SHARED_DATA = os.path.join(ROOT, "..", "shared", "data")
 IMAGENET_SAMPLES = os.path.join(SHARED_DATA, "imagenet-samples")
 # A SwiftFormer with every kind of layer XS has in 5 blocks (XS: 16), 9 GELUs: it builds, traces and
 # converts in a fraction of XS's time, for tests whose subject does not depend on the model's size.
@@ -34,13 +34,13 @@ VARIANT_SPECS = {
 }
 
 
-def load_script(relative_path):
-    """A CLI script of the repository (not a package module) loaded as a module."""
-    name = os.path.splitext(os.path.basename(relative_path))[0]
-    spec = importlib.util.spec_from_file_location(name, os.path.join(ROOT, relative_path))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def tiny_model(attention="l2", input_shape=(64, 64, 3), classes=10, seed=0):
+    """`TINY` with realistic random weights (`models.random_init`), logits out."""
+    from swiftformer_keras import SwiftFormer
+    from swiftformer_keras.models.random_init import randomize_weights
+
+    model = SwiftFormer(TINY, classes=classes, classifier_activation=None, input_shape=input_shape, attention=attention)
+    return randomize_weights(model, seed=seed)
 
 
 def make_reference(variant, attention, seed=0, classes=1000):
@@ -239,7 +239,7 @@ def small_tflite(tmp_path_factory):
     """A tiny float .tflite file (conv, pooling, dense; 32x32x3 in, 4 out) for runtime tests."""
     import keras
 
-    from swiftformer_keras.export import export_tflite
+    from swiftformer_keras.lite.converter import export_tflite
 
     inputs = keras.Input((32, 32, 3))
     x = keras.layers.Conv2D(16, 3, activation="relu")(inputs)
@@ -309,7 +309,7 @@ def cifar_tflite(trained_run, small_cifar, tmp_path_factory):
     with their reports: `{"keras": path, "fp32": (path, report), "int8": (path, report)}`. The
     int8 file, alone in its folder with its card and JSON report, is also measured against the
     Keras model on the 160 test images, with the quantization debugger (test_conversion.py)."""
-    from swiftformer_keras import conversion
+    from swiftformer_keras.lite import pipeline as conversion
 
     data = small_cifar[0]
     keras_file = os.path.join(trained_run[0], "model.keras")

@@ -7,11 +7,10 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import make_reference, reference_logits, write_checkpoint
+from conftest import ROOT, make_reference, reference_logits, write_checkpoint
 from swiftformer_keras import SwiftFormerXS
 from swiftformer_keras.convert_weights import PROG, main
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def test_cli_converts_an_official_checkpoint(tmp_path, images):

@@ -13,8 +13,8 @@ from PIL import Image
 
 import swiftformer_keras as sfk
 from swiftformer_keras import evaluate as ev
-from swiftformer_keras.export import export_tflite
-from swiftformer_keras.testing import randomize_weights
+from swiftformer_keras.lite.converter import export_tflite
+from swiftformer_keras.models.random_init import randomize_weights
 
 from conftest import ROOT, TINY
 
@@ -458,7 +458,7 @@ def test_an_image_that_fails_to_decode_is_skipped_and_counted_not_fatal(setup, t
 
 
 def test_the_default_crop_is_the_one_the_model_records_else_imagenets(setup, tmp_path):
-    from swiftformer_keras.imagenet_utils import IMAGENET_CROP_PCT, record_crop_pct
+    from swiftformer_keras.utils.images import IMAGENET_CROP_PCT, record_crop_pct
 
     data, _, files = setup
     recorded = tmp_path / "recorded.keras"

@@ -1,10 +1,17 @@
 """The layering of the project, read from the source: data flows checkpoint -> Keras
 model -> .tflite -> tables, and a module imports only the stages before it, at the top.
 
+The package's folders are its stages (`STAGES`): utils know nothing of SwiftFormer;
+models are the architecture and its Keras graph; weights read checkpoints against the
+architecture; applications are the keras.applications builders (a graph and its
+weights, through the one seam `weights.sources.load_weights`); training and lite
+are siblings (a conversion needs no training pipeline, training no TFLite); the
+command-line modules of the package, then the benchmark folders, come last.
+
 A function-level import of the package would hide a circle (it did: model ->
-weights -> checkpoints -> model), so none is allowed, but in the command lines
-(`ENTRY_POINTS`): they import the stages that start TensorFlow only once their
-flags are checked (`cli.quiet_startup`), and nothing imports them back.
+weights -> checkpoints -> model), so none is allowed, but in the command lines: they
+import the stages that start TensorFlow only once their flags are checked
+(`cli.quiet_startup`), and nothing imports them back.
 """
 
 import ast
@@ -12,49 +19,63 @@ import os
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from conftest import ROOT
 
-# Each module may import only the modules listed before it.
+# Each stage, in order: a module may import its own stage and the stages before it, but
+# training and lite, which are siblings, not each other.
+STAGES = [
+    ("utils", ("swiftformer_keras.utils",)),
+    ("models", ("swiftformer_keras.models",)),
+    ("weights", ("swiftformer_keras.weights",)),
+    ("applications", ("swiftformer_keras.applications",)),
+    ("training", ("swiftformer_keras.training",)),
+    ("lite", ("swiftformer_keras.lite",)),
+    ("command lines", ("swiftformer_keras.convert_weights", "swiftformer_keras.train", "swiftformer_keras.evaluate")),
+    ("package", ("swiftformer_keras",)),
+    ("benchmarks", ("android_bench", "conversion", "examples")),
+]
+SIBLINGS = {("training", "lite"), ("lite", "training")}
+
+# Within the stages, each module may import only the modules listed before it.
 ORDER = [
-    # utilities that know nothing of SwiftFormer
-    "swiftformer_keras.cli", "swiftformer_keras.files", "swiftformer_keras.plots",
-    "swiftformer_keras.imagenet_utils", "swiftformer_keras.torch_zip",
-    # the architecture, its layers and PyTorch checkpoints
-    "swiftformer_keras.architecture", "swiftformer_keras.image_folder", "swiftformer_keras.layers",
-    "swiftformer_keras.testing",
-    "swiftformer_keras.checkpoints",
-    # Keras models and their weights
-    "swiftformer_keras.weights", "swiftformer_keras.model", "swiftformer_keras.data",
-    "swiftformer_keras.calibration", "swiftformer_keras.convert_weights", "swiftformer_keras.training",
-    "swiftformer_keras.train",
-    # .tflite files
-    "swiftformer_keras.interpreter", "swiftformer_keras.runtime_versions", "swiftformer_keras.runtime_worker",
-    "swiftformer_keras.kernel_profile", "swiftformer_keras.activation_ranges",
-    "swiftformer_keras.recipe", "swiftformer_keras.tflite_metadata", "swiftformer_keras.tflite_predictor",
-    "swiftformer_keras.conversion_request",
-    "swiftformer_keras.export",
-    "swiftformer_keras.tflite_report", "swiftformer_keras.model_card", "swiftformer_keras.conversion",
-    "swiftformer_keras.evaluate", "swiftformer_keras.android_clients",
+    "swiftformer_keras.utils", "swiftformer_keras.utils.cli", "swiftformer_keras.utils.files",
+    "swiftformer_keras.utils.charts", "swiftformer_keras.utils.tables", "swiftformer_keras.utils.images",
+    "swiftformer_keras.models", "swiftformer_keras.models.architecture", "swiftformer_keras.models.layers",
+    "swiftformer_keras.models.random_init", "swiftformer_keras.models.builders",
+    "swiftformer_keras.weights", "swiftformer_keras.weights.torch_zip", "swiftformer_keras.weights.checkpoints",
+    "swiftformer_keras.weights.sources",
+    "swiftformer_keras.training", "swiftformer_keras.training.image_folder", "swiftformer_keras.training.dataset",
+    "swiftformer_keras.training.loop",
+    "swiftformer_keras.lite", "swiftformer_keras.lite.interpreter", "swiftformer_keras.lite.runtime_versions",
+    "swiftformer_keras.lite.runtime_worker", "swiftformer_keras.lite.kernel_profile",
+    "swiftformer_keras.lite.activation_ranges", "swiftformer_keras.lite.recipe", "swiftformer_keras.lite.metadata",
+    "swiftformer_keras.lite.predictor", "swiftformer_keras.lite.calibration", "swiftformer_keras.lite.request",
+    "swiftformer_keras.lite.converter", "swiftformer_keras.lite.report", "swiftformer_keras.lite.card",
+    "swiftformer_keras.lite.pipeline", "swiftformer_keras.lite.android_clients",
+    "swiftformer_keras.convert_weights", "swiftformer_keras.train", "swiftformer_keras.evaluate",
     "swiftformer_keras",
-    # tables: benchmarks on the host and on phones, and the comparison with other runtimes
     "android_bench", "android_bench.rows", "android_bench.parse", "android_bench.commands", "android_bench.adb",
     "android_bench.benchmark_model", "android_bench.matrix", "android_bench.torch_reference",
-    "android_bench.litert_torch_export", "android_bench.executorch_export", "android_bench.host", "android_bench.run", "android_bench.compare",
-    "android_bench.clients",
-    "conversion.to_tflite", "conversion.benchmark", "conversion.runtime_matrix", "conversion.op_costs", "examples.demo",
+    "android_bench.litert_torch_export", "android_bench.executorch_export", "android_bench.host", "android_bench.run",
+    "android_bench.compare", "android_bench.clients",
+    "conversion", "conversion.to_tflite", "conversion.benchmark", "conversion.runtime_matrix", "conversion.op_costs",
+    "examples", "examples.demo",
 ]
-PACKAGES = ("swiftformer_keras", "android_bench")
+PACKAGES = ("swiftformer_keras", "android_bench", "conversion", "examples")
 # The command lines: scripts and `python -m` modules that run as `__main__` and that no module imports.
 ENTRY_FOLDERS = ("conversion", "examples")
 
 
 def _module_files():
     found = {}
-    for folder in ("swiftformer_keras", "android_bench", "conversion", "examples"):
-        for name in sorted(os.listdir(os.path.join(ROOT, folder))):
-            if name.endswith(".py"):
-                module = f"{folder}.{name[:-3]}".removesuffix(".__init__")
-                found[module] = os.path.join(ROOT, folder, name)
+    for top in PACKAGES:
+        for folder, _, names in os.walk(os.path.join(ROOT, top)):
+            if "__pycache__" in folder or folder.endswith(os.sep + "data"):
+                continue
+            for name in sorted(names):
+                if name.endswith(".py"):
+                    relative = os.path.relpath(os.path.join(folder, name[:-3]), ROOT)
+                    found[relative.replace(os.sep, ".").removesuffix(".__init__")] = os.path.join(folder, name)
     return found
 
 
@@ -82,13 +103,21 @@ def _imports(path, known):
 
 
 def _resolve(name, known):
-    """The project module an import names (`swiftformer_keras.model.VARIANTS` -> `swiftformer_keras.model`)."""
+    """The project module an import names (`swiftformer_keras.models.builders.SwiftFormer` ->
+    `swiftformer_keras.models.builders`)."""
     while name not in known and "." in name:
         name = name.rsplit(".", 1)[0]
     return name if name in known else None
 
 
-def _is_entry_point(module, path):
+def _stage(module):
+    """The index in `STAGES` of the stage `module` belongs to (the longest prefix that names it)."""
+    matches = [(len(prefix), index) for index, (_, prefixes) in enumerate(STAGES) for prefix in prefixes
+               if module == prefix or module.startswith(prefix + ".")]
+    return max(matches)[1]
+
+
+def _is_entry_point(module, path, files):
     """A command line: a script of `ENTRY_FOLDERS`, or a module that runs as `__main__` and that
     no other module of the project imports."""
     if module.split(".")[0] in ENTRY_FOLDERS:
@@ -96,27 +125,33 @@ def _is_entry_point(module, path):
     with open(path, encoding="utf-8") as file:
         if 'if __name__ == "__main__":' not in file.read():
             return False
-    files = _module_files()
     return not any(target == module for other, other_path in files.items() if other != module
                    for target, _, _ in _imports(other_path, files))
 
 
 def test_every_module_has_a_place_in_the_order():
-    assert sorted(set(_module_files()) - set(ORDER)) == []
+    files = _module_files()
+    assert sorted(set(files) - set(ORDER)) == [] and sorted(set(ORDER) - set(files)) == []
+
+
+def test_the_order_goes_stage_by_stage():
+    stages = [_stage(module) for module in ORDER]
+    assert stages == sorted(stages)
 
 
 @pytest.mark.parametrize("module", ORDER)
 def test_a_module_imports_only_earlier_stages_and_only_at_the_top(module):
     files = _module_files()
-    if module not in files:
-        pytest.fail(f"{module} is in ORDER but has no file")
     position = ORDER.index(module)
     problems = []
     for target, line, top in _imports(files[module], files):
-        if target == module:
+        if target == module or module.startswith(target + "."):  # a module's own package
             continue
         if ORDER.index(target) > position:
-            problems.append(f"line {line}: imports {target}, a later stage")
-        if not top and not _is_entry_point(module, files[module]):
+            problems.append(f"line {line}: imports {target}, a later module")
+        pair = (STAGES[_stage(module)][0], STAGES[_stage(target)][0])
+        if pair in SIBLINGS:
+            problems.append(f"line {line}: imports {target}: {pair[0]} and {pair[1]} are siblings")
+        if not top and not _is_entry_point(module, files[module], files):
             problems.append(f"line {line}: imports {target} inside a function")
     assert problems == [], f"{module}: " + "; ".join(problems)

@@ -13,8 +13,8 @@ import pytest
 
 from conftest import ROOT, TINY, _mount_tmpfs, _unmount
 from swiftformer_keras import train as train_lib
-from swiftformer_keras import training
-from swiftformer_keras.model import build_swiftformer
+from swiftformer_keras.training import loop as training
+from swiftformer_keras.models.builders import build_swiftformer
 
 
 # The training loop does not depend on the architecture's size: most runs here train TINY
@@ -90,7 +90,8 @@ def test_resume_after_an_interruption_continues_at_the_right_epoch(small_cifar, 
 _DATA_PARALLEL_SCRIPT = """
 import json, sys
 import keras
-from swiftformer_keras import data, train
+from swiftformer_keras import train
+from swiftformer_keras.training import dataset as data
 config = train.TrainConfig(data=sys.argv[1], output=sys.argv[2], epochs=1, batch_size=32, image_size=64,
     variant={"depths": [1, 1, 2, 1], "widths": [16, 24, 32, 48]},
     drop_path_rate=0.0, max_train_images=128, max_eval_images=32, warmup_epochs=0, workers=1,
@@ -373,7 +374,7 @@ def test_bfloat16_mixed_precision_trains_and_restores_the_policy(small_cifar, tm
 
 
 def test_the_trained_model_records_the_crop_it_was_trained_for(trained_run):
-    from swiftformer_keras.imagenet_utils import recorded_crop_pct
+    from swiftformer_keras.utils.images import recorded_crop_pct
 
     output, _ = trained_run
     for name in ("model.keras", "model.weights.h5", "best.weights.h5"):

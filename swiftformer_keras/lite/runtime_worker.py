@@ -1,0 +1,175 @@
+"""A TFLite runtime in its own process, timed on request: the other end of the runtime matrix.
+
+    .venv-tflite-runtime/bin/python -m swiftformer_keras.lite.runtime_worker --threads 2
+
+Reads one JSON request per line on stdin and answers one JSON line on stdout:
+
+- `{"load": {"fp32": "xs_fp32.tflite", ...}}` -> `{"runtime": ..., "version": ...,
+  "files": {"fp32": {"loaded": true, "partitions": 1, "error": null}, ...}}`:
+  builds an interpreter per file (XNNPACK, `--threads`) and runs it `--warmup` times;
+  a file the runtime refuses is `loaded: false` with the runtime's first error line.
+- `{"time": "fp32", "runs": 10}` -> `{"ms": [...]}`: that many timed invokes.
+- `{"predict": "fp32"}` -> `{"output": [...]}`: the file's output for that input,
+  dequantized to float, flattened: to compare runtimes on the same file.
+
+The parent (`conversion/runtime_matrix.py`) keeps one worker per runtime, each in
+its own virtual environment, and asks them in turn, so that a shared machine's
+drifts hit every runtime alike. Only numpy and one TFLite runtime are needed.
+"""
+
+import argparse
+import contextlib
+import json
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+from swiftformer_keras.utils import cli
+from swiftformer_keras.lite.interpreter import RUNTIMES, count_partitions, make_interpreter, runtime_version
+
+PROG = "python -m swiftformer_keras.lite.runtime_worker"
+
+
+def _sample(detail):
+    """A fixed input for the file's input tensor (noise in its dtype's range)."""
+    rng = np.random.default_rng(0)
+    if np.issubdtype(detail["dtype"], np.integer):
+        info = np.iinfo(detail["dtype"])
+        return rng.integers(info.min, info.max, detail["shape"], dtype=detail["dtype"], endpoint=True)
+    return rng.normal(size=detail["shape"]).astype(detail["dtype"])
+
+
+def _first_line(error):
+    return (str(error).strip().splitlines() or [type(error).__name__])[0][:300]
+
+
+class Worker:
+    """The interpreters of one runtime over named files."""
+
+    def __init__(self, runtime, threads, warmup):
+        self.runtime, self.threads, self.warmup = runtime, threads, warmup
+        self.interpreters = {}
+
+    def load(self, files):
+        name, version = runtime_version(self.runtime)
+        answer = {"runtime": name, "version": version, "files": {}}
+        for key, path in files.items():
+            try:
+                interpreter = make_interpreter(model_path=path, num_threads=self.threads, runtime=self.runtime)
+                detail = interpreter.get_input_details()[0]
+                interpreter.set_tensor(detail["index"], _sample(detail))
+                for _ in range(self.warmup):
+                    interpreter.invoke()
+            except (ValueError, RuntimeError) as error:
+                answer["files"][key] = {"loaded": False, "partitions": None, "error": _first_line(error)}
+                continue
+            self.interpreters[key] = interpreter
+            answer["files"][key] = {"loaded": True, "partitions": count_partitions(interpreter)[0], "error": None}
+        return answer
+
+    def time(self, key, runs):
+        invoke, times = self.interpreters[key].invoke, []
+        for _ in range(runs):
+            start = time.perf_counter()
+            invoke()
+            times.append((time.perf_counter() - start) * 1000)
+        return {"ms": times}
+
+    def predict(self, key):
+        interpreter = self.interpreters[key]
+        interpreter.invoke()
+        detail = interpreter.get_output_details()[0]
+        output = interpreter.get_tensor(detail["index"]).astype(np.float64)
+        scale, zero_point = detail["quantization"]
+        if np.issubdtype(detail["dtype"], np.integer) and scale:
+            output = (output - zero_point) * scale
+        return {"output": output.ravel().tolist()}
+
+    def answer(self, request):
+        if "load" in request:
+            return self.load(request["load"])
+        if "time" in request:
+            return self.time(request["time"], int(request["runs"]))
+        if "predict" in request:
+            return self.predict(request["predict"])
+        raise ValueError(f"Unknown request {sorted(request)}; send load, time or predict.")
+
+
+class RuntimeProcess:
+    """A worker started with `python` (the Python of another environment), spoken to in JSON lines.
+
+        worker = RuntimeProcess(".venv-tflite-runtime/bin/python", "tflite-runtime", threads=2)
+        worker.ask({"load": {"fp32": "xs_fp32.tflite"}})
+        worker.close()
+
+    `cwd` must let that Python import this package (the project root, or an install).
+    """
+
+    def __init__(self, python, runtime=None, threads=2, cwd=None):
+        command = [python, "-m", "swiftformer_keras.lite.runtime_worker", "--threads", str(threads)]
+        if runtime:
+            command += ["--runtime", runtime]
+        # Its stderr goes to a file, read only if it stops: a pipe nobody reads could fill up and block it.
+        self.stderr = tempfile.TemporaryFile()  # noqa: SIM115  (closed by close())
+        self.process = subprocess.Popen(
+            command, cwd=cwd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr, text=True
+        )
+
+    def ask(self, request):
+        """The worker's answer to `request`; RuntimeError if it failed or stopped (with its last error line)."""
+        try:
+            self.process.stdin.write(json.dumps(request) + "\n")
+            self.process.stdin.flush()
+            line = self.process.stdout.readline()
+        except BrokenPipeError:  # it stopped before reading the request
+            line = ""
+        if not line:
+            raise RuntimeError(f"The runtime worker stopped (exit code {self.process.wait()}){self._last_words()}")
+        reply = json.loads(line)
+        if "error" in reply:
+            raise RuntimeError(f"The runtime worker failed: {reply['error']}")
+        return reply
+
+    def _last_words(self):
+        """`": <its last line on stderr>."`, start-up noise left out; `"."` if it printed nothing else."""
+        self.stderr.seek(0)
+        kept = cli.startup_lines_kept(self.stderr.read().decode("utf-8", "replace"))
+        return f": {cli.one_line(kept[-1])[:300]}" if kept else "."
+
+    def close(self):
+        with contextlib.suppress(BrokenPipeError):  # it has stopped already
+            self.process.stdin.close()
+        self.process.wait(timeout=60)
+        self.stderr.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def main(argv=None):
+    parser = cli.ArgumentParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runtime", choices=RUNTIMES, help="TFLite interpreter (default: the first installed)")
+    parser.add_argument("--threads", type=cli.number(int, minimum=1), default=2)
+    parser.add_argument("--warmup", type=cli.number(int, minimum=0), default=5)
+    args = parser.parse_args(argv)
+    worker = Worker(args.runtime, args.threads, args.warmup)
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        try:
+            reply = worker.answer(json.loads(line))
+        except Exception as error:  # noqa: BLE001  (the parent shows it; the worker stays up for the next request)
+            reply = {"error": f"{type(error).__name__}: {_first_line(error)}"}
+        sys.stdout.write(json.dumps(reply) + "\n")
+        sys.stdout.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

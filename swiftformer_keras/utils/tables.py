@@ -1,0 +1,39 @@
+"""Markdown tables for people: the one renderer every report, card and benchmark prints with.
+
+    markdown_table(["variant", "ms"], [["XS", "2.57"], ["S", "3.41"]], align="lr")
+
+Cells are written as given (`str`), with `|` escaped so that a cell cannot split a row;
+numbers are formatted by the caller, who knows their precision.
+"""
+
+ALIGNMENTS = {"l": "---", "r": "---:", "c": ":---:"}
+
+
+def _cell(value):
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def markdown_table(header, rows, align=None):
+    """A Markdown table as text (lines joined by newlines, no trailing newline).
+
+    Args:
+        header: the column titles.
+        rows: sequences of cells, as many as `header` has titles.
+        align: one letter per column, `l` (left, the default), `r` (right, for
+            numbers) or `c` (centre); None aligns every column left.
+
+    Raises:
+        ValueError: a row or `align` of another length than `header`, or an
+            unknown alignment letter.
+    """
+    align = align or "l" * len(header)
+    if len(align) != len(header) or set(align) - set(ALIGNMENTS):
+        raise ValueError(f"align must be one of {sorted(ALIGNMENTS)} per column ({len(header)}), got {align!r}.")
+    lines = ["| " + " | ".join(_cell(title) for title in header) + " |",
+             "|" + "|".join(ALIGNMENTS[letter] for letter in align) + "|"]
+    for row in rows:
+        row = list(row)
+        if len(row) != len(header):
+            raise ValueError(f"A row has {len(row)} cells for {len(header)} columns: {row!r}.")
+        lines.append("| " + " | ".join(_cell(value) for value in row) + " |")
+    return "\n".join(lines)

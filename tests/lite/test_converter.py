@@ -1,0 +1,470 @@
+"""TFLite export: the .tflite file run by the LiteRT interpreter against the Keras model."""
+
+import collections
+import dataclasses
+import os
+import re
+import tempfile
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from ai_edge_litert.interpreter import Interpreter, OpResolverType
+from tensorflow.lite.python import schema_py_generated as tf_schema
+
+import swiftformer_keras as sfk
+from swiftformer_keras.lite.calibration import random_images
+from swiftformer_keras.models.architecture import all_layers
+from swiftformer_keras.models.random_init import randomize_weights
+from swiftformer_keras.lite.converter import convert, export_tflite, tflite_ops
+from swiftformer_keras.lite.predictor import tflite_runner
+from swiftformer_keras.lite.recipe import Recipe, recipe_for
+
+from conftest import TINY, tiny_model
+
+DEFAULT_INT8_RECIPE = recipe_for("int8")
+
+# Ops that would betray a layout change or a reshaped attention in an NHWC-native graph.
+LAYOUT_OPS = {"TRANSPOSE", "RESHAPE", "GATHER"}
+# The builtin op names from TensorFlow's copy of the schema (export.py reads LiteRT's).
+BUILTIN_OPS = {name for name in vars(tf_schema.BuiltinOperator) if name.isupper()}
+
+
+def interpreter_op_counts(path):
+    """The op inventory as the LiteRT runtime sees it (no delegate fuses ops away)."""
+    interpreter = Interpreter(
+        model_path=path, experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+    )
+    interpreter.allocate_tensors()
+    return collections.Counter(op["op_name"] for op in interpreter._get_ops_details())
+
+
+@pytest.fixture(scope="module")
+def tiny_export(tmp_path_factory):
+    """The tiny model with the current official attention, exported once for several tests."""
+    folder = tmp_path_factory.mktemp("tiny")
+    model = tiny_model("l2")
+    return model, export_tflite(model, str(folder / "tiny.tflite"))
+
+
+def _check_against_keras(model, path, images, label):
+    """Runs the file through the LiteRT runner; returns its op inventory after checking
+    the logits, the absence of layout ops and the inventory against the runtime's."""
+    expected = keras.ops.convert_to_numpy(model(images, training=False))
+    got = tflite_runner(path)(images)
+    diff = np.abs(got - expected).max()
+    print(f"{label}: max|logit diff| keras vs tflite {diff:.2e} (logit std {expected.std():.2f})")
+    assert got.dtype == np.float32 and got.shape == expected.shape
+    assert expected.std() > 2.0  # realistic logits, so the bound below means something
+    assert diff <= 1e-4
+    ops = tflite_ops(path)
+    assert ops == interpreter_op_counts(path)
+    assert set(ops) <= BUILTIN_OPS - {"CUSTOM", "DELEGATE"}, ops
+    assert "TRANSPOSE" not in ops, ops
+    return ops
+
+
+def test_tiny_model_matches_keras(tiny_export):
+    model, path = tiny_export
+    assert sorted(os.listdir(os.path.dirname(path))) == ["tiny.tflite"]  # no temporary left over
+    predict = tflite_runner(path)
+    assert predict.image_size == (64, 64) and predict.num_classes == 10
+    ops = _check_against_keras(model, path, random_images(4, (64, 64), seed=1), "tiny l2 64x64")
+    assert not LAYOUT_OPS & set(ops), ops
+
+
+def test_token_softmax_attention_matches_keras(tmp_path):
+    model = tiny_model("token_softmax")
+    path = export_tflite(model, tmp_path / "token.tflite")
+    ops = _check_against_keras(model, path, random_images(3, (64, 64), seed=1), "tiny token_softmax 64x64")
+    # Softmax over all tokens flattens the (H, W) grid: one reshape there and one back per
+    # attention block. The published formulations need none (the other tests).
+    assert ops["RESHAPE"] == 2 * len(TINY["depths"])  # one attention block per stage
+    assert not (LAYOUT_OPS - {"RESHAPE"}) & set(ops), ops
+
+
+def test_xs_224_matches_keras_with_builtin_nhwc_ops_only(tmp_path):
+    model = randomize_weights(sfk.SwiftFormerXS(classifier_activation=None))
+    path = export_tflite(model, tmp_path / "xs.tflite")
+    interpreter = Interpreter(model_path=str(path))
+    (detail,) = interpreter.get_input_details()
+    assert tuple(detail["shape"]) == (1, 224, 224, 3) and detail["dtype"] == np.float32
+    assert tuple(interpreter.get_output_details()[0]["shape"]) == (1, 1000)
+
+    ops = _check_against_keras(model, path, random_images(2, (224, 224), seed=1), "XS 224x224")
+    print(f"XS 224x224 op inventory: {dict(ops.most_common())}")
+    assert not LAYOUT_OPS & set(ops), ops
+    # One convolution per conv layer of the Keras model: nothing was split or duplicated.
+    convs = sum(
+        isinstance(layer, (keras.layers.Conv2D, keras.layers.DepthwiseConv2D)) for layer in all_layers(model)
+    )
+    assert ops["CONV_2D"] + ops["DEPTHWISE_CONV_2D"] == convs
+
+
+def test_dynamic_model_needs_a_size_and_exports_non_square(tmp_path):
+    # The first-release ("softmax") formulation, that of the ImageNet hub weights.
+    model = tiny_model("softmax", input_shape=(None, None, 3))
+    with pytest.raises(ValueError, match=r"input_shape=\(height, width\)"):
+        export_tflite(model, tmp_path / "dynamic.tflite")
+    assert os.listdir(tmp_path) == []
+
+    path = export_tflite(model, tmp_path / "wide.tflite", input_shape=(96, 128))
+    assert tflite_runner(path).image_size == (96, 128)
+    ops = _check_against_keras(model, path, random_images(2, (96, 128), seed=1), "tiny softmax 96x128")
+    assert not LAYOUT_OPS & set(ops), ops
+
+
+def test_bad_sizes_and_destinations_are_refused(tmp_path, tiny_export):
+    model, _ = tiny_export
+    with pytest.raises(ValueError, match="disagrees with model"):
+        export_tflite(model, tmp_path / "x.tflite", input_shape=(96, 96))
+    with pytest.raises(ValueError, match="positive ints"):
+        export_tflite(model, tmp_path / "x.tflite", input_shape=(64,))
+    with pytest.raises(ValueError, match="must end in .tflite"):
+        export_tflite(model, tmp_path / "x.lite")
+    missing = tmp_path / "missing" / "x.tflite"
+    with pytest.raises(ValueError, match="does not exist"):
+        export_tflite(model, missing)
+    assert os.listdir(tmp_path) == []
+    distilled = sfk.SwiftFormer(TINY, input_shape=(64, 64, 3), distillation_outputs=True)
+    with pytest.raises(ValueError, match="distillation_outputs=False"):
+        export_tflite(distilled, tmp_path / "x.tflite")
+
+
+class _Erfinv(keras.layers.Layer):
+    """An op TFLite has no builtin kernel for: conversion would need the Flex delegate."""
+
+    def call(self, x):
+        return keras.ops.erfinv(keras.ops.tanh(x))
+
+
+def test_ops_outside_the_builtin_set_fail_loudly_and_keep_the_old_file(tmp_path):
+    inputs = keras.Input((8, 8, 3))
+    model = keras.Model(inputs, _Erfinv()(keras.layers.Conv2D(4, 3)(inputs)))
+    destination = tmp_path / "model.tflite"
+    destination.write_bytes(b"previous export")
+    with pytest.raises(ValueError, match=r"Erfinv.*SELECT_TF_OPS"):
+        export_tflite(model, destination)
+    assert os.listdir(tmp_path) == ["model.tflite"]
+    assert destination.read_bytes() == b"previous export"
+
+
+def test_runner_checks_shapes_and_handles_empty_batches(tmp_path, tiny_export):
+    model, path = tiny_export
+    predict = tflite_runner(path, num_threads=1)
+    assert predict(np.zeros((0, 64, 64, 3), "float32")).shape == (0, 10)
+    with pytest.raises(ValueError, match=r"\(batch, 64, 64, 3\)"):
+        predict(np.zeros((1, 96, 96, 3), "float32"))
+    with pytest.raises(ValueError, match="does not exist"):
+        tflite_runner(tmp_path / "nope.tflite")
+    (tmp_path / "junk.tflite").write_bytes(b"not a flatbuffer")
+    with pytest.raises(ValueError, match="not a loadable .tflite model"):
+        tflite_runner(tmp_path / "junk.tflite")
+    images = random_images(3, (64, 64), seed=5)
+    # Image-by-image batching changes nothing: the same rows as three single calls.
+    np.testing.assert_array_equal(predict(images), np.concatenate([predict(x[None]) for x in images]))
+
+
+def _small_cnn():
+    inputs = keras.Input((32, 32, 3))
+    x = keras.layers.Conv2D(8, 3, strides=2, activation="relu")(inputs)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    model = keras.Model(inputs, keras.layers.Dense(5)(x))
+    return _randomize_plain(model)
+
+
+def _randomize_plain(model, seed=3):
+    """Weights of order one everywhere, so the quantized outputs span many steps."""
+    rng = np.random.default_rng(seed)
+    for variable in model.weights:
+        variable.assign(rng.normal(0.0, 0.5, tuple(variable.shape)).astype("float32"))
+    return model
+
+
+def _quantized(model, calibration, io_type):
+    """Full-integer post-training quantization, with `io_type` input and output tensors."""
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = lambda: ([x[None]] for x in calibration)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = converter.inference_output_type = io_type
+    return converter.convert()
+
+
+@pytest.mark.filterwarnings("ignore:Statistics for quantized inputs")
+@pytest.mark.parametrize("io_type", [tf.int8, tf.uint8])
+def test_runner_quantizes_integer_inputs_and_outputs(tmp_path, io_type):
+    model = _small_cnn()
+    calibration = random_images(16, (32, 32), seed=7)
+    (tmp_path / "int.tflite").write_bytes(_quantized(model, calibration, io_type))
+    # The same calibration with float I/O: the runtime's own QUANTIZE/DEQUANTIZE ops
+    # are the independent reference for the runner's arithmetic.
+    (tmp_path / "float_io.tflite").write_bytes(_quantized(model, calibration, tf.float32))
+    integer, float_io = tflite_runner(tmp_path / "int.tflite"), tflite_runner(tmp_path / "float_io.tflite")
+    assert integer.input["dtype"] == integer.output["dtype"] == io_type.as_numpy_dtype
+    assert float_io.input["dtype"] == np.float32
+
+    images = random_images(6, (32, 32), seed=8)
+    got, reference = integer(images), float_io(images)
+    output_scale = integer.output["quantization"][0]
+    assert got.dtype == np.float32
+    assert np.abs(got - reference).max() <= output_scale + 1e-6
+    expected = keras.ops.convert_to_numpy(model(images))
+    error = np.abs(got - expected).max() / np.abs(expected).max()
+    print(f"{io_type.name}: max|runner - float-I/O| {np.abs(got - reference).max():.2e}, "
+          f"relative error vs keras fp32 {error:.3f}")
+    assert error < 0.1
+
+
+def _fidelity(model, path, images):
+    from swiftformer_keras.lite.report import fidelity
+
+    return fidelity(keras.ops.convert_to_numpy(model(images, training=False)), tflite_runner(path)(images))
+
+
+@pytest.fixture(scope="module")
+def tiny_int8(tmp_path_factory):
+    model = tiny_model("l2")
+    path = export_tflite(
+        model, tmp_path_factory.mktemp("int8") / "tiny_int8.tflite", mode="int8", calibration=random_images(32, (64, 64), seed=5)
+    )
+    return model, path
+
+
+def test_int8_is_one_xnnpack_partition_with_only_the_first_conv_and_the_norm_tail_in_float(tiny_int8):
+    from swiftformer_keras.lite.report import op_table, xnnpack_partitions
+
+    model, path = tiny_int8
+    rows = op_table(path)
+    float_compute = {r["op"] for r in rows if r["output_dtype"] == "float32"} - {"DEQUANTIZE"}
+    # logits: no softmax to keep; the stem's PAD and first convolution (float_first_conv)
+    assert float_compute == set(DEFAULT_INT8_RECIPE.float_ops) - {"SOFTMAX"} | {"PAD", "CONV_2D"}
+    assert "GELU" not in {r["op"] for r in rows} and "LOGISTIC" in {r["op"] for r in rows}
+    convolutions = [r["output_dtype"] for r in rows if r["op"] == "CONV_2D"]
+    assert convolutions[0] == "float32" and set(convolutions[1:]) == {"int8"}
+    assert xnnpack_partitions(path) == 1
+    # Held-out inputs, not the calibration ones; the bound is loose for random weights
+    # (the trained-model accuracy test is in test_conversion.py).
+    result = _fidelity(model, path, random_images(16, (64, 64), seed=9))
+    print(f"tiny int8 vs keras: {result}")
+    assert result["sqnr_db"] > 20 and result["cosine_similarity"] > 0.99
+
+
+def test_int8_io_types_and_the_runner_quantizes_for_them(tmp_path, tiny_int8):
+    model, float_io = tiny_int8
+    calibration = random_images(32, (64, 64), seed=5)
+    images = random_images(4, (64, 64), seed=9)
+    reference = tflite_runner(float_io)(images)
+    for io, dtype in (("int8", np.int8), ("uint8", np.uint8)):
+        path = export_tflite(model, tmp_path / f"{io}.tflite", mode="int8", calibration=calibration, io=io)
+        interpreter = Interpreter(model_path=str(path))
+        assert interpreter.get_input_details()[0]["dtype"] == dtype
+        assert interpreter.get_output_details()[0]["dtype"] == dtype
+        got = tflite_runner(path)(images)
+        scale = interpreter.get_output_details()[0]["quantization"][0]
+        # Same quantized graph; only the input and output rounding differ.
+        assert np.abs(got - reference).max() <= 3 * scale + 0.05 * np.abs(reference).max()
+
+
+def test_fp16_and_dynamic_stay_close_to_keras_and_shrink_the_file(tmp_path, tiny_export):
+    model, fp32 = tiny_export
+    images = random_images(4, (64, 64), seed=3)
+    sizes = {"fp32": os.path.getsize(fp32)}
+    for mode, bound in (("fp16", 1e-2), ("dynamic", 0.15)):
+        path = export_tflite(model, tmp_path / f"{mode}.tflite", mode=mode)
+        sizes[mode] = os.path.getsize(path)
+        result = _fidelity(model, path, images)
+        print(f"tiny {mode}: relative error max {result['relative_error_max']:.2e}, size {sizes[mode]}")
+        assert result["relative_error_max"] <= bound
+        assert set(tflite_ops(path)) <= BUILTIN_OPS - {"CUSTOM", "DELEGATE"}
+    # Tensors under 1024 values stay float32 in both modes, so a tiny model shrinks less than 2x and 4x.
+    print(f"tiny sizes: {sizes}")
+    assert sizes["fp16"] < 0.7 * sizes["fp32"] and sizes["dynamic"] < 0.5 * sizes["fp32"]
+
+
+def test_bad_modes_and_calibration_are_refused(tmp_path, tiny_export):
+    model, _ = tiny_export
+    with pytest.raises(ValueError, match="Unknown mode 'int4'"):
+        export_tflite(model, tmp_path / "x.tflite", mode="int4")
+    with pytest.raises(ValueError, match="needs calibration images"):
+        export_tflite(model, tmp_path / "x.tflite", mode="int8")
+    with pytest.raises(ValueError, match=r"shape \(2, 32, 32, 3\)"):
+        export_tflite(model, tmp_path / "x.tflite", mode="int8", calibration=random_images(2, (32, 32), seed=1))
+    with pytest.raises(ValueError, match="io='int8' needs mode='int8'"):
+        export_tflite(model, tmp_path / "x.tflite", mode="fp16", io="int8")
+    with pytest.raises(ValueError, match="Unknown io type 'int16'"):
+        export_tflite(model, tmp_path / "x.tflite", mode="int8", io="int16", calibration=random_images(2, (64, 64), seed=1))
+    with pytest.raises(ValueError, match=r"Unknown TFLite op types \['SQRTT'\]"):
+        export_tflite(model, tmp_path / "x.tflite", mode="int8", calibration=random_images(2, (64, 64), seed=1),
+                      recipe=Recipe(float_ops=["SQRTT"]))
+    assert os.listdir(tmp_path) == []
+
+
+def test_selective_quantization_keeps_the_chosen_ops_in_float(tmp_path, tiny_export):
+    from swiftformer_keras.lite.report import op_table, xnnpack_partitions
+
+    model, _ = tiny_export
+    litert_recipe = recipe_for("int8", "2.17")  # the one whose attention sums are SUM ops
+    recipe = dataclasses.replace(litert_recipe, float_ops=[*litert_recipe.float_ops, "SUM"], float_first_conv=False)
+    path = export_tflite(model, tmp_path / "sel.tflite", mode="int8", calibration=random_images(8, (64, 64), seed=1), recipe=recipe)
+    rows = op_table(path)
+    assert {r["op"] for r in rows if r["output_dtype"] == "float32"} - {"DEQUANTIZE"} == {"RSQRT", "MAXIMUM", "SUM"}
+    assert xnnpack_partitions(path) == 1
+
+
+# --- issue 10: the SavedModel temporary is a recognisable partial, swept when stale -----------------
+
+
+def _dead_pid():
+    import subprocess
+
+    done = subprocess.Popen(["true"])
+    done.wait()
+    return done.pid
+
+
+def _stale_partial(folder, name):
+    stale = folder / f".{name}.partial-{_dead_pid()}-0123abcd"
+    stale.mkdir()
+    (stale / "saved_model.pb").write_bytes(bytes(1000))
+    return stale
+
+
+def test_a_conversion_sweeps_stale_temporaries_and_leaves_umask_permissions(tmp_path, tiny_export, monkeypatch):
+    model, _ = tiny_export
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    stale_temp = _stale_partial(temp, "swiftformer_savedmodel")
+    assert convert(model)[4:8] == b"TFL3"
+    assert not stale_temp.exists()
+    assert not [name for name in os.listdir(temp) if "savedmodel" in name], os.listdir(temp)
+
+    out = tmp_path / "out"
+    out.mkdir()
+    stale_out = _stale_partial(out, "x.tflite.savedmodel")
+    umask = os.umask(0o022)
+    try:
+        path = export_tflite(model, out / "x.tflite")
+    finally:
+        os.umask(umask)
+    assert os.listdir(out) == ["x.tflite"] and not stale_out.exists()
+    assert os.stat(path).st_mode & 0o777 == 0o644
+    assert not [name for name in os.listdir(temp) if "savedmodel" in name]
+
+
+def test_kill_9_leaves_a_temporary_that_the_next_conversion_removes(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    temp, out = tmp_path / "temp", tmp_path / "out"
+    temp.mkdir()
+    out.mkdir()
+    script = (
+        "import keras, swiftformer_keras as sfk\n"
+        "from swiftformer_keras.lite.converter import export_tflite\n"
+        f"model = sfk.SwiftFormer({TINY!r}, classes=10, classifier_activation=None, input_shape=(64, 64, 3))\n"
+        f"export_tflite(model, {str(out / 'x.tflite')!r})\n"
+    )
+    env = {**os.environ, "TMPDIR": str(temp), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    child = subprocess.Popen([sys.executable, "-c", script], env=env)
+    deadline = time.monotonic() + 300
+
+    def savedmodels():
+        return [e for folder in (temp, out) for e in os.scandir(folder) if e.is_dir() and "savedmodel" in e.name]
+
+    while not savedmodels() and child.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    left = savedmodels()
+    assert [e.name.split(".partial-")[0] for e in left] == [".x.tflite.savedmodel"], [e.path for e in left]
+    assert os.path.dirname(left[0].path) == str(out)  # beside the output, not in $TMPDIR
+
+    export_tflite(tiny_model(), str(out / "x.tflite"))
+    assert os.listdir(out) == ["x.tflite"]
+
+
+def test_a_full_temporary_folder_is_one_disk_full_error(full_disk, tiny_export, monkeypatch):
+    from swiftformer_keras.utils.files import DiskFullError
+
+    monkeypatch.setattr(tempfile, "tempdir", str(full_disk))
+    with pytest.raises(DiskFullError, match="no space left on the device of"):
+        convert(tiny_export[0])
+    assert os.listdir(full_disk) == [".filler"]
+
+
+def test_pixel_input_folds_the_normalisation_into_the_stem(tmp_path):
+    """A pixel-input SwiftFormer file computes no per-channel MUL and ADD before its first convolution
+    (XNNPACK runs them row by row over 3 channels): the stem takes the pixels, and the file equals
+    PixelNormalization in front of the model. Any other model gets the PixelNormalization layer."""
+    from swiftformer_keras.lite.converter import IMAGENET_PIXEL_NORMALIZATION, with_pixel_input
+    from swiftformer_keras.models.layers import PixelNormalization
+    from swiftformer_keras.lite.report import op_table
+
+    model = tiny_model()
+    pixels = np.random.default_rng(3).uniform(0, 255, (2, 64, 64, 3)).astype("float32")
+    inputs = keras.Input((64, 64, 3))
+    reference = keras.Model(inputs, model(PixelNormalization(*IMAGENET_PIXEL_NORMALIZATION)(inputs)))
+    expected = np.asarray(reference(pixels))
+    folded = with_pixel_input(model)
+    assert not any(isinstance(layer, PixelNormalization) for layer in folded.layers)
+    assert folded.get_layer("stem").pixel_normalization == IMAGENET_PIXEL_NORMALIZATION
+    assert model.get_layer("stem").pixel_normalization is None  # the model itself is left as it was
+    np.testing.assert_allclose(np.asarray(folded(pixels)), expected, atol=1e-4)
+    path = export_tflite(model, tmp_path / "pixels.tflite", input_type="float32", metadata=False)
+    ops = [row["op"] for row in op_table(path)]
+    assert ops[:ops.index("CONV_2D")] == ["CONCATENATION", "CONCATENATION"]
+    np.testing.assert_allclose(tflite_runner(path)(pixels), expected, atol=1e-4)
+
+    plain = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(2, 3)])
+    assert isinstance(with_pixel_input(plain, "uint8").layers[1], PixelNormalization)
+
+
+def test_the_final_norm_is_folded_into_the_classifier(tmp_path, monkeypatch):
+    """The head's BatchNorm goes into both dense heads: the same logits, a MUL and an ADD fewer in the file,
+    and an int8 file that stays one XNNPACK partition when the norm's shift is far finer than its input
+    (its ADD's constant below XNNPACK's scale limit, which split the graph before the fold)."""
+    from swiftformer_keras.lite import converter as export
+    from swiftformer_keras.lite.converter import with_final_norm_folded
+    from swiftformer_keras.lite.report import xnnpack_partitions
+
+    model = tiny_model()
+    norm = model.get_layer("norm")
+    norm.beta.assign(np.full(norm.beta.shape, 1e-7, "float32"))
+    norm.moving_mean.assign(np.zeros(norm.moving_mean.shape, "float32"))
+    images = random_images(4, (64, 64), seed=4)
+    folded = with_final_norm_folded(model)
+    assert "norm" not in [layer.name for layer in folded.layers] and folded.get_layer("stem") is model.get_layer("stem")
+    np.testing.assert_allclose(np.asarray(folded(images)), np.asarray(model(images)), atol=1e-5)
+    backbone = sfk.SwiftFormer(TINY, include_top=False, pooling="max", input_shape=(64, 64, 3))
+    assert with_final_norm_folded(backbone) is backbone
+    calibration = random_images(16, (64, 64), seed=1)
+    folded_fp32 = export_tflite(model, tmp_path / "folded.tflite", metadata=False)
+    folded_int8 = export_tflite(model, tmp_path / "folded_int8.tflite", mode="int8", calibration=calibration,
+                                metadata=False)
+    monkeypatch.setattr(export, "with_final_norm_folded", lambda model: model)
+    plain_fp32 = export_tflite(model, tmp_path / "plain.tflite", metadata=False)
+    plain_int8 = export_tflite(model, tmp_path / "plain_int8.tflite", mode="int8", calibration=calibration,
+                               metadata=False)
+    fewer = tflite_ops(plain_fp32) - tflite_ops(folded_fp32)
+    assert fewer == collections.Counter({"MUL": 1, "ADD": 1})
+    np.testing.assert_allclose(tflite_runner(folded_fp32)(images), np.asarray(model(images)), atol=1e-4)
+    assert (xnnpack_partitions(plain_int8), xnnpack_partitions(folded_int8)) == (2, 1)
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"input_type": "rgb"}, "Unknown input type 'rgb'; use one of"),
+    ({"labels": "airplane"}, "labels must be a sequence of class names (strings), got 'airplane'"),
+    ({"labels": ["cat"] * 9 + ["a\u2028b"]}, "name 10 'a\\u2028b' holds the control character"),
+])
+def test_bad_metadata_arguments_are_clear_errors_before_the_conversion(tmp_path, monkeypatch, options, message):
+    from swiftformer_keras.lite import converter as export
+
+    monkeypatch.setattr(export, "convert", lambda *args, **kwargs: pytest.fail("the conversion started"))
+    with pytest.raises(ValueError, match=re.escape(message)):
+        export_tflite(tiny_model(), tmp_path / "x.tflite", **options)
+    assert os.listdir(tmp_path) == []

@@ -1,0 +1,150 @@
+"""TFLite metadata: written by us, read back by us and by tflite-support's own reader; the model
+unchanged (numbers, signature, aligned weights); bad labels refused."""
+
+import json
+import os
+import subprocess
+
+import keras
+import numpy as np
+import pytest
+
+from conftest import ROOT
+from swiftformer_keras.lite import converter as export
+from swiftformer_keras.lite import metadata as tflite_metadata
+from swiftformer_keras.lite.interpreter import make_interpreter
+from swiftformer_keras.models.builders import SwiftFormer
+
+NAMES = ("airplane", "automobile", "frog", "ship")
+PIXELS = ((123.675, 116.28, 103.53), (58.395, 57.12, 57.375))
+
+
+def _info(**changes):
+    fields = dict(name="tiny", description="A tiny classifier.", version="0.1.0", author="us", license="Apache-2.0",
+                  input_mean=PIXELS[0], input_std=PIXELS[1], labels=NAMES)
+    return tflite_metadata.ModelInfo(**{**fields, **changes})
+
+
+@pytest.fixture(scope="module")
+def plain():
+    """The tiny conftest model (32x32x3 -> 4) converted again without metadata."""
+    inputs = keras.Input((32, 32, 3))
+    x = keras.layers.Conv2D(16, 3, activation="relu")(inputs)
+    model = keras.Model(inputs, keras.layers.Dense(4)(keras.layers.GlobalAveragePooling2D()(x)))
+    return export.convert(model, "fp32")
+
+
+def _outputs(content, image):
+    interpreter = make_interpreter(model_content=content, num_threads=1)
+    interpreter.set_tensor(interpreter.get_input_details()[0]["index"], image)
+    interpreter.invoke()
+    return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+
+
+def test_metadata_reads_back_and_leaves_the_model_as_it_was(plain):
+    from ai_edge_litert import schema_py_generated as schema
+
+    described = tflite_metadata.with_metadata(plain, _info())
+    read = tflite_metadata.read_metadata(described)
+    assert (read["name"], read["version"], read["author"], read["license"]) == ("tiny", "0.1.0", "us", "Apache-2.0")
+    assert read["min_parser_version"] == "1.0.0" and read["associated_files"] == ["labels.txt"]
+    assert read["input"]["content"] == "image" and read["input"]["name"] == "image"
+    np.testing.assert_allclose(read["input"]["normalization"]["mean"], PIXELS[0], rtol=1e-6)
+    np.testing.assert_allclose(read["input"]["normalization"]["std"], PIXELS[1], rtol=1e-6)
+    np.testing.assert_allclose(read["input"]["stats"]["min"], [-m / s for m, s in zip(*PIXELS)], rtol=1e-5)
+    assert read["output"]["name"] == "probabilities" and read["output"]["labels"] == list(NAMES)
+    assert tflite_metadata.read_metadata(plain) is None
+
+    # Same numbers, same signature, other metadata entries kept, weights 16-byte aligned.
+    image = np.random.default_rng(0).normal(size=(1, 32, 32, 3)).astype(np.float32)
+    assert np.array_equal(_outputs(plain, image), _outputs(described, image))
+    before = make_interpreter(model_content=plain, allocate=False).get_signature_list()
+    assert make_interpreter(model_content=described, allocate=False).get_signature_list() == before
+    assert before == {"serving_default": {"inputs": ["image"], "outputs": ["logits"]}}
+    model = schema.Model.GetRootAs(described, 0)
+    names = [model.Metadata(i).Name().decode() for i in range(model.MetadataLength())]
+    assert "min_runtime_version" in names and names[-1] == "TFLITE_METADATA"
+    offsets = []
+    for i in range(model.BuffersLength()):
+        buffer = model.Buffers(i)
+        if buffer.DataLength() > 64:
+            offsets.append(buffer._tab.Vector(buffer._tab.Offset(4)) % 16)
+    assert offsets and set(offsets) == {0}
+
+    # Writing again replaces the metadata rather than adding a second one.
+    again = tflite_metadata.with_metadata(described[: len(described)], _info(name="renamed", labels=None))
+    assert tflite_metadata.read_metadata(again)["name"] == "renamed"
+
+
+def test_tflite_supports_own_reader_sees_the_same_metadata(plain, tmp_path, tflite_runtime_python):
+    """The independent reader: tflite-support's MetadataDisplayer, in .venv-tflite-runtime."""
+    path = tmp_path / "tiny.tflite"
+    path.write_bytes(tflite_metadata.with_metadata(plain, _info()))
+    program = (
+        "import json, sys\n"
+        "from tflite_support import metadata\n"
+        "d = metadata.MetadataDisplayer.with_model_file(sys.argv[1])\n"
+        "print(json.dumps({'json': json.loads(d.get_metadata_json()), 'files': d.get_packed_associated_file_list(),"
+        " 'labels': d.get_associated_file_buffer('labels.txt').decode()}))\n"
+    )
+    done = subprocess.run([tflite_runtime_python, "-c", program, str(path)], capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-2000:]
+    seen = json.loads(done.stdout.splitlines()[-1])
+    model = seen["json"]
+    assert model["name"] == "tiny" and model["license"] == "Apache-2.0" and model["min_parser_version"] == "1.0.0"
+    tensor = model["subgraph_metadata"][0]["input_tensor_metadata"][0]
+    assert tensor["content"]["content_properties_type"] == "ImageProperties"
+    assert tensor["content"]["content_properties"]["color_space"] == "RGB"
+    options = tensor["process_units"][0]["options"]
+    assert tensor["process_units"][0]["options_type"] == "NormalizationOptions"
+    np.testing.assert_allclose(options["mean"], PIXELS[0], rtol=1e-6)
+    output = model["subgraph_metadata"][0]["output_tensor_metadata"][0]
+    assert output["associated_files"] == [{"name": "labels.txt", "description": "Class names, one per line.",
+                                           "type": "TENSOR_AXIS_LABELS"}]
+    assert seen["files"] == ["labels.txt"]
+    assert seen["labels"].splitlines() == list(NAMES)
+
+
+def test_labels_that_do_not_fit_are_refused(plain, tmp_path):
+    with pytest.raises(ValueError, match="3 labels for a model with 4 outputs"):
+        tflite_metadata.with_metadata(plain, _info(labels=NAMES[:3]))
+    with pytest.raises(ValueError, match="non-empty one-line"):
+        _info(labels=("a", "b\nc", "d", "e"))
+    with pytest.raises(ValueError, match="no classes to label"):
+        _info(output_kind="features")
+    with pytest.raises(ValueError, match="Not a .tflite model"):
+        tflite_metadata.with_metadata(b"not a model at all", _info())
+
+    short = tmp_path / "short.txt"
+    short.write_text("airplane\nautomobile\nfrog\n")
+    with pytest.raises(ValueError, match=r"has 3 names; the model has 4 classes"):
+        tflite_metadata.read_labels_file(str(short), 4)
+    latin = tmp_path / "latin1.txt"
+    latin.write_bytes("avion\nvoiture\ngrenouille\nnavire\u00e9\n".encode("latin-1"))
+    with pytest.raises(ValueError, match=r"is not UTF-8 text \(byte \d+, line 4\); save it as UTF-8"):
+        tflite_metadata.read_labels_file(str(latin), 4)
+    gap = tmp_path / "gap.txt"
+    gap.write_text("airplane\n\nfrog\nship\n")
+    with pytest.raises(ValueError, match="empty line 2"):
+        tflite_metadata.read_labels_file(str(gap), 4)
+    with pytest.raises(ValueError, match="cannot be read"):
+        tflite_metadata.read_labels_file(str(tmp_path / "absent.txt"))
+    good = tmp_path / "good.txt"
+    good.write_text("\ufeffairplane\nautomobile\nfrog\nship\n\n", encoding="utf-8")  # BOM and a blank tail
+    assert tflite_metadata.read_labels_file(str(good), 4) == list(NAMES)
+
+
+def test_a_backbone_gets_metadata_without_labels(tmp_path):
+    backbone = SwiftFormer("XS", include_top=False, pooling="avg", input_shape=(64, 64, 3))
+    assert export.output_kind(backbone) == "features"
+    path = export.export_tflite(backbone, tmp_path / "backbone.tflite")
+    read = tflite_metadata.read_metadata(path)
+    assert read["output"]["name"] == "features" and read["output"]["labels"] is None
+    assert read["associated_files"] == [] and read["output"]["content"] == "features"
+    assert make_interpreter(model_path=str(path), allocate=False).get_signature_list() == {
+        "serving_default": {"inputs": ["image"], "outputs": ["features"]}}
+    with pytest.raises(ValueError, match="no classifier head"):
+        export.export_tflite(backbone, tmp_path / "labelled.tflite", labels=NAMES)
+    with pytest.raises(ValueError, match="no classifier head"):
+        export.with_classifier_activation(backbone, "softmax")
+    assert not os.path.exists(tmp_path / "labelled.tflite")
