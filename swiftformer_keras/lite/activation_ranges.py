@@ -31,10 +31,10 @@ an output step, so nothing it adds is lost.
 """
 
 import numpy as np
+from tqdm import tqdm
 
 from swiftformer_keras.lite import runtime_versions
 from swiftformer_keras.lite.interpreter import make_interpreter
-
 
 # XNNPACK delegates an int8 ADD only if each input's scale is at least 1/1024 of the output's
 # (`VisitAddNode` in LiteRT's xnnpack_delegate.cc); ranges are kept a little above that.
@@ -42,7 +42,7 @@ XNNPACK_ADD_MIN_SCALE_RATIO = 1 / 1000
 
 
 def _graph(content):
-    schema, model = runtime_versions._root(content)
+    schema, model = runtime_versions.model_root(content)
     if model.SubgraphsLength() != 1:
         raise ValueError(f"Expected a model with one subgraph, got {model.SubgraphsLength()}.")
     return schema, model, model.Subgraphs(0)
@@ -69,8 +69,7 @@ def _adds(content):
     adds = []
     for position in range(graph.OperatorsLength()):
         operator = graph.Operators(position)
-        code = model.OperatorCodes(operator.OpcodeIndex())
-        if max(code.BuiltinCode(), code.DeprecatedBuiltinCode()) == schema.BuiltinOperator.ADD:
+        if runtime_versions.builtin_code(model.OperatorCodes(operator.OpcodeIndex())) == schema.BuiltinOperator.ADD:
             adds.append((list(operator.InputsAsNumpy()), int(operator.OutputsAsNumpy()[0])))
     return adds[::-1]
 
@@ -102,8 +101,6 @@ def measure(calibrated, images, progress=None):
 
     `progress`: a label for a progress bar, or None for none.
     """
-    from tqdm import tqdm
-
     indices = sorted(_recorded_tensors(bytearray(calibrated)))
     interpreter = make_interpreter(model_content=calibrated, xnnpack=False, preserve_all_tensors=True)
     image_input = interpreter.get_input_details()[0]

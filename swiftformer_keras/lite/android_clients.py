@@ -6,7 +6,7 @@
 Runs the TFLite Task Library `ImageClassifier` (tflite-support, the Python
 face of the Android Task Library) or MediaPipe Tasks' `ImageClassifier` on
 the images, each resized and center-cropped to the model's input as every
-tool of the project does (`imagenet_utils.resize_and_center_crop`), and
+tool of the project does (`utils.images.resize_and_center_crop`), and
 prints one JSON object: the client and its version, and per image every
 class's score by index, the top class and its label name, as the client
 read them from the file's metadata. The clients normalise the pixels
@@ -18,6 +18,7 @@ and the client.
 """
 
 import argparse
+import importlib.metadata
 import json
 import os
 import subprocess
@@ -42,7 +43,9 @@ def client_python(client, root=ROOT):
     venv = os.path.join(root, CLIENT_VENVS[client])
     python = os.path.join(venv, "bin", "python")
     if not os.access(python, os.X_OK):
-        raise ValueError(f"{client} runs in {venv}, which does not exist: run `make {CLIENT_VENVS[client]}/.installed`.")
+        raise ValueError(
+            f"{client} runs in {venv}, which does not exist: run `make {CLIENT_VENVS[client]}/.installed`."
+        )
     return python
 
 
@@ -53,9 +56,24 @@ def classify_in_client(client, model, images, size, crop_pct, classes, python=No
     """
     python = python or client_python(client)
     done = subprocess.run(
-        [python, "-m", "swiftformer_keras.lite.android_clients", client, os.path.abspath(model), *map(os.path.abspath, images),
-         "--size", *map(str, size), "--crop-pct", str(crop_pct), "--classes", str(classes)],
-        capture_output=True, text=True, cwd=ROOT, timeout=timeout,
+        [
+            python,
+            "-m",
+            "swiftformer_keras.lite.android_clients",
+            client,
+            os.path.abspath(model),
+            *map(os.path.abspath, images),
+            "--size",
+            *map(str, size),
+            "--crop-pct",
+            str(crop_pct),
+            "--classes",
+            str(classes),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=timeout,
     )
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
     if not lines:
@@ -82,9 +100,7 @@ def _result(categories, num_classes):
 
 def task_library(model, crops, num_classes, threads):
     """The Task Library's `ImageClassifier` on uint8 RGB crops."""
-    from importlib.metadata import version
-
-    from tflite_support.task import core, processor, vision
+    from tflite_support.task import core, processor, vision  # the client of its own environment (module docstring)
 
     options = vision.ImageClassifierOptions(
         base_options=core.BaseOptions(file_name=model, num_threads=threads),
@@ -95,11 +111,13 @@ def task_library(model, crops, num_classes, threads):
     for crop in crops:
         answer = classifier.classify(vision.TensorImage.create_from_array(crop))
         results.append(_result(answer.classifications[0].categories, num_classes))
-    return {"client": "tflite-support Task Library", "version": version("tflite-support"), "results": results}
+    version = importlib.metadata.version("tflite-support")
+    return {"client": "tflite-support Task Library", "version": version, "results": results}
 
 
 def mediapipe(model, crops, num_classes, threads):
     """MediaPipe Tasks' `ImageClassifier` on uint8 RGB crops (threads: MediaPipe's own choice)."""
+    # The client of its own environment (see the module docstring).
     import mediapipe as mp
     from mediapipe.tasks.python import BaseOptions, vision
 
@@ -113,8 +131,11 @@ def mediapipe(model, crops, num_classes, threads):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m swiftformer_keras.lite.android_clients", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m swiftformer_keras.lite.android_clients",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("client", choices=CLIENTS)
     parser.add_argument("model", help="a .tflite image classifier with metadata")
     parser.add_argument("images", nargs="+")

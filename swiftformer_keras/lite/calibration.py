@@ -5,7 +5,7 @@
 
 The transform is the evaluation one: resize the shorter side to `size / crop_pct`
 (bicubic), center-crop, normalise with the ImageNet mean and std
-(`imagenet_utils.load_image` + `preprocess_input`). ImageNet models use
+(`utils.images.load_image` + `preprocess_input`). ImageNet models use
 `crop_pct=224/256`; models trained by `swiftformer_keras.train` on small images
 use the `crop_pct` they were trained with (1.0 by default).
 """

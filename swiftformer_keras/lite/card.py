@@ -1,6 +1,6 @@
 """The model card of a converted file: its conversion report as a page people read.
 
-    text = model_card(report)          # report: conversion.convert_swiftformer's dict
+    text = model_card(report)          # report: pipeline.convert_swiftformer's dict
 
 `conversion/to_tflite.py` writes it beside every file (`<name>.md`, next to
 `<name>.json`). It is Markdown with Hugging Face model-card front matter, so
@@ -14,10 +14,11 @@ nothing is estimated here, and no local path is published.
 import os
 
 from swiftformer_keras.lite.report import CLIENT_NAMES
+from swiftformer_keras.utils.tables import markdown_table
 
 TOP_OPS = 8
 
-# What the file takes, by `tflite_metadata.input_type_of`.
+# What the file takes, by `metadata.input_type_of`.
 _INPUT_TEXT = {
     "float32": "RGB pixels in [0, 255] as float32; the file normalises them (ImageNet mean and std)",
     "uint8": "RGB pixels in [0, 255] as uint8 (camera bytes); the file normalises them",
@@ -42,14 +43,23 @@ def _front_matter(report):
     tags = ["tflite", "litert", "image-classification", "swiftformer", report["mode"]]
     if report["input"]["dtype"] == "uint8":
         tags.append("uint8-input")
-    return ["---", "library_name: litert", "pipeline_tag: image-classification", "license: other",
-            "tags:", *[f"- {tag}" for tag in tags], "---", ""]
+    return [
+        "---",
+        "library_name: litert",
+        "pipeline_tag: image-classification",
+        "license: other",
+        "tags:",
+        *[f"- {tag}" for tag in tags],
+        "---",
+        "",
+    ]
 
 
 def _usage(report, file_name):
     described = report.get("metadata") or {}
-    output = described.get("output") or next(iter((report.get("signatures") or {}).get(
-        "serving_default", {}).get("outputs", [])), "scores")
+    output = described.get("output") or next(
+        iter((report.get("signatures") or {}).get("serving_default", {}).get("outputs", [])), "scores"
+    )
     refused = report.get("clients_refuse") or {}
     lines = ["## Use it", ""]
     if refused.get("mediapipe") is None:
@@ -58,7 +68,7 @@ def _usage(report, file_name):
             f"Android, MediaPipe Tasks (`com.google.mediapipe:tasks-vision`; the file carries {carries}):",
             "",
             "```kotlin",
-            f'val options = ImageClassifier.ImageClassifierOptions.builder().setBaseOptions(BaseOptions.builder()'
+            f"val options = ImageClassifier.ImageClassifierOptions.builder().setBaseOptions(BaseOptions.builder()"
             f'.setModelAssetPath("{file_name}").build()).setMaxResults(5).build()',
             "val classifier = ImageClassifier.createFromOptions(context, options)",
             "val top = classifier.classify(BitmapImageBuilder(bitmap).build()).classificationResult()"
@@ -69,17 +79,20 @@ def _usage(report, file_name):
             "",
             "```python",
             "from mediapipe.tasks.python import BaseOptions, vision",
-            f'classifier = vision.ImageClassifier.create_from_options(vision.ImageClassifierOptions('
+            f"classifier = vision.ImageClassifier.create_from_options(vision.ImageClassifierOptions("
             f'base_options=BaseOptions(model_asset_path="{file_name}"), max_results=5))',
-            "top = classifier.classify(mediapipe.Image.create_from_file(\"photo.jpg\")).classifications[0].categories",
+            'top = classifier.classify(mediapipe.Image.create_from_file("photo.jpg")).classifications[0].categories',
             "```",
             "",
         ]
     for client, name in CLIENT_NAMES.items():
         if refused.get(client) is not None:
             lines += [f"{name} refuses this file: {refused[client]}.", ""]
-    lines += [f"With the interpreter itself (LiteRT `CompiledModel` or `Interpreter`): signature "
-              f"`serving_default`, input `image`, output `{output}`.", ""]
+    lines += [
+        f"With the interpreter itself (LiteRT `CompiledModel` or `Interpreter`): signature "
+        f"`serving_default`, input `image`, output `{output}`.",
+        "",
+    ]
     return lines
 
 
@@ -109,11 +122,17 @@ def _file_table(report):
         ("Weights", f"{weights} (attention: {report.get('attention', 'l2')})"),
         ("Mode", report["mode"]),
         ("Recipe", recipe_text),
-        ("Input", f"`{file_input['dtype']}` {tuple(file_input['shape'])}{_quantization(file_input)}: "
-                  f"{_INPUT_TEXT[file_input['type']]}; center crop {report['crop_pct']:g}"),
-        ("Output", f"`{file_output['dtype']}` {tuple(file_output['shape'])}{_quantization(file_output)}: "
-                   f"{described.get('output') or _signature_output(report)} "
-                   f"({report.get('classifier_activation', 'none')})"),
+        (
+            "Input",
+            f"`{file_input['dtype']}` {tuple(file_input['shape'])}{_quantization(file_input)}: "
+            f"{_INPUT_TEXT[file_input['type']]}; center crop {report['crop_pct']:g}",
+        ),
+        (
+            "Output",
+            f"`{file_output['dtype']}` {tuple(file_output['shape'])}{_quantization(file_output)}: "
+            f"{described.get('output') or _signature_output(report)} "
+            f"({report.get('classifier_activation', 'none')})",
+        ),
         ("Labels", label_text),
         ("Metadata", "yes" if described else "none"),
         ("Android clients", _clients_text(report)),
@@ -122,11 +141,12 @@ def _file_table(report):
         ("XNNPACK partitions", report["xnnpack_partitions"]),
         ("Minimum TFLite runtime", f"{report['min_runtime_needed']} (set by {_list(report['min_runtime_set_by'])})"),
         ("GPU delegate would refuse", _list(report["gpu_delegate_refuses"])),
-        ("NNAPI would refuse", f"{_list(report['nnapi_refuses'])} (needs Android API {report['nnapi_min_android_api']})"),
+        (
+            "NNAPI would refuse",
+            f"{_list(report['nnapi_refuses'])} (needs Android API {report['nnapi_min_android_api']})",
+        ),
     ]
-    lines = ["## The file", "", "| | |", "|---|---|"]
-    lines += [f"| {name} | {value} |" for name, value in rows]
-    return lines + [""]
+    return ["## The file", "", markdown_table(["", ""], rows), ""]
 
 
 def _quantization(tensor):
@@ -141,8 +161,10 @@ def _signature_output(report):
 
 def _clients_text(report):
     refused = report.get("clients_refuse") or {}
-    return "; ".join(f"{name}: {'refuses it (' + refused[client] + ')' if refused.get(client) else 'takes it'}"
-                     for client, name in CLIENT_NAMES.items())
+    return "; ".join(
+        f"{name}: {'refuses it (' + refused[client] + ')' if refused.get(client) else 'takes it'}"
+        for client, name in CLIENT_NAMES.items()
+    )
 
 
 def _fidelity(report):
@@ -155,27 +177,31 @@ def _fidelity(report):
         f"On {fidelity['images']} held-out images of `{os.path.basename(os.path.normpath(fidelity['eval_dir']))}`, "
         "against the Keras model:",
         "",
-        "| | |",
-        "|---|---|",
-        f"| top-1 agreement | {_percent(fidelity['top1_agreement'])} |",
-        f"| SQNR | {fidelity['sqnr_db']:.1f} dB |",
-        f"| max abs diff | {fidelity['max_abs_diff']:.3g} |",
-        f"| cosine similarity | {fidelity['cosine_similarity']:.6f} |",
+    ]
+    rows = [
+        ("top-1 agreement", _percent(fidelity["top1_agreement"])),
+        ("SQNR", f"{fidelity['sqnr_db']:.1f} dB"),
+        ("max abs diff", f"{fidelity['max_abs_diff']:.3g}"),
+        ("cosine similarity", f"{fidelity['cosine_similarity']:.6f}"),
     ]
     if "keras_top1" in fidelity:
-        lines += [
-            f"| top-1, Keras | {_percent(fidelity['keras_top1'])} |",
-            f"| top-1, this file | {_percent(fidelity['tflite_top1'])} "
-            f"({100 * (fidelity['tflite_top1'] - fidelity['keras_top1']):+.2f} points) |",
+        change = 100 * (fidelity["tflite_top1"] - fidelity["keras_top1"])
+        rows += [
+            ("top-1, Keras", _percent(fidelity["keras_top1"])),
+            ("top-1, this file", f"{_percent(fidelity['tflite_top1'])} ({change:+.2f} points)"),
         ]
-    return lines + [""]
+    return lines + [markdown_table(["", ""], rows), ""]
 
 
 def _latency(report):
     latency = report.get("latency")
     if not latency:
-        return ["## Latency", "", "Not measured here (`--latency-runs N` measures it on the host; "
-                "`android_bench/run.py` on a phone).", ""]
+        return [
+            "## Latency",
+            "",
+            "Not measured here (`--latency-runs N` measures it on the host; `android_bench/run.py` on a phone).",
+            "",
+        ]
     return [
         "## Latency",
         "",
@@ -192,9 +218,12 @@ def model_card(report):
     title = described.get("name") or os.path.splitext(file_name)[0]
     lines = _front_matter(report)
     lines += [f"# {title}: {report['mode']} TFLite", ""]
-    lines += [f"`{file_name}`: SwiftFormer (Shaker et al., \"SwiftFormer: Efficient Additive Attention for "
-              "Transformer-based Real-time Mobile Vision Applications\", ICCV 2023), converted by swiftformer-keras "
-              "with TFLite builtin ops only.", ""]
+    lines += [
+        f'`{file_name}`: SwiftFormer (Shaker et al., "SwiftFormer: Efficient Additive Attention for '
+        'Transformer-based Real-time Mobile Vision Applications", ICCV 2023), converted by swiftformer-keras '
+        "with TFLite builtin ops only.",
+        "",
+    ]
     lines += _usage(report, file_name)
     lines += _file_table(report)
     lines += _fidelity(report)

@@ -1,8 +1,13 @@
-"""TensorFlow Lite (LiteRT) export of SwiftFormer models.
+"""The Keras -> TensorFlow Lite (LiteRT) converter: a model's `.tflite` bytes, checked, with metadata.
 
-    export_tflite(model, "swiftformer_xs.tflite")      # fp32, input (1, H, W, 3), builtin ops only
+    export_tflite(model, "swiftformer_xs.tflite")                    # fp32, input (1, H, W, 3), builtin ops only
+    content = convert(model, FileSpec("int8"), calibration=images)   # the bytes alone
 
-The runner of the files it writes is `tflite_predictor.tflite_runner` (no Keras).
+What the file is asked to be (mode, input and output types, oldest runtime,
+recipe) is one `recipe.FileSpec`, checked and resolved before any work; the
+graph rewrites a model goes through first are `rewrites`; what its metadata
+says is `metadata.model_info`. The runner of the files is
+`predictor.tflite_runner` (no Keras).
 
 The conversion goes through a SavedModel written by `keras.export.ExportArchive`
 and `tf.lite.TFLiteConverter.from_saved_model`, the route Keras 3 itself takes
@@ -12,157 +17,33 @@ the file is written atomically. The SavedModel is a `files.partial_folder`
 beside the destination (or in the temp folder when there is none): a run
 killed mid-way leaves a recognisable `.<name>.partial-<pid>-<token>` folder
 that the next run removes, and a full disk ends in one `DiskFullError`.
+
+TensorFlow (seconds to import) is imported by the functions that convert
+only: `tflite_ops` needs none, and under another Keras backend `convert`
+says what to set instead of failing in an import.
 """
 
 import collections
 import contextlib
+import csv
 import os
 import re
 import tempfile
+from io import StringIO  # `io` is a parameter of export_tflite
 
 import keras
 import numpy as np
 
-from swiftformer_keras.lite import metadata as tflite_metadata
-from swiftformer_keras.utils.files import check_output_paths, partial_folder, write_bytes_atomically
-from swiftformer_keras.utils.images import IMAGENET_MEAN, IMAGENET_STD, imagenet_class_index
+from swiftformer_keras.lite import metadata as tflite_metadata  # `metadata` is a parameter of export_tflite
 from swiftformer_keras.lite.interpreter import make_interpreter
-from swiftformer_keras.models.layers import DistilledClassifier, PixelNormalization, Stem, norm_as_affine
-from swiftformer_keras.lite.recipe import (
-    CLASSIFIER_ACTIVATIONS, DEFAULT_MIN_RUNTIME, INPUT_TYPES, IO_TYPES, MODES, check_recipe, recipe_for,
-)
-from swiftformer_keras.lite.runtime_versions import (
-    builtin_op_names, check_min_runtime, check_runtime_choice, operators,
-)
+from swiftformer_keras.lite.metadata import IMAGENET_PIXEL_NORMALIZATION
+from swiftformer_keras.lite.recipe import FileSpec, recipe_for
+from swiftformer_keras.lite.rewrites import IMAGE_INPUT, output_kind, with_final_norm_folded, with_pixel_input
+from swiftformer_keras.lite.runtime_versions import builtin_op_names, check_min_runtime, operators
+from swiftformer_keras.utils.files import check_output_paths, partial_folder, write_bytes_atomically
 
 TFLITE_SUFFIX = ".tflite"
-# ImageNet's normalisation in pixel units: what SwiftFormer's inputs are normalised with.
-IMAGENET_PIXEL_NORMALIZATION = (tuple(255 * v for v in IMAGENET_MEAN), tuple(255 * v for v in IMAGENET_STD))
 SIGNATURE_KEY = "serving_default"
-SIGNATURE_INPUT = "image"
-
-
-def output_kind(model):
-    """What `model` returns, by its last layers: `"probabilities"` (a softmax), `"logits"`
-    (a SwiftFormer head or a Dense layer without activation) or `"features"` (a backbone)."""
-    last = model.layers[-1]
-    if isinstance(last, keras.Model):  # a model wrapped by `with_pixel_input`
-        return output_kind(last)
-    activation = getattr(last, "activation", None)
-    if isinstance(last, keras.layers.Softmax) or getattr(activation, "__name__", None) == "softmax":
-        return "probabilities"
-    if isinstance(last, (DistilledClassifier, keras.layers.Dense)) and len(model.outputs[0].shape) == 2:
-        return "logits"
-    return "features"
-
-
-def with_classifier_activation(model, activation):
-    """`model` with its classifier's output `activation`: `"softmax"` (probabilities, as the
-    SwiftFormer builders and keras.applications default to) or None (logits).
-
-    A logits model gets a softmax layer named `probabilities`; a probabilities
-    model whose last layer is the softmax loses it; `model` itself when it
-    already returns that.
-
-    Raises:
-        ValueError: `model` has no classifier head (a backbone), its softmax
-            is inside another layer and cannot be removed, or a softmax is
-            asked of a one-logit head (it would be 1.0 whatever the input).
-    """
-    if activation not in CLASSIFIER_ACTIVATIONS:
-        raise ValueError(f"Unknown classifier_activation {activation!r}; use 'softmax' or None (logits).")
-    kind = output_kind(model)
-    if kind == "features":
-        raise ValueError(f"Model {model.name!r} has no classifier head; classifier_activation needs one.")
-    if activation == "softmax" and model.outputs[0].shape[-1] == 1:
-        # Refused rather than swapped for a sigmoid: whether the logit is a probability's is the model's to say.
-        raise ValueError(
-            f"Model {model.name!r} has a one-logit head, and a softmax over one class is 1.0 for every input; "
-            "export its logit (classifier_activation=None, --classifier-activation none) and apply a sigmoid "
-            "to it if it is a binary classifier's."
-        )
-    if (kind == "probabilities") == (activation == "softmax"):
-        return model
-    if activation == "softmax":
-        outputs = keras.layers.Activation("softmax", name="probabilities")(model.outputs[0])
-        return keras.Model(model.inputs, outputs, name=model.name)
-    last = model.layers[-1]
-    if not isinstance(last, (keras.layers.Softmax, keras.layers.Activation)):
-        raise ValueError(
-            f"Model {model.name!r} computes its softmax inside {last.name!r}; rebuild it with "
-            "classifier_activation=None to export logits."
-        )
-    return keras.Model(model.inputs, last.input, name=model.name)
-
-
-def with_final_norm_folded(model):
-    """A copy of `model`, same function, whose SwiftFormer head has no BatchNorm: the norm
-    before the average pooling (`norm`, `avg_pool`, `classifier`) is folded into both heads
-    of the classifier, `head(mean(x * a + b)) = mean(x) (a W) + (b W + c)` (exact: an average
-    commutes with a per-channel affine map). In an int8 file the norm's ADD is the one whose
-    constant input can fall below XNNPACK's ADD scale limit (its shift far finer than the
-    activations before it), which splits the graph; folded, it is gone, with its MUL, in
-    every mode. `model` itself when it has no such head (a backbone, max pooling)."""
-    try:
-        norm, pool, head = (model.get_layer(name) for name in ("norm", "avg_pool", "classifier"))
-    except ValueError:
-        return model
-    chained = (isinstance(norm, keras.layers.BatchNormalization) and norm.center and norm.scale
-               and isinstance(pool, keras.layers.GlobalAveragePooling2D) and isinstance(head, DistilledClassifier)
-               and pool.input is norm.output and head.input is pool.output)
-    if not chained:
-        return model
-    after = model.layers[model.layers.index(head) + 1:]
-    if not (model.outputs[0] is head.output or (len(after) == 1 and after[0].input is head.output
-                                                 and model.outputs[0] is after[0].output)):
-        return model
-    scale, shift = (keras.ops.convert_to_numpy(value).astype(np.float64) for value in norm_as_affine(norm, "float32"))
-    # The backbone's layers are shared with `model`, as `with_classifier_activation` shares them.
-    folded = DistilledClassifier.from_config(head.get_config())
-    outputs = folded(pool(norm.input))
-    for dense in ("head", "dist_head"):
-        kernel, bias = (np.asarray(weight, np.float64) for weight in getattr(head, dense).get_weights())
-        getattr(folded, dense).set_weights([kernel * scale[:, None], bias + shift @ kernel])
-    for layer in after:
-        outputs = layer(outputs)
-    return keras.Model(model.input, outputs, name=model.name)
-
-
-def with_pixel_input(model, dtype="float32", normalization=IMAGENET_PIXEL_NORMALIZATION):
-    """`model` taking RGB pixels in [0, 255] as `dtype` (`"float32"` or `"uint8"`, camera
-    bytes), normalised with `normalization` (`(mean, std)` in pixel units, ImageNet's by
-    default): a copy, same weights, whose `Stem` folds the normalisation into its first
-    convolution (`Stem(pixel_normalization=...)`) when the model's input goes straight
-    into one (SwiftFormer), else the model behind a `PixelNormalization`."""
-    if dtype not in ("float32", "uint8"):
-        raise ValueError(f"Pixel input is float32 or uint8, got {dtype!r}.")
-    inputs = keras.Input(model.inputs[0].shape[1:], dtype=dtype, name=SIGNATURE_INPUT)
-    stem = _input_stem(model)
-    if stem is None:
-        x = PixelNormalization(*normalization, name="pixel_normalization")(inputs)
-        return keras.Model(inputs, model(x), name=model.name)
-
-    def clone(layer):
-        config = layer.get_config()
-        if layer is stem:
-            config["pixel_normalization"] = normalization
-        return layer.__class__.from_config(config)
-
-    # clone_model wants the input in the structure the model was built with (a list when loaded from .keras).
-    copy = keras.models.clone_model(model, input_tensors=keras.tree.map_structure(lambda _: inputs, model.input),
-                                    clone_function=clone)
-    copy.set_weights(model.get_weights())
-    return copy
-
-
-def _input_stem(model):
-    """The functional `model`'s `Stem` that reads its input and nothing else does, or None."""
-    readers = [layer for layer in model.layers
-               if any(node.input_tensors and node.input_tensors[0] is model.inputs[0]
-                      for node in layer._inbound_nodes)]
-    if len(readers) == 1 and isinstance(readers[0], Stem) and readers[0].pixel_normalization is None:
-        return readers[0]
-    return None
 
 
 def _check_destination(path, what="The destination"):
@@ -192,7 +73,7 @@ def _static_size(model, input_shape):
     size = tuple(input_shape)
     if len(size) != 2 or not all(isinstance(v, (int, np.integer)) and v > 0 for v in size):
         raise ValueError(f"input_shape must be (height, width) positive ints, got {input_shape!r}.")
-    for fixed, wanted in zip(model_size, size):
+    for fixed, wanted in zip(model_size, size, strict=True):
         if fixed is not None and fixed != wanted:
             raise ValueError(
                 f"input_shape {input_shape!r} disagrees with model {model.name!r}'s fixed input "
@@ -209,18 +90,19 @@ def _saved_model_name(beside):
 
 
 @contextlib.contextmanager
-def _converter(model, height, width, channels, beside=None):
+def _saved_model_converter(model, height, width, channels, beside=None):
     """A `TFLiteConverter` over a SavedModel of `model` with a `(1, H, W, C)` input of the
     model's input dtype, as one signature (`SIGNATURE_KEY`) whose input is named `image`
-    and whose output is named by `output_kind` (`probabilities`, `logits`, `features`).
+    (`rewrites.IMAGE_INPUT`) and whose output is named by `rewrites.output_kind`
+    (`probabilities`, `logits`, `features`).
 
     The SavedModel (tens of MB) lives in a `partial_folder` beside `beside`
     (the output file) if given, else in the temp folder; see the module docstring.
     """
-    import tensorflow as tf
+    import tensorflow as tf  # see the module docstring
 
     dtype = tf.as_dtype(keras.backend.standardize_dtype(model.inputs[0].dtype))
-    signature = [tf.TensorSpec((1, height, width, channels), dtype, name=SIGNATURE_INPUT)]
+    signature = [tf.TensorSpec((1, height, width, channels), dtype, name=IMAGE_INPUT)]
     output_name = output_kind(model)
 
     def serve(image):
@@ -243,56 +125,41 @@ def _run_converter(model, converter):
         raise ValueError(_conversion_error_message(model, str(error))) from error
 
 
+def _prepared(model, recipe):
+    """`model` as `recipe` formulates its layers, its head's norm folded: what is converted."""
+    return with_final_norm_folded(recipe.prepare_model(model))
+
+
 def convert(
-    model, mode="fp32", input_shape=None, calibration=None, io="float32", recipe=None, min_runtime=None, beside=None,
-    input_type="normalized", normalization=IMAGENET_PIXEL_NORMALIZATION,
+    model, spec=None, input_shape=None, calibration=None, beside=None, normalization=IMAGENET_PIXEL_NORMALIZATION
 ):
-    """Converts a Keras image classifier to `.tflite` bytes with builtin ops only.
+    """Converts a Keras image classifier to `.tflite` bytes with builtin ops only (no metadata).
 
     Args:
         model: a `keras.Model` with one NHWC float32 image input and one output.
-        mode: `"fp32"`; `"fp16"` (float16 weights, float32 compute on CPU,
-            the GPU delegate's native type); `"dynamic"` (int8 weights,
-            activations quantized on the fly); `"int8"` (full integer, needs
-            `calibration`).
+        spec: the `recipe.FileSpec` of the file (None: `FileSpec()`, fp32 taking
+            the model's own input): its mode (`"fp16"`: float16 weights, float32
+            compute on CPU, the GPU delegate's native type; `"dynamic"`: int8
+            weights, activations quantized on the fly; `"int8"`: full integer,
+            needs `calibration`), io types, input type, oldest runtime and recipe,
+            all resolved already.
         input_shape: `(height, width)`; defaults to the model's static size.
         calibration: for int8, float32 images `(N, H, W, C)` preprocessed
-            exactly as at inference.
-        io: for int8, the type of the model's input and output tensors:
-            `"float32"` (quantized inside the model), `"int8"` or `"uint8"`.
-        min_runtime: the oldest TFLite runtime the file must load and be fast
-            on (`"2.14"`; TF numbering, `runtime_versions.SUPPORTED_MIN_RUNTIMES`);
-            None is `recipe.DEFAULT_MIN_RUNTIME[mode]`. The bytes are refused
-            if an op version needs a newer runtime.
-        recipe: the `Recipe` (GELU and normalisation forms, ops kept in float,
-            converter settings); None is `recipe_for(mode, min_runtime)`.
+            exactly as the file's input: the model's own input, or with a pixel
+            `spec.input_type` pixels in [0, 255].
         beside: the file the result is for; the intermediate SavedModel is
             written beside it (same disk), else in the temp folder.
-        input_type: what the file takes (`INPUT_TYPES`): `"normalized"`, the
-            model's own input; `"float32"` or `"uint8"`, RGB pixels in
-            [0, 255], normalised inside the file with `normalization`
-            (`with_pixel_input`). `calibration` is then pixels too.
+        normalization: `(mean, std)` in pixel units that a pixel-input file
+            applies inside (`rewrites.with_pixel_input`).
 
     Raises:
         ValueError: bad arguments, the graph needs ops outside the builtin set
-            (no Flex/SELECT_TF_OPS), or a newer runtime than `min_runtime`.
+            (no Flex/SELECT_TF_OPS), or a newer runtime than `spec.min_runtime`.
         DiskFullError: no room for the intermediate SavedModel.
     """
-    if mode not in MODES:
-        raise ValueError(f"Unknown mode {mode!r}; use one of {MODES}.")
-    if io not in IO_TYPES:
-        raise ValueError(f"Unknown io type {io!r}; use one of {IO_TYPES}.")
-    if io != "float32" and mode != "int8":
-        raise ValueError(f"io={io!r} needs mode='int8'; {mode} models take and return float32.")
-    if input_type not in INPUT_TYPES:
-        raise ValueError(f"Unknown input type {input_type!r}; use one of {INPUT_TYPES}.")
-    if input_type == "uint8" and io != "float32":
-        raise ValueError(
-            f"input_type='uint8' takes camera pixels as they are; io={io!r} would quantize a normalised "
-            "input instead. Use one of them: input_type='uint8' with io='float32', or io alone."
-        )
-    min_runtime = check_runtime_choice(min_runtime or DEFAULT_MIN_RUNTIME[mode])
-    recipe = check_recipe(recipe if recipe is not None else recipe_for(mode, min_runtime))
+    spec = FileSpec() if spec is None else spec
+    if not isinstance(spec, FileSpec):
+        raise ValueError(f"spec must be a recipe.FileSpec, e.g. FileSpec(mode='int8'), got {spec!r}.")
     if keras.backend.backend() != "tensorflow":
         raise ValueError(
             f"TFLite export needs the TensorFlow backend, this process runs {keras.backend.backend()!r}; "
@@ -300,32 +167,74 @@ def convert(
         )
     height, width = _static_size(model, input_shape)
     channels = model.inputs[0].shape[-1]
-    if input_type != "normalized" and channels != len(normalization[0]):
+    if spec.input_type != "normalized" and channels != len(normalization[0]):
         raise ValueError(
-            f"Model {model.name!r} takes {channels}-channel images; input_type={input_type!r} normalises "
+            f"Model {model.name!r} takes {channels}-channel images; input_type={spec.input_type!r} normalises "
             f"{len(normalization[0])}-channel RGB pixels inside the file. Export it with input_type='normalized' "
             "(--input-type normalized): the caller then feeds the model's own input."
         )
-    if mode == "int8":
+    if spec.mode == "int8":
         calibration = _check_calibration(calibration, (height, width, channels))
-    model = with_final_norm_folded(recipe.prepare_model(model))
-    if input_type != "normalized":
-        model = with_pixel_input(model, input_type, normalization)
-    if mode == "int8" and input_type == "uint8":
+    model = _prepared(model, spec.recipe)
+    if spec.input_type != "normalized":
+        model = with_pixel_input(model, spec.input_type, normalization)
+    if spec.mode == "int8" and spec.input_type == "uint8":
         calibration = np.clip(np.round(calibration), 0, 255).astype(np.uint8)
-    with _converter(model, height, width, channels, beside) as converter:
-        recipe.configure(converter, mode, calibration)
+    with _saved_model_converter(model, height, width, channels, beside) as converter:
+        spec.recipe.configure(converter, spec.mode, calibration)
         content = _run_converter(model, converter)
-        if mode == "int8":
-            content = recipe.quantize(content, calibration, io)
+        if spec.mode == "int8":
+            content = spec.recipe.quantize(content, calibration, spec.io)
     # The converter refuses non-builtin ops itself; this guards the contract if its defaults change.
     builtin = set(builtin_op_names().values())
     extra = sorted(name for name in tflite_ops(content) if name not in builtin)
     if extra:
         raise ValueError(f"The converted model {model.name!r} needs non-builtin ops {extra}; not written.")
-    check_min_runtime(content, min_runtime)
+    check_min_runtime(content, spec.min_runtime)
     _check_runs(content)
     return content
+
+
+def quantization_debug(model, size, calibration, debug_images, recipe=None, beside=None):
+    """Per-layer int8 error from TFLite's quantization debugger, worst first.
+
+    The model is prepared, calibrated and quantized by `recipe` (None:
+    `recipe_for("int8")`) exactly as `convert` makes an int8 file that takes
+    the model's own input; `calibration` and `debug_images` are such inputs,
+    at `size` `(height, width)`. `beside` (the output file) is where the
+    intermediate SavedModel goes, as in `convert`.
+
+    Each row: the op, its output tensor, `rmse/scale` (the error in int8
+    steps: about 0.29 is pure rounding, much more means the layer's range is
+    badly calibrated), the mean and max abs error, and the scale.
+    """
+    import tensorflow as tf  # the converter's own debugger; see the module docstring
+
+    recipe = recipe or recipe_for("int8")
+    prepared = _prepared(model, recipe)
+    with _saved_model_converter(prepared, *size, prepared.inputs[0].shape[-1], beside) as converter:
+        calibrated = recipe.configure(converter, "int8", calibration).convert()
+    debugger = tf.lite.experimental.QuantizationDebugger(
+        quant_debug_model_content=recipe.debug_model(calibrated, calibration),
+        debug_dataset=lambda: ([image[None]] for image in debug_images),
+    )
+    debugger.run()
+    text = StringIO()
+    debugger.layer_statistics_dump(text)
+    rows = []
+    for row in csv.DictReader(StringIO(text.getvalue())):
+        scale = float(row["scale"])
+        rows.append(
+            {
+                "op_name": row["op_name"],
+                "tensor_name": row["tensor_name"],
+                "scale": scale,
+                "mean_error": float(row["mean_error"]),
+                "max_abs_error": float(row["max_abs_error"]),
+                "rmse/scale": float(np.sqrt(float(row["mean_squared_error"])) / scale) if scale else float("nan"),
+            }
+        )
+    return sorted(rows, key=lambda r: -np.nan_to_num(r["rmse/scale"], nan=-1.0))
 
 
 def convert_op_graph(build, input_shapes, dtype="float32", value_range=(0.1, 4.0), seed=0):
@@ -333,7 +242,7 @@ def convert_op_graph(build, input_shapes, dtype="float32", value_range=(0.1, 4.0
     over float32 inputs of `input_shapes`, builtin ops only. `dtype="int8"` quantizes it fully,
     calibrated on 8 uniform draws from `value_range`, with int8 input and output tensors, so
     that no QUANTIZE or DEQUANTIZE op stands beside the ops under study."""
-    import tensorflow as tf
+    import tensorflow as tf  # see the module docstring
 
     signature = [tf.TensorSpec(shape, tf.float32) for shape in input_shapes]
     function = tf.function(build, input_signature=signature)
@@ -343,7 +252,8 @@ def convert_op_graph(build, input_shapes, dtype="float32", value_range=(0.1, 4.0
         rng = np.random.default_rng(seed)
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.representative_dataset = lambda: (
-            [rng.uniform(*value_range, shape).astype("float32") for shape in input_shapes] for _ in range(8))
+            [rng.uniform(*value_range, shape).astype("float32") for shape in input_shapes] for _ in range(8)
+        )
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         converter.inference_input_type = converter.inference_output_type = tf.int8
     elif dtype != "float32":
@@ -379,8 +289,14 @@ def _check_runs(content):
 
 def _conversion_error_message(model, text):
     # The converter buries the offending ops in MLIR diagnostics; its summary lines name them.
-    ops = sorted({op.strip() for line in re.findall(r"(?:Flex|Custom|Select TF) ops: (.*)", text)
-                  for op in line.split(",") if op.strip()})
+    ops = sorted(
+        {
+            op.strip()
+            for line in re.findall(r"(?:Flex|Custom|Select TF) ops: (.*)", text)
+            for op in line.split(",")
+            if op.strip()
+        }
+    )
     if ops:
         return (
             f"Model {model.name!r} needs TensorFlow ops outside the TFLite builtin set: "
@@ -399,52 +315,19 @@ def tflite_ops(model):
     return collections.Counter(name for name, _ in operators(model))
 
 
-def imagenet_labels():
-    """The 1000 ImageNet-1k class names in class order (`tench`, `goldfish`, ...)."""
-    index = imagenet_class_index()
-    return tuple(index[i][1] for i in range(len(index)))
-
-
-def model_info(model, input_type="normalized", labels="auto", normalization=IMAGENET_PIXEL_NORMALIZATION, **fields):
-    """The `tflite_metadata.ModelInfo` of `model` exported with `input_type`.
-
-    Args:
-        labels: `"auto"` (the ImageNet class names for a 1000-class head,
-            none for other heads and backbones), None, or the class names.
-        normalization: `(mean, std)` in pixel units the model's own input is
-            normalised with (ImageNet's); the metadata of a `"normalized"`
-            file states it, a pixel-input file applies it itself.
-        fields: `name`, `description`, `version`, `author`, `license`
-            (defaults: the model's name, a one-line description).
-    """
-    if input_type not in INPUT_TYPES:
-        raise ValueError(f"Unknown input type {input_type!r}; use one of {INPUT_TYPES}.")
-    kind = output_kind(model)
-    classes = int(model.outputs[0].shape[-1])
-    if isinstance(labels, str) and labels == "auto":
-        labels = imagenet_labels() if kind != "features" and classes == 1000 else None
-    if labels is not None:
-        # A single string is not a list of names; repeats were warned about where the names were given.
-        labels = tflite_metadata.check_label_names(labels, warn_repeats=False)
-    if labels is not None and kind == "features":
-        raise ValueError(f"Model {model.name!r} has no classifier head (it returns features); it takes no labels.")
-    if labels is not None and len(labels) != classes:
-        raise ValueError(f"{len(labels)} labels for model {model.name!r} with {classes} classes; give one per class.")
-    mean, std = {"normalized": normalization, "float32": ((0.0,), (1.0,)), "uint8": (None, None)}[input_type]
-    channels = model.inputs[0].shape[-1]
-    if mean is not None and len(mean) not in (1, channels):
-        raise ValueError(
-            f"Model {model.name!r} takes {channels}-channel images, and its metadata would state a "
-            f"{len(mean)}-channel normalisation; write none (metadata=False, --no-metadata)."
-        )
-    fields.setdefault("name", model.name)
-    fields.setdefault("description", f"{model.name}: image {'classifier' if kind != 'features' else 'features'}.")
-    return tflite_metadata.ModelInfo(input_mean=mean, input_std=std, output_kind=kind, labels=labels, **fields)
-
-
 def export_tflite(
-    model, path, input_shape=None, mode="fp32", calibration=None, io="float32", recipe=None, min_runtime=None,
-    input_type="normalized", metadata=True, labels="auto", info=None,
+    model,
+    path,
+    input_shape=None,
+    mode="fp32",
+    calibration=None,
+    io="float32",
+    recipe=None,
+    min_runtime=None,
+    input_type="normalized",
+    metadata=True,
+    labels="auto",
+    info=None,
 ):
     """Converts a Keras model to a `.tflite` file with builtin ops only, with its metadata.
 
@@ -454,8 +337,16 @@ def export_tflite(
         path: the destination, ending in `.tflite`, in an existing folder. It
             is written through a temporary file and a rename: a failed
             conversion leaves no file and keeps an older one intact.
-        input_shape, mode, calibration, io, recipe, min_runtime, input_type,
-            metadata, labels, info: see `tflite_content`.
+        input_shape: `(height, width)`; defaults to the model's static size.
+        mode, io, input_type, min_runtime, recipe: the fields of the file's
+            `recipe.FileSpec` (`mode` `"fp32"`, `"fp16"`, `"dynamic"` or `"int8"`).
+        calibration: for int8, images as the file's input takes them (see `convert`).
+        metadata: write TFLite metadata (the input's normalisation, the
+            output's kind and class names), which Android's Task Library and
+            MediaPipe image classifiers need; False omits it.
+        labels: the class names of the metadata: `"auto"` (ImageNet's for a
+            1000-class head), None, or one name per class (`metadata.model_info`).
+        info: a `metadata.ModelInfo` to write instead of `model_metadata`'s.
 
     Returns:
         `path`. The exported input is `(1, height, width, channels)`.
@@ -468,32 +359,39 @@ def export_tflite(
     """
     path = os.fspath(path)
     _check_destination(path)
-    content = tflite_content(
-        model, input_shape=input_shape, mode=mode, calibration=calibration, io=io, recipe=recipe,
-        min_runtime=min_runtime, input_type=input_type, metadata=metadata, labels=labels, info=info, beside=path,
-    )
+    spec = FileSpec(mode, io, input_type, min_runtime, recipe)
+    size = _static_size(model, input_shape)
+    if metadata and info is None:  # bad labels fail before the conversion
+        info = model_metadata(model, spec, size, labels)
+    content = tflite_content(model, spec, size, calibration, info if metadata else None, beside=path)
     write_bytes_atomically(path, content)
     return path
 
 
-def tflite_content(
-    model, input_shape=None, mode="fp32", calibration=None, io="float32", recipe=None, min_runtime=None,
-    input_type="normalized", metadata=True, labels="auto", info=None, beside=None,
-):
-    """The bytes `export_tflite` writes: the converted model with its metadata.
+def model_metadata(model, spec, size, labels="auto", name=None, **fields):
+    """`metadata.model_info` for `model` converted to a `spec` file taking `size` images: the
+    facts read off the Keras model (its name unless `name` is given, what it returns, its
+    classes and channels) and `spec`'s mode and input type.
 
     Args:
-        mode, calibration, io, recipe, min_runtime, input_type, beside: see `convert`.
-        metadata: write TFLite metadata (`tflite_metadata`: the input's
-            normalisation, the output's kind and class names), which Android's
-            Task Library and MediaPipe image classifiers need; False omits it.
-        labels: the class names of the metadata (see `model_info`).
-        info: a `tflite_metadata.ModelInfo` to write instead of `model_info`'s.
+        labels: `"auto"`, None or the class names (see `metadata.model_info`).
+        fields: `source`, `crop_pct`, `author`, `license` (see `metadata.model_info`).
     """
-    if metadata and info is None:
-        info = model_info(model, input_type, labels)  # bad labels fail before the conversion
-    content = convert(
-        model, mode, input_shape=input_shape, calibration=calibration, io=io, recipe=recipe,
-        min_runtime=min_runtime, beside=beside, input_type=input_type,
+    return tflite_metadata.model_info(
+        name or model.name,
+        output_kind(model),
+        int(model.outputs[0].shape[-1]),
+        spec.mode,
+        spec.input_type,
+        size,
+        channels=model.inputs[0].shape[-1],
+        labels=labels,
+        **fields,
     )
-    return tflite_metadata.with_metadata(content, info) if metadata else content
+
+
+def tflite_content(model, spec=None, input_shape=None, calibration=None, info=None, beside=None):
+    """The bytes `export_tflite` writes: `convert`'s (see it for the arguments), with `info`
+    (a `metadata.ModelInfo`) as their TFLite metadata; None writes none."""
+    content = convert(model, spec, input_shape=input_shape, calibration=calibration, beside=beside)
+    return content if info is None else tflite_metadata.with_metadata(content, info)

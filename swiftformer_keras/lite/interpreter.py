@@ -59,7 +59,7 @@ def _import(runtime):
     """`(Interpreter, OpResolverType, version)` of `runtime`; ImportError where it cannot be imported."""
     module_name, package, _ = _SOURCES[runtime]
     if runtime == "tensorflow":
-        import tensorflow as tf
+        import tensorflow as tf  # the runtime asked for, and only then: see the module docstring
 
         return tf.lite.Interpreter, tf.lite.experimental.OpResolverType, tf.__version__
     module = importlib.import_module(module_name)
@@ -81,7 +81,7 @@ def _not_installed(runtime, error):
     return isinstance(error, ModuleNotFoundError) and error.name in prefixes
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _runtime(runtime=None):
     """`(name, Interpreter, OpResolverType, version)` of `runtime`, or of the first installed of
     `RUNTIMES` for None."""
@@ -118,7 +118,12 @@ def runtime_version(runtime=None):
 
 
 def make_interpreter(
-    model_path=None, model_content=None, num_threads=2, xnnpack=True, allocate=True, runtime=None,
+    model_path=None,
+    model_content=None,
+    num_threads=2,
+    xnnpack=True,
+    allocate=True,
+    runtime=None,
     preserve_all_tensors=False,
 ):
     """A TFLite interpreter over a file (`model_path`) or its bytes (`model_content`).
@@ -199,7 +204,7 @@ def time_interleaved(candidates, runs, warmup=0, block=BLOCK, untimed=UNTIMED, p
     times = {name: [] for name in candidates}
     turns = range(-(-runs // (block - untimed)))
     if progress:
-        from tqdm import tqdm
+        from tqdm import tqdm  # only the standard library at the top: see the module docstring
 
         turns = tqdm(turns, desc=progress if isinstance(progress, str) else "interleaved runs", unit="turn")
     for _ in turns:

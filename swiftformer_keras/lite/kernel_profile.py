@@ -39,9 +39,10 @@ import subprocess
 import sys
 import tempfile
 
-from swiftformer_keras.utils import cli
 from swiftformer_keras.lite.interpreter import RUNTIMES
 from swiftformer_keras.lite.runtime_worker import Worker
+from swiftformer_keras.utils import cli
+from swiftformer_keras.utils.tables import markdown_table
 
 # (kind, pattern on a user-space symbol), first match wins. XNNPACK names its micro-kernels
 # xnn_<datatypes>_<operation>_..._ukernel_<tile>__<isa>; the rest is the thread pool,
@@ -55,7 +56,10 @@ KERNEL_KINDS = (
     ("element-wise multiply", r"^xnn_\w*_v(mul|mulc)_\w*ukernel"),
     ("other element-wise", r"^xnn_\w*_v(max|min|div|rdiv|sqrdiff|clamp|abs|neg|sqr|hswish|lrelu)\w*_ukernel"),
     ("quantize and convert", r"^xnn_\w*_(vcvt|requantize)\w*_ukernel"),
-    ("reductions and pooling", r"^xnn_\w*_(rsum|rdsum|gavgpool|avgpool|maxpool|argmaxpool|raddstore|rmax|rminmax)\w*_ukernel"),
+    (
+        "reductions and pooling",
+        r"^xnn_\w*_(rsum|rdsum|gavgpool|avgpool|maxpool|argmaxpool|raddstore|rmax|rminmax)\w*_ukernel",
+    ),
     ("transpose, copy, pad, pack", r"^xnn_\w*_(transpose|copy|fill|pad|pack|zip|unpool)\w*"),
     ("thread pool", r"^(thread_main|pthreadpool_|thread_parallelize)"),
     ("XNNPACK dispatch", r"^xnn_"),
@@ -66,8 +70,10 @@ OPERATING_SYSTEM = "operating system"
 GEMM = "GEMM"
 # The worker runs as `python -m swiftformer_keras.lite.kernel_profile` from here: this package's folder's parent.
 _PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-NO_PERF = ("perf is not installed: sudo apt-get install linux-perf (Debian; linux-tools-generic on Ubuntu) "
-           "to profile a file by XNNPACK micro-kernel")
+NO_PERF = (
+    "perf is not installed: sudo apt-get install linux-perf (Debian; linux-tools-generic on Ubuntu) "
+    "to profile a file by XNNPACK micro-kernel"
+)
 # "    27.97%     435  [.] xnn_qs8_..._avx512amx   -   -": share, samples, [.] user or [k] kernel space,
 # the symbol, and the IPC columns perf 6 adds (dashes where cycles are not counted).
 _REPORT_LINE = re.compile(r"^\s*([\d.]+)%\s+(\d+)\s+\[(.)\]\s+(.+?)(?:\s+-\s+-)?\s*$")
@@ -108,8 +114,15 @@ def parse_script(text):
         match = _SCRIPT_LINE.match(line)
         if match:
             kernel_space = int(match.group(4), 16) >= _KERNEL_ADDRESS
-            rows.append((int(match.group(1)), int(match.group(2)), float(match.group(3)),
-                         match.group(5) or "[unknown]", kernel_space))
+            rows.append(
+                (
+                    int(match.group(1)),
+                    int(match.group(2)),
+                    float(match.group(3)),
+                    match.group(5) or "[unknown]",
+                    kernel_space,
+                )
+            )
     return rows
 
 
@@ -139,8 +152,11 @@ def pool_wait(samples, window_s=0.002):
         beside = calling[near][1] if abs(times[near] - time) <= window_s else "unmatched"
         waiting[beside] = waiting.get(beside, 0) + 1
     total = len(pool_samples)
-    return {"pool_samples": total, "waiting": sum(waiting.values()) / total,
-            "while": {kind: count / total for kind, count in sorted(waiting.items(), key=lambda item: -item[1])}}
+    return {
+        "pool_samples": total,
+        "waiting": sum(waiting.values()) / total,
+        "while": {kind: count / total for kind, count in sorted(waiting.items(), key=lambda item: -item[1])},
+    }
 
 
 def summarise(symbols, median_ms):
@@ -160,8 +176,10 @@ def summarise(symbols, median_ms):
         if entry["samples"]:
             share = entry["samples"] / total
             summary[kind] = {"share": share, "ms": share * median_ms, "samples": entry["samples"], "top": entry["top"]}
-    kernels = [{"symbol": symbol, "kind": kernel_kind(symbol, kernel_space), "share": samples / total}
-               for symbol, samples, kernel_space in sorted(symbols, key=lambda row: -row[1])]
+    kernels = [
+        {"symbol": symbol, "kind": kernel_kind(symbol, kernel_space), "share": samples / total}
+        for symbol, samples, kernel_space in sorted(symbols, key=lambda row: -row[1])
+    ]
     return {"samples": total, "median_ms": median_ms, "kinds": summary, "kernels": kernels}
 
 
@@ -190,38 +208,51 @@ def record(model_path, threads=1, runs=200, warmup=10, runtime=None, python=None
     model_path = os.fspath(model_path)
     if not os.path.isfile(model_path):
         raise ProfileError(f"No such .tflite file: {model_path}")
+    worker = [python or sys.executable, "-m", "swiftformer_keras.lite.kernel_profile", "--worker", model_path]
+    worker += ["--threads", str(threads), "--runs", str(runs), "--warmup", str(warmup)]
+    worker += ["--runtime", runtime] if runtime else []
     with tempfile.TemporaryDirectory(prefix="swiftformer-perf-") as folder:
-        control, ack, data = (os.path.join(folder, name) for name in ("control", "ack", "perf.data"))
-        os.mkfifo(control)
-        os.mkfifo(ack)
-        worker = [python or sys.executable, "-m", "swiftformer_keras.lite.kernel_profile", "--worker", model_path,
-                  "--threads", str(threads), "--runs", str(runs), "--warmup", str(warmup),
-                  "--control", control, ack]
-        if runtime:
-            worker += ["--runtime", runtime]
-        # -D -1: sampling starts disabled; the worker enables it around its timed invokes.
-        command = [perf, "record", "-q", "-F", str(frequency), "-D", "-1", "--control", f"fifo:{control},{ack}",
-                   "-o", data, "--", *worker]
-        # NumPy's OpenBLAS threads spin for a while after any BLAS call of the worker's start-up and
-        # were sampled as "everything else" (blas_thread_server, a fifth of a small model's samples):
-        # the worker needs no threaded BLAS, only the runtime's own threads are profiled.
-        env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
-        done = subprocess.run(command, capture_output=True, text=True, cwd=_PACKAGE_PARENT, check=False, env=env)
-        lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
-        if done.returncode != 0 or not lines:
-            raise ProfileError(_failure(done))
-        timed = json.loads(lines[-1])
-        report = subprocess.run([perf, "report", "-i", data, "--stdio", "-q", "-n", "--sort", "symbol",
-                                 "--no-children"], capture_output=True, text=True, check=False)
-        if report.returncode != 0:
-            raise ProfileError(f"perf report failed: {_first_line(report.stderr)}")
-        script = subprocess.run([perf, "script", "-i", data, "-F", "pid,tid,time,ip,sym"],
-                                capture_output=True, text=True, check=False)
-        if script.returncode != 0:
-            raise ProfileError(f"perf script failed: {_first_line(script.stderr)}")
-    profile = summarise(parse_report(report.stdout), statistics.median(timed["ms"]))
-    return {"model": model_path, "runtime": timed["runtime"], "threads": threads, "runs": runs, **profile,
-            "pool_idle": pool_wait(parse_script(script.stdout))}
+        data = os.path.join(folder, "perf.data")
+        timed = _record_worker(perf, worker, data, frequency, folder)
+        report = _perf_output(perf, "report", "-i", data, "--stdio", "-q", "-n", "--sort", "symbol", "--no-children")
+        script = _perf_output(perf, "script", "-i", data, "-F", "pid,tid,time,ip,sym")
+    profile = summarise(parse_report(report), statistics.median(timed["ms"]))
+    return {
+        "model": model_path,
+        "runtime": timed["runtime"],
+        "threads": threads,
+        "runs": runs,
+        **profile,
+        "pool_idle": pool_wait(parse_script(script)),
+    }
+
+
+def _record_worker(perf, worker, data, frequency, folder):
+    """Runs the `worker` command under `perf record` into `data`, sampling only while the worker
+    says so through perf's control FIFOs (made in `folder`); returns the worker's timing JSON."""
+    control, ack = os.path.join(folder, "control"), os.path.join(folder, "ack")
+    os.mkfifo(control)
+    os.mkfifo(ack)
+    # -D -1: sampling starts disabled; the worker enables it around its timed invokes.
+    command = [perf, "record", "-q", "-F", str(frequency), "-D", "-1", "--control", f"fifo:{control},{ack}"]
+    command += ["-o", data, "--", *worker, "--control", control, ack]
+    # NumPy's OpenBLAS threads spin for a while after any BLAS call of the worker's start-up and
+    # were sampled as "everything else" (blas_thread_server, a fifth of a small model's samples):
+    # the worker needs no threaded BLAS, only the runtime's own threads are profiled.
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(command, capture_output=True, text=True, cwd=_PACKAGE_PARENT, check=False, env=env)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode != 0 or not lines:
+        raise ProfileError(_failure(done))
+    return json.loads(lines[-1])
+
+
+def _perf_output(perf, command, *arguments):
+    """The standard output of `perf <command> <arguments>`; ProfileError with its first line if it fails."""
+    done = subprocess.run([perf, command, *arguments], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise ProfileError(f"perf {command} failed: {_first_line(done.stderr)}")
+    return done.stdout
 
 
 def _first_line(text):
@@ -232,25 +263,40 @@ def _failure(done):
     """One line for a failed `perf record` of the worker."""
     text = done.stderr
     if "perf_event_paranoid" in text or "Permission denied" in text or "Access to performance monitoring" in text:
-        return ("perf may not sample processes here: run as root, or sudo sysctl kernel.perf_event_paranoid=1 "
-                f"({_first_line(text)})")
+        return (
+            "perf may not sample processes here: run as root, or sudo sysctl kernel.perf_event_paranoid=1 "
+            f"({_first_line(text)})"
+        )
     errors = [line for line in text.splitlines() if "Error" in line or "error" in line]
     return f"profiling failed (exit code {done.returncode}): {_first_line(errors[-1] if errors else text)}"
 
 
 def markdown(profile, title=None):
     """The per-kind table of one profile, busiest kind first."""
-    lines = [f"**{title}**" if title else None,
-             (f"{profile['samples']} samples over {profile['runs']} invokes, {profile['threads']} thread(s), "
-              f"median {profile['median_ms']:.3f} ms per invoke ({profile['runtime']})"), "",
-             "| kind of kernel | share of time | ms per invoke | busiest kernel |", "|---|---:|---:|---|"]
-    for kind, entry in sorted(profile["kinds"].items(), key=lambda item: -item[1]["share"]):
-        lines.append(f"| {kind} | {entry['share']:.1%} | {entry['ms']:.3f} | `{entry['top']}` |")
+    kinds = sorted(profile["kinds"].items(), key=lambda item: -item[1]["share"])
+    lines = [
+        f"**{title}**" if title else None,
+        (
+            f"{profile['samples']} samples over {profile['runs']} invokes, {profile['threads']} thread(s), "
+            f"median {profile['median_ms']:.3f} ms per invoke ({profile['runtime']})"
+        ),
+        "",
+        markdown_table(
+            ["kind of kernel", "share of time", "ms per invoke", "busiest kernel"],
+            [(kind, f"{entry['share']:.1%}", f"{entry['ms']:.3f}", f"`{entry['top']}`") for kind, entry in kinds],
+            align="lrrl",
+        ),
+    ]
     idle = profile.get("pool_idle")
     if idle:
         beside = ", ".join(f"{kind} {share:.1%}" for kind, share in list(idle["while"].items())[:4])
-        lines += ["", (f"The pool's other threads wait {idle['waiting']:.1%} of their time; meanwhile the calling "
-                       f"thread runs (share of their time): {beside}.")]
+        lines += [
+            "",
+            (
+                f"The pool's other threads wait {idle['waiting']:.1%} of their time; meanwhile the calling "
+                f"thread runs (share of their time): {beside}."
+            ),
+        ]
     return "\n".join(line for line in lines if line is not None)
 
 

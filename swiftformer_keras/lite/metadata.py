@@ -1,9 +1,13 @@
 """TFLite model metadata: what Android's image clients (Task Library, MediaPipe Tasks) read from a file.
 
-    info = ModelInfo(name="SwiftFormer-XS", description="...", labels=class_names,
-                     input_mean=(123.675, 116.28, 103.53), input_std=(58.395, 57.12, 57.375))
+    info = model_info("SwiftFormer-XS", "probabilities", 1000, "fp32", "float32", (224, 224))
     content = with_metadata(tflite_bytes, info)      # the same model, described
     read_metadata(content)["output"]["labels"][:2]   # ['tench', 'goldfish']
+
+What a file's metadata says (its name and description, the normalisation
+of its input, its class names) is decided in one place, `model_info`, for
+`converter.export_tflite` and the conversion pipeline alike; `ModelInfo` is
+the value it returns, and `input_type_of` reads the input type back.
 
 The metadata is a second flatbuffer (`ModelMetadata`, file identifier `M001`,
 the public `metadata_schema.fbs` of tflite-support / MediaPipe) stored in one
@@ -19,16 +23,24 @@ classes, which keep every field (signatures included: the tflite-support
 populator's older schema dropped them, tensorflow/tensorflow#62620), and
 with its weight buffers 16-byte aligned as the converter writes them, so
 that the interpreter computes the same numbers with and without metadata.
+
+`flatbuffers` comes with TensorFlow, LiteRT and tflite-runtime's metadata
+tools, not with this package: it is imported where a flatbuffer is built or
+read, so that `input_type_of` and the labels helpers need none.
 """
 
 import dataclasses
 import io
 import os
 import re
+import struct
 import sys
 import zipfile
 
 import numpy as np
+
+from swiftformer_keras.utils.images import IMAGENET_MEAN, IMAGENET_STD, imagenet_class_index
+from swiftformer_keras.utils.version import VERSION
 
 METADATA_NAME = "TFLITE_METADATA"
 METADATA_IDENTIFIER = b"M001"
@@ -37,12 +49,24 @@ MODEL_IDENTIFIER = b"TFL3"
 MIN_PARSER_VERSION = "1.0.0"
 LABELS_FILE = "labels.txt"
 OUTPUT_KINDS = ("probabilities", "logits", "features")
+# ImageNet's normalisation in pixel units: SwiftFormer's own input is (pixel - mean) / std.
+IMAGENET_PIXEL_NORMALIZATION = (tuple(255 * v for v in IMAGENET_MEAN), tuple(255 * v for v in IMAGENET_STD))
+# The normalisation stated for a file that takes float32 pixels and normalises them itself: the
+# identity, which the clients need stated (`report.client_refusals`) and `input_type_of` reads back.
+PIXELS_AS_THEY_ARE = ((0.0,), (1.0,))
+# What a file takes, in the words of its description, by `recipe.INPUT_TYPES`.
+INPUT_TEXT = {
+    "float32": "RGB pixels in [0, 255] as float32",
+    "uint8": "RGB pixels in [0, 255] as uint8",
+    "normalized": "RGB images normalised per channel, (pixel - mean) / std with the mean and std stated here",
+}
 
 # Schema enums and union tags (metadata_schema.fbs).
 _RGB = 1
 _TENSOR_AXIS_LABELS = 2
 _FEATURE_PROPERTIES, _IMAGE_PROPERTIES = 1, 2
 _NORMALIZATION_OPTIONS = 1
+_LABELS_DESCRIPTION = "Class names, one per line."
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,12 +106,98 @@ class ModelInfo:
             if not all(v > 0 for v in self.input_std):
                 raise ValueError(f"input_std must be positive, got {self.input_std}.")
         if self.labels is not None:
-            object.__setattr__(self, "labels", tuple(self.labels))
+            # Repeats are warned about where the names are given (`read_labels_file`, the request).
+            object.__setattr__(self, "labels", check_label_names(self.labels, warn_repeats=False))
             if self.output_kind == "features":
-                raise ValueError("A features (backbone) output has no classes to label; drop the labels.")
-            bad = [label for label in self.labels if not isinstance(label, str) or not label or "\n" in label]
-            if bad:
-                raise ValueError(f"Labels must be non-empty one-line strings, got {bad[0]!r}.")
+                raise ValueError(
+                    f"Model {self.name!r} returns features (a backbone, no classifier head): it has no classes "
+                    "to label; drop the labels."
+                )
+
+
+def imagenet_labels():
+    """The 1000 ImageNet-1k class names in class order (`tench`, `goldfish`, ...)."""
+    index = imagenet_class_index()
+    return tuple(index[i][1] for i in range(len(index)))
+
+
+def default_labels(classes):
+    """The class names a classifier with `classes` outputs gets when none are given or recorded:
+    ImageNet's for a 1000-class head, else None."""
+    return imagenet_labels() if classes == 1000 else None
+
+
+def model_info(
+    name,
+    output_kind,
+    classes,
+    mode,
+    input_type,
+    size,
+    *,
+    channels=3,
+    labels="auto",
+    normalization=IMAGENET_PIXEL_NORMALIZATION,
+    source=None,
+    crop_pct=None,
+    author="",
+    license="",
+):
+    """The `ModelInfo` of a converted file: what its metadata says, decided here only.
+
+    Args:
+        name: the model's name (the metadata's name, the card's title).
+        output_kind: what the file returns (`OUTPUT_KINDS`).
+        classes: the length of its output vector.
+        mode: the file's mode (`recipe.MODES`), for the description.
+        input_type: what the file takes (`recipe.INPUT_TYPES`). The metadata states
+            `normalization` for `"normalized"`, the identity for `"float32"` pixels
+            (`PIXELS_AS_THEY_ARE`) and none for `"uint8"` camera bytes;
+            `input_type_of` reads it back.
+        size: the input's `(height, width)`.
+        channels: the input's channels; a stated normalisation must have 1 or as many values.
+        labels: `"auto"` (`default_labels` for a classifier, none for a backbone),
+            None, or the class names, one per class.
+        normalization: `(mean, std)` in pixel units of the model's own input.
+        source: where the weights come from, in words, for the description.
+        crop_pct: the center crop the model expects, for the description.
+        author, license: the metadata's fields; its version is the package's.
+
+    Raises:
+        ValueError: labels that are not one name per class, labels for a
+            backbone, or a normalisation the input's channels do not take.
+    """
+    if input_type not in INPUT_TEXT:
+        raise ValueError(f"Unknown input type {input_type!r}; use one of {tuple(INPUT_TEXT)}.")
+    if isinstance(labels, str) and labels == "auto":
+        labels = default_labels(classes) if output_kind != "features" else None
+    mean, std = {"normalized": normalization, "float32": PIXELS_AS_THEY_ARE, "uint8": (None, None)}[input_type]
+    if mean is not None and len(mean) not in (1, channels):
+        raise ValueError(
+            f"Model {name!r} takes {channels}-channel images, and its metadata would state a "
+            f"{len(mean)}-channel normalisation; write none (metadata=False, --no-metadata)."
+        )
+    what = "image classifier" if output_kind != "features" else "image feature extractor (no classifier head)"
+    origin = f" ({source})" if source else ""
+    crop = f", center-cropped at {crop_pct:g}" if crop_pct is not None else ""
+    description = (
+        f"{name} {what}{origin}, {mode} TFLite with builtin ops only. Takes {INPUT_TEXT[input_type]}, "
+        f"{size[0]}x{size[1]}{crop}. Converted by swiftformer-keras {VERSION}."
+    )
+    info = ModelInfo(
+        name=name,
+        description=description,
+        version=VERSION,
+        author=author,
+        license=license,
+        input_mean=mean,
+        input_std=std,
+        output_kind=output_kind,
+        labels=labels,
+    )
+    if info.labels is not None and len(info.labels) != classes:
+        raise ValueError(f"{len(info.labels)} labels for model {name!r} with {classes} classes; give one per class.")
+    return info
 
 
 def _input_description(info):
@@ -133,61 +243,91 @@ def _vector(builder, items, kind="offset"):
 
 def metadata_buffer(info, input_shape, output_size):
     """The `ModelMetadata` flatbuffer of `info` for an NHWC `input_shape` and `output_size` scores."""
-    import flatbuffers
+    import flatbuffers  # not a dependency of this package: see the module docstring
 
+    if info.labels is not None and len(info.labels) != output_size:
+        raise ValueError(f"{len(info.labels)} labels for a model with {output_size} outputs; give one name per class.")
     builder = flatbuffers.Builder(1024)
-    text = _strings(builder, [info.name, info.description, info.version, info.author, info.license,
-                              MIN_PARSER_VERSION, "image", info.output_kind, LABELS_FILE,
-                              _input_description(info), _output_description(info), "Class names, one per line."])
-    height, width = int(input_shape[1]), int(input_shape[2])
+    text = _strings(
+        builder,
+        [
+            info.name,
+            info.description,
+            info.version,
+            info.author,
+            info.license,
+            MIN_PARSER_VERSION,
+            "image",
+            info.output_kind,
+            LABELS_FILE,
+            _input_description(info),
+            _output_description(info),
+            _LABELS_DESCRIPTION,
+        ],
+    )
+    input_tensor = _input_tensor(builder, info, text, height=int(input_shape[1]), width=int(input_shape[2]))
+    output_tensor = _output_tensor(builder, info, text)
+    subgraph = _table(
+        builder, [(2, "offset", _vector(builder, [input_tensor])), (3, "offset", _vector(builder, [output_tensor]))]
+    )
+    model = _table(
+        builder,
+        [
+            (0, "offset", text.get(info.name)),
+            (1, "offset", text.get(info.description)),
+            (2, "offset", text.get(info.version)),
+            (3, "offset", _vector(builder, [subgraph])),
+            (4, "offset", text.get(info.author)),
+            (5, "offset", text.get(info.license)),
+            (7, "offset", text[MIN_PARSER_VERSION]),
+        ],
+    )
+    builder.Finish(model, file_identifier=METADATA_IDENTIFIER)
+    return bytes(builder.Output())
 
+
+def _input_tensor(builder, info, text, height, width):
+    """The input's `TensorMetadata`: an RGB image of `height` x `width`, its normalisation and value range."""
     size = _table(builder, [(0, "uint32", width), (1, "uint32", height)])
     image = _table(builder, [(0, "uint8", _RGB), (1, "offset", size)])
-    input_fields = [(0, "offset", text["image"]), (1, "offset", text[_input_description(info)])]
-    input_content = _table(builder, [(0, "uint8", _IMAGE_PROPERTIES), (1, "offset", image)])
-    input_fields.append((3, "offset", input_content))
+    fields = [(0, "offset", text["image"]), (1, "offset", text[_input_description(info)])]
+    fields.append((3, "offset", _table(builder, [(0, "uint8", _IMAGE_PROPERTIES), (1, "offset", image)])))
     if info.input_std is not None:
         mean, std = _vector(builder, info.input_mean, "float"), _vector(builder, info.input_std, "float")
         normalization = _table(builder, [(0, "offset", mean), (1, "offset", std)])
         unit = _table(builder, [(0, "uint8", _NORMALIZATION_OPTIONS), (1, "offset", normalization)])
-        input_fields.append((4, "offset", _vector(builder, [unit])))
-        low = [(0 - m) / s for m, s in zip(info.input_mean, info.input_std)]
-        high = [(255 - m) / s for m, s in zip(info.input_mean, info.input_std)]
+        fields.append((4, "offset", _vector(builder, [unit])))
+        low = [(0 - m) / s for m, s in zip(info.input_mean, info.input_std, strict=True)]
+        high = [(255 - m) / s for m, s in zip(info.input_mean, info.input_std, strict=True)]
     else:
         low, high = [0.0], [255.0]
-    stats = _table(builder, [(0, "offset", _vector(builder, high, "float")),
-                             (1, "offset", _vector(builder, low, "float"))])
-    input_fields.append((5, "offset", stats))
-    input_tensor = _table(builder, input_fields)
+    stats = _table(
+        builder, [(0, "offset", _vector(builder, high, "float")), (1, "offset", _vector(builder, low, "float"))]
+    )
+    fields.append((5, "offset", stats))
+    return _table(builder, fields)
 
-    output_fields = [(0, "offset", text[info.output_kind]), (1, "offset", text[_output_description(info)])]
+
+def _output_tensor(builder, info, text):
+    """The output's `TensorMetadata`: its kind, the range of probabilities, the labels file."""
+    fields = [(0, "offset", text[info.output_kind]), (1, "offset", text[_output_description(info)])]
     builder.StartObject(0)
     features = builder.EndObject()  # FeatureProperties has no fields
-    output_fields.append((3, "offset", _table(builder, [(0, "uint8", _FEATURE_PROPERTIES), (1, "offset", features)])))
+    fields.append((3, "offset", _table(builder, [(0, "uint8", _FEATURE_PROPERTIES), (1, "offset", features)])))
     if info.output_kind == "probabilities":
-        output_fields.append((5, "offset", _table(builder, [(0, "offset", _vector(builder, [1.0], "float")),
-                                                           (1, "offset", _vector(builder, [0.0], "float"))])))
+        stats = [(0, "offset", _vector(builder, [1.0], "float")), (1, "offset", _vector(builder, [0.0], "float"))]
+        fields.append((5, "offset", _table(builder, stats)))
     if info.labels is not None:
-        if len(info.labels) != output_size:
-            raise ValueError(
-                f"{len(info.labels)} labels for a model with {output_size} outputs; give one name per class."
-            )
-        labels = _table(builder, [(0, "offset", text[LABELS_FILE]),
-                                  (1, "offset", text["Class names, one per line."]),
-                                  (2, "uint8", _TENSOR_AXIS_LABELS)])
-        output_fields.append((6, "offset", _vector(builder, [labels])))
-    output_tensor = _table(builder, output_fields)
-
-    subgraph = _table(builder, [(2, "offset", _vector(builder, [input_tensor])),
-                                (3, "offset", _vector(builder, [output_tensor]))])
-    model = _table(builder, [
-        (0, "offset", text.get(info.name)), (1, "offset", text.get(info.description)),
-        (2, "offset", text.get(info.version)), (3, "offset", _vector(builder, [subgraph])),
-        (4, "offset", text.get(info.author)), (5, "offset", text.get(info.license)),
-        (7, "offset", text[MIN_PARSER_VERSION]),
-    ])
-    builder.Finish(model, file_identifier=METADATA_IDENTIFIER)
-    return bytes(builder.Output())
+        labels = _table(
+            builder,
+            [
+                (0, "offset", text[LABELS_FILE]),
+                (1, "offset", text[_LABELS_DESCRIPTION]),
+                (2, "uint8", _TENSOR_AXIS_LABELS),
+            ],
+        )
+        fields.append((6, "offset", _vector(builder, [labels])))
+    return _table(builder, fields)
 
 
 class _AlignedBuffers:
@@ -204,7 +344,7 @@ class _AlignedBuffers:
             raw = np.asarray(buffer.data, np.uint8).tobytes()
             builder.StartVector(1, len(raw), 16)
             builder.head -= len(raw)
-            builder.Bytes[builder.head:builder.head + len(raw)] = raw
+            builder.Bytes[builder.head : builder.head + len(raw)] = raw
             data = builder.EndVector()
         schema.BufferStart(builder)
         if data is not None:
@@ -234,6 +374,7 @@ def with_metadata(content, info):
         ValueError: not a `.tflite` model, not one NHWC input and one output,
             or the labels do not match the output.
     """
+    # Not dependencies of this package (see the module docstring); LiteRT's schema writes every field.
     import flatbuffers
     from ai_edge_litert import schema_py_generated as schema
 
@@ -274,9 +415,9 @@ class _Reader:
     """Field access on one table of a flatbuffer (the handful `read_metadata` needs)."""
 
     def __init__(self, buffer, position):
-        from flatbuffers.table import Table
+        import flatbuffers  # not a dependency of this package: see the module docstring
 
-        self.table = Table(buffer, position)
+        self.table = flatbuffers.Table(buffer, position)
 
     def _offset(self, slot):
         return self.table.Offset(4 + 2 * slot)
@@ -285,24 +426,22 @@ class _Reader:
         offset = self._offset(slot)
         return self.table.String(offset + self.table.Pos).decode("utf-8") if offset else None
 
-    def uint8(self, slot):
+    def _scalar(self, slot, fmt):
         offset = self._offset(slot)
-        from flatbuffers.number_types import Uint8Flags
+        return struct.unpack_from(fmt, self.table.Bytes, offset + self.table.Pos)[0] if offset else 0
 
-        return self.table.Get(Uint8Flags, offset + self.table.Pos) if offset else 0
+    def uint8(self, slot):
+        return self._scalar(slot, "<B")
 
     def uint32(self, slot):
-        from flatbuffers.number_types import Uint32Flags
-
-        offset = self._offset(slot)
-        return self.table.Get(Uint32Flags, offset + self.table.Pos) if offset else 0
+        return self._scalar(slot, "<I")
 
     def bytes(self, slot):
         offset = self._offset(slot)
         if not offset:
             return b""
         start, count = self.table.Vector(offset), self.table.VectorLen(offset)
-        return bytes(self.table.Bytes[start:start + count])
+        return bytes(self.table.Bytes[start : start + count])
 
     def table_at(self, slot):
         offset = self._offset(slot)
@@ -320,7 +459,7 @@ class _Reader:
         if not offset:
             return None
         start, count = self.table.Vector(offset), self.table.VectorLen(offset)
-        return [float(v) for v in np.frombuffer(bytes(self.table.Bytes[start:start + 4 * count]), "<f4")]
+        return [float(v) for v in np.frombuffer(bytes(self.table.Bytes[start : start + 4 * count]), "<f4")]
 
 
 def _metadata_flatbuffer(content):
@@ -353,7 +492,8 @@ def _tensor(reader, associated):
         "name": reader.string(0),
         "description": reader.string(1),
         "content": {_IMAGE_PROPERTIES: "image", _FEATURE_PROPERTIES: "features"}.get(
-            content.uint8(0) if content else 0, None),
+            content.uint8(0) if content else 0, None
+        ),
         "normalization": ({"mean": units[0].floats(0), "std": units[0].floats(1)} if units else None),
         "stats": {"max": stats.floats(0), "min": stats.floats(1)} if stats else None,
         "associated_files": [name for name, _ in files],
@@ -418,7 +558,8 @@ def input_type_of(input_detail, described):
     if dtype != np.float32:
         return "quantized"
     normalization = described["input"]["normalization"] if described and described["input"] else None
-    return "float32" if normalization == {"mean": [0.0], "std": [1.0]} else "normalized"
+    pixels = {"mean": list(PIXELS_AS_THEY_ARE[0]), "std": list(PIXELS_AS_THEY_ARE[1])}
+    return "float32" if normalization == pixels else "normalized"
 
 
 # Characters a class name may not hold: the C0 and C1 controls (tab, form feed, the
@@ -452,8 +593,11 @@ def check_label_names(names, source="labels", warn_repeats=True):
     seen = {}
     for position, name in enumerate(names if warn_repeats else (), 1):
         if name in seen:
-            print(f"warning: {source}: name {position} {name!r} repeats name {seen[name]}; a client cannot tell "
-                  "these classes apart by name.", file=sys.stderr)
+            print(
+                f"warning: {source}: name {position} {name!r} repeats name {seen[name]}; a client cannot tell "
+                "these classes apart by name.",
+                file=sys.stderr,
+            )
         seen.setdefault(name, position)
     return names
 
@@ -478,7 +622,7 @@ def read_labels_file(path, count=None):
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        line = raw[:error.start].count(b"\n") + 1
+        line = raw[: error.start].count(b"\n") + 1
         raise ValueError(
             f"Labels file {path!r} is not UTF-8 text (byte {error.start}, line {line}); save it as UTF-8."
         ) from None

@@ -11,9 +11,6 @@ the fidelity against the Keras model, the latency), and renamed into place
 together after the last check; a failure or Ctrl-C leaves an older result intact.
 """
 
-import csv
-import importlib.metadata
-import io
 import json
 import os
 import sys
@@ -21,27 +18,21 @@ import sys
 import numpy as np
 from tqdm import tqdm
 
-from swiftformer_keras.lite import calibration as calib_lib
-from swiftformer_keras.lite import converter as export
-from swiftformer_keras.lite import card as model_card
-from swiftformer_keras.lite import report as tflite_report
-from swiftformer_keras.models import layers as sf_layers
-from swiftformer_keras.models.architecture import check_image_size
+from swiftformer_keras.applications import SwiftFormer
+from swiftformer_keras.lite import calibration as calib_lib  # `calibration` names the calibration images here
+from swiftformer_keras.lite import card, converter, metadata, rewrites
+from swiftformer_keras.lite import report as tflite_report  # `report` names the conversion's report here
+from swiftformer_keras.lite.interpreter import cpu_name, make_interpreter, runtime_version, time_interleaved
+from swiftformer_keras.lite.predictor import tflite_runner
 from swiftformer_keras.lite.request import DEFAULT_VARIANT, ConversionRequest
+from swiftformer_keras.lite.runtime_versions import min_runtime as file_min_runtime
+from swiftformer_keras.models.architecture import VARIANTS, all_layers, check_image_size
+from swiftformer_keras.models.layers import EfficientAdditiveAttention
+from swiftformer_keras.models.random_init import randomize_weights
 from swiftformer_keras.utils.files import ResultFiles
 from swiftformer_keras.utils.images import pixels_from_input, recorded_class_names
-from swiftformer_keras.lite.interpreter import cpu_name, make_interpreter, runtime_version, time_interleaved
-from swiftformer_keras.models.builders import VARIANTS, SwiftFormer, all_layers
-from swiftformer_keras.lite.recipe import recipe_for
-from swiftformer_keras.lite.runtime_versions import min_runtime as file_min_runtime
-from swiftformer_keras.models.random_init import randomize_weights
-from swiftformer_keras.lite.predictor import tflite_runner
-from swiftformer_keras.weights.sources import load_keras_model_file, model_attention, saved_classes
+from swiftformer_keras.weights.keras_files import load_keras_model_file, model_attention, saved_classes
 
-try:
-    __version__ = importlib.metadata.version("swiftformer-keras")
-except importlib.metadata.PackageNotFoundError:  # run from a source tree that was not installed
-    __version__ = "unknown"
 IMAGENET_WEIGHTS_LICENSE = (
     "Code: Apache-2.0 (swiftformer-keras). Weights: the license of their source, "
     "Amshaker/SwiftFormer (MBZUAI/swiftformer-* on the Hugging Face Hub)."
@@ -69,13 +60,13 @@ def load_keras_model(variant=DEFAULT_VARIANT, keras_model=None, weights="imagene
     if keras_model is not None:
         path = os.fspath(keras_model)
         model = load_keras_model_file(path)
-        if not any(isinstance(layer, sf_layers.EfficientAdditiveAttention) for layer in all_layers(model)):
+        if not any(isinstance(layer, EfficientAdditiveAttention) for layer in all_layers(model)):
             raise ValueError(
                 f"{path!r} is a Keras model but not a SwiftFormer (it has no EfficientAdditiveAttention "
                 "layer); this tool converts SwiftFormer models only."
             )
-        if export.output_kind(model) == "probabilities":
-            model = export.with_classifier_activation(model, None)
+        if rewrites.output_kind(model) == "probabilities":
+            model = rewrites.with_classifier_activation(model, None)
         model_size = tuple(model.inputs[0].shape[1:3])
         if size is None:
             size = model_size if None not in model_size else (224, 224)
@@ -86,17 +77,13 @@ def load_keras_model(variant=DEFAULT_VARIANT, keras_model=None, weights="imagene
     size = size or (224, 224)
     classes = 1000
     if weights == "random":
-
         model = SwiftFormer(variant, classifier_activation=None, input_shape=(*size, 3))
         return randomize_weights(model), size
     if isinstance(weights, (str, os.PathLike)) and os.fspath(weights).endswith(".weights.h5"):
-
         if not os.path.isfile(weights):
             raise ValueError(f"Weights file {os.fspath(weights)!r} does not exist.")
         classes = saved_classes(weights) or classes
-    model = SwiftFormer(
-        variant, weights=weights, classes=classes, classifier_activation=None, input_shape=(*size, 3)
-    )
+    model = SwiftFormer(variant, weights=weights, classes=classes, classifier_activation=None, input_shape=(*size, 3))
     return model, size
 
 
@@ -106,8 +93,12 @@ def _calibration(request, size):
         return None, None
     if request.calib_dir is not None:
         images, info = calib_lib.sample_images(
-            request.calib_dir, request.num_calib, size, request.crop_pct, seed=request.seed,
-            progress="calibration images"
+            request.calib_dir,
+            request.num_calib,
+            size,
+            request.crop_pct,
+            seed=request.seed,
+            progress="calibration images",
         )
         return images, {"source": request.calib_dir, **info}
     images = calib_lib.random_images(request.num_calib, size, request.seed)
@@ -139,14 +130,19 @@ def load_eval_set(eval_dir, num_eval, size, crop_pct, num_classes, seed=0, class
 def _evaluate(model, path, request, size, class_names):
     """The file at `path` against `model` on the held-out photos of `request.eval_dir`."""
     images, labels, unreadable = load_eval_set(
-        request.eval_dir, request.num_eval, size, request.crop_pct, model.outputs[0].shape[-1], request.seed,
+        request.eval_dir,
+        request.num_eval,
+        size,
+        request.crop_pct,
+        model.outputs[0].shape[-1],
+        request.seed,
         class_names,
     )
     reference = model.predict(images, batch_size=32, verbose=0)
     predict = tflite_runner(path)
-    outputs = np.concatenate([
-        predict(images[i : i + 1]) for i in tqdm(range(len(images)), desc="TFLite inference", unit="image")
-    ])
+    outputs = np.concatenate(
+        [predict(images[i : i + 1]) for i in tqdm(range(len(images)), desc="TFLite inference", unit="image")]
+    )
     fidelity = tflite_report.fidelity(reference, outputs, labels)
     return {"eval_dir": request.eval_dir, "unreadable": unreadable, **fidelity}
 
@@ -166,8 +162,11 @@ def resolve_labels(request, num_classes):
     """
     if request.label_names is not None:
         if len(request.label_names) != num_classes:
-            given = (f"Labels file {request.labels_source!r} has" if request.labels_source != "the names given"
-                     else "The labels given have")
+            given = (
+                f"Labels file {request.labels_source!r} has"
+                if request.labels_source != "the names given"
+                else "The labels given have"
+            )
             raise ValueError(
                 f"{given} {len(request.label_names)} names; the model has {num_classes} classes: give one name "
                 "per class, in class order."
@@ -182,8 +181,9 @@ def resolve_labels(request, num_classes):
                         f"{path!r} records {len(names)} class names for {num_classes} classes; pass --labels FILE."
                     )
                 return names, f"class names recorded in {os.path.basename(path)}"
-    if num_classes == 1000:
-        return list(export.imagenet_labels()), "ImageNet-1k class names (a 1000-class head)"
+    names = metadata.default_labels(num_classes)
+    if names is not None:
+        return list(names), "ImageNet-1k class names (a 1000-class head)"
     return None, f"none: a {num_classes}-class head with no recorded class names (pass --labels FILE)"
 
 
@@ -192,49 +192,17 @@ def measure_latency(path, runs, threads=2):
     interpreter = make_interpreter(model_path=path, num_threads=threads)
     detail = interpreter.get_input_details()[0]
     interpreter.set_tensor(detail["index"], np.zeros(detail["shape"], detail["dtype"]))
-    times = time_interleaved({"file": interpreter.invoke}, runs, warmup=5, block=1, untimed=0,
-                             progress="latency runs")["file"]
+    times = time_interleaved({"file": interpreter.invoke}, runs, warmup=5, block=1, untimed=0, progress="latency runs")[
+        "file"
+    ]
     name, version = runtime_version()
-    return {"runtime": f"{name} {version}", "threads": threads, "runs": runs,
-            "median_ms": float(np.median(times)), "cpu": cpu_name()}
-
-
-def quantization_debug(model, size, calibration, debug_images, recipe=None, beside=None):
-    """Per-layer int8 error from TFLite's quantization debugger, worst first.
-
-    The model is prepared, calibrated and quantized by `recipe` exactly as
-    `export.convert` makes the shipped file. `beside` (the output file) is
-    where the intermediate SavedModel goes, as in `export.convert`.
-
-    Each row: the op, its output tensor, `rmse/scale` (the error in int8
-    steps: about 0.29 is pure rounding, much more means the layer's range is
-    badly calibrated), the mean and max abs error, and the scale.
-    """
-    import tensorflow as tf  # the converter's own debugger; TensorFlow is loaded by the export already
-
-    recipe = recipe or recipe_for("int8")
-    prepared = export.with_final_norm_folded(recipe.prepare_model(model))
-    with export._converter(prepared, *size, prepared.inputs[0].shape[-1], beside) as converter:
-        calibrated = recipe.configure(converter, "int8", calibration).convert()
-    debugger = tf.lite.experimental.QuantizationDebugger(
-        quant_debug_model_content=recipe.debug_model(calibrated, calibration),
-        debug_dataset=lambda: ([image[None]] for image in debug_images),
-    )
-    debugger.run()
-    text = io.StringIO()
-    debugger.layer_statistics_dump(text)
-    rows = []
-    for row in csv.DictReader(io.StringIO(text.getvalue())):
-        scale = float(row["scale"])
-        rows.append({
-            "op_name": row["op_name"],
-            "tensor_name": row["tensor_name"],
-            "scale": scale,
-            "mean_error": float(row["mean_error"]),
-            "max_abs_error": float(row["max_abs_error"]),
-            "rmse/scale": float(np.sqrt(float(row["mean_squared_error"])) / scale) if scale else float("nan"),
-        })
-    return sorted(rows, key=lambda r: -np.nan_to_num(r["rmse/scale"], nan=-1.0))
+    return {
+        "runtime": f"{name} {version}",
+        "threads": threads,
+        "runs": runs,
+        "median_ms": float(np.median(times)),
+        "cpu": cpu_name(),
+    }
 
 
 def convert_swiftformer(output, **options):
@@ -266,21 +234,23 @@ def convert(request):
 
 
 def _convert_into(result, request):
+    """Loads, converts, checks and measures into `result` (`request`'s files under temporary names);
+    returns the report."""
     logits_model, size = load_keras_model(request.variant, request.keras_model, request.weights, request.input_size)
-    kind = export.output_kind(logits_model)
-    activation = request.classifier_activation if kind != "features" else None
-    model = export.with_classifier_activation(logits_model, activation) if kind != "features" else logits_model
-    class_names, labels_source = resolve_labels(request, int(model.outputs[0].shape[-1])) if kind != "features" \
+    classifier = rewrites.output_kind(logits_model) != "features"
+    activation = request.classifier_activation if classifier else None
+    model = rewrites.with_classifier_activation(logits_model, activation) if classifier else logits_model
+    class_names, labels_source = (
+        resolve_labels(request, int(model.outputs[0].shape[-1]))
+        if classifier
         else (None, "none: a backbone returns features")
-    calibration, calib_info = _calibration(request, size)
-    info = export.model_info(model, request.input_type, class_names, **_model_fields(request, size))
-    content = export.tflite_content(
-        model, input_shape=size, mode=request.mode, io=request.io, recipe=request.recipe,
-        min_runtime=request.min_runtime, input_type=request.input_type, metadata=request.metadata, info=info,
-        calibration=None if calibration is None else (
-            calibration if request.input_type == "normalized" else pixels_from_input(calibration)),
-        beside=request.output,
     )
+    calibration, calib_info = _calibration(request, size)
+    info = _model_info(request, model, size, class_names) if request.metadata else None
+    file_calibration = (
+        calibration if calibration is None or request.input_type == "normalized" else pixels_from_input(calibration)
+    )
+    content = converter.tflite_content(model, request.spec, size, file_calibration, info, beside=request.output)
     written = result.path(request.output)
     result.write_bytes(request.output, content)
     report = _report(request, written, logits_model, size, activation, class_names, labels_source, calib_info)
@@ -295,7 +265,7 @@ def _convert_into(result, request):
         result.write_json(request.report_path, report)
     if request.card_path is not None:
         report["card_file"] = request.card_path
-        result.write_text(request.card_path, model_card.model_card(report))
+        result.write_text(request.card_path, card.model_card(report))
     return report
 
 
@@ -314,15 +284,19 @@ def _report(request, path, logits_model, size, activation, class_names, labels_s
         **({"calibration": calib_info} if calib_info else {}),
         "min_runtime_asked": request.min_runtime,
         "min_runtime_needed": needs["version"],
-        "min_runtime_set_by": [f"{need['op']} v{need['version']}" for need in needs["needs"]
-                               if need["runtime"] == needs["version"]],
+        "min_runtime_set_by": [
+            f"{need['op']} v{need['version']}" for need in needs["needs"] if need["runtime"] == needs["version"]
+        ],
         **tflite_report.inspect_tflite(path),
         "file": request.output,
         "recipe": request.recipe.as_dict(),
         "activation": request.recipe.activation_text,
-        "labels": {"source": labels_source, "count": len(class_names) if class_names else 0,
-                   "first": class_names[0] if class_names else None,
-                   "last": class_names[-1] if class_names else None},
+        "labels": {
+            "source": labels_source,
+            "count": len(class_names) if class_names else 0,
+            "first": class_names[0] if class_names else None,
+            "last": class_names[-1] if class_names else None,
+        },
         **({"command": request.command} if request.command else {}),
     }
     if request.mode == "int8":
@@ -335,8 +309,9 @@ def _debug_layers(request, logits_model, size, calibration):
     if request.eval_dir is not None:
         paths, _ = calib_lib.find_images(request.eval_dir)
         debug_images, _, _ = calib_lib.load_images(paths[:32], size, request.crop_pct)
-    return quantization_debug(logits_model, size, calibration, debug_images[:32], request.recipe,
-                              beside=request.output)
+    return converter.quantization_debug(
+        logits_model, size, calibration, debug_images[:32], request.recipe, beside=request.output
+    )
 
 
 def _remove_stale_companions(request):
@@ -361,8 +336,9 @@ def _remove_stale_companions(request):
             print(f"removed {path}: it described the file this run replaced", file=sys.stderr)
 
 
-def _model_fields(request, size):
-    """The name, description, version, author and license fields of the file's metadata."""
+def _model_info(request, model, size, class_names):
+    """The file's metadata (`converter.model_metadata`), named after the model's source, which the
+    description and the license follow: a `.keras` file or a variant's weights."""
     if request.keras_model is not None:
         path = os.path.abspath(request.keras_model)
         name = os.path.splitext(os.path.basename(path))[0]
@@ -372,17 +348,18 @@ def _model_fields(request, size):
     else:
         name = f"SwiftFormer-{request.variant}"
         source = {"imagenet": "ImageNet-1k weights (Amshaker/SwiftFormer)", "random": "random weights"}.get(
-            request.weights, f"weights {os.path.basename(request.weights)}")
-    takes = {
-        "float32": "RGB pixels in [0, 255] as float32",
-        "uint8": "RGB pixels in [0, 255] as uint8",
-        "normalized": "RGB images normalised with ImageNet's mean and std",
-    }[request.input_type]
-    crop = request.crop_pct
-    description = (
-        f"{name} image classifier ({source}), {request.mode} TFLite with builtin ops only. Takes {takes}, "
-        f"{size[0]}x{size[1]}, center-cropped at {crop:g}. Converted by swiftformer-keras {__version__}."
-    )
+            request.weights, f"weights {os.path.basename(request.weights)}"
+        )
     own = request.keras_model is not None or request.weights not in ("imagenet", "random")
-    return {"name": name, "description": description, "version": __version__, "author": request.author or "",
-            "license": request.license or (OWN_WEIGHTS_LICENSE if own else IMAGENET_WEIGHTS_LICENSE)}
+    license = request.license or (OWN_WEIGHTS_LICENSE if own else IMAGENET_WEIGHTS_LICENSE)
+    return converter.model_metadata(
+        model,
+        request.spec,
+        size,
+        class_names,
+        name=name,
+        source=source,
+        crop_pct=request.crop_pct,
+        author=request.author or "",
+        license=license,
+    )

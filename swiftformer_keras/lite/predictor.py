@@ -14,9 +14,9 @@ import os
 
 import numpy as np
 
-from swiftformer_keras.lite import metadata as tflite_metadata
-from swiftformer_keras.utils.images import pixels_from_input
+from swiftformer_keras.lite import metadata
 from swiftformer_keras.lite.interpreter import check_runtime, make_interpreter
+from swiftformer_keras.utils.images import pixels_from_input
 
 
 def _quantize(values, detail):
@@ -42,9 +42,9 @@ class TFLitePredictor:
     """Runs a `.tflite` image classifier on NHWC float32 batches, one image at a time.
 
     It is called with images normalised as for the Keras model
-    (`imagenet_utils.preprocess_input`) whatever the file takes: a file that
-    takes pixels (`tflite_metadata.input_type_of`) gets them back through
-    `imagenet_utils.pixels_from_input`, so every file is compared alike.
+    (`utils.images.preprocess_input`) whatever the file takes: a file that
+    takes pixels (`metadata.input_type_of`) gets them back through
+    `utils.images.pixels_from_input`, so every file is compared alike.
 
     Attributes:
         image_size: `(height, width)` of the model's input.
@@ -58,7 +58,9 @@ class TFLitePredictor:
         if not os.path.isfile(path):
             raise ValueError(f"TFLite model {path!r} does not exist.")
         try:
-            self.interpreter = make_interpreter(model_path=path, num_threads=num_threads, allocate=False, runtime=runtime)
+            self.interpreter = make_interpreter(
+                model_path=path, num_threads=num_threads, allocate=False, runtime=runtime
+            )
         except (ValueError, RuntimeError) as error:
             raise ValueError(f"{path!r} is not a loadable .tflite model ({error}).") from error
         inputs, outputs = self.interpreter.get_input_details(), self.interpreter.get_output_details()
@@ -74,7 +76,7 @@ class TFLitePredictor:
         self.input = self.interpreter.get_input_details()[0]
         self.output = self.interpreter.get_output_details()[0]
         self.path = path
-        self.input_type = tflite_metadata.input_type_of(self.input, tflite_metadata.read_metadata(path))
+        self.input_type = metadata.input_type_of(self.input, metadata.read_metadata(path))
         self.image_shape = shape[1:]
         self.image_size = shape[1:3]
         self.num_classes = int(self.output["shape"][-1])

@@ -39,18 +39,26 @@ Why the table looks as it does (measured; README "Runtimes"):
   ran 7% faster with it, side by side, and the image is not rounded to 8
   bits. Files with integer input and output stay integer-only, for the
   accelerators that run nothing else (Edge TPU, NPUs).
+
+What a file is asked to be (mode, input and output types, oldest runtime)
+is one `FileSpec`, checked and resolved to its recipe once: the conversion
+request holds one, and the converter takes it as it is.
+
+The recipes are read before Keras or TensorFlow start (the command line
+checks its flags with them), so this module imports those two only inside
+the methods that use them.
 """
 
 import dataclasses
+import numbers
 
-from swiftformer_keras.lite import activation_ranges
-from swiftformer_keras.lite import runtime_versions
+from swiftformer_keras.lite import activation_ranges, runtime_versions
 from swiftformer_keras.models.architecture import ACTIVATIONS, REDUCTIONS
 
 MODES = ("fp32", "fp16", "dynamic", "int8")
 IO_TYPES = ("float32", "int8", "uint8")
 # What the exported file takes: the Keras model's own (normalised) input, or RGB pixels in
-# [0, 255] as float32 or uint8 with the normalisation inside the file (`export.with_pixel_input`).
+# [0, 255] as float32 or uint8 with the normalisation inside the file (`rewrites.with_pixel_input`).
 INPUT_TYPES = ("normalized", "float32", "uint8")
 # What the classifier returns: probabilities or (None) logits.
 CLASSIFIER_ACTIVATIONS = ("softmax", None)
@@ -117,8 +125,11 @@ class Recipe:
         return _ACTIVATION_TEXT[self.activation]
 
     def _options(self):
-        return {name: value for name, value in (("activation", self.activation),
-                                                ("reductions", self.reductions)) if value is not None}
+        return {
+            name: value
+            for name, value in (("activation", self.activation), ("reductions", self.reductions))
+            if value is not None
+        }
 
     def prepare_model(self, model):
         """A copy of `model`, same weights, whose layers that declare `recipe_options`
@@ -180,8 +191,11 @@ class Recipe:
         if io not in io_dtypes:
             raise ValueError(f"Unknown io type {io!r}; use one of {tuple(io_dtypes)}.")
         quantized = self._mlir_quantize(
-            calibrated, calibration, float_first_conv=self.float_first_conv and io == "float32",
-            input_data_type=io_dtypes[io], output_data_type=io_dtypes[io],
+            calibrated,
+            calibration,
+            float_first_conv=self.float_first_conv and io == "float32",
+            input_data_type=io_dtypes[io],
+            output_data_type=io_dtypes[io],
         )
         if io == "uint8":
             quantized = tf_util.modify_model_io_type(quantized, tf.uint8, tf.uint8)
@@ -214,7 +228,7 @@ def first_conv_path(content):
     """The names of the output tensors of the ops that lead from the input of a `.tflite`
     model (bytes) to its first CONV_2D, that convolution included, in graph order; empty
     when no convolution reads the input (directly or through such ops)."""
-    schema, model = runtime_versions._root(content)
+    schema, model = runtime_versions.model_root(content)
     graph = model.Subgraphs(0)
     reached, path = {int(index) for index in graph.InputsAsNumpy()}, []
     for position in range(graph.OperatorsLength()):  # the converter writes operators in graph order
@@ -224,8 +238,7 @@ def first_conv_path(content):
         outputs = operator.OutputsAsNumpy().tolist()
         reached.update(outputs)
         path.append(graph.Tensors(outputs[0]).Name().decode())
-        code = model.OperatorCodes(operator.OpcodeIndex())
-        if max(code.BuiltinCode(), code.DeprecatedBuiltinCode()) == schema.BuiltinOperator.CONV_2D:
+        if runtime_versions.builtin_code(model.OperatorCodes(operator.OpcodeIndex())) == schema.BuiltinOperator.CONV_2D:
             return path
     return []
 
@@ -233,20 +246,30 @@ def first_conv_path(content):
 # The oldest runtime of each row, newest row first: a file for `--min-runtime V`
 # gets the first row whose runtime is <= V. Versions are TFLite's (TF) numbering.
 RECIPES = (
-    ("2.17", {
-        "fp32": Recipe(),
-        "fp16": Recipe(),
-        "dynamic": Recipe(),
-        "int8": Recipe(activation="quick_gelu", float_ops=("RSQRT", "MAXIMUM", "SOFTMAX"), float_first_conv=True),
-    }),
-    ("2.12", {
-        "fp32": Recipe(activation="quick_gelu", reductions="channel_conv"),
-        "fp16": Recipe(activation="quick_gelu", reductions="channel_conv"),
-        # No XNNPACK before 2.17 runs dynamic-range (hybrid) kernels: only the version matters.
-        "dynamic": Recipe(per_channel_dense=False),
-        "int8": Recipe(activation="quick_gelu", reductions="matmul", float_ops=("SQRT", "MAXIMUM", "DIV", "SOFTMAX"),
-                       float_first_conv=True),
-    }),
+    (
+        "2.17",
+        {
+            "fp32": Recipe(),
+            "fp16": Recipe(),
+            "dynamic": Recipe(),
+            "int8": Recipe(activation="quick_gelu", float_ops=("RSQRT", "MAXIMUM", "SOFTMAX"), float_first_conv=True),
+        },
+    ),
+    (
+        "2.12",
+        {
+            "fp32": Recipe(activation="quick_gelu", reductions="channel_conv"),
+            "fp16": Recipe(activation="quick_gelu", reductions="channel_conv"),
+            # No XNNPACK before 2.17 runs dynamic-range (hybrid) kernels: only the version matters.
+            "dynamic": Recipe(per_channel_dense=False),
+            "int8": Recipe(
+                activation="quick_gelu",
+                reductions="matmul",
+                float_ops=("SQRT", "MAXIMUM", "DIV", "SOFTMAX"),
+                float_first_conv=True,
+            ),
+        },
+    ),
 )
 # Float files default to LiteRT's recipe because they keep the Keras model's numbers (the exact GELU,
 # within 1e-4); the old float recipe costs ~7% on LiteRT 2.3 and its quick GELU moves the logits (~33 dB
@@ -280,3 +303,60 @@ def check_recipe(recipe):
     if unknown:
         raise ValueError(f"Unknown TFLite op types {unknown} to keep in float; use schema names such as 'RSQRT'.")
     return recipe
+
+
+@dataclasses.dataclass(frozen=True)
+class FileSpec:
+    """What a `.tflite` file is asked to be, checked as a whole, with the recipe that makes it.
+
+    Attributes:
+        mode: `"fp32"`, `"fp16"`, `"dynamic"` or `"int8"` (`MODES`).
+        io: int8 only: the type of the file's input and output tensors (`IO_TYPES`):
+            `"float32"` (quantized inside the file), `"int8"` or `"uint8"`.
+        input_type: what the file takes (`INPUT_TYPES`): `"normalized"`, the Keras
+            model's own input; `"float32"` or `"uint8"`, RGB pixels in [0, 255].
+        min_runtime: the oldest TFLite runtime the file must load and be fast on
+            (`"2.14"`; a number such as 2.16 reads as that text); None is
+            `DEFAULT_MIN_RUNTIME[mode]`. Holds the resolved value.
+        recipe: the `Recipe`; None is `recipe_for(mode, min_runtime)`. Holds the
+            resolved value.
+
+    Raises:
+        ValueError: an unknown value, or values that contradict each other; the
+            message names the keyword and the command line's flag.
+    """
+
+    mode: str = "fp32"
+    io: str = "float32"
+    input_type: str = "normalized"
+    min_runtime: str | None = None
+    recipe: Recipe | None = None
+
+    def __post_init__(self):
+        if self.mode not in MODES:
+            raise ValueError(f"Unknown mode {self.mode!r}; use one of {MODES}.")
+        if self.io not in IO_TYPES:
+            raise ValueError(f"Unknown io type {self.io!r}; use one of {IO_TYPES}.")
+        if self.io != "float32" and self.mode != "int8":
+            raise ValueError(
+                f"io={self.io!r} (--io {self.io}) applies to int8 files only; {self.mode} files take and return "
+                "float32. Drop it, or convert with mode='int8' (--int8)."
+            )
+        if self.input_type not in INPUT_TYPES:
+            raise ValueError(f"Unknown input type {self.input_type!r}; use one of {INPUT_TYPES}.")
+        if self.input_type == "uint8" and self.io != "float32":
+            raise ValueError(
+                f"input_type='uint8' (--input-type uint8) takes camera pixels as they are, and io={self.io!r} "
+                f"(--io {self.io}) quantizes a normalised input; use one of them (input_type='uint8' keeps float32 "
+                "scores out)."
+            )
+        min_runtime = self.min_runtime
+        if isinstance(min_runtime, numbers.Real) and not isinstance(min_runtime, bool):
+            min_runtime = f"{min_runtime:g}"  # 2.14 as a number means the text "2.14"
+        if min_runtime is not None and not isinstance(min_runtime, str):
+            raise ValueError(f"min_runtime must be a version such as '2.14', got {self.min_runtime!r}.")
+        min_runtime = runtime_versions.check_runtime_choice(min_runtime or DEFAULT_MIN_RUNTIME[self.mode])
+        object.__setattr__(self, "min_runtime", min_runtime)
+        object.__setattr__(
+            self, "recipe", check_recipe(self.recipe if self.recipe is not None else recipe_for(self.mode, min_runtime))
+        )

@@ -18,13 +18,15 @@ import os
 
 import numpy as np
 
-from swiftformer_keras.lite import metadata as tflite_metadata
+from swiftformer_keras.lite import metadata
 from swiftformer_keras.lite.interpreter import count_partitions, make_interpreter, nodes
+from swiftformer_keras.utils.tables import markdown_table
 
 # Ops the GPU delegate has a parser for (LiteRT model_builder.cc). QUANTIZE and
 # DEQUANTIZE only exist with quantized models allowed, which is the default
 # (TFLITE_GPU_EXPERIMENTAL_FLAGS_ENABLE_QUANT); 8-bit tensors then run in float.
-GPU_OPS = frozenset("""
+GPU_OPS = frozenset(
+    """
 ABS ADD ADD_N AVERAGE_POOL_2D BATCH_MATMUL CAST CONCATENATION CONV_2D COS CUMSUM DENSIFY
 DEPTHWISE_CONV_2D DEPTH_TO_SPACE DEQUANTIZE DIV EQUAL ELU EXP FLOOR FLOOR_DIV FLOOR_MOD
 FULLY_CONNECTED GATHER GELU GREATER GREATER_EQUAL HARD_SWISH LESS LESS_EQUAL LOGISTIC LOG
@@ -33,10 +35,12 @@ PADV2 POW REDUCE_MAX REDUCE_MIN REDUCE_PROD QUANTIZE RELU RELU6 RELU_N1_TO_1 LEA
 RESHAPE RESIZE_BILINEAR RESIZE_NEAREST_NEIGHBOR RSQRT SELECT SELECT_V2 SIGN SIN SLICE SOFTMAX
 SPACE_TO_DEPTH SPLIT SPLIT_V SQRT SQUARE SQUARED_DIFFERENCE STRIDED_SLICE SUB SUM TANH TILE
 TRANSPOSE TRANSPOSE_CONV UNPACK
-""".split())
+""".split()
+)
 
 # Ops NNAPIDelegateKernel::Validate has a case for (LiteRT nnapi_delegate.cc).
-NNAPI_OPS = frozenset("""
+NNAPI_OPS = frozenset(
+    """
 ADD ARG_MAX ARG_MIN MUL AVERAGE_POOL_2D MAX_POOL_2D L2_POOL_2D CONV_2D DEPTHWISE_CONV_2D
 FULLY_CONNECTED HARD_SWISH SOFTMAX RESHAPE RESIZE_BILINEAR RESIZE_NEAREST_NEIGHBOR SQUEEZE
 UNIDIRECTIONAL_SEQUENCE_LSTM L2_NORMALIZATION LOCAL_RESPONSE_NORMALIZATION LSH_PROJECTION
@@ -48,7 +52,8 @@ LOGICAL_AND LOGICAL_NOT LESS LESS_EQUAL GREATER GREATER_EQUAL EQUAL NOT_EQUAL NE
 GATHER BIDIRECTIONAL_SEQUENCE_LSTM EXPAND_DIMS SPLIT SPLIT_V LOG_SOFTMAX QUANTIZE REDUCE_ANY
 REDUCE_MIN REDUCE_MAX DEPTH_TO_SPACE REDUCE_PROD SUM ELU FILL PACK UNPACK SQUARED_DIFFERENCE
 BATCH_MATMUL MIRROR_PAD REVERSE_V2
-""".split())
+""".split()
+)
 
 # NNAPI ops that Validate accepts in float32 only (int8 is refused).
 NNAPI_FLOAT_ONLY = frozenset({"DIV", "SQRT", "SUM", "RSQRT"})
@@ -56,11 +61,23 @@ NNAPI_FLOAT_ONLY = frozenset({"DIV", "SQRT", "SUM", "RSQRT"})
 # The lowest Android API level at which NNAPI takes an op, by input type
 # (Validate's android_sdk_version checks); 27 where it sets none.
 NNAPI_MIN_API = {
-    ("PAD", "float32"): 28, ("PAD", "int8"): 29, ("MEAN", "float32"): 28, ("MEAN", "int8"): 29,
-    ("SUB", "float32"): 28, ("SUB", "int8"): 29, ("DIV", "float32"): 28, ("SUM", "float32"): 29,
-    ("RSQRT", "float32"): 29, ("SQRT", "float32"): 29, ("MAXIMUM", "float32"): 29,
-    ("MAXIMUM", "int8"): 29, ("TANH", "int8"): 29, ("QUANTIZE", "float32"): 30,
-    ("DEQUANTIZE", "int8"): 29, ("CONV_2D", "int8"): 29, ("DEPTHWISE_CONV_2D", "int8"): 29,
+    ("PAD", "float32"): 28,
+    ("PAD", "int8"): 29,
+    ("MEAN", "float32"): 28,
+    ("MEAN", "int8"): 29,
+    ("SUB", "float32"): 28,
+    ("SUB", "int8"): 29,
+    ("DIV", "float32"): 28,
+    ("SUM", "float32"): 29,
+    ("RSQRT", "float32"): 29,
+    ("SQRT", "float32"): 29,
+    ("MAXIMUM", "float32"): 29,
+    ("MAXIMUM", "int8"): 29,
+    ("TANH", "int8"): 29,
+    ("QUANTIZE", "float32"): 30,
+    ("DEQUANTIZE", "int8"): 29,
+    ("CONV_2D", "int8"): 29,
+    ("DEPTHWISE_CONV_2D", "int8"): 29,
     ("FULLY_CONNECTED", "int8"): 29,
 }
 # Android 15 deprecates NNAPI; phones still ship it, so the column stays useful.
@@ -94,11 +111,13 @@ def op_table(path_or_bytes):
         inputs = [tensors[i] for i in op["inputs"] if i >= 0 and i in tensors]
         runtime = [t for t in inputs if t["index"] in computed] or inputs
         outputs = [tensors[i] for i in op["outputs"] if i in tensors]
-        rows.append({
-            "op": op["op_name"],
-            "input_dtype": np.dtype(runtime[0]["dtype"]).name if runtime else "none",
-            "output_dtype": np.dtype(outputs[0]["dtype"]).name if outputs else "none",
-        })
+        rows.append(
+            {
+                "op": op["op_name"],
+                "input_dtype": np.dtype(runtime[0]["dtype"]).name if runtime else "none",
+                "output_dtype": np.dtype(outputs[0]["dtype"]).name if outputs else "none",
+            }
+        )
     return rows
 
 
@@ -138,7 +157,7 @@ def client_refusals(input_detail, described):
     (`CLIENT_NAMES`), from the file's input tensor and its metadata (`read_metadata`).
 
     The rules are the clients' own checks, each seen refusing our files with the
-    words quoted (MediaPipe Tasks 1.2.2, tflite-support 0.4.4; `tests/test_android_clients.py`
+    words quoted (MediaPipe Tasks 1.2.2, tflite-support 0.4.4; `tests/lite/test_android_clients.py`
     runs the clients on files of every kind): an input that is neither uint8 nor
     float32 ("Type mismatch for input tensor ... got INT8"); a float32 input
     without `NormalizationOptions` metadata ("requires specifying
@@ -162,7 +181,7 @@ def client_refusals(input_detail, described):
 
 
 def metadata_summary(described):
-    """A file's TFLite metadata (`tflite_metadata.read_metadata`) in short, or None without any."""
+    """A file's TFLite metadata (`metadata.read_metadata`) in short, or None without any."""
     if described is None:
         return None
     output = described["output"] or {}
@@ -183,25 +202,34 @@ def inspect_tflite(path):
     ops = op_table(path)
     by_type = collections.Counter(f"{row['op']}/{row['output_dtype']}" for row in ops)
     integer_model = any(row["output_dtype"] in _INTEGER for row in ops)
-    float_ops = sorted({
-        row["op"] for row in ops
-        if integer_model and row["op"] not in ("QUANTIZE", "DEQUANTIZE") and row["output_dtype"] == "float32"
-    })
+    float_ops = sorted(
+        {
+            row["op"]
+            for row in ops
+            if integer_model and row["op"] not in ("QUANTIZE", "DEQUANTIZE") and row["output_dtype"] == "float32"
+        }
+    )
     interpreter = _load(path, xnnpack=False)
-    described = tflite_metadata.read_metadata(path)
+    described = metadata.read_metadata(path)
     io = {}
-    for name, detail in (("input", interpreter.get_input_details()[0]), ("output", interpreter.get_output_details()[0])):
+    tensors = (("input", interpreter.get_input_details()[0]), ("output", interpreter.get_output_details()[0]))
+    for name, detail in tensors:
         scale, zero_point = detail["quantization"]
-        io[name] = {"shape": [int(v) for v in detail["shape"]], "dtype": np.dtype(detail["dtype"]).name,
-                    **({"quantization": {"scale": float(scale), "zero_point": int(zero_point)}} if scale else {})}
-    io["input"]["type"] = tflite_metadata.input_type_of(interpreter.get_input_details()[0], described)
+        io[name] = {
+            "shape": [int(v) for v in detail["shape"]],
+            "dtype": np.dtype(detail["dtype"]).name,
+            **({"quantization": {"scale": float(scale), "zero_point": int(zero_point)}} if scale else {}),
+        }
+    io["input"]["type"] = metadata.input_type_of(interpreter.get_input_details()[0], described)
     nnapi, nnapi_api = nnapi_refusals(ops)
     return {
         "file": path,
         "size_bytes": os.path.getsize(path),
         **io,
-        "signatures": {key: {"inputs": list(value["inputs"]), "outputs": list(value["outputs"])}
-                       for key, value in interpreter.get_signature_list().items()},
+        "signatures": {
+            key: {"inputs": list(value["inputs"]), "outputs": list(value["outputs"])}
+            for key, value in interpreter.get_signature_list().items()
+        },
         "metadata": metadata_summary(described),
         "clients_refuse": client_refusals(interpreter.get_input_details()[0], described),
         "op_count": len(ops),
@@ -235,7 +263,9 @@ def fidelity(reference, outputs, labels=None):
         "images": int(len(reference)),
         "max_abs_diff": float(np.max(np.abs(diff))),
         "top1_agreement": float(np.mean(reference.argmax(1) == outputs.argmax(1))),
-        "cosine_similarity": float(np.mean(np.sum(reference * outputs, axis=1) / np.maximum(ref_norm * out_norm, 1e-12))),
+        "cosine_similarity": float(
+            np.mean(np.sum(reference * outputs, axis=1) / np.maximum(ref_norm * out_norm, 1e-12))
+        ),
         "sqnr_db": float("inf") if noise == 0 else float(10 * np.log10(np.sum(reference**2) / noise)),
         "relative_error_max": float(np.max(relative)),
         "relative_error_mean": float(np.mean(relative)),
@@ -259,21 +289,29 @@ def _fmt(value):
 
 def markdown(report):
     """The report as Markdown: a summary table, then the worst layers of the debug table if any."""
-    lines = ["| | |", "|---|---|"]
+    rows = []
     for key, value in report.items():
-        if key in ("debug_layers",):
+        if key == "debug_layers":
             continue
         if key == "fidelity" and isinstance(value, dict):
-            for name, number in value.items():
-                lines.append(f"| fidelity: {name} | {_fmt(number)} |")
-            continue
-        lines.append(f"| {key} | {_fmt(value)} |")
+            rows += [(f"fidelity: {name}", _fmt(number)) for name, number in value.items()]
+        else:
+            rows.append((key, _fmt(value)))
+    text = markdown_table(["", ""], rows)
     layers = report.get("debug_layers")
     if layers:
-        lines += ["", "| op | tensor | rmse / scale | max abs error | scale |", "|---|---|---:|---:|---:|"]
-        for row in layers[:DEBUG_LAYERS_SHOWN]:
-            lines.append(
-                f"| {row['op_name']} | {row['tensor_name']} | {row['rmse/scale']:.3f} | "
-                f"{row['max_abs_error']:.4g} | {row['scale']:.4g} |"
-            )
-    return "\n".join(lines)
+        text += "\n\n" + markdown_table(
+            ["op", "tensor", "rmse / scale", "max abs error", "scale"],
+            [
+                (
+                    row["op_name"],
+                    row["tensor_name"],
+                    f"{row['rmse/scale']:.3f}",
+                    f"{row['max_abs_error']:.4g}",
+                    f"{row['scale']:.4g}",
+                )
+                for row in layers[:DEBUG_LAYERS_SHOWN]
+            ],
+            align="llrrr",
+        )
+    return text

@@ -1,7 +1,7 @@
 """What one conversion is asked to do, checked whole before any work starts.
 
     request = ConversionRequest("s_int8.tflite", mode="int8", variant="S", calib_dir="photos/")
-    report = conversion.convert(request)
+    report = pipeline.convert(request)
 
 `conversion/to_tflite.py` builds one from its flags and `convert_swiftformer`
 from its keywords, so a bad value fails the same way from both, in a second,
@@ -14,26 +14,15 @@ This module needs no Keras (the command line reads it before it loads one).
 """
 
 import dataclasses
-import numbers
 import os
 
 from swiftformer_keras.lite import calibration
-from swiftformer_keras.utils import files
-from swiftformer_keras.lite import metadata as tflite_metadata
+from swiftformer_keras.lite import metadata as tflite_metadata  # `metadata` is a field of the request
+from swiftformer_keras.lite.recipe import CLASSIFIER_ACTIVATIONS, FileSpec, Recipe
 from swiftformer_keras.models.architecture import MIN_INPUT_SIZE, VARIANTS, check_image_size
+from swiftformer_keras.utils import files
 from swiftformer_keras.utils.cli import check_number, number
 from swiftformer_keras.utils.images import resolve_crop_pct
-from swiftformer_keras.lite.recipe import (
-    CLASSIFIER_ACTIVATIONS,
-    DEFAULT_MIN_RUNTIME,
-    INPUT_TYPES,
-    IO_TYPES,
-    MODES,
-    Recipe,
-    check_recipe,
-    recipe_for,
-)
-from swiftformer_keras.lite.runtime_versions import check_runtime_choice
 
 TFLITE_SUFFIX = ".tflite"
 DEFAULT_VARIANT = "S"
@@ -47,12 +36,27 @@ def add_model_arguments(parser):
     """The flags of the tools that convert several variants, or your own model, to compare files:
     `--variants` or `--keras-model`, and `--input-size`."""
     source = parser.add_mutually_exclusive_group()
-    source.add_argument("--variants", nargs="+", default=["XS", "S"], type=str.upper, choices=tuple(VARIANTS),
-                        metavar="VARIANT", help=f"{', '.join(VARIANTS)} (any case; default: XS S)")
-    source.add_argument("--keras-model", metavar="FILE",
-                        help="a SwiftFormer .keras file (yours, fine-tuned), with its weights, instead of --variants")
-    parser.add_argument("--input-size", type=number(int, minimum=MIN_INPUT_SIZE), nargs=2, metavar=("H", "W"),
-                        help="multiples of 32 (default: 224 224, or the --keras-model's own size)")
+    source.add_argument(
+        "--variants",
+        nargs="+",
+        default=["XS", "S"],
+        type=str.upper,
+        choices=tuple(VARIANTS),
+        metavar="VARIANT",
+        help=f"{', '.join(VARIANTS)} (any case; default: XS S)",
+    )
+    source.add_argument(
+        "--keras-model",
+        metavar="FILE",
+        help="a SwiftFormer .keras file (yours, fine-tuned), with its weights, instead of --variants",
+    )
+    parser.add_argument(
+        "--input-size",
+        type=number(int, minimum=MIN_INPUT_SIZE),
+        nargs=2,
+        metavar=("H", "W"),
+        help="multiples of 32 (default: 224 224, or the --keras-model's own size)",
+    )
 
 
 def _path(value, what):
@@ -110,8 +114,10 @@ class ConversionRequest:
         license, author: the metadata's fields (default license: that of the weights).
         command: the command line the card quotes.
 
-    Set from the above: `card_path`, `label_names` (a tuple, or None) and
-    `labels_source` (where they came from, for the report); `recipe`,
+    Set from the above: `spec`, the file's `recipe.FileSpec` (mode, io,
+    input_type, min_runtime and recipe, checked together and resolved once;
+    the converter takes it as it is), `card_path`, `label_names` (a tuple, or
+    None) and `labels_source` (where they came from, for the report); `recipe`,
     `min_runtime`, `crop_pct` and `report_path` hold their resolved values.
     """
 
@@ -142,6 +148,7 @@ class ConversionRequest:
     license: str | None = None
     author: str = AUTHOR
     command: str | None = None
+    spec: FileSpec | None = dataclasses.field(init=False, default=None)
     card_path: str | None = dataclasses.field(init=False, default=None)
     label_names: tuple[str, ...] | None = dataclasses.field(init=False, default=None)
     labels_source: str | None = dataclasses.field(init=False, default=None)
@@ -161,12 +168,10 @@ class ConversionRequest:
         object.__setattr__(self, name, value)
 
     def _check_choices(self):
-        if self.mode not in MODES:
-            raise ValueError(f"Unknown mode {self.mode!r}; use one of {MODES}.")
-        if self.io not in IO_TYPES:
-            raise ValueError(f"Unknown io type {self.io!r}; use one of {IO_TYPES}.")
-        if self.input_type not in INPUT_TYPES:
-            raise ValueError(f"Unknown input type {self.input_type!r}; use one of {INPUT_TYPES}.")
+        spec = FileSpec(self.mode, self.io, self.input_type, self.min_runtime, self.recipe)
+        self._set("spec", spec)
+        self._set("min_runtime", spec.min_runtime)
+        self._set("recipe", spec.recipe)
         if self.classifier_activation not in CLASSIFIER_ACTIVATIONS:
             raise ValueError(
                 f"Unknown classifier activation {self.classifier_activation!r}; use 'softmax' or None (logits)."
@@ -175,14 +180,6 @@ class ConversionRequest:
             _flag(name, getattr(self, name))
         for name in ("license", "author", "command"):
             _text(name, getattr(self, name))
-        min_runtime = self.min_runtime
-        if isinstance(min_runtime, numbers.Real) and not isinstance(min_runtime, bool):
-            min_runtime = f"{min_runtime:g}"  # 2.14 as a number means the text "2.14"
-        if min_runtime is not None and not isinstance(min_runtime, str):
-            raise ValueError(f"min_runtime must be a version such as '2.14', got {self.min_runtime!r}.")
-        self._set("min_runtime", check_runtime_choice(min_runtime or DEFAULT_MIN_RUNTIME[self.mode]))
-        self._set("recipe", check_recipe(self.recipe if self.recipe is not None
-                                         else recipe_for(self.mode, self.min_runtime)))
 
     def _check_numbers(self):
         check_number("num_calib", self.num_calib, minimum=1, integer=True)
@@ -223,16 +220,14 @@ class ConversionRequest:
     def _check_mode_options(self):
         int8 = self.mode == "int8"
         if not int8:
-            for given, flag in ((self.calib_dir is not None, "--calib-dir"), (self.calib_random, "--calib-random"),
-                                (self.num_calib != DEFAULT_NUM_CALIB, "--num-calib"),
-                                (self.io != "float32", f"--io {self.io}"), (self.debug, "--debug")):
+            for given, flag in (
+                (self.calib_dir is not None, "--calib-dir"),
+                (self.calib_random, "--calib-random"),
+                (self.num_calib != DEFAULT_NUM_CALIB, "--num-calib"),
+                (self.debug, "--debug"),
+            ):
                 if given:
                     raise ValueError(f"{flag} applies to --int8 files only; drop it for --{self.mode}.")
-        if self.input_type == "uint8" and self.io != "float32":
-            raise ValueError(
-                f"--input-type uint8 takes camera pixels as they are and --io {self.io} quantizes a normalised "
-                "input; use one of them (--input-type uint8 keeps float32 scores out)."
-            )
         self._set("calib_dir", _path(self.calib_dir, "--calib-dir"))
         self._set("eval_dir", _path(self.eval_dir, "--eval-dir"))
         if int8 and self.calib_dir is None and not self.calib_random:
@@ -284,8 +279,11 @@ class ConversionRequest:
 
     def inputs(self):
         """`{what: path}` of the files and folders this conversion reads."""
-        named = {"--keras-model": self.keras_model, "--labels": self.labels_source if self.label_names and
-                 self.labels_source != "the names given" else None,
-                 "--calib-dir": self.calib_dir, "--eval-dir": self.eval_dir,
-                 "--weights": self.weights if self.weights not in (None, *WEIGHT_NAMES) else None}
+        named = {
+            "--keras-model": self.keras_model,
+            "--labels": self.labels_source if self.label_names and self.labels_source != "the names given" else None,
+            "--calib-dir": self.calib_dir,
+            "--eval-dir": self.eval_dir,
+            "--weights": self.weights if self.weights not in (None, *WEIGHT_NAMES) else None,
+        }
         return {what: path for what, path in named.items() if path is not None}

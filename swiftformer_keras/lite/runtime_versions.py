@@ -70,7 +70,7 @@ def check_runtime_choice(text):
     raise ValueError(f"Unsupported --min-runtime {text!r}; use one of {', '.join(SUPPORTED_MIN_RUNTIMES)}.")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _table():
     """`{op name: {op version: "min runtime"}}` from the package data."""
     with open(TABLE_PATH, encoding="utf-8") as file:
@@ -96,11 +96,24 @@ def _content(model):
     raise ValueError(f"Pass a .tflite path or its bytes, got {type(model).__name__}.")
 
 
-def _root(content):
+def model_root(content):
+    """`(schema, model)`: LiteRT's generated schema module and the root `Model` table of a
+    `.tflite` file's bytes, for reading its graph in place (no copy, no interpreter).
+
+    Raises:
+        ValueError: the bytes are not a `.tflite` flatbuffer.
+        ImportError: ai-edge-litert, which ships the schema, is not installed (`NO_SCHEMA`).
+    """
     schema = _schema()
     if len(content) < 8 or not schema.Model.ModelBufferHasIdentifier(content, 0):
         raise ValueError("Not a .tflite flatbuffer (no TFL3 identifier).")
     return schema, schema.Model.GetRootAs(content, 0)
+
+
+def builtin_code(operator_code):
+    """The builtin op code of an `OperatorCode` table: codes above 127 live in `BuiltinCode`,
+    and older files fill only the deprecated one-byte field."""
+    return max(operator_code.BuiltinCode(), operator_code.DeprecatedBuiltinCode())
 
 
 def builtin_op_names():
@@ -115,15 +128,14 @@ def operators(model):
     schema lacks as `"BUILTIN_<code>"`), custom ops by their custom code
     (`"FlexErf"` for one that needs the Flex delegate); versions are as stored.
     """
-    schema, root = _root(_content(model))
+    schema, root = model_root(_content(model))
     names = builtin_op_names()
     found = []
     for s in range(root.SubgraphsLength()):
         subgraph = root.Subgraphs(s)
         for o in range(subgraph.OperatorsLength()):
             code = root.OperatorCodes(subgraph.Operators(o).OpcodeIndex())
-            # Codes above 127 live in BuiltinCode; older files only fill the deprecated field.
-            builtin = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
+            builtin = builtin_code(code)
             if builtin == schema.BuiltinOperator.CUSTOM:
                 name = (code.CustomCode() or b"").decode("utf-8", "replace")
             else:
@@ -148,7 +160,7 @@ def _metadata(content, root):
         if buffer.DataLength():
             data = buffer.DataAsNumpy().tobytes()
         elif buffer.Offset() > 1:  # files over 2 GB keep buffers after the flatbuffer
-            data = content[buffer.Offset():buffer.Offset() + buffer.Size()]
+            data = content[buffer.Offset() : buffer.Offset() + buffer.Size()]
         else:
             data = b""
         return data.rstrip(b"\0").decode("utf-8", "replace")
@@ -167,7 +179,7 @@ def min_runtime(model):
         the converter wrote into the file from the same table (None if absent).
     """
     content = _content(model)
-    _, root = _root(content)
+    _, root = model_root(content)
     table = _table()
     needs, unknown = [], []
     for op, version in op_versions(content):
@@ -203,11 +215,12 @@ def check_min_runtime(model, limit):
     needed = parse_version(result["version"])
     choice = next((c for c in SUPPORTED_MIN_RUNTIMES if parse_version(c) >= needed), None)
     if choice is None:
-        fix = (f"no --min-runtime the project accepts (up to {SUPPORTED_MIN_RUNTIMES[-1]}) covers it: "
-               f"use a recipe that avoids {avoid}")
+        fix = (
+            f"no --min-runtime the project accepts (up to {SUPPORTED_MIN_RUNTIMES[-1]}) covers it: "
+            f"use a recipe that avoids {avoid}"
+        )
     else:
         fix = f"pass --min-runtime {choice} or a recipe that avoids {avoid}"
     raise ValueError(
-        f"{where} needs TFLite runtime {result['version']}, newer than the limit {limit}: {listed}. "
-        f"To fix it, {fix}."
+        f"{where} needs TFLite runtime {result['version']}, newer than the limit {limit}: {listed}. To fix it, {fix}."
     )

@@ -27,8 +27,8 @@ import time
 
 import numpy as np
 
-from swiftformer_keras.utils import cli
 from swiftformer_keras.lite.interpreter import RUNTIMES, count_partitions, make_interpreter, runtime_version
+from swiftformer_keras.utils import cli
 
 PROG = "python -m swiftformer_keras.lite.runtime_worker"
 

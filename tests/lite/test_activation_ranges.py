@@ -7,15 +7,14 @@ import numpy as np
 import pytest
 from keras import layers, ops
 
+from conftest import IMAGENET_SAMPLES, TINY
 from swiftformer_keras import SwiftFormer
 from swiftformer_keras.lite import activation_ranges
 from swiftformer_keras.lite.calibration import sample_images
 from swiftformer_keras.lite.converter import convert
 from swiftformer_keras.lite.interpreter import count_partitions, make_interpreter
-from swiftformer_keras.lite.recipe import recipe_for
+from swiftformer_keras.lite.recipe import FileSpec, recipe_for
 from swiftformer_keras.models.random_init import randomize_weights
-
-from conftest import IMAGENET_SAMPLES, TINY
 
 
 def _in_place_model():
@@ -38,8 +37,10 @@ def _calibrated(model, images):
 
 
 def _ranges(content):
-    return {index: (float(low[0]), float(high[0]))
-            for index, (low, high) in activation_ranges._recorded_tensors(bytearray(content)).items()}
+    return {
+        index: (float(low[0]), float(high[0]))
+        for index, (low, high) in activation_ranges._recorded_tensors(bytearray(content)).items()
+    }
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +79,7 @@ def test_remeasure_writes_the_measured_ranges_in_place(in_place):
     calibrated, images, truth = in_place
     corrected = activation_ranges.remeasure(calibrated, images)
     assert len(corrected) == len(calibrated)
-    changed = sum(a != b for a, b in zip(corrected, calibrated))
+    changed = sum(a != b for a, b in zip(corrected, calibrated, strict=True))
     assert 0 < changed <= len(_ranges(calibrated)) * 2 * 4  # a min and a max per tensor, four bytes each
     outputs = []
     for content in (calibrated, corrected):  # the graph and its weights are untouched
@@ -95,8 +96,7 @@ def test_remeasure_writes_the_measured_ranges_in_place(in_place):
 
 def test_an_add_input_is_widened_to_xnnpacks_scale_limit_last_add_first():
     # ADD 0: (t, tiny) -> out; ADD 1, earlier in the graph: (a, b) -> t.
-    ranges = {"a": (-0.01, 0.01), "b": (-1e-6, 1e-6), "t": (-0.5, 0.5), "tiny": (0.0, 0.0),
-              "out": (-1000.0, 1000.0)}
+    ranges = {"a": (-0.01, 0.01), "b": (-1e-6, 1e-6), "t": (-0.5, 0.5), "tiny": (0.0, 0.0), "out": (-1000.0, 1000.0)}
     widened = activation_ranges._widened_for_xnnpack(ranges, [(["t", "tiny"], "out"), (["a", "b"], "t")])
     assert widened["t"] == pytest.approx((-1.0, 1.0))  # 2000 / 1000, scaled around zero
     assert widened["tiny"] == pytest.approx((-1.0, 1.0))
@@ -121,7 +121,7 @@ def test_a_tiny_residual_branch_keeps_the_int8_add_in_xnnpack(monkeypatch):
     partitions, limit = {}, activation_ranges.XNNPACK_ADD_MIN_SCALE_RATIO
     for ratio in (limit, 0.0):
         monkeypatch.setattr(activation_ranges, "XNNPACK_ADD_MIN_SCALE_RATIO", ratio)
-        interpreter = make_interpreter(model_content=convert(model, "int8", calibration=images))
+        interpreter = make_interpreter(model_content=convert(model, FileSpec("int8"), calibration=images))
         partitions[ratio] = count_partitions(interpreter)[0]
     assert partitions == {limit: 1, 0.0: 2}
 
@@ -133,8 +133,9 @@ def _sqnr_db(reference, outputs):
 def test_int8_keeps_the_sum_pooled_attention_of_the_hub_weights(monkeypatch):
     """The hub weights' attention sums the queries over all tokens; with the calibrator's ranges
     its int8 normalised key had steps of a fifth of its whole range, and the logits were lost."""
-    model = randomize_weights(SwiftFormer(TINY, attention="softmax", input_shape=(64, 64, 3),
-                                          classifier_activation=None, classes=10))
+    model = randomize_weights(
+        SwiftFormer(TINY, attention="softmax", input_shape=(64, 64, 3), classifier_activation=None, classes=10)
+    )
     images, _ = sample_images(os.path.join(IMAGENET_SAMPLES, "images"), 32, (64, 64), seed=0)
     reference = model.predict(images, verbose=0)
     sqnr = {}
@@ -143,7 +144,7 @@ def test_int8_keeps_the_sum_pooled_attention_of_the_hub_weights(monkeypatch):
             monkeypatch.setattr(activation_ranges, "remeasure", lambda content, images, progress=None: content)
         else:
             monkeypatch.undo()
-        interpreter = make_interpreter(model_content=convert(model, "int8", calibration=images))
+        interpreter = make_interpreter(model_content=convert(model, FileSpec("int8"), calibration=images))
         image, logits = interpreter.get_input_details()[0]["index"], interpreter.get_output_details()[0]["index"]
         outputs = []
         for x in images:

@@ -8,11 +8,12 @@ import numpy as np
 import pytest
 
 from conftest import SHARED_DATA
-from swiftformer_keras.lite import pipeline as conversion
-from swiftformer_keras.lite import converter as export
+from swiftformer_keras.lite import pipeline
 from swiftformer_keras.lite.android_clients import center_crops, classify_in_client
+from swiftformer_keras.lite.metadata import imagenet_labels
 from swiftformer_keras.lite.predictor import tflite_runner
 from swiftformer_keras.lite.report import inspect_tflite
+from swiftformer_keras.lite.rewrites import with_classifier_activation
 from swiftformer_keras.utils.images import preprocess_input
 
 PHOTOS = sorted(glob.glob(os.path.join(SHARED_DATA, "imagenet-samples", "images", "*")))[:12]
@@ -46,7 +47,8 @@ def _check_matches_keras(answer, reference, labels):
     decided = ordered[:, -1] - ordered[:, -2] > NEAR_TIE
     assert decided.sum() >= len(reference) - 1
     assert (scores.argmax(1) == reference.argmax(1))[decided].all()
-    assert [result["top1_name"] for result in answer["results"]] == [labels[result["top1"]] for result in answer["results"]]
+    results = answer["results"]
+    assert [result["top1_name"] for result in results] == [labels[result["top1"]] for result in results]
     return scores
 
 
@@ -64,47 +66,39 @@ def imagenet_files(tmp_path_factory):
         "no_metadata": {"metadata": False, "input_size": (64, 64)},
     }.items():
         files[key] = folder / f"xs_{key}.tflite"
-        conversion.convert_swiftformer(files[key], variant="XS", weights="random", card=False, **options)
-    model, _ = conversion.load_keras_model("XS", weights="random")
-    small, _ = conversion.load_keras_model("XS", weights="random", input_size=(64, 64))
-    return files, export.with_classifier_activation(model, "softmax"), export.with_classifier_activation(small, "softmax")
+        pipeline.convert_swiftformer(files[key], variant="XS", weights="random", card=False, **options)
+    model, _ = pipeline.load_keras_model("XS", weights="random")
+    small, _ = pipeline.load_keras_model("XS", weights="random", input_size=(64, 64))
+    return files, with_classifier_activation(model, "softmax"), with_classifier_activation(small, "softmax")
 
 
 @pytest.mark.parametrize("client", ["task-library", "mediapipe"])
-def test_the_default_files_classify_real_photos_in_the_client_as_keras_does(
-        client, imagenet_files, tflite_runtime_python, mediapipe_python):
-    files, model, _ = imagenet_files
+@pytest.mark.parametrize("key, size", [("fp32", (224, 224)), ("uint8", (64, 64))])
+def test_the_pixel_input_files_classify_real_photos_in_the_client_as_keras_does(
+    client, key, size, imagenet_files, tflite_runtime_python, mediapipe_python
+):
+    """The default file (float32 pixels) and camera bytes in (uint8): the same classes as Keras and,
+    the pixels being the same, the same scores."""
+    files, model, small = imagenet_files
     python = _clients(tflite_runtime_python, mediapipe_python)[client]
-    reference = keras_probabilities(model, PHOTOS, (224, 224), 0.875)
-    labels = export.imagenet_labels()
-
-    answer = classify(python, client, files["fp32"], PHOTOS, (224, 224), 0.875, 1000)
-    fp32 = _check_matches_keras(answer, reference, labels)
-    print(f"{answer['client']} {answer['version']}: fp32 file on {len(PHOTOS)} photos, max probability diff "
-          f"{np.abs(fp32 - reference).max():.2e} from Keras")
-    assert np.abs(fp32 - reference).max() < 1e-4
-
-
-
-@pytest.mark.parametrize("client", ["task-library", "mediapipe"])
-def test_a_uint8_input_file_gives_the_scores_of_the_float_input_model(
-        client, imagenet_files, tflite_runtime_python, mediapipe_python):
-    """Camera bytes in: the same classes and, the pixels being the same, the same scores."""
-    files, _, small = imagenet_files
-    python = _clients(tflite_runtime_python, mediapipe_python)[client]
-    reference = keras_probabilities(small, PHOTOS, (64, 64), 0.875)
-    answer = classify(python, client, files["uint8"], PHOTOS, (64, 64), 0.875, 1000)
-    uint8 = _check_matches_keras(answer, reference, export.imagenet_labels())
-    assert np.abs(uint8 - reference).max() < 1e-4
+    reference = keras_probabilities(model if key == "fp32" else small, PHOTOS, size, 0.875)
+    answer = classify(python, client, files[key], PHOTOS, size, 0.875, 1000)
+    scores = _check_matches_keras(answer, reference, imagenet_labels())
+    print(
+        f"{answer['client']} {answer['version']}: {key} file on {len(PHOTOS)} photos, max probability diff "
+        f"{np.abs(scores - reference).max():.2e} from Keras"
+    )
+    assert np.abs(scores - reference).max() < 1e-4
 
 
 def test_a_normalized_input_file_runs_in_the_task_library_and_mediapipe_refuses_it(
-        imagenet_files, tflite_runtime_python, mediapipe_python):
+    imagenet_files, tflite_runtime_python, mediapipe_python
+):
     """Why the default file takes pixels: MediaPipe reads one mean and std, not ImageNet's three."""
     files, _, small = imagenet_files
     reference = keras_probabilities(small, PHOTOS[:4], (64, 64), 0.875)
     answer = classify(tflite_runtime_python, "task-library", files["normalized"], PHOTOS[:4], (64, 64), 0.875, 1000)
-    scores = _check_matches_keras(answer, reference, export.imagenet_labels())
+    scores = _check_matches_keras(answer, reference, imagenet_labels())
     assert np.abs(scores - reference).max() < 1e-4
     refused = classify(mediapipe_python, "mediapipe", files["normalized"], PHOTOS[:4], (64, 64), 0.875, 1000)
     assert "Per-channel image normalization is not available" in refused["error"]
@@ -112,7 +106,8 @@ def test_a_normalized_input_file_runs_in_the_task_library_and_mediapipe_refuses_
 
 @pytest.mark.parametrize("client", ["task-library", "mediapipe"])
 def test_a_float_file_without_metadata_is_refused_as_its_card_says(
-        client, imagenet_files, tflite_runtime_python, mediapipe_python):
+    client, imagenet_files, tflite_runtime_python, mediapipe_python
+):
     files, _, _ = imagenet_files
     python = _clients(tflite_runtime_python, mediapipe_python)[client]
     refused = classify(python, client, files["no_metadata"], PHOTOS[:1], (64, 64), 0.875, 1000)
@@ -123,14 +118,15 @@ def test_a_float_file_without_metadata_is_refused_as_its_card_says(
 def cifar_files(cifar_tflite):
     """The CIFAR-10 reference model (conftest's 4-class TINY at 64) as fp32 and int8 files, labelled
     with the class names its training recorded, and the Keras model with their softmax."""
-    model, _ = conversion.load_keras_model(keras_model=cifar_tflite["keras"])
+    model, _ = pipeline.load_keras_model(keras_model=cifar_tflite["keras"])
     files = {mode: cifar_tflite[mode][0] for mode in ("fp32", "int8")}
-    return files, export.with_classifier_activation(model, "softmax")
+    return files, with_classifier_activation(model, "softmax")
 
 
 @pytest.mark.parametrize("client", ["task-library", "mediapipe"])
 def test_the_cifar_model_classifies_its_test_images_in_the_client_with_its_class_names(
-        client, cifar_files, small_cifar, tflite_runtime_python, mediapipe_python):
+    client, cifar_files, small_cifar, tflite_runtime_python, mediapipe_python
+):
     files, model = cifar_files
     python = _clients(tflite_runtime_python, mediapipe_python)[client]
     test_dir = os.path.join(small_cifar[0], "test")
@@ -144,9 +140,11 @@ def test_the_cifar_model_classifies_its_test_images_in_the_client_with_its_class
     int8 = np.array([result["scores"] for result in answer["results"]])
     np.testing.assert_allclose(int8.sum(1), 1, atol=1e-3)
     agreement = float(np.mean(int8.argmax(1) == reference.argmax(1)))
-    print(f"{answer['client']}: CIFAR-10 model, {len(images)} test images: Keras top-1 "
-          f"{np.mean(reference.argmax(1) == truth):.1%}, fp32 file {np.mean(fp32.argmax(1) == truth):.1%}, "
-          f"int8 file {np.mean(int8.argmax(1) == truth):.1%}, int8 agreement with Keras {agreement:.1%}")
+    print(
+        f"{answer['client']}: CIFAR-10 model, {len(images)} test images: Keras top-1 "
+        f"{np.mean(reference.argmax(1) == truth):.1%}, fp32 file {np.mean(fp32.argmax(1) == truth):.1%}, "
+        f"int8 file {np.mean(int8.argmax(1) == truth):.1%}, int8 agreement with Keras {agreement:.1%}"
+    )
     assert [result["top1_name"] for result in answer["results"]] == [classes[i] for i in int8.argmax(1)]
     assert agreement >= 0.85
     # The same int8 file in our own runner (LiteRT) names the same classes: the client preprocesses as we do.

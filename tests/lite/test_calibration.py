@@ -1,5 +1,6 @@
 """Calibration images: found recursively, non-images counted, preprocessed as at inference."""
 
+import io
 import os
 
 import numpy as np
@@ -36,7 +37,10 @@ def test_find_images_is_recursive_sorted_and_counts_other_files(photos):
     root, made = photos
     paths, skipped = calib.find_images(root)
     assert [os.path.relpath(p, root) for p in paths] == [
-        "a.jpg", "broken.jpg", os.path.join("nested", "c.jpeg"), os.path.join("nested", "deeper", "b.PNG"),
+        "a.jpg",
+        "broken.jpg",
+        os.path.join("nested", "c.jpeg"),
+        os.path.join("nested", "deeper", "b.PNG"),
     ]
     assert skipped == 2  # notes.txt and labels.csv; hidden files are ignored
 
@@ -64,7 +68,11 @@ def test_sample_images_is_seeded_and_reports_what_it_used(photos):
     again, _ = calib.sample_images(root, 10, (32, 32), seed=3)
     np.testing.assert_array_equal(first, again)
     assert {**info, "unreadable": list(info["unreadable"])} == {
-        "found": 4, "used": 3, "non_image_files": 2, "unreadable": [str(root / "broken.jpg")]}
+        "found": 4,
+        "used": 3,
+        "non_image_files": 2,
+        "unreadable": [str(root / "broken.jpg")],
+    }
     two, info = calib.sample_images(root, 2, (32, 32), seed=3)
     assert len(two) + len(info["unreadable"]) == 2
 
@@ -74,7 +82,8 @@ def test_bad_folders_are_clear_errors(tmp_path):
         calib.find_images(tmp_path / "missing")
     (tmp_path / "empty").mkdir()
     (tmp_path / "empty" / "readme.md").write_text("x")
-    with pytest.raises(ValueError, match=r"holds no \.jpg/\.jpeg/\.png/\.bmp/\.gif/\.webp files \(1 other files skipped\)"):
+    message = r"holds no \.jpg/\.jpeg/\.png/\.bmp/\.gif/\.webp files \(1 other files skipped\)"
+    with pytest.raises(ValueError, match=message):
         calib.find_images(tmp_path / "empty")
     (tmp_path / "bad").mkdir()
     (tmp_path / "bad" / "x.jpg").write_bytes(b"junk")
@@ -92,8 +101,6 @@ def test_random_images_are_seeded_noise_of_the_right_shape():
 
 
 def test_truncated_oversized_and_16_bit_images_in_a_calibration_folder(tmp_path, monkeypatch):
-    import io
-
     from swiftformer_keras.utils import images as imagenet_utils
 
     root = tmp_path / "calib"
@@ -126,12 +133,15 @@ def test_a_folder_of_symlinked_folders_is_followed_once(photos, tmp_path):
     assert all(p.startswith(str(linked / "photos")) for p in paths)
 
 
-@pytest.mark.parametrize("layout, names, expected", [
-    ({"cat": 2, "dog": 1}, ["airplane", "cat", "dog"], [1, 1, 2]),  # matched by name, not numbered 0, 0, 1
-    ({"cat": 1, "dog": 1, "n01": 1}, None, None),  # no names: 3 folders for 2 classes cannot be numbered
-    ({"b": 1, "a": 1}, None, [0, 1]),  # no names, one folder per class: sorted, as training numbers them
-    ({"n02": 1, "n01": 1}, ["tench", "goldfish"], [0, 1]),  # no folder is a name (wnids): numbered
-])
+@pytest.mark.parametrize(
+    "layout, names, expected",
+    [
+        ({"cat": 2, "dog": 1}, ["airplane", "cat", "dog"], [1, 1, 2]),  # matched by name, not numbered 0, 0, 1
+        ({"cat": 1, "dog": 1, "n01": 1}, None, None),  # no names: 3 folders for 2 classes cannot be numbered
+        ({"b": 1, "a": 1}, None, [0, 1]),  # no names, one folder per class: sorted, as training numbers them
+        ({"n02": 1, "n01": 1}, ["tench", "goldfish"], [0, 1]),  # no folder is a name (wnids): numbered
+    ],
+)
 def test_class_folders_are_matched_to_the_models_class_names(tmp_path, layout, names, expected):
     paths = []
     for folder, count in layout.items():
@@ -148,5 +158,6 @@ def test_class_folders_that_are_partly_not_class_names_are_refused(tmp_path):
         (tmp_path / folder).mkdir()
         open(tmp_path / folder / "0.png", "wb").close()
     with pytest.raises(ValueError, match=r"The class folders \['kitten'\] .* are not class names of the model"):
-        calib.class_labels([str(tmp_path / "cat" / "0.png"), str(tmp_path / "kitten" / "0.png")], tmp_path,
-                           ["airplane", "cat"], 2)
+        calib.class_labels(
+            [str(tmp_path / "cat" / "0.png"), str(tmp_path / "kitten" / "0.png")], tmp_path, ["airplane", "cat"], 2
+        )

@@ -1,33 +1,38 @@
-"""TFLite export: the .tflite file run by the LiteRT interpreter against the Keras model."""
+"""The converter: the .tflite file run by the LiteRT interpreter against the Keras model."""
 
 import collections
 import dataclasses
 import os
 import re
+import signal
+import subprocess
+import sys
 import tempfile
+import time
 
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 from ai_edge_litert.interpreter import Interpreter, OpResolverType
 from tensorflow.lite.python import schema_py_generated as tf_schema
 
 import swiftformer_keras as sfk
+from conftest import TINY, tiny_model
+from swiftformer_keras.lite import converter, recipe
 from swiftformer_keras.lite.calibration import random_images
-from swiftformer_keras.models.architecture import all_layers
-from swiftformer_keras.models.random_init import randomize_weights
 from swiftformer_keras.lite.converter import convert, export_tflite, tflite_ops
 from swiftformer_keras.lite.predictor import tflite_runner
-from swiftformer_keras.lite.recipe import Recipe, recipe_for
-
-from conftest import TINY, tiny_model
+from swiftformer_keras.lite.recipe import FileSpec, Recipe, recipe_for
+from swiftformer_keras.lite.report import fidelity, op_table, xnnpack_partitions
+from swiftformer_keras.models.architecture import all_layers
+from swiftformer_keras.models.random_init import randomize_weights
+from swiftformer_keras.utils.files import DiskFullError
 
 DEFAULT_INT8_RECIPE = recipe_for("int8")
 
 # Ops that would betray a layout change or a reshaped attention in an NHWC-native graph.
 LAYOUT_OPS = {"TRANSPOSE", "RESHAPE", "GATHER"}
-# The builtin op names from TensorFlow's copy of the schema (export.py reads LiteRT's).
+# The builtin op names from TensorFlow's copy of the schema (the converter reads LiteRT's).
 BUILTIN_OPS = {name for name in vars(tf_schema.BuiltinOperator) if name.isupper()}
 
 
@@ -96,9 +101,7 @@ def test_xs_224_matches_keras_with_builtin_nhwc_ops_only(tmp_path):
     print(f"XS 224x224 op inventory: {dict(ops.most_common())}")
     assert not LAYOUT_OPS & set(ops), ops
     # One convolution per conv layer of the Keras model: nothing was split or duplicated.
-    convs = sum(
-        isinstance(layer, (keras.layers.Conv2D, keras.layers.DepthwiseConv2D)) for layer in all_layers(model)
-    )
+    convs = sum(isinstance(layer, (keras.layers.Conv2D, keras.layers.DepthwiseConv2D)) for layer in all_layers(model))
     assert ops["CONV_2D"] + ops["DEPTHWISE_CONV_2D"] == convs
 
 
@@ -150,76 +153,7 @@ def test_ops_outside_the_builtin_set_fail_loudly_and_keep_the_old_file(tmp_path)
     assert destination.read_bytes() == b"previous export"
 
 
-def test_runner_checks_shapes_and_handles_empty_batches(tmp_path, tiny_export):
-    model, path = tiny_export
-    predict = tflite_runner(path, num_threads=1)
-    assert predict(np.zeros((0, 64, 64, 3), "float32")).shape == (0, 10)
-    with pytest.raises(ValueError, match=r"\(batch, 64, 64, 3\)"):
-        predict(np.zeros((1, 96, 96, 3), "float32"))
-    with pytest.raises(ValueError, match="does not exist"):
-        tflite_runner(tmp_path / "nope.tflite")
-    (tmp_path / "junk.tflite").write_bytes(b"not a flatbuffer")
-    with pytest.raises(ValueError, match="not a loadable .tflite model"):
-        tflite_runner(tmp_path / "junk.tflite")
-    images = random_images(3, (64, 64), seed=5)
-    # Image-by-image batching changes nothing: the same rows as three single calls.
-    np.testing.assert_array_equal(predict(images), np.concatenate([predict(x[None]) for x in images]))
-
-
-def _small_cnn():
-    inputs = keras.Input((32, 32, 3))
-    x = keras.layers.Conv2D(8, 3, strides=2, activation="relu")(inputs)
-    x = keras.layers.GlobalAveragePooling2D()(x)
-    model = keras.Model(inputs, keras.layers.Dense(5)(x))
-    return _randomize_plain(model)
-
-
-def _randomize_plain(model, seed=3):
-    """Weights of order one everywhere, so the quantized outputs span many steps."""
-    rng = np.random.default_rng(seed)
-    for variable in model.weights:
-        variable.assign(rng.normal(0.0, 0.5, tuple(variable.shape)).astype("float32"))
-    return model
-
-
-def _quantized(model, calibration, io_type):
-    """Full-integer post-training quantization, with `io_type` input and output tensors."""
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    converter.representative_dataset = lambda: ([x[None]] for x in calibration)
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    converter.inference_input_type = converter.inference_output_type = io_type
-    return converter.convert()
-
-
-@pytest.mark.filterwarnings("ignore:Statistics for quantized inputs")
-@pytest.mark.parametrize("io_type", [tf.int8, tf.uint8])
-def test_runner_quantizes_integer_inputs_and_outputs(tmp_path, io_type):
-    model = _small_cnn()
-    calibration = random_images(16, (32, 32), seed=7)
-    (tmp_path / "int.tflite").write_bytes(_quantized(model, calibration, io_type))
-    # The same calibration with float I/O: the runtime's own QUANTIZE/DEQUANTIZE ops
-    # are the independent reference for the runner's arithmetic.
-    (tmp_path / "float_io.tflite").write_bytes(_quantized(model, calibration, tf.float32))
-    integer, float_io = tflite_runner(tmp_path / "int.tflite"), tflite_runner(tmp_path / "float_io.tflite")
-    assert integer.input["dtype"] == integer.output["dtype"] == io_type.as_numpy_dtype
-    assert float_io.input["dtype"] == np.float32
-
-    images = random_images(6, (32, 32), seed=8)
-    got, reference = integer(images), float_io(images)
-    output_scale = integer.output["quantization"][0]
-    assert got.dtype == np.float32
-    assert np.abs(got - reference).max() <= output_scale + 1e-6
-    expected = keras.ops.convert_to_numpy(model(images))
-    error = np.abs(got - expected).max() / np.abs(expected).max()
-    print(f"{io_type.name}: max|runner - float-I/O| {np.abs(got - reference).max():.2e}, "
-          f"relative error vs keras fp32 {error:.3f}")
-    assert error < 0.1
-
-
 def _fidelity(model, path, images):
-    from swiftformer_keras.lite.report import fidelity
-
     return fidelity(keras.ops.convert_to_numpy(model(images, training=False)), tflite_runner(path)(images))
 
 
@@ -227,14 +161,15 @@ def _fidelity(model, path, images):
 def tiny_int8(tmp_path_factory):
     model = tiny_model("l2")
     path = export_tflite(
-        model, tmp_path_factory.mktemp("int8") / "tiny_int8.tflite", mode="int8", calibration=random_images(32, (64, 64), seed=5)
+        model,
+        tmp_path_factory.mktemp("int8") / "tiny_int8.tflite",
+        mode="int8",
+        calibration=random_images(32, (64, 64), seed=5),
     )
     return model, path
 
 
 def test_int8_is_one_xnnpack_partition_with_only_the_first_conv_and_the_norm_tail_in_float(tiny_int8):
-    from swiftformer_keras.lite.report import op_table, xnnpack_partitions
-
     model, path = tiny_int8
     rows = op_table(path)
     float_compute = {r["op"] for r in rows if r["output_dtype"] == "float32"} - {"DEQUANTIZE"}
@@ -245,7 +180,7 @@ def test_int8_is_one_xnnpack_partition_with_only_the_first_conv_and_the_norm_tai
     assert convolutions[0] == "float32" and set(convolutions[1:]) == {"int8"}
     assert xnnpack_partitions(path) == 1
     # Held-out inputs, not the calibration ones; the bound is loose for random weights
-    # (the trained-model accuracy test is in test_conversion.py).
+    # (the trained-model accuracy test is in test_pipeline.py).
     result = _fidelity(model, path, random_images(16, (64, 64), seed=9))
     print(f"tiny int8 vs keras: {result}")
     assert result["sqnr_db"] > 20 and result["cosine_similarity"] > 0.99
@@ -291,23 +226,46 @@ def test_bad_modes_and_calibration_are_refused(tmp_path, tiny_export):
         export_tflite(model, tmp_path / "x.tflite", mode="int8")
     with pytest.raises(ValueError, match=r"shape \(2, 32, 32, 3\)"):
         export_tflite(model, tmp_path / "x.tflite", mode="int8", calibration=random_images(2, (32, 32), seed=1))
-    with pytest.raises(ValueError, match="io='int8' needs mode='int8'"):
+    with pytest.raises(ValueError, match=r"io='int8' \(--io int8\) applies to int8 files only"):
         export_tflite(model, tmp_path / "x.tflite", mode="fp16", io="int8")
     with pytest.raises(ValueError, match="Unknown io type 'int16'"):
-        export_tflite(model, tmp_path / "x.tflite", mode="int8", io="int16", calibration=random_images(2, (64, 64), seed=1))
+        export_tflite(
+            model, tmp_path / "x.tflite", mode="int8", io="int16", calibration=random_images(2, (64, 64), seed=1)
+        )
     with pytest.raises(ValueError, match=r"Unknown TFLite op types \['SQRTT'\]"):
-        export_tflite(model, tmp_path / "x.tflite", mode="int8", calibration=random_images(2, (64, 64), seed=1),
-                      recipe=Recipe(float_ops=["SQRTT"]))
+        export_tflite(
+            model,
+            tmp_path / "x.tflite",
+            mode="int8",
+            calibration=random_images(2, (64, 64), seed=1),
+            recipe=Recipe(float_ops=["SQRTT"]),
+        )
     assert os.listdir(tmp_path) == []
 
 
-def test_selective_quantization_keeps_the_chosen_ops_in_float(tmp_path, tiny_export):
-    from swiftformer_keras.lite.report import op_table, xnnpack_partitions
+def test_a_file_spec_is_taken_as_it_is_resolved(tiny_export, monkeypatch):
+    """The request resolves its spec once; the converter neither checks nor resolves it again."""
+    spec = FileSpec("fp16", min_runtime="2.16")
 
+    def again(*args, **kwargs):
+        raise AssertionError("resolved again")
+
+    monkeypatch.setattr(recipe, "recipe_for", again)
+    monkeypatch.setattr(recipe, "check_recipe", again)
+    monkeypatch.setattr(FileSpec, "__post_init__", again)
+    assert convert(tiny_export[0], spec, beside=None)[4:8] == b"TFL3"
+    monkeypatch.undo()
+    with pytest.raises(ValueError, match=r"spec must be a recipe.FileSpec, e.g. FileSpec\(mode='int8'\), got 'int8'"):
+        convert(tiny_export[0], "int8")
+
+
+def test_selective_quantization_keeps_the_chosen_ops_in_float(tmp_path, tiny_export):
     model, _ = tiny_export
     litert_recipe = recipe_for("int8", "2.17")  # the one whose attention sums are SUM ops
     recipe = dataclasses.replace(litert_recipe, float_ops=[*litert_recipe.float_ops, "SUM"], float_first_conv=False)
-    path = export_tflite(model, tmp_path / "sel.tflite", mode="int8", calibration=random_images(8, (64, 64), seed=1), recipe=recipe)
+    path = export_tflite(
+        model, tmp_path / "sel.tflite", mode="int8", calibration=random_images(8, (64, 64), seed=1), recipe=recipe
+    )
     rows = op_table(path)
     assert {r["op"] for r in rows if r["output_dtype"] == "float32"} - {"DEQUANTIZE"} == {"RSQRT", "MAXIMUM", "SUM"}
     assert xnnpack_partitions(path) == 1
@@ -317,8 +275,6 @@ def test_selective_quantization_keeps_the_chosen_ops_in_float(tmp_path, tiny_exp
 
 
 def _dead_pid():
-    import subprocess
-
     done = subprocess.Popen(["true"])
     done.wait()
     return done.pid
@@ -355,11 +311,6 @@ def test_a_conversion_sweeps_stale_temporaries_and_leaves_umask_permissions(tmp_
 
 
 def test_kill_9_leaves_a_temporary_that_the_next_conversion_removes(tmp_path):
-    import signal
-    import subprocess
-    import sys
-    import time
-
     temp, out = tmp_path / "temp", tmp_path / "out"
     temp.mkdir()
     out.mkdir()
@@ -389,82 +340,22 @@ def test_kill_9_leaves_a_temporary_that_the_next_conversion_removes(tmp_path):
 
 
 def test_a_full_temporary_folder_is_one_disk_full_error(full_disk, tiny_export, monkeypatch):
-    from swiftformer_keras.utils.files import DiskFullError
-
     monkeypatch.setattr(tempfile, "tempdir", str(full_disk))
     with pytest.raises(DiskFullError, match="no space left on the device of"):
         convert(tiny_export[0])
     assert os.listdir(full_disk) == [".filler"]
 
 
-def test_pixel_input_folds_the_normalisation_into_the_stem(tmp_path):
-    """A pixel-input SwiftFormer file computes no per-channel MUL and ADD before its first convolution
-    (XNNPACK runs them row by row over 3 channels): the stem takes the pixels, and the file equals
-    PixelNormalization in front of the model. Any other model gets the PixelNormalization layer."""
-    from swiftformer_keras.lite.converter import IMAGENET_PIXEL_NORMALIZATION, with_pixel_input
-    from swiftformer_keras.models.layers import PixelNormalization
-    from swiftformer_keras.lite.report import op_table
-
-    model = tiny_model()
-    pixels = np.random.default_rng(3).uniform(0, 255, (2, 64, 64, 3)).astype("float32")
-    inputs = keras.Input((64, 64, 3))
-    reference = keras.Model(inputs, model(PixelNormalization(*IMAGENET_PIXEL_NORMALIZATION)(inputs)))
-    expected = np.asarray(reference(pixels))
-    folded = with_pixel_input(model)
-    assert not any(isinstance(layer, PixelNormalization) for layer in folded.layers)
-    assert folded.get_layer("stem").pixel_normalization == IMAGENET_PIXEL_NORMALIZATION
-    assert model.get_layer("stem").pixel_normalization is None  # the model itself is left as it was
-    np.testing.assert_allclose(np.asarray(folded(pixels)), expected, atol=1e-4)
-    path = export_tflite(model, tmp_path / "pixels.tflite", input_type="float32", metadata=False)
-    ops = [row["op"] for row in op_table(path)]
-    assert ops[:ops.index("CONV_2D")] == ["CONCATENATION", "CONCATENATION"]
-    np.testing.assert_allclose(tflite_runner(path)(pixels), expected, atol=1e-4)
-
-    plain = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(2, 3)])
-    assert isinstance(with_pixel_input(plain, "uint8").layers[1], PixelNormalization)
-
-
-def test_the_final_norm_is_folded_into_the_classifier(tmp_path, monkeypatch):
-    """The head's BatchNorm goes into both dense heads: the same logits, a MUL and an ADD fewer in the file,
-    and an int8 file that stays one XNNPACK partition when the norm's shift is far finer than its input
-    (its ADD's constant below XNNPACK's scale limit, which split the graph before the fold)."""
-    from swiftformer_keras.lite import converter as export
-    from swiftformer_keras.lite.converter import with_final_norm_folded
-    from swiftformer_keras.lite.report import xnnpack_partitions
-
-    model = tiny_model()
-    norm = model.get_layer("norm")
-    norm.beta.assign(np.full(norm.beta.shape, 1e-7, "float32"))
-    norm.moving_mean.assign(np.zeros(norm.moving_mean.shape, "float32"))
-    images = random_images(4, (64, 64), seed=4)
-    folded = with_final_norm_folded(model)
-    assert "norm" not in [layer.name for layer in folded.layers] and folded.get_layer("stem") is model.get_layer("stem")
-    np.testing.assert_allclose(np.asarray(folded(images)), np.asarray(model(images)), atol=1e-5)
-    backbone = sfk.SwiftFormer(TINY, include_top=False, pooling="max", input_shape=(64, 64, 3))
-    assert with_final_norm_folded(backbone) is backbone
-    calibration = random_images(16, (64, 64), seed=1)
-    folded_fp32 = export_tflite(model, tmp_path / "folded.tflite", metadata=False)
-    folded_int8 = export_tflite(model, tmp_path / "folded_int8.tflite", mode="int8", calibration=calibration,
-                                metadata=False)
-    monkeypatch.setattr(export, "with_final_norm_folded", lambda model: model)
-    plain_fp32 = export_tflite(model, tmp_path / "plain.tflite", metadata=False)
-    plain_int8 = export_tflite(model, tmp_path / "plain_int8.tflite", mode="int8", calibration=calibration,
-                               metadata=False)
-    fewer = tflite_ops(plain_fp32) - tflite_ops(folded_fp32)
-    assert fewer == collections.Counter({"MUL": 1, "ADD": 1})
-    np.testing.assert_allclose(tflite_runner(folded_fp32)(images), np.asarray(model(images)), atol=1e-4)
-    assert (xnnpack_partitions(plain_int8), xnnpack_partitions(folded_int8)) == (2, 1)
-
-
-@pytest.mark.parametrize("options, message", [
-    ({"input_type": "rgb"}, "Unknown input type 'rgb'; use one of"),
-    ({"labels": "airplane"}, "labels must be a sequence of class names (strings), got 'airplane'"),
-    ({"labels": ["cat"] * 9 + ["a\u2028b"]}, "name 10 'a\\u2028b' holds the control character"),
-])
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"input_type": "rgb"}, "Unknown input type 'rgb'; use one of"),
+        ({"labels": "airplane"}, "labels must be a sequence of class names (strings), got 'airplane'"),
+        ({"labels": ["cat"] * 9 + ["a\u2028b"]}, "name 10 'a\\u2028b' holds the control character"),
+    ],
+)
 def test_bad_metadata_arguments_are_clear_errors_before_the_conversion(tmp_path, monkeypatch, options, message):
-    from swiftformer_keras.lite import converter as export
-
-    monkeypatch.setattr(export, "convert", lambda *args, **kwargs: pytest.fail("the conversion started"))
+    monkeypatch.setattr(converter, "convert", lambda *args, **kwargs: pytest.fail("the conversion started"))
     with pytest.raises(ValueError, match=re.escape(message)):
         export_tflite(tiny_model(), tmp_path / "x.tflite", **options)
     assert os.listdir(tmp_path) == []

@@ -4,8 +4,10 @@ import importlib.metadata
 import importlib.util
 import json
 import os
+import platform
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -42,8 +44,9 @@ def test_the_factory_gives_the_runtimes_own_outputs(small_tflite):
     np.testing.assert_array_equal(_run(lib.make_interpreter(model_path=small_tflite), image), expected)
     np.testing.assert_array_equal(_run(lib.make_interpreter(model_content=content, num_threads=1), image), expected)
     # The reference kernels differ from XNNPACK's only in rounding.
-    np.testing.assert_allclose(_run(lib.make_interpreter(model_path=small_tflite, xnnpack=False), image), expected,
-                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        _run(lib.make_interpreter(model_path=small_tflite, xnnpack=False), image), expected, rtol=1e-5, atol=1e-5
+    )
     with pytest.raises(ValueError, match="exactly one"):
         lib.make_interpreter(model_path=small_tflite, model_content=content)
 
@@ -100,18 +103,24 @@ def test_litert_and_tensorflow_asked_for_by_name_give_identical_outputs(small_tf
     np.testing.assert_allclose(
         _run(lib.make_interpreter(model_path=small_tflite, xnnpack=False, runtime="tensorflow"), image),
         _run(lib.make_interpreter(model_path=small_tflite, xnnpack=False, runtime="litert"), image),
-        rtol=0, atol=1e-6,
+        rtol=0,
+        atol=1e-6,
     )
     # The automatic choice here (.venv) is LiteRT, first in order.
     assert lib.RUNTIMES == ("litert", "tflite-runtime", "tensorflow")
-    assert lib.runtime_version() == lib.runtime_version("litert") == ("litert", importlib.metadata.version("ai-edge-litert"))
+    litert = ("litert", importlib.metadata.version("ai-edge-litert"))
+    assert lib.runtime_version() == lib.runtime_version("litert") == litert
     assert lib.runtime_version("tensorflow") == ("tensorflow", tf.__version__)
 
 
 def test_an_unknown_runtime_is_a_value_error_naming_it_and_the_choices(small_tflite):
-    for call in (lambda: lib.make_interpreter(model_path=small_tflite, runtime="nosuch"),
-                 lambda: lib.runtime_version("nosuch"), lambda: lib.check_runtime("nosuch")):
-        with pytest.raises(ValueError, match=r"Unknown TFLite runtime 'nosuch'; choose one of litert, tflite-runtime, tensorflow"):
+    for call in (
+        lambda: lib.make_interpreter(model_path=small_tflite, runtime="nosuch"),
+        lambda: lib.runtime_version("nosuch"),
+        lambda: lib.check_runtime("nosuch"),
+    ):
+        message = r"Unknown TFLite runtime 'nosuch'; choose one of litert, tflite-runtime, tensorflow"
+        with pytest.raises(ValueError, match=message):
             call()
     assert [lib.check_runtime(name) for name in (None, *lib.RUNTIMES)] == [None, *lib.RUNTIMES]
 
@@ -120,11 +129,14 @@ def test_tflite_runtime_is_not_in_this_python_and_asking_for_it_says_how_to_get_
     # .venv has LiteRT and TensorFlow; tflite-runtime lives in .venv-tflite-runtime (test below).
     assert importlib.util.find_spec("tflite_runtime") is None, "this test needs a .venv without tflite-runtime"
     expected = (
-        f"tflite-runtime is not installed in this Python ({sys.executable}): run `make .venv-tflite-runtime/.installed` "
+        f"tflite-runtime is not installed in this Python ({sys.executable}): "
+        "run `make .venv-tflite-runtime/.installed` "
         "and use .venv-tflite-runtime/bin/python, or pip install 'swiftformer-keras[tflite-runtime]' (Python <= 3.11)"
     )
-    for call in (lambda: lib.make_interpreter(model_path=small_tflite, runtime="tflite-runtime"),
-                 lambda: lib.runtime_version("tflite-runtime")):
+    for call in (
+        lambda: lib.make_interpreter(model_path=small_tflite, runtime="tflite-runtime"),
+        lambda: lib.runtime_version("tflite-runtime"),
+    ):
         with pytest.raises(ImportError) as error:
             call()
         assert str(error.value) == expected
@@ -138,8 +150,11 @@ def test_a_runtime_that_is_installed_but_broken_is_not_called_missing(tmp_path, 
     (package / "interpreter.py").write_text("raise ImportError('numpy.core.multiarray failed to import')\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     try:
-        with pytest.raises(ImportError, match=r"tflite-runtime is installed in this Python .* but cannot be imported "
-                                              r"\(numpy.core.multiarray failed to import\); reinstall it: run `make"):
+        with pytest.raises(
+            ImportError,
+            match=r"tflite-runtime is installed in this Python .* but cannot be imported "
+            r"\(numpy.core.multiarray failed to import\); reinstall it: run `make",
+        ):
             lib.runtime_version("tflite-runtime")
     finally:
         for name in ("tflite_runtime", "tflite_runtime.interpreter"):
@@ -175,8 +190,9 @@ def _in_env(python, *args, **kwargs):
 def test_tflite_runtime_2_14_in_its_env_gives_litert_s_outputs(small_tflite, tflite_runtime_python, tmp_path):
     image = np.random.default_rng(2).normal(size=(1, 32, 32, 3)).astype(np.float32)
     np.save(tmp_path / "image.npy", image)
-    done = _in_env(tflite_runtime_python, "-c", _CHILD, str(small_tflite), str(tmp_path / "image.npy"),
-                   str(tmp_path / "out.npz"))
+    done = _in_env(
+        tflite_runtime_python, "-c", _CHILD, str(small_tflite), str(tmp_path / "image.npy"), str(tmp_path / "out.npz")
+    )
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report["asked"] == report["automatic"] == ["tflite-runtime", "2.14.0"]
@@ -191,14 +207,16 @@ def test_tflite_runtime_2_14_in_its_env_gives_litert_s_outputs(small_tflite, tfl
 def test_without_a_keras_backend_the_package_imports_and_the_model_api_says_what_to_install(tflite_runtime_python):
     # .venv-tflite-runtime has keras (pulled by the package) but no backend: `import keras` fails there.
     code = (
-        "import swiftformer_keras as sfk, swiftformer_keras.utils.cli, swiftformer_keras.utils.files, swiftformer_keras.lite.interpreter\n"
+        "import swiftformer_keras as sfk, swiftformer_keras.utils.cli, swiftformer_keras.utils.files\n"
+        "import swiftformer_keras.lite.interpreter\n"
         "print(sfk.preprocess_input.__name__, sfk.__version__)\n"
         "sfk.SwiftFormerS\n"
     )
     done = _in_env(tflite_runtime_python, "-c", code)
     assert done.stdout.split() == ["preprocess_input", "0.1.0"]
     last = done.stderr.strip().splitlines()[-1]
-    assert done.returncode == 1 and last.startswith("ImportError: swiftformer_keras.SwiftFormerS needs Keras with a backend")
+    assert done.returncode == 1
+    assert last.startswith("ImportError: swiftformer_keras.SwiftFormerS needs Keras with a backend")
     assert last.endswith("install a Keras backend: pip install 'swiftformer-keras[tensorflow]' (or [jax], [torch])")
     done = _in_env(tflite_runtime_python, "-c", "from swiftformer_keras import VARIANTS; print(sorted(VARIANTS))")
     assert done.returncode == 0 and done.stdout.split() == ["['L1',", "'L3',", "'S',", "'XS']"]  # no Keras needed
@@ -212,7 +230,7 @@ def test_with_keras_the_model_api_is_there_and_its_layers_registered():
     assert callable(sfk.SwiftFormerS) and "XS" in sfk.VARIANTS
     assert keras.saving.get_registered_object("swiftformer_keras>Stem") is sfk.Stem
     with pytest.raises(AttributeError, match="has no attribute 'nosuch'"):
-        sfk.nosuch
+        _ = sfk.nosuch
 
 
 def test_time_interleaved_takes_turns_and_counts_every_call():
@@ -242,8 +260,6 @@ def test_time_interleaved_takes_turns_and_counts_every_call():
 
 
 def test_the_timings_are_the_calls_durations():
-    import time
-
     times = lib.time_interleaved({"sleep": lambda: time.sleep(0.01), "none": lambda: None}, runs=3)
     assert all(10 <= ms < 200 for ms in times["sleep"]) and all(ms < 5 for ms in times["none"])
 
@@ -266,10 +282,13 @@ Hardware\t: Qualcomm Technologies, Inc SM8550
 """
 
 
-@pytest.mark.parametrize("text, name, counted, mhz", [
-    (X86, "AMD EPYC 7B13", "AMD EPYC 7B13 x2", 3100.5),
-    (ARM, "Qualcomm Technologies, Inc SM8550", "Qualcomm Technologies, Inc SM8550 x2", None),
-])
+@pytest.mark.parametrize(
+    "text, name, counted, mhz",
+    [
+        (X86, "AMD EPYC 7B13", "AMD EPYC 7B13 x2", 3100.5),
+        (ARM, "Qualcomm Technologies, Inc SM8550", "Qualcomm Technologies, Inc SM8550 x2", None),
+    ],
+)
 def test_cpu_name_and_clock_from_cpuinfo(tmp_path, monkeypatch, text, name, counted, mhz):
     (tmp_path / "cpuinfo").write_text(text)
     monkeypatch.setattr(lib, "CPUINFO", str(tmp_path / "cpuinfo"))
@@ -277,8 +296,6 @@ def test_cpu_name_and_clock_from_cpuinfo(tmp_path, monkeypatch, text, name, coun
 
 
 def test_without_cpuinfo_the_platform_names_the_cpu(tmp_path, monkeypatch):
-    import platform
-
     monkeypatch.setattr(lib, "CPUINFO", str(tmp_path / "missing"))
     assert lib.cpu_name() == lib.cpu_name(count=True) == (platform.processor() or platform.machine())
     assert lib.cpu_mhz() is None

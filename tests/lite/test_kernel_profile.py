@@ -1,18 +1,18 @@
-"""swiftformer_keras/kernel_profile.py: perf samples of XNNPACK grouped by micro-kernel, on a real
+"""swiftformer_keras/lite/kernel_profile.py: perf samples of XNNPACK grouped by micro-kernel, on a real
 perf report and on real `perf record` runs of the trained model's files."""
 
 import os
+import subprocess
 
 import pytest
 
+from conftest import FIXTURES, ROOT
 from swiftformer_keras.lite import kernel_profile
-from conftest import ROOT, FIXTURES
 
 FIXTURE = os.path.join(FIXTURES, "perf", "xs_int8_224_litert_2.3_2_threads.txt")
 # 2000 consecutive samples of `perf script -F pid,tid,time,ip,sym` from a recording of XS int8 at
 # 224x224 invoked in a loop, 2 threads, LiteRT 2.3 (process 3810, its pool thread 3815).
-SCRIPT_FIXTURE = os.path.join(FIXTURES, "perf",
-                              "xs_int8_224_litert_2.3_2_threads_script.txt")
+SCRIPT_FIXTURE = os.path.join(FIXTURES, "perf", "xs_int8_224_litert_2.3_2_threads_script.txt")
 
 
 def test_a_recorded_report_is_grouped_by_kind_of_kernel():
@@ -62,27 +62,37 @@ def test_a_recorded_script_says_what_runs_while_the_pool_waits():
 def test_pool_wait_without_a_pool_or_a_calling_sample_nearby():
     one_thread = [(7, 7, 1.0, "xnn_f32_vadd_ukernel__avx512f_u32", False)] * 5
     assert kernel_profile.pool_wait(one_thread) is None
-    alone = [(7, 7, 1.0, "xnn_f32_vadd_ukernel__avx512f_u32", False), (7, 8, 1.5, "thread_main", False),
-             (7, 8, 1.0005, "thread_main", False), (7, 7, 1.5, "entry_SYSCALL_64", True)]
+    alone = [
+        (7, 7, 1.0, "xnn_f32_vadd_ukernel__avx512f_u32", False),
+        (7, 8, 1.5, "thread_main", False),
+        (7, 8, 1.0005, "thread_main", False),
+        (7, 7, 1.5, "entry_SYSCALL_64", True),
+    ]
     found = kernel_profile.pool_wait(alone, window_s=0.001)
-    assert found == {"pool_samples": 2, "waiting": 1.0,
-                     "while": pytest.approx({"element-wise add": 0.5, "operating system": 0.5})}
+    assert found == {
+        "pool_samples": 2,
+        "waiting": 1.0,
+        "while": pytest.approx({"element-wise add": 0.5, "operating system": 0.5}),
+    }
     found = kernel_profile.pool_wait(alone[:3], window_s=0.001)
     assert found["while"] == pytest.approx({"element-wise add": 0.5, "unmatched": 0.5})
 
 
-@pytest.mark.parametrize("symbol, kind", [
-    ("xnn_f32_gemm_minmax_ukernel_7x16__avx512f_broadcast", "GEMM"),
-    ("xnn_qd8_f32_qc8w_igemm_minmax_ukernel_1x16c8__avx512vnni", "GEMM"),
-    ("xnn_f32_dwconv_minmax_ukernel_25p16c__avx512f", "depthwise convolution"),
-    ("xnn_f32_vsigmoid_ukernel__avx512f_rr2_lut32_p2_perm2_scalef_div_u64", "sigmoid and other float math"),
-    ("xnn_qs8_vmulc_minmax_fp32_ukernel__avx_mul16_ld64_u16", "element-wise multiply"),
-    ("xnn_f32_vsub_ukernel__avx512f_u32", "element-wise add"),
-    ("xnn_f32_qs8_vcvt_ukernel__avx512skx_u128", "quantize and convert"),
-    ("xnn_compute_gemm", "XNNPACK dispatch"),  # the loop around the micro-kernel, not the kernel
-    ("pthreadpool_parallelize", "thread pool"),
-    ("_PyEval_EvalFrameDefault", "everything else"),
-])
+@pytest.mark.parametrize(
+    "symbol, kind",
+    [
+        ("xnn_f32_gemm_minmax_ukernel_7x16__avx512f_broadcast", "GEMM"),
+        ("xnn_qd8_f32_qc8w_igemm_minmax_ukernel_1x16c8__avx512vnni", "GEMM"),
+        ("xnn_f32_dwconv_minmax_ukernel_25p16c__avx512f", "depthwise convolution"),
+        ("xnn_f32_vsigmoid_ukernel__avx512f_rr2_lut32_p2_perm2_scalef_div_u64", "sigmoid and other float math"),
+        ("xnn_qs8_vmulc_minmax_fp32_ukernel__avx_mul16_ld64_u16", "element-wise multiply"),
+        ("xnn_f32_vsub_ukernel__avx512f_u32", "element-wise add"),
+        ("xnn_f32_qs8_vcvt_ukernel__avx512skx_u128", "quantize and convert"),
+        ("xnn_compute_gemm", "XNNPACK dispatch"),  # the loop around the micro-kernel, not the kernel
+        ("pthreadpool_parallelize", "thread pool"),
+        ("_PyEval_EvalFrameDefault", "everything else"),
+    ],
+)
 def test_kernel_kinds(symbol, kind):
     assert kernel_profile.kernel_kind(symbol) == kind
 
@@ -126,11 +136,14 @@ def test_a_missing_file_is_named(tmp_path):
         kernel_profile.record(tmp_path / "missing.tflite")
 
 
-@pytest.mark.parametrize("counts, message", [
-    ({"threads": 0}, "threads must be a whole number >= 1, got 0"),
-    ({"runs": 0}, "runs must be a whole number >= 1, got 0"),
-    ({"warmup": -1}, "warmup must be a whole number >= 0, got -1"),
-])
+@pytest.mark.parametrize(
+    "counts, message",
+    [
+        ({"threads": 0}, "threads must be a whole number >= 1, got 0"),
+        ({"runs": 0}, "runs must be a whole number >= 1, got 0"),
+        ({"warmup": -1}, "warmup must be a whole number >= 0, got -1"),
+    ],
+)
 def test_a_bad_count_is_refused_before_perf_starts(tmp_path, monkeypatch, counts, message):
     monkeypatch.setattr(kernel_profile.subprocess, "run", lambda *a, **k: pytest.fail("perf started"))
     (tmp_path / "model.tflite").write_bytes(b"")
@@ -140,13 +153,32 @@ def test_a_bad_count_is_refused_before_perf_starts(tmp_path, monkeypatch, counts
 
 def test_the_profiled_worker_refuses_a_bad_flag_in_one_line(tflite_runtime_python):
     """The worker runs in other environments too (`python=`): tflite-runtime's, whose Keras has no backend."""
-    import subprocess
-
-    from conftest import ROOT
-
-    done = subprocess.run([tflite_runtime_python, "-m", "swiftformer_keras.lite.kernel_profile", "--worker", "m.tflite",
-                           "--threads", "0", "--runs", "1", "--warmup", "0", "--control", "fifo", "ack"],
-                          cwd=ROOT, capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [
+            tflite_runtime_python,
+            "-m",
+            "swiftformer_keras.lite.kernel_profile",
+            "--worker",
+            "m.tflite",
+            "--threads",
+            "0",
+            "--runs",
+            "1",
+            "--warmup",
+            "0",
+            "--control",
+            "fifo",
+            "ack",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert done.returncode == 2
-    assert done.stderr.splitlines() == [("python -m swiftformer_keras.lite.kernel_profile: error: argument --threads: "
-                                         "must be a whole number >= 1, got '0'; see --help")]
+    assert done.stderr.splitlines() == [
+        (
+            "python -m swiftformer_keras.lite.kernel_profile: error: argument --threads: "
+            "must be a whole number >= 1, got '0'; see --help"
+        )
+    ]

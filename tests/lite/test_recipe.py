@@ -3,22 +3,35 @@ shipped conversion and by --debug."""
 
 import dataclasses
 import json
+import re
 
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
+from tensorflow.lite.python import convert as tf_convert
 
 from conftest import TINY, tiny_model
+from swiftformer_keras import SwiftFormer, to_tflite
 from swiftformer_keras.lite.calibration import random_images
-from swiftformer_keras.models.architecture import all_layers
-from swiftformer_keras.models import layers as sf
 from swiftformer_keras.lite.converter import export_tflite
 from swiftformer_keras.lite.interpreter import make_interpreter, nodes
-from swiftformer_keras.lite.recipe import DEFAULT_MIN_RUNTIME, MODES, RECIPES, Recipe, recipe_for
+from swiftformer_keras.lite.recipe import (
+    DEFAULT_MIN_RUNTIME,
+    MODES,
+    RECIPES,
+    FileSpec,
+    Recipe,
+    first_conv_path,
+    recipe_for,
+)
+from swiftformer_keras.lite.report import op_table, xnnpack_partitions
+from swiftformer_keras.lite.runtime_versions import op_versions
+from swiftformer_keras.models import layers as sf
+from swiftformer_keras.models.architecture import all_layers
+from swiftformer_keras.models.random_init import randomize_weights
 
 DEFAULT_INT8_RECIPE = recipe_for("int8")
-from swiftformer_keras.lite.runtime_versions import op_versions
-from conversion import to_tflite
 
 
 def test_a_recipe_is_a_frozen_hashable_value_that_round_trips():
@@ -29,31 +42,77 @@ def test_a_recipe_is_a_frozen_hashable_value_that_round_trips():
     same = Recipe("quick_gelu", None, ("RSQRT", "MAXIMUM", "SUM"), per_channel=False)
     assert len({recipe, same, DEFAULT_INT8_RECIPE}) == 2
     saved = json.loads(json.dumps(recipe.as_dict()))
-    assert saved == {"activation": "quick_gelu", "reductions": None, "float_ops": ["RSQRT", "MAXIMUM", "SUM"],
-                     "per_channel": False, "per_channel_dense": True, "float_first_conv": False}
+    assert saved == {
+        "activation": "quick_gelu",
+        "reductions": None,
+        "float_ops": ["RSQRT", "MAXIMUM", "SUM"],
+        "per_channel": False,
+        "per_channel_dense": True,
+        "float_first_conv": False,
+    }
     assert Recipe.from_dict(saved) == recipe
     assert Recipe().activation_text == "as in the Keras model"
-    for bad in ({"activation": "relu"}, {"reductions": "max"}, {"float_ops": "RSQRT"}, {"float_ops": [1]},
-                {"per_channel": "yes"}, {"per_channel_dense": 1}, {"float_first_conv": "yes"}):
+    for bad in (
+        {"activation": "relu"},
+        {"reductions": "max"},
+        {"float_ops": "RSQRT"},
+        {"float_ops": [1]},
+        {"per_channel": "yes"},
+        {"per_channel_dense": 1},
+        {"float_first_conv": "yes"},
+    ):
         with pytest.raises(ValueError):
             Recipe(**bad)
 
 
+def test_a_file_spec_checks_its_values_together_and_resolves_the_recipe_once():
+    spec = FileSpec("int8", io="uint8", min_runtime=2.16)  # a number reads as the version it spells
+    assert (spec.min_runtime, spec.recipe, spec.input_type) == ("2.16", recipe_for("int8", "2.16"), "normalized")
+    assert FileSpec().recipe == recipe_for("fp32") and FileSpec().min_runtime == DEFAULT_MIN_RUNTIME["fp32"]
+    own = Recipe(activation="gelu_tanh")
+    assert FileSpec("fp16", recipe=own).recipe is own and FileSpec("fp16", recipe=own) == FileSpec("fp16", recipe=own)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        spec.mode = "fp32"
+    for values, message in (
+        ({"mode": "int4"}, "Unknown mode 'int4'"),
+        ({"io": "int16", "mode": "int8"}, "Unknown io type 'int16'"),
+        ({"io": "int8", "mode": "fp16"}, "io='int8' (--io int8) applies to int8 files only; fp16 files"),
+        ({"input_type": "rgb"}, "Unknown input type 'rgb'"),
+        ({"mode": "int8", "io": "int8", "input_type": "uint8"}, "input_type='uint8' (--input-type uint8) takes camera"),
+        ({"min_runtime": "2.11"}, "Unsupported --min-runtime '2.11'"),
+        ({"min_runtime": ["2.14"]}, "min_runtime must be a version such as '2.14'"),
+        ({"mode": "int8", "recipe": Recipe(float_ops=["SQRTT"])}, "Unknown TFLite op types ['SQRTT']"),
+    ):
+        with pytest.raises(ValueError, match=re.escape(message)):
+            FileSpec(**values)
+
+
 def test_the_table_picks_a_recipe_per_mode_and_runtime():
     # SOFTMAX stays float in both: XNNPACK has no int8 softmax (a probabilities file stays one partition).
-    assert recipe_for("int8", "2.21") == Recipe("quick_gelu", None, ("RSQRT", "MAXIMUM", "SOFTMAX"),
-                                                float_first_conv=True)
-    assert DEFAULT_INT8_RECIPE == recipe_for("int8", "2.14") == Recipe(
-        "quick_gelu", "matmul", ("SQRT", "MAXIMUM", "DIV", "SOFTMAX"), float_first_conv=True)
+    assert recipe_for("int8", "2.21") == Recipe(
+        "quick_gelu", None, ("RSQRT", "MAXIMUM", "SOFTMAX"), float_first_conv=True
+    )
+    assert (
+        DEFAULT_INT8_RECIPE
+        == recipe_for("int8", "2.14")
+        == Recipe("quick_gelu", "matmul", ("SQRT", "MAXIMUM", "DIV", "SOFTMAX"), float_first_conv=True)
+    )
     # Before 2.17 no dynamic dense layer is per-channel (FULLY_CONNECTED v12), float GELU is the quick form.
     for mode in MODES:
         assert recipe_for(mode, "2.12") == recipe_for(mode, "2.16") == RECIPES[-1][1][mode]
         assert recipe_for(mode, "2.17") == recipe_for(mode, "2.21") == RECIPES[0][1][mode]
     assert not recipe_for("dynamic", "2.14").per_channel_dense and recipe_for("dynamic").per_channel_dense is False
-    assert recipe_for("fp32", "2.14") == recipe_for("fp16", "2.14") == Recipe(activation="quick_gelu",
-                                                                               reductions="channel_conv")
+    assert (
+        recipe_for("fp32", "2.14")
+        == recipe_for("fp16", "2.14")
+        == Recipe(activation="quick_gelu", reductions="channel_conv")
+    )
     assert recipe_for("fp32") == Recipe() and DEFAULT_MIN_RUNTIME == {
-        "fp32": "2.17", "fp16": "2.17", "dynamic": "2.14", "int8": "2.14"}
+        "fp32": "2.17",
+        "fp16": "2.17",
+        "dynamic": "2.14",
+        "int8": "2.14",
+    }
     with pytest.raises(ValueError, match="'bf16'"):
         recipe_for("bf16")
     with pytest.raises(ValueError, match="older than 2.12"):
@@ -89,12 +148,15 @@ def test_prepare_model_sets_the_options_of_the_layers_that_declare_them():
     assert Recipe(float_ops=("RSQRT",)).prepare_model(model) is model
 
 
-@pytest.mark.parametrize("recipe, bound", [
-    (Recipe(reductions="matmul"), 1e-5),  # the same function, written with other ops
-    (Recipe(reductions="channel_conv"), 1e-5),
-    (Recipe(activation="gelu_tanh"), 2e-3),  # the tanh approximation: 5e-4 per activation
-    (DEFAULT_INT8_RECIPE, 0.05),  # quick GELU: 0.02 per activation
-])
+@pytest.mark.parametrize(
+    "recipe, bound",
+    [
+        (Recipe(reductions="matmul"), 1e-5),  # the same function, written with other ops
+        (Recipe(reductions="channel_conv"), 1e-5),
+        (Recipe(activation="gelu_tanh"), 2e-3),  # the tanh approximation: 5e-4 per activation
+        (DEFAULT_INT8_RECIPE, 0.05),  # quick GELU: 0.02 per activation
+    ],
+)
 def test_prepare_model_keeps_the_weights_and_the_function(recipe, bound):
     model = tiny_model("l2")
     prepared = recipe.prepare_model(model)
@@ -102,7 +164,7 @@ def test_prepare_model_keeps_the_weights_and_the_function(recipe, bound):
     assert len(declared) > 4
     if recipe.activation:
         assert {layer.activation for layer in declared} == {recipe.activation}
-    for a, b in zip(model.weights, prepared.weights):
+    for a, b in zip(model.weights, prepared.weights, strict=True):
         np.testing.assert_array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b))
     images = random_images(2, (64, 64), seed=1)
     expected = keras.ops.convert_to_numpy(model(images))
@@ -114,15 +176,23 @@ def _weight_scale_counts(path, op="CONV_2D"):
     """How many scales each int8 constant (weight) tensor of the file's `op`s carries."""
     interpreter = make_interpreter(model_path=path, xnnpack=False)
     inputs = {i for node in nodes(interpreter) if node["op_name"] == op for i in node["inputs"][1:2]}
-    return {len(t["quantization_parameters"]["scales"]) for t in interpreter.get_tensor_details()
-            if t["index"] in inputs and t["dtype"] == np.int8}
+    return {
+        len(t["quantization_parameters"]["scales"])
+        for t in interpreter.get_tensor_details()
+        if t["index"] in inputs and t["dtype"] == np.int8
+    }
 
 
 def test_per_channel_is_wired_to_the_quantizer(tmp_path):
     model, calibration = tiny_model("l2"), random_images(8, (64, 64), seed=1)
     default = export_tflite(model, tmp_path / "per_channel.tflite", mode="int8", calibration=calibration)
-    per_tensor = export_tflite(model, tmp_path / "per_tensor.tflite", mode="int8", calibration=calibration,
-                               recipe=dataclasses.replace(DEFAULT_INT8_RECIPE, per_channel=False))
+    per_tensor = export_tflite(
+        model,
+        tmp_path / "per_tensor.tflite",
+        mode="int8",
+        calibration=calibration,
+        recipe=dataclasses.replace(DEFAULT_INT8_RECIPE, per_channel=False),
+    )
     assert max(_weight_scale_counts(default)) > 1
     assert _weight_scale_counts(per_tensor) == {1}
 
@@ -141,8 +211,14 @@ def test_per_channel_dense_decides_the_fully_connected_version(tmp_path, mode):
     versions = {}
     for per_channel_dense in (True, False):
         recipe = dataclasses.replace(recipe_for(mode, "2.17"), per_channel_dense=per_channel_dense)
-        path = export_tflite(model, tmp_path / f"{per_channel_dense}.tflite", mode=mode, calibration=calibration,
-                             recipe=recipe, min_runtime="2.17")
+        path = export_tflite(
+            model,
+            tmp_path / f"{per_channel_dense}.tflite",
+            mode=mode,
+            calibration=calibration,
+            recipe=recipe,
+            min_runtime="2.17",
+        )
         versions[per_channel_dense] = dict(op_versions(path))["FULLY_CONNECTED"]
         if mode == "int8":
             assert _weight_scale_counts(path, "FULLY_CONNECTED") == ({64} if per_channel_dense else {1})
@@ -154,10 +230,6 @@ def test_per_channel_dense_decides_the_fully_connected_version(tmp_path, mode):
 
 def test_debug_measures_the_recipe_that_ships(tmp_path, monkeypatch):
     """--float-ops adds to the recipe's list; the shipped file and --debug's quantizer both get its settings."""
-    from tensorflow.lite.python import convert as tf_convert
-
-    from swiftformer_keras.lite.report import op_table
-
     calls, quantize = [], tf_convert.mlir_quantize
 
     def recording(calibrated, **kwargs):  # the debugger and the recipe both call it through this module
@@ -165,16 +237,30 @@ def test_debug_measures_the_recipe_that_ships(tmp_path, monkeypatch):
         return quantize(calibrated, **kwargs)
 
     monkeypatch.setattr(tf_convert, "mlir_quantize", recording)
-    from swiftformer_keras import SwiftFormer
-    from swiftformer_keras.models.random_init import randomize_weights
 
     output, report_path, keras_file = tmp_path / "int8.tflite", tmp_path / "report.json", tmp_path / "tiny.keras"
     randomize_weights(SwiftFormer(TINY, input_shape=(64, 64, 3), classifier_activation=None)).save(keras_file)
-    code = to_tflite.main([
-        "--keras-model", str(keras_file), "--int8", "--calib-random",
-        "--num-calib", "8", "--min-runtime", "2.17", "--float-ops", "RSQRT", "MAXIMUM", "SUM", "--debug",
-        "--output", str(output), "--report", str(report_path),
-    ])
+    code = to_tflite.main(
+        [
+            "--keras-model",
+            str(keras_file),
+            "--int8",
+            "--calib-random",
+            "--num-calib",
+            "8",
+            "--min-runtime",
+            "2.17",
+            "--float-ops",
+            "RSQRT",
+            "MAXIMUM",
+            "SUM",
+            "--debug",
+            "--output",
+            str(output),
+            "--report",
+            str(report_path),
+        ]
+    )
     assert code == 0
     float_ops = ["RSQRT", "MAXIMUM", "SOFTMAX", "SUM"]  # the 2.17 recipe's (RSQRT, MAXIMUM, SOFTMAX) and SUM
     assert len(calls) == 2  # the shipped file, then the debugger's
@@ -188,8 +274,14 @@ def test_debug_measures_the_recipe_that_ships(tmp_path, monkeypatch):
     assert all("bn1" in nodes[-1] and "convolution" in nodes[-1] for nodes in (shipped_nodes, debugged_nodes))
     with open(report_path) as file:
         report = json.load(file)
-    assert report["recipe"] == {"activation": "quick_gelu", "reductions": None, "float_ops": float_ops,
-                                "per_channel": True, "per_channel_dense": True, "float_first_conv": True}
+    assert report["recipe"] == {
+        "activation": "quick_gelu",
+        "reductions": None,
+        "float_ops": float_ops,
+        "per_channel": True,
+        "per_channel_dense": True,
+        "float_first_conv": True,
+    }
     assert report["min_runtime_asked"] == "2.17" and report["float_ops_kept"] == float_ops
     assert "sigmoid(1.702 x)" in report["activation"]
     assert report["float_ops_in_integer_model"] == sorted({*float_ops, "CONCATENATION", "CONV_2D"})
@@ -204,8 +296,15 @@ def test_debug_measures_the_recipe_that_ships(tmp_path, monkeypatch):
 def _float_first_file(tmp_path, float_first_conv, io="float32"):
     recipe = dataclasses.replace(DEFAULT_INT8_RECIPE, float_first_conv=float_first_conv)
     path = tmp_path / f"{float_first_conv}_{io}.tflite"
-    export_tflite(tiny_model(), path, mode="int8", calibration=random_images(16, (64, 64), seed=1), io=io, recipe=recipe,
-                  metadata=False)
+    export_tflite(
+        tiny_model(),
+        path,
+        mode="int8",
+        calibration=random_images(16, (64, 64), seed=1),
+        io=io,
+        recipe=recipe,
+        metadata=False,
+    )
     return path
 
 
@@ -213,8 +312,6 @@ def test_float_first_conv_keeps_the_image_and_the_first_convolution_in_float(tmp
     """The default int8 recipe: the first convolution (and the stem's PAD before it) compute in float and
     the graph is int8 from that convolution's output on, still one XNNPACK partition; without the option,
     or with integer input and output, every convolution is int8."""
-    from swiftformer_keras.lite.report import op_table, xnnpack_partitions
-
     assert DEFAULT_INT8_RECIPE.float_first_conv and recipe_for("int8", "2.17").float_first_conv
     floated = [(row["op"], row["output_dtype"]) for row in op_table(_float_first_file(tmp_path, True))]
     assert floated[:3] == [("PAD", "float32"), ("CONV_2D", "float32"), ("QUANTIZE", "int8")]
@@ -226,10 +323,6 @@ def test_float_first_conv_keeps_the_image_and_the_first_convolution_in_float(tmp
 
 
 def test_first_conv_path_follows_the_input_to_the_first_convolution():
-    import tensorflow as tf
-
-    from swiftformer_keras.lite.recipe import first_conv_path
-
     def tflite(outputs_of):
         inputs = keras.Input((8, 8, 3))
         return tf.lite.TFLiteConverter.from_keras_model(keras.Model(inputs, outputs_of(inputs))).convert()

@@ -17,15 +17,22 @@ def exported(tmp_path_factory):
     model = tiny_model("l2")
     return {
         "fp32": export_tflite(model, folder / "fp32.tflite"),
-        "int8": export_tflite(model, folder / "int8.tflite", mode="int8", calibration=random_images(16, (64, 64), seed=1)),
+        "int8": export_tflite(
+            model, folder / "int8.tflite", mode="int8", calibration=random_images(16, (64, 64), seed=1)
+        ),
         # LiteRT's int8 recipe: the attention's sums as SUM ops
-        "int8_litert": export_tflite(model, folder / "int8_litert.tflite", mode="int8",
-                                     calibration=random_images(16, (64, 64), seed=1), min_runtime="2.17"),
+        "int8_litert": export_tflite(
+            model,
+            folder / "int8_litert.tflite",
+            mode="int8",
+            calibration=random_images(16, (64, 64), seed=1),
+            min_runtime="2.17",
+        ),
     }
 
 
 def test_inventory_agrees_with_the_flatbuffer_and_the_dtypes_are_right(exported):
-    for mode, path in exported.items():
+    for path in exported.values():
         report = rep.inspect_tflite(path)
         by_name = collections.Counter()
         for key, count in report["ops"].items():
@@ -38,7 +45,8 @@ def test_inventory_agrees_with_the_flatbuffer_and_the_dtypes_are_right(exported)
         assert report["output"] == {"shape": [1, 10], "dtype": "float32"}
         assert report["clients_refuse"] == {
             "mediapipe": "MediaPipe takes one mean and std for all channels, and the file normalises per channel",
-            "task-library": None}
+            "task-library": None,
+        }
     fp32, int8, litert = (rep.inspect_tflite(exported[mode]) for mode in ("fp32", "int8", "int8_litert"))
     assert all(key.endswith("/float32") for key in fp32["ops"]) and fp32["float_ops_in_integer_model"] == []
     # Both int8 recipes keep the first convolution (and the stem's PAD before it) in float.
@@ -92,7 +100,7 @@ def test_fidelity_numbers_against_hand_computed_values():
     assert result["max_abs_diff"] == pytest.approx(0.2)
     assert result["top1_agreement"] == 1.0
     assert result["relative_error_max"] == pytest.approx(0.2 / np.sqrt(10))
-    cos = [np.dot(r, n) / np.linalg.norm(r) / np.linalg.norm(n) for r, n in zip(reference, noisy)]
+    cos = [np.dot(r, n) / np.linalg.norm(r) / np.linalg.norm(n) for r, n in zip(reference, noisy, strict=True)]
     assert result["cosine_similarity"] == pytest.approx(np.mean(cos))
     assert result["keras_top1"] == 0.5 and result["tflite_top1"] == 0.5
     flipped = rep.fidelity(reference, reference[:, ::-1])
@@ -115,16 +123,20 @@ def test_markdown_lists_every_field_and_the_worst_layers(exported):
     assert "| MUL | t14 |" in text and "| MUL | t15 |" not in text  # the 15 worst only
 
 
-@pytest.mark.parametrize("dtype, scale, normalization, mediapipe, task_library", [
-    (np.float32, 0.0, {"mean": [0.0], "std": [1.0]}, None, None),  # the default file: float pixels
-    (np.uint8, 0.0, None, None, None),  # camera bytes need no normalisation, nor metadata
-    (np.float32, 0.0, None, "needs NormalizationOptions", "needs NormalizationOptions"),  # --no-metadata
-    (np.int8, 0.5, {"mean": [0.0], "std": [1.0]}, "takes int8 input", "takes int8 input"),  # --io int8
-    (np.float32, 0.0, {"mean": [123.7, 116.3, 103.5], "std": [58.4, 57.1, 57.4]}, "per channel", None),
-])
-def test_which_android_clients_take_a_file_follows_their_own_checks(dtype, scale, normalization, mediapipe,
-                                                                    task_library):
-    """The rules; tests/test_android_clients.py checks them against the clients themselves."""
+@pytest.mark.parametrize(
+    "dtype, scale, normalization, mediapipe, task_library",
+    [
+        (np.float32, 0.0, {"mean": [0.0], "std": [1.0]}, None, None),  # the default file: float pixels
+        (np.uint8, 0.0, None, None, None),  # camera bytes need no normalisation, nor metadata
+        (np.float32, 0.0, None, "needs NormalizationOptions", "needs NormalizationOptions"),  # --no-metadata
+        (np.int8, 0.5, {"mean": [0.0], "std": [1.0]}, "takes int8 input", "takes int8 input"),  # --io int8
+        (np.float32, 0.0, {"mean": [123.7, 116.3, 103.5], "std": [58.4, 57.1, 57.4]}, "per channel", None),
+    ],
+)
+def test_which_android_clients_take_a_file_follows_their_own_checks(
+    dtype, scale, normalization, mediapipe, task_library
+):
+    """The rules; tests/lite/test_android_clients.py checks them against the clients themselves."""
     described = None if normalization is None else {"input": {"normalization": normalization}}
     refused = rep.client_refusals({"dtype": dtype, "quantization": (scale, 0)}, described)
     for client, expected in (("mediapipe", mediapipe), ("task-library", task_library)):

@@ -15,10 +15,10 @@ import tensorflow as tf
 from ai_edge_litert import schema_py_generated as schema
 from tensorflow.lite.python import schema_py_generated as tf_schema
 
+from conftest import ROOT
 from swiftformer_keras.lite import runtime_versions
 from swiftformer_keras.lite.interpreter import make_interpreter, nodes
 from swiftformer_keras.lite.runtime_versions import (
-from conftest import ROOT
     SUPPORTED_MIN_RUNTIMES,
     check_min_runtime,
     check_runtime_choice,
@@ -130,7 +130,8 @@ def test_check_min_runtime(files):
     with pytest.raises(ValueError) as raised:
         check_min_runtime(files["dynamic_dense_per_channel"], "2.14")
     message = str(raised.value)
-    for part in ("FULLY_CONNECTED v12", "2.17.0", "2.14", "--min-runtime 2.17", "recipe that avoids FULLY_CONNECTED v12"):
+    parts = ("FULLY_CONNECTED v12", "2.17.0", "2.14", "--min-runtime 2.17", "recipe that avoids FULLY_CONNECTED v12")
+    for part in parts:
         assert part in message
     assert check_min_runtime(files["dynamic_dense_per_channel"], "2.17")["version"] == "2.17.0"
     for name in ("fp32_conv", "dynamic_dense_per_tensor"):
@@ -229,9 +230,16 @@ def test_reading_files_needs_ai_edge_litert(files, monkeypatch):
     assert check_runtime_choice("2.17") == "2.17"  # version strings need no schema
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("2.14", (2, 14, 0)), ("2.14.0", (2, 14, 0)), ("2.14.4", (2, 14, 4)), ("3", (3, 0, 0)), ("1.5.0", (1, 5, 0)),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("2.14", (2, 14, 0)),
+        ("2.14.0", (2, 14, 0)),
+        ("2.14.4", (2, 14, 4)),
+        ("3", (3, 0, 0)),
+        ("1.5.0", (1, 5, 0)),
+    ],
+)
 def test_parse_version(text, expected):
     assert parse_version(text) == expected
 

@@ -4,8 +4,8 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import ROOT
 
+from conftest import ROOT
 from swiftformer_keras.lite.interpreter import make_interpreter
 from swiftformer_keras.lite.runtime_worker import RuntimeProcess, Worker, _sample
 
@@ -45,8 +45,10 @@ def test_a_runtime_process_answers_in_json_lines_and_reports_errors(small_tflite
 
 
 def test_an_unknown_runtime_in_the_worker_is_its_error(small_tflite):
-    with RuntimeProcess(sys.executable, "tflite-runtime", threads=1, cwd=ROOT) as worker, \
-            pytest.raises(RuntimeError, match="tflite-runtime is not installed"):
+    with (
+        RuntimeProcess(sys.executable, "tflite-runtime", threads=1, cwd=ROOT) as worker,
+        pytest.raises(RuntimeError, match="tflite-runtime is not installed"),
+    ):
         worker.ask({"load": {"small": str(small_tflite)}})
 
 
@@ -59,4 +61,5 @@ def test_a_worker_that_stops_says_why(tflite_runtime_python):
             worker.ask({"load": {}})
         assert str(error.value) == (
             "The runtime worker stopped (exit code 2): python -m swiftformer_keras.lite.runtime_worker: error: "
-            "argument --threads: must be a whole number >= 1, got '0'; see --help"), python
+            "argument --threads: must be a whole number >= 1, got '0'; see --help"
+        ), python
