@@ -2,178 +2,23 @@
 
     python conversion/to_tflite.py --int8 --calib-dir photos/            # SwiftFormer-S, ImageNet weights
     python conversion/to_tflite.py --model XS --weights random --fp16
-    python conversion/to_tflite.py --keras-model run/model.keras --int8 --calib-dir data/train \\
-        --eval-dir data/test --crop-pct 1.0 --report int8.json --debug
 
-Every file is a drop-in for Android's image clients (Task Library, MediaPipe
-Tasks): it returns probabilities (--classifier-activation none: logits), takes
-RGB pixels in [0, 255] (--input-type float32, the default; uint8: camera
-bytes; normalized: the Keras model's own input) and carries TFLite metadata
-with its class names (--labels FILE, else those a trained model records, else
-ImageNet's); its model card <name>.md and report <name>.json are written beside it.
-
-Modes: --fp32 (default), --fp16, --dynamic (int8 weights, float activations),
---int8 (full integer; needs --calib-dir, or --calib-random for latency tests
-only; --io, --num-calib, --float-ops and --debug apply to it alone). --min-runtime 2.14 makes the file load and run fast on tflite-runtime
-2.14 and the last Android AAR (2.16) too; the report states the oldest runtime
-the file loads on, computed from its op versions. The report (printed, and with --report as JSON) gives the file size, the
-ops by type and dtype, the XNNPACK partitions, the ops the Android GPU and NNAPI
-delegates would refuse, and with --eval-dir the fidelity against the Keras model.
-
-Every expected failure (a bad value, an unusable path, an output that would
-overwrite an input, weights that cannot be downloaded, a full disk) is one line
-`conversion/to_tflite.py: error: ...` and exit code 2; arguments, inputs and
-destinations are checked before TensorFlow starts. The file, its card and its
-report land together after every check, or none does.
+The command line of `swiftformer_keras.to_tflite` (installed as
+`swiftformer-to-tflite`), under the name the README gives it: its messages
+start `conversion/to_tflite.py: error:` and its cards quote this command.
+`--help` lists the flags.
 """
 
-import argparse
-import dataclasses
-import os
-import shlex
 import sys
 
-from swiftformer_keras.utils import cli
-from swiftformer_keras.models.architecture import ACTIVATIONS, MIN_INPUT_SIZE, VARIANTS
-from swiftformer_keras.lite.calibration import IMAGENET_CROP_PCT
-from swiftformer_keras.lite.request import (
-    AUTHOR,
-    DEFAULT_NUM_CALIB,
-    DEFAULT_NUM_EVAL,
-    DEFAULT_VARIANT,
-    ConversionRequest,
-)
-from swiftformer_keras.lite.recipe import DEFAULT_MIN_RUNTIME, INPUT_TYPES, IO_TYPES, recipe_for
-from swiftformer_keras.lite.runtime_versions import SUPPORTED_MIN_RUNTIMES, check_runtime_choice
+from swiftformer_keras import to_tflite
 
 PROG = "conversion/to_tflite.py"
 
 
-def parse_args(argv=None):
-    parser = cli.ArgumentParser(
-        prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    source = parser.add_mutually_exclusive_group()
-    source.add_argument("--model", default=DEFAULT_VARIANT, type=str.upper,
-                        help=f"variant: {', '.join(VARIANTS)} (any case)")
-    source.add_argument("--keras-model", help="a .keras file holding a SwiftFormer (it carries its weights)")
-    parser.add_argument("--weights", default=None, help="imagenet (default) | random | PATH, for a --model variant")
-    modes = parser.add_mutually_exclusive_group()
-    for mode in ("fp32", "fp16", "dynamic", "int8"):
-        modes.add_argument(f"--{mode}", dest="mode", action="store_const", const=mode)
-    parser.add_argument("--calib-dir", help="int8: calibration photos (recursive .jpg/.png)")
-    parser.add_argument("--num-calib", type=cli.number(int, minimum=1), default=DEFAULT_NUM_CALIB)
-    parser.add_argument("--calib-random", action="store_true", help="int8: calibrate on noise (latency tests only)")
-    parser.add_argument("--eval-dir", help="held-out photos to measure the file against the Keras model")
-    parser.add_argument("--num-eval", type=cli.number(int, minimum=1), default=DEFAULT_NUM_EVAL)
-    parser.add_argument("--input-size", type=cli.number(int, minimum=MIN_INPUT_SIZE), nargs=2, metavar=("H", "W"),
-                        help="multiples of 32")
-    parser.add_argument("--crop-pct", type=cli.number(float, above=0, maximum=1), default=None,
-                        help="evaluation crop fraction the model expects (default: the one a --keras-model "
-                        f"trained by the project records, else ImageNet's {IMAGENET_CROP_PCT})")
-    parser.add_argument("--io", choices=IO_TYPES, default="float32", help="int8: the file's input/output type")
-    parser.add_argument("--input-type", choices=INPUT_TYPES, default="float32",
-                        help="what the file takes: float32 RGB pixels in [0, 255] (default), uint8 pixels "
-                        "(camera bytes), or normalized (the Keras model's input: ImageNet mean/std applied; "
-                        "MediaPipe refuses its per-channel metadata)")
-    parser.add_argument("--classifier-activation", choices=("softmax", "none"), default="softmax",
-                        help="the output: softmax probabilities (default, as keras.applications) or none (logits)")
-    parser.add_argument("--labels", metavar="FILE",
-                        help="class names, one UTF-8 line per class (default: a trained model's recorded names, "
-                        "else ImageNet's for 1000 classes)")
-    parser.add_argument("--no-metadata", dest="metadata", action="store_false",
-                        help="write no TFLite metadata (Task Library and MediaPipe need it)")
-    parser.add_argument("--no-card", dest="card", action="store_false",
-                        help="write no model card <name>.md and report <name>.json beside the file")
-    parser.add_argument("--latency-runs", type=cli.number(int, minimum=0), default=0, metavar="N",
-                        help="measure host latency over N runs into the report and card")
-    parser.add_argument("--license", help="the metadata's license field")
-    parser.add_argument("--author", default=AUTHOR, help="the metadata's author field")
-    parser.add_argument("--output", help="the .tflite file (default swiftformer_<model>_<mode>.tflite)")
-    parser.add_argument("--report", help="write the report as JSON here (default <name>.json beside the card)")
-    parser.add_argument("--debug", action="store_true", help="int8: per-layer quantization error table")
-    parser.add_argument("--min-runtime", type=cli.checked_by(check_runtime_choice), metavar="VERSION",
-                        help="the oldest TFLite runtime (TF numbering: tflite-runtime 2.14, the 2.16 AAR; LiteRT "
-                        f"1.x/2.x are >= 2.17) the file must load and be fast on: {', '.join(SUPPORTED_MIN_RUNTIMES)}. "
-                        "It picks the recipe; a file needing a newer runtime is refused. Default per mode: "
-                        + ", ".join(f"{mode} {version}" for mode, version in DEFAULT_MIN_RUNTIME.items()))
-    parser.add_argument("--float-ops", nargs="+", default=None, metavar="OP",
-                        help="int8: TFLite op types to keep in float, added to those the recipe keeps")
-    parser.add_argument("--activation", choices=ACTIVATIONS, default=None,
-                        help="the GELU form the file computes (default: the recipe's; e.g. gelu_tanh for an "
-                        "old-runtime float file closer to the model, at 1.26x its latency on tflite-runtime 2.14)")
-    args = parser.parse_args(argv)
-    args.mode = args.mode or "fp32"
-    if args.output is None:
-        name = os.path.splitext(os.path.basename(args.keras_model))[0] if args.keras_model else args.model.lower()
-        args.output = f"swiftformer_{name}_{args.mode}.tflite"
-    return args
-
-
-def _recipe(args):
-    """The recipe for the mode and --min-runtime, with --float-ops added and --activation if given."""
-    if args.float_ops is None and args.activation is None:
-        return None  # the request picks it
-    if args.float_ops is not None and args.mode != "int8":
-        raise ValueError(f"--float-ops applies to --int8 files only; drop it for --{args.mode}.")
-    recipe = recipe_for(args.mode, args.min_runtime)
-    changes = {}
-    if args.float_ops is not None:
-        changes["float_ops"] = tuple(dict.fromkeys([*recipe.float_ops, *args.float_ops]))
-    if args.activation is not None:
-        changes["activation"] = args.activation
-    return dataclasses.replace(recipe, **changes)
-
-
-def request_from_args(args, argv):
-    """The `ConversionRequest` of the parsed flags (checked whole: a bad one raises ValueError)."""
-    return ConversionRequest(
-        args.output,
-        mode=args.mode,
-        variant=args.model,
-        keras_model=args.keras_model,
-        weights=args.weights,
-        input_size=args.input_size,
-        io=args.io,
-        calib_dir=args.calib_dir,
-        num_calib=args.num_calib,
-        calib_random=args.calib_random,
-        eval_dir=args.eval_dir,
-        num_eval=args.num_eval,
-        crop_pct=args.crop_pct,
-        debug=args.debug,
-        report_path=args.report,
-        min_runtime=args.min_runtime,
-        recipe=_recipe(args),
-        classifier_activation=None if args.classifier_activation == "none" else args.classifier_activation,
-        input_type=args.input_type,
-        labels=args.labels,
-        metadata=args.metadata,
-        card=args.card,
-        latency_runs=args.latency_runs,
-        license=args.license,
-        author=args.author,
-        command=" ".join(["python", PROG, *map(shlex.quote, argv)]),
-    )
-
-
 def main(argv=None):
     """The command line; returns the exit code (2 and one line on stderr for an expected failure)."""
-    return cli.run(_main, argv, prog=PROG)
-
-
-def _main(argv):
-    argv = sys.argv[1:] if argv is None else list(argv)
-    request = request_from_args(parse_args(argv), argv)
-    os.environ.setdefault("KERAS_BACKEND", "tensorflow")  # TFLite conversion runs on TensorFlow
-    with cli.quiet_startup():
-        # TensorFlow loads here, after every flag and path is checked: --help and bad input answer at once.
-        from swiftformer_keras.lite import pipeline as conversion
-        from swiftformer_keras.lite import report as tflite_report
-    report = conversion.convert(request)
-    print(tflite_report.markdown(report))
-    print("\nwrote " + ", ".join(request.outputs().values()))
-    return 0
+    return to_tflite.main(argv, prog=PROG, invocation=f"python {PROG}")
 
 
 if __name__ == "__main__":
