@@ -14,8 +14,19 @@ ADB_TIMEOUT = 60.0  # `adb devices` may have to start the adb server first, whic
 
 # Connection states `adb devices` prints (adb's transport.cpp, to_string(ConnectionState)).
 _ADB_STATES = (
-    "device", "offline", "unauthorized", "no permissions", "bootloader", "recovery", "rescue",
-    "sideload", "host", "authorizing", "connecting", "detached", "unknown",
+    "device",
+    "offline",
+    "unauthorized",
+    "no permissions",
+    "bootloader",
+    "recovery",
+    "rescue",
+    "sideload",
+    "host",
+    "authorizing",
+    "connecting",
+    "detached",
+    "unknown",
 )
 _STATE_REASONS = {
     "unauthorized": "device {serial} is unauthorized: unlock it and accept the USB debugging prompt",
@@ -71,8 +82,13 @@ def list_devices(adb, timeout=ADB_TIMEOUT):
     if result.error:
         return [], [(None, f"adb devices: {result.error} (did the adb server start?)")]
     if result.returncode != 0:
-        return [], [(None, f"adb devices failed (exit code {result.returncode}), the adb server "
-                           f"did not start?: {commands.summary(result.output)}")]
+        return [], [
+            (
+                None,
+                f"adb devices failed (exit code {result.returncode}), the adb server "
+                f"did not start?: {commands.summary(result.output)}",
+            )
+        ]
     return parse_devices(result.output)
 
 

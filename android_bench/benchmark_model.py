@@ -89,8 +89,18 @@ def delegate_flags(tool=DEFAULT_TOOL):
 _PROVIDER_NAMES = {"xnnpack": "XNNPACK", "nnapi": "NNAPI", "gpu": "GPU"}
 
 
-def benchmark_command(binary, model, delegate, threads, num_runs, warmup_runs, op_profiling=False,
-                      cpu_mask=None, max_secs=DEFAULT_TIMEOUT, tool=DEFAULT_TOOL):
+def benchmark_command(
+    binary,
+    model,
+    delegate,
+    threads,
+    num_runs,
+    warmup_runs,
+    op_profiling=False,
+    cpu_mask=None,
+    max_secs=DEFAULT_TIMEOUT,
+    tool=DEFAULT_TOOL,
+):
     """The argument list of one benchmark_model run (for `adb shell`, see adb.shell_command).
 
     `cpu_mask` (hex, e.g. "f0" for the big cores of many phones) prefixes `taskset <mask>`: pinning
@@ -101,8 +111,9 @@ def benchmark_command(binary, model, delegate, threads, num_runs, warmup_runs, o
     """
     flags = delegate_flags(tool)
     if delegate not in flags:
-        raise ValueError(f"Unknown delegate {delegate!r} for the {tool} benchmark_model; "
-                         f"choose from {', '.join(flags)}.")
+        raise ValueError(
+            f"Unknown delegate {delegate!r} for the {tool} benchmark_model; choose from {', '.join(flags)}."
+        )
     command = ["taskset", cpu_mask] if cpu_mask else []
     command += [
         binary,

@@ -25,9 +25,10 @@ import sys
 import numpy as np
 
 from swiftformer_keras.lite import calibration as calib_lib
-from swiftformer_keras.utils import cli
 from swiftformer_keras.lite.android_clients import CLIENTS, center_crops, classify_in_client, client_python
+from swiftformer_keras.lite.metadata import read_metadata
 from swiftformer_keras.models.architecture import VARIANTS
+from swiftformer_keras.utils import cli
 from swiftformer_keras.utils.files import check_output_paths, write_csv_atomically
 from swiftformer_keras.utils.images import (
     imagenet_class_index,
@@ -35,7 +36,7 @@ from swiftformer_keras.utils.images import (
     recorded_class_names,
     resolve_crop_pct,
 )
-from swiftformer_keras.lite.metadata import read_metadata
+from swiftformer_keras.utils.tables import markdown_table
 
 PROG = "android_bench/clients.py"
 COLUMNS = ("file", "client", "version", "images", "top1_agreement", "max_prob_diff", "keras_top1", "file_top1", "error")
@@ -62,7 +63,7 @@ def _class_names(args):
     if labels:
         return list(labels)
     if args.model:
-        index = imagenet_class_index()  # as export.imagenet_labels, without starting TensorFlow
+        index = imagenet_class_index()  # as metadata.imagenet_labels, without starting TensorFlow
         return [index[i][1] for i in range(len(index))]
     return None
 
@@ -75,8 +76,13 @@ def compare_clients(model, files, paths, size, crop_pct, labels=None, clients=CL
     for file in files:
         for client in clients:
             answer = classify_in_client(client, file, paths, size, crop_pct, reference.shape[1])
-            row = {"file": os.path.basename(file), "client": client, "version": answer.get("version"),
-                   "images": len(paths), "error": answer.get("error")}
+            row = {
+                "file": os.path.basename(file),
+                "client": client,
+                "version": answer.get("version"),
+                "images": len(paths),
+                "error": answer.get("error"),
+            }
             if "results" in answer:
                 scores = np.array([result["scores"] for result in answer["results"]])
                 row["top1_agreement"] = float(np.mean(scores.argmax(1) == reference.argmax(1)))
@@ -89,16 +95,25 @@ def compare_clients(model, files, paths, size, crop_pct, labels=None, clients=CL
 
 
 def markdown(rows):
-    lines = ["| file | client | images | top-1 agreement with Keras | max prob diff | top-1 Keras | top-1 file |",
-             "|---|---|---:|---:|---:|---:|---:|"]
+    """The table people read: a row per (file, client); a client that refused the file says why."""
+    cells = []
     for row in rows:
         if row.get("error"):
-            lines.append(f"| {row['file']} | {row['client']} | {row['images']} | refused: {row['error']} | | | |")
+            cells.append([row["file"], row["client"], row["images"], f"refused: {row['error']}", "", "", ""])
             continue
         top1 = [f"{100 * row[key]:.2f}%" if key in row else "-" for key in ("keras_top1", "file_top1")]
-        lines.append(f"| {row['file']} | {row['client']} {row['version']} | {row['images']} | "
-                     f"{100 * row['top1_agreement']:.2f}% | {row['max_prob_diff']:.2e} | {top1[0]} | {top1[1]} |")
-    return "\n".join(lines)
+        cells.append(
+            [
+                row["file"],
+                f"{row['client']} {row['version']}",
+                row["images"],
+                f"{100 * row['top1_agreement']:.2f}%",
+                f"{row['max_prob_diff']:.2e}",
+                *top1,
+            ]
+        )
+    header = ["file", "client", "images", "top-1 agreement with Keras", "max prob diff", "top-1 Keras", "top-1 file"]
+    return markdown_table(header, cells, align="llrrrrr")
 
 
 def main(argv=None):
@@ -143,9 +158,9 @@ def _softmax_model(args):
     with cli.quiet_startup():
         # TensorFlow starts only now, every flag checked: --help and bad input answer at once.
         from swiftformer_keras.lite import pipeline as conversion
-        from swiftformer_keras.lite import converter as export
+        from swiftformer_keras.lite import rewrites
     logits_model, size = conversion.load_keras_model(args.model or "S", args.keras_model, args.weights)
-    return export.with_classifier_activation(logits_model, "softmax"), size
+    return rewrites.with_classifier_activation(logits_model, "softmax"), size
 
 
 def _main(argv):

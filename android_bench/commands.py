@@ -1,12 +1,19 @@
 """Running a command with a time limit, and saying in one line why it failed.
 
-Both the adb calls and the host's benchmark_model runs go through `run_command`.
+Both the adb calls and the host's benchmark_model runs go through `run_command`. The
+benchmarks that run a module of this project in a child Python (another environment's,
+or this one's in a fresh process) build its command with `python_module_command`.
 """
 
 import os
 import signal
 import subprocess
 from collections import namedtuple
+
+# The folder that holds the android_bench and swiftformer_keras packages: the repository, or an
+# installed environment's site-packages.
+PACKAGES_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SITE_FOLDERS = ("site-packages", "dist-packages")
 
 Result = namedtuple("Result", "returncode output error")
 Result.__doc__ = "A finished command: exit code (None if it never ran to the end), output, error."
@@ -22,8 +29,13 @@ def run_command(args, timeout):
     """
     try:
         process = subprocess.Popen(
-            args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            text=True, errors="replace", start_new_session=True,
+            args,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            errors="replace",
+            start_new_session=True,
         )
     except OSError as error:
         return Result(None, "", f"could not start {args[0]}: {error.strerror or error}")
@@ -66,3 +78,19 @@ def command_problem(what, result):
     if result.returncode != 0:
         return f"{what} failed (exit code {result.returncode}): {summary(result.output)}"
     return None
+
+
+def python_module_command(python, module, *args):
+    """`(argv, env)` that run `python -m module args...` with this project's packages importable.
+
+    The child finds android_bench and swiftformer_keras where this process found them, through
+    PYTHONPATH (not through its working folder, so relative paths in `args` keep their meaning),
+    whether or not `python`'s environment installed the project: e.g. the environment of its
+    own that litert-torch needs. An installed copy (a site-packages) is not put on the path: its
+    other packages would shadow the child environment's own; there the child needs the project
+    installed too.
+    """
+    env = dict(os.environ)
+    if os.path.basename(PACKAGES_PARENT) not in SITE_FOLDERS:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [PACKAGES_PARENT, os.environ.get("PYTHONPATH")]))
+    return [python, "-m", module, *map(str, args)], env

@@ -28,10 +28,10 @@ Prints a Markdown table with latency, ratios to ours, sizes and op counts
 (TRANSPOSE ops especially), checks every route's logits against PyTorch's,
 prints our latency over ONNX Runtime's as measured in this run, and writes
 compare.json, compare.csv and compare.png to --output-dir; ExecuTorch rows also give
-their XNNPACK delegate partitions and the ops left outside them. The PyTorch side
-(the reference, its weights and exports) is android_bench/torch_reference.py;
-litert-torch runs android_bench/litert_torch_export.py, ExecuTorch
-android_bench/executorch_export.py.
+their XNNPACK delegate partitions and the ops left outside them. The routes are built by
+android_bench/routes.py; the PyTorch side (the reference, its weights and exports) is
+android_bench/torch_reference.py; litert-torch runs android_bench/litert_torch_export.py
+(in --litert-torch-python), ExecuTorch android_bench/executorch_export.py.
 
 Every flag, the input files and folders and the outputs (none may be an input or lie
 inside an input folder) are checked before TensorFlow and PyTorch start; an expected
@@ -45,55 +45,42 @@ import shutil
 import sys
 import tempfile
 
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+import numpy as np
+from tqdm import tqdm
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if ROOT not in sys.path:  # run as a script from anywhere: android_bench is not an installed package
-    sys.path.insert(0, ROOT)
-
-# Only light modules here: TensorFlow and PyTorch load in the functions that use them, after
-# `_main` has checked every flag, so that --help and bad input answer at once.
-import numpy as np  # noqa: E402
-
-from android_bench import executorch_export, torch_reference  # noqa: E402
-from swiftformer_keras.lite import calibration  # noqa: E402
+from android_bench import torch_reference
+from android_bench.routes import (
+    EXECUTORCH_ROUTES,
+    ORT_FP32,
+    ORT_INT8,
+    OURS_FP32,
+    OURS_INT8,
+    TORCH,
+    Shared,
+    build_routes,
+)
+from swiftformer_keras.lite import calibration, interpreter
+from swiftformer_keras.models.architecture import MIN_INPUT_SIZE, VARIANTS, check_image_size, variant_name
+from swiftformer_keras.utils import charts, cli, files
+from swiftformer_keras.utils.images import recorded_class_names, resolve_crop_pct
+from swiftformer_keras.utils.tables import markdown_table
 from swiftformer_keras.weights import checkpoints
-from swiftformer_keras.utils import cli
-from swiftformer_keras.utils import files
-from swiftformer_keras.lite import interpreter
-from swiftformer_keras.utils import charts as plots
-from swiftformer_keras.models.architecture import MIN_INPUT_SIZE, VARIANTS, check_image_size  # noqa: E402
-from swiftformer_keras.utils.images import recorded_class_names, resolve_crop_pct  # noqa: E402
-from swiftformer_keras.lite.predictor import tflite_runner  # noqa: E402
+
+# Only light modules above: TensorFlow (Keras) and PyTorch load in the functions that use them,
+# after `_main` has checked every flag, so that --help and bad input answer at once.
 
 PROG = "android_bench/compare.py"
-OURS_FP32, OURS_INT8 = "ours TFLite fp32", "ours TFLite int8"
-ORT_FP32, ORT_INT8 = "ONNX Runtime fp32", "ONNX Runtime int8 (QDQ)"
-TORCH, LITERT_TORCH = "PyTorch eager", "litert-torch TFLite fp32"
-LITERT_TORCH_EXPORT = os.path.join(ROOT, "android_bench", "litert_torch_export.py")
-ET_FP32, ET_INT8 = "ExecuTorch fp32, as exported", "ExecuTorch int8, as exported"
-ET_FP32_REWRITTEN, ET_INT8_REWRITTEN = "ExecuTorch fp32, rewritten", "ExecuTorch int8, rewritten"
-# --executorch: the routes of each choice, as (name, rewritten, int8).
-EXECUTORCH_ROUTES = {
-    "all": ((ET_FP32, False, False), (ET_INT8, False, True), (ET_FP32_REWRITTEN, True, False),
-            (ET_INT8_REWRITTEN, True, True)),
-    "fp32": ((ET_FP32, False, False), (ET_FP32_REWRITTEN, True, False)),
-    "none": (),
+# The speed ratios printed and kept in compare.json: (numerator route, denominator route).
+RATIOS = {
+    "ours fp32 / ORT fp32": (OURS_FP32, ORT_FP32),
+    "ours int8 / ORT fp32": (OURS_INT8, ORT_FP32),
+    "ours int8 / ORT int8": (OURS_INT8, ORT_INT8),
 }
-
-
-class Shared:
-    """One set of weights in both frameworks: the PyTorch `reference`, our Keras `model`,
-    the weights as a Hugging Face layout `safetensors` file (for litert-torch), and the
-    `architecture` `(depths, widths, classes, attention)`."""
-
-    def __init__(self, reference, model, safetensors, architecture):
-        self.reference, self.model, self.safetensors, self.architecture = reference, model, safetensors, architecture
 
 
 def random_weights(variant, folder, size):
     """`Shared` seeded random weights of `variant`, made in PyTorch and converted to Keras."""
-    from swiftformer_keras.models.builders import SwiftFormer  # TensorFlow: see the imports at the top
+    from swiftformer_keras.applications import SwiftFormer  # Keras (TensorFlow): see the imports at the top
 
     spec = VARIANTS[variant]
     reference = torch_reference.random_reference(spec["depths"], spec["widths"])
@@ -107,13 +94,13 @@ def reference_from_keras(model):
     weights of a Keras SwiftFormer classifier (e.g. a trained one)."""
     import keras  # TensorFlow: see the imports at the top
 
-    from swiftformer_keras.weights import sources as weights
+    from swiftformer_keras.weights import keras_files
 
     state = {v.path: keras.ops.convert_to_numpy(v) for v in model.weights}
     if "classifier/head/kernel" not in state:
         raise ValueError("The Keras model has no classifier head; compare.py needs a full classification model.")
     depths, widths = checkpoints.keras_architecture(state)
-    architecture = (depths, widths, int(state["classifier/head/kernel"].shape[-1]), weights.model_attention(model))
+    architecture = (depths, widths, int(state["classifier/head/kernel"].shape[-1]), keras_files.model_attention(model))
     reference = torch_reference.swiftformer(*architecture)
     checkpoint = checkpoints.keras_to_checkpoint(state, reference.state_dict())
     return torch_reference.load_numpy_state(reference, checkpoint), architecture
@@ -126,136 +113,13 @@ def keras_weights(model, folder):
     return Shared(reference, model, path, architecture)
 
 
-class Route:
-    """One way to run the model: `run(image_nhwc)` -> logits, with its size and ops; for ExecuTorch,
-    its XNNPACK `partitions` and `ops_outside` them (`{op: count}`)."""
-
-    def __init__(self, name, run, size_mb=None, ops=None, transposes=None, error=None, partitions=None,
-                 ops_outside=None):
-        self.name, self.run, self.size_mb, self.ops, self.transposes, self.error = (
-            name, run, size_mb, ops, transposes, error
-        )
-        self.partitions, self.ops_outside = partitions, ops_outside
-
-
-def _tflite_route(name, path, threads):
-    from swiftformer_keras.lite.converter import tflite_ops  # TensorFlow: see the imports at the top
-
-    predict = tflite_runner(path, num_threads=threads)
-    ops = tflite_ops(path)
-    return Route(name, predict, os.path.getsize(path) / 1e6, sum(ops.values()), ops.get("TRANSPOSE", 0))
-
-
-def _onnx_route(name, path, threads):
-    import onnx
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
-    input_name = session.get_inputs()[0].name
-    graph = onnx.load(path).graph
-
-    def run(images):
-        return session.run(None, {input_name: np.ascontiguousarray(images.transpose(0, 3, 1, 2))})[0]
-
-    transposes = sum(node.op_type == "Transpose" for node in graph.node)
-    return Route(name, run, os.path.getsize(path) / 1e6, len(graph.node), transposes)
-
-
-class _Calibration:
-    """ONNX Runtime's CalibrationDataReader over NHWC images."""
-
-    def __init__(self, input_name, images):
-        self.items = iter([{input_name: image[None].transpose(0, 3, 1, 2).copy()} for image in images])
-
-    def get_next(self):
-        return next(self.items, None)
-
-
-def build_routes(name, shared, calib, folder, threads, size, litert_torch_python=None, executorch="all"):
-    """Every route of one model, all on the `Shared` weights; `executorch`: a key of EXECUTORCH_ROUTES."""
+def export_ours(name, model, calib, folder):
+    """Our `(fp32, int8)` `.tflite` files of the Keras `model` (int8 calibrated on `calib`)."""
     from swiftformer_keras.lite.converter import export_tflite  # TensorFlow: see the imports at the top
 
-    routes = [Route(TORCH, torch_reference.predictor(shared.reference, threads))]
-    fp32 = export_tflite(shared.model, os.path.join(folder, f"{name}_fp32.tflite"))
-    int8 = export_tflite(shared.model, os.path.join(folder, f"{name}_int8.tflite"), mode="int8", calibration=calib)
-    routes += [_tflite_route(OURS_FP32, fp32, threads), _tflite_route(OURS_INT8, int8, threads)]
-
-    onnx_fp32 = torch_reference.export_onnx(shared.reference, os.path.join(folder, f"{name}_fp32.onnx"), size)
-    routes.append(_onnx_route(ORT_FP32, onnx_fp32, threads))
-    from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
-    from onnxruntime.quantization.shape_inference import quant_pre_process
-
-    prepared = os.path.join(folder, f"{name}_prepared.onnx")
-    quant_pre_process(onnx_fp32, prepared)
-    onnx_int8 = os.path.join(folder, f"{name}_int8.onnx")
-    quantize_static(
-        prepared, onnx_int8, _Calibration("pixels", calib), quant_format=QuantFormat.QDQ,
-        activation_type=QuantType.QInt8, weight_type=QuantType.QInt8, per_channel=True,
-    )
-    routes.append(_onnx_route(ORT_INT8, onnx_int8, threads))
-    routes.append(_litert_torch_route(name, shared, folder, threads, size, litert_torch_python))
-    routes += _executorch_routes(name, shared, calib, folder, threads, size, EXECUTORCH_ROUTES[executorch])
-    return routes
-
-
-def _executorch_routes(name, shared, calib, folder, threads, size, wanted):
-    """The ExecuTorch routes `wanted` ((route name, rewritten, int8), ...) of the PyTorch reference."""
-    if not wanted:
-        return []
-    try:
-        import executorch  # noqa: F401
-    except ImportError:
-        reason = "executorch is not installed (pip install -r requirements-executorch.txt)"
-        return [Route(route, None, error=reason) for route, _, _ in wanted]
-    routes = []
-    for route, rewritten, int8 in wanted:
-        try:
-            program = executorch_export.export(shared.reference, size, rewritten, calib if int8 else None)
-        except Exception as error:  # an export ExecuTorch refuses is a row that says why, not a lost run
-            last = (str(error).strip().splitlines() or [type(error).__name__])[-1][:200]
-            routes.append(Route(route, None, error=f"ExecuTorch export failed: {last}"))
-            continue
-        path = os.path.join(folder, f"{name}_executorch_{'rewritten' if rewritten else 'as_exported'}_"
-                                    f"{'int8' if int8 else 'fp32'}.pte")
-        files.write_bytes_atomically(path, program.buffer)
-        routes.append(Route(
-            route, executorch_export.runner(program.buffer, threads), os.path.getsize(path) / 1e6,
-            program.delegated + sum(program.outside.values()), None,
-            partitions=program.partitions, ops_outside=dict(program.outside),
-        ))
-    return routes
-
-
-def _litert_torch_route(name, shared, folder, threads, size, python):
-    import subprocess
-
-    if python is None:
-        try:
-            import litert_torch  # noqa: F401
-        except ImportError:
-            return Route(LITERT_TORCH, None, error="litert-torch is not installed (see --litert-torch-python)")
-        python = sys.executable
-    depths, widths, classes, attention = shared.architecture
-    path = os.path.join(folder, f"{name}_litert_torch.tflite")
-    # A separate interpreter: litert-torch pins packages (an older typing_extensions) that the
-    # project's environment should not take.
-    command = [python, LITERT_TORCH_EXPORT, "--depths", ",".join(map(str, depths)),
-               "--widths", ",".join(map(str, widths)), "--classes", str(classes), "--attention", attention,
-               "--weights", shared.safetensors, "--output", path, "--input-size", str(size[0]), str(size[1])]
-    try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=1800)
-    except (OSError, subprocess.TimeoutExpired) as error:
-        return Route(LITERT_TORCH, None, error=f"litert-torch did not run: {error}")
-    if done.returncode != 0 or not os.path.exists(path):
-        last = (done.stderr.strip().splitlines() or ["no output"])[-1][:200]
-        return Route(LITERT_TORCH, None, error=f"litert-torch conversion failed: {last}")
-    route = _tflite_route(LITERT_TORCH, path, threads)
-    inner = route.run
-    route.run = lambda images: inner(np.ascontiguousarray(images.transpose(0, 3, 1, 2)))
-    return route
+    fp32 = export_tflite(model, os.path.join(folder, f"{name}_fp32.tflite"))
+    int8 = export_tflite(model, os.path.join(folder, f"{name}_int8.tflite"), mode="int8", calibration=calib)
+    return fp32, int8
 
 
 def time_interleaved(routes, image, runs, warmup):
@@ -267,42 +131,36 @@ def time_interleaved(routes, image, runs, warmup):
 
 
 def _predict(route, images):
-    from tqdm import tqdm
-
     batches = tqdm(images, desc=f"scoring {route.name}", unit="image", disable=len(images) <= 16, leave=False)
     return np.concatenate([route.run(image[None]) for image in batches])
 
 
-def compare_model(name, shared, calib, folder, threads, runs, warmup, size, litert_torch_python=None, evaluation=None,
-                  executorch="all"):
+def compare_model(
+    name,
+    shared,
+    calib,
+    folder,
+    threads,
+    runs,
+    warmup,
+    size,
+    litert_torch_python=None,
+    evaluation=None,
+    executorch="all",
+):
     """The rows of one model: every route timed, and its logits checked against PyTorch's
     on `evaluation` `(images, labels or None)` (with labels, also scored), else on four
     calibration images."""
     cli.check_number("runs", runs, minimum=1, integer=True)  # before the exports: no timing is no row
     cli.check_number("warmup", warmup, minimum=0, integer=True)
-    routes = build_routes(name, shared, calib, folder, threads, size, litert_torch_python, executorch)
+    ours = export_ours(name, shared.model, calib, folder)
+    routes = build_routes(name, shared, ours, calib, folder, threads, size, litert_torch_python, executorch)
     probe, labels = evaluation if evaluation is not None else (calib[:4], None)
     times = time_interleaved(routes, calib[:1], runs, warmup)
     outputs = {route.name: _predict(route, probe) for route in routes if route.run is not None}
-    reference = outputs[TORCH]
-    rows = []
-    for route in routes:
-        row = {"variant": name, "route": route.name, "status": "ok" if route.run else "failed",
-               "reason": route.error, "size_mb": route.size_mb, "ops": route.ops, "transposes": route.transposes}
-        if route.partitions is not None:
-            row.update({"partitions": route.partitions, "ops_outside": route.ops_outside})
-        if route.run is not None:
-            ms, logits = np.asarray(times[route.name]), outputs[route.name]
-            row.update({
-                "median_ms": float(np.median(ms)), "p5_ms": float(np.percentile(ms, 5)),
-                "p95_ms": float(np.percentile(ms, 95)),
-                "max_abs_diff_vs_pytorch": float(np.abs(logits - reference).max()),
-                "top1_agreement_vs_pytorch": float(np.mean(logits.argmax(1) == reference.argmax(1))),
-                "checked_images": len(probe),
-            })
-            if labels is not None:
-                row["top1"] = float(np.mean(logits.argmax(1) == labels))
-        rows.append(row)
+    rows = [
+        _row(name, route, times.get(route.name), outputs.get(route.name), outputs[TORCH], labels) for route in routes
+    ]
     medians = {r["route"]: r.get("median_ms") for r in rows}
     for row in rows:
         for base, key in ((OURS_FP32, "vs_ours_fp32"), (OURS_INT8, "vs_ours_int8"), (ORT_FP32, "vs_ort_fp32")):
@@ -311,31 +169,60 @@ def compare_model(name, shared, calib, folder, threads, runs, warmup, size, lite
     return rows
 
 
+def _row(name, route, ms, logits, reference, labels):
+    """The row of one route of the model `name`: its timings `ms` and `logits` against PyTorch's
+    `reference` (and, with `labels`, its top-1); a route that did not build is a failed row."""
+    row = {
+        "variant": name,
+        "route": route.name,
+        "status": "ok" if route.run else "failed",
+        "reason": route.error,
+        "size_mb": route.size_mb,
+        "ops": route.ops,
+        "transposes": route.transposes,
+    }
+    if route.partitions is not None:
+        row.update({"partitions": route.partitions, "ops_outside": route.ops_outside})
+    if route.run is None:
+        return row
+    ms = np.asarray(ms)
+    row.update(
+        {
+            "median_ms": float(np.median(ms)),
+            "p5_ms": float(np.percentile(ms, 5)),
+            "p95_ms": float(np.percentile(ms, 95)),
+            "max_abs_diff_vs_pytorch": float(np.abs(logits - reference).max()),
+            "top1_agreement_vs_pytorch": float(np.mean(logits.argmax(1) == reference.argmax(1))),
+            "checked_images": len(logits),
+        }
+    )
+    if labels is not None:
+        row["top1"] = float(np.mean(logits.argmax(1) == labels))
+    return row
+
+
 def ratios(rows):
     """Per variant, our median latency over ONNX Runtime's as measured in this run (below 1: ours
     is faster); variants without all four of these routes timed are left out."""
     results = []
     for variant in dict.fromkeys(r["variant"] for r in rows):
         m = {r["route"]: r.get("median_ms") for r in rows if r["variant"] == variant}
-        if not all(m.get(k) for k in (OURS_FP32, OURS_INT8, ORT_FP32, ORT_INT8)):
-            continue
-        results.append({
-            "variant": variant,
-            "ours fp32 / ORT fp32": m[OURS_FP32] / m[ORT_FP32],
-            "ours int8 / ORT fp32": m[OURS_INT8] / m[ORT_FP32],
-            "ours int8 / ORT int8": m[OURS_INT8] / m[ORT_INT8],
-        })
+        if all(m.get(k) for k in (OURS_FP32, OURS_INT8, ORT_FP32, ORT_INT8)):
+            results.append({"variant": variant, **{key: m[top] / m[bottom] for key, (top, bottom) in RATIOS.items()}})
     return results
 
 
 def speed_checks(measured):
     """Yes/no readings of `ratios(...)`, kept in compare.json as "targets"."""
-    return [{
-        "variant": r["variant"],
-        "ours fp32 faster than ORT fp32": r["ours fp32 / ORT fp32"] < 1,
-        "ours int8 <= 0.5x ORT fp32": r["ours int8 / ORT fp32"] <= 0.5,
-        "ours int8 faster than ORT int8": r["ours int8 / ORT int8"] < 1,
-    } for r in measured]
+    return [
+        {
+            "variant": r["variant"],
+            "ours fp32 faster than ORT fp32": r["ours fp32 / ORT fp32"] < 1,
+            "ours int8 <= 0.5x ORT fp32": r["ours int8 / ORT fp32"] <= 0.5,
+            "ours int8 faster than ORT int8": r["ours int8 / ORT int8"] < 1,
+        }
+        for r in measured
+    ]
 
 
 def _fmt(value, spec=".2f"):
@@ -345,7 +232,7 @@ def _fmt(value, spec=".2f"):
 
 
 def _partitions(row):
-    """"22 (62: pow.Tensor_Scalar 24, sum.dim_IntList 16, ...)": partitions, then the ops left outside."""
+    """ "22 (62: pow.Tensor_Scalar 24, sum.dim_IntList 16, ...)": partitions, then the ops left outside."""
     if row.get("partitions") is None:
         return ""
     outside = row["ops_outside"]
@@ -356,34 +243,73 @@ def _partitions(row):
 
 
 def markdown(rows):
+    """The comparison as a Markdown table, a row per (model, route); a top-1 column when routes were scored."""
     scored = any("top1" in r for r in rows)
-    lines = [
-        "| variant | route | median ms | p5-p95 ms | / ours fp32 | / ours int8 | / ORT fp32 | size MB | ops | TRANSPOSE "
-        "| XNNPACK partitions (ops outside) "
-        f"| max abs diff vs PyTorch | top-1 agreement vs PyTorch |{' top-1 |' if scored else ''} status |",
-        f"|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|{'---:|' if scored else ''}---|",
+    header = [
+        "variant",
+        "route",
+        "median ms",
+        "p5-p95 ms",
+        "/ ours fp32",
+        "/ ours int8",
+        "/ ORT fp32",
+        "size MB",
+        "ops",
+        "TRANSPOSE",
+        "XNNPACK partitions (ops outside)",
+        "max abs diff vs PyTorch",
+        "top-1 agreement vs PyTorch",
+        *(["top-1"] if scored else []),
+        "status",
     ]
+    cells = []
     for r in rows:
         spread = f"{r['p5_ms']:.2f}-{r['p95_ms']:.2f}" if r.get("p5_ms") is not None else ""
         agreement = f"{100 * r['top1_agreement_vs_pytorch']:.2f}%" if "top1_agreement_vs_pytorch" in r else ""
-        top1 = (f" {100 * r['top1']:.2f}% |" if "top1" in r else " |") if scored else ""
-        lines.append(
-            f"| {r['variant']} | {r['route']} | {_fmt(r.get('median_ms'))} | {spread} | {_fmt(r.get('vs_ours_fp32'))} "
-            f"| {_fmt(r.get('vs_ours_int8'))} | {_fmt(r.get('vs_ort_fp32'))} | {_fmt(r.get('size_mb'), '.1f')} "
-            f"| {_fmt(r.get('ops'))} | {_fmt(r.get('transposes'))} | {_partitions(r)} "
-            f"| {_fmt(r.get('max_abs_diff_vs_pytorch'), '.1e')} "
-            f"| {agreement} |{top1} {r['status'] if not r.get('reason') else r['status'] + ': ' + r['reason']} |"
+        top1 = [f"{100 * r['top1']:.2f}%" if "top1" in r else ""] if scored else []
+        status = r["status"] if not r.get("reason") else f"{r['status']}: {r['reason']}"
+        cells.append(
+            [
+                r["variant"],
+                r["route"],
+                _fmt(r.get("median_ms")),
+                spread,
+                _fmt(r.get("vs_ours_fp32")),
+                _fmt(r.get("vs_ours_int8")),
+                _fmt(r.get("vs_ort_fp32")),
+                _fmt(r.get("size_mb"), ".1f"),
+                _fmt(r.get("ops")),
+                _fmt(r.get("transposes")),
+                _partitions(r),
+                _fmt(r.get("max_abs_diff_vs_pytorch"), ".1e"),
+                agreement,
+                *top1,
+                status,
+            ]
         )
-    return "\n".join(lines)
+    return markdown_table(header, cells, align="ll" + "r" * (11 + scored) + "l")
 
 
 def plot(rows, path):
+    """compare.png: each route's median latency per model, as grouped bars."""
     variants = list(dict.fromkeys(r["variant"] for r in rows))
     names = list(dict.fromkeys(r["route"] for r in rows if r.get("median_ms")))
-    series = {name: [next((r["median_ms"] for r in rows if r["variant"] == v and r["route"] == name
-                           and r.get("median_ms")), None) for v in variants] for name in names}
-    plots.grouped_bars(path, [f"SwiftFormer-{v}" for v in variants], series,
-                       "median latency per image, ms (lower is better)", "Interleaved runs on one machine")
+    series = {
+        name: [
+            next(
+                (r["median_ms"] for r in rows if r["variant"] == v and r["route"] == name and r.get("median_ms")), None
+            )
+            for v in variants
+        ]
+        for name in names
+    }
+    charts.grouped_bars(
+        path,
+        [f"SwiftFormer-{v}" for v in variants],
+        series,
+        "median latency per image, ms (lower is better)",
+        "Interleaved runs on one machine",
+    )
 
 
 def main(argv=None):
@@ -394,30 +320,53 @@ def main(argv=None):
 def _parse_args(argv):
     parser = cli.ArgumentParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     count = cli.number(int, minimum=1)
-    parser.add_argument("--variants", nargs="+", type=str.upper,
-                        help="XS S L1 L3 (the default: all) with seeded random weights")
-    parser.add_argument("--keras-model", help="a trained SwiftFormer .keras file instead of --variants: its "
-                        "weights are exported into the PyTorch reference, so every route runs them")
+    parser.add_argument(
+        "--variants", nargs="+", type=str.upper, help="XS S L1 L3 (the default: all) with seeded random weights"
+    )
+    parser.add_argument(
+        "--keras-model",
+        help="a trained SwiftFormer .keras file instead of --variants: its "
+        "weights are exported into the PyTorch reference, so every route runs them",
+    )
     # Required, checked below: a mistyped flag is then reported as such rather than as --calib-dir missing.
     parser.add_argument("--calib-dir", help="real photos for int8 calibration (both int8 routes); required")
     parser.add_argument("--num-calib", type=count, default=64)
-    parser.add_argument("--eval-dir", help="labelled images (one folder per class of the model) on which every "
-                        "route is scored: top-1 and agreement with PyTorch")
+    parser.add_argument(
+        "--eval-dir",
+        help="labelled images (one folder per class of the model) on which every "
+        "route is scored: top-1 and agreement with PyTorch",
+    )
     parser.add_argument("--num-eval", type=count, default=1000)
-    parser.add_argument("--crop-pct", type=cli.number(float, above=0, maximum=1), default=None,
-                        help="center-crop fraction of the preprocessing (default: the one a --keras-model "
-                        "trained by the project records, else ImageNet's 0.875)")
-    parser.add_argument("--input-size", type=cli.number(int, minimum=MIN_INPUT_SIZE), nargs=2, metavar=("H", "W"),
-                        help="multiples of 32; default: the --keras-model's own size, else 224 224")
+    parser.add_argument(
+        "--crop-pct",
+        type=cli.number(float, above=0, maximum=1),
+        default=None,
+        help="center-crop fraction of the preprocessing (default: the one a --keras-model "
+        "trained by the project records, else ImageNet's 0.875)",
+    )
+    parser.add_argument(
+        "--input-size",
+        type=cli.number(int, minimum=MIN_INPUT_SIZE),
+        nargs=2,
+        metavar=("H", "W"),
+        help="multiples of 32; default: the --keras-model's own size, else 224 224",
+    )
     # The runtimes take the thread count as a C++ int.
     parser.add_argument("--threads", type=cli.number(int, minimum=1, maximum=2**31 - 1), default=2)
     parser.add_argument("--runs", type=count, default=50)
     parser.add_argument("--warmup", type=cli.number(int, minimum=0), default=5)
     parser.add_argument("--output-dir", default="compare_results")
-    parser.add_argument("--litert-torch-python", help="a Python interpreter with litert-torch, transformers "
-                        "and safetensors installed (kept apart from this environment)")
-    parser.add_argument("--executorch", choices=list(EXECUTORCH_ROUTES), default="all",
-                        help="ExecuTorch routes: all four, the two fp32 ones (int8 lowering takes minutes), or none")
+    parser.add_argument(
+        "--litert-torch-python",
+        help="a Python interpreter with litert-torch, transformers "
+        "and safetensors installed (kept apart from this environment)",
+    )
+    parser.add_argument(
+        "--executorch",
+        choices=list(EXECUTORCH_ROUTES),
+        default="all",
+        help="ExecuTorch routes: all four, the two fp32 ones (int8 lowering takes minutes), or none",
+    )
     args = parser.parse_args(argv)
     if args.calib_dir is None:
         parser.error("the following arguments are required: --calib-dir")
@@ -446,8 +395,10 @@ def _check_inputs(args):
         # Folders that are partly the model's class names: refused now, not after the exports.
         calibration.class_labels(paths, args.eval_dir, args.class_names)
     if args.litert_torch_python is not None and shutil.which(args.litert_torch_python) is None:
-        raise ValueError(f"--litert-torch-python {args.litert_torch_python!r} is not an executable; give the "
-                         "python of an environment with litert-torch, transformers and safetensors.")
+        raise ValueError(
+            f"--litert-torch-python {args.litert_torch_python!r} is not an executable; give the "
+            "python of an environment with litert-torch, transformers and safetensors."
+        )
     inputs = [("--calib-dir", args.calib_dir), ("--eval-dir", args.eval_dir), ("--keras-model", args.keras_model)]
     files.check_output_folder("--output-dir", args.output_dir, inputs=inputs)
     outputs = {name: os.path.join(args.output_dir, name) for name in ("compare.json", "compare.csv", "compare.png")}
@@ -461,6 +412,7 @@ def _main(argv):
     # A trained model's class names match --eval-dir's folders by name (None: numbered).
     args.class_names = recorded_class_names(args.keras_model) if args.keras_model else None
     outputs = _check_inputs(args)
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")  # our files are converted by TensorFlow
     with cli.quiet_startup():
         # TensorFlow and PyTorch start only now, every flag checked: --help and bad input answer at once.
         import transformers  # noqa: F401  (PyTorch, and torchao, which logs as it loads)
@@ -480,20 +432,41 @@ def _main(argv):
             evaluation = None
             if args.eval_dir:
                 images, labels, _ = load_eval_set(
-                    args.eval_dir, args.num_eval, size, args.crop_pct, shared.architecture[2],
+                    args.eval_dir,
+                    args.num_eval,
+                    size,
+                    args.crop_pct,
+                    shared.architecture[2],
                     class_names=args.class_names,
                 )
                 evaluation = (images, labels)
-            rows += compare_model(name, shared, calib, folder, args.threads, args.runs, args.warmup, size,
-                                  args.litert_torch_python, evaluation, args.executorch)
+            rows += compare_model(
+                name,
+                shared,
+                calib,
+                folder,
+                args.threads,
+                args.runs,
+                args.warmup,
+                size,
+                args.litert_torch_python,
+                evaluation,
+                args.executorch,
+            )
     print(markdown(rows))
     measured = ratios(rows)
     if measured:
         print("\nRatios measured in this run (our median latency / ONNX Runtime's; below 1: ours is faster):")
     for ratio in measured:
         print(f"{ratio['variant']}: " + ", ".join(f"{k} {v:.2f}" for k, v in ratio.items() if k != "variant"))
-    result = {"command": " ".join(["python android_bench/compare.py", *argv]), "threads": args.threads,
-              "runs": args.runs, "rows": rows, "ratios": measured, "targets": speed_checks(measured)}
+    result = {
+        "command": " ".join(["python android_bench/compare.py", *argv]),
+        "threads": args.threads,
+        "runs": args.runs,
+        "rows": rows,
+        "ratios": measured,
+        "targets": speed_checks(measured),
+    }
 
     files.write_json_atomically(outputs["compare.json"], result)
     files.write_csv_atomically(outputs["compare.csv"], rows)
@@ -513,7 +486,7 @@ def _models(args, variants, folder):
 
         model, size = load_keras_model(keras_model=args.keras_model, input_size=args.input_size)
         shared = keras_weights(model, folder)
-        name = checkpoints.variant_name(*shared.architecture[:2]).removeprefix("SwiftFormer-")
+        name = variant_name(*shared.architecture[:2]).removeprefix("SwiftFormer-")
         yield f"{name} {size[0]}x{size[1]} ({os.path.basename(args.keras_model)})", shared, size
         return
     size = tuple(args.input_size or (224, 224))

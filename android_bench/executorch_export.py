@@ -31,16 +31,12 @@ import argparse
 import collections
 import copy
 import json
-import os
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if ROOT not in sys.path:  # run as a script from anywhere: android_bench is not an installed package
-    sys.path.insert(0, ROOT)
+import numpy as np
 
-from android_bench import torch_reference  # noqa: E402
-from swiftformer_keras.utils import cli  # noqa: E402
-from swiftformer_keras.utils import files
+from android_bench import torch_reference
+from swiftformer_keras.utils import cli, files
 
 PROG = "android_bench/executorch_export.py"
 EPSILON = 1e-12  # F.normalize's: v / max(|v|, eps) == v * rsqrt(max(|v|^2, eps^2))
@@ -145,8 +141,9 @@ def delegation(edge):
         if _op_name(node) == "executorch_call_delegate":
             partitions += 1
             lowered = getattr(program.graph_module, node.args[0].target)
-            delegated += sum(n.op == "call_function" and _op_name(n) != "getitem"
-                             for n in lowered.original_module.graph.nodes)
+            delegated += sum(
+                n.op == "call_function" and _op_name(n) != "getitem" for n in lowered.original_module.graph.nodes
+            )
         else:
             outside[_op_name(node).removeprefix("aten.").removesuffix(".default")] += 1
     return partitions, delegated, outside
@@ -156,7 +153,6 @@ def export(model, size, rewritten=False, calibration=None):
     """The `Program` of transformers `model` at input `size` (height, width), batch 1, NCHW float
     in, logits out: fp32, or int8 (PT2E, XNNPACK quantizer) when `calibration` (NHWC float images)
     is given; `rewritten`: the rewrite above first."""
-    import numpy as np
     import torch
     from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
     from executorch.exir import to_edge_transform_and_lower
@@ -186,7 +182,6 @@ def runner(buffer, threads):
     """A function from NHWC float32 images (numpy, batch 1) to the program's logits (numpy),
     run by `executorch.runtime` on `threads` threads (ExecuTorch's threadpool is process-wide:
     the last program loaded sets it for all)."""
-    import numpy as np
     import torch
     from executorch.extension.pybindings.portable_lib import _unsafe_reset_threadpool
     from executorch.runtime import Runtime
@@ -211,18 +206,21 @@ def load_calibration(path, size):
     Raises:
         ValueError: not a .npy file, or not such images (what it holds, and what is needed).
     """
-    import numpy as np
 
     try:
         images = np.load(path)
     except (OSError, ValueError) as error:  # missing, or not a .npy file (refused as a pickle)
-        raise ValueError(f"--calibration {path!r} cannot be read as a .npy array ({cli.one_line(error)}); "
-                         "save the preprocessed images with numpy.save.") from None
+        raise ValueError(
+            f"--calibration {path!r} cannot be read as a .npy array ({cli.one_line(error)}); "
+            "save the preprocessed images with numpy.save."
+        ) from None
     wanted = (*size, 3)
     if images.ndim != 4 or images.shape[1:] != wanted or not len(images) or images.dtype.kind != "f":
-        raise ValueError(f"--calibration {path!r} holds {images.dtype} of shape {images.shape}; it needs float "
-                         f"images of shape (N, {', '.join(map(str, wanted))}), N >= 1, for --input-size "
-                         f"{size[0]} {size[1]}.")
+        raise ValueError(
+            f"--calibration {path!r} holds {images.dtype} of shape {images.shape}; it needs float "
+            f"images of shape (N, {', '.join(map(str, wanted))}), N >= 1, for --input-size "
+            f"{size[0]} {size[1]}."
+        )
     return images
 
 
@@ -246,8 +244,10 @@ def _main(argv):
         try:
             import executorch  # noqa: F401
         except ImportError as error:
-            raise ImportError(f"executorch is not installed in this Python ({cli.one_line(error)}): "
-                              "pip install -r requirements-executorch.txt") from None
+            raise ImportError(
+                f"executorch is not installed in this Python ({cli.one_line(error)}): "
+                "pip install -r requirements-executorch.txt"
+            ) from None
     model = torch_reference.load_reference(args.depths, args.widths, args.classes, args.attention, args.weights)
     program = export(model, tuple(args.input_size), args.rewrite, calibration)
     files.write_bytes_atomically(args.output, program.buffer)

@@ -30,17 +30,20 @@ import sys
 import time
 
 import numpy as np
+from tqdm import tqdm
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if ROOT not in sys.path:  # run as a script from anywhere: android_bench is not an installed package
-    sys.path.insert(0, ROOT)
-
-from android_bench import rows as rows_lib  # noqa: E402
-from swiftformer_keras.utils import cli  # noqa: E402
-from swiftformer_keras.utils.files import check_output_folder, check_output_paths  # noqa: E402
-from swiftformer_keras.lite.interpreter import (  # noqa: E402
-    RUNTIMES, count_partitions, cpu_name, make_interpreter, runtime_version, time_interleaved,
+from android_bench import rows as rows_lib
+from android_bench.commands import python_module_command
+from swiftformer_keras.lite.interpreter import (
+    RUNTIMES,
+    count_partitions,
+    cpu_name,
+    make_interpreter,
+    runtime_version,
+    time_interleaved,
 )
+from swiftformer_keras.utils import cli
+from swiftformer_keras.utils.files import check_output_folder, check_output_paths
 
 PROG = "android_bench/host.py"
 
@@ -67,7 +70,9 @@ def measure(model, delegate, threads, runs, warmup, runtime=None):
     label = runtime_label(runtime)  # the runtime is imported before the baseline: not the model's memory
     baseline = _rss_mb()
     start = time.perf_counter()
-    interpreter = make_interpreter(model_path=model, num_threads=threads, xnnpack=delegate == "xnnpack", runtime=runtime)
+    interpreter = make_interpreter(
+        model_path=model, num_threads=threads, xnnpack=delegate == "xnnpack", runtime=runtime
+    )
     init = time.perf_counter() - start
     detail = interpreter.get_input_details()[0]
     rng = np.random.default_rng(0)
@@ -109,14 +114,20 @@ def _host_columns():
 def run_one(model, delegate, threads, runs, warmup, timeout=CHILD_TIMEOUT_S, runtime=None):
     """Measures one configuration in a child process (this Python, TFLite `runtime`);
     a failure becomes a failed row. A runtime this Python lacks raises ImportError."""
-    columns = {**_host_columns(), "model": os.path.basename(model), "delegate": delegate, "threads": threads,
-               "runtime": runtime_label(runtime)}
+    columns = {
+        **_host_columns(),
+        "model": os.path.basename(model),
+        "delegate": delegate,
+        "threads": threads,
+        "runtime": runtime_label(runtime),
+    }
     if not os.path.isfile(model):
         return rows_lib.failed_row(f"model file {model!r} does not exist", **columns)
-    command = [sys.executable, os.path.abspath(__file__), "--child", model, delegate, str(threads), str(runs), str(warmup),
-               runtime or AUTOMATIC]
+    command, env = python_module_command(
+        sys.executable, "android_bench.host", "--child", model, delegate, threads, runs, warmup, runtime or AUTOMATIC
+    )
     try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
         return rows_lib.failed_row(f"timed out after {timeout} s", **columns)
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
@@ -133,16 +144,16 @@ def run_matrix(models, delegates, threads, runs, warmup, progress=True, runtime=
         ValueError: a run or thread count out of range (the same checks as the flags).
         ImportError: `runtime` is not installed in this Python.
     """
-    from tqdm import tqdm
-
     cli.check_number("runs", runs, minimum=1, integer=True)
     cli.check_number("warmup", warmup, minimum=0, integer=True)
     for count in threads:
         cli.check_number("threads", count, minimum=1, maximum=MAX_THREADS, integer=True)
     runtime_label(runtime)  # a runtime this Python lacks: one ImportError before any run
     plan = [(m, d, t) for m in models for d in delegates for t in threads]
-    return [run_one(m, d, t, runs, warmup, runtime=runtime)
-            for m, d, t in tqdm(plan, desc="host benchmarks", disable=not progress)]
+    return [
+        run_one(m, d, t, runs, warmup, runtime=runtime)
+        for m, d, t in tqdm(plan, desc="host benchmarks", disable=not progress)
+    ]
 
 
 def _thread_counts(text):
@@ -152,7 +163,8 @@ def _thread_counts(text):
         values = []
     if not values or not all(0 < value <= MAX_THREADS for value in values):
         raise argparse.ArgumentTypeError(
-            f"--threads must be positive integers up to {MAX_THREADS} separated by commas, got {text!r}")
+            f"--threads must be positive integers up to {MAX_THREADS} separated by commas, got {text!r}"
+        )
     return values
 
 
@@ -168,9 +180,7 @@ def main(argv=None):
 
 
 def _main(argv):
-    parser = cli.ArgumentParser(
-        prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = cli.ArgumentParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", nargs="+", required=True, help=".tflite files")
     parser.add_argument("--threads", default="1,2", type=_thread_counts)
     parser.add_argument("--delegates", default="xnnpack,none")

@@ -4,11 +4,14 @@
         --weights XS.safetensors --output xs_litert_torch.tflite [--classes 1000] \\
         [--attention softmax] [--input-size 224 224]
 
-compare.py runs this file with the interpreter given as --litert-torch-python: litert-torch
-pins packages (an older typing_extensions) that the project's environment should not take,
-so it lives in an environment of its own, which needs torch, transformers, safetensors and
-litert-torch, and of this project android_bench/torch_reference.py and the light modules of
-swiftformer_keras it imports (standard library and numpy), found beside this file.
+compare.py runs it as `python -m android_bench.litert_torch_export` with the interpreter
+given as --litert-torch-python: litert-torch pins packages (an older typing_extensions) that
+the project's environment should not take, so it lives in an environment of its own, which
+needs torch, transformers, safetensors and litert-torch. Of this project it needs
+android_bench/torch_reference.py and the light modules of swiftformer_keras it imports
+(standard library and numpy): compare.py puts the checkout on that Python's PYTHONPATH
+(`commands.python_module_command`), so the environment need not install the project. Run by
+hand: `PYTHONPATH=. lt/bin/python -m android_bench.litert_torch_export ...` from the checkout.
 
 Flags and the weights file are checked before PyTorch starts, weights of another
 architecture before the conversion; an expected failure, a missing litert-torch among
@@ -16,16 +19,10 @@ them, is one line `android_bench/litert_torch_export.py: error: ...` and exit co
 """
 
 import argparse
-import os
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if ROOT not in sys.path:  # run by another interpreter, which has not installed the project
-    sys.path.insert(0, ROOT)
-
-from android_bench import torch_reference  # noqa: E402
-from swiftformer_keras.utils import cli  # noqa: E402
-from swiftformer_keras.utils import files
+from android_bench import torch_reference
+from swiftformer_keras.utils import cli, files
 
 PROG = "android_bench/litert_torch_export.py"
 

@@ -15,19 +15,23 @@ from android_bench import adb as adb_lib
 from android_bench import commands
 from android_bench import rows as table
 from android_bench.benchmark_model import (
-    DEFAULT_TIMEOUT, DEFAULT_TOOL, MAX_INT_FLAG, MAX_TIMEOUT, benchmark_command, judge, log_stem,
+    DEFAULT_TIMEOUT,
+    DEFAULT_TOOL,
+    MAX_INT_FLAG,
+    MAX_TIMEOUT,
+    benchmark_command,
+    judge,
+    log_stem,
 )
-from android_bench.parse import parse_benchmark_output as _parse
+from android_bench.op_profile import parse_op_profile
+from android_bench.parse import parse_benchmark_output
+from swiftformer_keras.lite.interpreter import cpu_name
 from swiftformer_keras.utils import cli
 from swiftformer_keras.utils.files import write_json_atomically, write_text_atomically
-from swiftformer_keras.lite.interpreter import cpu_name
-
-# The row columns the parser may fill; the identity columns are this module's.
-_IDENTITY = ("source", "device", "device_model", "soc", "android", "model", "delegate", "threads")
-_MEASURED = tuple(c for c in table.COLUMNS if c not in _IDENTITY)
 
 
-def _log(message):
+def log_to_stderr(message):
+    """Progress, apart from the table on stdout."""
     print(message, file=sys.stderr, flush=True)
 
 
@@ -62,26 +66,36 @@ def _measure(argv, fields, num_runs, timeout, output_dir, details, log, stems=No
     stem = log_stem(fields["device"], fields["model"], delegate, fields["threads"], stems)
     notes = []
     if output_dir:
-        notes.append(_save("log", os.path.join(output_dir, "logs", stem + ".log"), write_text_atomically,
-                           f"$ {shlex.join(argv)}\n{result.output}"))
+        notes.append(
+            _save(
+                "log",
+                os.path.join(output_dir, "logs", stem + ".log"),
+                write_text_atomically,
+                f"$ {shlex.join(argv)}\n{result.output}",
+            )
+        )
     if result.returncode is None:
         row = table.failed_row(result.error, **fields)
     else:
         try:
-            parsed = dict(_parse(result.output))
+            parsed = dict(parse_benchmark_output(result.output))
+            op_profile = parse_op_profile(result.output)  # empty without --op-profiling
         except Exception as error:  # a parser bug must not cost the rest of the matrix
-            parsed = {"status": "failed",
-                      "reason": f"could not parse the benchmark_model output ({type(error).__name__}: {error})"}
-        op_profile = parsed.pop("op_profile", None)
+            parsed = {
+                "status": "failed",
+                "reason": f"could not parse the benchmark_model output ({type(error).__name__}: {error})",
+            }
+            op_profile = None
         status, reason, trusted = judge(result, parsed, delegate, num_runs, tool=tool)
         # Keys outside the table would be refused by make_row; the raw log keeps everything.
-        measured = {k: v for k, v in parsed.items() if k in _MEASURED} if trusted else {}
+        measured = {k: v for k, v in parsed.items() if k in table.MEASUREMENT_COLUMNS} if trusted else {}
         measured.update(status=status, reason=reason)
         row = table.make_row(**fields, **measured)
         if op_profile and output_dir:
             path = os.path.join(output_dir, "op_profiles", stem + ".json")
-            notes.append(_save("op profile", path, write_json_atomically,
-                               {**fields, "status": status, "ops": op_profile}))
+            notes.append(
+                _save("op profile", path, write_json_atomically, {**fields, "status": status, "ops": op_profile})
+            )
             if notes[-1] is None and details is not None:
                 details.setdefault("op_profiles", []).append(path)
     notes = [note for note in notes if note]
@@ -99,7 +113,9 @@ def _measure(argv, fields, num_runs, timeout, output_dir, details, log, stems=No
 def _failed_cells(reason, models, delegates, threads, **fields):
     return [
         table.failed_row(reason, model=os.path.basename(model), delegate=delegate, threads=count, **fields)
-        for model in models for delegate in delegates for count in threads
+        for model in models
+        for delegate in delegates
+        for count in threads
     ]
 
 
@@ -120,9 +136,25 @@ def _model_problem(model):
     return None
 
 
-def run_matrix(models, delegates, threads, binary, *, num_runs=50, warmup_runs=5, op_profiling=False,
-               cpu_mask=None, host=False, serials=None, adb="adb", timeout=DEFAULT_TIMEOUT,
-               output_dir=None, details=None, log=_log, tool=DEFAULT_TOOL):
+def run_matrix(
+    models,
+    delegates,
+    threads,
+    binary,
+    *,
+    num_runs=50,
+    warmup_runs=5,
+    op_profiling=False,
+    cpu_mask=None,
+    host=False,
+    serials=None,
+    adb="adb",
+    timeout=DEFAULT_TIMEOUT,
+    output_dir=None,
+    details=None,
+    log=log_to_stderr,
+    tool=DEFAULT_TOOL,
+):
     """Benchmarks every (device, model, delegate, threads); returns the rows, failed ones included.
 
     Rows come device by device (phones ready for use first, then the ones adb lists in another
@@ -143,10 +175,17 @@ def run_matrix(models, delegates, threads, binary, *, num_runs=50, warmup_runs=5
     cli.check_number("timeout", timeout, above=0, maximum=MAX_TIMEOUT)
     details = {} if details is None else details
     details.setdefault("devices", [])
-    options = dict(num_runs=num_runs, warmup_runs=warmup_runs, op_profiling=op_profiling,
-                   cpu_mask=cpu_mask, max_secs=timeout, tool=tool)
-    run = dict(num_runs=num_runs, timeout=timeout, output_dir=output_dir, details=details, log=log, stems=set(),
-               tool=tool)
+    options = dict(
+        num_runs=num_runs,
+        warmup_runs=warmup_runs,
+        op_profiling=op_profiling,
+        cpu_mask=cpu_mask,
+        max_secs=timeout,
+        tool=tool,
+    )
+    run = dict(
+        num_runs=num_runs, timeout=timeout, output_dir=output_dir, details=details, log=log, stems=set(), tool=tool
+    )
     source = "host-binary" if host else "android"
 
     problem = _binary_problem(binary, host)
@@ -163,22 +202,39 @@ def run_matrix(models, delegates, threads, binary, *, num_runs=50, warmup_runs=5
             usable.append(model)
     if not usable:
         return rows
-
     if host:
-        fields = {"source": source, **host_info()}
-        details["devices"].append({**fields, "abi": platform.machine()})
-        for model in usable:
-            for delegate in delegates:
-                for count in threads:
-                    argv = benchmark_command(os.path.abspath(binary), os.path.abspath(model), delegate, count, **options)
-                    cell = dict(fields, model=os.path.basename(model), delegate=delegate, threads=count)
-                    rows.append(_measure(argv, cell, **run))
-        return rows
+        return rows + _run_on_host(binary, usable, delegates, threads, options, run, details)
 
     adb_path, problem = adb_lib.resolve_adb(adb)
     if problem:
         log(problem)
         return rows + _failed_cells(problem, usable, delegates, threads, source=source)
+    devices, problems = _devices_to_run(adb_path, serials)
+    for serial in devices:
+        rows += _run_on_device(adb_path, serial, binary, usable, delegates, threads, options, run, details)
+    for serial, reason in problems:
+        log(reason)
+        rows += _failed_cells(reason, usable, delegates, threads, source=source, device=serial)
+    return rows
+
+
+def _run_on_host(binary, models, delegates, threads, options, run, details):
+    """The rows of every (model, delegate, threads) of `binary` run on this machine."""
+    fields = {"source": "host-binary", **host_info()}
+    details["devices"].append({**fields, "abi": platform.machine()})
+    rows = []
+    for model in models:
+        for delegate in delegates:
+            for count in threads:
+                argv = benchmark_command(os.path.abspath(binary), os.path.abspath(model), delegate, count, **options)
+                cell = dict(fields, model=os.path.basename(model), delegate=delegate, threads=count)
+                rows.append(_measure(argv, cell, **run))
+    return rows
+
+
+def _devices_to_run(adb_path, serials):
+    """`(serials to run on, [(serial or None, why not)])`: the phones ready for use that `serials`
+    asks for (None: every one attached), and each phone asked for or listed that cannot be used."""
     devices, problems = adb_lib.list_devices(adb_path)
     if serials:
         listed = dict(problems)
@@ -192,14 +248,11 @@ def run_matrix(models, delegates, threads, binary, *, num_runs=50, warmup_runs=5
                 problems.append((serial, f"device {serial} is not attached (adb devices lists: {attached})"))
         devices = [serial for serial in serials if serial in devices]
     elif not devices and not problems:
-        problems = [(None, "no Android device attached (adb devices lists none): connect a phone "
-                           "with USB debugging on, or use --host")]
-    for serial in devices:
-        rows += _run_on_device(adb_path, serial, binary, usable, delegates, threads, options, run, details)
-    for serial, reason in problems:
-        log(reason)
-        rows += _failed_cells(reason, usable, delegates, threads, source=source, device=serial)
-    return rows
+        reason = (
+            "no Android device attached (adb devices lists none): connect a phone with USB debugging on, or use --host"
+        )
+        problems = [(None, reason)]
+    return devices, problems
 
 
 def _run_on_device(adb, serial, binary, models, delegates, threads, options, run, details):
@@ -207,8 +260,7 @@ def _run_on_device(adb, serial, binary, models, delegates, threads, options, run
     log, timeout = run["log"], run["timeout"]
     info = adb_lib.device_info(adb, serial)
     details["devices"].append(info)
-    fields = {"source": "android", "device": serial,
-              **{k: info[k] for k in ("device_model", "soc", "android")}}
+    fields = {"source": "android", "device": serial, **{k: info[k] for k in ("device_model", "soc", "android")}}
     log(f"[{serial}] {info['device_model']}, {info['soc']}, Android {info['android']}, {info['abi']}")
     problem = info["problem"] or adb_lib.install_binary(adb, serial, binary, timeout)
     if problem:

@@ -15,7 +15,7 @@ through logcat with the tag `tflite`). Both print, in this order:
     INFO: Inference timings in us: Init: 11852, First inference: 8762, Warmup (avg): 7401.62, Inference (avg): 7204.6
     INFO: Memory footprint delta from the start of the tool (MB): init=3.5 overall=25.1
     INFO: Overall peak memory footprint (MB) via periodic monitoring: 31.2
-    (with --enable_op_profiling=true: operator tables)
+    (with --enable_op_profiling=true: operator tables, read by android_bench/op_profile.py)
 
 LiteRT's CompiledModel tool (litert/tools:benchmark_model) prints the same run lines (in some
 builds none of them) and then its own summary in milliseconds, "========== BENCHMARK RESULTS
@@ -24,7 +24,8 @@ see LITERT_SUMMARY_LINE.
 
 `parse_benchmark_output` turns such a text into the timing, memory and delegation
 columns of `android_bench.rows.COLUMNS` (times in milliseconds; the tool prints
-microseconds), and `parse_op_profile` turns the operator tables into dicts. Every
+microseconds). `log_lines` strips the log prefixes (the binary's, logcat's, glog's) off
+each line; `android_bench.op_profile` reads the operator tables of the same lines. Every
 format variant handled here was read from the tool's sources; each regex names the
 file it follows. Parsing never raises: a text that holds no inference result (empty,
 truncated, garbage, a delegate that failed) gives status "failed" and a reason.
@@ -34,15 +35,13 @@ import math
 import re
 from collections import namedtuple
 
-__all__ = ["parse_benchmark_output", "parse_op_profile"]
+from android_bench.rows import MEASUREMENT_COLUMNS
+
+__all__ = ["parse_benchmark_output", "log_lines", "number"]
 
 # The columns this parser fills, in `android_bench.rows.COLUMNS` order. The result always has
 # all of them (None where the text does not say), so callers get one stable shape.
-RESULT_KEYS = (
-    "status", "reason", "runs", "init_ms", "first_ms", "warmup_avg_ms", "avg_ms", "std_ms",
-    "min_ms", "median_ms", "p5_ms", "p95_ms", "max_ms", "memory_mb",
-    "delegated_nodes", "total_nodes", "partitions",
-)
+RESULT_KEYS = MEASUREMENT_COLUMNS
 
 # A number as C++ iostreams print it with the default precision of 6 significant digits:
 # "7204.6", "11852", "1.68659e+06" (values of a million microseconds and more), "nan"/"-nan"
@@ -58,7 +57,7 @@ MAX_MESSAGE_CHARS = 300
 # a search starts with a literal (or is tried at token starts only), a run of one character
 # class is read by one quantifier only (never `\s+(?P<tag>[^:]*?)\s*:`, which rereads a run of
 # spaces for every way of splitting it), and a lazy field before a literal has a bound.
-# tests/test_parse.py section 12 feeds each one the inputs that used to take minutes.
+# tests/android_bench/test_parse.py section 12 feeds each one the inputs that used to take minutes.
 
 
 # --------------------------------------------------------------------------------------
@@ -74,12 +73,14 @@ MAX_MESSAGE_CHARS = 300
 # former `\s+(?P<tag>[^:]*?)\s*:` split a run of spaces every way, cubic in its length.
 LOGCAT_THREADTIME = re.compile(
     r"^(?:\d{4}-)?\d{2}-\d{2}\s+\d{2}:\d{2}:\d{2}\.\d+\s+\d+\s+\d+\s+"
-    r"(?P<level>[VDIWEFA])\s(?P<tag>[^:]*):(?:\s|$)(?P<message>.*)$")
+    r"(?P<level>[VDIWEFA])\s(?P<tag>[^:]*):(?:\s|$)(?P<message>.*)$"
+)
 # `adb logcat -v brief` / `-v time`: "I/tflite  ( 1234): message", maybe after a timestamp.
 # The tag is all up to the first "(", padding included, as above.
 LOGCAT_BRIEF = re.compile(
     r"^(?:(?:\d{4}-)?\d{2}-\d{2}\s+\d{2}:\d{2}:\d{2}\.\d+\s+)?"
-    r"(?P<level>[VDIWEFA])/(?P<tag>[^(]*)\(\s*\d+\):(?:\s|$)(?P<message>.*)$")
+    r"(?P<level>[VDIWEFA])/(?P<tag>[^(]*)\(\s*\d+\):(?:\s|$)(?P<message>.*)$"
+)
 # Android Studio's Logcat window, copied:
 #   "2026-03-10 17:01:31.105 22716-23089 tflite   com.example.app   I  Replacing ..."
 # and with the date hidden (its "Format" menu can show the time only):
@@ -87,19 +88,20 @@ LOGCAT_BRIEF = re.compile(
 # The "pid-tid" pair tells it from the threadtime format, whose pid and tid are apart.
 LOGCAT_STUDIO = re.compile(
     r"^(?:\d{4}-\d{2}-\d{2}\s+)?\d{2}:\d{2}:\d{2}\.\d+\s+\d+-\d+\s+(?P<tag>\S+)\s+(?:\S+\s+)?"
-    r"(?P<level>[VDIWEFA])\s+(?P<message>.*)$")
+    r"(?P<level>[VDIWEFA])\s+(?P<message>.*)$"
+)
 # Logcat lines of other tags say nothing about this benchmark (a full `adb logcat -d` holds
 # every app's errors); only the TFLite / LiteRT / benchmark activity tags are read.
 RELEVANT_LOGCAT_TAG = re.compile(r"(?i)tflite|litert|benchmark")
-LOGCAT_SEVERITY = {"V": "VERBOSE", "D": "DEBUG", "I": "INFO", "W": "WARNING",
-                   "E": "ERROR", "F": "ERROR", "A": "ERROR"}
+LOGCAT_SEVERITY = {"V": "VERBOSE", "D": "DEBUG", "I": "INFO", "W": "WARNING", "E": "ERROR", "F": "ERROR", "A": "ERROR"}
 
 # glog / absl prefixes (TensorFlow's own logging, LiteRT's C++ logging):
 #   "2018-09-10 12:36:26.109144: I tensorflow/tools/benchmark/benchmark_model.cc:327] message"
 #   "I0000 00:00:1773133291.105033   23090 file.cc:372] message"
 GLOG_PREFIX = re.compile(
     r"^(?:\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d+: (?P<level>[IWEF]) "
-    r"|(?P<level2>[IWEF])\d{4} \S+\s+\d+ )\S+:\d+\] (?P<message>.*)$")
+    r"|(?P<level2>[IWEF])\d{4} \S+\s+\d+ )\S+:\d+\] (?P<message>.*)$"
+)
 
 # The severity prefix of the tool's own lines (tensorflow/tensorflow
 # tensorflow/lite/tools/logging.h: "INFO: ", "WARN: ", "ERROR: ", "FATAL: ") and of the
@@ -137,8 +139,7 @@ RUNNING_BENCHMARK = re.compile(r"^Running benchmark for (?:at least |max )?\d+ i
 # Builds before `first` was added printed "curr=.. count=.. min=.. max=.. avg=.. std=..",
 # so the fields are read as key=value pairs in any order.
 STATS_LINE = re.compile(r"^(?:count|curr)=")
-STATS_FIELD = re.compile(
-    rf"\b(?P<key>count|first|curr|min|max|avg|std|p5|median|p95)=(?P<value>{NUMBER})")
+STATS_FIELD = re.compile(rf"\b(?P<key>count|first|curr|min|max|avg|std|p5|median|p95)=(?P<value>{NUMBER})")
 ALL_SAME_MARK = "(all same)"
 
 # tensorflow/tensorflow tensorflow/lite/tools/benchmark/benchmark_model.cc
@@ -153,11 +154,18 @@ ALL_SAME_MARK = "(all same)"
 TIMINGS_SUMMARY = re.compile(r"(?:Average inference|Inference) timings in us:(?P<body>.*)$")
 TIMINGS_FIELD = re.compile(
     r"(?P<key>Init|First inference|Warmup \(avg\)|Warmup|Inference \(avg\)|Inference|no stats)"
-    rf":\s*(?P<value>{NUMBER})")
+    rf":\s*(?P<value>{NUMBER})"
+)
 TIMINGS_BARE_AVERAGE = re.compile(rf"^\s*(?P<value>{NUMBER})\s*,")
-TIMINGS_KEYS = {"Init": "init", "First inference": "first", "Warmup (avg)": "warmup_avg",
-                "Warmup": "warmup_avg", "Inference (avg)": "avg", "Inference": "avg",
-                "no stats": "avg"}
+TIMINGS_KEYS = {
+    "Init": "init",
+    "First inference": "first",
+    "Warmup (avg)": "warmup_avg",
+    "Warmup": "warmup_avg",
+    "Inference (avg)": "avg",
+    "Inference": "avg",
+    "no stats": "avg",
+}
 
 # benchmark_model.cc `BenchmarkModel::Run`: "Initialized session in 11.852ms." (milliseconds),
 # the initialisation time when the summary line is missing.
@@ -183,11 +191,18 @@ BENCHMARKING_FAILED = re.compile(r"^Benchmarking failed")
 LITERT_SUMMARY_LINE = re.compile(
     r"^(?P<key>Model initialization|Warmup \(first\)|Warmup \(avg\)"
     r"|Inference \((?:avg|min|max|std|median|p5|p95)\)):\s*"
-    rf"(?P<ms>{NUMBER})(?:\s*ms)?(?:\s*\((?P<runs>\d+) runs\))?\s*$")
+    rf"(?P<ms>{NUMBER})(?:\s*ms)?(?:\s*\((?P<runs>\d+) runs\))?\s*$"
+)
 LITERT_SUMMARY_KEYS = {
-    "Model initialization": "init", "Warmup (first)": "first", "Warmup (avg)": "warmup_avg",
-    "Inference (avg)": "avg", "Inference (min)": "min", "Inference (max)": "max",
-    "Inference (std)": "std", "Inference (median)": "median", "Inference (p5)": "p5",
+    "Model initialization": "init",
+    "Warmup (first)": "first",
+    "Warmup (avg)": "warmup_avg",
+    "Inference (avg)": "avg",
+    "Inference (min)": "min",
+    "Inference (max)": "max",
+    "Inference (std)": "std",
+    "Inference (median)": "median",
+    "Inference (p5)": "p5",
     "Inference (p95)": "p95",
 }
 # ... and, for zero runs, instead of min/max/std:
@@ -203,16 +218,15 @@ LITERT_NO_RUNS = re.compile(r"^No inference runs were performed")
 # older builds: "Peak memory footprint (MB): init=6.44141 overall=64.8633" (the same delta)
 MEMORY_DELTA = re.compile(
     r"(?:Memory footprint delta from the start of the tool|^Peak memory footprint) \(MB\): "
-    rf"init=(?P<init>{NUMBER}) overall=(?P<overall>{NUMBER})")
+    rf"init=(?P<init>{NUMBER}) overall=(?P<overall>{NUMBER})"
+)
 # with --report_peak_memory_footprint=true:
 #   "Overall peak memory footprint (MB) via periodic monitoring: 31.2"
-PEAK_MEMORY = re.compile(
-    rf"Overall peak memory footprint \(MB\) via periodic monitoring: (?P<mb>{NUMBER})")
+PEAK_MEMORY = re.compile(rf"Overall peak memory footprint \(MB\) via periodic monitoring: (?P<mb>{NUMBER})")
 # the older APK listener appends `MemoryUsage::AllStatsToStream`
 # (tensorflow/lite/profiling/memory_info.cc) to its timings line:
 #   "...Overall max resident set size/physical footprint = 52.1 MB, total malloc-ed size = ..."
-APK_OVERALL_MEMORY = re.compile(
-    rf"Overall max resident set size(?:/physical footprint)? = (?P<mb>{NUMBER}) MB")
+APK_OVERALL_MEMORY = re.compile(rf"Overall max resident set size(?:/physical footprint)? = (?P<mb>{NUMBER}) MB")
 # LiteRT's summary (benchmark_litert_model.h, see LITERT_SUMMARY_LINE), under "Memory Usage:":
 #   "Overall footprint:    7.07 MB"   the same overall delta as MEMORY_DELTA's (both print
 #                                     `BenchmarkResults::overall_mem_usage()`)
@@ -237,7 +251,8 @@ LITERT_PEAK_MEMORY = re.compile(rf"^Peak memory:\s*(?P<mb>{NUMBER})\s*MB")
 REPLACING_NODES = re.compile(
     r"Replacing (?P<taken>\d+)(?: out of (?P<total>\d+))? node\(s\) with delegate "
     r"\((?P<delegate>[^)]*)\)(?: node)?,? yielding (?P<partitions>\d+) partitions?"
-    r"(?: for (?:the whole graph|subgraph (?P<subgraph>\d+)))?")
+    r"(?: for (?:the whole graph|subgraph (?P<subgraph>\d+)))?"
+)
 # benchmark_model's summary after applying each delegate (tensorflow/tensorflow
 # tensorflow/lite/tools/benchmark/benchmark_tflite_model.cc `BenchmarkTfLiteModel::Init`;
 # google-ai-edge/LiteRT tflite/tools/benchmark/benchmark_tflite_model.cc). Its kernel count is
@@ -247,25 +262,33 @@ REPLACING_NODES = re.compile(
 PROVIDER_NAME = r".{1,64}?"
 DELEGATE_COMPLETE = re.compile(
     rf"Explicitly applied (?P<delegate>{PROVIDER_NAME}) delegate, and the model graph will be"
-    r" completely executed by the delegate")
+    r" completely executed by the delegate"
+)
 DELEGATE_PARTIAL = re.compile(
     rf"Explicitly applied (?P<delegate>{PROVIDER_NAME}) delegate, and the model graph will be"
-    r" partially executed by the delegate w/ (?P<kernels>\d+) delegate kernels")
+    r" partially executed by the delegate w/ (?P<kernels>\d+) delegate kernels"
+)
 DELEGATE_UNUSED = re.compile(
     rf"Though (?P<delegate>{PROVIDER_NAME}) delegate is explicitly applied, the model graph will"
-    r" not be executed by the delegate")
+    r" not be executed by the delegate"
+)
 # Qualcomm's QNN delegate's own summary: "TfLiteQnnDelegate delegate: 357 nodes delegated out
 # of 357 nodes with 1 partitions." The name is tried from the start of a word only (`(?<!\S)`):
 # a bare `\S+` is tried at every position of a long word and rereads the rest of it each time
 # (39 s for 100 kB of "x", issue 25). A match inside a word would be one from its start too.
 QNN_DELEGATION = re.compile(
     r"(?<!\S)(?P<delegate>\S+) delegate: (?P<taken>\d+) nodes delegated out of (?P<total>\d+)"
-    r" nodes with (?P<partitions>\d+) partitions")
+    r" nodes with (?P<partitions>\d+) partitions"
+)
 # The delegate behind a kernel name (the "Replacing" line) or a provider name (the summary),
 # for telling two delegates of one run apart: TfLiteGpuDelegateV2 / LITERT_CL / GPU, ...
 DELEGATE_KINDS = (
-    ("xnnpack", r"(?i)xnnpack"), ("nnapi", r"(?i)nn ?api"), ("gpu", r"(?i)gpu|litert_cl|opencl"),
-    ("hexagon", r"(?i)hexagon"), ("coreml", r"(?i)core ?ml"), ("qnn", r"(?i)qnn"),
+    ("xnnpack", r"(?i)xnnpack"),
+    ("nnapi", r"(?i)nn ?api"),
+    ("gpu", r"(?i)gpu|litert_cl|opencl"),
+    ("hexagon", r"(?i)hexagon"),
+    ("coreml", r"(?i)core ?ml"),
+    ("qnn", r"(?i)qnn"),
 )
 # tensorflow/lite/core/subgraph.cc `ModifyGraphWithDelegateImpl`: the delegate's Prepare failed
 # and every delegate was removed again, so whatever "Replacing" said before no longer holds.
@@ -284,7 +307,8 @@ DELEGATION_RESTORED = re.compile(r"Restored original execution plan after delega
 ERROR_WORDING = re.compile(
     r"(?i)\bfailed to\b|\bfailed\.$|\bdisallowed cpu fallback\b|\brestored original execution"
     r" plan\b|\bnn ?api returned error\b|\bdelegate (?:failed|error)\b|\bsegmentation fault\b"
-    r"|\baborted\b|\bcannot\b|\bcould not\b|\bunable to\b")
+    r"|\baborted\b|\bcannot\b|\bcould not\b|\bunable to\b"
+)
 # ... except this one, which benchmark_model.cc logs as a mere WARN.
 HARMLESS_FAILURE = re.compile(r"Failed to get the input model file size")
 # Warnings worth keeping even at INFO level: a delegate that took nothing or is missing
@@ -294,65 +318,14 @@ HARMLESS_FAILURE = re.compile(r"Failed to get the input model file size")
 WARNING_WORDING = re.compile(
     r"(?i)\bis unsupported on this platform\b|\bwill not be executed by the delegate\b"
     r"|\bunconsumed cmdline flags?\b|\bunrecognized command ?line flag\b|\bfall(?:ing)? ?back\b"
-    r"|\bnot supported\b")
-
-
-# --------------------------------------------------------------------------------------
-# Operator profiles (--enable_op_profiling=true)
-# --------------------------------------------------------------------------------------
-
-# tensorflow/tensorflow tensorflow/lite/tools/benchmark/profiling_listener.cc
-# `ProfilingListener::OnBenchmarkEnd` heads the two profiles with these lines.
-PROFILE_SECTIONS = (
-    (re.compile(r"Profiling Info for Benchmark Initialization"), "init"),
-    (re.compile(r"Operator-wise Profiling Info for Regular Benchmark Runs"), "regular"),
+    r"|\bnot supported\b"
 )
-# tensorflow/tensorflow tensorflow/lite/profiling/profile_summary_formatter.cc
-# `GenerateReport`: graphs are named only when the model has several subgraphs, and the
-# delegate's own profile (XNNPACK's internal ops, ...) follows as "Delegate internal:".
-PROFILE_PRIMARY_GRAPH = re.compile(r"^Primary graph (?:profile|summary):")
-PROFILE_SUBGRAPH = re.compile(r"^Subgraph \(index: (?P<index>\d+)\) (?:profile|summary):")
-PROFILE_DELEGATE_INTERNAL = re.compile(r"^Delegate internal:")
-# tensorflow/tensorflow third_party/xla/xla/tsl/util/stats_calculator.cc (formerly
-# tensorflow/core/util/stats_calculator.cc) `HeaderString` / `GetStatsByNodeType`:
-#   "============================== Run Order =============================="
-# then a header of bracketed column names, tab-separated:
-#   "\t[node type]\t[first]\t[avg ms]\t[%]\t[cdf%]\t[mem KB]\t[times called]\t[Name]"
-#   "\t[Node type]\t[count]\t[avg ms]\t[avg %]\t[cdf %]\t[mem KB]\t[times called]"
-# (older builds had a "[start]" column after the node type), or with
-# --op_profiling_output_mode=csv a comma-separated header "node type, first, avg_ms, %, ...".
-# A banner's rules are runs of at least five "=" (read by `_banner_title`).
-BANNER_RULE = "====="
-PROFILE_TEXT_HEADER = re.compile(r"(?i)^\s*\[node type\]")
-PROFILE_CSV_HEADER = re.compile(r"(?i)^\s*node type\s*,")
-PROFILE_TABLE_NAMES = {
-    "run order": "run_order",
-    "top by computation time": "top_by_computation_time",
-    "top by memory use": "top_by_memory_use",
-    "summary by node type": "summary_by_node_type",
-}
-# Column header (lower-cased, spaces and underscores removed) -> dict key.
-PROFILE_COLUMN_KEYS = {
-    "start": "start_ms", "first": "first_ms", "avgms": "avg_ms", "%": "pct", "avg%": "pct",
-    "cdf%": "cdf_pct", "memkb": "mem_kb", "timescalled": "times_called", "count": "count",
-}
-PROFILE_INTEGER_KEYS = ("count", "times_called")
-# The widest table has 8 columns after the node type ("[start]" of older builds included); a
-# "header" with many more is no table's, and its row pattern would cost columns x line length.
-MAX_PROFILE_COLUMNS = 16
-# Between fields: tabs padded with spaces (text) or ", " (csv). A node type may itself hold
-# commas and spaces ("Convolution (NHWC, QC8) GEMM"), so rows are matched from the numbers.
-PROFILE_SEPARATOR = r"(?:\s*,\s*|\s+)"
-# The short summary that closes each profile: "Timings (microseconds): count=.." (a Stat line
-# that must not be taken for the benchmark's own), "Memory (bytes): ..", "171 nodes observed".
-PROFILE_SHORT_SUMMARY = re.compile(
-    r"^(?:Subgraph \(index: \d+\) )?(?:Timings \(microseconds\)|Memory \(bytes\)):"
-    r"|^\d+ nodes observed|^Number of nodes executed:")
 
 
 # --------------------------------------------------------------------------------------
 # Public functions
 # --------------------------------------------------------------------------------------
+
 
 def parse_benchmark_output(text):
     """The benchmark row fields found in `benchmark_model` output or the APK's logcat.
@@ -365,60 +338,33 @@ def parse_benchmark_output(text):
     extremes and percentiles of the measured inference runs, never of the warm-up runs;
     `memory_mb` the overall peak via periodic monitoring, else the overall footprint delta
     (LiteRT: "Peak memory", else "Overall footprint");
-    `delegated_nodes` / `total_nodes` / `partitions` from the delegation lines. When the text
-    holds operator-profiling tables, the extra key `op_profile` holds `parse_op_profile`'s rows.
+    `delegated_nodes` / `total_nodes` / `partitions` from the delegation lines. The
+    operator-profiling tables the text may hold are `op_profile.parse_op_profile`'s.
     Never raises.
     """
     try:
         return _parse(text)
     except Exception as error:  # noqa: BLE001 - a parser bug must not take a whole benchmark sweep down
         result = dict.fromkeys(RESULT_KEYS)
-        result.update(status="failed",
-                      reason=f"could not parse the benchmark output ({type(error).__name__}: {error})")
+        result.update(status="failed", reason=f"could not parse the benchmark output ({type(error).__name__}: {error})")
         return result
 
 
-def parse_op_profile(text):
-    """The rows of the operator-profiling tables (`--enable_op_profiling=true`) in `text`.
-
-    Each row is a dict with `section` ("init": profile of the initialisation, "regular": of
-    the measured runs), `graph` ("primary", "subgraph N" or "delegate internal"), `table`
-    ("run_order", "top_by_computation_time", "top_by_memory_use", "summary_by_node_type"),
-    `node_type`, and the table's numeric columns: per-op tables `first_ms`, `avg_ms`, `pct`,
-    `cdf_pct`, `mem_kb`, `times_called`, `name` (and `start_ms` in older builds); the node
-    type summary `count`, `avg_ms`, `pct`, `cdf_pct`, `mem_kb`, `times_called`. The text,
-    csv, plain and logcat-prefixed forms are all read. No tables: an empty list.
-    """
-    return _op_profile_from_lines(_log_lines(_as_text(text)))
-
-
-# --------------------------------------------------------------------------------------
-# Implementation
-# --------------------------------------------------------------------------------------
-
-def _as_text(text):
-    """`text` as a str: bytes are decoded leniently (adb output is not always clean UTF-8)."""
-    if text is None:
-        return ""
-    if isinstance(text, (bytes, bytearray)):
-        return bytes(text).decode("utf-8", errors="replace")
-    return text if isinstance(text, str) else str(text)
-
-
-def _log_lines(text):
-    """The messages of `text` without their log prefixes, each with its severity (or None).
+def log_lines(text):
+    """The messages of `text` (str, bytes or None) without their log prefixes, each a
+    `LogLine` with its severity (None where the line names none).
 
     adb on some devices ends lines with "\\r\\r\\n"; they are normalised first so that they
     do not turn into the blank lines that end operator tables.
     """
+    text = _as_text(text)
     # A run of "\r" is tried from its first "\r" only (`(?<!\r\r)`): `\r+\n` retried from each "\r"
     # of a long run without "\n" is quadratic. The leading literal lets `re` skip to each "\r".
     text = re.sub(r"\r(?<!\r\r)\r*\n", "\n", text).replace("\r", "\n")
     lines = []
     for raw in text.split("\n"):
         severity, message = None, raw
-        logcat = (LOGCAT_THREADTIME.match(raw) or LOGCAT_STUDIO.match(raw)
-                  or LOGCAT_BRIEF.match(raw))
+        logcat = LOGCAT_THREADTIME.match(raw) or LOGCAT_STUDIO.match(raw) or LOGCAT_BRIEF.match(raw)
         if logcat:
             if not RELEVANT_LOGCAT_TAG.search(logcat["tag"]):
                 continue
@@ -431,21 +377,35 @@ def _log_lines(text):
         prefix = SEVERITY_PREFIX.match(message)
         if prefix:
             severity = SEVERITY_ALIASES.get(prefix["severity"], prefix["severity"])
-            message = message[prefix.end():]
+            message = message[prefix.end() :]
         location = LITERT_LOCATION.match(message)
         if location:
-            message = message[location.end():]
+            message = message[location.end() :]
         lines.append(LogLine(severity, message))
     return lines
 
 
-def _number(text):
+def number(text):
     """A printed number as a float, None for nan/inf (the average of zero runs) or junk."""
     try:
         value = float(text)
     except (TypeError, ValueError):
         return None
     return value if math.isfinite(value) else None
+
+
+# --------------------------------------------------------------------------------------
+# Implementation
+# --------------------------------------------------------------------------------------
+
+
+def _as_text(text):
+    """`text` as a str: bytes are decoded leniently (adb output is not always clean UTF-8)."""
+    if text is None:
+        return ""
+    if isinstance(text, (bytes, bytearray)):
+        return bytes(text).decode("utf-8", errors="replace")
+    return text if isinstance(text, str) else str(text)
 
 
 def _ms(microseconds):
@@ -460,11 +420,12 @@ def _parse_stats(message):
     statistic is that value and the deviation is 0, so they are filled in as such.
     """
     fields = {match["key"]: match["value"] for match in STATS_FIELD.finditer(message)}
-    count = _number(fields.get("count"))
+    count = number(fields.get("count"))
     if count is None:
         return None
-    stats = {key: _number(fields.get(key))
-             for key in ("first", "curr", "min", "max", "avg", "std", "p5", "median", "p95")}
+    stats = {
+        key: number(fields.get(key)) for key in ("first", "curr", "min", "max", "avg", "std", "p5", "median", "p95")
+    }
     stats["count"] = int(count)
     # Recognised by the printed form, not by a missing "min=": a line cut off after "curr="
     # must not pass for one whose values were all equal.
@@ -488,18 +449,17 @@ def _complete_stat(stats, key):
 
 def _parse_timings_summary(body):
     """The "Inference timings in us: ..." fields, in microseconds, keyed init/first/..."""
-    timings = {TIMINGS_KEYS[match["key"]]: _number(match["value"])
-               for match in TIMINGS_FIELD.finditer(body)}
+    timings = {TIMINGS_KEYS[match["key"]]: number(match["value"]) for match in TIMINGS_FIELD.finditer(body)}
     bare = TIMINGS_BARE_AVERAGE.match(body)
     if bare and "avg" not in timings:
-        timings["avg"] = _number(bare["value"])
+        timings["avg"] = number(bare["value"])
     return timings
 
 
 def _shorten(message):
     message = " ".join(message.split())
     if len(message) > MAX_MESSAGE_CHARS:
-        message = message[:MAX_MESSAGE_CHARS - 3] + "..."
+        message = message[: MAX_MESSAGE_CHARS - 3] + "..."
     return message
 
 
@@ -525,73 +485,32 @@ def _classify(line):
 def _scan(lines):
     """One pass over the log lines, collecting what each recognised line says."""
     found = {
-        "blocks": [],        # one list of stats per "Running benchmark" loop, in order
-        "loose_stats": [],   # stats lines seen before any "Running benchmark" line
-        "timings": {},       # the last "Inference timings in us" line
+        "blocks": [],  # one list of stats per "Running benchmark" loop, in order
+        "loose_stats": [],  # stats lines seen before any "Running benchmark" line
+        "timings": {},  # the last "Inference timings in us" line
         "session_init_ms": None,
-        "memory_delta": None, "memory_peak": None, "memory_apk": None,
-        "litert": {},        # LiteRT's summary block: milliseconds keyed init/avg/..., runs
-        "delegation": [],    # ("replacing", match) / ("complete"|"partial"|"unused"|"qnn"|"restored", ..)
-        "errors": [], "warnings": [],
+        "memory_delta": None,
+        "memory_peak": None,
+        "memory_apk": None,
+        "litert": {},  # LiteRT's summary block: milliseconds keyed init/avg/..., runs
+        "delegation": [],  # ("replacing", match) / ("complete"|"partial"|"unused"|"qnn"|"restored", ..)
+        "errors": [],
+        "warnings": [],
         "benchmarking_failed": False,
         "recognised": False,  # any line of the tool at all (tells garbage from truncation)
     }
     for line in lines:
         message = line.message.strip()
-        if not message:
+        if not message or _read_measurement(message, found):
             continue
-
-        if RUNNING_BENCHMARK.match(message):
-            found["blocks"].append([])
-            found["recognised"] = True
-            continue
-        if STATS_LINE.match(message):
-            stats = _parse_stats(message)
-            if stats is not None:
-                (found["blocks"][-1] if found["blocks"] else found["loose_stats"]).append(stats)
-                found["recognised"] = True
-                continue
-        summary = TIMINGS_SUMMARY.search(message)
-        if summary:
-            found["timings"] = _parse_timings_summary(summary["body"])
-            apk_memory = APK_OVERALL_MEMORY.search(message)
-            if apk_memory:
-                found["memory_apk"] = _number(apk_memory["mb"])
-            found["recognised"] = True
-            continue
-        session = INITIALIZED_SESSION.match(message)
-        if session:
-            found["session_init_ms"] = _number(session["ms"])
-            found["recognised"] = True
-            continue
-        litert = LITERT_SUMMARY_LINE.match(message)
-        if litert:
-            key = LITERT_SUMMARY_KEYS[litert["key"]]
-            found["litert"][key] = _number(litert["ms"])
-            if litert["runs"] is not None:
-                found["litert"][key + "_runs"] = int(litert["runs"])
-            found["recognised"] = True
-            continue
-        if LITERT_NO_RUNS.match(message):
-            found["litert"]["avg_runs"] = 0
-            found["recognised"] = True
-            continue
-        delta = MEMORY_DELTA.search(message)
-        if delta:
-            found["memory_delta"] = _number(delta["overall"])
-            continue
-        delta = LITERT_OVERALL_MEMORY.match(message)
-        if delta:
-            found["memory_delta"] = _number(delta["mb"])
-            continue
-        peak = PEAK_MEMORY.search(message) or LITERT_PEAK_MEMORY.match(message)
-        if peak:
-            found["memory_peak"] = _number(peak["mb"])
-            continue
-
-        for kind, pattern in (("replacing", REPLACING_NODES), ("complete", DELEGATE_COMPLETE),
-                              ("partial", DELEGATE_PARTIAL), ("unused", DELEGATE_UNUSED),
-                              ("qnn", QNN_DELEGATION), ("restored", DELEGATION_RESTORED)):
+        for kind, pattern in (
+            ("replacing", REPLACING_NODES),
+            ("complete", DELEGATE_COMPLETE),
+            ("partial", DELEGATE_PARTIAL),
+            ("unused", DELEGATE_UNUSED),
+            ("qnn", QNN_DELEGATION),
+            ("restored", DELEGATION_RESTORED),
+        ):
             match = pattern.search(message)
             if match:
                 found["delegation"].append((kind, match))
@@ -606,6 +525,58 @@ def _scan(lines):
         if kind is not None:
             found[kind + "s"].append(_shorten(message))
     return found
+
+
+def _read_measurement(message, found):
+    """Reads a line of timings or memory into `found`; whether it was one (no other reading then)."""
+    if RUNNING_BENCHMARK.match(message):
+        found["blocks"].append([])
+        found["recognised"] = True
+        return True
+    if STATS_LINE.match(message):
+        stats = _parse_stats(message)
+        if stats is not None:
+            (found["blocks"][-1] if found["blocks"] else found["loose_stats"]).append(stats)
+            found["recognised"] = True
+            return True
+    summary = TIMINGS_SUMMARY.search(message)
+    if summary:
+        found["timings"] = _parse_timings_summary(summary["body"])
+        apk_memory = APK_OVERALL_MEMORY.search(message)
+        if apk_memory:
+            found["memory_apk"] = number(apk_memory["mb"])
+        found["recognised"] = True
+        return True
+    session = INITIALIZED_SESSION.match(message)
+    if session:
+        found["session_init_ms"] = number(session["ms"])
+        found["recognised"] = True
+        return True
+    litert = LITERT_SUMMARY_LINE.match(message)
+    if litert:
+        key = LITERT_SUMMARY_KEYS[litert["key"]]
+        found["litert"][key] = number(litert["ms"])
+        if litert["runs"] is not None:
+            found["litert"][key + "_runs"] = int(litert["runs"])
+        found["recognised"] = True
+        return True
+    if LITERT_NO_RUNS.match(message):
+        found["litert"]["avg_runs"] = 0
+        found["recognised"] = True
+        return True
+    delta = MEMORY_DELTA.search(message)
+    if delta:
+        found["memory_delta"] = number(delta["overall"])
+        return True
+    delta = LITERT_OVERALL_MEMORY.match(message)
+    if delta:
+        found["memory_delta"] = number(delta["mb"])
+        return True
+    peak = PEAK_MEMORY.search(message) or LITERT_PEAK_MEMORY.match(message)
+    if peak:
+        found["memory_peak"] = number(peak["mb"])
+        return True
+    return False
 
 
 def _inference_and_warmup_stats(found):
@@ -685,8 +656,10 @@ def _other_delegate(kernel, provider):
     """Whether a "Replacing ... with delegate (<kernel>)" line is clearly of another delegate
     than the one named "<provider>" in benchmark_model's summary (e.g. TfLiteXNNPackDelegate,
     the default CPU delegate, before "Though NNAPI delegate is explicitly applied ...")."""
-    kinds = [next((name for name, words in DELEGATE_KINDS if re.search(words, text)), None)
-             for text in (kernel or "", provider)]
+    kinds = [
+        next((name for name, words in DELEGATE_KINDS if re.search(words, text)), None)
+        for text in (kernel or "", provider)
+    ]
     return None not in kinds and kinds[0] != kinds[1]
 
 
@@ -699,8 +672,7 @@ def _parse(text):
         result["reason"] = "empty benchmark output"
         return result
 
-    lines = _log_lines(text)
-    found = _scan(lines)
+    found = _scan(log_lines(text))
     inference, warmup, cut_short = _inference_and_warmup_stats(found)
     timings = found["timings"]
 
@@ -722,8 +694,7 @@ def _parse(text):
     init_ms = _ms(timings.get("init"))
     if init_ms is None:
         init_ms = found["session_init_ms"]
-    result.update(init_ms=init_ms, first_ms=_ms(first_us), warmup_avg_ms=_ms(warmup_avg_us),
-                  avg_ms=_ms(avg_us))
+    result.update(init_ms=init_ms, first_ms=_ms(first_us), warmup_avg_ms=_ms(warmup_avg_us), avg_ms=_ms(avg_us))
     if inference is not None:
         result.update(
             runs=inference["count"],
@@ -737,18 +708,26 @@ def _parse(text):
     # LiteRT's summary block fills what the microsecond lines did not give: it rounds to
     # 0.01 ms, and in some builds it is the only result printed.
     litert = found["litert"]
-    for column, key in (("init_ms", "init"), ("first_ms", "first"),
-                        ("warmup_avg_ms", "warmup_avg"), ("avg_ms", "avg"), ("std_ms", "std"),
-                        ("min_ms", "min"), ("median_ms", "median"), ("p5_ms", "p5"),
-                        ("p95_ms", "p95"), ("max_ms", "max"), ("runs", "avg_runs")):
+    for column, key in (
+        ("init_ms", "init"),
+        ("first_ms", "first"),
+        ("warmup_avg_ms", "warmup_avg"),
+        ("avg_ms", "avg"),
+        ("std_ms", "std"),
+        ("min_ms", "min"),
+        ("median_ms", "median"),
+        ("p5_ms", "p5"),
+        ("p95_ms", "p95"),
+        ("max_ms", "max"),
+        ("runs", "avg_runs"),
+    ):
         if result[column] is None and litert.get(key) is not None:
             result[column] = litert[key]
     for memory in (found["memory_peak"], found["memory_delta"], found["memory_apk"]):
         if memory is not None:
             result["memory_mb"] = memory
             break
-    (result["delegated_nodes"], result["total_nodes"],
-     result["partitions"]) = _delegation_columns(found["delegation"])
+    (result["delegated_nodes"], result["total_nodes"], result["partitions"]) = _delegation_columns(found["delegation"])
 
     ok = result["avg_ms"] is not None and not found["benchmarking_failed"]
     result["status"] = "ok" if ok else "failed"
@@ -757,10 +736,6 @@ def _parse(text):
     if not ok and not found["errors"]:
         messages.insert(0, _why_no_result(found, inference, cut_short))
     result["reason"] = "; ".join(messages) or None
-
-    profile = _op_profile_from_lines(lines)
-    if profile:
-        result["op_profile"] = profile
     return result
 
 
@@ -769,119 +744,9 @@ def _why_no_result(found, inference, cut_short):
     if inference is not None and inference["count"] == 0:
         return "no inference runs were measured (count=0)"
     if found["litert"].get("avg_runs") == 0:
-        return "no inference runs were measured (LiteRT: \"No inference runs were performed.\")"
+        return 'no inference runs were measured (LiteRT: "No inference runs were performed.")'
     if cut_short or found["blocks"]:
         return "the output ends before the inference results (truncated?)"
     if found["recognised"]:
         return "the output has no inference timings (truncated before the benchmark runs?)"
     return "no benchmark_model output found in the text"
-
-
-def _banner_title(line):
-    r"""The title of a table banner ("===== Run Order =====": "Run Order"), "" for a line of
-    ten or more "=" alone, None for any other line.
-
-    String methods, not the regex `^\s*={5,}\s*(?P<title>.*?)\s*={5,}\s*$`: that one tries
-    every way of sharing a long run of "=" between its two rules and the title, cubic in the
-    run's length (issue 25). This gives what the regex matched, and the same title.
-    """
-    text = line.strip()
-    if not (text.startswith(BANNER_RULE) and text.endswith(BANNER_RULE)):
-        return None
-    title = text.strip("=")
-    if not title:  # "=" alone: the two rules meet, with no title between
-        return "" if len(text) >= 2 * len(BANNER_RULE) else None
-    return title.strip()
-
-
-def _profile_columns(header):
-    """The dict keys of a table's columns after the node type, and whether a name follows."""
-    if PROFILE_TEXT_HEADER.match(header):
-        # `[^\[\]]`, not `[^\]]`: from each of many "[" without a "]" that reads to the line's end.
-        names = re.findall(r"\[([^\[\]]+)\]", header)
-    else:
-        names = header.split(",")
-    normalised = [re.sub(r"[\s_]", "", name).lower() for name in names[1:]]
-    has_name = bool(normalised) and normalised[-1] == "name"
-    if has_name:
-        normalised = normalised[:-1]
-    keys = [PROFILE_COLUMN_KEYS.get(name, name) for name in normalised]
-    return keys, has_name
-
-
-def _profile_row_pattern(count, has_name):
-    r"""A row: the node type (which may hold spaces and commas), `count` numbers (percentages
-    with a "%"), then the op's name when the table has one.
-
-    The node type and the name end at a non-space character, so that the spaces after them
-    are read by the separator or the final `\s*` alone: a field that may end inside a run of
-    spaces makes the pattern reread the rest of the run from every position in it.
-    """
-    numbers = "".join(rf"{PROFILE_SEPARATOR}(?P<c{i}>{NUMBER})%?" for i in range(count))
-    name = rf"(?:{PROFILE_SEPARATOR}(?P<name>\S(?:.*\S)?))?" if has_name else ""
-    return re.compile(rf"^\s*(?P<node_type>\S|\S.*?\S){numbers}{name}\s*$")
-
-
-def _op_profile_from_lines(lines):
-    """`parse_op_profile` on lines already stripped of their log prefixes."""
-    rows = []
-    section, graph, table = None, "primary", None
-    columns = row_pattern = None
-    for line in lines:
-        message = line.message
-        stripped = message.strip()
-
-        section_match = next((name for pattern, name in PROFILE_SECTIONS
-                              if pattern.search(stripped)), None)
-        if section_match:
-            section, graph, table, row_pattern = section_match, "primary", None, None
-            continue
-        if section is None:
-            # TF <= 1.14 printed the tables with no heading (after the stats lines or the
-            # "Average inference timings" line), and so does LiteRT's --use_profiler summary:
-            # a known table banner opens the profile of the measured runs. Other banners
-            # ("BENCHMARK RESULTS") do not.
-            title = _banner_title(stripped)
-            if title is None or title.lower() not in PROFILE_TABLE_NAMES:
-                continue
-            section = "regular"
-        if PROFILE_PRIMARY_GRAPH.match(stripped):
-            graph, table, row_pattern = "primary", None, None
-            continue
-        subgraph = PROFILE_SUBGRAPH.match(stripped)
-        if subgraph:
-            graph, table, row_pattern = f"subgraph {subgraph['index']}", None, None
-            continue
-        if PROFILE_DELEGATE_INTERNAL.match(stripped):
-            graph, table, row_pattern = "delegate internal", None, None
-            continue
-        title = _banner_title(stripped)
-        if title is not None:
-            title = title.lower()
-            table = PROFILE_TABLE_NAMES.get(title, re.sub(r"\W+", "_", title).strip("_"))
-            row_pattern = None
-            continue
-        if table is None:
-            continue
-        if not stripped or PROFILE_SHORT_SUMMARY.match(stripped):
-            table, row_pattern = None, None  # a table ends at its blank line
-            continue
-        if PROFILE_TEXT_HEADER.match(stripped) or PROFILE_CSV_HEADER.match(stripped):
-            columns, has_name = _profile_columns(stripped)
-            row_pattern = (_profile_row_pattern(len(columns), has_name)
-                           if len(columns) <= MAX_PROFILE_COLUMNS else None)
-            continue
-        if row_pattern is None:
-            continue
-        match = row_pattern.match(message)
-        if not match:
-            continue
-        row = {"section": section, "graph": graph, "table": table,
-               "node_type": match["node_type"].strip()}
-        for index, key in enumerate(columns):
-            value = _number(match[f"c{index}"])
-            row[key] = int(value) if key in PROFILE_INTEGER_KEYS and value is not None else value
-        if "name" in match.groupdict():
-            row["name"] = match["name"]
-        rows.append(row)
-    return rows

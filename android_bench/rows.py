@@ -6,34 +6,50 @@ measurement is a row too: `status` "failed" and `reason` saying why.
 """
 
 from swiftformer_keras.utils.files import write_csv_atomically, write_json_atomically
+from swiftformer_keras.utils.tables import markdown_table
 
 COLUMNS = (
-    "source",          # "android", "host-binary" (benchmark_model on this machine), "host-python"
-    "device",          # adb serial, or the host's name
-    "device_model",    # ro.product.model, or the host CPU model
-    "soc",             # ro.soc.model / ro.board.platform
-    "android",         # ro.build.version.release (and SDK), None on the host
-    "model",           # the .tflite file's name
-    "delegate",        # xnnpack, nnapi, gpu, cpu (no delegate) / none
+    "source",  # "android", "host-binary" (benchmark_model on this machine), "host-python"
+    "device",  # adb serial, or the host's name
+    "device_model",  # ro.product.model, or the host CPU model
+    "soc",  # ro.soc.model / ro.board.platform
+    "android",  # ro.build.version.release (and SDK), None on the host
+    "model",  # the .tflite file's name
+    "delegate",  # xnnpack, nnapi, gpu, cpu (no delegate) / none
     "threads",
-    "runtime",         # host-python: the TFLite interpreter and its version, e.g. "litert 2.3.0"
-    "status",          # "ok" or "failed"
-    "reason",          # why it failed, or warnings worth keeping (e.g. a delegate that fell back)
-    "runs",            # measured inference runs
-    "init_ms",         # interpreter / delegate initialisation
-    "first_ms",        # first inference
+    "runtime",  # host-python: the TFLite interpreter and its version, e.g. "litert 2.3.0"
+    "status",  # "ok" or "failed"
+    "reason",  # why it failed, or warnings worth keeping (e.g. a delegate that fell back)
+    "runs",  # measured inference runs
+    "init_ms",  # interpreter / delegate initialisation
+    "first_ms",  # first inference
     "warmup_avg_ms",
-    "avg_ms",          # mean of the measured runs
+    "avg_ms",  # mean of the measured runs
     "std_ms",
     "min_ms",
     "median_ms",
     "p5_ms",
     "p95_ms",
     "max_ms",
-    "memory_mb",       # peak memory footprint (benchmark_model: overall peak; host: peak RSS growth)
+    "memory_mb",  # peak memory footprint (benchmark_model: overall peak; host: peak RSS growth)
     "delegated_nodes",  # nodes the delegate took
     "total_nodes",
-    "partitions",      # delegate partitions
+    "partitions",  # delegate partitions
+)
+# What one benchmark_model run says of itself: the columns `parse.parse_benchmark_output` fills.
+MEASUREMENT_COLUMNS = COLUMNS[COLUMNS.index("status") :]
+# The columns that hold text; the others hold numbers, right-aligned in the Markdown table.
+TEXT_COLUMNS = (
+    "source",
+    "device",
+    "device_model",
+    "soc",
+    "android",
+    "model",
+    "delegate",
+    "runtime",
+    "status",
+    "reason",
 )
 
 
@@ -59,12 +75,10 @@ def _cell(value):
 
 
 def markdown(rows, columns=None):
-    """Rows as a Markdown table; by default only the columns some row fills."""
+    """Rows as a Markdown table, numbers right-aligned; by default only the columns some row fills."""
     columns = columns or [c for c in COLUMNS if any(row.get(c) not in (None, "") for row in rows)]
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    for row in rows:
-        lines.append("| " + " | ".join(_cell(row.get(c)).replace("|", "/") for c in columns) + " |")
-    return "\n".join(lines)
+    align = "".join("l" if column in TEXT_COLUMNS else "r" for column in columns)
+    return markdown_table(columns, [[_cell(row.get(c)) for c in columns] for row in rows], align=align)
 
 
 def write_csv(rows, path):

@@ -43,22 +43,18 @@ import re
 import shlex
 import sys
 
-if __package__ in (None, ""):  # run as `python android_bench/run.py`: android_bench is not an installed package
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from android_bench import rows as table  # noqa: E402
-# The library's names, re-exported: `from android_bench import run; run.run_matrix(...)` keeps working.
-from android_bench.adb import (  # noqa: E402, F401
-    ADB_TIMEOUT, REMOTE_BINARY, REMOTE_DIR, device_info, list_devices, parse_devices, parse_getprop, resolve_adb,
+from android_bench import rows as table
+from android_bench.benchmark_model import (
+    DEFAULT_TIMEOUT,
+    DEFAULT_TOOL,
+    MAX_INT_FLAG,
+    MAX_TIMEOUT,
+    TOOL_DELEGATE_FLAGS,
+    TOOLS,
 )
-from android_bench.benchmark_model import (  # noqa: E402, F401
-    DEFAULT_TIMEOUT, DEFAULT_TOOL, DELEGATE_FLAGS, MAX_INT_FLAG, MAX_TIMEOUT, TOOL_DELEGATE_FLAGS, TOOLS,
-    benchmark_command,
-)
-from android_bench.commands import Result, run_command  # noqa: E402, F401
-from android_bench.matrix import _log, host_info, run_matrix  # noqa: E402, F401
-from swiftformer_keras.utils import cli  # noqa: E402
-from swiftformer_keras.utils.files import check_output_folder, check_output_paths  # noqa: E402
+from android_bench.matrix import log_to_stderr, run_matrix
+from swiftformer_keras.utils import cli
+from swiftformer_keras.utils.files import check_output_folder, check_output_paths
 
 PROG = "android_bench/run.py"
 
@@ -75,7 +71,8 @@ def _thread_counts(text):
     for item in _csv_list(text, "threads"):
         if not re.fullmatch(r"[0-9]+", item) or not 0 < int(item) <= MAX_INT_FLAG:
             raise argparse.ArgumentTypeError(
-                f"thread counts must be positive integers up to {MAX_INT_FLAG}, not {item!r}")
+                f"thread counts must be positive integers up to {MAX_INT_FLAG}, not {item!r}"
+            )
         counts.append(int(item))
     return counts
 
@@ -83,20 +80,35 @@ def _thread_counts(text):
 def _parse_args(argv):
     parser = cli.ArgumentParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", nargs="+", required=True, help=".tflite files")
-    parser.add_argument("--binary", required=True,
-                        help="benchmark_model built for the phone (or for this machine with --host)")
-    parser.add_argument("--tool", choices=TOOLS, default=DEFAULT_TOOL,
-                        help="which benchmark_model --binary is: tflite (Interpreter) or litert (CompiledModel)")
-    parser.add_argument("--delegates", help="comma-separated; tflite: " + ",".join(TOOL_DELEGATE_FLAGS["tflite"])
-                        + " (the default), litert: " + ",".join(TOOL_DELEGATE_FLAGS["litert"]) + " (the default)")
+    parser.add_argument(
+        "--binary", required=True, help="benchmark_model built for the phone (or for this machine with --host)"
+    )
+    parser.add_argument(
+        "--tool",
+        choices=TOOLS,
+        default=DEFAULT_TOOL,
+        help="which benchmark_model --binary is: tflite (Interpreter) or litert (CompiledModel)",
+    )
+    parser.add_argument(
+        "--delegates",
+        help="comma-separated; tflite: "
+        + ",".join(TOOL_DELEGATE_FLAGS["tflite"])
+        + " (the default), litert: "
+        + ",".join(TOOL_DELEGATE_FLAGS["litert"])
+        + " (the default)",
+    )
     parser.add_argument("--threads", type=_thread_counts, default="1,4", help="comma-separated thread counts")
     parser.add_argument("--serial", nargs="+", action="extend", help="only these phones (default: every attached one)")
     parser.add_argument("--num-runs", type=cli.number(int, minimum=1, maximum=MAX_INT_FLAG), default=50)
     parser.add_argument("--warmup-runs", type=cli.number(int, minimum=0, maximum=MAX_INT_FLAG), default=5)
     parser.add_argument("--op-profiling", action="store_true", help="per-op timings (slows the runs down)")
     parser.add_argument("--cpu-mask", help="hex CPU mask for taskset, e.g. f0 (device-specific)")
-    parser.add_argument("--timeout", type=cli.number(float, above=0, maximum=MAX_TIMEOUT), default=DEFAULT_TIMEOUT,
-                        help="seconds per run (and per push)")
+    parser.add_argument(
+        "--timeout",
+        type=cli.number(float, above=0, maximum=MAX_TIMEOUT),
+        default=DEFAULT_TIMEOUT,
+        help="seconds per run (and per push)",
+    )
     parser.add_argument("--host", action="store_true", help="run --binary on this machine instead of phones")
     parser.add_argument("--output-dir", default=os.path.join("benchmark_results", "android"))
     parser.add_argument("--adb", default="adb", help="adb command or path")
@@ -145,26 +157,46 @@ def _main(argv):
 
     details = {}
     rows = run_matrix(
-        args.models, args.delegates, args.threads, args.binary, num_runs=args.num_runs,
-        warmup_runs=args.warmup_runs, op_profiling=args.op_profiling, cpu_mask=args.cpu_mask,
-        host=args.host, serials=args.serial, adb=args.adb, timeout=args.timeout,
-        output_dir=args.output_dir, details=details, tool=args.tool,
+        args.models,
+        args.delegates,
+        args.threads,
+        args.binary,
+        num_runs=args.num_runs,
+        warmup_runs=args.warmup_runs,
+        op_profiling=args.op_profiling,
+        cpu_mask=args.cpu_mask,
+        host=args.host,
+        serials=args.serial,
+        adb=args.adb,
+        timeout=args.timeout,
+        output_dir=args.output_dir,
+        details=details,
+        tool=args.tool,
     )
     print(table.markdown(rows))
     flags = TOOL_DELEGATE_FLAGS[args.tool]
     settings = {
-        "tool": args.tool, "num_runs": args.num_runs, "warmup_runs": args.warmup_runs, "threads": args.threads,
-        "delegates": {d: list(flags[d]) for d in args.delegates}, "timeout_s": args.timeout,
-        "cpu_mask": args.cpu_mask, "op_profiling": args.op_profiling, "host": args.host,
+        "tool": args.tool,
+        "num_runs": args.num_runs,
+        "warmup_runs": args.warmup_runs,
+        "threads": args.threads,
+        "delegates": {d: list(flags[d]) for d in args.delegates},
+        "timeout_s": args.timeout,
+        "cpu_mask": args.cpu_mask,
+        "op_profiling": args.op_profiling,
+        "host": args.host,
     }
     table.write_csv(rows, csv_path)
     table.write_json(
-        rows, json_path,
-        command=shlex.join(["python", "android_bench/run.py", *argv]), settings=settings,
-        devices=details.get("devices", []), op_profiles=details.get("op_profiles", []),
+        rows,
+        json_path,
+        command=shlex.join(["python", "android_bench/run.py", *argv]),
+        settings=settings,
+        devices=details.get("devices", []),
+        op_profiles=details.get("op_profiles", []),
     )
     failed = sum(row["status"] != "ok" for row in rows)
-    _log(f"{len(rows) - failed} of {len(rows)} runs measured; wrote {csv_path} and {json_path}")
+    log_to_stderr(f"{len(rows) - failed} of {len(rows)} runs measured; wrote {csv_path} and {json_path}")
     return 0
 
 

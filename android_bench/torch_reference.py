@@ -17,11 +17,13 @@ scripts check their flags before PyTorch starts.
 import argparse
 import os
 
-from swiftformer_keras.utils import cli
-from swiftformer_keras.utils import files
+import numpy as np
+
 from swiftformer_keras.models.architecture import INPUT_STRIDE
+from swiftformer_keras.utils import cli, files
 
 ATTENTIONS = ("softmax", "l2")
+ONNX_INPUT = "pixels"  # the input's name in `export_onnx`'s graph
 
 
 def official_l2_attention(self, x):
@@ -62,7 +64,6 @@ def randomize(model, seed=0, logit_std=5.0):
     random weights give logits in the hundreds with the sum-pooling ("softmax") attention, and a
     1e-4 absolute bound would then test float32 round-off rather than a port.
     """
-    import numpy as np
     import torch
 
     generator = torch.Generator().manual_seed(seed + 1)
@@ -101,7 +102,6 @@ def random_reference(depths, widths, classes=1000, attention="softmax", seed=0):
 
 def load_numpy_state(reference, state):
     """Loads `{key: numpy array}` (a state dict in the reference's own layout) into `reference`."""
-    import numpy as np
     import torch
 
     reference.load_state_dict({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in state.items()})
@@ -118,7 +118,8 @@ def _stages(minimum):
             values = []
         if len(values) != 4 or min(values) < minimum:
             raise argparse.ArgumentTypeError(
-                f"must be 4 whole numbers >= {minimum} separated by commas (one per stage), got {text!r}")
+                f"must be 4 whole numbers >= {minimum} separated by commas (one per stage), got {text!r}"
+            )
         return values
 
     return parse
@@ -135,8 +136,9 @@ def add_reference_arguments(parser, output_help):
     parser.add_argument("--weights", required=True, help="the reference's state dict, .safetensors")
     parser.add_argument("--output", required=True, help=output_help)
     # The network downsamples 32 times: a smaller image would leave its last stage only padding.
-    parser.add_argument("--input-size", type=cli.number(int, minimum=INPUT_STRIDE), nargs=2, metavar=("H", "W"),
-                        default=(224, 224))
+    parser.add_argument(
+        "--input-size", type=cli.number(int, minimum=INPUT_STRIDE), nargs=2, metavar=("H", "W"), default=(224, 224)
+    )
     return parser
 
 
@@ -162,8 +164,10 @@ def safetensors_shapes(path):
         with safe_open(path, framework="numpy") as file:
             return {key: tuple(file.get_slice(key).get_shape()) for key in file.keys()}  # noqa: SIM118 (not a dict)
     except SafetensorError as error:
-        raise ValueError(f"{os.fspath(path)!r} is not a .safetensors file ({cli.one_line(error)}); give the "
-                         "reference's state dict, as torch_reference.save_safetensors writes it.") from None
+        raise ValueError(
+            f"{os.fspath(path)!r} is not a .safetensors file ({cli.one_line(error)}); give the "
+            "reference's state dict, as torch_reference.save_safetensors writes it."
+        ) from None
 
 
 def _misfit(found, wanted):
@@ -209,13 +213,18 @@ def save_safetensors(model, path):
 
 
 def export_onnx(model, path, size):
-    """Exports `model` at input `size` (height, width) to ONNX (input "pixels", NCHW; output
+    """Exports `model` at input `size` (height, width) to ONNX (input `ONNX_INPUT`, NCHW; output
     "logits") with `torch.onnx.export`; returns `path`."""
     import torch
 
     torch.onnx.export(
-        model, (torch.zeros(1, 3, *size),), path, opset_version=17, dynamo=False,
-        input_names=["pixels"], output_names=["logits"],
+        model,
+        (torch.zeros(1, 3, *size),),
+        path,
+        opset_version=17,
+        dynamo=False,
+        input_names=[ONNX_INPUT],
+        output_names=["logits"],
     )
     return path
 
@@ -223,7 +232,6 @@ def export_onnx(model, path, size):
 def predictor(model, threads=None):
     """A function from NHWC float32 images (numpy) to `model`'s logits (numpy), run eagerly;
     `threads` sets torch's (process-wide) thread count."""
-    import numpy as np
     import torch
 
     if threads is not None:

@@ -35,17 +35,12 @@ import os
 import shlex
 import sys
 
-# Light modules only: TensorFlow and Keras load in _main, once every flag is checked.
+# Light modules only: TensorFlow and Keras load in the functions that use them, after _main has
+# checked every flag, so that --help and bad input answer at once.
 import numpy as np
 
-from swiftformer_keras.lite import calibration
-from swiftformer_keras.utils import cli
-from swiftformer_keras.utils import files
-from swiftformer_keras.lite import kernel_profile
-from swiftformer_keras.utils import charts as plots
+from swiftformer_keras.lite import calibration, kernel_profile
 from swiftformer_keras.lite import report as tflite_report
-from swiftformer_keras.models.architecture import check_image_size
-from swiftformer_keras.lite.request import add_model_arguments
 from swiftformer_keras.lite.interpreter import (
     RUNTIMES,
     count_partitions,
@@ -56,6 +51,10 @@ from swiftformer_keras.lite.interpreter import (
     time_interleaved,
 )
 from swiftformer_keras.lite.predictor import tflite_runner
+from swiftformer_keras.lite.request import add_model_arguments
+from swiftformer_keras.models.architecture import check_image_size
+from swiftformer_keras.utils import charts, cli, files
+from swiftformer_keras.utils.tables import markdown_table
 
 PROG = "conversion/benchmark.py"
 MODES = ("fp32", "fp16", "dynamic", "int8")
@@ -87,7 +86,7 @@ def xnnpack_partitions(path, runtime=None):
 
 def variant_model(variant, size, weights=None):
     """SwiftFormer `variant` with `weights`, else realistic random ones, logits out."""
-    from swiftformer_keras.models.builders import SwiftFormer
+    from swiftformer_keras.applications import SwiftFormer
     from swiftformer_keras.models.random_init import randomize_weights
 
     if weights:
@@ -120,25 +119,33 @@ def benchmark_variant(variant, model, size, calib, folder, threads, runs, warmup
     rows = []
     for mode in MODES:
         ms = np.asarray(times[mode])
-        rows.append({
-            "variant": variant,
-            "mode": mode,
-            "size_mb": os.path.getsize(paths[mode]) / 1e6,
-            "xnnpack_partitions": xnnpack_partitions(paths[mode], runtime),
-            "median_ms": float(np.median(ms)),
-            "p5_ms": float(np.percentile(ms, 5)),
-            "p95_ms": float(np.percentile(ms, 95)),
-            "gmac_per_s": macs / 1e9 / (float(np.median(ms)) / 1000),
-        })
+        rows.append(
+            {
+                "variant": variant,
+                "mode": mode,
+                "size_mb": os.path.getsize(paths[mode]) / 1e6,
+                "xnnpack_partitions": xnnpack_partitions(paths[mode], runtime),
+                "median_ms": float(np.median(ms)),
+                "p5_ms": float(np.percentile(ms, 5)),
+                "p95_ms": float(np.percentile(ms, 95)),
+                "gmac_per_s": macs / 1e9 / (float(np.median(ms)) / 1000),
+            }
+        )
     fp32 = rows[0]
     for row in rows:
         row["latency_vs_fp32"] = row["median_ms"] / fp32["median_ms"]
         row["size_vs_fp32"] = row["size_mb"] / fp32["size_mb"]
-    checks = {"variant": variant, "gmacs": macs / 1e9, "fp32_max_abs_diff_vs_keras": fp32_diff,
-              "logit_std": float(reference.std()), "fp16_relative_error_max": fp16["relative_error_max"]}
+    checks = {
+        "variant": variant,
+        "gmacs": macs / 1e9,
+        "fp32_max_abs_diff_vs_keras": fp32_diff,
+        "logit_std": float(reference.std()),
+        "fp16_relative_error_max": fp16["relative_error_max"],
+    }
     if profile_runs:
-        checks["profiles"] = {mode: kernel_profile.record(paths[mode], threads, profile_runs, runtime=runtime)
-                              for mode in PROFILED_MODES}
+        checks["profiles"] = {
+            mode: kernel_profile.record(paths[mode], threads, profile_runs, runtime=runtime) for mode in PROFILED_MODES
+        }
     return rows, checks
 
 
@@ -162,9 +169,7 @@ def _ms(value):
 
 def profile_markdown(rows, checks, threads):
     """Where the time goes per profiled file, then int8's distance to its limits, per variant."""
-    sections = []
-    limits = [("| variant | int8 median ms | int8 / fp32 | GEMM share of int8 | GEMM-only ms | non-GEMM ms "
-               "| VNNI floor ms | AMX floor ms |"), "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    sections, limits = [], []
     for check in checks:
         profiles = check.get("profiles")
         if not profiles:
@@ -172,43 +177,95 @@ def profile_markdown(rows, checks, threads):
         variant = check["variant"]
         for mode, profile in profiles.items():
             sections.append(kernel_profile.markdown(profile, f"SwiftFormer-{variant} {mode}"))
-        int8, = (r for r in rows if r["variant"] == variant and r["mode"] == "int8")
+        (int8,) = (r for r in rows if r["variant"] == variant and r["mode"] == "int8")
         gemm = profiles["int8"]["kinds"].get(kernel_profile.GEMM, {"share": 0.0})["share"]
         macs = check["gmacs"] * 1e9
         limits.append(
-            f"| {variant} | {int8['median_ms']:.2f} | {int8['latency_vs_fp32']:.2f} | {gemm:.0%} "
-            f"| {gemm * int8['median_ms']:.2f} | {(1 - gemm) * int8['median_ms']:.2f} "
-            f"| {_ms(vnni_floor_ms(macs, threads))} | {_ms(amx_floor_ms(macs, threads))} |")
-    return "\n\n".join([*sections, "\n".join(limits)])
+            [
+                variant,
+                f"{int8['median_ms']:.2f}",
+                f"{int8['latency_vs_fp32']:.2f}",
+                f"{gemm:.0%}",
+                f"{gemm * int8['median_ms']:.2f}",
+                f"{(1 - gemm) * int8['median_ms']:.2f}",
+                _ms(vnni_floor_ms(macs, threads)),
+                _ms(amx_floor_ms(macs, threads)),
+            ]
+        )
+    header = [
+        "variant",
+        "int8 median ms",
+        "int8 / fp32",
+        "GEMM share of int8",
+        "GEMM-only ms",
+        "non-GEMM ms",
+        "VNNI floor ms",
+        "AMX floor ms",
+    ]
+    return "\n\n".join([*sections, markdown_table(header, limits, align="l" + "r" * 7)])
 
 
 def markdown(rows, checks, threads):
-    lines = [
-        "| variant | mode | size MB | size / fp32 | XNNPACK partitions | median ms | p5-p95 ms | latency / fp32 | GMAC/s |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for r in rows:
-        lines.append(
-            f"| {r['variant']} | {r['mode']} | {r['size_mb']:.2f} | {r['size_vs_fp32']:.2f} | {r['xnnpack_partitions']} "
-            f"| {r['median_ms']:.2f} | {r['p5_ms']:.2f}-{r['p95_ms']:.2f} | {r['latency_vs_fp32']:.2f} | {r['gmac_per_s']:.0f} |"
-        )
-    lines += ["", "| variant | GMACs | fp32 max abs diff vs Keras (logit std) | fp16 relative error max | int8 VNNI floor ms |",
-              "|---|---:|---:|---:|---:|"]
-    for c in checks:
-        floor = vnni_floor_ms(c["gmacs"] * 1e9, threads)
-        lines.append(
-            f"| {c['variant']} | {c['gmacs']:.2f} | {c['fp32_max_abs_diff_vs_keras']:.1e} ({c['logit_std']:.1f}) "
-            f"| {c['fp16_relative_error_max']:.1e} | {'n/a' if floor is None else f'{floor:.2f}'} |"
-        )
-    return "\n".join(lines)
+    """The latency table (a row per variant and mode), then the checks of each variant's files."""
+    latency = markdown_table(
+        [
+            "variant",
+            "mode",
+            "size MB",
+            "size / fp32",
+            "XNNPACK partitions",
+            "median ms",
+            "p5-p95 ms",
+            "latency / fp32",
+            "GMAC/s",
+        ],
+        [
+            [
+                r["variant"],
+                r["mode"],
+                f"{r['size_mb']:.2f}",
+                f"{r['size_vs_fp32']:.2f}",
+                r["xnnpack_partitions"],
+                f"{r['median_ms']:.2f}",
+                f"{r['p5_ms']:.2f}-{r['p95_ms']:.2f}",
+                f"{r['latency_vs_fp32']:.2f}",
+                f"{r['gmac_per_s']:.0f}",
+            ]
+            for r in rows
+        ],
+        align="ll" + "r" * 7,
+    )
+    fidelity = markdown_table(
+        ["variant", "GMACs", "fp32 max abs diff vs Keras (logit std)", "fp16 relative error max", "int8 VNNI floor ms"],
+        [
+            [
+                c["variant"],
+                f"{c['gmacs']:.2f}",
+                f"{c['fp32_max_abs_diff_vs_keras']:.1e} ({c['logit_std']:.1f})",
+                f"{c['fp16_relative_error_max']:.1e}",
+                _ms(vnni_floor_ms(c["gmacs"] * 1e9, threads)),
+            ]
+            for c in checks
+        ],
+        align="l" + "r" * 4,
+    )
+    return f"{latency}\n\n{fidelity}"
 
 
 def plot(rows, path):
     variants = list(dict.fromkeys(r["variant"] for r in rows))
-    series = {mode: [next(r["median_ms"] for r in rows if r["variant"] == v and r["mode"] == mode) for v in variants]
-              for mode in MODES}
-    plots.grouped_bars(path, [f"SwiftFormer-{v}" for v in variants], series, "median latency, ms",
-                       "TFLite, XNNPACK, interleaved runs", figsize=(7, 4))
+    series = {
+        mode: [next(r["median_ms"] for r in rows if r["variant"] == v and r["mode"] == mode) for v in variants]
+        for mode in MODES
+    }
+    charts.grouped_bars(
+        path,
+        [f"SwiftFormer-{v}" for v in variants],
+        series,
+        "median latency, ms",
+        "TFLite, XNNPACK, interleaved runs",
+        figsize=(7, 4),
+    )
 
 
 def parse_args(argv):
@@ -222,10 +279,14 @@ def parse_args(argv):
     parser.add_argument("--warmup", type=cli.number(int, minimum=0), default=10, help="untimed invokes per file first")
     parser.add_argument("--output-dir", default="benchmark_results")
     parser.add_argument("--runtime", choices=RUNTIMES, help="TFLite interpreter (default: the first installed)")
-    parser.add_argument("--profile", action="store_true",
-                        help="also profile the fp32 and int8 files by XNNPACK micro-kernel under perf")
-    parser.add_argument("--profile-runs", type=cli.number(int, minimum=1),
-                        help=f"with --profile: invokes sampled per profiled file (default {DEFAULT_PROFILE_RUNS})")
+    parser.add_argument(
+        "--profile", action="store_true", help="also profile the fp32 and int8 files by XNNPACK micro-kernel under perf"
+    )
+    parser.add_argument(
+        "--profile-runs",
+        type=cli.number(int, minimum=1),
+        help=f"with --profile: invokes sampled per profiled file (default {DEFAULT_PROFILE_RUNS})",
+    )
     args = parser.parse_args(argv)
     cli.check_no_repeats("--variants", args.variants)
     if args.input_size is not None:
@@ -265,8 +326,10 @@ def check_inputs(args):
         raise ValueError(f"--keras-model {args.keras_model!r} does not exist or is not a file.")
     weights_file = args.weights if args.weights not in (None, "imagenet") else None
     if weights_file is not None and not os.path.isfile(weights_file):
-        raise ValueError(f"--weights {weights_file!r} does not exist; give imagenet or a weights file, "
-                         "or leave it out for realistic random weights.")
+        raise ValueError(
+            f"--weights {weights_file!r} does not exist; give imagenet or a weights file, "
+            "or leave it out for realistic random weights."
+        )
     calibration.find_images(args.calib_dir)  # missing or empty: one line now, not after the models are built
     return [("--keras-model", args.keras_model), ("--weights", weights_file), ("--calib-dir", args.calib_dir)]
 
@@ -274,8 +337,9 @@ def check_inputs(args):
 def output_paths(args):
     """`(what, path)` of every file the run writes."""
     names = [os.path.basename(args.keras_model)] if args.keras_model else args.variants
-    written = [(f"the {mode} file of {name}", tflite_path(args.output_dir, name, mode))
-               for name in names for mode in MODES]
+    written = [
+        (f"the {mode} file of {name}", tflite_path(args.output_dir, name, mode)) for name in names for mode in MODES
+    ]
     return written + [(f"--output-dir's {name}", os.path.join(args.output_dir, name)) for name in RESULT_FILES]
 
 
@@ -302,13 +366,22 @@ def _main(argv):
         models = [(os.path.basename(args.keras_model), lambda: model)]
     else:
         size = tuple(args.input_size or (224, 224))
-        models = [(variant, lambda variant=variant: variant_model(variant, size, args.weights))
-                  for variant in args.variants]
+        models = [
+            (variant, lambda variant=variant: variant_model(variant, size, args.weights)) for variant in args.variants
+        ]
     calib, _ = calibration.sample_images(args.calib_dir, args.num_calib, size, progress="calibration images")
     rows, checks = [], []
     for name, build in models:  # built one at a time: L3 and XS need not be in memory together
         variant_rows, variant_checks = benchmark_variant(
-            name, build(), size, calib, args.output_dir, args.threads, args.runs, args.warmup, args.runtime,
+            name,
+            build(),
+            size,
+            calib,
+            args.output_dir,
+            args.threads,
+            args.runs,
+            args.warmup,
+            args.runtime,
             profile_runs=args.profile_runs,
         )
         rows += variant_rows
@@ -318,8 +391,14 @@ def _main(argv):
     if args.profile:
         print("\n" + profile_markdown(rows, checks, args.threads))
     print(f"\nTFLite runtime: {runtime}")
-    result = {"command": " ".join(["python", PROG, *map(shlex.quote, argv)]),
-              "runtime": runtime, "threads": args.threads, "runs": args.runs, "rows": rows, "checks": checks}
+    result = {
+        "command": " ".join(["python", PROG, *map(shlex.quote, argv)]),
+        "runtime": runtime,
+        "threads": args.threads,
+        "runs": args.runs,
+        "rows": rows,
+        "checks": checks,
+    }
 
     files.write_json_atomically(os.path.join(args.output_dir, "benchmark.json"), result)
     files.write_csv_atomically(os.path.join(args.output_dir, "benchmark.csv"), rows)

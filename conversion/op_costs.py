@@ -28,41 +28,67 @@ import os
 import shlex
 import sys
 
-# Light modules only: TensorFlow loads in _main, once every flag is checked.
+# Light modules only: TensorFlow loads in the functions that use it, after _main has checked
+# every flag, so that --help and bad input answer at once.
 import numpy as np
 
-from swiftformer_keras.utils import cli
-from swiftformer_keras.utils import files
 from swiftformer_keras.lite.interpreter import count_partitions, make_interpreter, runtime_version, time_interleaved
+from swiftformer_keras.utils import cli, files
+from swiftformer_keras.utils.tables import markdown_table
 
 PROG = "conversion/op_costs.py"
 DTYPES = ("int8", "float32")
 # (name, what it stands for in the model, its second input's shape or None, build(tf, x, other, weights)).
 # x is (1, H, W, C). Every copy reads inputs of its own, so that the converter merges none of them.
 OP_COSTS = (
-    ("CONV_2D 1x1, C -> C", "the attention's projections, LocalRepresentation", None,
-     lambda tf, x, other, w: tf.nn.conv2d(x, w["square"], 1, "VALID")),
-    ("CONV_2D 1x1, C -> 4C", "an MLP's first layer", None,
-     lambda tf, x, other, w: tf.nn.conv2d(x, w["wide"], 1, "VALID")),
-    ("CONV_2D 1x1, C -> 1", "the attention's channel sums and its q @ w_g", None,
-     lambda tf, x, other, w: tf.nn.conv2d(x, w["column"], 1, "VALID")),
-    ("DEPTHWISE_CONV_2D 3x3", "every block's first op", None,
-     lambda tf, x, other, w: tf.nn.depthwise_conv2d(x, w["depthwise"], (1, 1, 1, 1), "SAME")),
+    (
+        "CONV_2D 1x1, C -> C",
+        "the attention's projections, LocalRepresentation",
+        None,
+        lambda tf, x, other, w: tf.nn.conv2d(x, w["square"], 1, "VALID"),
+    ),
+    (
+        "CONV_2D 1x1, C -> 4C",
+        "an MLP's first layer",
+        None,
+        lambda tf, x, other, w: tf.nn.conv2d(x, w["wide"], 1, "VALID"),
+    ),
+    (
+        "CONV_2D 1x1, C -> 1",
+        "the attention's channel sums and its q @ w_g",
+        None,
+        lambda tf, x, other, w: tf.nn.conv2d(x, w["column"], 1, "VALID"),
+    ),
+    (
+        "DEPTHWISE_CONV_2D 3x3",
+        "every block's first op",
+        None,
+        lambda tf, x, other, w: tf.nn.depthwise_conv2d(x, w["depthwise"], (1, 1, 1, 1), "SAME"),
+    ),
     ("LOGISTIC", "the int8 GELU's lookup", None, lambda tf, x, other, w: tf.sigmoid(x)),
     ("MUL, same shape", "the GELU's product, the squares of the norms", "same", lambda tf, x, other, w: x * other),
     ("MUL by one value per token", "the norms' x * (1 / ||x||)", "token", lambda tf, x, other, w: x * other),
     ("MUL by one value per channel", "the global query times the key", "channel", lambda tf, x, other, w: x * other),
     ("ADD, same shape", "the residual connections", "same", lambda tf, x, other, w: x + other),
-    ("SUM over channels", "the 2.17 recipe's channel sums", None,
-     lambda tf, x, other, w: tf.reduce_sum(x, axis=-1, keepdims=True)),
-    ("TRANSPOSE tokens x channels", "the 2.14 recipe's token sums", None,
-     lambda tf, x, other, w: tf.transpose(tf.reshape(x, (1, -1, x.shape[-1])), (0, 2, 1))),
+    (
+        "SUM over channels",
+        "the 2.17 recipe's channel sums",
+        None,
+        lambda tf, x, other, w: tf.reduce_sum(x, axis=-1, keepdims=True),
+    ),
+    (
+        "TRANSPOSE tokens x channels",
+        "the 2.14 recipe's token sums",
+        None,
+        lambda tf, x, other, w: tf.transpose(tf.reshape(x, (1, -1, x.shape[-1])), (0, 2, 1)),
+    ),
 )
 
 
 def _other_shape(kind, height, channels):
-    return {"same": (1, height, height, channels), "token": (1, height, height, 1),
-            "channel": (1, 1, 1, channels)}[kind]
+    return {"same": (1, height, height, channels), "token": (1, height, height, 1), "channel": (1, 1, 1, channels)}[
+        kind
+    ]
 
 
 def op_file(folder, index, dtype):
@@ -77,19 +103,27 @@ def make_files(folder, height, channels, copies, seed=0):
     from swiftformer_keras.lite import converter as export
 
     rng = np.random.default_rng(seed)
-    shapes = {"square": (1, 1, channels, channels), "wide": (1, 1, channels, 4 * channels),
-              "column": (1, 1, channels, 1), "depthwise": (3, 3, channels, 1)}
-    weights = [{name: tf.constant(rng.normal(0, 0.1, shape), tf.float32) for name, shape in shapes.items()}
-               for _ in range(copies)]
+    shapes = {
+        "square": (1, 1, channels, channels),
+        "wide": (1, 1, channels, 4 * channels),
+        "column": (1, 1, channels, 1),
+        "depthwise": (3, 3, channels, 1),
+    }
+    weights = [
+        {name: tf.constant(rng.normal(0, 0.1, shape), tf.float32) for name, shape in shapes.items()}
+        for _ in range(copies)
+    ]
     made = {}
     for index, (name, _, other, build) in enumerate(OP_COSTS):
         per_copy = [(1, height, height, channels)] + ([_other_shape(other, height, channels)] if other else [])
         inputs_per_copy = len(per_copy)
 
         def graph(*inputs, build=build, width=inputs_per_copy):
-            groups = [inputs[start:start + width] for start in range(0, len(inputs), width)]
-            return [build(tf, group[0], group[-1] if width > 1 else None, copy_weights)
-                    for group, copy_weights in zip(groups, weights)]
+            groups = [inputs[start : start + width] for start in range(0, len(inputs), width)]
+            return [
+                build(tf, group[0], group[-1] if width > 1 else None, copy_weights)
+                for group, copy_weights in zip(groups, weights, strict=True)
+            ]
 
         for dtype in DTYPES:
             path = op_file(folder, index, dtype)
@@ -110,8 +144,9 @@ def time_ops(made, copies, threads, runs, warmup):
                 values = np.clip(np.round(values / detail["quantization"][0] + detail["quantization"][1]), -128, 127)
             interpreter.set_tensor(detail["index"], values.astype(detail["dtype"]))
         interpreters[key] = interpreter
-    times = time_interleaved({key: interpreter.invoke for key, interpreter in interpreters.items()},
-                             runs, warmup, progress=True)
+    times = time_interleaved(
+        {key: interpreter.invoke for key, interpreter in interpreters.items()}, runs, warmup, progress=True
+    )
     rows = []
     for name, stands_for, _, _ in OP_COSTS:
         row = {"op": name, "in the model": stands_for}
@@ -124,20 +159,33 @@ def time_ops(made, copies, threads, runs, warmup):
 
 
 def markdown(rows):
-    lines = ["| op | in the model | int8 us | fp32 us | int8 / fp32 |", "|---|---|---:|---:|---:|"]
+    """A row per op: microseconds per copy in int8 and fp32, and their ratio (marked where a graph split)."""
+    cells = []
     for row in rows:
         split = "" if row["int8 partitions"] == row["float32 partitions"] == 1 else " (graph split)"
-        lines.append(f"| {row['op']} | {row['in the model']} | {row['int8 us']:.1f} | {row['float32 us']:.1f} "
-                     f"| {row['int8 / fp32']:.2f}{split} |")
-    return "\n".join(lines)
+        cells.append(
+            [
+                row["op"],
+                row["in the model"],
+                f"{row['int8 us']:.1f}",
+                f"{row['float32 us']:.1f}",
+                f"{row['int8 / fp32']:.2f}{split}",
+            ]
+        )
+    return markdown_table(["op", "in the model", "int8 us", "fp32 us", "int8 / fp32"], cells, align="llrrr")
 
 
 def parse_args(argv):
     parser = cli.ArgumentParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--height", type=cli.number(int, minimum=1), default=56,
-                        help="the feature map's height and width (XS stages: 56, 28, 14, 7)")
-    parser.add_argument("--channels", type=cli.number(int, minimum=1), default=48,
-                        help="its channels (XS stages: 48, 56, 112, 220)")
+    parser.add_argument(
+        "--height",
+        type=cli.number(int, minimum=1),
+        default=56,
+        help="the feature map's height and width (XS stages: 56, 28, 14, 7)",
+    )
+    parser.add_argument(
+        "--channels", type=cli.number(int, minimum=1), default=48, help="its channels (XS stages: 48, 56, 112, 220)"
+    )
     parser.add_argument("--copies", type=cli.number(int, minimum=1), default=10, help="copies of the op per file")
     parser.add_argument("--threads", type=cli.number(int, minimum=1), default=2)
     parser.add_argument("--runs", type=cli.number(int, minimum=1), default=200)
@@ -160,9 +208,14 @@ def check_environment():
 
 def output_paths(folder):
     """`(what, path)` of every file the run writes."""
-    written = [(f"the file of {name} in {dtype}", op_file(folder, index, dtype))
-               for index, (name, *_) in enumerate(OP_COSTS) for dtype in DTYPES]
-    return written + [(f"--output-dir's {name}", os.path.join(folder, name)) for name in ("op_costs.json", "op_costs.csv")]
+    written = [
+        (f"the file of {name} in {dtype}", op_file(folder, index, dtype))
+        for index, (name, *_) in enumerate(OP_COSTS)
+        for dtype in DTYPES
+    ]
+    return written + [
+        (f"--output-dir's {name}", os.path.join(folder, name)) for name in ("op_costs.json", "op_costs.csv")
+    ]
 
 
 def main(argv=None):
@@ -181,12 +234,22 @@ def _main(argv):
         from swiftformer_keras.lite import converter as export  # noqa: F401  (loaded here for its start-up lines; make_files uses it)
     made = make_files(args.output_dir, args.height, args.channels, args.copies)
     rows = time_ops(made, args.copies, args.threads, args.runs, args.warmup)
-    print(f"\n{args.height}x{args.height}x{args.channels}, {args.copies} copies per file, {args.threads} threads, "
-          f"{runtime}, median us per copy:\n")
+    print(
+        f"\n{args.height}x{args.height}x{args.channels}, {args.copies} copies per file, {args.threads} threads, "
+        f"{runtime}, median us per copy:\n"
+    )
     print(markdown(rows))
     command = " ".join(["python", PROG, *map(shlex.quote, argv)])
-    result = {"command": command, "runtime": runtime, "height": args.height, "channels": args.channels,
-              "copies": args.copies, "threads": args.threads, "runs": args.runs, "rows": rows}
+    result = {
+        "command": command,
+        "runtime": runtime,
+        "height": args.height,
+        "channels": args.channels,
+        "copies": args.copies,
+        "threads": args.threads,
+        "runs": args.runs,
+        "rows": rows,
+    }
     files.write_json_atomically(os.path.join(args.output_dir, "op_costs.json"), result)
     files.write_csv_atomically(os.path.join(args.output_dir, "op_costs.csv"), rows)
     print(f"\nwrote {args.output_dir}/op_costs.json, .csv")

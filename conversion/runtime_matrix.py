@@ -36,20 +36,21 @@ import os
 import shlex
 import sys
 
-# Light modules only: TensorFlow and Keras load in _main, once every flag is checked.
+# Light modules only: TensorFlow and Keras load in the functions that use them, after _main has
+# checked every flag, so that --help and bad input answer at once.
 import numpy as np
+from tqdm import tqdm
 
 from swiftformer_keras.lite import calibration
-from swiftformer_keras.utils import cli
-from swiftformer_keras.utils import files
-from swiftformer_keras.utils import charts as plots
-from swiftformer_keras.models.architecture import check_image_size
-from swiftformer_keras.lite.request import add_model_arguments
 from swiftformer_keras.lite.interpreter import UNTIMED
 from swiftformer_keras.lite.recipe import MODES, recipe_for
+from swiftformer_keras.lite.report import op_table
+from swiftformer_keras.lite.request import add_model_arguments
 from swiftformer_keras.lite.runtime_versions import check_runtime_choice, min_runtime, parse_version
 from swiftformer_keras.lite.runtime_worker import RuntimeProcess
-from swiftformer_keras.lite.report import op_table
+from swiftformer_keras.models.architecture import check_image_size
+from swiftformer_keras.utils import charts, cli, files
+from swiftformer_keras.utils.tables import markdown_table
 
 PROG = "conversion/runtime_matrix.py"
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -69,11 +70,17 @@ OP_PROBES = (
     ("SUM over channels", lambda tf, x: tf.reduce_sum(x, axis=-1, keepdims=True)),
     ("SUM over tokens", lambda tf, x: tf.reduce_sum(x, axis=(1, 2), keepdims=True)),
     ("MEAN over tokens", lambda tf, x: tf.reduce_mean(x, axis=(1, 2), keepdims=True)),
-    ("SUM over tokens as TRANSPOSE + FULLY_CONNECTED", lambda tf, x: tf.matmul(
-        tf.transpose(tf.reshape(x, (-1, PROBE_SHAPE[1] * PROBE_SHAPE[2], PROBE_SHAPE[3])), (0, 2, 1)),
-        tf.ones((PROBE_SHAPE[1] * PROBE_SHAPE[2], 1)))),
-    ("SUM over tokens as H x W DEPTHWISE_CONV_2D", lambda tf, x: tf.nn.depthwise_conv2d(
-        x, tf.ones((*PROBE_SHAPE[1:], 1)), (1, 1, 1, 1), "VALID")),
+    (
+        "SUM over tokens as TRANSPOSE + FULLY_CONNECTED",
+        lambda tf, x: tf.matmul(
+            tf.transpose(tf.reshape(x, (-1, PROBE_SHAPE[1] * PROBE_SHAPE[2], PROBE_SHAPE[3])), (0, 2, 1)),
+            tf.ones((PROBE_SHAPE[1] * PROBE_SHAPE[2], 1)),
+        ),
+    ),
+    (
+        "SUM over tokens as H x W DEPTHWISE_CONV_2D",
+        lambda tf, x: tf.nn.depthwise_conv2d(x, tf.ones((*PROBE_SHAPE[1:], 1)), (1, 1, 1, 1), "VALID"),
+    ),
     ("CONV_2D 1x1, C -> 1", lambda tf, x: tf.nn.conv2d(x, tf.ones((1, 1, 32, 1)), 1, "VALID")),
     ("RSQRT", lambda tf, x: tf.math.rsqrt(x)),
     ("SQRT", lambda tf, x: tf.sqrt(x)),
@@ -82,8 +89,17 @@ OP_PROBES = (
 )
 PROBE_SHAPE = (1, 14, 14, 32)
 # The flags of the model matrix, which --ops does not read (argparse destinations).
-MODEL_ONLY = ("variants", "keras_model", "input_size", "calib_dir", "calib_random", "num_calib", "min_runtimes",
-              "runs", "per_turn")
+MODEL_ONLY = (
+    "variants",
+    "keras_model",
+    "input_size",
+    "calib_dir",
+    "calib_random",
+    "num_calib",
+    "min_runtimes",
+    "runs",
+    "per_turn",
+)
 
 
 def environment_python(folder):
@@ -98,14 +114,15 @@ def random_models(variants, size):
     """`[(variant, model)]`: each variant with realistic random weights (latency does not depend on them)."""
     import keras
 
-    from swiftformer_keras.models.builders import SwiftFormer
+    from swiftformer_keras.applications import SwiftFormer
     from swiftformer_keras.models.random_init import randomize_weights
 
     models = []
     for variant in variants:
         keras.utils.set_random_seed(0)
-        models.append((variant, randomize_weights(SwiftFormer(variant, classifier_activation=None,
-                                                              input_shape=(*size, 3)))))
+        models.append(
+            (variant, randomize_weights(SwiftFormer(variant, classifier_activation=None, input_shape=(*size, 3))))
+        )
     return models
 
 
@@ -128,17 +145,28 @@ def make_files(models, size, calib, folder, min_runtimes):
             for recipe, version in recipes.items():
                 key = f"{variant} {mode} {version}"
                 path = model_file(folder, variant, mode, version)
-                export.export_tflite(model, path, size, mode=mode, calibration=calib if mode == "int8" else None,
-                                     min_runtime=version, recipe=recipe)
-                made[key] = {"variant": variant, "mode": mode, "min_runtime": version, "path": path,
-                             "needs": min_runtime(path)["version"], "default": recipe == recipe_for(mode)}
+                export.export_tflite(
+                    model,
+                    path,
+                    size,
+                    mode=mode,
+                    calibration=calib if mode == "int8" else None,
+                    min_runtime=version,
+                    recipe=recipe,
+                )
+                made[key] = {
+                    "variant": variant,
+                    "mode": mode,
+                    "min_runtime": version,
+                    "path": path,
+                    "needs": min_runtime(path)["version"],
+                    "default": recipe == recipe_for(mode),
+                }
     return made
 
 
 def run_matrix(made, environments, threads, runs, per_turn):
     """`{column: {"version", "files": {key: {loaded, partitions, error, ms}}}}`, timed in turns."""
-    from tqdm import tqdm
-
     workers, results = {}, {}
     try:
         for column, folder, runtime in environments:
@@ -191,26 +219,31 @@ def probe_rows(made, environments, threads):
     for column, folder, runtime in environments:
         with RuntimeProcess(environment_python(folder), runtime, threads, cwd=ROOT) as worker:
             found = worker.ask({"load": {key: entry["path"] for key, entry in made.items()}})["files"]
-        for row, key in zip(rows, made):
+        for row, key in zip(rows, made, strict=True):
             result = found[key]
             row[column] = ("yes" if result["partitions"] == 1 else "no") if result["loaded"] else "does not load"
     return rows
 
 
 def probe_markdown(rows, columns):
-    lines = ["| op | dtype | ops in the file | " + " | ".join(columns) + " |",
-             "|---|---|---|" + "---|" * len(columns)]
-    for row in rows:
-        lines.append(f"| {row['op']} | {row['dtype']} | {row['ops']} | " + " | ".join(row[c] for c in columns) + " |")
-    return "\n".join(lines)
+    """A row per probe: whether each runtime (`columns`) loads it and its XNNPACK takes it."""
+    return markdown_table(
+        ["op", "dtype", "ops in the file", *columns],
+        [[row["op"], row["dtype"], row["ops"], *(row[c] for c in columns)] for row in rows],
+    )
 
 
 def rows_of(made, results):
     rows = []
     for key, entry in made.items():
-        row = {"variant": entry["variant"], "mode": entry["mode"], "min_runtime": entry["min_runtime"],
-               "default": entry["default"], "needs": entry["needs"],
-               "size_mb": os.path.getsize(entry["path"]) / 1e6}
+        row = {
+            "variant": entry["variant"],
+            "mode": entry["mode"],
+            "min_runtime": entry["min_runtime"],
+            "default": entry["default"],
+            "needs": entry["needs"],
+            "size_mb": os.path.getsize(entry["path"]) / 1e6,
+        }
         for column, result in results.items():
             found = result["files"][key]
             row[f"{column} ms"] = float(np.median(found["ms"])) if found["loaded"] else None
@@ -232,11 +265,15 @@ def ratios(rows, columns):
             for column in columns:
                 fp32_ms = fp32 and fp32[f"{column} ms"]
                 int8_ms = int8 and int8[f"{column} ms"]
-                found.append({
-                    "variant": variant, "min_runtime": version, "runtime": column,
-                    "int8_over_fp32": int8_ms / fp32_ms if int8_ms and fp32_ms else None,
-                    "fp32_over_newest_default_fp32": fp32_ms / reference if fp32_ms and reference else None,
-                })
+                found.append(
+                    {
+                        "variant": variant,
+                        "min_runtime": version,
+                        "runtime": column,
+                        "int8_over_fp32": int8_ms / fp32_ms if int8_ms and fp32_ms else None,
+                        "fp32_over_newest_default_fp32": fp32_ms / reference if fp32_ms and reference else None,
+                    }
+                )
     return found
 
 
@@ -247,31 +284,52 @@ def _cell(row, column):
 
 
 def markdown(rows, found, columns):
-    lines = [
-        "| variant | mode | --min-runtime | needs | MB | " + " | ".join(columns) + " |",
-        "|---|---|---|---|---:|" + "---:|" * len(columns),
-    ]
-    for row in rows:
-        default = " (default)" if row["default"] else ""
-        lines.append(
-            f"| {row['variant']} | {row['mode']} | {row['min_runtime']}{default} | {row['needs']} | {row['size_mb']:.1f} | "
-            + " | ".join(_cell(row, column) for column in columns) + " |"
-        )
-    lines += ["", "median ms (XNNPACK partitions)", "",
-              ("| variant | --min-runtime | runtime | int8 / fp32 (same recipe) | fp32 / default fp32 on "
-               f"{columns[-1]} |"), "|---|---|---|---:|---:|"]
-    for item in found:
-        cells = [f"{item[k]:.2f}" if item[k] is not None else "-"
-                 for k in ("int8_over_fp32", "fp32_over_newest_default_fp32")]
-        lines.append(f"| {item['variant']} | {item['min_runtime']} | {item['runtime']} | {cells[0]} | {cells[1]} |")
-    return "\n".join(lines)
+    """The files (a row per variant, mode and recipe) on every runtime, then the `ratios` per runtime."""
+    files_table = markdown_table(
+        ["variant", "mode", "--min-runtime", "needs", "MB", *columns],
+        [
+            [
+                row["variant"],
+                row["mode"],
+                f"{row['min_runtime']}{' (default)' if row['default'] else ''}",
+                row["needs"],
+                f"{row['size_mb']:.1f}",
+                *(_cell(row, column) for column in columns),
+            ]
+            for row in rows
+        ],
+        align="llll" + "r" * (1 + len(columns)),
+    )
+    ratios_table = markdown_table(
+        ["variant", "--min-runtime", "runtime", "int8 / fp32 (same recipe)", f"fp32 / default fp32 on {columns[-1]}"],
+        [
+            [
+                item["variant"],
+                item["min_runtime"],
+                item["runtime"],
+                *(
+                    f"{item[k]:.2f}" if item[k] is not None else "-"
+                    for k in ("int8_over_fp32", "fp32_over_newest_default_fp32")
+                ),
+            ]
+            for item in found
+        ],
+        align="lllrr",
+    )
+    return f"{files_table}\n\nmedian ms (XNNPACK partitions)\n\n{ratios_table}"
 
 
 def plot(rows, columns, path):
     groups = [f"{row['variant']}\n{row['mode']}\n{row['min_runtime']}" for row in rows]
     series = {column: [row[f"{column} ms"] for row in rows] for column in columns}
-    plots.grouped_bars(path, groups, series, "median latency, ms (0: does not load)",
-                       "SwiftFormer TFLite files per runtime (XNNPACK, interleaved workers)", figsize=(12, 5))
+    charts.grouped_bars(
+        path,
+        groups,
+        series,
+        "median latency, ms (0: does not load)",
+        "SwiftFormer TFLite files per runtime (XNNPACK, interleaved workers)",
+        figsize=(12, 5),
+    )
 
 
 def parse_args(argv):
@@ -281,11 +339,22 @@ def parse_args(argv):
     calib.add_argument("--calib-dir", help="real photos for int8 calibration")
     calib.add_argument("--calib-random", action="store_true", help="calibrate on noise (latency only)")
     parser.add_argument("--num-calib", type=cli.number(int, minimum=1), default=64)
-    parser.add_argument("--min-runtimes", nargs="+", type=cli.checked_by(check_runtime_choice), default=list(MIN_RUNTIMES), metavar="VERSION",
-                        help="the recipes to compare (default: %(default)s)")
-    parser.add_argument("--envs", nargs="+", default=[column for column, _, _ in ENVIRONMENTS],
-                        choices=[column for column, _, _ in ENVIRONMENTS], metavar="ENV",
-                        help="runtimes, by column name (default: all)")
+    parser.add_argument(
+        "--min-runtimes",
+        nargs="+",
+        type=cli.checked_by(check_runtime_choice),
+        default=list(MIN_RUNTIMES),
+        metavar="VERSION",
+        help="the recipes to compare (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--envs",
+        nargs="+",
+        default=[column for column, _, _ in ENVIRONMENTS],
+        choices=[column for column, _, _ in ENVIRONMENTS],
+        metavar="ENV",
+        help="runtimes, by column name (default: all)",
+    )
     parser.add_argument("--threads", type=cli.number(int, minimum=1), default=2)
     parser.add_argument("--runs", type=cli.number(int, minimum=1), default=30)
     parser.add_argument("--per-turn", type=cli.number(int, minimum=1), default=3)
@@ -297,7 +366,9 @@ def parse_args(argv):
         check_image_size(tuple(args.input_size))
     args.min_runtimes = list(dict.fromkeys(args.min_runtimes))
     if args.ops:
-        ignored = [f"--{dest.replace('_', '-')}" for dest in MODEL_ONLY if getattr(args, dest) != parser.get_default(dest)]
+        ignored = [
+            f"--{dest.replace('_', '-')}" for dest in MODEL_ONLY if getattr(args, dest) != parser.get_default(dest)
+        ]
         if ignored:
             parser.error(f"--ops converts single ops, not a model: drop {', '.join(ignored)}")
     elif not args.calib_dir and not args.calib_random:
@@ -328,13 +399,20 @@ def output_paths(args):
     folder = args.output_dir
     if args.ops:
         written = [(f"the probe of {op} in {dtype}", path) for (op, dtype), path in probe_files(folder).items()]
-        return written + [(f"--output-dir's {name}", os.path.join(folder, name))
-                          for name in ("runtime_ops.json", "runtime_ops.csv")]
+        return written + [
+            (f"--output-dir's {name}", os.path.join(folder, name)) for name in ("runtime_ops.json", "runtime_ops.csv")
+        ]
     names = [os.path.basename(args.keras_model)] if args.keras_model else args.variants
-    written = [(f"the {mode} file of {name} for {version}", model_file(folder, name, mode, version))
-               for name in names for mode in MODES for version in args.min_runtimes]
-    return written + [(f"--output-dir's {name}", os.path.join(folder, name))
-                      for name in ("runtime_matrix.json", "runtime_matrix.csv", "runtime_matrix.png")]
+    written = [
+        (f"the {mode} file of {name} for {version}", model_file(folder, name, mode, version))
+        for name in names
+        for mode in MODES
+        for version in args.min_runtimes
+    ]
+    return written + [
+        (f"--output-dir's {name}", os.path.join(folder, name))
+        for name in ("runtime_matrix.json", "runtime_matrix.csv", "runtime_matrix.png")
+    ]
 
 
 def main(argv=None):
@@ -361,7 +439,9 @@ def _main(argv):
     if args.ops:
         rows = probe_rows(make_probes(args.output_dir), environments, args.threads)
         print(probe_markdown(rows, columns))
-        files.write_json_atomically(os.path.join(args.output_dir, "runtime_ops.json"), {"command": command, "rows": rows})
+        files.write_json_atomically(
+            os.path.join(args.output_dir, "runtime_ops.json"), {"command": command, "rows": rows}
+        )
         files.write_csv_atomically(os.path.join(args.output_dir, "runtime_ops.csv"), rows)
         print(f"\nwrote {args.output_dir}/runtime_ops.json, .csv")
         return 0
@@ -381,9 +461,17 @@ def _main(argv):
     found = ratios(rows, columns)
     print(markdown(rows, found, columns))
     versions = {column: f"{result['runtime']} {result['version']}" for column, result in results.items()}
-    files.write_json_atomically(os.path.join(args.output_dir, "runtime_matrix.json"),
-                                {"command": command, "threads": args.threads, "runs": args.runs,
-                                 "runtimes": versions, "rows": rows, "ratios": found})
+    files.write_json_atomically(
+        os.path.join(args.output_dir, "runtime_matrix.json"),
+        {
+            "command": command,
+            "threads": args.threads,
+            "runs": args.runs,
+            "runtimes": versions,
+            "rows": rows,
+            "ratios": found,
+        },
+    )
     files.write_csv_atomically(os.path.join(args.output_dir, "runtime_matrix.csv"), rows)
     plot(rows, columns, os.path.join(args.output_dir, "runtime_matrix.png"))
     print(f"\nwrote {args.output_dir}/runtime_matrix.json, .csv, .png")

@@ -33,23 +33,16 @@ import os
 import sys
 import tempfile
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if ROOT not in sys.path:  # android_bench is a folder of the repository, not an installed package
-    sys.path.insert(0, ROOT)
+import numpy as np
 
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")  # TFLite conversion runs on TensorFlow
-
-import numpy as np  # noqa: E402
-
-from android_bench import torch_reference  # noqa: E402  (imports torch only when called)
-from swiftformer_keras.utils import cli  # noqa: E402
-from swiftformer_keras.utils import files
-from swiftformer_keras.models.architecture import VARIANTS  # noqa: E402
-from swiftformer_keras.utils.images import (  # noqa: E402
-    decode_predictions, imagenet_class_index, load_image, preprocess_input,
-)
+from android_bench import torch_reference  # imports torch only when called
+from swiftformer_keras.models.architecture import VARIANTS
+from swiftformer_keras.utils import cli, files
+from swiftformer_keras.utils.images import decode_predictions, imagenet_class_index, load_image, preprocess_input
+from swiftformer_keras.utils.tables import markdown_table
 
 PROG = "examples/demo.py"
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the repository, beside ../shared
 SHARED_IMAGES = os.path.normpath(os.path.join(ROOT, "..", "shared", "data", "imagenet-samples"))
 # Photographs inside the wheels of scikit-image and matplotlib (nothing is downloaded):
 # (distribution, module, file in it, ImageNet class of its subject or None, what it shows).
@@ -92,7 +85,8 @@ def shared_photos(folder, count):
         rows = list(csv.DictReader(file))
     chosen = rows[:count]
     return Photos(
-        [os.path.join(folder, row["file"]) for row in chosen], [row["class_index"] for row in chosen],
+        [os.path.join(folder, row["file"]) for row in chosen],
+        [row["class_index"] for row in chosen],
         [row.get("name") or os.path.basename(row["file"]) for row in chosen],
         f"{len(chosen)} of the {len(rows)} photos listed in {os.path.normpath(labels_file)}",
     )
@@ -113,7 +107,9 @@ def bundled_photos(count):
             ) from None
     packages = " and ".join(f"{name} {version}" for name, version in versions.items())
     return Photos(
-        paths, [entry[3] for entry in chosen], [entry[4] for entry in chosen],
+        paths,
+        [entry[3] for entry in chosen],
+        [entry[4] for entry in chosen],
         f"the {len(chosen)} photos that {packages} ship",
     )
 
@@ -129,12 +125,12 @@ def load_photos(folder, count):
 
 
 def show_variants(SwiftFormer):
-    print("| variant | parameters | stage widths | stage depths |")
-    print("|---|---:|---|---|")
+    """Builds each variant and prints its trainable parameters beside its stage widths and depths."""
+    rows = []
     for name, spec in VARIANTS.items():
-        model = SwiftFormer(name)
-        params = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
-        print(f"| SwiftFormer-{name} | {params:,} | {spec['widths']} | {spec['depths']} |")
+        params = sum(int(np.prod(w.shape)) for w in SwiftFormer(name).trainable_weights)
+        rows.append([f"SwiftFormer-{name}", f"{params:,}", spec["widths"], spec["depths"]])
+    print(markdown_table(["variant", "parameters", "stage widths", "stage depths"], rows, align="lrll"))
 
 
 def imagenet_predictions(SwiftFormer, variant, photos):
@@ -146,15 +142,19 @@ def imagenet_predictions(SwiftFormer, variant, photos):
         return "random"
     probabilities = model.predict(preprocess_input(photos.images), batch_size=32, verbose=0)
     names = imagenet_class_index()
-    for caption, label, top in list(zip(photos.captions, photos.classes, decode_predictions(probabilities)))[:8]:
+    for caption, label, top in list(
+        zip(photos.captions, photos.classes, decode_predictions(probabilities), strict=True)
+    )[:8]:
         expected = f" [{names[label][1]}]" if label >= 0 else ""
         print(f"  {caption}{expected}: " + ", ".join(f"{name} {score:.2f}" for _, name, score in top))
     known = photos.classes >= 0
     ranked = np.argsort(-probabilities[known], axis=1)[:, :5]
     top1 = (ranked[:, 0] == photos.classes[known]).mean()
     top5 = (ranked == photos.classes[known][:, None]).any(axis=1).mean()
-    print(f"SwiftFormer-{variant} ImageNet weights: top-1 {top1:.0%}, top-5 {top5:.0%} "
-          f"on the {int(known.sum())} of {len(photos.paths)} photos with an ImageNet class")
+    print(
+        f"SwiftFormer-{variant} ImageNet weights: top-1 {top1:.0%}, top-5 {top5:.0%} "
+        f"on the {int(known.sum())} of {len(photos.paths)} photos with an ImageNet class"
+    )
     return "imagenet"
 
 
@@ -194,9 +194,14 @@ def int8_tflite(conversion, variant, weights, photos, output):
             os.symlink(os.path.abspath(path), os.path.join(target, f"{index:04d}_{os.path.basename(path)}"))
         calibrated = (len(photos.paths) + 1) // 2
         report = conversion.convert_swiftformer(
-            output or os.path.join(folder, f"swiftformer_{variant.lower()}_int8.tflite"), mode="int8",
-            variant=variant, weights=weights, calib_dir=calib, num_calib=calibrated,
-            eval_dir=held_out, num_eval=len(photos.paths) - calibrated,
+            output or os.path.join(folder, f"swiftformer_{variant.lower()}_int8.tflite"),
+            mode="int8",
+            variant=variant,
+            weights=weights,
+            calib_dir=calib,
+            num_calib=calibrated,
+            eval_dir=held_out,
+            num_eval=len(photos.paths) - calibrated,
         )
     fidelity = report["fidelity"]
     print(
@@ -214,14 +219,22 @@ def int8_tflite(conversion, variant, weights, photos, output):
 def parse_args(argv=None):
     parser = cli.ArgumentParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--variant", default="XS", type=str.upper, choices=list(VARIANTS))
-    parser.add_argument("--images", default=SHARED_IMAGES,
-                        help="folder with labels.csv and images/ (default: %(default)s); "
-                             "without labels.csv, the photos scikit-image and matplotlib ship")
-    parser.add_argument("--count", type=cli.number(int, minimum=2), default=128,
-                        help="how many photos to use, at least 2: the int8 file is calibrated on half "
-                             "and measured on the other half (default: %(default)s)")
-    parser.add_argument("--output", help="keep the int8 .tflite file here, with its card and report "
-                                         "(default: a temporary file)")
+    parser.add_argument(
+        "--images",
+        default=SHARED_IMAGES,
+        help="folder with labels.csv and images/ (default: %(default)s); "
+        "without labels.csv, the photos scikit-image and matplotlib ship",
+    )
+    parser.add_argument(
+        "--count",
+        type=cli.number(int, minimum=2),
+        default=128,
+        help="how many photos to use, at least 2: the int8 file is calibrated on half "
+        "and measured on the other half (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--output", help="keep the int8 .tflite file here, with its card and report (default: a temporary file)"
+    )
     args = parser.parse_args(argv)
     if args.output is not None and not args.output.endswith(".tflite"):
         parser.error(f"argument --output: must end in .tflite, got {args.output!r}")
@@ -238,10 +251,11 @@ def _main(argv):
     files.check_output_paths(("--output", args.output))  # a missing folder fails now, not after the work
     photos = load_photos(args.images, args.count)
     print(f"Photos: {photos.source}.")
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")  # TFLite conversion runs on TensorFlow
     with cli.quiet_startup():
         # TensorFlow and PyTorch load here, after the flags are checked: --help and bad input answer at once.
+        from swiftformer_keras.applications import SwiftFormer
         from swiftformer_keras.lite import pipeline as conversion
-        from swiftformer_keras.models.builders import SwiftFormer
         from swiftformer_keras.weights.sources import convert_to_keras_weights
 
         try:  # the PyTorch reference is transformers' SwiftFormer; it loads torchao, which prints too

@@ -1,4 +1,5 @@
 """android_bench/adb.py: `adb devices` and `getprop` output as adb prints it."""
+# ruff: noqa: E501  (adb's listings, line for line)
 
 from android_bench import adb, commands
 
@@ -31,13 +32,19 @@ def test_parse_devices_sorts_ready_phones_from_problems():
 
 def test_parse_devices_without_details_and_empty():
     assert adb.parse_devices("List of devices attached\nABC\tdevice\nDEF\tunauthorized\n\n") == (
-        ["ABC"], [("DEF", adb._STATE_REASONS["unauthorized"].format(serial="DEF"))])
+        ["ABC"],
+        [("DEF", adb._STATE_REASONS["unauthorized"].format(serial="DEF"))],
+    )
     assert adb.parse_devices("List of devices attached\n\n") == ([], [])
-    assert adb.parse_devices("adb server version (39) doesn't match this client (41); killing...\n"
-                             "List of devices attached\n") == ([], [])
+    assert adb.parse_devices(
+        "adb server version (39) doesn't match this client (41); killing...\nList of devices attached\n"
+    ) == ([], [])
 
 
 def test_parse_getprop():
     text = "[ro.product.model]: [Pixel 7]\r\n[ro.build.version.sdk]: [34]\n[empty]: []\n"
     assert adb.parse_getprop(commands._normalise(text)) == {
-        "ro.product.model": "Pixel 7", "ro.build.version.sdk": "34", "empty": ""}
+        "ro.product.model": "Pixel 7",
+        "ro.build.version.sdk": "34",
+        "empty": "",
+    }

@@ -6,18 +6,28 @@ from android_bench import benchmark_model
 from android_bench.commands import Result
 
 
-@pytest.mark.parametrize("delegate, flags", [
-    ("xnnpack", ["--use_xnnpack=true"]),
-    ("cpu", ["--use_xnnpack=false"]),
-    ("nnapi", ["--use_nnapi=true", "--use_xnnpack=false"]),
-    ("gpu", ["--use_gpu=true", "--use_xnnpack=false"]),
-])
+@pytest.mark.parametrize(
+    "delegate, flags",
+    [
+        ("xnnpack", ["--use_xnnpack=true"]),
+        ("cpu", ["--use_xnnpack=false"]),
+        ("nnapi", ["--use_nnapi=true", "--use_xnnpack=false"]),
+        ("gpu", ["--use_gpu=true", "--use_xnnpack=false"]),
+    ],
+)
 def test_benchmark_command_for_every_delegate(delegate, flags):
-    command = benchmark_model.benchmark_command("/data/local/tmp/benchmark_model", "/data/local/tmp/m.tflite",
-                                                delegate, 4, 50, 5, False, None)
+    command = benchmark_model.benchmark_command(
+        "/data/local/tmp/benchmark_model", "/data/local/tmp/m.tflite", delegate, 4, 50, 5, False, None
+    )
     assert command == [
-        "/data/local/tmp/benchmark_model", "--graph=/data/local/tmp/m.tflite", "--num_threads=4",
-        "--num_runs=50", "--warmup_runs=5", "--min_secs=0", "--warmup_min_secs=0", "--max_secs=300",
+        "/data/local/tmp/benchmark_model",
+        "--graph=/data/local/tmp/m.tflite",
+        "--num_threads=4",
+        "--num_runs=50",
+        "--warmup_runs=5",
+        "--min_secs=0",
+        "--warmup_min_secs=0",
+        "--max_secs=300",
         *flags,
     ]
 
@@ -25,8 +35,17 @@ def test_benchmark_command_for_every_delegate(delegate, flags):
 def test_benchmark_command_with_cpu_mask_op_profiling_and_max_secs():
     command = benchmark_model.benchmark_command("bm", "m.tflite", "xnnpack", 1, 7, 0, True, "f0", max_secs=42.5)
     assert command == [
-        "taskset", "f0", "bm", "--graph=m.tflite", "--num_threads=1", "--num_runs=7", "--warmup_runs=0",
-        "--min_secs=0", "--warmup_min_secs=0", "--max_secs=42.5", "--use_xnnpack=true",
+        "taskset",
+        "f0",
+        "bm",
+        "--graph=m.tflite",
+        "--num_threads=1",
+        "--num_runs=7",
+        "--warmup_runs=0",
+        "--min_secs=0",
+        "--warmup_min_secs=0",
+        "--max_secs=42.5",
+        "--use_xnnpack=true",
         "--enable_op_profiling=true",
     ]
 
@@ -38,27 +57,49 @@ def test_benchmark_command_refuses_an_unknown_delegate():
 
 # --- LiteRT's CompiledModel tool (google-ai-edge/LiteRT litert/tools/benchmark_litert_model.h) ---
 
-@pytest.mark.parametrize("delegate, flags", [
-    ("xnnpack", ["--use_cpu=true"]),
-    ("gpu", ["--use_gpu=true"]),
-    ("npu", ["--use_npu=true"]),
-])
+
+@pytest.mark.parametrize(
+    "delegate, flags",
+    [
+        ("xnnpack", ["--use_cpu=true"]),
+        ("gpu", ["--use_gpu=true"]),
+        ("npu", ["--use_npu=true"]),
+    ],
+)
 def test_litert_command_selects_accelerators_with_its_own_flags(delegate, flags):
-    command = benchmark_model.benchmark_command("/data/local/tmp/benchmark_model", "/data/local/tmp/m.tflite",
-                                                delegate, 4, 50, 5, tool="litert")
+    command = benchmark_model.benchmark_command(
+        "/data/local/tmp/benchmark_model", "/data/local/tmp/m.tflite", delegate, 4, 50, 5, tool="litert"
+    )
     assert command == [
-        "/data/local/tmp/benchmark_model", "--graph=/data/local/tmp/m.tflite", "--num_threads=4",
-        "--num_runs=50", "--warmup_runs=5", "--min_secs=0", "--warmup_min_secs=0", "--max_secs=300",
+        "/data/local/tmp/benchmark_model",
+        "--graph=/data/local/tmp/m.tflite",
+        "--num_threads=4",
+        "--num_runs=50",
+        "--warmup_runs=5",
+        "--min_secs=0",
+        "--warmup_min_secs=0",
+        "--max_secs=300",
         *flags,
     ]
 
 
 def test_litert_command_profiles_with_use_profiler():
-    command = benchmark_model.benchmark_command("bm", "m.tflite", "gpu", 1, 7, 0, True, "f0", max_secs=42.5,
-                                                tool="litert")
+    command = benchmark_model.benchmark_command(
+        "bm", "m.tflite", "gpu", 1, 7, 0, True, "f0", max_secs=42.5, tool="litert"
+    )
     assert command == [
-        "taskset", "f0", "bm", "--graph=m.tflite", "--num_threads=1", "--num_runs=7", "--warmup_runs=0",
-        "--min_secs=0", "--warmup_min_secs=0", "--max_secs=42.5", "--use_gpu=true", "--use_profiler=true",
+        "taskset",
+        "f0",
+        "bm",
+        "--graph=m.tflite",
+        "--num_threads=1",
+        "--num_runs=7",
+        "--warmup_runs=0",
+        "--min_secs=0",
+        "--warmup_min_secs=0",
+        "--max_secs=42.5",
+        "--use_gpu=true",
+        "--use_profiler=true",
     ]
 
 
@@ -82,4 +123,6 @@ def test_the_tool_chooses_the_flags_and_the_judging():
     status, reason, trusted = benchmark_model.judge(result, {"status": "ok", "avg_ms": 1.0}, "gpu", 1, tool="litert")
     assert (status, trusted) == ("failed", False) and "--use_gpu=true" in reason
     assert benchmark_model.benchmark_command("bm", "m.tflite", "gpu", 1, 1, 1)[-2:] == [
-        "--use_gpu=true", "--use_xnnpack=false"]
+        "--use_gpu=true",
+        "--use_xnnpack=false",
+    ]

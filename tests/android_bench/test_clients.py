@@ -9,18 +9,29 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from android_bench import clients as clients_cli
 from swiftformer_keras.utils.images import record_model_facts
-from android_bench import clients
 
 
-def test_the_table_scores_a_trained_models_file_in_both_clients(cifar_tflite, small_cifar, tmp_path, capsys,
-                                                               tflite_runtime_python, mediapipe_python):
+def test_the_table_scores_a_trained_models_file_in_both_clients(
+    cifar_tflite, small_cifar, tmp_path, capsys, tflite_runtime_python, mediapipe_python
+):
     keras_file, tflite = cifar_tflite["keras"], cifar_tflite["fp32"][0]
     test_dir = os.path.join(small_cifar[0], "test")
-    code = clients.main([
-        "--keras-model", keras_file, "--files", str(tflite), "--images", test_dir, "--num", "24",
-        "--csv", str(tmp_path / "clients.csv"),
-    ])
+    code = clients_cli.main(
+        [
+            "--keras-model",
+            keras_file,
+            "--files",
+            str(tflite),
+            "--images",
+            test_dir,
+            "--num",
+            "24",
+            "--csv",
+            str(tmp_path / "clients.csv"),
+        ]
+    )
     assert code == 0
     table = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| cifar_fp32.tflite")]
     assert len(table) == 2 and "task-library 0.4.4" in table[0] and "mediapipe 1.2.2" in table[1]
@@ -33,9 +44,18 @@ def test_the_table_scores_a_trained_models_file_in_both_clients(cifar_tflite, sm
 
 
 def test_a_missing_file_is_one_line_before_the_model_loads(clients, tmp_path, capsys):
-    code = clients.main([
-        "--model", "XS", "--weights", "random", "--files", str(tmp_path / "absent.tflite"), "--images", str(tmp_path),
-    ])
+    code = clients.main(
+        [
+            "--model",
+            "XS",
+            "--weights",
+            "random",
+            "--files",
+            str(tmp_path / "absent.tflite"),
+            "--images",
+            str(tmp_path),
+        ]
+    )
     assert code == 2
     absent = str(tmp_path / "absent.tflite")
     assert _one_error_line(capsys).endswith(f"error: --files: {absent!r} does not exist.")
@@ -64,7 +84,7 @@ def _photos(root, *folders):
 def clients(monkeypatch):
     """android_bench/clients.py whose model loading fails the test if reached (the refusals must
     come first), with the client environments taken as there."""
-    module = clients
+    module = clients_cli
     monkeypatch.setattr(module, "_softmax_model", lambda args: pytest.fail("the model loaded before the checks"))
     monkeypatch.setattr(module, "client_python", lambda client: "python")
     return module
@@ -102,9 +122,19 @@ def test_folders_only_some_of_which_are_class_names_are_refused(clients, tmp_pat
     assert "The class folders ['kitten']" in line and "not class names of the model" in line
 
 
-@pytest.mark.parametrize("case", ["csv in a missing folder", "csv is a file", "csv is the image folder's photo",
-                                  "missing images", "missing weights", "unknown variant", "no model",
-                                  "mistyped flag"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "csv in a missing folder",
+        "csv is a file",
+        "csv is the image folder's photo",
+        "missing images",
+        "missing weights",
+        "unknown variant",
+        "no model",
+        "mistyped flag",
+    ],
+)
 def test_bad_flags_and_paths_are_one_line_before_the_model_loads(case, clients, tmp_path, capsys):
     tflite = tmp_path / "m.tflite"
     tflite.write_bytes(b"TFL3")
@@ -112,15 +142,22 @@ def test_bad_flags_and_paths_are_one_line_before_the_model_loads(case, clients, 
     args = {"--model": "XS", "--weights": "random", "--files": str(tflite), "--images": images}
     expected = {
         # It named the hidden temporary file once the table was done.
-        "csv in a missing folder": ({"--csv": str(tmp_path / "none" / "rows.csv")},
-                                    f"--csv '{tmp_path / 'none' / 'rows.csv'}': the folder"),
+        "csv in a missing folder": (
+            {"--csv": str(tmp_path / "none" / "rows.csv")},
+            f"--csv '{tmp_path / 'none' / 'rows.csv'}': the folder",
+        ),
         "csv is a file": ({"--csv": str(tflite)}, f"--csv '{tflite}' is the input --files"),
-        "csv is the image folder's photo": ({"--csv": os.path.join(images, "cat", "0.png")},
-                                            "lies inside the input folder --images"),
+        "csv is the image folder's photo": (
+            {"--csv": os.path.join(images, "cat", "0.png")},
+            "lies inside the input folder --images",
+        ),
         "missing images": ({"--images": str(tmp_path / "none")}, "does not exist or is not a directory"),
         "missing weights": ({"--weights": str(tmp_path / "w.weights.h5")}, "--weights"),
         "unknown variant": ({"--model": "xl"}, "unknown --model 'XL'; use one of XS, S, L1, L3; see --help"),
-        "no model": ({"--model": None, "--weights": None}, "one of the arguments --keras-model --model is required; see --help"),
+        "no model": (
+            {"--model": None, "--weights": None},
+            "one of the arguments --keras-model --model is required; see --help",
+        ),
         "mistyped flag": ({"--imagez": "x"}, "unrecognized arguments: --imagez x; see --help"),
     }
     changes, message = expected[case]

@@ -39,8 +39,12 @@ def test_failures_are_rows(tmp_path, small_tflite):
 
 def test_cli_writes_the_tables_and_refuses_bad_arguments(tmp_path, small_tflite, capsys):
     out = tmp_path / "out"
-    assert host.main(["--models", small_tflite, "--threads", "1", "--delegates", "none", "--runs", "3",
-                      "--output-dir", str(out)]) == 0
+    assert (
+        host.main(
+            ["--models", small_tflite, "--threads", "1", "--delegates", "none", "--runs", "3", "--output-dir", str(out)]
+        )
+        == 0
+    )
     assert "| host-python |" in capsys.readouterr().out
     with open(out / "host.json") as file:
         assert json.load(file)["rows"][0]["runs"] == 3
@@ -55,14 +59,17 @@ def test_cli_writes_the_tables_and_refuses_bad_arguments(tmp_path, small_tflite,
 # --- issue 25: every flag checked before any run, in one line --------------------------------------
 
 
-@pytest.mark.parametrize("extra, message", [
-    (["--runs", "0"], "argument --runs: must be a whole number >= 1, got '0'"),
-    (["--runs", "inf"], "argument --runs: must be a whole number >= 1, got 'inf'"),
-    (["--warmup", "-1"], "argument --warmup: must be a whole number >= 0, got '-1'"),
-    (["--threads", "2147483648"], "--threads must be positive integers up to 2147483647"),
-    (["--delegates", ","], "unknown delegates []"),
-    (["--modelz", "m.tflite"], "unrecognized arguments: --modelz m.tflite"),
-])
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--runs", "0"], "argument --runs: must be a whole number >= 1, got '0'"),
+        (["--runs", "inf"], "argument --runs: must be a whole number >= 1, got 'inf'"),
+        (["--warmup", "-1"], "argument --warmup: must be a whole number >= 0, got '-1'"),
+        (["--threads", "2147483648"], "--threads must be positive integers up to 2147483647"),
+        (["--delegates", ","], "unknown delegates []"),
+        (["--modelz", "m.tflite"], "unrecognized arguments: --modelz m.tflite"),
+    ],
+)
 def test_bad_flags_are_one_line_before_any_run(extra, message, tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(host, "run_matrix", lambda *a, **k: pytest.fail("the runs started"))
     with pytest.raises(SystemExit) as exit_info:
@@ -75,9 +82,11 @@ def test_bad_flags_are_one_line_before_any_run(extra, message, tmp_path, monkeyp
 
 def test_the_library_checks_the_counts_too(small_tflite, monkeypatch):
     monkeypatch.setattr(host, "run_one", lambda *a, **k: pytest.fail("a run started"))
-    for runs, warmup, threads, message in ((0, 0, [1], "runs must be a whole number >= 1, got 0"),
-                                           (1, -1, [1], "warmup must be a whole number >= 0, got -1"),
-                                           (1, 0, [2**31], "threads must be a whole number in [1, 2147483647]")):
+    for runs, warmup, threads, message in (
+        (0, 0, [1], "runs must be a whole number >= 1, got 0"),
+        (1, -1, [1], "warmup must be a whole number >= 0, got -1"),
+        (1, 0, [2**31], "threads must be a whole number in [1, 2147483647]"),
+    ):
         with pytest.raises(ValueError, match=re.escape(message)):
             host.run_matrix([small_tflite], ["none"], threads, runs, warmup, progress=False)
 
@@ -104,16 +113,40 @@ def _error_line(err):
 
 
 def test_an_unwritable_output_dir_is_refused_before_any_run(small_tflite, read_only_dir, capsys):
-    code = host.main(["--models", small_tflite, "--threads", "1", "--delegates", "none", "--runs", "2",
-                      "--output-dir", str(read_only_dir)])
+    code = host.main(
+        [
+            "--models",
+            small_tflite,
+            "--threads",
+            "1",
+            "--delegates",
+            "none",
+            "--runs",
+            "2",
+            "--output-dir",
+            str(read_only_dir),
+        ]
+    )
     captured = capsys.readouterr()
     assert code == 2 and captured.out == ""
     assert f"--output-dir '{read_only_dir}' is not writable" in _error_line(captured.err)
 
 
 def test_a_full_output_dir_prints_the_table_then_one_line(small_tflite, full_disk, capsys):
-    code = host.main(["--models", small_tflite, "--threads", "1", "--delegates", "none", "--runs", "2",
-                      "--output-dir", str(full_disk)])
+    code = host.main(
+        [
+            "--models",
+            small_tflite,
+            "--threads",
+            "1",
+            "--delegates",
+            "none",
+            "--runs",
+            "2",
+            "--output-dir",
+            str(full_disk),
+        ]
+    )
     captured = capsys.readouterr()
     assert code == 2 and "| host-python |" in captured.out
     assert "no space left on the device" in _error_line(captured.err)
@@ -127,8 +160,9 @@ def test_a_full_output_dir_prints_the_table_then_one_line(small_tflite, full_dis
 def test_the_runtime_asked_for_runs_in_the_children_and_is_recorded(small_tflite):
     import tensorflow as tf
 
-    table = host.run_matrix([small_tflite], ["xnnpack", "none"], [1], runs=3, warmup=0, progress=False,
-                            runtime="tensorflow")
+    table = host.run_matrix(
+        [small_tflite], ["xnnpack", "none"], [1], runs=3, warmup=0, progress=False, runtime="tensorflow"
+    )
     for row in table:
         assert row["status"] == "ok" and row["runtime"] == f"tensorflow {tf.__version__}", row
         assert row["total_nodes"] == 3 and 0 < row["median_ms"]
@@ -157,9 +191,29 @@ def test_a_runtime_this_python_lacks_is_one_line_before_any_run(small_tflite, tm
 def test_host_py_under_the_tflite_runtime_env_records_tflite_runtime(small_tflite, tflite_runtime_python, tmp_path):
     out = tmp_path / "out"
     done = subprocess.run(
-        [tflite_runtime_python, "android_bench/host.py", "--models", small_tflite, "--threads", "1",
-         "--delegates", "xnnpack", "--runs", "3", "--warmup", "1", "--runtime", "tflite-runtime", "--output-dir", str(out)],
-        capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": ROOT}, timeout=300,
+        [
+            tflite_runtime_python,
+            "android_bench/host.py",
+            "--models",
+            small_tflite,
+            "--threads",
+            "1",
+            "--delegates",
+            "xnnpack",
+            "--runs",
+            "3",
+            "--warmup",
+            "1",
+            "--runtime",
+            "tflite-runtime",
+            "--output-dir",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": ROOT},
+        timeout=300,
     )
     assert done.returncode == 0, done.stderr
     (row,) = json.loads((out / "host.json").read_text())["rows"]

@@ -1,5 +1,6 @@
-"""android_bench/litert_torch_export.py, the program compare.py runs in litert-torch's own interpreter,
-with a stand-in for litert-torch (which the project's environment does not hold)."""
+"""android_bench/litert_torch_export.py, the program compare.py runs in litert-torch's own interpreter
+(`python -m android_bench.litert_torch_export`, built by `routes.litert_torch_command`), with a stand-in
+for litert-torch (which the project's environment does not hold)."""
 
 import json
 import os
@@ -9,15 +10,13 @@ import sys
 
 import pytest
 
-from android_bench import litert_torch_export, torch_reference
+from android_bench import litert_torch_export, routes, torch_reference
 
-SCRIPT = os.path.join(ROOT, "android_bench", "litert_torch_export.py")
 XS = ([3, 3, 6, 4], [48, 56, 112, 220])
 
 # Converts nothing: runs the module once on the example input and writes the output's shape.
-FAKE_LITERT_TORCH = '''
+FAKE_LITERT_TORCH = """
 import json
-from conftest import ROOT
 
 
 def convert(module, args):
@@ -27,25 +26,25 @@ def convert(module, args):
                 json.dump(list(module(*args).shape), file)
 
     return Exported()
-'''
+"""
 
 
-def _export(tmp_path, weights, *extra):
+def _export(tmp_path, weights, classes, attention, size):
+    """Runs the program as compare.py does, in a child Python, with the fake litert-torch on its path."""
     (tmp_path / "litert_torch.py").write_text(FAKE_LITERT_TORCH)
     output = tmp_path / "out.tflite"
-    done = subprocess.run(
-        [sys.executable, SCRIPT, "--depths", "3,3,6,4", "--widths", "48,56,112,220", "--weights", str(weights),
-         "--output", str(output), *extra],
-        capture_output=True, text=True, timeout=600, cwd=str(tmp_path),
-        env={**os.environ, "PYTHONPATH": str(tmp_path)},
-    )
+    shared = routes.Shared(None, None, str(weights), (*XS, classes, attention))
+    command, env = routes.litert_torch_command(sys.executable, shared, str(output), size)
+    env["PYTHONPATH"] += os.pathsep + str(tmp_path)
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=str(tmp_path), env=env)
     return done, output
 
 
 def test_the_reference_with_its_weights_goes_to_litert_torch(tmp_path):
-    weights = torch_reference.save_safetensors(torch_reference.random_reference(*XS, classes=10, attention="l2"),
-                                               str(tmp_path / "w.safetensors"))
-    done, output = _export(tmp_path, weights, "--classes", "10", "--attention", "l2", "--input-size", "64", "48")
+    weights = torch_reference.save_safetensors(
+        torch_reference.random_reference(*XS, classes=10, attention="l2"), str(tmp_path / "w.safetensors")
+    )
+    done, output = _export(tmp_path, weights, 10, "l2", (64, 48))
     assert done.returncode == 0, done.stderr
     assert json.loads(output.read_text()) == [1, 10]  # logits, not transformers' output object
 
@@ -57,8 +56,7 @@ def test_the_reference_with_its_weights_goes_to_litert_torch(tmp_path):
 def xs_weights(tmp_path_factory):
     """XS weights for 10 classes, in a folder of their own."""
     folder = tmp_path_factory.mktemp("xs_weights")
-    return torch_reference.save_safetensors(torch_reference.swiftformer(*XS, classes=10),
-                                            str(folder / "w.safetensors"))
+    return torch_reference.save_safetensors(torch_reference.swiftformer(*XS, classes=10), str(folder / "w.safetensors"))
 
 
 def _in_process(argv, capsys):
@@ -88,21 +86,28 @@ def fake_litert_torch(monkeypatch, tmp_path_factory):
 
 def test_weights_of_another_architecture_fail(tmp_path, xs_weights, fake_litert_torch, capsys):
     output = tmp_path / "out.tflite"
-    code, line = _in_process(["--depths", "3,3,6,4", "--widths", "48,56,112,220", "--weights", xs_weights,
-                              "--output", str(output)], capsys)  # 1000 classes asked for
+    code, line = _in_process(
+        ["--depths", "3,3,6,4", "--widths", "48,56,112,220", "--weights", xs_weights, "--output", str(output)], capsys
+    )  # 1000 classes asked for
     assert code == 2 and "not those of a SwiftFormer with depths [3, 3, 6, 4]" in line
     assert "head.weight is (10, 220) in the file, (1000, 220) in the model" in line and not output.exists()
 
 
 @pytest.mark.parametrize("case", ["missing weights", "output over the weights", "no input", "missing --output"])
-def test_bad_arguments_are_one_line_before_litert_torch_is_needed(case, tmp_path, xs_weights, no_litert_torch,
-                                                                  capsys):
+def test_bad_arguments_are_one_line_before_litert_torch_is_needed(case, tmp_path, xs_weights, no_litert_torch, capsys):
     """Any error ended in litert-torch's ModuleNotFoundError, which was imported first."""
-    args = {"--depths": ["3,3,6,4"], "--widths": ["48,56,112,220"], "--classes": ["10"], "--weights": [xs_weights],
-            "--output": [str(tmp_path / "out.tflite")]}
+    args = {
+        "--depths": ["3,3,6,4"],
+        "--widths": ["48,56,112,220"],
+        "--classes": ["10"],
+        "--weights": [xs_weights],
+        "--output": [str(tmp_path / "out.tflite")],
+    }
     changes, message = {
-        "missing weights": ({"--weights": [str(tmp_path / "none.safetensors")]},
-                            f"--weights '{tmp_path / 'none.safetensors'}' does not exist"),
+        "missing weights": (
+            {"--weights": [str(tmp_path / "none.safetensors")]},
+            f"--weights '{tmp_path / 'none.safetensors'}' does not exist",
+        ),
         "output over the weights": ({"--output": [xs_weights]}, "is the input --weights"),
         "no input": ({"--input-size": ["0", "0"]}, "argument --input-size: must be a whole number >= 32, got '0'"),
         "missing --output": ({"--output": []}, "the following arguments are required: --output; see --help"),
@@ -115,8 +120,21 @@ def test_bad_arguments_are_one_line_before_litert_torch_is_needed(case, tmp_path
 
 
 def test_a_missing_litert_torch_is_one_line_saying_what_to_install(tmp_path, xs_weights, no_litert_torch, capsys):
-    code, line = _in_process(["--depths", "3,3,6,4", "--widths", "48,56,112,220", "--classes", "10",
-                              "--weights", xs_weights, "--output", str(tmp_path / "out.tflite")], capsys)
+    code, line = _in_process(
+        [
+            "--depths",
+            "3,3,6,4",
+            "--widths",
+            "48,56,112,220",
+            "--classes",
+            "10",
+            "--weights",
+            xs_weights,
+            "--output",
+            str(tmp_path / "out.tflite"),
+        ],
+        capsys,
+    )
     assert code == 2 and "litert-torch is not installed in this Python" in line
     assert "pip install litert-torch" in line and "--litert-torch-python" in line
     assert os.listdir(tmp_path) == []

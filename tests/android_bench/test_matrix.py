@@ -3,6 +3,7 @@ host runs of fake benchmark_model scripts, a fake adb that acts as phones, timeo
 failures and output folders that cannot be written.
 
 The fakes here (a benchmark_model and an adb stand-in) serve test_run.py's command-line tests too."""
+# ruff: noqa: E501  (the fake benchmark_model prints the real tool's lines, each whole)
 
 import json
 import os
@@ -29,7 +30,7 @@ REAL_ADB = shutil.which("adb") or ("/usr/bin/adb" if os.path.exists("/usr/bin/ad
 #            (FAKE_BENCH_DESKTOP=1: a desktop build, which ignores --use_nnapi and runs the CPU)
 #   gpu      a desktop build: "GPU acceleration is unsupported on this platform." then the CPU
 # It appends its arguments to $FAKE_BENCH_LOG when set.
-FAKE_BENCHMARK = r'''#!{python}
+FAKE_BENCHMARK = r"""#!{python}
 import json, os, sys
 
 args = dict(a[2:].split("=", 1) for a in sys.argv[1:] if a.startswith("--") and "=" in a)
@@ -113,14 +114,14 @@ if args.get("enable_op_profiling") == "true":
     say(f"Timings (microseconds): count={runs} first=24501 curr=24398 min=23950 max=26790 avg=24480 std=468")
     say("Memory (bytes): count=0")
     say("3 nodes observed")
-'''
+"""
 
 # An adb stand-in that acts as the phones listed in $FAKE_ADB_DEVICES: `push` copies into
 # $FAKE_ADB_ROOT/<serial>/ (without the mode bits, so the chmod +x really matters), `shell`
 # joins its arguments into one command line as adb does, splits it the way the phone's sh
 # would and runs it with /data/local/tmp/ mapped to that folder, exiting with its exit code
 # (shell protocol). `getprop` prints $FAKE_ADB_PROPS[serial]. Every call is logged.
-FAKE_ADB = r'''#!{python}
+FAKE_ADB = r"""#!{python}
 import json, os, shlex, shutil, subprocess, sys
 
 root = os.environ["FAKE_ADB_ROOT"]
@@ -174,7 +175,7 @@ if args[0] == "shell":
         sys.exit(126)
 print(f"adb: unknown command {args[0]}", file=sys.stderr)
 sys.exit(1)
-'''
+"""
 
 PIXEL_PROPS = {
     "ro.product.model": "Pixel 7",
@@ -216,10 +217,6 @@ def models(tmp_path):
     return paths
 
 
-def _parser():
-    return pytest.importorskip("android_bench.parse", reason="android_bench/parse.py is not there yet")
-
-
 def _quiet(message):
     pass
 
@@ -240,11 +237,14 @@ def fake_adb(tmp_path, monkeypatch):
     root = tmp_path / "adb_root"
     root.mkdir()
     monkeypatch.setenv("FAKE_ADB_ROOT", str(root))
-    monkeypatch.setenv("FAKE_ADB_DEVICES", "List of devices attached\n"
-                       "28131FDH2000B1\tdevice usb:1-1 product:panther model:Pixel_7 transport_id:3\n"
-                       "R58M42ABCDE\tunauthorized usb:1-2 transport_id:4\n"
-                       "192.168.1.20:5555\tdevice product:beyond1lte model:SM_G973F transport_id:5\n"
-                       "emulator-5554\toffline transport_id:1\n\n")
+    monkeypatch.setenv(
+        "FAKE_ADB_DEVICES",
+        "List of devices attached\n"
+        "28131FDH2000B1\tdevice usb:1-1 product:panther model:Pixel_7 transport_id:3\n"
+        "R58M42ABCDE\tunauthorized usb:1-2 transport_id:4\n"
+        "192.168.1.20:5555\tdevice product:beyond1lte model:SM_G973F transport_id:5\n"
+        "emulator-5554\toffline transport_id:1\n\n",
+    )
     monkeypatch.setenv("FAKE_ADB_PROPS", json.dumps({"28131FDH2000B1": PIXEL_PROPS, "192.168.1.20:5555": OLD_PROPS}))
     adb = _script(tmp_path / "adb", FAKE_ADB)
 
@@ -258,8 +258,9 @@ def fake_adb(tmp_path, monkeypatch):
 
 
 def test_real_adb_with_an_unknown_serial(real_adb_without_phone, models, fake_benchmark, tmp_path):
-    rows = matrix.run_matrix(models[:1], ["cpu"], [1], fake_benchmark, serials=["NOPE123"],
-                             adb=real_adb_without_phone, log=_quiet)
+    rows = matrix.run_matrix(
+        models[:1], ["cpu"], [1], fake_benchmark, serials=["NOPE123"], adb=real_adb_without_phone, log=_quiet
+    )
     assert len(rows) == 1
     assert rows[0]["device"] == "NOPE123" and "NOPE123 is not attached" in rows[0]["reason"]
 
@@ -272,10 +273,13 @@ def test_adb_that_is_not_executable(models, fake_benchmark, tmp_path):
 
 
 def test_adb_server_that_does_not_start(models, fake_benchmark, tmp_path):
-    adb = _script(tmp_path / "adb", "#!/bin/sh\necho '* daemon not running; starting now at tcp:5037'\n"
-                                    "echo 'ADB server didn'\"'\"'t ACK' >&2\n"
-                                    "echo '* failed to start daemon' >&2\n"
-                                    "echo 'error: cannot connect to daemon' >&2\nexit 1\n")
+    adb = _script(
+        tmp_path / "adb",
+        "#!/bin/sh\necho '* daemon not running; starting now at tcp:5037'\n"
+        "echo 'ADB server didn'\"'\"'t ACK' >&2\n"
+        "echo '* failed to start daemon' >&2\n"
+        "echo 'error: cannot connect to daemon' >&2\nexit 1\n",
+    )
     rows = matrix.run_matrix(models, ["cpu"], [1, 4], fake_benchmark, adb=adb, log=_quiet)
     assert len(rows) == 4
     assert all("adb devices failed" in r["reason"] and "daemon" in r["reason"] for r in rows)
@@ -294,16 +298,15 @@ def test_host_with_a_binary_that_is_not_executable(models, tmp_path):
 
 
 def test_host_with_a_missing_model_still_runs_the_others(models, fake_benchmark, tmp_path):
-    _parser()
     missing = str(tmp_path / "gone.tflite")
-    rows = matrix.run_matrix([missing, models[0]], ["cpu"], [1], fake_benchmark, host=True, num_runs=3,
-                             warmup_runs=1, log=_quiet)
+    rows = matrix.run_matrix(
+        [missing, models[0]], ["cpu"], [1], fake_benchmark, host=True, num_runs=3, warmup_runs=1, log=_quiet
+    )
     assert [(r["model"], r["status"]) for r in rows] == [("gone.tflite", "failed"), (os.path.basename(models[0]), "ok")]
     assert rows[0]["reason"] == f"model file not found: {missing}"
 
 
 def test_host_nnapi_flag_ignored_by_a_desktop_build_is_a_failed_row(models, fake_benchmark, monkeypatch):
-    _parser()
     monkeypatch.setenv("FAKE_BENCH_DESKTOP", "1")
     (row,) = matrix.run_matrix(models[:1], ["nnapi"], [1], fake_benchmark, host=True, num_runs=5, log=_quiet)
     assert row["status"] == "failed"
@@ -314,8 +317,16 @@ def test_host_run_that_times_out(models, tmp_path):
     # A wrapper script whose child holds the output pipe: the whole process group must go.
     binary = _script(tmp_path / "benchmark_model", "#!/bin/sh\necho 'INFO: STARTING!' >&2\nsleep 60\n")
     started = time.monotonic()
-    rows = matrix.run_matrix(models[:1], ["cpu", "xnnpack"], [1], binary, host=True, timeout=1.5,
-                             output_dir=str(tmp_path / "out"), log=_quiet)
+    rows = matrix.run_matrix(
+        models[:1],
+        ["cpu", "xnnpack"],
+        [1],
+        binary,
+        host=True,
+        timeout=1.5,
+        output_dir=str(tmp_path / "out"),
+        log=_quiet,
+    )
     assert time.monotonic() - started < 30
     assert [r["status"] for r in rows] == ["failed", "failed"]
     assert all(r["reason"] == "timed out after 1.5 s" for r in rows)
@@ -323,21 +334,33 @@ def test_host_run_that_times_out(models, tmp_path):
     assert "STARTING!" in log  # what it printed before being killed is kept
 
 
-@pytest.mark.parametrize("options, message", [
-    # An infinite or huge timeout ended in OverflowError inside subprocess, after the first push.
-    ({"timeout": float("inf")}, "timeout must be a number in (0, 86400], got inf"),
-    ({"timeout": 1e300}, "timeout must be a number in (0, 86400], got 1e+300"),
-    ({"num_runs": 0}, "num_runs must be a whole number in [1, 2147483647], got 0"),
-    ({"warmup_runs": 2**31}, "warmup_runs must be a whole number in [0, 2147483647], got 2147483648"),
-    ({"threads": [1, 0]}, "threads must be a whole number in [1, 2147483647], got 0"),
-])
-def test_counts_and_timeouts_out_of_range_are_refused_before_any_run(options, message, models, fake_benchmark,
-                                                                      tmp_path, monkeypatch):
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        # An infinite or huge timeout ended in OverflowError inside subprocess, after the first push.
+        ({"timeout": float("inf")}, "timeout must be a number in (0, 86400], got inf"),
+        ({"timeout": 1e300}, "timeout must be a number in (0, 86400], got 1e+300"),
+        ({"num_runs": 0}, "num_runs must be a whole number in [1, 2147483647], got 0"),
+        ({"warmup_runs": 2**31}, "warmup_runs must be a whole number in [0, 2147483647], got 2147483648"),
+        ({"threads": [1, 0]}, "threads must be a whole number in [1, 2147483647], got 0"),
+    ],
+)
+def test_counts_and_timeouts_out_of_range_are_refused_before_any_run(
+    options, message, models, fake_benchmark, tmp_path, monkeypatch
+):
     monkeypatch.setattr(commands, "run_command", lambda *a, **k: pytest.fail("a command ran"))
     arguments = {"threads": [1], **options}
     with pytest.raises(ValueError) as refused:
-        matrix.run_matrix(models, ["cpu"], arguments.pop("threads"), fake_benchmark, host=True,
-                          output_dir=str(tmp_path / "out"), log=_quiet, **arguments)
+        matrix.run_matrix(
+            models,
+            ["cpu"],
+            arguments.pop("threads"),
+            fake_benchmark,
+            host=True,
+            output_dir=str(tmp_path / "out"),
+            log=_quiet,
+            **arguments,
+        )
     assert str(refused.value) == message + "."
     assert not (tmp_path / "out").exists()
 
@@ -346,7 +369,7 @@ def test_a_parser_that_raises_costs_only_its_row(models, fake_benchmark, monkeyp
     def broken(text):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(matrix, "_parse", broken)
+    monkeypatch.setattr(matrix, "parse_benchmark_output", broken)
     rows = matrix.run_matrix(models[:1], ["cpu", "xnnpack"], [1], fake_benchmark, host=True, num_runs=2, log=_quiet)
     assert [r["status"] for r in rows] == ["failed", "failed"]
     assert all("could not parse" in r["reason"] and "boom" in r["reason"] for r in rows)
@@ -354,22 +377,30 @@ def test_a_parser_that_raises_costs_only_its_row(models, fake_benchmark, monkeyp
 
 def test_run_count_shortfall_and_empty_delegation_are_noted(models, fake_benchmark, monkeypatch):
     # A stand-in for the parser's answer (not a parser): the run stopped early, NNAPI took nothing.
-    monkeypatch.setattr(matrix, "_parse", lambda text: {"status": "ok", "runs": 7, "avg_ms": 3.0, "delegated_nodes": 0,
-                                                     "unexpected_key": 1})
+    answer = {"status": "ok", "runs": 7, "avg_ms": 3.0, "delegated_nodes": 0, "unexpected_key": 1}
+    monkeypatch.setattr(matrix, "parse_benchmark_output", lambda text: answer)
     (row,) = matrix.run_matrix(models[:1], ["xnnpack"], [1], fake_benchmark, host=True, num_runs=20, log=_quiet)
     assert row["status"] == "ok"
-    assert row["reason"] == ("measured 7 runs, not 20; "
-                             "the xnnpack delegate took no nodes: the model ran on the CPU kernels")
+    assert row["reason"] == (
+        "measured 7 runs, not 20; the xnnpack delegate took no nodes: the model ran on the CPU kernels"
+    )
 
 
 # --- fake phones -------------------------------------------------------------------------------
 
 
 def test_android_only_the_serials_asked_for(fake_adb, fake_benchmark, models):
-    _parser()
     adb, calls = fake_adb
-    rows = matrix.run_matrix(models[:1], ["cpu"], [2], fake_benchmark, serials=["192.168.1.20:5555", "MISSING1"],
-                             adb=adb, num_runs=3, log=_quiet)
+    rows = matrix.run_matrix(
+        models[:1],
+        ["cpu"],
+        [2],
+        fake_benchmark,
+        serials=["192.168.1.20:5555", "MISSING1"],
+        adb=adb,
+        num_runs=3,
+        log=_quiet,
+    )
     assert [(r["device"], r["status"]) for r in rows] == [("192.168.1.20:5555", "ok"), ("MISSING1", "failed")]
     assert "MISSING1 is not attached" in rows[1]["reason"] and "28131FDH2000B1" in rows[1]["reason"]
     assert not any(c[:2] == ["-s", "28131FDH2000B1"] for c in calls())
@@ -388,7 +419,7 @@ def test_android_push_failure_fails_that_phone_only(fake_adb, models, tmp_path, 
         return real_run_command(args, timeout)
 
     monkeypatch.setattr(commands, "run_command", run_command)
-    monkeypatch.setattr(matrix, "_parse", lambda text: {"status": "ok", "runs": 1, "avg_ms": 1.0})
+    monkeypatch.setattr(matrix, "parse_benchmark_output", lambda text: {"status": "ok", "runs": 1, "avg_ms": 1.0})
     rows = matrix.run_matrix(models[:1], ["cpu"], [1], str(binary), adb=adb, num_runs=1, log=_quiet)
     by_device = {r["device"]: r for r in rows}
     assert by_device["28131FDH2000B1"]["status"] == "failed"
@@ -398,29 +429,30 @@ def test_android_push_failure_fails_that_phone_only(fake_adb, models, tmp_path, 
 
 
 def test_android_binary_for_another_abi(fake_adb, models, tmp_path):
-    _parser()
     adb, _ = fake_adb
     binary = tmp_path / "benchmark_model"
     binary.write_bytes(b"\x7fELF\x02\x01\x01" + bytes(57))  # an ELF header the "phone" cannot run
-    rows = matrix.run_matrix(models[:1], ["xnnpack"], [1], str(binary), serials=["28131FDH2000B1"], adb=adb,
-                             log=_quiet)
+    rows = matrix.run_matrix(models[:1], ["xnnpack"], [1], str(binary), serials=["28131FDH2000B1"], adb=adb, log=_quiet)
     (row,) = rows
     assert row["status"] == "failed"
-    assert row["reason"] == "exit code 126: /system/bin/sh: /data/local/tmp/benchmark_model: not executable: 64-bit ELF file"
+    assert (
+        row["reason"]
+        == "exit code 126: /system/bin/sh: /data/local/tmp/benchmark_model: not executable: 64-bit ELF file"
+    )
 
 
 # --- unique log names, a full output folder ----------------------------------------------------
 
 
 def test_logs_of_models_whose_names_differ_only_in_odd_characters_do_not_collide(fake_benchmark, tmp_path):
-    _parser()
     models = []
     for name in ("a b.tflite", "a_b.tflite"):
         (tmp_path / name).write_bytes(b"TFL3" + bytes(60))
         models.append(str(tmp_path / name))
     out = tmp_path / "out"
-    rows = matrix.run_matrix(models, ["cpu"], [1], fake_benchmark, host=True, num_runs=2, output_dir=str(out),
-                             log=_quiet)
+    rows = matrix.run_matrix(
+        models, ["cpu"], [1], fake_benchmark, host=True, num_runs=2, output_dir=str(out), log=_quiet
+    )
     assert [r["status"] for r in rows] == ["ok", "ok"]
     logs = sorted(os.listdir(out / "logs"))
     assert len(logs) == 2, logs
@@ -429,9 +461,17 @@ def test_logs_of_models_whose_names_differ_only_in_odd_characters_do_not_collide
 
 
 def test_a_full_output_dir_keeps_the_rows(models, fake_benchmark, full_disk):
-    _parser()
-    rows = matrix.run_matrix(models[:1], ["xnnpack"], [1], fake_benchmark, host=True, num_runs=2, op_profiling=True,
-                             output_dir=str(full_disk), log=_quiet)
+    rows = matrix.run_matrix(
+        models[:1],
+        ["xnnpack"],
+        [1],
+        fake_benchmark,
+        host=True,
+        num_runs=2,
+        op_profiling=True,
+        output_dir=str(full_disk),
+        log=_quiet,
+    )
     (row,) = rows
     assert row["status"] == "ok" and row["avg_ms"] is not None
     assert "log not written" in row["reason"] and "op profile not written" in row["reason"]

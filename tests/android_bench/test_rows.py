@@ -16,14 +16,16 @@ def test_rows_have_every_column_and_refuse_unknown_ones():
     assert rows.failed_row("adb is not installed", model="xs.tflite")["status"] == "failed"
 
 
-def test_markdown_shows_the_filled_columns_only():
+def test_markdown_shows_the_filled_columns_only_numbers_right_aligned():
     table = rows.markdown([rows.make_row(model="a|b.tflite", status="ok", median_ms=2.345)])
-    assert table.splitlines() == ["| model | status | median_ms |", "|---|---|---|", "| a/b.tflite | ok | 2.35 |"]
+    assert table.splitlines() == ["| model | status | median_ms |", "|---|---|---:|", "| a\\|b.tflite | ok | 2.35 |"]
 
 
 def test_csv_and_json_hold_the_rows(tmp_path):
-    measured = [{"model": "xs.tflite", "status": "ok", "median_ms": 3.25, "threads": 2},
-                {"model": "s.tflite", "status": "failed", "reason": "no device"}]
+    measured = [
+        {"model": "xs.tflite", "status": "ok", "median_ms": 3.25, "threads": 2},
+        {"model": "s.tflite", "status": "failed", "reason": "no device"},
+    ]
     rows.write_csv(measured, tmp_path / "rows.csv")
     with open(tmp_path / "rows.csv", newline="") as file:
         read = list(csv.DictReader(file))

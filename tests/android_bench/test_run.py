@@ -9,11 +9,14 @@ import subprocess
 import sys
 
 import pytest
-from test_matrix import _parser, fake_adb, fake_benchmark, models, real_adb_without_phone  # noqa: F401
+import test_matrix
 
-from android_bench import run
+from android_bench import benchmark_model, run
 from conftest import ROOT
 
+# test_matrix.py's fake phones, adb and benchmark_model, as fixtures of this module too.
+fake_adb, fake_benchmark, models = test_matrix.fake_adb, test_matrix.fake_benchmark, test_matrix.models
+real_adb_without_phone = test_matrix.real_adb_without_phone
 
 
 def _main(args, capsys):
@@ -38,12 +41,27 @@ def _error_lines(err, prog="android_bench/run.py"):
 # --- no phone, adb missing ---------------------------------------------------------------------
 
 
-def test_real_adb_without_a_device_gives_a_failed_row_per_cell(real_adb_without_phone, models, fake_benchmark,
-                                                               tmp_path, capsys):
+def test_real_adb_without_a_device_gives_a_failed_row_per_cell(
+    real_adb_without_phone, models, fake_benchmark, tmp_path, capsys
+):
     out = tmp_path / "out"
-    code, printed, _ = _main(["--models", *models, "--binary", fake_benchmark, "--delegates", "xnnpack,cpu",
-                              "--threads", "1,4", "--adb", real_adb_without_phone, "--output-dir", str(out)],
-                             capsys)
+    code, printed, _ = _main(
+        [
+            "--models",
+            *models,
+            "--binary",
+            fake_benchmark,
+            "--delegates",
+            "xnnpack,cpu",
+            "--threads",
+            "1,4",
+            "--adb",
+            real_adb_without_phone,
+            "--output-dir",
+            str(out),
+        ],
+        capsys,
+    )
     assert code == 0
     written = _written_rows(out)
     assert len(written["rows"]) == 2 * 2 * 2  # one per (model, delegate, threads)
@@ -51,15 +69,31 @@ def test_real_adb_without_a_device_gives_a_failed_row_per_cell(real_adb_without_
         assert row["status"] == "failed" and row["source"] == "android" and row["device"] is None
         assert "no Android device" in row["reason"]
     assert {(r["model"], r["delegate"], r["threads"]) for r in written["rows"]} == {
-        (os.path.basename(m), d, t) for m in models for d in ("xnnpack", "cpu") for t in (1, 4)}
+        (os.path.basename(m), d, t) for m in models for d in ("xnnpack", "cpu") for t in (1, 4)
+    }
     assert printed.startswith("| source |") and "no Android device" in printed
     assert written["devices"] == []
 
 
 def test_adb_path_that_does_not_exist(models, fake_benchmark, tmp_path, capsys):
     out = tmp_path / "out"
-    code, printed, _ = _main(["--models", *models, "--binary", fake_benchmark, "--delegates", "gpu",
-                              "--threads", "2", "--adb", "/nonexistent/adb", "--output-dir", str(out)], capsys)
+    code, printed, _ = _main(
+        [
+            "--models",
+            *models,
+            "--binary",
+            fake_benchmark,
+            "--delegates",
+            "gpu",
+            "--threads",
+            "2",
+            "--adb",
+            "/nonexistent/adb",
+            "--output-dir",
+            str(out),
+        ],
+        capsys,
+    )
     assert code == 0
     rows = _written_rows(out)["rows"]
     assert len(rows) == 2
@@ -70,8 +104,21 @@ def test_adb_path_that_does_not_exist(models, fake_benchmark, tmp_path, capsys):
 def test_adb_not_on_an_empty_path(models, fake_benchmark, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("PATH", "")
     out = tmp_path / "out"
-    code, _, _ = _main(["--models", models[0], "--binary", fake_benchmark, "--delegates", "xnnpack,nnapi",
-                        "--threads", "1", "--output-dir", str(out)], capsys)
+    code, _, _ = _main(
+        [
+            "--models",
+            models[0],
+            "--binary",
+            fake_benchmark,
+            "--delegates",
+            "xnnpack,nnapi",
+            "--threads",
+            "1",
+            "--output-dir",
+            str(out),
+        ],
+        capsys,
+    )
     assert code == 0
     rows = _written_rows(out)["rows"]
     assert len(rows) == 2
@@ -83,8 +130,22 @@ def test_adb_not_on_an_empty_path(models, fake_benchmark, tmp_path, monkeypatch,
 
 def test_host_with_a_missing_binary(models, tmp_path, capsys):
     out = tmp_path / "out"
-    code, _, _ = _main(["--host", "--models", *models, "--binary", str(tmp_path / "nope"), "--delegates",
-                        "xnnpack,cpu", "--threads", "1", "--output-dir", str(out)], capsys)
+    code, _, _ = _main(
+        [
+            "--host",
+            "--models",
+            *models,
+            "--binary",
+            str(tmp_path / "nope"),
+            "--delegates",
+            "xnnpack,cpu",
+            "--threads",
+            "1",
+            "--output-dir",
+            str(out),
+        ],
+        capsys,
+    )
     assert code == 0
     rows = _written_rows(out)["rows"]
     assert len(rows) == 4
@@ -92,13 +153,31 @@ def test_host_with_a_missing_binary(models, tmp_path, capsys):
 
 
 def test_host_runs_the_fake_benchmark_model(models, fake_benchmark, tmp_path, monkeypatch, capsys):
-    _parser()
     calls = tmp_path / "calls.jsonl"
     monkeypatch.setenv("FAKE_BENCH_LOG", str(calls))
     out = tmp_path / "out"
-    code, printed, _ = _main(["--host", "--models", *models, "--binary", fake_benchmark,
-                              "--delegates", "xnnpack,cpu,nnapi,gpu", "--threads", "1,4", "--num-runs", "20",
-                              "--warmup-runs", "3", "--timeout", "60", "--output-dir", str(out)], capsys)
+    code, printed, _ = _main(
+        [
+            "--host",
+            "--models",
+            *models,
+            "--binary",
+            fake_benchmark,
+            "--delegates",
+            "xnnpack,cpu,nnapi,gpu",
+            "--threads",
+            "1,4",
+            "--num-runs",
+            "20",
+            "--warmup-runs",
+            "3",
+            "--timeout",
+            "60",
+            "--output-dir",
+            str(out),
+        ],
+        capsys,
+    )
     assert code == 0
     written = _written_rows(out)
     rows = {(r["model"], r["delegate"], r["threads"]): r for r in written["rows"]}
@@ -125,8 +204,16 @@ def test_host_runs_the_fake_benchmark_model(models, fake_benchmark, tmp_path, mo
     # The binary got exactly the run counts, the time limit and the delegate flags.
     argv = [json.loads(line) for line in calls.read_text().splitlines()]
     assert len(argv) == 16
-    assert argv[0] == [f"--graph={models[0]}", "--num_threads=1", "--num_runs=20", "--warmup_runs=3",
-                       "--min_secs=0", "--warmup_min_secs=0", "--max_secs=60", "--use_xnnpack=true"]
+    assert argv[0] == [
+        f"--graph={models[0]}",
+        "--num_threads=1",
+        "--num_runs=20",
+        "--warmup_runs=3",
+        "--min_secs=0",
+        "--warmup_min_secs=0",
+        "--max_secs=60",
+        "--use_xnnpack=true",
+    ]
     # Every run's raw output is kept; no profiles without --op-profiling.
     logs = sorted(os.listdir(out / "logs"))
     assert len(logs) == 16 and all(name.endswith(".log") for name in logs)
@@ -136,10 +223,26 @@ def test_host_runs_the_fake_benchmark_model(models, fake_benchmark, tmp_path, mo
 
 
 def test_host_op_profiling_writes_one_profile_per_run(models, fake_benchmark, tmp_path, capsys):
-    _parser()
     out = tmp_path / "out"
-    code, _, _ = _main(["--host", "--models", models[0], "--binary", fake_benchmark, "--delegates", "xnnpack",
-                        "--threads", "1,2", "--num-runs", "4", "--op-profiling", "--output-dir", str(out)], capsys)
+    code, _, _ = _main(
+        [
+            "--host",
+            "--models",
+            models[0],
+            "--binary",
+            fake_benchmark,
+            "--delegates",
+            "xnnpack",
+            "--threads",
+            "1,2",
+            "--num-runs",
+            "4",
+            "--op-profiling",
+            "--output-dir",
+            str(out),
+        ],
+        capsys,
+    )
     assert code == 0
     written = _written_rows(out)
     assert len(written["op_profiles"]) == 2
@@ -155,14 +258,33 @@ def test_host_op_profiling_writes_one_profile_per_run(models, fake_benchmark, tm
 
 
 def test_android_matrix_on_fake_phones(fake_adb, fake_benchmark, tmp_path, capsys):
-    _parser()
     adb, calls = fake_adb
     model = tmp_path / "swift former xs.tflite"  # a space: the adb shell command must quote it
     model.write_bytes(b"TFL3" + bytes(60))
     out = tmp_path / "out"
-    code, printed, _ = _main(["--models", str(model), "--binary", fake_benchmark, "--delegates", "xnnpack,nnapi",
-                              "--threads", "1,4", "--num-runs", "12", "--warmup-runs", "2", "--cpu-mask", "f0",
-                              "--adb", adb, "--output-dir", str(out)], capsys)
+    code, printed, _ = _main(
+        [
+            "--models",
+            str(model),
+            "--binary",
+            fake_benchmark,
+            "--delegates",
+            "xnnpack,nnapi",
+            "--threads",
+            "1,4",
+            "--num-runs",
+            "12",
+            "--warmup-runs",
+            "2",
+            "--cpu-mask",
+            "f0",
+            "--adb",
+            adb,
+            "--output-dir",
+            str(out),
+        ],
+        capsys,
+    )
     assert code == 0
     written = _written_rows(out)
     rows = written["rows"]
@@ -172,7 +294,12 @@ def test_android_matrix_on_fake_phones(fake_adb, fake_benchmark, tmp_path, capsy
     pixel = {(r["delegate"], r["threads"]): r for r in rows if r["device"] == "28131FDH2000B1"}
     ok = pixel[("xnnpack", 4)]
     assert ok["status"] == "ok" and ok["runs"] == 12 and ok["avg_ms"] == pytest.approx(24.5026)
-    assert (ok["source"], ok["device_model"], ok["soc"], ok["android"]) == ("android", "Pixel 7", "GS201", "14 (SDK 34)")
+    assert (ok["source"], ok["device_model"], ok["soc"], ok["android"]) == (
+        "android",
+        "Pixel 7",
+        "GS201",
+        "14 (SDK 34)",
+    )
     assert ok["model"] == "swift former xs.tflite"
     assert pixel[("nnapi", 1)]["status"] == "failed"
     assert "Failed to apply NNAPI delegate" in pixel[("nnapi", 1)]["reason"]
@@ -190,9 +317,12 @@ def test_android_matrix_on_fake_phones(fake_adb, fake_benchmark, tmp_path, capsy
         ["shell", "chmod +x /data/local/tmp/benchmark_model"],
         ["push", str(model), "/data/local/tmp/swift former xs.tflite"],
     ]
-    assert pixel_calls[4] == ["shell", "taskset f0 /data/local/tmp/benchmark_model "
-                              "'--graph=/data/local/tmp/swift former xs.tflite' --num_threads=1 --num_runs=12 "
-                              "--warmup_runs=2 --min_secs=0 --warmup_min_secs=0 --max_secs=300 --use_xnnpack=true"]
+    assert pixel_calls[4] == [
+        "shell",
+        "taskset f0 /data/local/tmp/benchmark_model "
+        "'--graph=/data/local/tmp/swift former xs.tflite' --num_threads=1 --num_runs=12 "
+        "--warmup_runs=2 --min_secs=0 --warmup_min_secs=0 --max_secs=300 --use_xnnpack=true",
+    ]
     assert len(pixel_calls) == 4 + 4
     assert not any(c[:2] == ["-s", "R58M42ABCDE"] for c in calls())  # problem phones are left alone
     assert "| android | 28131FDH2000B1 | Pixel 7 | GS201 | 14 (SDK 34) |" in printed
@@ -202,52 +332,89 @@ def test_android_matrix_on_fake_phones(fake_adb, fake_benchmark, tmp_path, capsy
 
 
 def test_host_litert_tool_gets_the_litert_flags(models, fake_benchmark, tmp_path, monkeypatch, capsys):
-    _parser()
     calls = tmp_path / "calls.jsonl"
     monkeypatch.setenv("FAKE_BENCH_LOG", str(calls))
     out = tmp_path / "out"
-    code, _, _ = _main(["--host", "--tool", "litert", "--models", models[0], "--binary", fake_benchmark,
-                        "--threads", "2", "--num-runs", "20", "--warmup-runs", "3", "--timeout", "60",
-                        "--op-profiling", "--output-dir", str(out)], capsys)
+    code, _, _ = _main(
+        [
+            "--host",
+            "--tool",
+            "litert",
+            "--models",
+            models[0],
+            "--binary",
+            fake_benchmark,
+            "--threads",
+            "2",
+            "--num-runs",
+            "20",
+            "--warmup-runs",
+            "3",
+            "--timeout",
+            "60",
+            "--op-profiling",
+            "--output-dir",
+            str(out),
+        ],
+        capsys,
+    )
     assert code == 0
     written = _written_rows(out)
     # without --delegates: every accelerator the LiteRT tool has
     assert [r["delegate"] for r in written["rows"]] == ["xnnpack", "gpu", "npu"]
     argv = [json.loads(line) for line in calls.read_text().splitlines()]
-    common = [f"--graph={models[0]}", "--num_threads=2", "--num_runs=20", "--warmup_runs=3",
-              "--min_secs=0", "--warmup_min_secs=0", "--max_secs=60"]
-    assert argv == [common + ["--use_cpu=true", "--use_profiler=true"],
-                    common + ["--use_gpu=true", "--use_profiler=true"],
-                    common + ["--use_npu=true", "--use_profiler=true"]]
+    common = [
+        f"--graph={models[0]}",
+        "--num_threads=2",
+        "--num_runs=20",
+        "--warmup_runs=3",
+        "--min_secs=0",
+        "--warmup_min_secs=0",
+        "--max_secs=60",
+    ]
+    assert argv == [
+        common + ["--use_cpu=true", "--use_profiler=true"],
+        common + ["--use_gpu=true", "--use_profiler=true"],
+        common + ["--use_npu=true", "--use_profiler=true"],
+    ]
     assert written["settings"]["tool"] == "litert"
-    assert written["settings"]["delegates"] == {"xnnpack": ["--use_cpu=true"], "gpu": ["--use_gpu=true"],
-                                                "npu": ["--use_npu=true"]}
+    assert written["settings"]["delegates"] == {
+        "xnnpack": ["--use_cpu=true"],
+        "gpu": ["--use_gpu=true"],
+        "npu": ["--use_npu=true"],
+    }
     # the tool choice does not outlive the run
-    assert run.benchmark_command("bm", "m.tflite", "gpu", 1, 1, 1)[-1] == "--use_xnnpack=false"
+    assert benchmark_model.benchmark_command("bm", "m.tflite", "gpu", 1, 1, 1)[-1] == "--use_xnnpack=false"
 
 
-@pytest.mark.parametrize("extra, message", [
-    (["--delegates", "xnnpack,tpu"], "unknown delegate(s) tpu"),
-    (["--tool", "litert", "--delegates", "nnapi"], "unknown delegate(s) nnapi; choose from xnnpack, gpu, npu (--tool litert)"),
-    (["--tool", "onnx"], "invalid choice: 'onnx'"),
-    (["--delegates", ","], "--delegates is empty"),
-    (["--threads", "0"], "positive integers"),
-    (["--threads", "1,-2"], "positive integers"),
-    (["--threads", "two"], "positive integers"),
-    (["--threads", "4294967296"], "positive integers up to 2147483647, not '4294967296'"),
-    (["--num-runs", "0"], "argument --num-runs: must be a whole number in [1, 2147483647], got '0'"),
-    (["--num-runs", "1e10"], "argument --num-runs: must be a whole number in [1, 2147483647], got '1e10'"),
-    (["--warmup-runs", "-1"], "argument --warmup-runs: must be a whole number in [0, 2147483647], got '-1'"),
-    (["--timeout", "0"], "argument --timeout: must be a number in (0, 86400], got '0'"),
-    # issue 25: inf, and a finite value too large for Python to wait on, ended in OverflowError.
-    (["--timeout", "inf"], "argument --timeout: must be a number in (0, 86400], got 'inf'"),
-    (["--timeout", "1e300"], "argument --timeout: must be a number in (0, 86400], got '1e300'"),
-    (["--timeout", "nan"], "argument --timeout: must be a number in (0, 86400], got 'nan'"),
-    (["--cpu-mask", "zz"], "--cpu-mask"),
-    (["--cpu-mask", "0"], "--cpu-mask"),
-    (["--host", "--serial", "ABC"], "--serial"),
-    (["--num-runs", "many"], "got 'many'"),
-])
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--delegates", "xnnpack,tpu"], "unknown delegate(s) tpu"),
+        (
+            ["--tool", "litert", "--delegates", "nnapi"],
+            "unknown delegate(s) nnapi; choose from xnnpack, gpu, npu (--tool litert)",
+        ),
+        (["--tool", "onnx"], "invalid choice: 'onnx'"),
+        (["--delegates", ","], "--delegates is empty"),
+        (["--threads", "0"], "positive integers"),
+        (["--threads", "1,-2"], "positive integers"),
+        (["--threads", "two"], "positive integers"),
+        (["--threads", "4294967296"], "positive integers up to 2147483647, not '4294967296'"),
+        (["--num-runs", "0"], "argument --num-runs: must be a whole number in [1, 2147483647], got '0'"),
+        (["--num-runs", "1e10"], "argument --num-runs: must be a whole number in [1, 2147483647], got '1e10'"),
+        (["--warmup-runs", "-1"], "argument --warmup-runs: must be a whole number in [0, 2147483647], got '-1'"),
+        (["--timeout", "0"], "argument --timeout: must be a number in (0, 86400], got '0'"),
+        # issue 25: inf, and a finite value too large for Python to wait on, ended in OverflowError.
+        (["--timeout", "inf"], "argument --timeout: must be a number in (0, 86400], got 'inf'"),
+        (["--timeout", "1e300"], "argument --timeout: must be a number in (0, 86400], got '1e300'"),
+        (["--timeout", "nan"], "argument --timeout: must be a number in (0, 86400], got 'nan'"),
+        (["--cpu-mask", "zz"], "--cpu-mask"),
+        (["--cpu-mask", "0"], "--cpu-mask"),
+        (["--host", "--serial", "ABC"], "--serial"),
+        (["--num-runs", "many"], "got 'many'"),
+    ],
+)
 def test_bad_arguments_exit_with_2(extra, message, tmp_path, capsys):
     out = tmp_path / "out"
     code, printed, err = _main(["--models", "a.tflite", "--binary", "bm", "--output-dir", str(out), *extra], capsys)
@@ -274,9 +441,22 @@ def test_a_mistyped_flag_is_named_before_the_missing_ones(capsys):
 
 def test_script_entry_point_exits_2_on_a_bad_delegate(tmp_path):
     result = subprocess.run(
-        [sys.executable, os.path.join(ROOT, "android_bench", "run.py"), "--models", "a.tflite", "--binary", "bm",
-         "--delegates", "dsp", "--output-dir", str(tmp_path / "out")],
-        capture_output=True, text=True, timeout=300, cwd=str(tmp_path),
+        [
+            sys.executable,
+            os.path.join(ROOT, "android_bench", "run.py"),
+            "--models",
+            "a.tflite",
+            "--binary",
+            "bm",
+            "--delegates",
+            "dsp",
+            "--output-dir",
+            str(tmp_path / "out"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=str(tmp_path),
     )
     assert result.returncode == 2
     assert "unknown delegate(s) dsp; choose from xnnpack, nnapi, gpu, cpu" in result.stderr
@@ -285,13 +465,28 @@ def test_script_entry_point_exits_2_on_a_bad_delegate(tmp_path):
 # --- unwritable and full output folders --------------------------------------------------------
 
 
-def test_an_unwritable_output_dir_is_refused_before_any_run(models, fake_benchmark, read_only_dir, tmp_path,
-                                                             monkeypatch, capsys):
+def test_an_unwritable_output_dir_is_refused_before_any_run(
+    models, fake_benchmark, read_only_dir, tmp_path, monkeypatch, capsys
+):
     calls = tmp_path / "calls.jsonl"
     monkeypatch.setenv("FAKE_BENCH_LOG", str(calls))
     for folder, message in ((read_only_dir, "is not writable"), (read_only_dir / "out", "cannot be created")):
-        code, printed, err = _main(["--host", "--models", *models, "--binary", fake_benchmark, "--delegates", "cpu",
-                                    "--threads", "1", "--output-dir", str(folder)], capsys)
+        code, printed, err = _main(
+            [
+                "--host",
+                "--models",
+                *models,
+                "--binary",
+                fake_benchmark,
+                "--delegates",
+                "cpu",
+                "--threads",
+                "1",
+                "--output-dir",
+                str(folder),
+            ],
+            capsys,
+        )
         assert code == 2 and printed == ""
         (line,) = _error_lines(err)
         assert f"--output-dir '{folder}' {message}" in line
@@ -299,9 +494,24 @@ def test_an_unwritable_output_dir_is_refused_before_any_run(models, fake_benchma
 
 
 def test_a_full_output_dir_ends_in_one_line(models, fake_benchmark, full_disk, capsys):
-    _parser()
-    code, printed, err = _main(["--host", "--models", *models, "--binary", fake_benchmark, "--delegates", "cpu",
-                                "--threads", "1", "--num-runs", "2", "--output-dir", str(full_disk)], capsys)
+    code, printed, err = _main(
+        [
+            "--host",
+            "--models",
+            *models,
+            "--binary",
+            fake_benchmark,
+            "--delegates",
+            "cpu",
+            "--threads",
+            "1",
+            "--num-runs",
+            "2",
+            "--output-dir",
+            str(full_disk),
+        ],
+        capsys,
+    )
     assert code == 2 and printed.count("| host-binary |") == 2  # the table came out before the failure
     (line,) = _error_lines(err)
     assert "no space left on the device" in line and "rows.csv" in line
@@ -318,10 +528,26 @@ def test_an_output_that_is_an_input_is_refused_before_any_run(fake_benchmark, tm
     out.mkdir()
     model = out / "rows.json"  # a model that rows.json would replace
     model.write_bytes(b"TFL3" + bytes(60))
-    for output_dir, message in ((out, f"--output-dir's rows.json '{model}' is the input --models '{model}'"),
-                                (fake_benchmark, f"--output-dir '{fake_benchmark}' is the input --binary")):
-        code, printed, err = _main(["--host", "--models", str(model), "--binary", fake_benchmark, "--delegates", "cpu",
-                                    "--threads", "1", "--output-dir", str(output_dir)], capsys)
+    for output_dir, message in (
+        (out, f"--output-dir's rows.json '{model}' is the input --models '{model}'"),
+        (fake_benchmark, f"--output-dir '{fake_benchmark}' is the input --binary"),
+    ):
+        code, printed, err = _main(
+            [
+                "--host",
+                "--models",
+                str(model),
+                "--binary",
+                fake_benchmark,
+                "--delegates",
+                "cpu",
+                "--threads",
+                "1",
+                "--output-dir",
+                str(output_dir),
+            ],
+            capsys,
+        )
         assert code == 2 and printed == ""
         (line,) = _error_lines(err)
         assert message in line

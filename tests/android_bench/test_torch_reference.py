@@ -15,7 +15,7 @@ def test_l2_swaps_the_attention_and_nothing_else():
     torch.manual_seed(0)
     l2 = torch_reference.swiftformer(*XS, classes=10, attention="l2")
     assert softmax.state_dict().keys() == l2.state_dict().keys()
-    assert all(torch.equal(a, b) for a, b in zip(softmax.state_dict().values(), l2.state_dict().values()))
+    assert all(torch.equal(a, b) for a, b in zip(softmax.state_dict().values(), l2.state_dict().values(), strict=True))
     attention = next(m for m in l2.modules() if type(m).__name__ == "SwiftFormerEfficientAdditiveAttention")
     tokens = torch.randn(2, 49, attention.to_query.in_features)
     with torch.no_grad():
@@ -38,7 +38,7 @@ def test_unknown_attention_is_refused():
 def test_random_reference_is_seeded_and_has_a_trained_models_logit_spread():
     first = torch_reference.random_reference(*XS, classes=10, attention="l2", seed=1)
     again = torch_reference.random_reference(*XS, classes=10, attention="l2", seed=1)
-    assert all(torch.equal(a, b) for a, b in zip(first.state_dict().values(), again.state_dict().values()))
+    assert all(torch.equal(a, b) for a, b in zip(first.state_dict().values(), again.state_dict().values(), strict=True))
     probe = torch.from_numpy(np.random.RandomState(1).randn(2, 3, 224, 224).astype("float32"))
     with torch.no_grad():
         assert float(first(probe).logits.std()) == pytest.approx(5.0, rel=1e-4)
@@ -50,15 +50,22 @@ def test_random_reference_is_seeded_and_has_a_trained_models_logit_spread():
 def test_weights_of_another_architecture_or_no_weights_file_are_one_clear_error(tmp_path):
     """They ended in transformers' multi-line RuntimeError, or safetensors' own error type (issue 25)."""
     tiny = ([1, 1, 1, 1], [16, 24, 32, 48])
-    weights = torch_reference.save_safetensors(torch_reference.swiftformer(*tiny, classes=10),
-                                               str(tmp_path / "w.safetensors"))
+    weights = torch_reference.save_safetensors(
+        torch_reference.swiftformer(*tiny, classes=10), str(tmp_path / "w.safetensors")
+    )
     assert torch_reference.safetensors_shapes(weights)["head.weight"] == (10, 48)
-    with pytest.raises(ValueError, match=r"not those of a SwiftFormer with depths \[1, 1, 1, 1\], widths "
-                                         r"\[16, 24, 32, 48\] and 1000 classes: head.weight is \(10, 48\) in the "
-                                         r"file, \(1000, 48\) in the model"):
+    with pytest.raises(
+        ValueError,
+        match=r"not those of a SwiftFormer with depths \[1, 1, 1, 1\], widths "
+        r"\[16, 24, 32, 48\] and 1000 classes: head.weight is \(10, 48\) in the "
+        r"file, \(1000, 48\) in the model",
+    ):
         torch_reference.load_reference(*tiny, 1000, "softmax", weights)
-    with pytest.raises(ValueError, match=r"44 tensors missing \(swiftformer.encoder.network.4.blocks.0.*; 32 tensors "
-                                         r"the model does not have \(swiftformer.encoder.network.4.blocks.0.attn"):
+    with pytest.raises(
+        ValueError,
+        match=r"44 tensors missing \(swiftformer.encoder.network.4.blocks.0.*; 32 tensors "
+        r"the model does not have \(swiftformer.encoder.network.4.blocks.0.attn",
+    ):
         torch_reference.load_reference([1, 1, 2, 1], tiny[1], 10, "softmax", weights)
     garbage = tmp_path / "garbage.safetensors"
     garbage.write_bytes(b"not a safetensors file")

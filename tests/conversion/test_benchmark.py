@@ -7,18 +7,15 @@ import json
 import os
 import subprocess
 
+import numpy as np
 import pytest
-from conftest import ROOT, TINY
 
 import swiftformer_keras as sfk
-from swiftformer_keras.models.random_init import randomize_weights
+from conftest import ROOT, TINY
 from conversion import benchmark
+from swiftformer_keras.models.random_init import randomize_weights
 
 PROG = "conversion/benchmark.py"
-
-
-def _benchmark():
-    return benchmark
 
 
 @pytest.fixture
@@ -31,9 +28,13 @@ def benchmark_without_work(monkeypatch):
     def started(*args, **kwargs):
         raise AssertionError("the benchmark started working before every argument was checked")
 
-    module = _benchmark()
-    for owner, name in ((module, "variant_model"), (module, "benchmark_variant"), (conversion, "load_keras_model"),
-                        (calibration, "sample_images")):
+    module = benchmark
+    for owner, name in (
+        (module, "variant_model"),
+        (module, "benchmark_variant"),
+        (conversion, "load_keras_model"),
+        (calibration, "sample_images"),
+    ):
         monkeypatch.setattr(owner, name, started)
     return module
 
@@ -51,7 +52,6 @@ def _refusal(module, argv, capsys):
 
 @pytest.fixture
 def photos(tmp_path):
-    import numpy as np
     from PIL import Image
 
     folder = tmp_path / "photos"
@@ -61,19 +61,35 @@ def photos(tmp_path):
 
 
 def test_benchmark_runs_every_mode_and_writes_its_tables(tmp_path, capsys):
-    import numpy as np
     from PIL import Image
 
     photos = tmp_path / "photos"
     photos.mkdir()
     for i in range(4):
-        Image.fromarray(np.random.default_rng(i).integers(0, 255, (80, 72, 3), dtype=np.uint8)).save(photos / f"{i}.png")
+        Image.fromarray(np.random.default_rng(i).integers(0, 255, (80, 72, 3), dtype=np.uint8)).save(
+            photos / f"{i}.png"
+        )
     out, keras_file = tmp_path / "out", tmp_path / "tiny.keras"
     randomize_weights(sfk.SwiftFormer(TINY, input_shape=(64, 64, 3), classifier_activation=None)).save(keras_file)
-    code = _benchmark().main([
-        "--keras-model", str(keras_file), "--calib-dir", str(photos), "--num-calib", "4",
-        "--runs", "3", "--warmup", "1", "--output-dir", str(out), "--profile", "--profile-runs", "100",
-    ])
+    code = benchmark.main(
+        [
+            "--keras-model",
+            str(keras_file),
+            "--calib-dir",
+            str(photos),
+            "--num-calib",
+            "4",
+            "--runs",
+            "3",
+            "--warmup",
+            "1",
+            "--output-dir",
+            str(out),
+            "--profile",
+            "--profile-runs",
+            "100",
+        ]
+    )
     assert code == 0
     printed = capsys.readouterr().out
     assert "| tiny.keras | int8 |" in printed and "int8 VNNI floor ms" in printed
@@ -88,7 +104,9 @@ def test_benchmark_runs_every_mode_and_writes_its_tables(tmp_path, capsys):
     for row in rows.values():
         assert 0 < row["p5_ms"] <= row["median_ms"] <= row["p95_ms"]
         assert row["latency_vs_fp32"] == pytest.approx(row["median_ms"] / rows["fp32"]["median_ms"])
-        assert os.path.getsize(out / f"swiftformer_tiny_keras_{row['mode']}.tflite") == pytest.approx(row["size_mb"] * 1e6)
+        assert os.path.getsize(out / f"swiftformer_tiny_keras_{row['mode']}.tflite") == pytest.approx(
+            row["size_mb"] * 1e6
+        )
     # int8 shrinks the file; less for a small model, whose fixed parts weigh more (XS: 0.29, README).
     assert rows["int8"]["xnnpack_partitions"] == 1 and rows["int8"]["size_vs_fp32"] < 0.55
     (checks,) = result["checks"]
@@ -103,32 +121,42 @@ def test_benchmark_runs_every_mode_and_writes_its_tables(tmp_path, capsys):
 
 
 def test_a_variant_gets_realistic_random_weights_and_logits():
-    import numpy as np
-
-    model = _benchmark().variant_model("XS", (64, 64))
+    model = benchmark.variant_model("XS", (64, 64))
     logits = np.asarray(model(np.random.default_rng(0).normal(size=(2, 64, 64, 3)).astype("float32")))
     assert logits.shape == (2, 1000) and logits.std() > 2  # not a softmax, not the 0.03 of default init
 
 
 def test_missing_calibration_folder_is_a_clear_error(tmp_path, capsys):
-    code = _benchmark().main(["--calib-dir", str(tmp_path / "none"), "--output-dir", str(tmp_path / "out")])
+    code = benchmark.main(["--calib-dir", str(tmp_path / "none"), "--output-dir", str(tmp_path / "out")])
     assert code == 2 and "does not exist" in capsys.readouterr().err
 
 
 def test_an_unusable_or_full_output_dir_is_one_line_and_exit_2(tmp_path, full_disk, capsys):
-    import numpy as np
     from PIL import Image
 
     photos = tmp_path / "photos"
     photos.mkdir()
     Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(photos / "0.png")
     (tmp_path / "a_file").write_text("x")
-    base = ["--variants", "XS", "--input-size", "64", "64", "--calib-dir", str(photos), "--num-calib", "1",
-            "--runs", "1", "--warmup", "0"]
-    assert _benchmark().main([*base, "--output-dir", str(tmp_path / "a_file")]) == 2
+    base = [
+        "--variants",
+        "XS",
+        "--input-size",
+        "64",
+        "64",
+        "--calib-dir",
+        str(photos),
+        "--num-calib",
+        "1",
+        "--runs",
+        "1",
+        "--warmup",
+        "0",
+    ]
+    assert benchmark.main([*base, "--output-dir", str(tmp_path / "a_file")]) == 2
     assert "--output-dir" in (err := capsys.readouterr().err) and "is a file, not a folder" in err
     before = sorted(os.listdir(full_disk))
-    assert _benchmark().main([*base, "--output-dir", str(full_disk)]) == 2
+    assert benchmark.main([*base, "--output-dir", str(full_disk)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("conversion/benchmark.py: error: no space left") and "Traceback" not in "\n".join(err)
     assert sorted(os.listdir(full_disk)) == before
@@ -136,9 +164,10 @@ def test_an_unusable_or_full_output_dir_is_one_line_and_exit_2(tmp_path, full_di
 
 @pytest.mark.filterwarnings("ignore:.*tf.lite.Interpreter is deprecated")
 def test_time_files_and_partitions_use_the_runtime_asked_for(small_tflite):
-    benchmark = _benchmark()
     for runtime in ("litert", "tensorflow"):
-        times = benchmark.time_files({"a": small_tflite, "b": small_tflite}, threads=1, runs=3, warmup=1, runtime=runtime)
+        times = benchmark.time_files(
+            {"a": small_tflite, "b": small_tflite}, threads=1, runs=3, warmup=1, runtime=runtime
+        )
         assert {name: len(ms) for name, ms in times.items()} == {"a": 3, "b": 3}
         assert all(0 < value < 1000 for ms in times.values() for value in ms)
         assert benchmark.xnnpack_partitions(small_tflite, runtime) == 1
@@ -149,12 +178,12 @@ def test_time_files_and_partitions_use_the_runtime_asked_for(small_tflite):
 def test_a_bad_or_missing_runtime_is_exit_2_before_any_work(tmp_path, capsys):
     base = ["--calib-dir", str(tmp_path / "none"), "--output-dir", str(tmp_path / "out")]
     with pytest.raises(SystemExit) as exit_info:
-        _benchmark().main([*base, "--runtime", "nosuch"])
+        benchmark.main([*base, "--runtime", "nosuch"])
     assert exit_info.value.code == 2
     assert "argument --runtime: invalid choice: 'nosuch'" in capsys.readouterr().err
     # Refused before the calibration folder (which does not exist) is even looked at. The environment
     # that has tflite-runtime has no TensorFlow: the line points to the tool that times files there.
-    assert _benchmark().main([*base, "--runtime", "tflite-runtime"]) == 2
+    assert benchmark.main([*base, "--runtime", "tflite-runtime"]) == 2
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert line.startswith("conversion/benchmark.py: error: tflite-runtime is not installed in this Python")
     assert "conversion/runtime_matrix.py --envs tflite-runtime-2.14 litert-2.3" in line
@@ -163,37 +192,50 @@ def test_a_bad_or_missing_runtime_is_exit_2_before_any_work(tmp_path, capsys):
 
 # --- issue 25: every flag and path is checked before a model is built ------------------------------
 
-@pytest.mark.parametrize("args, message", [
-    (["--runs", "0"], "argument --runs: must be a whole number >= 1, got '0'"),  # was an IndexError after the work
-    (["--threads", "0"], "argument --threads: must be a whole number >= 1, got '0'"),  # was refused after it
-    (["--warmup", "-1"], "argument --warmup: must be a whole number >= 0, got '-1'"),
-    (["--num-calib", "0"], "argument --num-calib: must be a whole number >= 1, got '0'"),
-    (["--runs", "inf"], "argument --runs: must be a whole number >= 1, got 'inf'"),
-    (["--profile", "--profile-runs", "0"], "argument --profile-runs: must be a whole number >= 1, got '0'"),
-    (["--input-size", "16", "64"], "argument --input-size: must be a whole number >= 64, got '16'"),
-])
-def test_a_bad_number_is_refused_by_the_parser_before_any_work(benchmark_without_work, photos, tmp_path, capsys,
-                                                               args, message):
-    code, line = _refusal(benchmark_without_work, ["--calib-dir", str(photos), "--output-dir",
-                                                   str(tmp_path / "out"), *args], capsys)
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--runs", "0"], "argument --runs: must be a whole number >= 1, got '0'"),  # was an IndexError after the work
+        (["--threads", "0"], "argument --threads: must be a whole number >= 1, got '0'"),  # was refused after it
+        (["--warmup", "-1"], "argument --warmup: must be a whole number >= 0, got '-1'"),
+        (["--num-calib", "0"], "argument --num-calib: must be a whole number >= 1, got '0'"),
+        (["--runs", "inf"], "argument --runs: must be a whole number >= 1, got 'inf'"),
+        (["--profile", "--profile-runs", "0"], "argument --profile-runs: must be a whole number >= 1, got '0'"),
+        (["--input-size", "16", "64"], "argument --input-size: must be a whole number >= 64, got '16'"),
+    ],
+)
+def test_a_bad_number_is_refused_by_the_parser_before_any_work(
+    benchmark_without_work, photos, tmp_path, capsys, args, message
+):
+    code, line = _refusal(
+        benchmark_without_work, ["--calib-dir", str(photos), "--output-dir", str(tmp_path / "out"), *args], capsys
+    )
     assert code == 2 and line.startswith(f"{PROG}: error: {message}") and line.endswith("; see --help")
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--variants", "XXL"], "argument --variants: invalid choice: 'XXL'"),
-    (["--variants", "XS", "xs"], "--variants names XS more than once"),
-    (["--variants", "XS", "--keras-model", "{photos}/0.png"], "--keras-model: not allowed with argument --variants"),
-    (["--keras-model", "{tmp}/none.keras"], "--keras-model '{tmp}/none.keras' does not exist"),
-    (["--keras-model", "{photos}/0.png", "--weights", "imagenet"], "--weights 'imagenet' is for --variants"),
-    (["--weights", "{tmp}/none.weights.h5"], "--weights '{tmp}/none.weights.h5' does not exist"),
-    (["--profile-runs", "10"], "--profile-runs applies with --profile only"),
-    (["--input-size", "100", "64"], "Image size (100, 64) is not supported"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--variants", "XXL"], "argument --variants: invalid choice: 'XXL'"),
+        (["--variants", "XS", "xs"], "--variants names XS more than once"),
+        (
+            ["--variants", "XS", "--keras-model", "{photos}/0.png"],
+            "--keras-model: not allowed with argument --variants",
+        ),
+        (["--keras-model", "{tmp}/none.keras"], "--keras-model '{tmp}/none.keras' does not exist"),
+        (["--keras-model", "{photos}/0.png", "--weights", "imagenet"], "--weights 'imagenet' is for --variants"),
+        (["--weights", "{tmp}/none.weights.h5"], "--weights '{tmp}/none.weights.h5' does not exist"),
+        (["--profile-runs", "10"], "--profile-runs applies with --profile only"),
+        (["--input-size", "100", "64"], "Image size (100, 64) is not supported"),
+    ],
+)
 def test_a_bad_source_is_refused_before_any_work(benchmark_without_work, photos, tmp_path, capsys, args, message):
     args = [arg.format(photos=photos, tmp=tmp_path) for arg in args]
-    code, line = _refusal(benchmark_without_work, ["--calib-dir", str(photos), "--output-dir",
-                                                   str(tmp_path / "out"), *args], capsys)
+    code, line = _refusal(
+        benchmark_without_work, ["--calib-dir", str(photos), "--output-dir", str(tmp_path / "out"), *args], capsys
+    )
     assert code == 2 and message.format(photos=photos, tmp=tmp_path) in line
     assert not (tmp_path / "out").exists()
 
@@ -217,18 +259,37 @@ def test_an_output_file_that_is_an_input_is_refused(benchmark_without_work, phot
     out = tmp_path / "out"
     out.mkdir()
     (out / "benchmark.json").write_text("{}")  # a weights file, however unlikely its name
-    code, line = _refusal(benchmark_without_work, ["--calib-dir", str(photos), "--output-dir", str(out),
-                                                   "--weights", str(out / "benchmark.json")], capsys)
+    code, line = _refusal(
+        benchmark_without_work,
+        ["--calib-dir", str(photos), "--output-dir", str(out), "--weights", str(out / "benchmark.json")],
+        capsys,
+    )
     assert code == 2 and "is the input --weights" in line and (out / "benchmark.json").read_text() == "{}"
 
 
 def test_the_tflite_runtime_environment_is_told_in_one_line_to_use_venv(tflite_runtime_python, photos):
     """README's `--runtime tflite-runtime` there: the benchmark converts with TensorFlow, which that
     environment lacks (its Keras has no backend): one line, not an `import keras` traceback."""
-    helped = subprocess.run([tflite_runtime_python, PROG, "--help"], cwd=ROOT, capture_output=True, text=True, check=False)
+    helped = subprocess.run(
+        [tflite_runtime_python, PROG, "--help"], cwd=ROOT, capture_output=True, text=True, check=False
+    )
     assert helped.returncode == 0 and "usage:" in helped.stdout and helped.stderr == ""
-    refused = subprocess.run([tflite_runtime_python, PROG, "--runtime", "tflite-runtime", "--calib-dir", str(photos),
-                              "--output-dir", str(photos.parent / "out")], cwd=ROOT, capture_output=True, text=True, check=False)
+    refused = subprocess.run(
+        [
+            tflite_runtime_python,
+            PROG,
+            "--runtime",
+            "tflite-runtime",
+            "--calib-dir",
+            str(photos),
+            "--output-dir",
+            str(photos.parent / "out"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert refused.returncode == 2 and refused.stdout == ""
     (line,) = refused.stderr.splitlines()
     assert line.startswith(f"{PROG}: error: this Python ({tflite_runtime_python}) has no TensorFlow")
@@ -238,7 +299,7 @@ def test_the_tflite_runtime_environment_is_told_in_one_line_to_use_venv(tflite_r
 
 def test_profile_without_perf_is_one_line_and_exit_2_before_any_work(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("PATH", str(tmp_path))  # no perf on it
-    code = _benchmark().main(["--calib-dir", str(tmp_path), "--output-dir", str(tmp_path / "out"), "--profile"])
+    code = benchmark.main(["--calib-dir", str(tmp_path), "--output-dir", str(tmp_path / "out"), "--profile"])
     err = capsys.readouterr().err
     assert code == 2 and "perf is not installed: sudo apt-get install linux-perf" in err and len(err.splitlines()) == 1
     assert not (tmp_path / "out" / "benchmark.json").exists()

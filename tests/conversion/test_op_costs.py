@@ -7,27 +7,48 @@ import subprocess
 
 import numpy as np
 import pytest
-from conftest import ROOT
 
+from conftest import ROOT
+from conversion import op_costs
 from swiftformer_keras.lite.interpreter import make_interpreter
 from swiftformer_keras.lite.report import op_table
-from conversion import op_costs
 
 PROG = "conversion/op_costs.py"
 # The TFLite op each probe must consist of (besides the converter's constant folding).
 EXPECTED_OP = {
-    "CONV_2D 1x1, C -> C": "CONV_2D", "CONV_2D 1x1, C -> 4C": "CONV_2D", "CONV_2D 1x1, C -> 1": "CONV_2D",
-    "DEPTHWISE_CONV_2D 3x3": "DEPTHWISE_CONV_2D", "LOGISTIC": "LOGISTIC", "MUL, same shape": "MUL",
-    "MUL by one value per token": "MUL", "MUL by one value per channel": "MUL", "ADD, same shape": "ADD",
-    "SUM over channels": "SUM", "TRANSPOSE tokens x channels": "TRANSPOSE",
+    "CONV_2D 1x1, C -> C": "CONV_2D",
+    "CONV_2D 1x1, C -> 4C": "CONV_2D",
+    "CONV_2D 1x1, C -> 1": "CONV_2D",
+    "DEPTHWISE_CONV_2D 3x3": "DEPTHWISE_CONV_2D",
+    "LOGISTIC": "LOGISTIC",
+    "MUL, same shape": "MUL",
+    "MUL by one value per token": "MUL",
+    "MUL by one value per channel": "MUL",
+    "ADD, same shape": "ADD",
+    "SUM over channels": "SUM",
+    "TRANSPOSE tokens x channels": "TRANSPOSE",
 }
 
 
 @pytest.fixture(scope="module")
 def result(tmp_path_factory):
     folder = tmp_path_factory.mktemp("op_costs")
-    code = op_costs.main(["--height", "8", "--channels", "16", "--copies", "3", "--runs", "3",
-                                   "--warmup", "1", "--output-dir", str(folder)])
+    code = op_costs.main(
+        [
+            "--height",
+            "8",
+            "--channels",
+            "16",
+            "--copies",
+            "3",
+            "--runs",
+            "3",
+            "--warmup",
+            "1",
+            "--output-dir",
+            str(folder),
+        ]
+    )
     assert code == 0
     with open(folder / "op_costs.json") as file:
         return folder, json.load(file)
@@ -72,7 +93,7 @@ def test_the_int8_probe_computes_what_the_float_one_does(result):
         outputs[dtype] = got
     reference = x * token
     assert len(outputs["float32"]) == len(outputs["int8"]) == 3
-    for float_out, int8_out in zip(outputs["float32"], outputs["int8"]):
+    for float_out, int8_out in zip(outputs["float32"], outputs["int8"], strict=True):
         np.testing.assert_allclose(float_out, reference, rtol=1e-5)
         # Inputs and product at 1/256 of their ranges: a few percent of the product's range at most.
         assert np.abs(int8_out - reference).max() < 0.03 * np.abs(reference).max()
@@ -93,6 +114,7 @@ def test_rows_time_every_op_in_one_partition(result, capsys):
 @pytest.fixture
 def op_costs_without_work(monkeypatch):
     """The script, failing the test if it starts to convert or time an op: a refusal must come first."""
+
     def started(*args, **kwargs):
         raise AssertionError("op_costs started working before every argument was checked")
 
@@ -102,24 +124,37 @@ def op_costs_without_work(monkeypatch):
     return module
 
 
-@pytest.mark.parametrize("flag, value, allowed", [
-    ("--copies", "0", "a whole number >= 1"), ("--height", "0", "a whole number >= 1"),
-    ("--channels", "-3", "a whole number >= 1"), ("--threads", "0", "a whole number >= 1"),
-    ("--runs", "nan", "a whole number >= 1"), ("--warmup", "-1", "a whole number >= 0"),
-])
-def test_a_bad_number_is_one_line_and_exit_2_before_any_work(op_costs_without_work, tmp_path, capsys,
-                                                             flag, value, allowed):
+@pytest.mark.parametrize(
+    "flag, value, allowed",
+    [
+        ("--copies", "0", "a whole number >= 1"),
+        ("--height", "0", "a whole number >= 1"),
+        ("--channels", "-3", "a whole number >= 1"),
+        ("--threads", "0", "a whole number >= 1"),
+        ("--runs", "nan", "a whole number >= 1"),
+        ("--warmup", "-1", "a whole number >= 0"),
+    ],
+)
+def test_a_bad_number_is_one_line_and_exit_2_before_any_work(
+    op_costs_without_work, tmp_path, capsys, flag, value, allowed
+):
     with pytest.raises(SystemExit) as exit_info:
         op_costs_without_work.main([flag, value, "--output-dir", str(tmp_path / "out")])
     assert exit_info.value.code == 2
     assert capsys.readouterr().err.splitlines() == [
-        f"{PROG}: error: argument {flag}: must be {allowed}, got '{value}'; see --help"]
+        f"{PROG}: error: argument {flag}: must be {allowed}, got '{value}'; see --help"
+    ]
     assert not (tmp_path / "out").exists()
 
 
 def test_the_tflite_runtime_environment_is_told_in_one_line_to_use_venv(tflite_runtime_python, tmp_path):
-    refused = subprocess.run([tflite_runtime_python, PROG, "--output-dir", str(tmp_path / "out")],
-                             cwd=ROOT, capture_output=True, text=True, check=False)
+    refused = subprocess.run(
+        [tflite_runtime_python, PROG, "--output-dir", str(tmp_path / "out")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert refused.returncode == 2 and refused.stdout == ""
     (line,) = refused.stderr.splitlines()
     assert line.startswith(f"{PROG}: error: this Python ({tflite_runtime_python}) has no TensorFlow")

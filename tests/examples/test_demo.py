@@ -7,10 +7,10 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import ROOT
 from PIL import Image
-from examples import demo
 
+from conftest import ROOT
+from examples import demo
 
 
 def test_without_shared_photos_the_demo_uses_the_photos_its_dependencies_ship(tmp_path):
@@ -44,13 +44,16 @@ def test_a_folder_with_labels_csv_is_used_first(tmp_path):
 
 @pytest.mark.parametrize(
     "argv, message",
-    [(["--count", "0"], "argument --count: must be a whole number >= 2, got '0'; see --help"),
-     (["--output", "x.h5"], "argument --output: must end in .tflite, got 'x.h5'; see --help"),
-     (["--output", "/no/such/folder/x.tflite"], "the folder '/no/such/folder' does not exist")],
+    [
+        (["--count", "0"], "argument --count: must be a whole number >= 2, got '0'; see --help"),
+        (["--output", "x.h5"], "argument --output: must end in .tflite, got 'x.h5'; see --help"),
+        (["--output", "/no/such/folder/x.tflite"], "the folder '/no/such/folder' does not exist"),
+    ],
 )
 def test_bad_input_is_one_line_and_exit_2(argv, message):
-    result = subprocess.run([sys.executable, "examples/demo.py", *argv], cwd=ROOT, capture_output=True,
-                            text=True, timeout=120, check=False)
+    result = subprocess.run(
+        [sys.executable, "examples/demo.py", *argv], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
+    )
     assert result.returncode == 2, result.stderr
     assert result.stderr.startswith("examples/demo.py: error: ") and result.stderr.count("\n") == 1
     assert message in result.stderr and result.stdout == ""
