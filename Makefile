@@ -46,7 +46,7 @@ define runtime_venv
 	touch $(1)/.installed
 endef
 
-$(STAMP): requirements.txt requirements-executorch.txt setup.py
+$(STAMP): requirements.txt requirements-executorch.txt pyproject.toml
 	@# android_bench drives the real adb (Debian package); its tests need it, no phone.
 	@command -v adb >/dev/null 2>&1 || apt-get install -y -q adb >/dev/null 2>&1 || \
 		{ apt-get update -q >/dev/null && apt-get install -y -q adb >/dev/null; } || \
@@ -66,16 +66,16 @@ $(STAMP): requirements.txt requirements-executorch.txt setup.py
 demo: $(STAMP)
 	$(PY) examples/demo.py
 
-$(TFLITE_RUNTIME_VENV)/.installed: requirements-tflite-runtime.txt setup.py
+$(TFLITE_RUNTIME_VENV)/.installed: requirements-tflite-runtime.txt pyproject.toml
 	$(call runtime_venv,$(TFLITE_RUNTIME_VENV),requirements-tflite-runtime.txt,[tflite-runtime])
 
-.venv-litert-1.4/.installed: requirements-litert-1.4.txt setup.py
+.venv-litert-1.4/.installed: requirements-litert-1.4.txt pyproject.toml
 	$(call runtime_venv,.venv-litert-1.4,requirements-litert-1.4.txt,)
 
-.venv-tf-2.16/.installed: requirements-tf-2.16.txt setup.py
+.venv-tf-2.16/.installed: requirements-tf-2.16.txt pyproject.toml
 	$(call runtime_venv,.venv-tf-2.16,requirements-tf-2.16.txt,)
 
-$(MEDIAPIPE_VENV)/.installed: requirements-mediapipe.txt setup.py
+$(MEDIAPIPE_VENV)/.installed: requirements-mediapipe.txt pyproject.toml
 	$(call runtime_venv,$(MEDIAPIPE_VENV),requirements-mediapipe.txt,)
 
 runtimes: $(addsuffix /.installed,$(RUNTIME_VENVS))

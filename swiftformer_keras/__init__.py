@@ -9,33 +9,48 @@ the Keras backend are dropped then (`cli.quiet_startup`). It needs Keras with a
 backend (TensorFlow, JAX or PyTorch). Where `import keras` fails, as in an
 environment made for running .tflite files (`pip install
 'swiftformer-keras[tflite-runtime]'` pulls Keras but no backend), the package and
-its Keras-free modules (`interpreter`, `cli`, `files`, `imagenet_utils`) still
+its Keras-free modules (`lite.interpreter`, `utils.cli`, `utils.files`, `utils.images`) still
 import, and a model name such as `SwiftFormerS` raises an ImportError that says
 what to install.
+
+The folders are the stages the data flows through, each importing only those
+before it: `utils` < `models` (the graph) < `weights` < `applications` (the
+builders with weights) < `training` and `lite` (siblings: Keras -> .tflite). The
+command lines over them are `train`, `evaluate`, `convert_weights` and `to_tflite`.
 """
 
 import importlib
 
 from swiftformer_keras.utils import cli
 from swiftformer_keras.utils.images import decode_predictions, load_image, preprocess_input
-
-__version__ = "0.1.0"
+from swiftformer_keras.utils.version import VERSION as __version__  # noqa: F401  (the package's public version)
 
 # The model API: each public name and the module it lives in, imported on first use.
 _KERAS_API = {
     "VARIANTS": "swiftformer_keras.models.architecture",
     **dict.fromkeys(
-        ("ConvEncoder", "DistilledClassifier", "DownsampleEmbedding", "DropPath", "EfficientAdditiveAttention",
-         "LayerScale", "LocalRepresentation", "Mlp", "Stem", "SwiftFormerBlock"),
+        (
+            "ConvEncoder",
+            "DistilledClassifier",
+            "DownsampleEmbedding",
+            "DropPath",
+            "EfficientAdditiveAttention",
+            "LayerScale",
+            "LocalRepresentation",
+            "Mlp",
+            "Stem",
+            "SwiftFormerBlock",
+        ),
         "swiftformer_keras.models.layers",
     ),
     **dict.fromkeys(
-        ("SwiftFormer", "SwiftFormerXS", "SwiftFormerS", "SwiftFormerL1", "SwiftFormerL3"), "swiftformer_keras.models.builders"
+        ("SwiftFormer", "SwiftFormerXS", "SwiftFormerS", "SwiftFormerL1", "SwiftFormerL3"),
+        "swiftformer_keras.applications",
     ),
     "convert_to_keras_weights": "swiftformer_keras.weights.sources",
 }
 
-__all__ = sorted([*_KERAS_API, "decode_predictions", "load_image", "preprocess_input"])
+__all__ = ["decode_predictions", "load_image", "preprocess_input", *_KERAS_API]
 
 
 def __getattr__(name):

@@ -9,10 +9,10 @@ output is written atomically and holds the full classifier.
 
 import sys
 
-from swiftformer_keras.weights import checkpoints
-from swiftformer_keras.utils import cli
 from swiftformer_keras.models.architecture import VARIANTS
+from swiftformer_keras.utils import cli
 from swiftformer_keras.utils.files import check_output_paths
+from swiftformer_keras.weights import checkpoints
 
 PROG = "python -m swiftformer_keras.convert_weights"
 
@@ -40,10 +40,7 @@ def _main(argv):
         from swiftformer_keras.weights.sources import convert_to_keras_weights
     destination, variant, layout = convert_to_keras_weights(args.source, args.destination, config=args.variant)
     attention = checkpoints.LAYOUT_ATTENTION[layout]
-    print(
-        f"Converted {variant} ({layout} layout, attention={attention!r}, recorded in the "
-        f"file) to {destination}."
-    )
+    print(f"Converted {variant} ({layout} layout, attention={attention!r}, recorded in the file) to {destination}.")
     return 0
 
 

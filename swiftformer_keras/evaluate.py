@@ -15,58 +15,24 @@ and bad input answer at once; where `import keras` fails (`.venv-tflite-runtime`
 has Keras but no backend), evaluating ends in one line saying to use `.venv`.
 """
 
-import collections
 import json
 import os
 import sys
 
 import numpy as np
 
-from swiftformer_keras.utils import cli
-from swiftformer_keras.models.architecture import MIN_INPUT_SIZE, VARIANTS, check_image_size
-from swiftformer_keras.utils.files import check_output_paths, write_atomically, write_text_atomically
-from swiftformer_keras.training.image_folder import TRAIN_SPLIT, ImageFolderBatches, eval_split_name, load_image_folder
-from swiftformer_keras.utils.images import resolve_crop_pct
 from swiftformer_keras.lite.interpreter import RUNTIMES, check_runtime, runtime_version
 from swiftformer_keras.lite.predictor import tflite_runner
+from swiftformer_keras.models.architecture import MIN_INPUT_SIZE, VARIANTS, check_image_size
+from swiftformer_keras.training import evaluation
+from swiftformer_keras.training.image_folder import eval_split_name
+from swiftformer_keras.utils import charts, cli
+from swiftformer_keras.utils.files import check_output_paths, write_text_atomically
+from swiftformer_keras.utils.images import resolve_crop_pct
+from swiftformer_keras.utils.tables import markdown_table
 
 PROG = "python -m swiftformer_keras.evaluate"
-TOP_K = 5
 WEIGHT_SUFFIXES = (".keras", ".weights.h5", ".tflite")
-# Beyond these class counts, names on the axes (and counts in the cells) are unreadable.
-MAX_LABELLED_CLASSES = 60
-MAX_ANNOTATED_CLASSES = 20
-
-# What evaluation needs of a model, whatever its file format.
-Predictor = collections.namedtuple("Predictor", "predict image_size num_classes source")
-
-
-def class_names(data_dir, split):
-    """The class names in training order: from the train split when there is one,
-    so that label indices match those the model was trained with."""
-    train_split = TRAIN_SPLIT if os.path.isdir(os.path.join(data_dir, TRAIN_SPLIT)) else split
-    return load_image_folder(data_dir, train_split, verify=False).classes
-
-
-def _static_size(shape):
-    """`(height, width)` of an NHWC input shape, or None when either is dynamic."""
-    height, width = shape[1:3]
-    return None if height is None or width is None else (int(height), int(width))
-
-
-def _keras_predictor(model, source):
-    import keras  # loaded already: `model` is a Keras model
-
-    if len(model.inputs) != 1 or len(model.outputs) != 1:
-        raise ValueError(
-            f"{source} has {len(model.inputs)} inputs and {len(model.outputs)} outputs; evaluation "
-            "needs one image input and one output (build it with distillation_outputs=False)."
-        )
-
-    def predict(images):
-        return keras.ops.convert_to_numpy(model.predict_on_batch(images))
-
-    return Predictor(predict, _static_size(model.inputs[0].shape), int(model.outputs[0].shape[-1]), source)
 
 
 def check_weights_file(path, variant=None, image_size=None):
@@ -75,8 +41,7 @@ def check_weights_file(path, variant=None, image_size=None):
     path = os.fspath(path)
     if not path.endswith(WEIGHT_SUFFIXES):
         raise ValueError(
-            f"Cannot evaluate {path!r}: unknown weights format; use a .keras, .weights.h5 "
-            "or .tflite file."
+            f"Cannot evaluate {path!r}: unknown weights format; use a .keras, .weights.h5 or .tflite file."
         )
     if not os.path.isfile(path):
         raise ValueError(f"Weights file {path!r} does not exist.")
@@ -94,18 +59,14 @@ def check_weights_file(path, variant=None, image_size=None):
     return path
 
 
-def _tflite_predictor(path, num_threads, runtime):
-    predict = tflite_runner(path, num_threads=num_threads, runtime=runtime)
-    return Predictor(predict, tuple(predict.image_size), predict.num_classes, path)
-
-
 def _keras_file_predictor(path, num_classes, image_size, variant):
+    # Keras loads only for a Keras file: a .tflite file is scored where Keras has no backend.
     cli.import_keras(f"{path!r} is a Keras model: evaluating it")
-    from swiftformer_keras.models.builders import SwiftFormer
-    from swiftformer_keras.weights.sources import load_keras_model_file
+    from swiftformer_keras.applications import SwiftFormer
+    from swiftformer_keras.weights.keras_files import load_keras_model_file
 
     if path.endswith(".keras"):
-        return _keras_predictor(load_keras_model_file(path), path)
+        return evaluation.keras_predictor(load_keras_model_file(path), path)
     height, width = check_image_size(image_size)
     model = SwiftFormer(
         variant,
@@ -114,62 +75,23 @@ def _keras_file_predictor(path, num_classes, image_size, variant):
         classifier_activation=None,
         input_shape=(height, width, 3),
     )
-    return _keras_predictor(model, path)
+    return evaluation.keras_predictor(model, path)
 
 
 def load_predictor(weights, num_classes, image_size=None, variant=None, num_threads=2, runtime=None):
-    """Makes the `Predictor` of `weights`: a `keras.Model`, or a path to a
+    """Makes the `training.evaluation.Predictor` of `weights`: a `keras.Model`, or a path to a
     `.keras`, `.weights.h5` (needs `variant` and `image_size`) or `.tflite` file
     (run by the TFLite `runtime`, `interpreter.RUNTIMES`; None: the first installed)."""
     if not isinstance(weights, (str, os.PathLike)):
         keras = sys.modules.get("keras")  # a keras.Model exists only where Keras is loaded
         if keras is None or not isinstance(weights, keras.Model):
             raise ValueError(f"weights must be a keras.Model or a file path, got {type(weights).__name__}.")
-        return _keras_predictor(weights, f"in-memory model {weights.name!r}")
+        return evaluation.keras_predictor(weights, f"in-memory model {weights.name!r}")
     path = check_weights_file(weights, variant, image_size)
     if path.endswith(".tflite"):
-        return _tflite_predictor(path, num_threads, runtime)
+        predict = tflite_runner(path, num_threads=num_threads, runtime=runtime)
+        return evaluation.Predictor(predict, tuple(predict.image_size), predict.num_classes, path)
     return _keras_file_predictor(path, num_classes, image_size, variant)
-
-
-def _resolve_size(image_size, predictor):
-    if image_size is None:
-        if predictor.image_size is None:
-            raise ValueError(
-                f"{predictor.source} takes images of any size: pass image_size (--image-size N)."
-            )
-        return predictor.image_size
-    size = check_image_size(image_size)
-    if predictor.image_size is not None and size != tuple(predictor.image_size):
-        raise ValueError(
-            f"image_size {image_size!r} disagrees with the input of {predictor.source}, "
-            f"{predictor.image_size[0]}x{predictor.image_size[1]}; drop image_size (--image-size)."
-        )
-    return size
-
-
-def _accumulate(dataset, predict, num_classes, k):
-    """Runs `predict` over every batch: `(confusion matrix, top-k hits)`."""
-    from tqdm.auto import tqdm
-
-    confusion = np.zeros((num_classes, num_classes), np.int64)
-    top_k_hits = 0
-    for index in tqdm(range(len(dataset)), desc="evaluate", unit="batch"):
-        images, targets = dataset[index]
-        if not len(images):  # every image of the batch failed to decode (counted by the dataset)
-            continue
-        labels = targets.argmax(-1)
-        scores = np.asarray(predict(images), np.float32)
-        if scores.shape != (len(labels), num_classes):
-            raise ValueError(
-                f"The model returned scores of shape {scores.shape} for {len(labels)} images of "
-                f"{num_classes} classes."
-            )
-        # A stable sort keeps argmax's choice among ties, so a top-1 hit is always a top-k hit.
-        ranked = np.argsort(-scores, axis=-1, kind="stable")[:, :k]
-        np.add.at(confusion, (labels, ranked[:, 0]), 1)
-        top_k_hits += int((ranked == labels[:, None]).any(-1).sum())
-    return confusion, top_k_hits
 
 
 def evaluate(
@@ -213,7 +135,7 @@ def evaluate(
         `k = min(5, classes)`, recorded as `top_k`), `count` (images
         evaluated), `classes` (names, in label order), `confusion` (int array,
         rows true classes, columns predicted), `skipped` (unreadable files),
-        `source`, `split` and `image_size`.
+        `source`, `split`, `image_size` and `crop_pct`.
     """
     # Checked before anything is loaded; named as on the command line.
     cli.check_number("batch_size (--batch-size)", batch_size, minimum=1, integer=True)
@@ -230,35 +152,12 @@ def evaluate(
     if not os.path.isdir(data_dir):
         raise ValueError(f"Data folder {data_dir!r} does not exist.")
     split = split or eval_split_name(data_dir)
-    classes = class_names(data_dir, split)
+    classes = evaluation.class_names(data_dir, split)
     # The model before the images: opening every image of a large split takes a while.
     predictor = load_predictor(weights, len(classes), image_size, variant, num_threads, runtime)
-    if predictor.num_classes != len(classes):
-        raise ValueError(
-            f"{predictor.source} predicts {predictor.num_classes} classes but {data_dir!r} has "
-            f"{len(classes)} ({', '.join(classes[:5])}{', ...' if len(classes) > 5 else ''})."
-        )
-    size = _resolve_size(image_size, predictor)
-    crop_pct = resolve_crop_pct(crop_pct, path)
-    folder = load_image_folder(data_dir, split, classes=classes)
-    dataset = ImageFolderBatches(folder, size, batch_size, crop_pct=crop_pct)
-    k = min(TOP_K, len(classes))
-    confusion, top_k_hits = _accumulate(dataset, predictor.predict, len(classes), k)
-    count = int(confusion.sum())
-    return {
-        "top1": float(np.trace(confusion) / count),
-        "top5": float(top_k_hits / count),
-        "top_k": k,
-        "count": count,
-        "classes": list(classes),
-        "confusion": confusion,
-        # Unreadable at listing (bad header) plus unreadable when decoded (e.g. truncated).
-        "skipped": int(folder.skipped) + len(dataset.unreadable),
-        "source": predictor.source,
-        "split": split,
-        "image_size": tuple(int(v) for v in size),
-        "crop_pct": crop_pct,
-    }
+    return evaluation.score(
+        predictor, data_dir, split, classes, image_size, batch_size, crop_pct=resolve_crop_pct(crop_pct, path)
+    )
 
 
 def _check_output_path(path, suffix, what="the destination", inputs=()):
@@ -272,43 +171,12 @@ def _check_output_path(path, suffix, what="the destination", inputs=()):
 
 
 def plot_confusion(result, path):
-    """Writes the confusion matrix of an `evaluate` result as a PNG.
-
-    Cells are coloured by the fraction of each true class (so that rare
-    classes show as clearly as common ones) and hold the counts.
-    """
-    # The object-oriented API with the Agg canvas: no pyplot, no global backend switch.
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    path = _check_output_path(path, ".png")
-    confusion = np.asarray(result["confusion"])
-    classes = result["classes"]
-    n = len(classes)
-    fractions = confusion / np.maximum(confusion.sum(axis=1, keepdims=True), 1)
-    side = min(max(4.0, 0.45 * n + 2.0), 16.0)
-    figure = Figure(figsize=(side + 1.0, side))
-    FigureCanvasAgg(figure)
-    axes = figure.add_subplot()
-    image = axes.imshow(fractions, cmap="Blues", vmin=0.0, vmax=1.0)
-    figure.colorbar(image, ax=axes, fraction=0.046, pad=0.04, label="fraction of the true class")
-    if n <= MAX_LABELLED_CLASSES:
-        fontsize = 10 if n <= MAX_ANNOTATED_CLASSES else 7
-        axes.set_xticks(range(n), classes, rotation=90, fontsize=fontsize)
-        axes.set_yticks(range(n), classes, fontsize=fontsize)
-    if n <= MAX_ANNOTATED_CLASSES:
-        for (row, col), count in np.ndenumerate(confusion):
-            color = "white" if fractions[row, col] > 0.5 else "black"
-            axes.text(col, row, str(count), ha="center", va="center", color=color, fontsize=8)
-    axes.set_xlabel("predicted class")
-    axes.set_ylabel("true class")
-    axes.set_title(
+    """Writes the confusion matrix of an `evaluate` result as a PNG (`charts.confusion_matrix`)."""
+    title = (
         f"{os.path.basename(result['source'])} on {result['split']}: top-1 {result['top1']:.2%} "
         f"({result['count']} images)"
     )
-    figure.tight_layout()
-    write_atomically(path, lambda temp: figure.savefig(temp, format="png", dpi=100))
-    return path
+    return charts.confusion_matrix(_check_output_path(path, ".png"), result["confusion"], result["classes"], title)
 
 
 def write_json(result, path):
@@ -324,18 +192,21 @@ def write_json(result, path):
     return path
 
 
-def markdown_table(result):
-    """The headline numbers as a one-row Markdown table."""
-    top_k = f"top-{result['top_k']}"
-    return "\n".join(
+def summary_table(result):
+    """The headline numbers of an `evaluate` result as a one-row Markdown table."""
+    return markdown_table(
+        ["weights", "split", "top-1", f"top-{result['top_k']}", "images", "skipped"],
         [
-            f"| weights | split | top-1 | {top_k} | images | skipped |",
-            "|---|---|---:|---:|---:|---:|",
-            (
-                f"| {os.path.basename(result['source'])} | {result['split']} | {result['top1']:.2%} "
-                f"| {result['top5']:.2%} | {result['count']} | {result['skipped']} |"
-            ),
-        ]
+            [
+                os.path.basename(result["source"]),
+                result["split"],
+                f"{result['top1']:.2%}",
+                f"{result['top5']:.2%}",
+                result["count"],
+                result["skipped"],
+            ]
+        ],
+        align="llrrrr",
     )
 
 
@@ -364,7 +235,9 @@ def _main(argv):
     )
     parser.add_argument("--batch-size", type=cli.number(int, minimum=1), default=64)
     parser.add_argument(
-        "--crop-pct", type=cli.number(float, above=0, maximum=1), default=None,
+        "--crop-pct",
+        type=cli.number(float, above=0, maximum=1),
+        default=None,
         help="resize to size/crop_pct, center-crop (default: the crop the model file records, else 0.875)",
     )
     parser.add_argument("--variant", type=str.upper, choices=sorted(VARIANTS), help="for .weights.h5 files")
@@ -385,7 +258,9 @@ def _main(argv):
     inputs = [("--weights", args.weights), ("--data", args.data)]
     confusion = args.confusion or default_confusion_path(args.weights)
     _check_output_path(
-        confusion, ".png", "--confusion" if args.confusion else "the confusion matrix (default of --confusion)",
+        confusion,
+        ".png",
+        "--confusion" if args.confusion else "the confusion matrix (default of --confusion)",
         inputs,
     )
     if args.json:
@@ -402,7 +277,7 @@ def _main(argv):
         runtime=args.runtime,
     )
     # The numbers first: if a write below fails (a full disk), they are still on screen.
-    print(markdown_table(result))
+    print(summary_table(result))
     plot_confusion(result, confusion)
     if args.json:
         write_json(result, args.json)

@@ -10,6 +10,9 @@ redrawn by `torch_reference.randomize`, so that every branch matters.
 import argparse
 import os
 import re
+import shutil
+import subprocess
+import tarfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -25,6 +28,9 @@ IMAGENET_SAMPLES = os.path.join(SHARED_DATA, "imagenet-samples")
 # A SwiftFormer with every kind of layer XS has in 5 blocks (XS: 16), 9 GELUs: it builds, traces and
 # converts in a fraction of XS's time, for tests whose subject does not depend on the model's size.
 TINY = {"depths": [1, 1, 2, 1], "widths": [16, 24, 32, 48]}
+# The flags of most conversions the tests run: the XS variant with seeded random weights (no download), small.
+XS_RANDOM = ["--model", "XS", "--weights", "random"]
+XS_64 = [*XS_RANDOM, "--input-size", "64", "64"]
 
 VARIANT_SPECS = {
     "XS": ([3, 3, 6, 4], [48, 56, 112, 220]),
@@ -41,6 +47,17 @@ def tiny_model(attention="l2", input_shape=(64, 64, 3), classes=10, seed=0):
 
     model = SwiftFormer(TINY, classes=classes, classifier_activation=None, input_shape=input_shape, attention=attention)
     return randomize_weights(model, seed=seed)
+
+
+@pytest.fixture
+def no_conversion(monkeypatch):
+    """Fails the test if the (slow) model loading of a conversion starts: a refusal must come first."""
+    from swiftformer_keras.lite import pipeline
+
+    def started(*args, **kwargs):
+        raise AssertionError("the conversion started before the arguments were checked")
+
+    monkeypatch.setattr(pipeline, "load_keras_model", started)
 
 
 def make_reference(variant, attention, seed=0, classes=1000):
@@ -74,11 +91,7 @@ def hf_to_timm_key(key):
     match = re.match(r"^network\.(\d+)\.(.*)$", key)
     if match:
         index, rest = int(match.group(1)), match.group(2)
-        key = (
-            f"stages.{index // 2}.blocks.{rest}"
-            if index % 2 == 0
-            else f"stages.{(index + 1) // 2}.downsample.{rest}"
-        )
+        key = f"stages.{index // 2}.blocks.{rest}" if index % 2 == 0 else f"stages.{(index + 1) // 2}.downsample.{rest}"
     return key
 
 
@@ -127,7 +140,6 @@ def make_image_folder(root, per_split, classes=CIFAR_CLASSES):
     `per_split` maps a split name (train, test) to images per class.
     Returns `(root, "cifar10" or "generated")`.
     """
-    import tarfile
 
     from PIL import Image
 
@@ -160,9 +172,7 @@ def make_image_folder(root, per_split, classes=CIFAR_CLASSES):
                 base[..., label % 3] += 120
                 stripes = (np.arange(32) // (2 + label)) % 2 * 40
                 image = base + stripes[None, :, None] + rng.randn(32, 32, 3) * 25
-                Image.fromarray(np.clip(image, 0, 255).astype(np.uint8)).save(
-                    os.path.join(folder, f"{index:04d}.png")
-                )
+                Image.fromarray(np.clip(image, 0, 255).astype(np.uint8)).save(os.path.join(folder, f"{index:04d}.png"))
     return root, "generated"
 
 
@@ -183,25 +193,29 @@ def trained_run(small_cifar, tmp_path_factory):
     from swiftformer_keras import train as train_lib
 
     output = tmp_path_factory.mktemp("trained") / "run"
-    result = train_lib.train(train_lib.TrainConfig(
-        data=small_cifar[0], output=str(output), variant=TINY, image_size=64, epochs=4,
-        batch_size=32, learning_rate=2e-3, warmup_epochs=0, workers=1,
-    ))
+    result = train_lib.train(
+        train_lib.TrainConfig(
+            data=small_cifar[0],
+            output=str(output),
+            variant=TINY,
+            image_size=64,
+            epochs=4,
+            batch_size=32,
+            learning_rate=2e-3,
+            warmup_epochs=0,
+            workers=1,
+        )
+    )
     return output, result
 
 
 def _mount_tmpfs(folder, options):
-    import subprocess
-
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)],
-                          capture_output=True, text=True)
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)], capture_output=True, text=True)
     # Root is needed (as on the developers' machines and CI); a failure here is a failure, not a skip.
     assert done.returncode == 0, f"could not mount a tmpfs at {folder}: {done.stderr.strip()}"
 
 
 def _unmount(folder):
-    import subprocess
-
     subprocess.run(["umount", "-l", str(folder)], capture_output=True)
 
 
@@ -260,14 +274,17 @@ NO_RUNTIME_PYTHON = (
 
 def python_for_tflite_runtime():
     """The first of `RUNTIME_PYTHONS` that runs and is a Python <= 3.11, as the Makefile looks, or None."""
-    import shutil
-    import subprocess
 
     for name in RUNTIME_PYTHONS:
         path = shutil.which(name)
         # A pyenv shim is on PATH whether or not its version is installed: it must run.
-        if path and subprocess.run([path, "-c", "import sys; sys.exit(sys.version_info >= (3, 12))"],
-                                   capture_output=True).returncode == 0:
+        if (
+            path
+            and subprocess.run(
+                [path, "-c", "import sys; sys.exit(sys.version_info >= (3, 12))"], capture_output=True
+            ).returncode
+            == 0
+        ):
             return path
     return None
 
@@ -282,8 +299,10 @@ def tflite_runtime_python():
     found = os.environ.get("TFLITE_RUNTIME_PYTHON") or python_for_tflite_runtime()  # the Makefile's choice
     if found is None:
         pytest.skip(NO_RUNTIME_PYTHON)
-    pytest.fail(f"{TFLITE_RUNTIME_VENV} is missing or incomplete although {found} can make it: "
-                "run `make .venv-tflite-runtime/.installed` (`make test` does)")
+    pytest.fail(
+        f"{TFLITE_RUNTIME_VENV} is missing or incomplete although {found} can make it: "
+        "run `make .venv-tflite-runtime/.installed` (`make test` does)"
+    )
 
 
 MEDIAPIPE_VENV = os.path.join(ROOT, ".venv-mediapipe")
@@ -298,8 +317,10 @@ def mediapipe_python():
     found = os.environ.get("TFLITE_RUNTIME_PYTHON") or python_for_tflite_runtime()
     if found is None:
         pytest.skip(NO_RUNTIME_PYTHON.replace(".venv-tflite-runtime", ".venv-mediapipe"))
-    pytest.fail(f"{MEDIAPIPE_VENV} is missing or incomplete although {found} can make it: "
-                "run `make .venv-mediapipe/.installed` (`make test` does)")
+    pytest.fail(
+        f"{MEDIAPIPE_VENV} is missing or incomplete although {found} can make it: "
+        "run `make .venv-mediapipe/.installed` (`make test` does)"
+    )
 
 
 @pytest.fixture(scope="session")
@@ -318,7 +339,17 @@ def cifar_tflite(trained_run, small_cifar, tmp_path_factory):
     return {
         "keras": keras_file,
         "fp32": (fp32, conversion.convert_swiftformer(fp32, keras_model=keras_file, card=False)),
-        "int8": (int8, conversion.convert_swiftformer(
-            int8, mode="int8", keras_model=keras_file, calib_dir=os.path.join(data, "train"), num_calib=64,
-            eval_dir=os.path.join(data, "test"), num_eval=160, debug=True)),
+        "int8": (
+            int8,
+            conversion.convert_swiftformer(
+                int8,
+                mode="int8",
+                keras_model=keras_file,
+                calib_dir=os.path.join(data, "train"),
+                num_calib=64,
+                eval_dir=os.path.join(data, "test"),
+                num_eval=160,
+                debug=True,
+            ),
+        ),
     }

@@ -12,14 +12,16 @@ from swiftformer_keras import SwiftFormerXS
 from swiftformer_keras.convert_weights import PROG, main
 
 
-
 def test_cli_converts_an_official_checkpoint(tmp_path, images):
     reference = make_reference("XS", "l2", seed=5)
     source = write_checkpoint(reference, "official", str(tmp_path))
     destination = tmp_path / "xs.weights.h5"
     result = subprocess.run(
         [sys.executable, "-m", "swiftformer_keras.convert_weights", source, str(destination)],
-        capture_output=True, text=True, cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT),
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=dict(os.environ, PYTHONPATH=ROOT),
     )
     assert result.returncode == 0, result.stderr
     assert "SwiftFormer-XS (official layout, attention='l2'" in result.stdout
@@ -70,7 +72,10 @@ def test_cli_on_a_full_disk_ends_in_one_line_and_leaves_nothing(tmp_path, full_d
     source = write_checkpoint(make_reference("XS", "l2"), "official", str(tmp_path))
     result = subprocess.run(
         [sys.executable, "-m", "swiftformer_keras.convert_weights", source, str(full_disk / "xs.weights.h5")],
-        capture_output=True, text=True, cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT),
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=dict(os.environ, PYTHONPATH=ROOT),
     )
     assert result.returncode == 2, result.stderr[-3000:]
     assert "Traceback" not in result.stderr
@@ -82,12 +87,22 @@ def test_cli_on_a_full_disk_ends_in_one_line_and_leaves_nothing(tmp_path, full_d
 def test_a_destination_that_cannot_be_written_is_refused_before_keras_starts(tmp_path, read_only_dir):
     source = tmp_path / "ckpt.pth"  # never read: the destination is refused first
     source.write_bytes(b"not read")
-    probe = ("import sys; from swiftformer_keras import convert_weights; code = convert_weights.main(sys.argv[1:]); "
-             "print('EXIT', code, 'KERAS', 'keras' in sys.modules)")
-    for destination, message in ((read_only_dir / "xs.weights.h5", "is not writable"),
-                                 (tmp_path / "missing" / "xs.weights.h5", "does not exist")):
-        done = subprocess.run([sys.executable, "-c", probe, str(source), str(destination)], capture_output=True,
-                              text=True, cwd=ROOT, timeout=120, check=False)
+    probe = (
+        "import sys; from swiftformer_keras import convert_weights; code = convert_weights.main(sys.argv[1:]); "
+        "print('EXIT', code, 'KERAS', 'keras' in sys.modules)"
+    )
+    for destination, message in (
+        (read_only_dir / "xs.weights.h5", "is not writable"),
+        (tmp_path / "missing" / "xs.weights.h5", "does not exist"),
+    ):
+        done = subprocess.run(
+            [sys.executable, "-c", probe, str(source), str(destination)],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=120,
+            check=False,
+        )
         assert done.stdout.split() == ["EXIT", "2", "KERAS", "False"], (done.stdout, done.stderr[-2000:])
         assert done.stderr.startswith(f"{PROG}: error: the destination ") and message in done.stderr
         assert done.stderr.count("\n") == 1

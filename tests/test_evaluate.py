@@ -12,11 +12,11 @@ import pytest
 from PIL import Image
 
 import swiftformer_keras as sfk
+from conftest import ROOT, TINY
 from swiftformer_keras import evaluate as ev
 from swiftformer_keras.lite.converter import export_tflite
 from swiftformer_keras.models.random_init import randomize_weights
-
-from conftest import ROOT, TINY
+from swiftformer_keras.utils.images import IMAGENET_CROP_PCT, record_crop_pct
 
 SIZE = 64
 COLORS = {"blue": (40, 60, 210), "green": (40, 190, 60), "red": (210, 50, 40)}
@@ -149,32 +149,6 @@ def test_keras_weights_and_fp32_tflite_evaluations_agree(setup):
     assert results[".tflite"]["source"] == str(files / "colours.tflite")
 
 
-def test_top_k_counts_against_a_loop():
-    rng = np.random.default_rng(4)
-    num_classes, k = 7, 5
-    batches, all_scores, all_labels = [], [], []
-    for size in (8, 8, 3):  # a last, partial batch
-        labels = rng.integers(0, num_classes, size)
-        scores = rng.normal(size=(size, num_classes)).astype("float32")
-        scores[0, :] = 0.0  # a full tie: argmax's first class must win, and count in the top k
-        batches.append((scores, np.eye(num_classes, dtype="float32")[labels]))
-        all_scores.append(scores)
-        all_labels.append(labels)
-    confusion, hits = ev._accumulate(batches, lambda scores: scores, num_classes, k)
-
-    scores, labels = np.concatenate(all_scores), np.concatenate(all_labels)
-    expected_hits = 0
-    for row, label in zip(scores, labels):
-        better = sum(1 for value in row if value > row[label])
-        tied_before = sum(1 for c in range(label) if row[c] == row[label])
-        expected_hits += better + tied_before < k
-    assert hits == expected_hits
-    assert confusion.sum() == len(labels)
-    for row, label in zip(scores, labels):
-        assert confusion[label, int(np.argmax(row))] >= 1
-    assert np.trace(confusion) == sum(int(np.argmax(r) == l) for r, l in zip(scores, labels))
-
-
 def test_command_line_writes_png_and_json(setup, tmp_path, monkeypatch, capsys):
     data, _, files = setup
     shelf = tmp_path / "shelf"
@@ -228,8 +202,18 @@ def test_a_tflite_file_gives_the_same_numbers_under_the_runtime_asked_for(setup,
     np.testing.assert_array_equal(tensorflow["confusion"], litert["confusion"])
     assert (tensorflow["top1"], tensorflow["top5"]) == (litert["top1"], litert["top5"]) == (0.75, 1.0)
     report = tmp_path / "r.json"
-    argv = ["--data", str(data), "--weights", str(files / "colours.tflite"), "--confusion", str(tmp_path / "c.png"),
-            "--json", str(report), "--runtime", "tensorflow"]
+    argv = [
+        "--data",
+        str(data),
+        "--weights",
+        str(files / "colours.tflite"),
+        "--confusion",
+        str(tmp_path / "c.png"),
+        "--json",
+        str(report),
+        "--runtime",
+        "tensorflow",
+    ]
     assert ev.main(argv) == 0
     assert json.loads(report.read_text())["top1"] == 0.75
     with pytest.raises(ValueError, match="Unknown TFLite runtime 'nosuch'"):
@@ -246,7 +230,7 @@ def test_a_bad_or_missing_runtime_is_exit_2_and_one_line(setup, tmp_path, capsys
     assert ev.main([*base, "--runtime", "tflite-runtime"]) == 2
     captured = capsys.readouterr()
     (line,) = captured.err.strip().splitlines()
-    assert line.startswith("python -m swiftformer_keras.evaluate: error: tflite-runtime is not installed in this Python")
+    assert line.startswith(f"{ev.PROG}: error: tflite-runtime is not installed in this Python")
     assert "make .venv-tflite-runtime/.installed" in line and "top-1" not in captured.out
     assert not (tmp_path / "c.png").exists()
 
@@ -297,8 +281,14 @@ def test_bad_arguments_are_refused_before_keras_starts(setup, tmp_path):
         (["--weights", str(files / "colours.keras"), "--json", str(data / "r.json")], "inside the input folder"),
     ]
     for argv, message in cases:
-        done = subprocess.run([sys.executable, "-c", _KERAS_PROBE, *base, *argv], capture_output=True, text=True,
-                              cwd=ROOT, timeout=120, check=False)
+        done = subprocess.run(
+            [sys.executable, "-c", _KERAS_PROBE, *base, *argv],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=120,
+            check=False,
+        )
         assert done.stdout.split() == ["EXIT", "2", "KERAS", "False"], (argv, done.stdout, done.stderr[-2000:])
         assert message in done.stderr and done.stderr.count("\n") == 1, done.stderr
     assert os.listdir(tmp_path) == []
@@ -310,14 +300,32 @@ def test_a_keras_model_where_keras_has_no_backend_is_one_line_naming_the_fix(
 ):
     data, _, files = setup
     done = subprocess.run(
-        [tflite_runtime_python, "-m", "swiftformer_keras.evaluate", "--data", str(data), "--weights",
-         str(files / weights), "--image-size", "64", *flags, "--confusion", str(tmp_path / "c.png")],
-        capture_output=True, text=True, cwd=ROOT, timeout=120, check=False,
+        [
+            tflite_runtime_python,
+            "-m",
+            "swiftformer_keras.evaluate",
+            "--data",
+            str(data),
+            "--weights",
+            str(files / weights),
+            "--image-size",
+            "64",
+            *flags,
+            "--confusion",
+            str(tmp_path / "c.png"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+        check=False,
     )
     assert done.returncode == 2, done.stderr[-2000:]
     (line,) = done.stderr.splitlines()
-    assert line.startswith(f"{ev.PROG}: error: '{files / weights}' is a Keras model: evaluating it needs Keras with "
-                           "a backend, and `import keras` fails in this Python")
+    assert line.startswith(
+        f"{ev.PROG}: error: '{files / weights}' is a Keras model: evaluating it needs Keras with "
+        "a backend, and `import keras` fails in this Python"
+    )
     assert "run it with .venv/bin/python" in line and os.listdir(tmp_path) == []
 
 
@@ -327,9 +335,26 @@ def test_a_tflite_file_is_evaluated_where_keras_has_no_backend(setup, tflite_run
     weights = export_tflite(model, tmp_path / "colours.tflite", min_runtime="2.14")
     scores = tmp_path / "scores.json"
     done = subprocess.run(
-        [tflite_runtime_python, "-m", "swiftformer_keras.evaluate", "--data", str(data), "--weights", str(weights),
-         "--runtime", "tflite-runtime", "--json", str(scores), "--confusion", str(tmp_path / "c.png")],
-        capture_output=True, text=True, cwd=ROOT, timeout=120, check=False,
+        [
+            tflite_runtime_python,
+            "-m",
+            "swiftformer_keras.evaluate",
+            "--data",
+            str(data),
+            "--weights",
+            str(weights),
+            "--runtime",
+            "tflite-runtime",
+            "--json",
+            str(scores),
+            "--confusion",
+            str(tmp_path / "c.png"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+        check=False,
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "| colours.tflite | val | 75.00% | 100.00% | 12 | 1 |" in done.stdout
@@ -338,8 +363,16 @@ def test_a_tflite_file_is_evaluated_where_keras_has_no_backend(setup, tflite_run
 
 def test_results_are_printed_even_when_writing_them_fails(setup, tmp_path, full_disk, capsys):
     data, _, files = setup
-    argv = ["--data", str(data), "--weights", str(files / "colours.keras"),
-            "--confusion", str(tmp_path / "c.png"), "--json", str(full_disk / "r.json")]
+    argv = [
+        "--data",
+        str(data),
+        "--weights",
+        str(files / "colours.keras"),
+        "--confusion",
+        str(tmp_path / "c.png"),
+        "--json",
+        str(full_disk / "r.json"),
+    ]
     assert ev.main(argv) == 2
     captured = capsys.readouterr()
     assert "| colours.keras | val | 75.00% | 100.00% | 12 | 1 |" in captured.out
@@ -432,9 +465,22 @@ def test_evaluation_gives_the_same_numbers_on_the_other_backends(setup, tmp_path
     expected = ev.evaluate(str(data), str(files / "colours.keras"))
     out = tmp_path / "scores.json"
     completed = subprocess.run(
-        [sys.executable, "-m", "swiftformer_keras.evaluate", "--data", str(data), "--weights",
-         str(files / "colours.keras"), "--json", str(out), "--confusion", str(tmp_path / "c.png")],
-        capture_output=True, text=True, env=dict(os.environ, KERAS_BACKEND=backend, PYTHONPATH=ROOT),
+        [
+            sys.executable,
+            "-m",
+            "swiftformer_keras.evaluate",
+            "--data",
+            str(data),
+            "--weights",
+            str(files / "colours.keras"),
+            "--json",
+            str(out),
+            "--confusion",
+            str(tmp_path / "c.png"),
+        ],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, KERAS_BACKEND=backend, PYTHONPATH=ROOT),
     )
     assert completed.returncode == 0, completed.stderr[-2000:]
     scores = json.loads(out.read_text())
@@ -458,8 +504,6 @@ def test_an_image_that_fails_to_decode_is_skipped_and_counted_not_fatal(setup, t
 
 
 def test_the_default_crop_is_the_one_the_model_records_else_imagenets(setup, tmp_path):
-    from swiftformer_keras.utils.images import IMAGENET_CROP_PCT, record_crop_pct
-
     data, _, files = setup
     recorded = tmp_path / "recorded.keras"
     shutil.copy(files / "colours.keras", recorded)

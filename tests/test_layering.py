@@ -30,7 +30,15 @@ STAGES = [
     ("applications", ("swiftformer_keras.applications",)),
     ("training", ("swiftformer_keras.training",)),
     ("lite", ("swiftformer_keras.lite",)),
-    ("command lines", ("swiftformer_keras.convert_weights", "swiftformer_keras.train", "swiftformer_keras.evaluate")),
+    (
+        "command lines",
+        (
+            "swiftformer_keras.convert_weights",
+            "swiftformer_keras.train",
+            "swiftformer_keras.evaluate",
+            "swiftformer_keras.to_tflite",
+        ),
+    ),
     ("package", ("swiftformer_keras",)),
     ("benchmarks", ("android_bench", "conversion", "examples")),
 ]
@@ -38,28 +46,79 @@ SIBLINGS = {("training", "lite"), ("lite", "training")}
 
 # Within the stages, each module may import only the modules listed before it.
 ORDER = [
-    "swiftformer_keras.utils", "swiftformer_keras.utils.cli", "swiftformer_keras.utils.files",
-    "swiftformer_keras.utils.charts", "swiftformer_keras.utils.tables", "swiftformer_keras.utils.images",
-    "swiftformer_keras.models", "swiftformer_keras.models.architecture", "swiftformer_keras.models.layers",
-    "swiftformer_keras.models.random_init", "swiftformer_keras.models.builders",
-    "swiftformer_keras.weights", "swiftformer_keras.weights.torch_zip", "swiftformer_keras.weights.checkpoints",
+    "swiftformer_keras.utils",
+    "swiftformer_keras.utils.cli",
+    "swiftformer_keras.utils.files",
+    "swiftformer_keras.utils.version",
+    "swiftformer_keras.utils.charts",
+    "swiftformer_keras.utils.tables",
+    "swiftformer_keras.utils.images",
+    "swiftformer_keras.models",
+    "swiftformer_keras.models.architecture",
+    "swiftformer_keras.models.op_forms",
+    "swiftformer_keras.models.layers",
+    "swiftformer_keras.models.random_init",
+    "swiftformer_keras.models.builders",
+    "swiftformer_keras.weights",
+    "swiftformer_keras.weights.torch_zip",
+    "swiftformer_keras.weights.checkpoints",
+    "swiftformer_keras.weights.hub",
+    "swiftformer_keras.weights.keras_files",
     "swiftformer_keras.weights.sources",
-    "swiftformer_keras.training", "swiftformer_keras.training.image_folder", "swiftformer_keras.training.dataset",
+    "swiftformer_keras.applications",
+    "swiftformer_keras.training",
+    "swiftformer_keras.training.image_folder",
+    "swiftformer_keras.training.config",
+    "swiftformer_keras.training.evaluation",
+    "swiftformer_keras.training.dataset",
+    "swiftformer_keras.training.distillation",
+    "swiftformer_keras.training.resume",
     "swiftformer_keras.training.loop",
-    "swiftformer_keras.lite", "swiftformer_keras.lite.interpreter", "swiftformer_keras.lite.runtime_versions",
-    "swiftformer_keras.lite.runtime_worker", "swiftformer_keras.lite.kernel_profile",
-    "swiftformer_keras.lite.activation_ranges", "swiftformer_keras.lite.recipe", "swiftformer_keras.lite.metadata",
-    "swiftformer_keras.lite.predictor", "swiftformer_keras.lite.calibration", "swiftformer_keras.lite.request",
-    "swiftformer_keras.lite.converter", "swiftformer_keras.lite.report", "swiftformer_keras.lite.card",
-    "swiftformer_keras.lite.pipeline", "swiftformer_keras.lite.android_clients",
-    "swiftformer_keras.convert_weights", "swiftformer_keras.train", "swiftformer_keras.evaluate",
+    "swiftformer_keras.lite",
+    "swiftformer_keras.lite.interpreter",
+    "swiftformer_keras.lite.runtime_versions",
+    "swiftformer_keras.lite.runtime_worker",
+    "swiftformer_keras.lite.kernel_profile",
+    "swiftformer_keras.lite.activation_ranges",
+    "swiftformer_keras.lite.recipe",
+    "swiftformer_keras.lite.metadata",
+    "swiftformer_keras.lite.predictor",
+    "swiftformer_keras.lite.calibration",
+    "swiftformer_keras.lite.request",
+    "swiftformer_keras.lite.rewrites",
+    "swiftformer_keras.lite.converter",
+    "swiftformer_keras.lite.report",
+    "swiftformer_keras.lite.card",
+    "swiftformer_keras.lite.pipeline",
+    "swiftformer_keras.lite.android_clients",
+    "swiftformer_keras.convert_weights",
+    "swiftformer_keras.train",
+    "swiftformer_keras.evaluate",
+    "swiftformer_keras.to_tflite",
     "swiftformer_keras",
-    "android_bench", "android_bench.rows", "android_bench.parse", "android_bench.commands", "android_bench.adb",
-    "android_bench.benchmark_model", "android_bench.matrix", "android_bench.torch_reference",
-    "android_bench.litert_torch_export", "android_bench.executorch_export", "android_bench.host", "android_bench.run",
-    "android_bench.compare", "android_bench.clients",
-    "conversion", "conversion.to_tflite", "conversion.benchmark", "conversion.runtime_matrix", "conversion.op_costs",
-    "examples", "examples.demo",
+    "android_bench",
+    "android_bench.rows",
+    "android_bench.parse",
+    "android_bench.op_profile",
+    "android_bench.commands",
+    "android_bench.adb",
+    "android_bench.benchmark_model",
+    "android_bench.matrix",
+    "android_bench.torch_reference",
+    "android_bench.litert_torch_export",
+    "android_bench.executorch_export",
+    "android_bench.routes",
+    "android_bench.host",
+    "android_bench.run",
+    "android_bench.compare",
+    "android_bench.clients",
+    "conversion",
+    "conversion.to_tflite",
+    "conversion.benchmark",
+    "conversion.runtime_matrix",
+    "conversion.op_costs",
+    "examples",
+    "examples.demo",
 ]
 PACKAGES = ("swiftformer_keras", "android_bench", "conversion", "examples")
 # The command lines: scripts and `python -m` modules that run as `__main__` and that no module imports.
@@ -112,21 +171,30 @@ def _resolve(name, known):
 
 def _stage(module):
     """The index in `STAGES` of the stage `module` belongs to (the longest prefix that names it)."""
-    matches = [(len(prefix), index) for index, (_, prefixes) in enumerate(STAGES) for prefix in prefixes
-               if module == prefix or module.startswith(prefix + ".")]
+    matches = [
+        (len(prefix), index)
+        for index, (_, prefixes) in enumerate(STAGES)
+        for prefix in prefixes
+        if module == prefix or module.startswith(prefix + ".")
+    ]
     return max(matches)[1]
 
 
 def _is_entry_point(module, path, files):
     """A command line: a script of `ENTRY_FOLDERS`, or a module that runs as `__main__` and that
-    no other module of the project imports."""
+    no other module of the project imports, but such a script (`conversion/to_tflite.py` runs
+    `swiftformer_keras.to_tflite` under its README name)."""
     if module.split(".")[0] in ENTRY_FOLDERS:
         return True
     with open(path, encoding="utf-8") as file:
         if 'if __name__ == "__main__":' not in file.read():
             return False
-    return not any(target == module for other, other_path in files.items() if other != module
-                   for target, _, _ in _imports(other_path, files))
+    return not any(
+        target == module
+        for other, other_path in files.items()
+        if other != module and other.split(".")[0] not in ENTRY_FOLDERS
+        for target, _, _ in _imports(other_path, files)
+    )
 
 
 def test_every_module_has_a_place_in_the_order():

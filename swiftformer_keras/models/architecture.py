@@ -2,11 +2,11 @@
 
 Everything here is derived from the variant table and needs no model to be
 built, and no Keras (the command lines read it before they start a backend):
-config lookup, variant names, the input-size rule, the op forms, the variables
-a model of a config has (path and shape), and the walk over a built model's
-nested layers. The other stages read the
-architecture from here: checkpoints (PyTorch files), weights (Keras files,
-strict loading), model (the builders), data (image sizes).
+config lookup, variant names, the input-size rule, the names of the op forms,
+the variables a model of a config has (path and shape), and the walk over a
+built model's nested layers. The other stages read the architecture from here:
+weights (PyTorch checkpoints, Keras files, strict loading, the hub files),
+the builders and `applications` (docstrings), training and lite (image sizes).
 """
 
 import math
@@ -14,17 +14,71 @@ import numbers
 
 import numpy as np
 
-# Widths and depths exactly as the official code (SwiftFormer_width/_depth).
+# Every fact about a variant, in one place. `depths` and `widths` exactly as the official code
+# (SwiftFormer_width/_depth); `parameters` counted with the distillation head (a test checks them
+# against built models and the PyTorch reference); `top1` (ImageNet-1k, %, 224x224) and `gmacs` as
+# the paper reports them (the builders' docstrings print them); `hub`, where `weights="imagenet"`
+# downloads the variant's checkpoint (`weights.hub`): the MBZUAI/swiftformer-* repositories hold the
+# first-release weights, trained with uniform "softmax" pooling in the attention, and `sha256` None
+# means the digest the server announces (the hub's X-Linked-Etag) is checked instead.
 VARIANTS = {
-    "XS": {"depths": (3, 3, 6, 4), "widths": (48, 56, 112, 220)},
-    "S": {"depths": (3, 3, 9, 6), "widths": (48, 64, 168, 224)},
-    "L1": {"depths": (4, 3, 10, 5), "widths": (48, 96, 192, 384)},
-    "L3": {"depths": (4, 4, 12, 6), "widths": (64, 128, 320, 512)},
+    "XS": {
+        "depths": (3, 3, 6, 4),
+        "widths": (48, 56, 112, 220),
+        "parameters": 3_475_360,
+        "top1": 75.7,
+        "gmacs": 0.6,
+        "hub": {
+            "repo": "MBZUAI/swiftformer-xs",
+            "filename": "model.safetensors",
+            "sha256": None,
+            "attention": "softmax",
+        },
+    },
+    "S": {
+        "depths": (3, 3, 9, 6),
+        "widths": (48, 64, 168, 224),
+        "parameters": 6_092_128,
+        "top1": 78.5,
+        "gmacs": 1.0,
+        "hub": {
+            "repo": "MBZUAI/swiftformer-s",
+            "filename": "pytorch_model.bin",
+            "sha256": None,
+            "attention": "softmax",
+        },
+    },
+    "L1": {
+        "depths": (4, 3, 10, 5),
+        "widths": (48, 96, 192, 384),
+        "parameters": 12_057_920,
+        "top1": 80.9,
+        "gmacs": 1.6,
+        "hub": {
+            "repo": "MBZUAI/swiftformer-l1",
+            "filename": "pytorch_model.bin",
+            "sha256": None,
+            "attention": "softmax",
+        },
+    },
+    "L3": {
+        "depths": (4, 4, 12, 6),
+        "widths": (64, 128, 320, 512),
+        "parameters": 28_494_736,
+        "top1": 83.0,
+        "gmacs": 4.0,
+        "hub": {
+            "repo": "MBZUAI/swiftformer-l3",
+            "filename": "pytorch_model.bin",
+            "sha256": None,
+            "attention": "softmax",
+        },
+    },
 }
 DEFAULT_MLP_RATIO = 4.0
 # The attention of each weight generation (see `layers.EfficientAdditiveAttention`), and the
 # forms in which the layers can write the GELU and the attention's sums over tokens: the same
-# functions, as different TFLite ops (`recipe`).
+# functions, as different TFLite ops (`lite.recipe`).
 ATTENTION_TYPES = ("l2", "softmax", "token_softmax")
 ACTIVATIONS = ("gelu", "quick_gelu", "gelu_tanh")
 REDUCTIONS = ("sum", "channel_conv", "matmul")
@@ -43,17 +97,15 @@ def variant_config(variant):
                 f"Unknown SwiftFormer variant {variant!r}; use one of {sorted(VARIANTS)} "
                 "or a dict with 'depths' and 'widths'."
             )
-        return {"name": key, **VARIANTS[key], "mlp_ratio": DEFAULT_MLP_RATIO}
+        spec = VARIANTS[key]
+        return {"name": key, "depths": spec["depths"], "widths": spec["widths"], "mlp_ratio": DEFAULT_MLP_RATIO}
     if not isinstance(variant, dict) or not {"depths", "widths"} <= set(variant):
         raise ValueError(
-            f"A SwiftFormer config must be a variant name or a dict with 'depths' and "
-            f"'widths', got {variant!r}."
+            f"A SwiftFormer config must be a variant name or a dict with 'depths' and 'widths', got {variant!r}."
         )
     depths, widths = tuple(variant["depths"]), tuple(variant["widths"])
     if len(depths) != 4 or len(widths) != 4 or min(depths) < 1 or min(widths) < 2:
-        raise ValueError(
-            f"'depths' and 'widths' need four positive entries each, got {depths} and {widths}."
-        )
+        raise ValueError(f"'depths' and 'widths' need four positive entries each, got {depths} and {widths}.")
     return {
         "name": variant.get("name", "custom"),
         "depths": tuple(int(d) for d in depths),
@@ -131,7 +183,7 @@ def variable_shapes(config, classes=None, final_norm=True):
     batch_norm("stem/bn1", widths[0] // 2)
     conv("stem/conv2", 3, widths[0] // 2, widths[0])
     batch_norm("stem/bn2", widths[0])
-    for stage, (depth, width) in enumerate(zip(depths, widths)):
+    for stage, (depth, width) in enumerate(zip(depths, widths, strict=True)):
         if stage > 0:
             conv(f"downsample{stage}/proj", 3, widths[stage - 1], width)
             batch_norm(f"downsample{stage}/norm", width)

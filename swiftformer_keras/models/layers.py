@@ -7,17 +7,21 @@ never transpose, which keeps the exported TFLite graph free of TRANSPOSE ops.
 Sub-layer names follow the official PyTorch code (Amshaker/SwiftFormer) so that
 a checkpoint key such as `network.0.2.pwconv1.weight` maps onto the Keras
 variable `stage0_block2/pwconv1/kernel` by renaming alone.
+
+The GELUs, the attention's sums and norms, and the folded BatchNorm are computed
+in `op_forms`, in the form a layer's config names. Each class is registered as
+`swiftformer_keras>ClassName`, the name every saved `.keras` file refers to it by:
+it must not change (tests/fixtures holds files an older release wrote).
 """
 
 import keras
 from keras import layers, ops
 
-from swiftformer_keras.models.architecture import ACTIVATIONS, ATTENTION_TYPES, REDUCTIONS  # noqa: F401  (re-exported)
+from swiftformer_keras.models.architecture import ACTIVATIONS, ATTENTION_TYPES, REDUCTIONS
+from swiftformer_keras.models.op_forms import l2_normalize, norm_folded_into, pointwise_mlp, token_sum
 
 PACKAGE = "swiftformer_keras"
 
-# torch.nn.functional.normalize clamps the norm at this value.
-_NORMALIZE_EPS = 1e-12
 # PyTorch's BatchNorm2d: eps 1e-5, running stats updated with momentum 0.1.
 _BN_EPS = 1e-5
 _BN_MOMENTUM = 0.9
@@ -32,49 +36,6 @@ def _pointwise(filters, name, dtype=None):
     return layers.Conv2D(filters, 1, name=name, dtype=dtype)
 
 
-def _token_sum(x, form):
-    """The sum over the `H x W` tokens, kept as `(batch, 1, 1, C)`: SUM, or (`"matmul"`) the
-    tokens, transposed to the last axis, times a column of ones: TRANSPOSE and FULLY_CONNECTED
-    in TFLite, which int8 kernels accumulate exactly in int32 and every XNNPACK runs in int8."""
-    if form != "matmul":
-        return ops.sum(x, axis=(1, 2), keepdims=True)
-    tokens, channels = x.shape[1] * x.shape[2], x.shape[3]
-    by_channel = ops.transpose(ops.reshape(x, (-1, tokens, channels)), (0, 2, 1))
-    return ops.reshape(ops.matmul(by_channel, ops.ones((tokens, 1), x.dtype)), (-1, 1, 1, channels))
-
-
-def _l2_normalize(x, axis, form="sum"):
-    """`torch.nn.functional.normalize(x, dim=axis)`: `x / max(||x||, eps)`, over the
-    channels (`axis=-1`) or the tokens (`axis=(1, 2)`).
-
-    Three formulations of the same function (`REDUCTIONS`), for the TFLite
-    runtimes that run them:
-
-    - `"sum"`: `x * rsqrt(max(sum(x^2), eps^2))`, without DIV or SQRT. Full-
-      integer TFLite cannot run an int8 DIV by the clamped norm; the int8
-      recipe keeps RSQRT and MAXIMUM (used nowhere else) in float, and the
-      XNNPACK of LiteRT runs them inside the int8 partition.
-    - `"channel_conv"`: PyTorch's own `x / max(sqrt(sum(x^2)), eps)`, written
-      `x * (1 / max(...))`, the channel sum as a 1x1 convolution by ones. The
-      XNNPACK of TF <= 2.16 (tflite-runtime 2.14, the last Android AAR) has
-      no RSQRT and no SUM over channels (it has SUM over tokens, in float).
-    - `"matmul"`: `"channel_conv"` with the token sums (`_token_sum`) as a
-      matmul by ones, for int8: TF 2.16's XNNPACK drops the whole int8 graph
-      for an int8 SUM over tokens; as N x MEAN the int8 token sum of squares
-      loses the attention (SQNR 8 dB); as an `H x W` depthwise convolution by
-      ones XNNPACK runs it as a grouped GEMM of one row per channel, 100x
-      slower than TRANSPOSE + FULLY_CONNECTED (README "Runtimes").
-    """
-    if form == "sum":
-        return x * ops.rsqrt(ops.maximum(ops.sum(x * x, axis=axis, keepdims=True), _NORMALIZE_EPS**2))
-    if axis == -1:
-        sum_of_squares = ops.conv(x * x, ops.ones((1, 1, x.shape[-1], 1), x.dtype))
-    else:
-        sum_of_squares = _token_sum(x * x, form)
-    # The reciprocal of the small norm tensor, then a broadcast MUL: int8 keeps only the norm in float.
-    return x * (1.0 / ops.maximum(ops.sqrt(sum_of_squares), _NORMALIZE_EPS))
-
-
 def _check_choice(name, value, choices):
     if value not in choices:
         raise ValueError(f"Unknown {name} {value!r}; use one of {choices}.")
@@ -83,66 +44,6 @@ def _check_choice(name, value, choices):
 
 def _check_activation(activation):
     return _check_choice("activation", activation, ACTIVATIONS)
-
-
-# The pre-activation scale of the sigmoid GELU forms: `gelu(h) ~ h * sigmoid(c h ...)`.
-_GELU_SCALE = {"quick_gelu": 1.702, "gelu_tanh": 1.5957691216057308}  # 2 * sqrt(2 / pi)
-_GELU_TANH_CUBIC = 0.044715 / _GELU_SCALE["gelu_tanh"] ** 2
-
-
-def _pointwise_mlp(x, first, second, activation, between=None):
-    """`second(between(gelu(first(x))))` for two 1x1 convolutions, each a `Conv2D` or its
-    `(kernel, bias)`, the GELU in one of the `ACTIVATIONS` forms; `between` (dropout, say)
-    must be linear.
-
-    - `"gelu"`: exact (erf), as in the official model; one TFLite GELU op.
-    - `"quick_gelu"`: `h * sigmoid(1.702 h)`, at most 0.02 from GELU. XNNPACK
-      has int8 LOGISTIC and MUL but no int8 GELU; the int8 recipes use it, and
-      so do the float recipes for TF <= 2.16, whose XNNPACK has no GELU
-      (`recipe.RECIPES`: two ops where the tanh form takes six).
-    - `"gelu_tanh"`: the tanh approximation `h * sigmoid(1.5958 (h + 0.044715 h^3))`,
-      at most 5e-4 from GELU, from ops the XNNPACK of TF <= 2.16 runs in
-      float (it has no GELU).
-
-    The sigmoid forms scale `h` by `c` before the sigmoid: that factor goes into
-    `first`'s kernel and bias and its inverse into `second`'s kernel (the
-    converter folds both into the constants), so `t = c h` costs no op:
-    `second(t * sigmoid(t) / c)` and `second(t * sigmoid(t (1 + k t^2)) / c)`.
-    """
-    between = between or (lambda hidden: hidden)
-    if activation == "gelu":
-        return _conv_1x1(between(ops.gelu(_conv_1x1(x, first), approximate=False)), second)
-    scale = _GELU_SCALE[activation]
-    t = _conv_1x1(x, first, scale, scale)
-    gate = t if activation == "quick_gelu" else t * (1.0 + _GELU_TANH_CUBIC * (t * t))
-    return _conv_1x1(between(t * ops.sigmoid(gate)), second, 1.0 / scale, 1.0)
-
-
-def _conv_1x1(x, conv, kernel_scale=1.0, bias_scale=1.0):
-    """`conv(x)` (a `Conv2D` or its `(kernel, bias)`) with its kernel and bias scaled by
-    constants (folded by the TFLite converter)."""
-    kernel, bias = (conv.kernel, conv.bias) if isinstance(conv, layers.Layer) else conv
-    kernel = ops.cast(kernel, x.dtype) * kernel_scale
-    return ops.conv(x, kernel) + ops.cast(bias, x.dtype) * bias_scale
-
-
-def norm_as_affine(norm, dtype):
-    """`(a, b)`, per channel, such that the inference-mode BatchNorm `norm` computes `x * a + b`."""
-    variance, mean = ops.cast(norm.moving_variance, dtype), ops.cast(norm.moving_mean, dtype)
-    scale = ops.cast(norm.gamma, dtype) * ops.rsqrt(variance + norm.epsilon)
-    return scale, ops.cast(norm.beta, dtype) - mean * scale
-
-
-def _norm_folded_into(norm, conv, dtype):
-    """`(kernel, bias)` of the 1x1 `conv` applied after the inference-mode BatchNorm `norm`,
-    as one convolution: `conv(x * a + b) = x (a W) + (b W + c)` (`norm_as_affine`). The
-    TFLite converter folds a BatchNorm that follows a convolution but not one that comes
-    before it; folded here, it costs no op (a broadcast MUL and ADD fewer, which int8 pays
-    per element)."""
-    scale, shift = norm_as_affine(norm, dtype)
-    kernel = ops.cast(conv.kernel, dtype)
-    folded_bias = ops.cast(conv.bias, dtype) + ops.matmul(shift[None, :], kernel[0, 0])[0]
-    return kernel * scale[:, None], folded_bias
 
 
 def _build_chain(sublayers, input_shape):
@@ -189,15 +90,15 @@ class LayerScale(layers.Layer):
 class PixelNormalization(layers.Layer):
     """RGB pixels in [0, 255] (any dtype) to the model's input, `(pixel - mean) / std` per channel.
 
-    Put in front of a model by `export.with_pixel_input`, so that an exported
+    Put in front of a model by `lite.rewrites.with_pixel_input`, so that an exported
     file takes camera pixels and its metadata needs no per-channel
     normalisation (which MediaPipe's image clients refuse). One multiply and
-    one add; in front of a `Stem`, `export.with_pixel_input` folds them into
+    one add; in front of a `Stem`, `lite.rewrites.with_pixel_input` folds them into
     the stem's first convolution instead (`Stem(pixel_normalization=...)`).
 
     Args:
         mean, std: per-channel values in pixel units (ImageNet's: 255 times
-            `imagenet_utils.IMAGENET_MEAN` and `IMAGENET_STD`).
+            `utils.images.IMAGENET_MEAN` and `IMAGENET_STD`).
     """
 
     def __init__(self, mean, std, **kwargs):
@@ -210,7 +111,8 @@ class PixelNormalization(layers.Layer):
     def call(self, pixels):
         x = ops.cast(pixels, self.compute_dtype)
         scale = ops.convert_to_tensor([1.0 / s for s in self.std], dtype=self.compute_dtype)
-        offset = ops.convert_to_tensor([-m / s for m, s in zip(self.mean, self.std)], dtype=self.compute_dtype)
+        offsets = [-m / s for m, s in zip(self.mean, self.std, strict=True)]
+        offset = ops.convert_to_tensor(offsets, dtype=self.compute_dtype)
         return x * scale + offset
 
     def compute_output_shape(self, input_shape):
@@ -271,7 +173,7 @@ class Stem(layers.Layer):
     stem) with no op of its own for the normalisation: it is folded into the
     first convolution, `conv(pad0((x - m) / s)) = conv_{W / s}(pad_m(x)) - sum(W m / s)`,
     where `pad_m` pads with the mean pixel, whose normalised value is the zero
-    that PyTorch pads with. The weights are the same; `export.with_pixel_input`
+    that PyTorch pads with. The weights are the same; `lite.rewrites.with_pixel_input`
     builds this form. (XNNPACK runs a per-channel MUL and ADD over 3 channels
     row by row: 8% of the XS int8 file's time at 224x224, 4% of the fp32's.)
 
@@ -287,8 +189,9 @@ class Stem(layers.Layer):
         if pixel_normalization is not None:
             mean, std = (tuple(float(v) for v in values) for values in pixel_normalization)
             if len(mean) != len(std) or not all(v > 0 for v in std):
-                raise ValueError(f"pixel_normalization needs one mean and one std > 0 per channel, "
-                                 f"got {pixel_normalization!r}.")
+                raise ValueError(
+                    f"pixel_normalization needs one mean and one std > 0 per channel, got {pixel_normalization!r}."
+                )
             self.pixel_normalization = (mean, std)
         self.pad1 = layers.ZeroPadding2D(1, name="pad1", dtype=self.dtype_policy)
         self.conv1 = layers.Conv2D(self.filters // 2, 3, strides=2, name="conv1", dtype=self.dtype_policy)
@@ -382,10 +285,10 @@ class ConvEncoder(layers.Layer):
         hidden_dim: channels after the first pointwise convolution; `None`
             keeps the input's channel count.
         drop_path_rate: stochastic depth rate of the residual branch.
-        activation: a GELU form of `ACTIVATIONS` (see `_pointwise_mlp`); `"gelu"` is the official one.
+        activation: a GELU form of `ACTIVATIONS` (see `op_forms.pointwise_mlp`); `"gelu"` is the official one.
     """
 
-    # The config values an export recipe (`recipe.Recipe`) may rebuild the layer with.
+    # The config values an export recipe (`lite.recipe.Recipe`) may rebuild the layer with.
     recipe_options = {"activation": ACTIVATIONS}
 
     def __init__(self, hidden_dim=None, drop_path_rate=0.0, activation="gelu", **kwargs):
@@ -407,7 +310,7 @@ class ConvEncoder(layers.Layer):
 
     def call(self, x, training=None):
         y = self.norm(self.dwconv(x), training=training)
-        y = _pointwise_mlp(y, self.pwconv1, self.pwconv2, self.activation)
+        y = pointwise_mlp(y, self.pwconv1, self.pwconv2, self.activation)
         return x + self.drop_path(self.layer_scale(y), training=training)
 
     def compute_output_shape(self, input_shape):
@@ -447,7 +350,7 @@ class LocalRepresentation(ConvEncoder):
 class Mlp(layers.Layer):
     """BatchNorm, then a pointwise MLP: `fc2(dropout(gelu(fc1(bn(x)))))`.
 
-    In inference the BatchNorm is folded into `fc1` (`_norm_folded_into`): the
+    In inference the BatchNorm is folded into `fc1` (`op_forms.norm_folded_into`): the
     same function in one convolution, which is what a TFLite file gets.
 
     Input and output: `(batch, H, W, channels)`; the hidden layer has
@@ -456,7 +359,7 @@ class Mlp(layers.Layer):
     Args:
         hidden_dim: hidden channels (the official code uses 4 x channels).
         dropout_rate: dropout after the activation and after `fc2`.
-        activation: a GELU form of `ACTIVATIONS` (see `_pointwise_mlp`); `"gelu"` is the official one.
+        activation: a GELU form of `ACTIVATIONS` (see `op_forms.pointwise_mlp`); `"gelu"` is the official one.
     """
 
     recipe_options = {"activation": ACTIVATIONS}  # as in ConvEncoder
@@ -478,9 +381,13 @@ class Mlp(layers.Layer):
         if training:
             x, fc1 = self.norm1(x, training=training), self.fc1
         else:  # the same function, the norm folded into fc1 (one op fewer in TFLite, per element in int8)
-            fc1 = _norm_folded_into(self.norm1, self.fc1, x.dtype)
-        x = _pointwise_mlp(
-            x, fc1, self.fc2, self.activation, between=lambda hidden: self.dropout(hidden, training=training),
+            fc1 = norm_folded_into(self.norm1, self.fc1, x.dtype)
+        x = pointwise_mlp(
+            x,
+            fc1,
+            self.fc2,
+            self.activation,
+            between=lambda hidden: self.dropout(hidden, training=training),
         )
         return self.dropout(x, training=training)
 
@@ -520,7 +427,7 @@ class EfficientAdditiveAttention(layers.Layer):
     Args:
         attention_type: one of `"l2"`, `"softmax"`, `"token_softmax"`.
         reductions: how the sums over tokens and channels and the L2 norms
-            are written, one of `REDUCTIONS` (`_l2_normalize`): the same
+            are written, one of `REDUCTIONS` (`op_forms.l2_normalize`): the same
             function, for different TFLite runtimes.
     """
 
@@ -545,19 +452,19 @@ class EfficientAdditiveAttention(layers.Layer):
         )
 
     def call(self, x):
-        query = _l2_normalize(self.to_query(x), -1, self.reductions)
-        key = _l2_normalize(self.to_key(x), -1, self.reductions)
+        query = l2_normalize(self.to_query(x), -1, self.reductions)
+        key = l2_normalize(self.to_key(x), -1, self.reductions)
         if self.attention_type == "softmax":
-            global_query = _token_sum(query, self.reductions)
+            global_query = token_sum(query, self.reductions)
         else:
             scores = ops.matmul(query, ops.cast(self.w_g, query.dtype)) * self.scale
             if self.attention_type == "l2":
-                weights = _l2_normalize(scores, (1, 2), self.reductions)
+                weights = l2_normalize(scores, (1, 2), self.reductions)
             else:
                 batch = ops.shape(scores)[0]
                 flat = ops.softmax(ops.reshape(scores, (batch, -1)), axis=-1)
                 weights = ops.reshape(flat, ops.shape(scores))
-            global_query = _token_sum(weights * query, self.reductions)
+            global_query = token_sum(weights * query, self.reductions)
         return self.final(self.proj(global_query * key) + query)
 
     def compute_output_shape(self, input_shape):
@@ -584,7 +491,7 @@ class SwiftFormerBlock(layers.Layer):
         dropout_rate: dropout inside the MLP.
         layer_scale_init_value: initial value of both layer scales.
         reductions: how the attention writes its sums and norms, see `EfficientAdditiveAttention`.
-        activation: a GELU form of `ACTIVATIONS` (see `_pointwise_mlp`); `"gelu"` is the official one.
+        activation: a GELU form of `ACTIVATIONS` (see `op_forms.pointwise_mlp`); `"gelu"` is the official one.
     """
 
     recipe_options = {"activation": ACTIVATIONS, "reductions": REDUCTIONS}  # as in ConvEncoder
@@ -638,9 +545,7 @@ class SwiftFormerBlock(layers.Layer):
     def call(self, x, training=None):
         x = self.local_representation(x, training=training)
         x = x + self.drop_path(self.layer_scale_1(self.attn(x)), training=training)
-        return x + self.drop_path(
-            self.layer_scale_2(self.linear(x, training=training)), training=training
-        )
+        return x + self.drop_path(self.layer_scale_2(self.linear(x, training=training)), training=training)
 
     def compute_output_shape(self, input_shape):
         return input_shape

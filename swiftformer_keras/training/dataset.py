@@ -8,18 +8,7 @@ with JAX but no TensorFlow can train).
 
 import keras
 
-# Re-exported: the names this module had before the Keras-free part moved out.
-from swiftformer_keras.models.architecture import check_image_size  # noqa: F401
-from swiftformer_keras.training.image_folder import (  # noqa: F401
-    AUGMENTATIONS,
-    EVAL_SPLITS,
-    TRAIN_SPLIT,
-    ImageFolder,
-    ImageFolderBatches,
-    eval_split_name,
-    load_image_folder,
-)
-from swiftformer_keras.utils.images import IMAGE_SUFFIXES as IMAGE_EXTENSIONS  # noqa: F401
+from swiftformer_keras.training.image_folder import ImageFolderBatches
 
 
 class ImageFolderDataset(ImageFolderBatches, keras.utils.PyDataset):

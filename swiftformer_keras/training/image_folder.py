@@ -2,8 +2,8 @@
 
 A data folder holds `train/<class>/*` and `val/<class>/*` or `test/<class>/*`.
 Images are decoded with Pillow and augmented with NumPy, so the same batches
-feed training on every Keras backend (`data.ImageFolderDataset`) and the
-evaluation of any model file, `.tflite` ones included (`evaluate`), and the
+feed training on every Keras backend (`dataset.ImageFolderDataset`) and the
+evaluation of any model file, `.tflite` ones included (`evaluation`), and the
 command lines can check a data folder before Keras starts.
 """
 
@@ -51,9 +51,7 @@ def eval_split_name(data_dir):
     for split in EVAL_SPLITS:
         if os.path.isdir(os.path.join(data_dir, split)):
             return split
-    raise ValueError(
-        f"{data_dir!r} has no val/ or test/ folder; expected {data_dir}/val/<class>/<images>."
-    )
+    raise ValueError(f"{data_dir!r} has no val/ or test/ folder; expected {data_dir}/val/<class>/<images>.")
 
 
 def _split_folder(data_dir, split):
@@ -215,9 +213,7 @@ class ImageFolderBatches:
         if augment not in AUGMENTATIONS:
             raise ValueError(f"augment must be one of {AUGMENTATIONS}, got {augment!r}.")
         if batch_size < 1 or (training and batch_size > len(folder)):
-            raise ValueError(
-                f"batch_size {batch_size} does not fit {len(folder)} {folder.split} images."
-            )
+            raise ValueError(f"batch_size {batch_size} does not fit {len(folder)} {folder.split} images.")
         self.folder = folder
         self.size = check_image_size(image_size)
         self.batch_size = int(batch_size)

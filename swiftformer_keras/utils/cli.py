@@ -60,8 +60,8 @@ def check_no_repeats(flag, values):
 def describe_range(minimum=None, maximum=None, above=None, below=None, integer=False):
     """`"a number > 0"`, `"a whole number from 1 up"`, `"a number in (0, 1]"`..."""
     kind = "a whole number" if integer else "a number"
-    low = (f"[{minimum}" if minimum is not None else f"({above}" if above is not None else None)
-    high = (f"{maximum}]" if maximum is not None else f"{below})" if below is not None else None)
+    low = f"[{minimum}" if minimum is not None else f"({above}" if above is not None else None
+    high = f"{maximum}]" if maximum is not None else f"{below})" if below is not None else None
     if low and high:
         return f"{kind} in {low}, {high}"
     if low:
@@ -74,8 +74,8 @@ def describe_range(minimum=None, maximum=None, above=None, below=None, integer=F
 def number(kind=float, **bounds):
     """An argparse `type=` that parses `kind` and applies `check_number`'s bounds.
 
-        parser.add_argument("--lr", type=number(float, above=0))
-        parser.add_argument("--epochs", type=number(int, minimum=1))
+    parser.add_argument("--lr", type=number(float, above=0))
+    parser.add_argument("--epochs", type=number(int, minimum=1))
     """
 
     def parse(text):

@@ -5,10 +5,15 @@ The official evaluation transform (Amshaker/SwiftFormer, timm's
 with bicubic interpolation, center-crop 224x224, scale to [0, 1], normalise
 with the ImageNet mean and standard deviation. `load_image` does the geometric
 part; `preprocess_input` the normalisation.
+
+Pillow and h5py load inside the functions that read pictures and model files:
+every command line imports this module to check its flags, and answers
+`--help` or a bad value before either library starts.
 """
 
 import json
 import os
+import zipfile
 
 import numpy as np
 
@@ -96,8 +101,7 @@ def preprocess_input(x, data_format=None):
     """
     if data_format not in (None, "channels_last"):
         raise ValueError(
-            f"SwiftFormer is channels-last only; got data_format={data_format!r}. "
-            "Transpose NCHW images to NHWC first."
+            f"SwiftFormer is channels-last only; got data_format={data_format!r}. Transpose NCHW images to NHWC first."
         )
     x = np.asarray(x)
     if x.ndim < 3 or x.shape[-1] != 3 or not (np.issubdtype(x.dtype, np.number) and x.dtype != np.bool_):
@@ -165,8 +169,6 @@ def load_image(path, size=EVAL_CROP, resize=None, crop_pct=IMAGENET_CROP_PCT):
 
 def _read_record(path):
     """The facts a model file records (`record_model_facts`) as a dict; {} for none or unreadable."""
-    import zipfile
-
     path = os.fspath(path)
     try:
         if path.endswith(".keras"):
@@ -226,8 +228,6 @@ def record_model_facts(path, crop_pct=None, class_names=None):
     if class_names is not None:
         record["class_names"] = [str(name) for name in class_names]
     if path.endswith(".keras"):
-        import zipfile
-
         with zipfile.ZipFile(path, "a") as archive:
             archive.writestr(_KERAS_RECORD, json.dumps(record))
     elif path.endswith(".h5"):
@@ -280,8 +280,7 @@ def decode_predictions(preds, top=5):
     preds = np.asarray(preds)
     if preds.ndim != 2 or preds.shape[1] != 1000:
         raise ValueError(
-            f"decode_predictions expects a batch of ImageNet predictions of shape "
-            f"(samples, 1000), got {preds.shape}."
+            f"decode_predictions expects a batch of ImageNet predictions of shape (samples, 1000), got {preds.shape}."
         )
     index = imagenet_class_index()
     results = []

@@ -29,8 +29,10 @@ def markdown_table(header, rows, align=None):
     align = align or "l" * len(header)
     if len(align) != len(header) or set(align) - set(ALIGNMENTS):
         raise ValueError(f"align must be one of {sorted(ALIGNMENTS)} per column ({len(header)}), got {align!r}.")
-    lines = ["| " + " | ".join(_cell(title) for title in header) + " |",
-             "|" + "|".join(ALIGNMENTS[letter] for letter in align) + "|"]
+    lines = [
+        "| " + " | ".join(_cell(title) for title in header) + " |",
+        "|" + "|".join(ALIGNMENTS[letter] for letter in align) + "|",
+    ]
     for row in rows:
         row = list(row)
         if len(row) != len(header):

@@ -13,15 +13,17 @@ Keras variable paths, transposing as they go:
   `stages.1.downsample.proj.weight`, `layer_scale.gamma`, `head_dist`.
 """
 
+import argparse
 import os
 import pickle
 import re
 import zipfile
 
 import numpy as np
+from safetensors import SafetensorError, safe_open
+from safetensors.numpy import load_file
 
 from swiftformer_keras.weights import torch_zip
-from swiftformer_keras.models.architecture import variant_name  # noqa: F401  (re-exported)
 
 TORCH_SUFFIXES = (".pth", ".pt", ".bin")
 SAFETENSORS_SUFFIX = ".safetensors"
@@ -66,8 +68,7 @@ def read_state_dict(path):
     path = os.fspath(path)
     if os.path.isdir(path):
         raise ValueError(
-            f"{path!r} is a folder, not a checkpoint file; give the path of the .pth, .pt, .bin "
-            "or .safetensors file."
+            f"{path!r} is a folder, not a checkpoint file; give the path of the .pth, .pt, .bin or .safetensors file."
         )
     if not os.path.isfile(path):
         raise FileNotFoundError(f"Checkpoint file not found: {path!r}.")
@@ -82,8 +83,7 @@ def read_state_dict(path):
         )
     else:
         raise ValueError(
-            f"Unrecognised checkpoint type: {path!r}. A PyTorch checkpoint is a .pth, .pt, .bin "
-            "or .safetensors file."
+            f"Unrecognised checkpoint type: {path!r}. A PyTorch checkpoint is a .pth, .pt, .bin or .safetensors file."
         )
     return _unwrap(state, path)
 
@@ -97,8 +97,6 @@ def check_checkpoint_file(path, name=None):
     """
     name = os.fspath(name or path)
     if name.endswith(SAFETENSORS_SUFFIX):
-        from safetensors import SafetensorError, safe_open
-
         try:
             with safe_open(path, framework="numpy") as file:
                 file.keys()
@@ -122,9 +120,6 @@ def _looks_like_html(path):
 
 
 def _read_safetensors(path):
-    from safetensors import SafetensorError
-    from safetensors.numpy import load_file
-
     try:
         return load_file(path)
     except (SafetensorError, OSError, ValueError) as error:
@@ -159,8 +154,6 @@ def _read_legacy_torch(path):
             f"{path!r} is not a zip-format PyTorch checkpoint; reading it needs PyTorch: "
             "pip install 'swiftformer-keras[torch]'."
         ) from error
-    import argparse
-
     # DeiT-style training scripts (the official one among them) store their
     # argparse.Namespace beside the weights; it is plain data.
     torch.serialization.add_safe_globals([argparse.Namespace])
@@ -242,11 +235,7 @@ def to_canonical(state, layout):
             match = re.match(r"^stages\.(\d+)\.(blocks|downsample)\.(.*)$", key)
             if match:
                 stage, part, rest = int(match.group(1)), match.group(2), match.group(3)
-                key = (
-                    f"network.{2 * stage}.{rest}"
-                    if part == "blocks"
-                    else f"network.{2 * stage - 1}.{rest}"
-                )
+                key = f"network.{2 * stage}.{rest}" if part == "blocks" else f"network.{2 * stage - 1}.{rest}"
         elif layout != "official":
             raise ValueError(f"Unknown checkpoint layout {layout!r}.")
         key = key.replace("attn.Proj.", "attn.proj.")
@@ -296,8 +285,11 @@ def keras_architecture(keras_state):
     depths, widths = [], []
     for stage in range(4):
         blocks = {int(m.group(1)) for m in (re.match(rf"stage{stage}_block(\d+)/", p) for p in keras_state) if m}
-        first = [v for p, v in keras_state.items()
-                 if re.fullmatch(rf"stage{stage}_block0/(?:local_representation/)?dwconv/bias", p)]
+        first = [
+            v
+            for p, v in keras_state.items()
+            if re.fullmatch(rf"stage{stage}_block0/(?:local_representation/)?dwconv/bias", p)
+        ]
         if not blocks or not first:
             raise ValueError(f"The Keras weights have no blocks for stage {stage} (stage{stage}_block*/).")
         depths.append(max(blocks) + 1)
@@ -396,7 +388,7 @@ def keras_to_checkpoint(keras_state, template):
         (canonical_key,) = to_canonical({key: None}, layout)
         # The forward mapping applied to element indices says where each
         # element of the Keras array goes, so the inverse cannot drift from it.
-        (path, positions), = canonical_to_keras({canonical_key: np.arange(np.prod(shape)).reshape(shape)}).items()
+        ((path, positions),) = canonical_to_keras({canonical_key: np.arange(np.prod(shape)).reshape(shape)}).items()
         if path not in keras_state:
             raise ValueError(f"The Keras model has no variable {path!r} for the checkpoint entry {key!r}.")
         array = np.asarray(keras_state[path], dtype=np.float32)

@@ -93,7 +93,7 @@ def _layout_error(storage, offset, size, stride):
         return f"its size {tuple(size)} holds {count} elements, more than the {length} of its storage"
     if 0 in size:
         return None if offset <= length else f"its offset {offset} lies beyond a storage of {length} elements"
-    last = offset + sum((n - 1) * s for n, s in zip(size, stride))
+    last = offset + sum((n - 1) * s for n, s in zip(size, stride, strict=True))
     if last >= length:
         return (
             f"with size {tuple(size)}, stride {tuple(stride)} and offset {offset} it reaches element "

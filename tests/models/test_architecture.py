@@ -1,4 +1,4 @@
-"""The architecture as data: variants, the input-size rule, variables, layer walk, MACs."""
+"""The architecture as data: the variant table, the input-size rule, variables, layer walk."""
 
 import pytest
 
@@ -11,7 +11,8 @@ from swiftformer_keras.models.builders import build_swiftformer
 def test_variant_lookup_in_any_case(name):
     config = architecture.variant_config(name)
     assert config["name"] == name.upper()
-    assert (config["depths"], config["widths"]) == tuple(architecture.VARIANTS[name.upper()].values())
+    facts = architecture.VARIANTS[name.upper()]
+    assert (config["depths"], config["widths"]) == (facts["depths"], facts["widths"])
     assert config["mlp_ratio"] == architecture.DEFAULT_MLP_RATIO
 
 
@@ -33,14 +34,20 @@ def test_variant_names():
     )
 
 
-@pytest.mark.parametrize("size, message", [
-    (32, r"^Image size 32 is not supported: SwiftFormer downsamples by 32, so use a multiple of 32 that is at least "
-         r"64 \(e\.g\. 64\)\.$"),
-    (100, r"Image size 100 is not supported.*\(e\.g\. 128\)"),
-    (64.5, r"Image size 64\.5 is not supported.*\(e\.g\. 96\)"),
-    ((64, 48), r"Image size \(64, 48\) is not supported.*\(e\.g\. 64\)"),
-    ("big", r"Image size 'big' is not supported.*\(e\.g\. 224\)"),
-])
+@pytest.mark.parametrize(
+    "size, message",
+    [
+        (
+            32,
+            r"^Image size 32 is not supported: SwiftFormer downsamples by 32, so use a multiple of 32 that is at least "
+            r"64 \(e\.g\. 64\)\.$",
+        ),
+        (100, r"Image size 100 is not supported.*\(e\.g\. 128\)"),
+        (64.5, r"Image size 64\.5 is not supported.*\(e\.g\. 96\)"),
+        ((64, 48), r"Image size \(64, 48\) is not supported.*\(e\.g\. 64\)"),
+        ("big", r"Image size 'big' is not supported.*\(e\.g\. 224\)"),
+    ],
+)
 def test_check_image_size_says_what_to_use(size, message):
     with pytest.raises(ValueError, match=message):
         architecture.check_image_size(size)
@@ -59,15 +66,18 @@ def test_check_side_allows_none_only_when_asked():
         architecture.check_side(None, "Image size None")
 
 
-@pytest.mark.parametrize("config, kwargs", [
-    ("XS", {}),
-    ("S", {}),
-    ("L1", {}),
-    ("L3", {}),
-    ({"depths": (1, 2, 1, 1), "widths": (8, 16, 24, 32), "mlp_ratio": 3.0}, {"classes": 7}),
-    ("XS", {"include_top": False}),
-    ("XS", {"include_top": False, "features": True}),
-])
+@pytest.mark.parametrize(
+    "config, kwargs",
+    [
+        ("XS", {}),
+        ("S", {}),
+        ("L1", {}),
+        ("L3", {}),
+        ({"depths": (1, 2, 1, 1), "widths": (8, 16, 24, 32), "mlp_ratio": 3.0}, {"classes": 7}),
+        ("XS", {"include_top": False}),
+        ("XS", {"include_top": False, "features": True}),
+    ],
+)
 def test_variable_shapes_are_those_of_the_built_model(config, kwargs):
     model = build_swiftformer(config, input_shape=(64, 64, 3), **kwargs)
     classes = kwargs.get("classes", 1000) if kwargs.get("include_top", True) else None
@@ -81,20 +91,26 @@ def test_all_layers_reaches_nested_layers_once():
     assert len(found) == len({id(layer) for layer in found})
     assert sum(isinstance(layer, sf_layers.EfficientAdditiveAttention) for layer in found) == 4  # one per stage
     assert sum(isinstance(layer, sf_layers.Mlp) for layer in found) == 4
-    assert sum(isinstance(layer, sf_layers.ConvEncoder) and not isinstance(layer, sf_layers.LocalRepresentation)
-               for layer in found) == 16 - 4  # XS: 3+3+6+4 blocks, the last of each stage is attention
+    assert (
+        sum(
+            isinstance(layer, sf_layers.ConvEncoder) and not isinstance(layer, sf_layers.LocalRepresentation)
+            for layer in found
+        )
+        == 16 - 4
+    )  # XS: 3+3+6+4 blocks, the last of each stage is attention
 
 
-def test_moved_names_stay_importable_from_their_old_places():
-    import swiftformer_keras as sfk
-    from swiftformer_keras.weights import checkpoints
-    from swiftformer_keras.training import dataset as data
-    from swiftformer_keras.models import builders as model
-    from swiftformer_keras.weights import sources as weights
-
-    for name in ("VARIANTS", "variant_config", "all_layers", "INPUT_STRIDE", "MIN_INPUT_SIZE"):
-        assert getattr(model, name) is getattr(architecture, name)
-    assert sfk.VARIANTS is architecture.VARIANTS
-    assert checkpoints.variant_name is architecture.variant_name
-    assert data.check_image_size is architecture.check_image_size
-    assert sfk.convert_to_keras_weights is weights.convert_to_keras_weights
+def test_the_variant_table_holds_every_fact_of_every_variant():
+    """One place knows a variant: its graph, its size, the paper's numbers and its hub file (data, which
+    the builders' docstrings and weights.hub read)."""
+    for name, facts in architecture.VARIANTS.items():
+        assert set(facts) == {"depths", "widths", "parameters", "top1", "gmacs", "hub"}, name
+        assert set(facts["hub"]) == {"repo", "filename", "sha256", "attention"}, name
+        assert facts["hub"]["repo"] == f"MBZUAI/swiftformer-{name.lower()}"
+        assert facts["hub"]["attention"] in architecture.ATTENTION_TYPES
+        assert architecture.variant_config(name) == {
+            "name": name,
+            "depths": facts["depths"],
+            "widths": facts["widths"],
+            "mlp_ratio": 4.0,
+        }

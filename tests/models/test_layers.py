@@ -1,10 +1,11 @@
-"""Each layer: shapes, serialization, and numbers against NumPy references."""
+"""Each layer: shapes, serialization, registered names, and numbers against NumPy references."""
 
 import keras
 import numpy as np
 import pytest
 
 from swiftformer_keras.models import layers as sf
+from swiftformer_keras.models.architecture import ATTENTION_TYPES
 
 RNG = np.random.RandomState(0)
 
@@ -75,7 +76,7 @@ def _numpy_attention(layer, x, attention_type):
     return out.reshape(batch, height, width, channels)
 
 
-@pytest.mark.parametrize("attention_type", sf.ATTENTION_TYPES)
+@pytest.mark.parametrize("attention_type", ATTENTION_TYPES)
 def test_attention_matches_numpy_reference(attention_type):
     layer = sf.EfficientAdditiveAttention(attention_type)
     x = RNG.randn(2, 7, 5, 16).astype("float32")
@@ -88,7 +89,7 @@ def test_attention_formulations_differ():
     layer = sf.EfficientAdditiveAttention("l2")
     layer(x)
     outputs = {}
-    for kind in sf.ATTENTION_TYPES:
+    for kind in ATTENTION_TYPES:
         other = sf.EfficientAdditiveAttention(kind)
         other(x)
         other.set_weights(layer.get_weights())
@@ -148,9 +149,11 @@ def test_stem_folds_a_pixel_normalization_into_its_first_convolution(size):
     np.testing.assert_allclose(_roundtrip(folded, pixels), expected, atol=1e-4 * np.abs(expected).max())
     assert folded.get_config()["pixel_normalization"] == [list(v) for v in PIXEL_NORMALIZATION]
     # Camera bytes: cast inside, same numbers.
-    np.testing.assert_allclose(np.asarray(folded(pixels.round().astype("uint8"))),
-                               np.asarray(plain(sf.PixelNormalization(*PIXEL_NORMALIZATION)(pixels.round()))),
-                               atol=1e-4 * np.abs(expected).max())
+    np.testing.assert_allclose(
+        np.asarray(folded(pixels.round().astype("uint8"))),
+        np.asarray(plain(sf.PixelNormalization(*PIXEL_NORMALIZATION)(pixels.round()))),
+        atol=1e-4 * np.abs(expected).max(),
+    )
     for bad in (((1.0, 2.0), (1.0,)), ((0.0,) * 3, (1.0, 0.0, 1.0))):
         with pytest.raises(ValueError, match="pixel_normalization"):
             sf.Stem(8, pixel_normalization=bad)
@@ -175,28 +178,7 @@ def test_local_representation_keeps_width_and_has_no_drop_path():
     assert "hidden_dim" not in layer.get_config()
 
 
-def _identity_conv(channels):
-    conv = keras.layers.Conv2D(channels, 1)
-    conv.build((None, None, None, channels))
-    conv.set_weights([np.eye(channels, dtype="float32")[None, None], np.zeros(channels, "float32")])
-    return conv
-
-
-def test_gelu_forms_compute_what_they_say_and_round_trip():
-    from math import erf
-
-    x = np.linspace(-6, 6, 2000).astype("float32").reshape(1, 40, 50, 1) * np.ones((1, 1, 1, 2), "float32")
-    first, second = _identity_conv(2), _identity_conv(2)
-    exact = np.vectorize(lambda v: v * 0.5 * (1 + erf(v / np.sqrt(2))))(x.astype(np.float64))
-    forms = {form: np.asarray(sf._pointwise_mlp(x, first, second, form)) for form in sf.ACTIVATIONS}
-    np.testing.assert_allclose(forms["gelu"], exact, atol=1e-6)
-    # The sigmoid forms are computed with their scale folded into the convolutions: the same function.
-    np.testing.assert_allclose(forms["quick_gelu"], x / (1 + np.exp(-1.702 * x)), atol=1e-5)
-    tanh_form = 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x**3)))
-    np.testing.assert_allclose(forms["gelu_tanh"], tanh_form, atol=1e-5)
-    # The documented bounds: within 0.021 (quick) and 5e-4 (tanh) of GELU everywhere, and not equal to it.
-    assert 0.01 < np.max(np.abs(forms["quick_gelu"] - exact)) < 0.021
-    assert 1e-4 < np.max(np.abs(forms["gelu_tanh"] - exact)) < 5e-4
+def test_blocks_take_their_op_forms_from_the_config_and_refuse_unknown_ones():
     block = sf.SwiftFormerBlock(activation="quick_gelu", reductions="matmul")
     block(RNG.randn(1, 4, 4, 8).astype("float32"))
     assert block.local_representation.activation == block.linear.activation == "quick_gelu"
@@ -209,18 +191,23 @@ def test_gelu_forms_compute_what_they_say_and_round_trip():
         sf.EfficientAdditiveAttention(reductions="max")
 
 
-@pytest.mark.parametrize("axis", [-1, (1, 2)])
-def test_both_reductions_are_the_same_l2_normalize(axis):
-    x = RNG.randn(2, 5, 7, 6).astype("float32")
-    x[1, :, :, :] *= 1e-14  # norms below torch's eps: clamped
-    expected = x / np.maximum(np.linalg.norm(x.astype(np.float64), axis=axis, keepdims=True), 1e-12)
-    for form in sf.REDUCTIONS:
-        np.testing.assert_allclose(np.asarray(sf._l2_normalize(x, axis, form)), expected, rtol=2e-5, atol=1e-7)
-
-
-def test_l2_normalize_matches_torch_semantics_for_tiny_norms():
-    x = np.array([[3.0, 4.0], [0.0, 0.0], [3e-13, 4e-13]], "float32")
-    got = np.asarray(sf._l2_normalize(x, axis=-1))
-    # torch.nn.functional.normalize: x / max(||x||, 1e-12)
-    expected = x / np.maximum(np.linalg.norm(x.astype(np.float64), axis=-1, keepdims=True), 1e-12)
-    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-7)
+@pytest.mark.parametrize(
+    "name",
+    [
+        "LayerScale",
+        "PixelNormalization",
+        "DropPath",
+        "Stem",
+        "DownsampleEmbedding",
+        "ConvEncoder",
+        "LocalRepresentation",
+        "Mlp",
+        "EfficientAdditiveAttention",
+        "SwiftFormerBlock",
+        "DistilledClassifier",
+    ],
+)
+def test_registered_names_are_those_saved_files_refer_to(name):
+    """Every `.keras` file names its layers so (tests/fixtures holds files an older release wrote)."""
+    assert keras.saving.get_registered_object(f"swiftformer_keras>{name}") is getattr(sf, name)
+    assert keras.saving.get_registered_name(getattr(sf, name)) == f"swiftformer_keras>{name}"

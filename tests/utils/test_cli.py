@@ -3,11 +3,14 @@
 import argparse
 import errno
 import os
+import subprocess
+import sys
 
 import pytest
+import tomllib
 
-from swiftformer_keras.utils import cli
-from swiftformer_keras.utils import files
+from conftest import ROOT
+from swiftformer_keras.utils import cli, files
 
 
 @pytest.mark.parametrize(
@@ -47,9 +50,11 @@ def test_argparse_type_names_the_flag_and_the_range(capsys):
     parser.add_argument("--lr", type=cli.number(float, above=0))
     parser.add_argument("--steps", type=cli.number(int, minimum=1))
     assert parser.parse_args(["--lr", "0.5", "--steps", "3"]).steps == 3
-    for argv, message in ((["--lr", "0"], "argument --lr: must be a number > 0, got '0'"),
-                          (["--steps", "-1"], "argument --steps: must be a whole number >= 1, got '-1'"),
-                          (["--steps", "two"], "argument --steps: must be a whole number >= 1, got 'two'")):
+    for argv, message in (
+        (["--lr", "0"], "argument --lr: must be a number > 0, got '0'"),
+        (["--steps", "-1"], "argument --steps: must be a whole number >= 1, got '-1'"),
+        (["--steps", "two"], "argument --steps: must be a whole number >= 1, got 'two'"),
+    ):
         with pytest.raises(SystemExit) as exit:
             parser.parse_args(argv)
         assert exit.value.code == 2 and message in capsys.readouterr().err
@@ -57,8 +62,12 @@ def test_argparse_type_names_the_flag_and_the_range(capsys):
 
 @pytest.mark.parametrize(
     "error",
-    [ValueError("bad --crop-pct 0:\nuse (0, 1]"), FileNotFoundError(2, "gone"),
-     files.DiskFullError(errno.ENOSPC, "no space left"), ImportError("no torch")],
+    [
+        ValueError("bad --crop-pct 0:\nuse (0, 1]"),
+        FileNotFoundError(2, "gone"),
+        files.DiskFullError(errno.ENOSPC, "no space left"),
+        ImportError("no torch"),
+    ],
 )
 def test_expected_failures_are_one_line_and_exit_2(error, capsys):
     def main(argv):
@@ -81,15 +90,25 @@ def test_bugs_are_not_swallowed():
 
 # The command lines users run: scripts, and `python -m` modules.
 COMMAND_LINES = [
-    "conversion/to_tflite.py", "conversion/benchmark.py", "conversion/runtime_matrix.py", "conversion/op_costs.py",
-    "android_bench/run.py", "android_bench/host.py", "android_bench/compare.py", "android_bench/clients.py",
-    "android_bench/executorch_export.py", "android_bench/litert_torch_export.py", "examples/demo.py",
-    "-m swiftformer_keras.train", "-m swiftformer_keras.evaluate", "-m swiftformer_keras.convert_weights",
+    "conversion/to_tflite.py",
+    "conversion/benchmark.py",
+    "conversion/runtime_matrix.py",
+    "conversion/op_costs.py",
+    "android_bench/run.py",
+    "android_bench/host.py",
+    "android_bench/compare.py",
+    "android_bench/clients.py",
+    "android_bench/executorch_export.py",
+    "android_bench/litert_torch_export.py",
+    "examples/demo.py",
+    "-m swiftformer_keras.train",
+    "-m swiftformer_keras.evaluate",
+    "-m swiftformer_keras.convert_weights",
+    "-m swiftformer_keras.to_tflite",
 ]
 HEAVY_MODULES = ("tensorflow", "keras", "torch", "jax", "executorch", "ai_edge_torch", "litert_torch")
 _PROBE = """
 import runpy, sys
-from conftest import ROOT
 target, argv = sys.argv[1], sys.argv[2:]
 sys.argv = [target, *argv]
 try:
@@ -106,14 +125,15 @@ print("HEAVY", [name for name in {heavy!r} if name in sys.modules], "EXIT", code
 
 
 def _probe(command_line, *argv):
-    import subprocess
-    import sys
-
-    from conftest import ROOT
-
     env = {key: value for key, value in os.environ.items() if not key.startswith("TF_CPP")}
-    return subprocess.run([sys.executable, "-c", _PROBE.format(heavy=HEAVY_MODULES), command_line, *argv],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-c", _PROBE.format(heavy=HEAVY_MODULES), command_line, *argv],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 @pytest.mark.parametrize("command_line", COMMAND_LINES)
@@ -125,6 +145,23 @@ def test_help_and_a_bad_flag_start_no_runtime_and_print_one_line(command_line):
     assert refused.stdout.rstrip().endswith("HEAVY [] EXIT 2"), (refused.stdout[-300:], refused.stderr[-2000:])
     assert refused.stderr.count("\n") == 1, refused.stderr
     assert "error: unrecognized arguments: --no-such-flag; see --help" in refused.stderr
+
+
+def _console_scripts():
+    with open(os.path.join(ROOT, "pyproject.toml"), "rb") as file:
+        return sorted(tomllib.load(file)["project"]["scripts"].items())
+
+
+@pytest.mark.parametrize("script, entry_point", _console_scripts())
+def test_every_console_script_is_installed_and_answers_at_once(script, entry_point):
+    """What `pip install swiftformer-keras` puts on the PATH: the same command lines, under their own names."""
+    path = os.path.join(os.path.dirname(sys.executable), script)
+    helped = subprocess.run([path, "--help"], capture_output=True, text=True, timeout=120)
+    assert helped.returncode == 0 and helped.stderr == "", helped.stderr
+    refused = subprocess.run([path, "--no-such-flag"], capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 2 and refused.stderr.count("\n") == 1, refused.stderr
+    module = entry_point.split(":")[0]
+    assert refused.stderr.split(": error: ")[0] in (script, f"python -m {module}"), refused.stderr
 
 
 def test_the_runtimes_start_up_lines_are_dropped_and_other_lines_kept():
@@ -144,16 +181,16 @@ def test_the_runtimes_start_up_lines_are_dropped_and_other_lines_kept():
 
 
 def test_quiet_startup_silences_tensorflow_loading_and_keeps_a_warning():
-    import subprocess
-    import sys
-
-    script = ("import sys\nfrom swiftformer_keras import cli\nwith cli.quiet_startup():\n    import tensorflow\n"
-              "    print('a warning of our own', file=sys.stderr)\n")
+    script = (
+        "import sys\nfrom swiftformer_keras.utils import cli\nwith cli.quiet_startup():\n    import tensorflow\n"
+        "    print('a warning of our own', file=sys.stderr)\n"
+    )
     env = {key: value for key, value in os.environ.items() if not key.startswith("TF_CPP")}
     done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0 and done.stderr == "a warning of our own\n", done.stderr
-    loud = subprocess.run([sys.executable, "-c", "import tensorflow"], env=env, capture_output=True, text=True,
-                          timeout=300)
+    loud = subprocess.run(
+        [sys.executable, "-c", "import tensorflow"], env=env, capture_output=True, text=True, timeout=300
+    )
     assert "absl::InitializeLog" in loud.stderr  # what it dropped: the check can fail
 
 
@@ -171,8 +208,10 @@ def test_an_infinite_or_huge_number_is_refused(capsys):
 
 
 def test_one_line_drops_terminal_colour_codes():
-    assert cli.one_line(ValueError("\x1b[1mEinsum\x1b[0m failed:\n  shapes \x1b[31mdiffer\x1b[0m")) == \
-        "Einsum failed: shapes differ"
+    assert (
+        cli.one_line(ValueError("\x1b[1mEinsum\x1b[0m failed:\n  shapes \x1b[31mdiffer\x1b[0m"))
+        == "Einsum failed: shapes differ"
+    )
 
 
 def test_a_mistyped_flag_is_named_before_the_required_ones_it_leaves_missing(capsys):
@@ -181,9 +220,11 @@ def test_a_mistyped_flag_is_named_before_the_required_ones_it_leaves_missing(cap
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--model")
     source.add_argument("--keras-model")
-    for argv, message in ((["--dta", "x"], "unrecognized arguments: --dta x"),
-                          (["--model", "S"], "the following arguments are required: --data"),
-                          (["--data", "d"], "one of the arguments --model --keras-model is required")):
+    for argv, message in (
+        (["--dta", "x"], "unrecognized arguments: --dta x"),
+        (["--model", "S"], "the following arguments are required: --data"),
+        (["--data", "d"], "one of the arguments --model --keras-model is required"),
+    ):
         with pytest.raises(SystemExit) as exit:
             parser.parse_args(argv)
         assert exit.value.code == 2 and capsys.readouterr().err == f"tool: error: {message}; see --help\n"

@@ -3,6 +3,8 @@
 import csv
 import json
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -42,8 +44,6 @@ def test_csv_columns_are_every_key_in_first_seen_order(tmp_path):
 
 
 def _dead_pid():
-    import subprocess
-
     process = subprocess.Popen(["true"])
     process.wait()
     return process.pid
@@ -129,8 +129,10 @@ def test_check_output_paths_refuses_folders_missing_folders_and_one_file_twice(t
         ((("--output", tmp_path / "out"),), "--output .* is an existing folder"),
         ((("--report", tmp_path / "nope" / "r.json"),), "does not exist"),
         ((("--report", read_only_dir / "r.json"),), "not writable"),
-        ((("--output", tmp_path / "m.tflite"), ("--report", str(tmp_path / "sub" / ".." / "m.tflite"))),
-         "--output and --report both name"),
+        (
+            (("--output", tmp_path / "m.tflite"), ("--report", str(tmp_path / "sub" / ".." / "m.tflite"))),
+            "--output and --report both name",
+        ),
     ]
     (tmp_path / "sub").mkdir()
     for arguments, message in cases:
@@ -165,9 +167,13 @@ def test_an_output_may_not_be_an_input_nor_lie_inside_an_input_folder(tmp_path):
     (tmp_path / "hard.keras").hardlink_to(model)
     (tmp_path / "soft.keras").symlink_to(model)
     inputs = [("--keras-model", str(model)), ("--calib-dir", str(photos)), ("--labels", None)]
-    for output, words in ((model, "is the input --keras-model"), (tmp_path / "hard.keras", "is the input"),
-                          (tmp_path / "soft.keras", "is the input"), (tmp_path / "." / "m.keras", "is the input"),
-                          (photos / "sub" / "r.json", "lies inside the input folder --calib-dir")):
+    for output, words in (
+        (model, "is the input --keras-model"),
+        (tmp_path / "hard.keras", "is the input"),
+        (tmp_path / "soft.keras", "is the input"),
+        (tmp_path / "." / "m.keras", "is the input"),
+        (photos / "sub" / "r.json", "lies inside the input folder --calib-dir"),
+    ):
         with pytest.raises(ValueError, match=words):
             files.check_output_paths(("--report", str(output)), inputs=inputs)
     files.check_output_paths(("--report", str(tmp_path / "photos.json")), inputs=inputs)  # a sibling is fine
@@ -206,14 +212,17 @@ def test_a_result_lands_whole_or_not_at_all(tmp_path):
 
 
 def test_a_second_writer_of_an_output_is_refused_while_the_first_holds_it(tmp_path):
-    import subprocess
-    import sys
-
     output = tmp_path / "m.tflite"
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time\nfrom swiftformer_keras import files\n"
-         f"with files.output_lock({str(output)!r}):\n    print('held', flush=True)\n    time.sleep(60)"],
-        stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\nfrom swiftformer_keras.utils import files\n"
+            f"with files.output_lock({str(output)!r}):\n    print('held', flush=True)\n    time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline() == "held\n"
         with pytest.raises(files.OutputBusyError, match=rf"is being written by another run now \(pid {holder.pid}\)"):

@@ -1,6 +1,7 @@
 """preprocess_input, decode_predictions and the evaluation transform."""
 
 import csv
+import io
 import os
 
 import numpy as np
@@ -21,7 +22,9 @@ def test_preprocess_input_normalises_like_the_official_transform():
 
 
 def test_preprocess_input_refuses_channels_first():
-    with pytest.raises(ValueError, match=r"3 channels last \(\(\.\.\., height, width, 3\)\), got float64 of shape \(1, 3, 4, 4\)"):
+    with pytest.raises(
+        ValueError, match=r"3 channels last \(\(\.\.\., height, width, 3\)\), got float64 of shape \(1, 3, 4, 4\)"
+    ):
         preprocess_input(np.zeros((1, 3, 4, 4)))
     with pytest.raises(ValueError, match="channels-last only"):
         preprocess_input(np.zeros((1, 4, 4, 3)), data_format="channels_first")
@@ -42,8 +45,11 @@ def test_decode_predictions_uses_the_shipped_class_index():
     preds[0, [1, 2, 3]] = [0.5, 0.3, 0.2]
     preds[1, 999] = 1.0
     decoded = decode_predictions(preds, top=3)
-    assert decoded[0] == [("n01443537", "goldfish", 0.5), ("n01484850", "great white shark", pytest.approx(0.3)),
-                          ("n01491361", "tiger shark", pytest.approx(0.2))]
+    assert decoded[0] == [
+        ("n01443537", "goldfish", 0.5),
+        ("n01484850", "great white shark", pytest.approx(0.3)),
+        ("n01491361", "tiger shark", pytest.approx(0.2)),
+    ]
     assert decoded[1][0][:2] == ("n15075141", "toilet tissue")
     with pytest.raises(ValueError, match=r"\(samples, 1000\), got \(2, 10\)"):
         decode_predictions(np.zeros((2, 10)))
@@ -85,8 +91,6 @@ def _gradient_16_bit_png(path):
 
 
 def _truncated_jpeg(path, size=(96, 96)):
-    import io
-
     from PIL import Image
 
     buffer = io.BytesIO()
@@ -134,6 +138,7 @@ def test_decompression_bomb_and_non_images_are_unreadable_errors(tmp_path, monke
 def test_one_transform_for_load_image_calibration_and_the_data_pipeline(tmp_path):
     from swiftformer_keras.lite import calibration
     from swiftformer_keras.training import dataset as data
+    from swiftformer_keras.training.image_folder import load_image_folder
 
     for split in ("train", "test"):
         os.makedirs(tmp_path / split / "a")
@@ -143,14 +148,14 @@ def test_one_transform_for_load_image_calibration_and_the_data_pipeline(tmp_path
     for crop_pct in (0.875, 0.95, 1.0):
         reference = preprocess_input(load_image(path, 64, crop_pct=crop_pct))
         calibrated, _, _ = calibration.load_images([path], (64, 64), crop_pct=crop_pct)
-        folder = data.load_image_folder(tmp_path, "test")
+        folder = load_image_folder(tmp_path, "test")
         batch, _ = data.ImageFolderDataset(folder, 64, 1, crop_pct=crop_pct)[0]
         np.testing.assert_array_equal(calibrated[0], reference)
         np.testing.assert_array_equal(batch[0], reference)
     # The default is the ImageNet crop for every reader: 256 for 224.
     assert imagenet_utils.IMAGENET_CROP_PCT == 224 / 256
     np.testing.assert_array_equal(load_image(path, 64), load_image(path, 64, resize=round(64 / 0.875)))
-    assert calibration.IMAGE_SUFFIXES is data.IMAGE_EXTENSIONS is imagenet_utils.IMAGE_SUFFIXES
+    assert calibration.IMAGE_SUFFIXES is imagenet_utils.IMAGE_SUFFIXES
 
 
 def test_the_crop_a_model_was_trained_for_is_recorded_and_read_back(tmp_path):

@@ -15,11 +15,14 @@ def test_a_pipe_or_newline_in_a_cell_cannot_split_the_row():
     assert markdown_table(["op"], [["a|b\nc"]]).splitlines()[-1] == "| a\\|b c |"
 
 
-@pytest.mark.parametrize("rows, align, message", [
-    ([["XS"]], None, "A row has 1 cells for 2 columns"),
-    ([["XS", 1]], "lx", "align must be one of"),
-    ([["XS", 1]], "l", "align must be one of"),
-])
+@pytest.mark.parametrize(
+    "rows, align, message",
+    [
+        ([["XS"]], None, "A row has 1 cells for 2 columns"),
+        ([["XS", 1]], "lx", "align must be one of"),
+        ([["XS", 1]], "l", "align must be one of"),
+    ],
+)
 def test_a_ragged_row_or_a_bad_alignment_is_refused(rows, align, message):
     with pytest.raises(ValueError, match=message):
         markdown_table(["variant", "ms"], rows, align=align)

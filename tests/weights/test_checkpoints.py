@@ -9,6 +9,7 @@ import pytest
 
 from conftest import hf_to_official_key, hf_to_timm_key, make_reference, reference_logits, write_checkpoint
 from swiftformer_keras import SwiftFormer
+from swiftformer_keras.models.architecture import VARIANTS, variant_name
 from swiftformer_keras.weights import checkpoints
 
 TOLERANCE = 1e-4
@@ -56,7 +57,7 @@ def test_layout_variant_and_attention_are_detected(layout, tmp_path):
     path = write_checkpoint(make_reference("XS", "softmax"), layout, str(tmp_path))
     state, detected, (depths, widths) = checkpoints.load_torch_checkpoint(path)
     assert detected == layout
-    assert checkpoints.variant_name(depths, widths) == "SwiftFormer-XS"
+    assert variant_name(depths, widths) == "SwiftFormer-XS"
     assert "classifier/dist_head/kernel" in state
     model = SwiftFormer("XS", weights=path)
     attention = {layer.attention_type for layer in model.layers if hasattr(layer, "attention_type")}
@@ -103,25 +104,6 @@ def test_extra_or_missing_tensors_are_refused(tmp_path):
         SwiftFormer("XS", weights=str(tmp_path / "missing.safetensors"))
 
 
-def test_a_refused_checkpoint_leaves_no_half_loaded_model(tmp_path):
-    """assign_state checks everything before it assigns anything."""
-    import keras
-
-    from swiftformer_keras.models.builders import build_swiftformer
-    from swiftformer_keras.weights.sources import assign_state
-
-    reference = make_reference("XS", "l2")
-    path = write_checkpoint(reference, "official", str(tmp_path))
-    state, _, _ = checkpoints.load_torch_checkpoint(path)
-    state["classifier/head/kernel"] = state["classifier/head/kernel"][:, :10]
-    model = build_swiftformer("XS")
-    before = [keras.ops.convert_to_numpy(v).copy() for v in model.weights]
-    with pytest.raises(ValueError, match="classifier/head/kernel"):
-        assign_state(model, state)
-    after = [keras.ops.convert_to_numpy(v) for v in model.weights]
-    assert all(np.array_equal(a, b) for a, b in zip(before, after))
-
-
 def test_backbone_loads_a_classifier_checkpoint(tmp_path, images):
     reference = make_reference("XS", "l2")
     path = write_checkpoint(reference, "official", str(tmp_path))
@@ -132,7 +114,10 @@ def test_backbone_loads_a_classifier_checkpoint(tmp_path, images):
     np.testing.assert_allclose(np.asarray(head(pooled)), np.asarray(full(images["square"])), atol=1e-5)
     features = SwiftFormer("XS", weights=path, include_top=False, features=True)
     assert [tuple(o.shape[1:]) for o in features(images["square"])] == [
-        (56, 56, 48), (28, 28, 56), (14, 14, 112), (7, 7, 220)
+        (56, 56, 48),
+        (28, 28, 56),
+        (14, 14, 112),
+        (7, 7, 220),
     ]
 
 
@@ -204,8 +189,6 @@ def test_keras_to_checkpoint_refuses_another_model():
 
 @pytest.mark.parametrize("variant", ["XS", "S", "L1", "L3"])
 def test_keras_architecture_reads_depths_and_widths_off_the_variables(variant):
-    from swiftformer_keras.models.architecture import VARIANTS
-
     model = SwiftFormer(variant, weights=None, input_shape=(64, 64, 3), classes=10)
     state = {v.path: np.asarray(v) for v in model.weights}
     assert checkpoints.keras_architecture(state) == (VARIANTS[variant]["depths"], VARIANTS[variant]["widths"])
@@ -225,8 +208,9 @@ def test_a_legacy_pickle_with_foreign_objects_is_refused_without_torchs_advice(t
     import torch
 
     path = str(tmp_path / "legacy.pth")
-    torch.save({"model": {"norm.weight": torch.zeros(2)}, "loss": np.float64(1)}, path,
-               _use_new_zipfile_serialization=False)
+    torch.save(
+        {"model": {"norm.weight": torch.zeros(2)}, "loss": np.float64(1)}, path, _use_new_zipfile_serialization=False
+    )
     with pytest.raises(ValueError, match=r"legacy.pth.*numpy") as error:
         checkpoints.read_state_dict(path)
     assert "weights_only" not in str(error.value) and "\n" not in str(error.value)

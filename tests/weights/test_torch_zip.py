@@ -13,9 +13,8 @@ import numpy as np
 import pytest
 import torch
 
-from swiftformer_keras.weights import torch_zip
 from conftest import ROOT
-
+from swiftformer_keras.weights import torch_zip
 
 
 def test_matches_torch_load_for_every_dtype_and_layout(tmp_path):
@@ -117,20 +116,29 @@ def test_a_crafted_file_round_trips_when_it_is_consistent(tmp_path):
         (_Tensor(_Storage("0", 4), 0, (64,), (1,)), FOUR_FLOATS, "more than the 4 of its storage"),
         (_Tensor(_Storage("0", 4), 0, (10**6, 10**6), (0, 0)), FOUR_FLOATS, "1000000000000 elements, more than"),
         (_Tensor(_Storage("0", 4), 2, (2, 2), (1, 1)), FOUR_FLOATS, "reaches element 4 of a storage of 4"),
-        (_Tensor(_Storage("0", 4), 0, (2, 2), (10**11, 1)), FOUR_FLOATS,
-         "reaches element 100000000001 of a storage of 4"),
+        (
+            _Tensor(_Storage("0", 4), 0, (2, 2), (10**11, 1)),
+            FOUR_FLOATS,
+            "reaches element 100000000001 of a storage of 4",
+        ),
         (_Tensor(_Storage("0", 4), 4, (), ()), FOUR_FLOATS, "reaches element 4 of a storage of 4"),
         (_Tensor(_Storage("0", 4), -1, (2,), (1,)), FOUR_FLOATS, "offset -1"),
         (_Tensor(_Storage("0", 4), 0, (2,), (-1,)), FOUR_FLOATS, r"stride \(-1,\)"),
         (_Tensor(_Storage("0", 4), 0, (2,), (1, 1)), FOUR_FLOATS, r"size \(2,\) and stride \(1, 1\)"),
         (_Tensor(_Storage("0", 4), 0, (2.5,), (1,)), FOUR_FLOATS, r"size \(2.5,\)"),
         (_Tensor("not a storage", 0, (2,), (1,)), {}, "its storage is a str"),
-        (_Tensor(_Storage("0", 64), 0, (64,), (1,)), FOUR_FLOATS,
-         "announces 64 float32 elements .256 bytes. but data/0 holds 16"),
+        (
+            _Tensor(_Storage("0", 64), 0, (64,), (1,)),
+            FOUR_FLOATS,
+            "announces 64 float32 elements .256 bytes. but data/0 holds 16",
+        ),
         (_Tensor(_Storage("0", 4), 0, (4,), (1,)), {"0": b"\0" * 15}, "holds 15 bytes"),
         (_Tensor(_Storage("0", 4, torch.DoubleStorage), 0, (4,), (1,)), FOUR_FLOATS, "announces 4 float64"),
-        (_Tensor(_Storage("0", 2, torch.ComplexFloatStorage), 0, (2,), (1,)), FOUR_FLOATS,
-         "ComplexFloatStorage.* not a supported dtype"),
+        (
+            _Tensor(_Storage("0", 2, torch.ComplexFloatStorage), 0, (2,), (1,)),
+            FOUR_FLOATS,
+            "ComplexFloatStorage.* not a supported dtype",
+        ),
     ],
 )
 def test_a_tensor_that_does_not_fit_its_storage_is_refused_by_key(tmp_path, tensor, data, reason):
@@ -148,8 +156,9 @@ def test_a_crafted_stride_cannot_crash_the_process(tmp_path, how):
         "builder": ["-c", f"from swiftformer_keras import SwiftFormerXS; SwiftFormerXS(weights={path!r})"],
         "convert_weights": ["-m", "swiftformer_keras.convert_weights", path, str(tmp_path / "out.weights.h5")],
     }[how]
-    result = subprocess.run([sys.executable, *command], capture_output=True, text=True, cwd=ROOT,
-                            env=dict(os.environ, PYTHONPATH=ROOT))
+    result = subprocess.run(
+        [sys.executable, *command], capture_output=True, text=True, cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT)
+    )
     assert result.returncode not in (-11, 139), result.stderr[-2000:]
     last = result.stderr.strip().splitlines()[-1]
     assert f"'{KEY}'" in last and "reaches element 300000000000 of a storage of 4" in last, result.stderr[-2000:]
