@@ -1,4 +1,5 @@
-"""conversion/to_tflite.py as the README runs it: a script, under its own name, offline."""
+"""conversion/to_tflite.py as the README runs it: a script, under its own name, offline (test_to_tflite.py
+is the package's command line under it)."""
 
 import os
 import socket
