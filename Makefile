@@ -5,7 +5,7 @@ PYTHON ?= python3
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test clean runtimes
+.PHONY: demo test clean runtimes arm64
 
 # Environments of other TFLite runtimes beside .venv, each from its pinned requirements file:
 # .venv-tflite-runtime (tflite-runtime 2.14, needed by `make test`) and, for the cross-runtime
@@ -80,8 +80,18 @@ $(MEDIAPIPE_VENV)/.installed: requirements-mediapipe.txt pyproject.toml
 
 runtimes: $(addsuffix /.installed,$(RUNTIME_VENVS))
 
-test: $(STAMP) $(TFLITE_RUNTIME_VENV)/.installed $(MEDIAPIPE_VENV)/.installed
+# ARM64 under emulation (conversion/arm_cost.py, tests/lite/test_arm_emulation.py): QEMU user mode with
+# plugins, an arm64 Python 3.11 from Debian's arm64 packages, LiteRT 2.3 and tflite-runtime 2.14 for
+# aarch64, and the instruction counter built from arm64/count_instructions.c (arm64/build.sh).
+ARM64 := .arm64
+arm64: $(ARM64)/.installed
+
+$(ARM64)/.installed: arm64/build.sh arm64/packages.txt arm64/requirements-litert.txt \
+		arm64/requirements-tflite-runtime.txt arm64/count_instructions.c $(STAMP)
+	sh arm64/build.sh $(ARM64) $(PY)
+
+test: $(STAMP) $(TFLITE_RUNTIME_VENV)/.installed $(MEDIAPIPE_VENV)/.installed $(ARM64)/.installed
 	$(PY) -m pytest
 
 clean:
-	rm -rf $(VENV) $(RUNTIME_VENVS) $(MEDIAPIPE_VENV) .pytest_cache *.egg-info
+	rm -rf $(VENV) $(RUNTIME_VENVS) $(MEDIAPIPE_VENV) $(ARM64) .pytest_cache *.egg-info

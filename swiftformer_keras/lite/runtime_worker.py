@@ -11,6 +11,9 @@ Reads one JSON request per line on stdin and answers one JSON line on stdout:
 - `{"time": "fp32", "runs": 10}` -> `{"ms": [...]}`: that many timed invokes.
 - `{"predict": "fp32"}` -> `{"output": [...]}`: the file's output for that input,
   dequantized to float, flattened: to compare runtimes on the same file.
+- `{"count": "fp32", "runs": 2}` -> `{"output": [...]}`: that many invokes, each between two
+  marks (`mark`) that an instruction counter watching the process sees
+  (`lite.arm_emulation`, under QEMU); then the output, as for predict.
 
 The parent (`conversion/runtime_matrix.py`) keeps one worker per runtime, each in
 its own virtual environment, and asks them in turn, so that a shared machine's
@@ -20,6 +23,7 @@ drifts hit every runtime alike. Only numpy and one TFLite runtime are needed.
 import argparse
 import contextlib
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -31,6 +35,18 @@ from swiftformer_keras.lite.interpreter import RUNTIMES, count_partitions, make_
 from swiftformer_keras.utils import cli
 
 PROG = "python -m swiftformer_keras.lite.runtime_worker"
+# getpriority(PRIO_PROCESS, MARK_BASE + label): a syscall no runtime makes with such a process id, which
+# arm64/count_instructions.c answers by recording its count (the same constant is there).
+MARK_BASE = 0x7E5F0000
+MARK_BEFORE, MARK_AFTER = 0, 1
+
+
+def mark(label):
+    """Marks this point of the process for an instruction counter (a harmless failing syscall)."""
+    try:
+        os.getpriority(os.PRIO_PROCESS, MARK_BASE + label)
+    except OSError:  # no such process, as intended
+        pass
 
 
 def _sample(detail):
@@ -88,6 +104,14 @@ class Worker:
             output = (output - zero_point) * scale
         return {"output": output.ravel().tolist()}
 
+    def count(self, key, runs):
+        invoke = self.interpreters[key].invoke
+        for _ in range(runs):
+            mark(MARK_BEFORE)
+            invoke()
+            mark(MARK_AFTER)
+        return self.predict(key)
+
     def answer(self, request):
         if "load" in request:
             return self.load(request["load"])
@@ -95,7 +119,9 @@ class Worker:
             return self.time(request["time"], int(request["runs"]))
         if "predict" in request:
             return self.predict(request["predict"])
-        raise ValueError(f"Unknown request {sorted(request)}; send load, time or predict.")
+        if "count" in request:
+            return self.count(request["count"], int(request["runs"]))
+        raise ValueError(f"Unknown request {sorted(request)}; send load, time, predict or count.")
 
 
 class RuntimeProcess:
@@ -106,16 +132,21 @@ class RuntimeProcess:
         worker.close()
 
     `cwd` must let that Python import this package (the project root, or an install).
+    `python` may be a command (a list) that runs a Python, such as an emulator's
+    (`lite.arm_emulation`), with `env` its environment.
     """
 
-    def __init__(self, python, runtime=None, threads=2, cwd=None):
-        command = [python, "-m", "swiftformer_keras.lite.runtime_worker", "--threads", str(threads)]
+    def __init__(self, python, runtime=None, threads=2, cwd=None, env=None, warmup=None):
+        python = [python] if isinstance(python, (str, os.PathLike)) else list(python)
+        command = [*python, "-m", "swiftformer_keras.lite.runtime_worker", "--threads", str(threads)]
+        if warmup is not None:
+            command += ["--warmup", str(warmup)]
         if runtime:
             command += ["--runtime", runtime]
         # Its stderr goes to a file, read only if it stops: a pipe nobody reads could fill up and block it.
         self.stderr = tempfile.TemporaryFile()  # noqa: SIM115  (closed by close())
         self.process = subprocess.Popen(
-            command, cwd=cwd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr, text=True
+            command, cwd=cwd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr, text=True
         )
 
     def ask(self, request):

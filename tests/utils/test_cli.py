@@ -94,6 +94,7 @@ COMMAND_LINES = [
     "conversion/benchmark.py",
     "conversion/runtime_matrix.py",
     "conversion/op_costs.py",
+    "conversion/arm_cost.py",
     "android_bench/run.py",
     "android_bench/host.py",
     "android_bench/compare.py",

@@ -1,0 +1,168 @@
+"""What .tflite files cost on ARM64 CPUs: instructions per invoke under emulation, beside this host's output.
+
+    make arm64        # once: QEMU, an arm64 Python 3.11, LiteRT 2.3 and tflite-runtime 2.14 for aarch64
+    python conversion/arm_cost.py xs_fp32.tflite xs_int8.tflite
+    python conversion/arm_cost.py fp32=a.tflite int8=b.tflite --cpus cortex-a53 cortex-a76 armv9 \\
+        --runtimes litert tflite-runtime --output-dir arm_cost
+
+For every file, runtime and CPU model: the guest instructions of one invoke at one thread (the
+smallest of --runs counted invokes, which differ by a few hundred at most; the same on every run of
+the tool), their ratio to the --baseline file's (default: the first) on the same CPU and runtime, the
+XNNPACK partitions, and the largest difference between the file's output there and in this host's
+interpreter on the same input. Files are named KEY=PATH, or by their file name. Markdown on stdout;
+arm_cost.json, arm_cost.csv and arm_cost.png in --output-dir, written together.
+
+Counts are exact and compare kernels on one CPU model; they are not times (see
+swiftformer_keras/lite/arm_emulation.py).
+"""
+
+import argparse
+import os
+import shlex
+import sys
+
+from tqdm import tqdm
+
+from swiftformer_keras.lite.arm_emulation import ARM_RUNTIMES, CPU_MODELS, ArmEnvironment, EmulatedRuntime
+from swiftformer_keras.lite.runtime_worker import Worker
+from swiftformer_keras.utils import charts, cli, files
+from swiftformer_keras.utils.tables import markdown_table
+
+PROG = "conversion/arm_cost.py"
+DEFAULT_CPUS = ("cortex-a53", "cortex-a76", "armv9")
+OUTPUT_NAMES = ("arm_cost.json", "arm_cost.csv", "arm_cost.png")
+
+
+def parse_args(argv):
+    parser = cli.ArgumentParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("models", nargs="+", metavar="[KEY=]FILE", help=".tflite files")
+    parser.add_argument("--cpus", nargs="+", choices=tuple(CPU_MODELS), default=list(DEFAULT_CPUS), metavar="CPU")
+    parser.add_argument("--runtimes", nargs="+", choices=tuple(ARM_RUNTIMES), default=["litert"], metavar="RUNTIME")
+    parser.add_argument("--runs", type=cli.number(int, minimum=1), default=2, help="counted invokes per file")
+    parser.add_argument("--baseline", metavar="KEY", help="the file the ratios divide by (default: the first)")
+    parser.add_argument("--output-dir", default="arm_cost")
+    args = parser.parse_args(argv)
+    cli.check_no_repeats("--cpus", args.cpus)
+    cli.check_no_repeats("--runtimes", args.runtimes)
+    return args
+
+
+def model_files(specs):
+    """`{key: path}` of `KEY=PATH` or `PATH` specs; ValueError for a missing file or a repeated key."""
+    found = {}
+    for spec in specs:
+        key, path = spec.split("=", 1) if "=" in spec else (os.path.splitext(os.path.basename(spec))[0], spec)
+        if not key:
+            raise ValueError(f"{spec!r} names no file key; write KEY=PATH or PATH.")
+        if key in found:
+            raise ValueError(f"Two files are named {key!r}; name them KEY=PATH.")
+        if not os.path.isfile(path):
+            raise ValueError(f"{path!r} does not exist or is not a file.")
+        found[key] = path
+    return found
+
+
+def host_outputs(paths):
+    """Each file's output in this host's interpreter, for the input the emulated workers give it."""
+    host = Worker(None, threads=1, warmup=0)
+    loaded = host.load(paths)
+    return {key: host.predict(key)["output"] for key, found in loaded["files"].items() if found["loaded"]}
+
+
+def count_files(paths, cpus, runtimes, runs, environment):
+    """One row per (file, runtime, cpu): the instructions of an invoke and the output there."""
+    rows = []
+    for runtime, cpu in tqdm([(r, c) for r in runtimes for c in cpus], desc="emulated runtimes", unit="cpu"):
+        with EmulatedRuntime(cpu, runtime, environment) as arm:
+            loaded = arm.load(paths)
+            for key, found in loaded["files"].items():
+                row = {"file": key, "runtime": f"{loaded['runtime']} {loaded['version']}", "cpu": cpu}
+                row.update(partitions=found["partitions"], instructions=None, error=found["error"])
+                if found["loaded"]:
+                    counted = arm.count(key, runs)
+                    row.update(instructions=min(counted["instructions"]), output=counted["output"])
+                rows.append(row)
+    return rows
+
+
+def add_comparisons(rows, reference, baseline):
+    """Adds each row's ratio to the baseline file's count (same runtime and CPU) and its output's
+    largest difference from this host's."""
+    base = {(row["runtime"], row["cpu"]): row["instructions"] for row in rows if row["file"] == baseline}
+    for row in rows:
+        output = row.pop("output", None)
+        denominator = base.get((row["runtime"], row["cpu"]))
+        row["over_baseline"] = (
+            round(row["instructions"] / denominator, 4) if row["instructions"] and denominator else None
+        )
+        row["max_abs_diff_vs_host"] = (
+            max(abs(a - b) for a, b in zip(output, reference[row["file"]], strict=True))
+            if output is not None and row["file"] in reference
+            else None
+        )
+    return rows
+
+
+def markdown(rows, baseline):
+    return markdown_table(
+        ["file", "runtime", "CPU", "partitions", "M instructions / invoke", f"/ {baseline}", "max |diff| vs host"],
+        [
+            [
+                row["file"],
+                row["runtime"],
+                row["cpu"],
+                row["partitions"] if row["partitions"] is not None else "-",
+                f"{row['instructions'] / 1e6:.2f}" if row["instructions"] else f"does not load: {row['error']}",
+                f"{row['over_baseline']:.3f}" if row["over_baseline"] is not None else "-",
+                f"{row['max_abs_diff_vs_host']:.1e}" if row["max_abs_diff_vs_host"] is not None else "-",
+            ]
+            for row in rows
+        ],
+        align="lllrrrr",
+    )
+
+
+def plot(rows, path):
+    groups = list(dict.fromkeys(f"{row['cpu']}\n{row['runtime']}" for row in rows))
+    series = {}
+    for row in rows:
+        values = series.setdefault(row["file"], [None] * len(groups))
+        values[groups.index(f"{row['cpu']}\n{row['runtime']}")] = (row["instructions"] or 0) / 1e6
+    return charts.grouped_bars(
+        path, groups, series, "M guest instructions per invoke, 1 thread", "SwiftFormer TFLite files on ARM64 (QEMU)"
+    )
+
+
+def main(argv=None):
+    """The command line; every expected failure is one line on stderr and exit code 2."""
+    return cli.run(_main, argv, prog=PROG)
+
+
+def _main(argv):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = parse_args(argv)
+    paths = model_files(args.models)
+    baseline = args.baseline or next(iter(paths))
+    if baseline not in paths:
+        raise ValueError(f"--baseline {baseline!r} is none of the files {sorted(paths)}.")
+    environment = ArmEnvironment.find()
+    inputs = [(f"the file {key}", path) for key, path in paths.items()]
+    outputs = [(f"--output-dir's {name}", os.path.join(args.output_dir, name)) for name in OUTPUT_NAMES]
+    files.check_output_folder("--output-dir", args.output_dir, inputs=inputs)
+    files.check_output_paths(*outputs, inputs=inputs)
+    with cli.quiet_startup():
+        reference = host_outputs(paths)
+    rows = add_comparisons(count_files(paths, args.cpus, args.runtimes, args.runs, environment), reference, baseline)
+    print(markdown(rows, baseline))
+    command = " ".join(["python", PROG, *map(shlex.quote, argv)])
+    json_path, csv_path, png_path = (path for _, path in outputs)
+    with files.ResultFiles(outputs) as result:
+        result.write_json(json_path, {"command": command, "runs": args.runs, "baseline": baseline, "rows": rows})
+        result.write(csv_path, lambda temp: files.write_csv_atomically(temp, rows))
+        result.write(png_path, lambda temp: plot(rows, temp))
+    print(f"\nwrote {', '.join(path for _, path in outputs)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,68 @@
+"""conversion/arm_cost.py on the TINY model's files: the table, its files, and bad input in one line."""
+
+import json
+import os
+
+import pytest
+
+from conftest import tiny_model
+from conversion import arm_cost
+from swiftformer_keras.lite.calibration import random_images
+from swiftformer_keras.lite.converter import export_tflite
+
+
+@pytest.fixture(scope="module")
+def tiny_pair(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("arm_cost")
+    model = tiny_model("l2")
+    fp32 = export_tflite(model, str(folder / "fp32.tflite"), metadata=False)
+    int8 = export_tflite(
+        model, str(folder / "int8.tflite"), mode="int8", calibration=random_images(8, (64, 64), seed=1), metadata=False
+    )
+    return fp32, int8
+
+
+def test_counts_land_in_a_table_and_its_files(tiny_pair, tmp_path, capsys):
+    fp32, int8 = tiny_pair
+    out = tmp_path / "out"
+    argv = [fp32, f"q={int8}", "--cpus", "cortex-a76", "cortex-a53", "--output-dir", str(out)]
+    assert arm_cost.main(argv) == 0
+    printed = capsys.readouterr().out
+    assert (
+        "| file | runtime | CPU | partitions | M instructions / invoke | / fp32 | max \\|diff\\| vs host |" in printed
+    )
+    assert sorted(os.listdir(out)) == ["arm_cost.csv", "arm_cost.json", "arm_cost.png"]
+    saved = json.loads((out / "arm_cost.json").read_text())
+    rows = {(row["file"], row["cpu"]): row for row in saved["rows"]}
+    assert set(rows) == {(f, c) for f in ("fp32", "q") for c in ("cortex-a76", "cortex-a53")}
+    assert rows["fp32", "cortex-a76"]["over_baseline"] == 1.0 and rows["fp32", "cortex-a76"]["partitions"] == 1
+    assert rows["q", "cortex-a76"]["over_baseline"] < 0.8  # int8 costs fewer instructions with the dot product
+    assert rows["q", "cortex-a53"]["instructions"] > rows["q", "cortex-a76"]["instructions"]
+    assert all(row["max_abs_diff_vs_host"] < 0.05 for row in saved["rows"])  # softmax outputs
+    assert saved["command"].startswith("python conversion/arm_cost.py ")
+    assert (out / "arm_cost.csv").read_text().startswith("file,runtime,cpu,partitions,instructions,")
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["{tmp}/missing.tflite"], "'{tmp}/missing.tflite' does not exist or is not a file."),
+        (["{fp32}", "--baseline", "int8"], "--baseline 'int8' is none of the files ['fp32']."),
+        (["{fp32}", "x={fp32}", "x={fp32}"], "Two files are named 'x'; name them KEY=PATH."),
+        (["{fp32}", "--output-dir", "{fp32}"], "writing it would destroy the input"),
+    ],
+)
+def test_bad_input_is_one_line(tiny_pair, tmp_path, capsys, args, message):
+    fill = {"tmp": str(tmp_path), "fp32": tiny_pair[0]}
+    assert arm_cost.main([a.format(**fill) for a in args]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("conversion/arm_cost.py: error: ") and err.count("\n") == 1
+    assert message.format(**fill) in err
+
+
+def test_a_missing_environment_is_one_line_with_the_fix(tiny_pair, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("SWIFTFORMER_ARM64", str(tmp_path / "none"))
+    assert arm_cost.main([tiny_pair[0], "--output-dir", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "The ARM64 emulation environment is not complete" in err and "`make arm64`" in err
+    assert not os.path.exists(tmp_path / "out")
