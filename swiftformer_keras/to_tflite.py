@@ -16,7 +16,8 @@ bytes; normalized: the Keras model's own input) and carries TFLite metadata
 with its class names (--labels FILE, else those a trained model records, else
 ImageNet's); its model card <name>.md and report <name>.json are written beside it.
 
-Modes: --fp32 (default), --fp16, --dynamic (int8 weights, float activations),
+Modes: --fp32 (default), --fp16 (fp16 weights; computed in fp16 on CPUs with fp16
+arithmetic, Armv8.2 on, unless --fp32-arithmetic), --dynamic (int8 weights, float activations),
 --int8 (full integer; needs --calib-dir, or --calib-random for latency tests
 only; --io, --num-calib, --float-ops and --debug apply to it alone).
 --min-runtime 2.14 makes the file load and run fast on tflite-runtime 2.14 and
@@ -129,6 +130,12 @@ def _add_file_arguments(group):
         help="int8: TFLite op types to keep in float, added to those the recipe keeps",
     )
     group.add_argument(
+        "--fp32-arithmetic",
+        action="store_true",
+        help="fp16: compute in fp32 on every CPU (by default an fp16 file asks XNNPACK for fp16 arithmetic, "
+        "which ARM cores from Armv8.2 on have)",
+    )
+    group.add_argument(
         "--activation",
         choices=ACTIVATIONS,
         default=None,
@@ -179,13 +186,16 @@ def _add_output_arguments(group):
 
 
 def _recipe(args):
-    """The recipe for the mode and --min-runtime, with --float-ops added and --activation if given."""
-    if args.float_ops is None and args.activation is None:
+    """The recipe for the mode and --min-runtime, with --float-ops added, --activation and
+    --fp32-arithmetic if given."""
+    if args.float_ops is None and args.activation is None and not args.fp32_arithmetic:
         return None  # the request picks it
     if args.float_ops is not None and args.mode != "int8":
         raise ValueError(f"--float-ops applies to --int8 files only; drop it for --{args.mode}.")
+    if args.fp32_arithmetic and args.mode != "fp16":
+        raise ValueError(f"--fp32-arithmetic applies to --fp16 files only; drop it for --{args.mode}.")
     recipe = recipe_for(args.mode, args.min_runtime)
-    changes = {}
+    changes = {"fp16_arithmetic": False} if args.fp32_arithmetic else {}
     if args.float_ops is not None:
         changes["float_ops"] = tuple(dict.fromkeys([*recipe.float_ops, *args.float_ops]))
     if args.activation is not None:

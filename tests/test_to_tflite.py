@@ -450,3 +450,15 @@ def test_a_second_conversion_to_the_same_file_is_refused_while_the_first_runs(tm
     line = _one_error_line(capsys.readouterr().err)
     assert f"--report '{tmp_path / 'pair.json'}' is being written by another run now (pid {os.getpid()})" in line
     assert os.listdir(tmp_path) == []
+
+
+def test_fp16_files_compute_in_fp16_unless_told_and_only_fp16_files_take_the_flag(tmp_path, monkeypatch, capsys):
+    seen = _capture_requests(monkeypatch)
+    base = [*XS_RANDOM, "--output", str(tmp_path / "x.tflite")]
+    assert to_tflite.main([*base, "--fp16"]) == 0 and seen[-1].recipe.fp16_arithmetic
+    assert to_tflite.main([*base, "--fp16", "--fp32-arithmetic"]) == 0
+    assert seen[-1].recipe == dataclasses.replace(recipe_for("fp16"), fp16_arithmetic=False)
+    assert to_tflite.main([*base, "--int8", "--calib-random", "--fp32-arithmetic"]) == 2
+    assert "--fp32-arithmetic applies to --fp16 files only; drop it for --int8." in _one_error_line(
+        capsys.readouterr().err
+    )

@@ -36,7 +36,7 @@ import numpy as np
 
 from swiftformer_keras.lite import metadata as tflite_metadata  # `metadata` is a parameter of export_tflite
 from swiftformer_keras.lite.interpreter import make_interpreter
-from swiftformer_keras.lite.metadata import IMAGENET_PIXEL_NORMALIZATION
+from swiftformer_keras.lite.metadata import FP16_ARITHMETIC, IMAGENET_PIXEL_NORMALIZATION, REDUCED_PRECISION_NAME
 from swiftformer_keras.lite.recipe import FileSpec, recipe_for
 from swiftformer_keras.lite.rewrites import IMAGE_INPUT, output_kind, with_final_norm_folded, with_pixel_input
 from swiftformer_keras.lite.runtime_versions import builtin_op_names, check_min_runtime, operators
@@ -185,6 +185,8 @@ def convert(
         content = _run_converter(model, converter)
         if spec.mode == "int8":
             content = spec.recipe.quantize(content, calibration, spec.io)
+    if spec.mode == "fp16" and spec.recipe.fp16_arithmetic:
+        content = tflite_metadata.with_entry(content, REDUCED_PRECISION_NAME, FP16_ARITHMETIC)
     # The converter refuses non-builtin ops itself; this guards the contract if its defaults change.
     builtin = set(builtin_op_names().values())
     extra = sorted(name for name in tflite_ops(content) if name not in builtin)

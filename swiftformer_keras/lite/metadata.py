@@ -43,6 +43,10 @@ from swiftformer_keras.utils.images import IMAGENET_MEAN, IMAGENET_STD, imagenet
 from swiftformer_keras.utils.version import VERSION
 
 METADATA_NAME = "TFLITE_METADATA"
+# A model metadata entry the XNNPACK delegate reads (TFLite's `optimize::kTfLiteReducedPrecisionKey`):
+# "fp16accfp16" lets it compute in fp16 (XNN_FLAG_HINT_FP16_INFERENCE) on CPUs with fp16 arithmetic.
+REDUCED_PRECISION_NAME = "reduced_precision_support"
+FP16_ARITHMETIC = b"fp16accfp16"
 METADATA_IDENTIFIER = b"M001"
 MODEL_IDENTIFIER = b"TFL3"
 # The oldest metadata parser that reads every field written here (all are schema 1.0.0 fields).
@@ -387,17 +391,8 @@ def with_metadata(content, info):
     output_shape = [int(v) for v in graph.tensors[graph.outputs[0]].shape]
     if len(input_shape) != 4:
         raise ValueError(f"Image metadata needs an NHWC input; this model takes {input_shape}.")
-    buffer = schema.BufferT()
-    buffer.data = np.frombuffer(metadata_buffer(info, input_shape, output_shape[-1]), np.uint8)
-    entries = [entry for entry in (model.metadata or []) if _text(entry.name) != METADATA_NAME]
-    entry = schema.MetadataT()
-    entry.name, entry.buffer = METADATA_NAME, len(model.buffers)
-    model.buffers.append(buffer)
-    model.metadata = entries + [entry]
-    model.buffers = [_AlignedBuffers(schema, b) for b in model.buffers]
-    builder = flatbuffers.Builder(len(content) + 4096)
-    builder.Finish(model.Pack(builder), file_identifier=MODEL_IDENTIFIER)
-    packed = bytes(builder.Output())
+    _set_entry(schema, model, METADATA_NAME, metadata_buffer(info, input_shape, output_shape[-1]))
+    packed = _packed(flatbuffers, schema, model, len(content))
     if info.labels is None:
         return packed
     archive = io.BytesIO(packed)
@@ -405,6 +400,48 @@ def with_metadata(content, info):
     with zipfile.ZipFile(archive, "a", compression=zipfile.ZIP_STORED) as files:
         files.writestr(LABELS_FILE, "".join(label + "\n" for label in info.labels))
     return archive.getvalue()
+
+
+def with_entry(content, name, value):
+    """`content` (`.tflite` bytes without an appended zip) with the model metadata entry `name` set
+    to the bytes `value`; the graph and every other entry are kept."""
+    import flatbuffers  # not a dependency of this package: see the module docstring
+    from ai_edge_litert import schema_py_generated as schema
+
+    content = _model_bytes(content)
+    model = schema.ModelT.InitFromPackedBuf(bytearray(content), 0)
+    _set_entry(schema, model, name, value)
+    return _packed(flatbuffers, schema, model, len(content))
+
+
+def model_entries(content):
+    """`{name: bytes}` of a `.tflite` file's model metadata entries (`TFLITE_METADATA`, `min_runtime_version`,
+    `reduced_precision_support`, ...)."""
+    from ai_edge_litert import schema_py_generated as schema  # not a dependency: see the module docstring
+
+    model = schema.Model.GetRootAs(_model_bytes(content), 0)
+    entries = {}
+    for index in range(model.MetadataLength()):
+        entry = model.Metadata(index)
+        entries[_text(entry.Name())] = model.Buffers(entry.Buffer()).DataAsNumpy().tobytes()
+    return entries
+
+
+def _set_entry(schema, model, name, value):
+    """Points the entry `name` of `model` (a `ModelT`) at a new buffer holding `value`."""
+    buffer = schema.BufferT()
+    buffer.data = np.frombuffer(value, np.uint8)
+    entry = schema.MetadataT()
+    entry.name, entry.buffer = name, len(model.buffers)
+    model.buffers.append(buffer)
+    model.metadata = [old for old in (model.metadata or []) if _text(old.name) != name] + [entry]
+
+
+def _packed(flatbuffers, schema, model, size_hint):
+    model.buffers = [_AlignedBuffers(schema, b) for b in model.buffers]
+    builder = flatbuffers.Builder(size_hint + 4096)
+    builder.Finish(model.Pack(builder), file_identifier=MODEL_IDENTIFIER)
+    return bytes(builder.Output())
 
 
 def _text(value):

@@ -29,6 +29,11 @@ Why the table looks as it does (measured; README "Runtimes"):
   float: the float files keep the model's exact GELU. XNNPACK has no int8 GELU
   and no int8 RSQRT in any version: int8 uses `"quick_gelu"` and keeps the
   normalisation tail (`float_ops`) in float, inside the same partition.
+- An fp16 file asks XNNPACK for fp16 arithmetic (`fp16_arithmetic`): on the
+  ARM cores that have it (Armv8.2+: phones since 2018, Raspberry Pi 5) an XS
+  invoke then executes fewer instructions than fp32's (README "ARM64"), with
+  the error of fp16 activations; elsewhere (Cortex-A53, x86 without
+  AVX512-FP16) XNNPACK computes in fp32 as before.
 - XNNPACK has no int8 SOFTMAX either: a probabilities file keeps it in float
   (after the last DEQUANTIZE), which keeps the file one partition and its
   scores finer than int8's 1/256 steps.
@@ -89,6 +94,9 @@ class Recipe:
         float_first_conv: int8 only, float32 input only: the ops from the
             input through the first convolution stay in float; the first
             int8 tensor is that convolution's output (`first_conv_path`).
+        fp16_arithmetic: fp16 only: the file asks XNNPACK to compute in fp16
+            (`metadata.REDUCED_PRECISION_NAME`), which CPUs with fp16 arithmetic
+            (Armv8.2 and later: Cortex-A55, A76, Armv9) do; others compute in fp32.
     """
 
     activation: str | None = None
@@ -97,6 +105,7 @@ class Recipe:
     per_channel: bool = True
     per_channel_dense: bool = True
     float_first_conv: bool = False
+    fp16_arithmetic: bool = False
 
     def __post_init__(self):
         if isinstance(self.float_ops, str) or not all(isinstance(op, str) for op in self.float_ops):
@@ -106,7 +115,7 @@ class Recipe:
             raise ValueError(f"Unknown activation {self.activation!r}; use one of {ACTIVATIONS} or None.")
         if self.reductions is not None and self.reductions not in REDUCTIONS:
             raise ValueError(f"Unknown reductions {self.reductions!r}; use one of {REDUCTIONS} or None.")
-        for name in ("per_channel", "per_channel_dense", "float_first_conv"):
+        for name in ("per_channel", "per_channel_dense", "float_first_conv", "fp16_arithmetic"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}.")
 
@@ -250,7 +259,7 @@ RECIPES = (
         "2.17",
         {
             "fp32": Recipe(),
-            "fp16": Recipe(),
+            "fp16": Recipe(fp16_arithmetic=True),
             "dynamic": Recipe(),
             "int8": Recipe(activation="quick_gelu", float_ops=("RSQRT", "MAXIMUM", "SOFTMAX"), float_first_conv=True),
         },
@@ -259,7 +268,7 @@ RECIPES = (
         "2.12",
         {
             "fp32": Recipe(activation="quick_gelu", reductions="channel_conv"),
-            "fp16": Recipe(activation="quick_gelu", reductions="channel_conv"),
+            "fp16": Recipe(activation="quick_gelu", reductions="channel_conv", fp16_arithmetic=True),
             # No XNNPACK before 2.17 runs dynamic-range (hybrid) kernels: only the version matters.
             "dynamic": Recipe(per_channel_dense=False),
             "int8": Recipe(

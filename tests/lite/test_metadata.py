@@ -197,3 +197,16 @@ def test_model_info_refuses_labels_that_do_not_fit():
         metadata.model_info("tiny", "logits", 4, "fp32", "normalized", (64, 64), channels=1)
     with pytest.raises(ValueError, match="Unknown input type 'rgb'"):
         metadata.model_info("tiny", "logits", 4, "fp32", "rgb", (64, 64))
+
+
+def test_a_model_entry_is_set_once_and_survives_the_metadata(plain):
+    entries = metadata.model_entries(plain)
+    assert "reduced_precision_support" not in entries and entries["min_runtime_version"].startswith(b"1.")
+    fp16 = metadata.with_entry(plain, metadata.REDUCED_PRECISION_NAME, metadata.FP16_ARITHMETIC)
+    again = metadata.with_entry(fp16, metadata.REDUCED_PRECISION_NAME, b"fp16accfp32")  # replaced, not added
+    described = metadata.with_metadata(again, _info())
+    found = metadata.model_entries(described)
+    assert found["reduced_precision_support"] == b"fp16accfp32" and list(found).count("reduced_precision_support") == 1
+    assert found["min_runtime_version"] == entries["min_runtime_version"] and "TFLITE_METADATA" in found
+    image = np.random.default_rng(1).normal(size=(1, 32, 32, 3)).astype(np.float32)
+    assert np.array_equal(_outputs(plain, image), _outputs(fp16, image))  # x86 without AVX512-FP16: fp32 arithmetic

@@ -49,6 +49,7 @@ def test_a_recipe_is_a_frozen_hashable_value_that_round_trips():
         "per_channel": False,
         "per_channel_dense": True,
         "float_first_conv": False,
+        "fp16_arithmetic": False,
     }
     assert Recipe.from_dict(saved) == recipe
     assert Recipe().activation_text == "as in the Keras model"
@@ -104,9 +105,12 @@ def test_the_table_picks_a_recipe_per_mode_and_runtime():
     assert not recipe_for("dynamic", "2.14").per_channel_dense and recipe_for("dynamic").per_channel_dense is False
     assert (
         recipe_for("fp32", "2.14")
-        == recipe_for("fp16", "2.14")
+        == dataclasses.replace(recipe_for("fp16", "2.14"), fp16_arithmetic=False)
         == Recipe(activation="quick_gelu", reductions="channel_conv")
     )
+    # fp16 files ask XNNPACK for fp16 arithmetic on every runtime row (README "ARM64"), and only they do.
+    assert all(recipes["fp16"].fp16_arithmetic for _, recipes in RECIPES)
+    assert not any(recipes[mode].fp16_arithmetic for _, recipes in RECIPES for mode in MODES if mode != "fp16")
     assert recipe_for("fp32") == Recipe() and DEFAULT_MIN_RUNTIME == {
         "fp32": "2.17",
         "fp16": "2.17",
@@ -281,6 +285,7 @@ def test_debug_measures_the_recipe_that_ships(tmp_path, monkeypatch):
         "per_channel": True,
         "per_channel_dense": True,
         "float_first_conv": True,
+        "fp16_arithmetic": False,
     }
     assert report["min_runtime_asked"] == "2.17" and report["float_ops_kept"] == float_ops
     assert "sigmoid(1.702 x)" in report["activation"]
