@@ -11,7 +11,10 @@ independent copies of it, each over inputs of its own, converts it to float32 an
 keep the thread pool awake between ops, as inside a model, and spread the
 invoke's own cost over them: a file of one op mostly times the pool's wake-up.
 Prints per op the median microseconds per copy in both types and int8 / fp32,
-and writes op_costs.json and op_costs.csv to --output-dir.
+and writes op_costs.json and op_costs.csv to --output-dir. With --arm-cpus, each
+file also runs on those emulated ARM64 cores (LiteRT 2.3, one thread,
+`lite.arm_emulation`; `make arm64` builds them): the guest instructions per copy
+in both types and their ratio, exact, beside this host's times.
 
 It converts with TensorFlow, so it runs in .venv. Every expected failure is one
 line `conversion/op_costs.py: error: ...` and exit code 2; flags and the output
@@ -31,7 +34,9 @@ import sys
 # Light modules only: TensorFlow loads in the functions that use it, after _main has checked
 # every flag, so that --help and bad input answer at once.
 import numpy as np
+from tqdm import tqdm
 
+from swiftformer_keras.lite.arm_emulation import CPU_MODELS, ArmEnvironment, EmulatedRuntime
 from swiftformer_keras.lite.interpreter import count_partitions, make_interpreter, runtime_version, time_interleaved
 from swiftformer_keras.utils import cli, files
 from swiftformer_keras.utils.tables import markdown_table
@@ -158,11 +163,36 @@ def time_ops(made, copies, threads, runs, warmup):
     return rows
 
 
-def markdown(rows):
-    """A row per op: microseconds per copy in int8 and fp32, and their ratio (marked where a graph split)."""
+def count_on_arm(rows, made, copies, cpus, environment):
+    """Adds to each row, per CPU model, the guest instructions of one copy in each dtype (LiteRT on
+    the emulated core, one thread) and their int8 / fp32 ratio."""
+    keys = {f"{name} {dtype}": (name, dtype) for name, dtype in made}
+    for cpu in tqdm(cpus, desc="emulated ARM64 cores", unit="cpu"):
+        with EmulatedRuntime(cpu, "litert", environment) as arm:
+            arm.load({label: made[key] for label, key in keys.items()})
+            counts = {keys[label]: min(arm.count(label, runs=1)["instructions"]) / copies for label in keys}
+        for row in rows:
+            int8, fp32 = counts[(row["op"], "int8")], counts[(row["op"], "float32")]
+            row[f"{cpu} int8 instructions"], row[f"{cpu} float32 instructions"] = int8, fp32
+            row[f"{cpu} int8 / fp32"] = int8 / fp32
+    return rows
+
+
+def markdown(rows, cpus=()):
+    """A row per op: microseconds per copy in int8 and fp32, and their ratio (marked where a graph split);
+    with `cpus`, thousands of instructions per copy on each and their ratio."""
     cells = []
     for row in rows:
         split = "" if row["int8 partitions"] == row["float32 partitions"] == 1 else " (graph split)"
+        arm = [
+            cell
+            for cpu in cpus
+            for cell in (
+                f"{row[f'{cpu} int8 instructions'] / 1e3:.1f}",
+                f"{row[f'{cpu} float32 instructions'] / 1e3:.1f}",
+                f"{row[f'{cpu} int8 / fp32']:.2f}",
+            )
+        ]
         cells.append(
             [
                 row["op"],
@@ -170,9 +200,12 @@ def markdown(rows):
                 f"{row['int8 us']:.1f}",
                 f"{row['float32 us']:.1f}",
                 f"{row['int8 / fp32']:.2f}{split}",
+                *arm,
             ]
         )
-    return markdown_table(["op", "in the model", "int8 us", "fp32 us", "int8 / fp32"], cells, align="llrrr")
+    header = ["op", "in the model", "int8 us", "fp32 us", "int8 / fp32"]
+    header += [f"{cpu} {what}" for cpu in cpus for what in ("int8 k-instr", "fp32 k-instr", "int8 / fp32")]
+    return markdown_table(header, cells, align="ll" + "r" * (len(header) - 2))
 
 
 def parse_args(argv):
@@ -190,8 +223,18 @@ def parse_args(argv):
     parser.add_argument("--threads", type=cli.number(int, minimum=1), default=2)
     parser.add_argument("--runs", type=cli.number(int, minimum=1), default=200)
     parser.add_argument("--warmup", type=cli.number(int, minimum=0), default=10)
+    parser.add_argument(
+        "--arm-cpus",
+        nargs="+",
+        choices=tuple(CPU_MODELS),
+        default=[],
+        metavar="CPU",
+        help=f"also count each file's instructions on these emulated ARM64 cores: {', '.join(CPU_MODELS)}",
+    )
     parser.add_argument("--output-dir", default="op_costs")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    cli.check_no_repeats("--arm-cpus", args.arm_cpus)
+    return args
 
 
 def check_environment():
@@ -227,6 +270,7 @@ def _main(argv):
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parse_args(argv)
     runtime = check_environment()
+    environment = ArmEnvironment.find() if args.arm_cpus else None  # missing: one line before any work
     files.check_output_folder("--output-dir", args.output_dir)
     files.check_output_paths(*output_paths(args.output_dir))
     with cli.quiet_startup():
@@ -234,11 +278,13 @@ def _main(argv):
         from swiftformer_keras.lite import converter as export  # noqa: F401  (loaded here for its start-up lines; make_files uses it)
     made = make_files(args.output_dir, args.height, args.channels, args.copies)
     rows = time_ops(made, args.copies, args.threads, args.runs, args.warmup)
+    if args.arm_cpus:
+        rows = count_on_arm(rows, made, args.copies, args.arm_cpus, environment)
     print(
         f"\n{args.height}x{args.height}x{args.channels}, {args.copies} copies per file, {args.threads} threads, "
         f"{runtime}, median us per copy:\n"
     )
-    print(markdown(rows))
+    print(markdown(rows, args.arm_cpus))
     command = " ".join(["python", PROG, *map(shlex.quote, argv)])
     result = {
         "command": command,
@@ -248,6 +294,7 @@ def _main(argv):
         "copies": args.copies,
         "threads": args.threads,
         "runs": args.runs,
+        "arm_cpus": args.arm_cpus,
         "rows": rows,
     }
     files.write_json_atomically(os.path.join(args.output_dir, "op_costs.json"), result)

@@ -45,6 +45,8 @@ def result(tmp_path_factory):
             "3",
             "--warmup",
             "1",
+            "--arm-cpus",
+            "cortex-a76",
             "--output-dir",
             str(folder),
         ]
@@ -107,6 +109,13 @@ def test_rows_time_every_op_in_one_partition(result, capsys):
         assert row["int8 / fp32"] == pytest.approx(row["int8 us"] / row["float32 us"])
         assert row["int8 partitions"] == row["float32 partitions"] == 1, row["op"]
     assert found["copies"] == 3 and found["runtime"].startswith("litert ")
+    assert found["arm_cpus"] == ["cortex-a76"]
+    for row in found["rows"]:  # exact counts on the emulated core, per copy
+        int8, fp32 = row["cortex-a76 int8 instructions"], row["cortex-a76 float32 instructions"]
+        assert 100 < int8 < 1e6 and 100 < fp32 < 1e6 and row["cortex-a76 int8 / fp32"] == pytest.approx(int8 / fp32)
+    rows = {row["op"]: row for row in found["rows"]}
+    # The dot-product core's int8 GEMM beats its float one even at 8x8x16; a copy is no free lunch either way.
+    assert rows["CONV_2D 1x1, C -> 4C"]["cortex-a76 int8 / fp32"] < 1
     with open(folder / "op_costs.csv", newline="") as file:
         assert [row["op"] for row in csv.DictReader(file)] == list(EXPECTED_OP)
 
