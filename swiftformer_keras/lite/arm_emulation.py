@@ -13,9 +13,10 @@ around each invoke. The count is the same on every run whatever the host's load,
 compare exactly on one CPU model; it is not a time (an in-order Cortex-A53 and an out-of-order
 Cortex-A76 run one instruction at very different speeds, and memory stalls do not count).
 
-The guest sees a `/proc/cpuinfo` written for its CPU model (XNNPACK picks its kernels by the
-core it reads there, and LiteRT crashes on the x86 one QEMU 7.2 passes through), bind-mounted
-in a private mount namespace (`unshare`), so nothing outside the run sees it.
+The guest sees a `/proc/cpuinfo` written for its CPU model (XNNPACK picks some kernels by the
+core it reads there, and LiteRT crashes on the x86 one QEMU 7.2 passes through). QEMU looks a
+guest's absolute paths up under its `-L` folder first, so each run gets a folder of its own
+that links the arm64 root's folders and holds that one file: no mount, no root.
 """
 
 import dataclasses
@@ -131,8 +132,6 @@ class ArmEnvironment:
         for path in (found.python, found.plugin, *(found.site(runtime) for runtime in ARM_RUNTIMES)):
             if not os.path.exists(path):
                 missing.append(path)
-        if not shutil.which("unshare"):
-            missing.append("unshare (util-linux)")
         if missing:
             raise ValueError(
                 f"The ARM64 emulation environment is not complete: {', '.join(missing)} missing; "
@@ -146,12 +145,15 @@ def _takes_plugins(qemu):
     return any(line.startswith("-plugin") for line in done.stdout.splitlines())
 
 
-def _private_cpuinfo(cpuinfo):
-    """The command prefix that runs a command with `cpuinfo` bind-mounted over /proc/cpuinfo, seen by it alone."""
-    namespace = ["unshare", "--mount", "--propagation", "private"]
-    if os.geteuid() != 0:
-        namespace.append("--map-root-user")  # a user namespace lends the right to mount
-    return [*namespace, "sh", "-c", 'mount --bind "$0" /proc/cpuinfo && exec "$@"', cpuinfo]
+def _guest_root(folder, sysroot, cpuinfo):
+    """A root for QEMU's `-L` in `folder`: links to `sysroot`'s top folders, and `proc/cpuinfo`."""
+    root = os.path.join(folder, "root")
+    os.makedirs(os.path.join(root, "proc"))
+    for name in os.listdir(sysroot):
+        os.symlink(os.path.join(sysroot, name), os.path.join(root, name))
+    with open(os.path.join(root, "proc", "cpuinfo"), "w") as file:
+        file.write(cpuinfo)
+    return root
 
 
 class EmulatedRuntime:
@@ -168,15 +170,12 @@ class EmulatedRuntime:
         self.runtime = runtime
         site = arm.site(runtime)
         self._folder = tempfile.TemporaryDirectory(prefix="swiftformer-arm64-")
-        cpuinfo = os.path.join(self._folder.name, "cpuinfo")
-        with open(cpuinfo, "w") as file:
-            file.write(model.cpuinfo())
+        root = _guest_root(self._folder.name, arm.sysroot, model.cpuinfo())
         self._marks = os.path.join(self._folder.name, "marks")
         command = [
-            *_private_cpuinfo(cpuinfo),
             arm.qemu,
             "-L",
-            arm.sysroot,
+            root,
             "-cpu",
             model.qemu,
             "-plugin",

@@ -118,7 +118,7 @@ def test_a_missing_environment_names_what_is_missing_and_the_fix(tmp_path, monke
         "build it with `make arm64` (into .arm64/) or set SWIFTFORMER_ARM64 to one."
     )
     assert str(tmp_path / "nothing" / "sysroot" / "usr" / "bin" / "python3.11") in message
-    monkeypatch.setenv("PATH", str(tmp_path))  # no qemu-aarch64, no unshare
+    monkeypatch.setenv("PATH", str(tmp_path))  # no qemu-aarch64
     with pytest.raises(ValueError, match=r"qemu-aarch64 with -plugin \(Debian's qemu-user\)"):
         ArmEnvironment.find()
     monkeypatch.setenv("SWIFTFORMER_ARM64", str(tmp_path))
