@@ -5,6 +5,7 @@ In the order they build on each other:
 - `interpreter`: the one interpreter factory (LiteRT, tflite-runtime or TensorFlow), timing, CPU name.
 - `runtime_versions`: the oldest runtime a file loads on, from its op versions; the flatbuffer reader.
 - `runtime_worker`, `kernel_profile`: a file timed or profiled (`perf`) in another environment's process.
+- `arm_emulation`: a runtime on an emulated ARM64 core (QEMU, `make arm64`): outputs and exact instruction counts.
 - `activation_ranges`: int8 calibration ranges measured again, without in-place tensors.
 - `recipe`: how a file is written for the runtimes it must run on (`Recipe`), and what it is asked to be
   (`FileSpec`: mode, input and output types, oldest runtime), resolved once.
