@@ -10,7 +10,9 @@ smallest of --runs counted invokes, which differ by a few hundred at most; the s
 the tool), their ratio to the --baseline file's (default: the first) on the same CPU and runtime, the
 XNNPACK partitions, and the largest difference between the file's output there and in this host's
 interpreter on the same input. Files are named KEY=PATH, or by their file name. Markdown on stdout;
-arm_cost.json, arm_cost.csv and arm_cost.png in --output-dir, written together.
+arm_cost.json, arm_cost.csv and arm_cost.png in --output-dir, written together. --functions N also
+prints, per file and core, the N functions (XNNPACK's micro-kernels by name) the counted invokes
+spent most instructions in; the JSON has every function.
 
 Counts are exact and compare kernels on one CPU model; they are not times (see
 swiftformer_keras/lite/arm_emulation.py).
@@ -40,6 +42,13 @@ def parse_args(argv):
     parser.add_argument("--runtimes", nargs="+", choices=tuple(ARM_RUNTIMES), default=["litert"], metavar="RUNTIME")
     parser.add_argument("--runs", type=cli.number(int, minimum=1), default=2, help="counted invokes per file")
     parser.add_argument("--baseline", metavar="KEY", help="the file the ratios divide by (default: the first)")
+    parser.add_argument(
+        "--functions",
+        type=cli.number(int, minimum=0),
+        default=0,
+        metavar="N",
+        help="print the N functions each file spends most instructions in (0: none)",
+    )
     parser.add_argument("--output-dir", default="arm_cost")
     args = parser.parse_args(argv)
     cli.check_no_repeats("--cpus", args.cpus)
@@ -69,8 +78,9 @@ def host_outputs(paths):
     return {key: host.predict(key)["output"] for key, found in loaded["files"].items() if found["loaded"]}
 
 
-def count_files(paths, cpus, runtimes, runs, environment):
-    """One row per (file, runtime, cpu): the instructions of an invoke and the output there."""
+def count_files(paths, cpus, runtimes, runs, environment, functions=False):
+    """One row per (file, runtime, cpu): the instructions of an invoke and the output there; with
+    `functions`, the instructions of the counted invokes by function, most first."""
     rows = []
     for runtime, cpu in tqdm([(r, c) for r in runtimes for c in cpus], desc="emulated runtimes", unit="cpu"):
         with EmulatedRuntime(cpu, runtime, environment) as arm:
@@ -79,8 +89,14 @@ def count_files(paths, cpus, runtimes, runs, environment):
                 row = {"file": key, "runtime": f"{loaded['runtime']} {loaded['version']}", "cpu": cpu}
                 row.update(partitions=found["partitions"], instructions=None, error=found["error"])
                 if found["loaded"]:
-                    counted = arm.count(key, runs)
+                    counted = arm.count(key, runs, functions=functions)
                     row.update(instructions=min(counted["instructions"]), output=counted["output"])
+                    if functions:
+                        ranked = sorted(counted["functions"].items(), key=lambda item: -item[1])
+                        row["functions"] = [
+                            {"library": library, "function": name, "instructions_per_invoke": count / runs}
+                            for (library, name), count in ranked
+                        ]
                 rows.append(row)
     return rows
 
@@ -122,6 +138,29 @@ def markdown(rows, baseline):
     )
 
 
+def functions_markdown(rows, top):
+    """Per file and core, the `top` functions by instructions: their share of the invoke, and millions."""
+    parts = []
+    for row in rows:
+        if not row.get("functions"):
+            continue
+        total = sum(entry["instructions_per_invoke"] for entry in row["functions"])
+        table = markdown_table(
+            ["function", "share", "M instructions / invoke"],
+            [
+                [
+                    f"`{e['function']}`",
+                    f"{e['instructions_per_invoke'] / total:.3f}",
+                    f"{e['instructions_per_invoke'] / 1e6:.2f}",
+                ]
+                for e in row["functions"][:top]
+            ],
+            align="lrr",
+        )
+        parts.append(f"**{row['file']}, {row['runtime']}, {row['cpu']}**\n\n{table}")
+    return "\n\n".join(parts)
+
+
 def plot(rows, path):
     groups = list(dict.fromkeys(f"{row['cpu']}\n{row['runtime']}" for row in rows))
     series = {}
@@ -152,13 +191,17 @@ def _main(argv):
     files.check_output_paths(*outputs, inputs=inputs)
     with cli.quiet_startup():
         reference = host_outputs(paths)
-    rows = add_comparisons(count_files(paths, args.cpus, args.runtimes, args.runs, environment), reference, baseline)
+    counted = count_files(paths, args.cpus, args.runtimes, args.runs, environment, functions=args.functions > 0)
+    rows = add_comparisons(counted, reference, baseline)
     print(markdown(rows, baseline))
+    if args.functions:
+        print("\n" + functions_markdown(rows, args.functions))
     command = " ".join(["python", PROG, *map(shlex.quote, argv)])
     json_path, csv_path, png_path = (path for _, path in outputs)
     with files.ResultFiles(outputs) as result:
         result.write_json(json_path, {"command": command, "runs": args.runs, "baseline": baseline, "rows": rows})
-        result.write(csv_path, lambda temp: files.write_csv_atomically(temp, rows))
+        table = [{key: value for key, value in row.items() if key != "functions"} for row in rows]
+        result.write(csv_path, lambda temp: files.write_csv_atomically(temp, table))
         result.write(png_path, lambda temp: plot(rows, temp))
     print(f"\nwrote {', '.join(path for _, path in outputs)}")
     return 0

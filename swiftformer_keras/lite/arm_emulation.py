@@ -19,13 +19,16 @@ guest's absolute paths up under its `-L` folder first, so each run gets a folder
 that links the arm64 root's folders and holds that one file: no mount, no root.
 """
 
+import bisect
+import collections
 import dataclasses
 import os
 import shutil
+import struct
 import subprocess
 import tempfile
 
-from swiftformer_keras.lite.runtime_worker import MARK_AFTER, MARK_BEFORE, RuntimeProcess
+from swiftformer_keras.lite.runtime_worker import MARK_AFTER, MARK_BEFORE, MARK_BLOCKS, RuntimeProcess
 
 # The repository's `.arm64/` (where `make arm64` builds), unless SWIFTFORMER_ARM64 names another.
 PACKAGES_PARENT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -156,6 +159,60 @@ def _guest_root(folder, sysroot, cpuinfo):
     return root
 
 
+def elf_functions(path):
+    """`(starts, ends, names)` of the functions an ELF64 little-endian file names (`.symtab`, else
+    `.dynsym`), sorted by start address, relative to its load address. Every offset is checked
+    against the file's size: a malformed file gives ValueError, never a read outside it."""
+    with open(path, "rb") as file:
+        data = file.read()
+
+    def unpack(layout, offset):
+        if offset < 0 or offset + struct.calcsize(layout) > len(data):
+            raise ValueError(f"{path!r} is not a well-formed ELF64 file (offset {offset} outside it).")
+        return struct.unpack_from(layout, data, offset)
+
+    if data[:6] != b"\x7fELF\x02\x01":
+        raise ValueError(f"{path!r} is not a little-endian ELF64 file.")
+    section_offset, (entry_size, count) = unpack("<Q", 0x28)[0], unpack("<HH", 0x3A)
+    sections = [unpack("<IIQQQQIIQQ", section_offset + i * entry_size) for i in range(count)]
+    by_type = {section[1]: section for section in sections}
+    table = by_type.get(2) or by_type.get(11)  # SHT_SYMTAB, else SHT_DYNSYM
+    if table is None:
+        return [], [], []
+    strings = sections[table[6]][4]
+    found = []
+    for offset in range(table[4], table[4] + table[5] - 23, 24):
+        name, info, _, _, value, size = unpack("<IBBHQQ", offset)
+        if info & 0xF == 2 and size:  # STT_FUNC
+            end = data.find(b"\0", strings + name)
+            found.append((value, value + size, data[strings + name : end].decode("utf-8", "replace")))
+    found.sort()
+    return [f[0] for f in found], [f[1] for f in found], [f[2] for f in found]
+
+
+def instructions_by_function(blocks, maps):
+    """`{(library, function): instructions}` of `[(guest address, instructions)]` blocks, named by the
+    functions of the libraries `maps` (`/proc/self/maps` lines) places there; a block outside every
+    named function counts as `(library or "?", "?")`."""
+    bases = {}
+    for line in maps:
+        fields = line.split()
+        if len(fields) >= 6 and int(fields[2], 16) == 0 and fields[5] not in bases:
+            bases[fields[5]] = int(fields[0].split("-")[0], 16)
+    libraries = sorted((base, path, elf_functions(path)) for path, base in bases.items() if os.path.isfile(path))
+    found = collections.Counter()
+    for address, instructions in blocks:
+        index = bisect.bisect_right([base for base, _, _ in libraries], address) - 1
+        name = ("?", "?")
+        if index >= 0:
+            base, path, (starts, ends, names) = libraries[index]
+            at = bisect.bisect_right(starts, address - base) - 1
+            function = names[at] if at >= 0 and address - base < ends[at] else "?"
+            name = (os.path.basename(path), function)
+        found[name] += instructions
+    return dict(found)
+
+
 class EmulatedRuntime:
     """One TFLite runtime in an arm64 Python under QEMU, on one CPU model, one thread, counted.
 
@@ -195,18 +252,30 @@ class EmulatedRuntime:
         """The file's output (dequantized, flattened) for the worker's fixed input."""
         return self.worker.ask({"predict": key})["output"]
 
-    def count(self, key, runs=2):
-        """`{"instructions": [per invoke], "output": [...]}` over `runs` counted invokes of `key`."""
+    def count(self, key, runs=2, functions=False):
+        """`{"instructions": [per invoke], "output": [...]}` over `runs` counted invokes of `key`; with
+        `functions`, also `"functions"`: `{(library, function): instructions}` over those runs
+        (`instructions_by_function`)."""
         with open(self._marks) as file:
             seen = len(file.readlines())
-        output = self.worker.ask({"count": key, "runs": runs})["output"]
+        reply = self.worker.ask({"count": key, "runs": runs, "blocks": functions})
         with open(self._marks) as file:
-            marks = [tuple(int(value) for value in line.split()) for line in file.readlines()[seen:]]
-        labels = [label for label, _ in marks]
-        if labels != [MARK_BEFORE, MARK_AFTER] * runs:
-            raise RuntimeError(f"The instruction counter saw marks {labels}, not {runs} invokes between two each.")
-        counts = [marks[i + 1][1] - marks[i][1] for i in range(0, len(marks), 2)]
-        return {"instructions": counts, "output": output}
+            lines = [line.split() for line in file.readlines()[seen:]]
+        marks = [(int(label), int(count)) for label, count in (line for line in lines if line[0] != "b")]
+        expected = [MARK_BEFORE, MARK_AFTER] * runs
+        expected = [MARK_BLOCKS, *expected, MARK_BLOCKS] if functions else expected
+        if [label for label, _ in marks] != expected:
+            raise RuntimeError(f"The instruction counter saw marks {[m for m, _ in marks]}, not {expected}.")
+        pairs = marks[1:-1] if functions else marks
+        result = {
+            "instructions": [pairs[i + 1][1] - pairs[i][1] for i in range(0, len(pairs), 2)],
+            "output": reply["output"],
+        }
+        if functions:
+            last_dump = max(i for i, line in enumerate(lines) if line[0] == str(MARK_BLOCKS))
+            blocks = [(int(address), int(count)) for _, address, count in lines[last_dump + 1 :]]
+            result["functions"] = instructions_by_function(blocks, reply["maps"])
+        return result
 
     def close(self):
         try:

@@ -13,7 +13,9 @@ Reads one JSON request per line on stdin and answers one JSON line on stdout:
   dequantized to float, flattened: to compare runtimes on the same file.
 - `{"count": "fp32", "runs": 2}` -> `{"output": [...]}`: that many invokes, each between two
   marks (`mark`) that an instruction counter watching the process sees
-  (`lite.arm_emulation`, under QEMU); then the output, as for predict.
+  (`lite.arm_emulation`, under QEMU); then the output, as for predict. With `"blocks": true`
+  the runs also lie between two `MARK_BLOCKS` marks (the counter writes where the instructions
+  went) and the answer has `"maps"`, the process's mapped files (`/proc/self/maps`).
 
 The parent (`conversion/runtime_matrix.py`) keeps one worker per runtime, each in
 its own virtual environment, and asks them in turn, so that a shared machine's
@@ -38,7 +40,7 @@ PROG = "python -m swiftformer_keras.lite.runtime_worker"
 # getpriority(PRIO_PROCESS, MARK_BASE + label): a syscall no runtime makes with such a process id, which
 # arm64/count_instructions.c answers by recording its count (the same constant is there).
 MARK_BASE = 0x7E5F0000
-MARK_BEFORE, MARK_AFTER = 0, 1
+MARK_BEFORE, MARK_AFTER, MARK_BLOCKS = 0, 1, 2
 
 
 def mark(label):
@@ -104,13 +106,20 @@ class Worker:
             output = (output - zero_point) * scale
         return {"output": output.ravel().tolist()}
 
-    def count(self, key, runs):
+    def count(self, key, runs, blocks=False):
         invoke = self.interpreters[key].invoke
+        if blocks:
+            mark(MARK_BLOCKS)  # the counter forgets the blocks that ran before
         for _ in range(runs):
             mark(MARK_BEFORE)
             invoke()
             mark(MARK_AFTER)
-        return self.predict(key)
+        if not blocks:
+            return self.predict(key)
+        mark(MARK_BLOCKS)
+        with open("/proc/self/maps") as file:
+            maps = [line.rstrip("\n") for line in file if line.rstrip().endswith(".so") or ".so." in line]
+        return {**self.predict(key), "maps": maps}
 
     def answer(self, request):
         if "load" in request:
@@ -120,7 +129,7 @@ class Worker:
         if "predict" in request:
             return self.predict(request["predict"])
         if "count" in request:
-            return self.count(request["count"], int(request["runs"]))
+            return self.count(request["count"], int(request["runs"]), bool(request.get("blocks")))
         raise ValueError(f"Unknown request {sorted(request)}; send load, time, predict or count.")
 
 

@@ -25,13 +25,14 @@ def tiny_pair(tmp_path_factory):
 def test_counts_land_in_a_table_and_its_files(tiny_pair, tmp_path, capsys):
     fp32, int8 = tiny_pair
     out = tmp_path / "out"
-    argv = [fp32, f"q={int8}", "--cpus", "cortex-a76", "cortex-a53", "--output-dir", str(out)]
+    argv = [fp32, f"q={int8}", "--cpus", "cortex-a76", "cortex-a53", "--functions", "3", "--output-dir", str(out)]
     assert arm_cost.main(argv) == 0
     printed = capsys.readouterr().out
     assert (
         "| file | runtime | CPU | partitions | M instructions / invoke | / fp32 | max \\|diff\\| vs host |" in printed
     )
     assert sorted(os.listdir(out)) == ["arm_cost.csv", "arm_cost.json", "arm_cost.png"]
+    assert "**q, litert 2.3.0, cortex-a76**" in printed and "| `xnn_qs8_" in printed  # the kernels by name
     saved = json.loads((out / "arm_cost.json").read_text())
     rows = {(row["file"], row["cpu"]): row for row in saved["rows"]}
     assert set(rows) == {(f, c) for f in ("fp32", "q") for c in ("cortex-a76", "cortex-a53")}
@@ -41,6 +42,8 @@ def test_counts_land_in_a_table_and_its_files(tiny_pair, tmp_path, capsys):
     assert all(row["max_abs_diff_vs_host"] < 0.05 for row in saved["rows"])  # softmax outputs
     assert saved["command"].startswith("python conversion/arm_cost.py ")
     assert (out / "arm_cost.csv").read_text().startswith("file,runtime,cpu,partitions,instructions,")
+    top = rows["q", "cortex-a76"]["functions"][0]
+    assert top["function"].startswith("xnn_qs8_") and top["instructions_per_invoke"] > 0
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,14 @@ import pytest
 
 from conftest import ROOT, tiny_model
 from swiftformer_keras.lite import metadata
-from swiftformer_keras.lite.arm_emulation import CPU_MODELS, ArmEnvironment, EmulatedRuntime, cpu_model
+from swiftformer_keras.lite.arm_emulation import (
+    CPU_MODELS,
+    ArmEnvironment,
+    EmulatedRuntime,
+    cpu_model,
+    elf_functions,
+    instructions_by_function,
+)
 from swiftformer_keras.lite.calibration import random_images
 from swiftformer_keras.lite.converter import export_tflite
 from swiftformer_keras.lite.interpreter import make_interpreter
@@ -100,6 +107,36 @@ def test_fp16_arithmetic_runs_on_cores_that_have_it(tiny_files, tmp_path):
     assert abs(a76["fp16"] - a76["fp32 arithmetic"]) > 0.05 * a76["fp32"]
     assert abs(a76["fp32 arithmetic"] - a76["fp32"]) < 0.02 * a76["fp32"]  # fp16 weights are widened once, at load
     assert abs(a53["fp16"] - a53["fp32 arithmetic"]) < 0.001 * a53["fp16"]  # no fp16 arithmetic on the A53
+
+
+def test_the_instructions_are_named_by_the_kernels_that_ran_them(tiny_files):
+    def top_functions(cpu):
+        with EmulatedRuntime(cpu, "litert") as arm:
+            arm.load({"int8": tiny_files["int8"]})
+            counted = arm.count("int8", runs=2, functions=True)
+        named = counted["functions"]
+        assert abs(sum(named.values()) - sum(counted["instructions"])) < 0.02 * sum(counted["instructions"])
+        return [function for (library, function), _ in sorted(named.items(), key=lambda item: -item[1])[:3]]
+
+    a76, a53 = top_functions("cortex-a76"), top_functions("cortex-a53")
+    print(a76, a53)
+    # XNNPACK's int8 GEMM leads on both; the A76's uses the dot product, the A53 has none.
+    assert a76[0].startswith("xnn_qs8_") and "gemm" in a76[0] and "neondot" in a76[0]
+    assert a53[0].startswith("xnn_qs8_") and "gemm" in a53[0] and "neondot" not in a53[0]
+
+
+def test_a_malformed_library_is_refused_not_read_past(tmp_path):
+    assert len(elf_functions(os.path.join(ArmEnvironment.find().sysroot, "usr", "bin", "python3.11"))[2]) > 100
+    header = bytearray(b"\x7fELF\x02\x01" + b"\0" * 58)
+    header[0x28:0x30] = (10**6).to_bytes(8, "little")  # a section table past the end of the file
+    header[0x3A:0x3E] = b"\x40\0\x05\0"
+    (tmp_path / "lib.so").write_bytes(bytes(header))
+    with pytest.raises(ValueError, match="not a well-formed ELF64 file"):
+        elf_functions(tmp_path / "lib.so")
+    (tmp_path / "text.so").write_bytes(b"not an ELF file")
+    with pytest.raises(ValueError, match="not a little-endian ELF64 file"):
+        elf_functions(tmp_path / "text.so")
+    assert instructions_by_function([(0x1000, 7)], []) == {("?", "?"): 7}
 
 
 def test_a_bad_cpu_model_or_runtime_is_one_line_naming_the_choices():
