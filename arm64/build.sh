@@ -9,13 +9,22 @@ pip="$2 -m pip"
 here=$(dirname "$0")
 rm -rf "$out" && mkdir -p "$out/debs" "$out/sysroot"
 
+# apt changes the system (qemu-user, Debian's arm64 architecture): say so in one line rather than fail halfway.
+needs_root() {
+    [ "$(id -u)" -eq 0 ] || { echo "arm64: $1 needs root (apt); run \`sudo make arm64\` once, then make test" >&2; exit 1; }
+}
+
 if ! qemu-aarch64 -h 2>/dev/null | grep -q -- '^-plugin'; then
+    needs_root "installing qemu-user"
     echo "arm64: apt-get install qemu-user (the dynamic qemu-aarch64, which takes -plugin)"
     apt-get install -y -q qemu-user >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q qemu-user >/dev/null; }
 fi
 
-dpkg --print-foreign-architectures | grep -qx arm64 || { dpkg --add-architecture arm64 && apt-get update -q >/dev/null; }
-apt-cache show libc6:arm64 >/dev/null 2>&1 || apt-get update -q >/dev/null
+dpkg --print-foreign-architectures | grep -qx arm64 || {
+    needs_root "adding Debian's arm64 architecture"
+    dpkg --add-architecture arm64 && apt-get update -q >/dev/null
+}
+apt-cache show libc6:arm64 >/dev/null 2>&1 || { needs_root "apt-get update" && apt-get update -q >/dev/null; }
 echo "arm64: Debian arm64 packages of arm64/packages.txt -> $out/sysroot"
 grep -v '^#' "$here/packages.txt" | while IFS='=' read -r name version; do
     [ -n "$name" ] || continue

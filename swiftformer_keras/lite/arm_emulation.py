@@ -200,9 +200,10 @@ def instructions_by_function(blocks, maps):
         if len(fields) >= 6 and int(fields[2], 16) == 0 and fields[5] not in bases:
             bases[fields[5]] = int(fields[0].split("-")[0], 16)
     libraries = sorted((base, path, elf_functions(path)) for path, base in bases.items() if os.path.isfile(path))
+    starts_of_libraries = [base for base, _, _ in libraries]
     found = collections.Counter()
     for address, instructions in blocks:
-        index = bisect.bisect_right([base for base, _, _ in libraries], address) - 1
+        index = bisect.bisect_right(starts_of_libraries, address) - 1
         name = ("?", "?")
         if index >= 0:
             base, path, (starts, ends, names) = libraries[index]
