@@ -12,7 +12,10 @@ XNNPACK partitions, and the largest difference between the file's output there a
 interpreter on the same input. Files are named KEY=PATH, or by their file name. Markdown on stdout;
 arm_cost.json, arm_cost.csv and arm_cost.png in --output-dir, written together. --functions N also
 prints, per file and core, the N functions (XNNPACK's micro-kernels by name) the counted invokes
-spent most instructions in; the JSON has every function.
+spent most instructions in; the JSON has every function. --images DIR also runs --num photos of DIR
+(preprocessed as every tool does, at each file's size) through every file, on the emulated core and
+on this host, and compares each file's outputs with the --baseline file's on this host: top-1
+agreement and SQNR, the accuracy the ARM kernels keep beside this host's.
 
 Counts are exact and compare kernels on one CPU model; they are not times (see
 swiftformer_keras/lite/arm_emulation.py).
@@ -26,6 +29,9 @@ import sys
 from tqdm import tqdm
 
 from swiftformer_keras.lite.arm_emulation import ARM_RUNTIMES, CPU_MODELS, ArmEnvironment, EmulatedRuntime
+from swiftformer_keras.lite.calibration import find_images, sample_images
+from swiftformer_keras.lite.predictor import TFLitePredictor
+from swiftformer_keras.lite.report import fidelity
 from swiftformer_keras.lite.runtime_worker import Worker
 from swiftformer_keras.utils import charts, cli, files
 from swiftformer_keras.utils.tables import markdown_table
@@ -49,6 +55,8 @@ def parse_args(argv):
         metavar="N",
         help="print the N functions each file spends most instructions in (0: none)",
     )
+    parser.add_argument("--images", metavar="DIR", help="photos to compare the files' outputs on (recursive)")
+    parser.add_argument("--num", type=cli.number(int, minimum=1), default=8, help="how many of --images")
     parser.add_argument("--output-dir", default="arm_cost")
     args = parser.parse_args(argv)
     cli.check_no_repeats("--cpus", args.cpus)
@@ -78,9 +86,24 @@ def host_outputs(paths):
     return {key: host.predict(key)["output"] for key, found in loaded["files"].items() if found["loaded"]}
 
 
-def count_files(paths, cpus, runtimes, runs, environment, functions=False):
+def photo_inputs(paths, folder, count):
+    """`({key: file inputs}, {key: host outputs})` for `count` photos of `folder` drawn as
+    `calibration.sample_images` draws them, at each file's size, in the form its input takes."""
+    inputs, outputs, images = {}, {}, {}
+    for key, path in paths.items():
+        predictor = TFLitePredictor(path, num_threads=1)
+        size = tuple(predictor.image_size)
+        if size not in images:
+            images[size], _ = sample_images(folder, count, size)
+        inputs[key] = predictor.file_inputs(images[size])
+        outputs[key] = predictor(images[size])
+    return inputs, outputs
+
+
+def count_files(paths, cpus, runtimes, runs, environment, functions=False, inputs=None):
     """One row per (file, runtime, cpu): the instructions of an invoke and the output there; with
-    `functions`, the instructions of the counted invokes by function, most first."""
+    `functions`, the instructions of the counted invokes by function, most first; with `inputs`
+    (`{key: file inputs}`), the file's outputs for them there (`photo_outputs`)."""
     rows = []
     for runtime, cpu in tqdm([(r, c) for r in runtimes for c in cpus], desc="emulated runtimes", unit="cpu"):
         with EmulatedRuntime(cpu, runtime, environment) as arm:
@@ -91,6 +114,8 @@ def count_files(paths, cpus, runtimes, runs, environment, functions=False):
                 if found["loaded"]:
                     counted = arm.count(key, runs, functions=functions)
                     row.update(instructions=min(counted["instructions"]), output=counted["output"])
+                    if inputs is not None:
+                        row["photo_outputs"] = arm.predict(key, inputs[key])
                     if functions:
                         ranked = sorted(counted["functions"].items(), key=lambda item: -item[1])
                         row["functions"] = [
@@ -101,12 +126,20 @@ def count_files(paths, cpus, runtimes, runs, environment, functions=False):
     return rows
 
 
-def add_comparisons(rows, reference, baseline):
+def add_comparisons(rows, reference, baseline, host_photo_outputs=None):
     """Adds each row's ratio to the baseline file's count (same runtime and CPU) and its output's
-    largest difference from this host's."""
+    largest difference from this host's; with `host_photo_outputs` (`photo_inputs`), the top-1
+    agreement and SQNR of its photo outputs there and here against the baseline file's here."""
     base = {(row["runtime"], row["cpu"]): row["instructions"] for row in rows if row["file"] == baseline}
     for row in rows:
         output = row.pop("output", None)
+        photo_outputs = row.pop("photo_outputs", None)
+        if host_photo_outputs is not None:
+            expected = host_photo_outputs[baseline]
+            for where, outputs in (("arm", photo_outputs), ("host", host_photo_outputs.get(row["file"]))):
+                found = fidelity(expected, outputs) if outputs is not None else {}
+                row[f"top1_vs_baseline_{where}"] = found.get("top1_agreement")
+                row[f"sqnr_db_vs_baseline_{where}"] = found.get("sqnr_db")
         denominator = base.get((row["runtime"], row["cpu"]))
         row["over_baseline"] = (
             round(row["instructions"] / denominator, 4) if row["instructions"] and denominator else None
@@ -120,22 +153,30 @@ def add_comparisons(rows, reference, baseline):
 
 
 def markdown(rows, baseline):
-    return markdown_table(
-        ["file", "runtime", "CPU", "partitions", "M instructions / invoke", f"/ {baseline}", "max |diff| vs host"],
-        [
-            [
-                row["file"],
-                row["runtime"],
-                row["cpu"],
-                row["partitions"] if row["partitions"] is not None else "-",
-                f"{row['instructions'] / 1e6:.2f}" if row["instructions"] else f"does not load: {row['error']}",
-                f"{row['over_baseline']:.3f}" if row["over_baseline"] is not None else "-",
-                f"{row['max_abs_diff_vs_host']:.1e}" if row["max_abs_diff_vs_host"] is not None else "-",
-            ]
-            for row in rows
-        ],
-        align="lllrrrr",
-    )
+    photos = any("top1_vs_baseline_arm" in row for row in rows)
+    headers = ["file", "runtime", "CPU", "partitions", "M instructions / invoke", f"/ {baseline}", "max |diff| vs host"]
+    if photos:
+        headers += [f"top-1 = {baseline}'s (ARM / host)", f"SQNR dB vs {baseline} (ARM / host)"]
+
+    def pair(row, name, form):
+        values = [row.get(f"{name}_arm"), row.get(f"{name}_host")]
+        return " / ".join("-" if value is None else form.format(value) for value in values)
+
+    table = []
+    for row in rows:
+        cells = [
+            row["file"],
+            row["runtime"],
+            row["cpu"],
+            row["partitions"] if row["partitions"] is not None else "-",
+            f"{row['instructions'] / 1e6:.2f}" if row["instructions"] else f"does not load: {row['error']}",
+            f"{row['over_baseline']:.3f}" if row["over_baseline"] is not None else "-",
+            f"{row['max_abs_diff_vs_host']:.1e}" if row["max_abs_diff_vs_host"] is not None else "-",
+        ]
+        if photos:
+            cells += [pair(row, "top1_vs_baseline", "{:.3f}"), pair(row, "sqnr_db_vs_baseline", "{:.1f}")]
+        table.append(cells)
+    return markdown_table(headers, table, align="lllrrrr" + "rr" * photos)
 
 
 def functions_markdown(rows, top):
@@ -184,15 +225,21 @@ def _main(argv):
     baseline = args.baseline or next(iter(paths))
     if baseline not in paths:
         raise ValueError(f"--baseline {baseline!r} is none of the files {sorted(paths)}.")
+    if args.images is not None:
+        find_images(args.images)  # missing or empty: one line now, before anything runs
     environment = ArmEnvironment.find()
     inputs = [(f"the file {key}", path) for key, path in paths.items()]
+    inputs += [("--images", args.images)] if args.images is not None else []
     outputs = [(f"--output-dir's {name}", os.path.join(args.output_dir, name)) for name in OUTPUT_NAMES]
     files.check_output_folder("--output-dir", args.output_dir, inputs=inputs)
     files.check_output_paths(*outputs, inputs=inputs)
     with cli.quiet_startup():
         reference = host_outputs(paths)
-    counted = count_files(paths, args.cpus, args.runtimes, args.runs, environment, functions=args.functions > 0)
-    rows = add_comparisons(counted, reference, baseline)
+        photos, host_photo_outputs = photo_inputs(paths, args.images, args.num) if args.images else (None, None)
+    counted = count_files(
+        paths, args.cpus, args.runtimes, args.runs, environment, functions=args.functions > 0, inputs=photos
+    )
+    rows = add_comparisons(counted, reference, baseline, host_photo_outputs)
     print(markdown(rows, baseline))
     if args.functions:
         print("\n" + functions_markdown(rows, args.functions))

@@ -132,8 +132,8 @@ def _add_file_arguments(group):
     group.add_argument(
         "--fp32-arithmetic",
         action="store_true",
-        help="fp16: compute in fp32 on every CPU (by default an fp16 file asks XNNPACK for fp16 arithmetic, "
-        "which ARM cores from Armv8.2 on have)",
+        help="fp16: compute in fp32 on every CPU, with the fp32 file's norms (by default an fp16 file asks "
+        "XNNPACK for fp16 arithmetic, which ARM cores from Armv8.2 on have)",
     )
     group.add_argument(
         "--activation",
@@ -195,7 +195,9 @@ def _recipe(args):
     if args.fp32_arithmetic and args.mode != "fp16":
         raise ValueError(f"--fp32-arithmetic applies to --fp16 files only; drop it for --{args.mode}.")
     recipe = recipe_for(args.mode, args.min_runtime)
-    changes = {"fp16_arithmetic": False} if args.fp32_arithmetic else {}
+    changes = {}
+    if args.fp32_arithmetic:  # the fp32 recipe's norms too: its form keeps torch's clamp, at one op less
+        changes = {"fp16_arithmetic": False, "reductions": recipe_for("fp32", args.min_runtime).reductions}
     if args.float_ops is not None:
         changes["float_ops"] = tuple(dict.fromkeys([*recipe.float_ops, *args.float_ops]))
     if args.activation is not None:

@@ -457,7 +457,9 @@ def test_fp16_files_compute_in_fp16_unless_told_and_only_fp16_files_take_the_fla
     base = [*XS_RANDOM, "--output", str(tmp_path / "x.tflite")]
     assert to_tflite.main([*base, "--fp16"]) == 0 and seen[-1].recipe.fp16_arithmetic
     assert to_tflite.main([*base, "--fp16", "--fp32-arithmetic"]) == 0
-    assert seen[-1].recipe == dataclasses.replace(recipe_for("fp16"), fp16_arithmetic=False)
+    assert seen[-1].recipe == dataclasses.replace(recipe_for("fp16"), fp16_arithmetic=False, reductions=None)
+    assert to_tflite.main([*base, "--fp16", "--fp32-arithmetic", "--min-runtime", "2.14"]) == 0
+    assert seen[-1].recipe == recipe_for("fp32", "2.14")
     assert to_tflite.main([*base, "--int8", "--calib-random", "--fp32-arithmetic"]) == 2
     assert "--fp32-arithmetic applies to --fp16 files only; drop it for --int8." in _one_error_line(
         capsys.readouterr().err

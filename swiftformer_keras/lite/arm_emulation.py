@@ -28,6 +28,8 @@ import struct
 import subprocess
 import tempfile
 
+import numpy as np
+
 from swiftformer_keras.lite.runtime_worker import MARK_AFTER, MARK_BEFORE, MARK_BLOCKS, RuntimeProcess
 
 # The repository's `.arm64/` (where `make arm64` builds), unless SWIFTFORMER_ARM64 names another.
@@ -249,9 +251,14 @@ class EmulatedRuntime:
         """Loads `{key: path}`; the worker's answer (`loaded`, `partitions`, `error` per file)."""
         return self.worker.ask({"load": {key: os.path.abspath(path) for key, path in files.items()}})
 
-    def predict(self, key):
-        """The file's output (dequantized, flattened) for the worker's fixed input."""
-        return self.worker.ask({"predict": key})["output"]
+    def predict(self, key, inputs=None):
+        """The file's output (dequantized, flattened) for the worker's fixed input; with `inputs`
+        (an array of N inputs of the file's input shape and dtype), one such output per input."""
+        if inputs is None:
+            return self.worker.ask({"predict": key})["output"]
+        path = os.path.join(self._folder.name, "inputs.npy")
+        np.save(path, np.asarray(inputs))
+        return self.worker.ask({"predict": key, "inputs": path})["outputs"]
 
     def count(self, key, runs=2, functions=False):
         """`{"instructions": [per invoke], "output": [...]}` over `runs` counted invokes of `key`; with

@@ -81,7 +81,9 @@ class TFLitePredictor:
         self.image_size = shape[1:3]
         self.num_classes = int(self.output["shape"][-1])
 
-    def __call__(self, images):
+    def file_inputs(self, images):
+        """What the file's input tensor takes for `images` (normalised as for the Keras model):
+        `(batch, H, W, 3)` pixels or the normalised image, quantized if the input is integer."""
         images = np.asarray(images, np.float32)
         if images.ndim != 4 or images.shape[1:] != self.image_shape:
             raise ValueError(
@@ -90,9 +92,12 @@ class TFLitePredictor:
             )
         if self.input_type in ("float32", "uint8"):  # pixels; "quantized" is the normalised input, quantized
             images = pixels_from_input(images, rounded=self.input_type == "uint8")
+        return _quantize(images, self.input)
+
+    def __call__(self, images):
         rows = []
-        for image in images:
-            self.interpreter.set_tensor(self.input["index"], _quantize(image[None], self.input))
+        for item in self.file_inputs(images):
+            self.interpreter.set_tensor(self.input["index"], item[None])
             self.interpreter.invoke()
             rows.append(_dequantize(self.interpreter.get_tensor(self.output["index"]), self.output))
         if not rows:

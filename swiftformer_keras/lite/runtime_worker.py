@@ -96,15 +96,36 @@ class Worker:
             times.append((time.perf_counter() - start) * 1000)
         return {"ms": times}
 
-    def predict(self, key):
+    def predict(self, key, inputs=None):
+        """`{"output": [...]}` for the input set last (the fixed one); with `inputs` (an `.npy` file of
+        N inputs of the file's input shape and dtype), `{"outputs": [[...] per input]}`, the file's
+        input left at the last of them."""
         interpreter = self.interpreters[key]
-        interpreter.invoke()
+        if inputs is None:
+            interpreter.invoke()
+            return {"output": self._output(interpreter)}
+        detail = interpreter.get_input_details()[0]
+        batch = np.load(inputs, allow_pickle=False)  # numbers only: a pickle could run code
+        if batch.dtype != detail["dtype"] or batch.shape[1:] != tuple(detail["shape"][1:]) or batch.ndim < 1:
+            raise ValueError(
+                f"{inputs!r} holds {batch.dtype}{list(batch.shape)}; {key!r} takes N x "
+                f"{list(detail['shape'][1:])} {np.dtype(detail['dtype']).name} inputs."
+            )
+        outputs = []
+        for item in batch:
+            interpreter.set_tensor(detail["index"], item[None])
+            interpreter.invoke()
+            outputs.append(self._output(interpreter))
+        return {"outputs": outputs}
+
+    @staticmethod
+    def _output(interpreter):
         detail = interpreter.get_output_details()[0]
         output = interpreter.get_tensor(detail["index"]).astype(np.float64)
         scale, zero_point = detail["quantization"]
         if np.issubdtype(detail["dtype"], np.integer) and scale:
             output = (output - zero_point) * scale
-        return {"output": output.ravel().tolist()}
+        return output.ravel().tolist()
 
     def count(self, key, runs, blocks=False):
         invoke = self.interpreters[key].invoke
@@ -127,7 +148,7 @@ class Worker:
         if "time" in request:
             return self.time(request["time"], int(request["runs"]))
         if "predict" in request:
-            return self.predict(request["predict"])
+            return self.predict(request["predict"], request.get("inputs"))
         if "count" in request:
             return self.count(request["count"], int(request["runs"]), bool(request.get("blocks")))
         raise ValueError(f"Unknown request {sorted(request)}; send load, time, predict or count.")

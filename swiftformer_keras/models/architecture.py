@@ -81,7 +81,7 @@ DEFAULT_MLP_RATIO = 4.0
 # functions, as different TFLite ops (`lite.recipe`).
 ATTENTION_TYPES = ("l2", "softmax", "token_softmax")
 ACTIVATIONS = ("gelu", "quick_gelu", "gelu_tanh")
-REDUCTIONS = ("sum", "channel_conv", "matmul")
+REDUCTIONS = ("sum", "channel_conv", "matmul", "fp16_sum")
 # The stem and three downsamplings halve the image five times.
 INPUT_STRIDE = 32
 MIN_INPUT_SIZE = 64

@@ -16,6 +16,8 @@ from keras import layers, ops
 
 # torch.nn.functional.normalize clamps the norm at this value.
 _NORMALIZE_EPS = 1e-12
+# The clamp of the fp16 form: its square's half, 2^-21, is still an fp16 number.
+_FP16_NORMALIZE_EPS = 2.0**-10
 
 
 def token_sum(x, form):
@@ -33,8 +35,8 @@ def l2_normalize(x, axis, form="sum"):
     """`torch.nn.functional.normalize(x, dim=axis)`: `x / max(||x||, eps)`, over the
     channels (`axis=-1`) or the tokens (`axis=(1, 2)`).
 
-    Three formulations of the same function (`REDUCTIONS`), for the TFLite
-    runtimes that run them:
+    Four formulations of the same function (`REDUCTIONS`; the fourth clamps
+    small norms at fp16's scale), for the TFLite runtimes that run them:
 
     - `"sum"`: `x * rsqrt(max(sum(x^2), eps^2))`, without DIV or SQRT. Full-
       integer TFLite cannot run an int8 DIV by the clamped norm; the int8
@@ -50,9 +52,21 @@ def l2_normalize(x, axis, form="sum"):
       loses the attention (SQNR 8 dB); as an `H x W` depthwise convolution by
       ones XNNPACK runs it as a grouped GEMM of one row per channel, 100x
       slower than TRANSPOSE + FULLY_CONNECTED (README "Runtimes").
+    - `"fp16_sum"`: `"sum"` for fp16 arithmetic: the sum of `x * (x / 2)`, its
+      `sqrt(1 / 2)` applied to the small norm tensor, and the norm clamped at
+      `2^-10`, which fp16 holds (torch's `1e-12` is 0 there, and a zero vector
+      would give NaN). XNNPACK fuses a SUM of a square into one "sum of
+      squares" node it has in fp32 only, and that node keeps the attention and
+      every op after it in its block in fp32 (README "ARM64"); a SUM of a
+      product of two tensors it runs in fp16. The same function as the
+      others for every norm above `2^-10`; a mean (`x * (x / n)`) would
+      underflow fp16 on small values.
     """
     if form == "sum":
         return x * ops.rsqrt(ops.maximum(ops.sum(x * x, axis=axis, keepdims=True), _NORMALIZE_EPS**2))
+    if form == "fp16_sum":
+        half_sum_of_squares = ops.sum(x * (x * 0.5), axis=axis, keepdims=True)
+        return x * (ops.rsqrt(ops.maximum(half_sum_of_squares, 0.5 * _FP16_NORMALIZE_EPS**2)) * 0.5**0.5)
     if axis == -1:
         sum_of_squares = ops.conv(x * x, ops.ones((1, 1, x.shape[-1], 1), x.dtype))
     else:

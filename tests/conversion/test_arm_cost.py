@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from conftest import tiny_model
+from conftest import IMAGENET_SAMPLES, tiny_model
 from conversion import arm_cost
 from swiftformer_keras.lite.calibration import random_images
 from swiftformer_keras.lite.converter import export_tflite
@@ -46,6 +46,21 @@ def test_counts_land_in_a_table_and_its_files(tiny_pair, tmp_path, capsys):
     assert top["function"].startswith("xnn_qs8_") and top["instructions_per_invoke"] > 0
 
 
+def test_photos_compare_each_file_on_the_arm_kernels_and_here(tiny_pair, tmp_path, capsys):
+    fp32, int8 = tiny_pair
+    out = tmp_path / "out"
+    argv = [fp32, f"q={int8}", "--cpus", "cortex-a76", "--images", IMAGENET_SAMPLES, "--num", "3"]
+    assert arm_cost.main([*argv, "--output-dir", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "| top-1 = fp32's (ARM / host) | SQNR dB vs fp32 (ARM / host) |" in printed
+    rows = {row["file"]: row for row in json.loads((out / "arm_cost.json").read_text())["rows"]}
+    # fp32 on ARM is fp32 here within rounding; int8 loses as much on both ISAs.
+    assert rows["fp32"]["top1_vs_baseline_arm"] == 1.0 and rows["fp32"]["sqnr_db_vs_baseline_arm"] > 80
+    assert rows["fp32"]["sqnr_db_vs_baseline_host"] == float("inf")
+    arm, host = rows["q"]["sqnr_db_vs_baseline_arm"], rows["q"]["sqnr_db_vs_baseline_host"]
+    assert 5 < arm < 60 and abs(arm - host) < 1
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
@@ -53,6 +68,7 @@ def test_counts_land_in_a_table_and_its_files(tiny_pair, tmp_path, capsys):
         (["{fp32}", "--baseline", "int8"], "--baseline 'int8' is none of the files ['fp32']."),
         (["{fp32}", "x={fp32}", "x={fp32}"], "Two files are named 'x'; name them KEY=PATH."),
         (["{fp32}", "--output-dir", "{fp32}"], "writing it would destroy the input"),
+        (["{fp32}", "--images", "{tmp}/none"], "{tmp}/none"),
     ],
 )
 def test_bad_input_is_one_line(tiny_pair, tmp_path, capsys, args, message):

@@ -111,6 +111,8 @@ def test_the_table_picks_a_recipe_per_mode_and_runtime():
     # fp16 files ask XNNPACK for fp16 arithmetic on every runtime row (README "ARM64"), and only they do.
     assert all(recipes["fp16"].fp16_arithmetic for _, recipes in RECIPES)
     assert not any(recipes[mode].fp16_arithmetic for _, recipes in RECIPES for mode in MODES if mode != "fp16")
+    # LiteRT's fp16 file writes its norms so that XNNPACK can run them in fp16 (op_forms.l2_normalize).
+    assert recipe_for("fp16") == Recipe(reductions="fp16_sum", fp16_arithmetic=True)
     assert recipe_for("fp32") == Recipe() and DEFAULT_MIN_RUNTIME == {
         "fp32": "2.17",
         "fp16": "2.17",
@@ -157,6 +159,7 @@ def test_prepare_model_sets_the_options_of_the_layers_that_declare_them():
     [
         (Recipe(reductions="matmul"), 1e-5),  # the same function, written with other ops
         (Recipe(reductions="channel_conv"), 1e-5),
+        (Recipe(reductions="fp16_sum"), 1e-5),  # the same above its clamp (2^-10)
         (Recipe(activation="gelu_tanh"), 2e-3),  # the tanh approximation: 5e-4 per activation
         (DEFAULT_INT8_RECIPE, 0.05),  # quick GELU: 0.02 per activation
     ],

@@ -35,6 +35,26 @@ def test_a_worker_loads_times_and_predicts_and_names_a_refused_file(small_tflite
         worker.answer({"unload": "small"})
 
 
+def test_a_worker_predicts_a_batch_from_a_numbers_only_file(small_tflite, tmp_path):
+    worker = Worker("litert", threads=1, warmup=0)
+    worker.load({"small": str(small_tflite)})
+    detail = make_interpreter(model_path=str(small_tflite)).get_input_details()[0]
+    batch = np.random.default_rng(3).normal(size=(3, *detail["shape"][1:])).astype(detail["dtype"])
+    np.save(tmp_path / "batch.npy", batch)
+    outputs = worker.predict("small", str(tmp_path / "batch.npy"))["outputs"]
+    reference = make_interpreter(model_path=str(small_tflite), num_threads=1)
+    for item, output in zip(batch, outputs, strict=True):
+        reference.set_tensor(detail["index"], item[None])
+        reference.invoke()
+        np.testing.assert_array_equal(output, reference.get_tensor(reference.get_output_details()[0]["index"]).ravel())
+    np.save(tmp_path / "wrong.npy", batch[:, :-1])
+    with pytest.raises(ValueError, match=r"holds float32\[3, .*'small' takes N x"):
+        worker.predict("small", str(tmp_path / "wrong.npy"))
+    np.save(tmp_path / "objects.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    with pytest.raises(ValueError, match="allow_pickle=False"):  # a pickle is never loaded
+        worker.predict("small", str(tmp_path / "objects.npy"))
+
+
 def test_a_runtime_process_answers_in_json_lines_and_reports_errors(small_tflite):
     with RuntimeProcess(sys.executable, "litert", threads=1, cwd=ROOT) as worker:
         loaded = worker.ask({"load": {"small": str(small_tflite)}})

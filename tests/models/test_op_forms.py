@@ -36,11 +36,27 @@ def test_gelu_forms_compute_what_they_say():
 
 @pytest.mark.parametrize("axis", [-1, (1, 2)])
 def test_every_reduction_form_is_the_same_l2_normalize(axis):
-    x = RNG.randn(2, 5, 7, 6).astype("float32")
+    x = RNG.randn(3, 5, 7, 6).astype("float32")
     x[1, :, :, :] *= 1e-14  # norms below torch's eps: clamped
-    expected = x / np.maximum(np.linalg.norm(x.astype(np.float64), axis=axis, keepdims=True), 1e-12)
+    x[2, :, :, :] *= 1e-4  # below the fp16 form's clamp, above torch's
+    norms = np.linalg.norm(x.astype(np.float64), axis=axis, keepdims=True)
     for form in REDUCTIONS:
+        expected = x / np.maximum(norms, 2.0**-10 if form == "fp16_sum" else 1e-12)
         np.testing.assert_allclose(np.asarray(op_forms.l2_normalize(x, axis, form)), expected, rtol=2e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("axis", [-1, (1, 2)])
+def test_the_fp16_form_holds_in_fp16_where_the_sum_form_breaks(axis):
+    """Computed in float16: a zero vector stays zero (torch's eps is 0 in fp16: the "sum" form gives NaN)
+    and small values keep their direction (a mean of squares would underflow to 0)."""
+    x = RNG.randn(3, 8, 8, 48).astype("float32")
+    x[1] = 0.0
+    x[2] *= 2e-3
+    norms = np.linalg.norm(x.astype(np.float64), axis=axis, keepdims=True)
+    expected = x / np.maximum(norms, 2.0**-10)
+    half = np.asarray(op_forms.l2_normalize(x.astype("float16"), axis, "fp16_sum"), np.float64)
+    np.testing.assert_allclose(half, expected, atol=5e-3)
+    assert np.isnan(np.asarray(op_forms.l2_normalize(x.astype("float16"), axis, "sum"))[1]).all()
 
 
 def test_l2_normalize_matches_torch_semantics_for_tiny_norms():
