@@ -90,14 +90,14 @@ def test_a_file_spec_checks_its_values_together_and_resolves_the_recipe_once():
 
 def test_the_table_picks_a_recipe_per_mode_and_runtime():
     # SOFTMAX stays float in both: XNNPACK has no int8 softmax (a probabilities file stays one partition).
-    assert recipe_for("int8", "2.21") == Recipe(
-        "quick_gelu", None, ("RSQRT", "MAXIMUM", "SOFTMAX"), float_first_conv=True
-    )
+    assert recipe_for("int8", "2.21") == Recipe("quick_gelu", None, ("RSQRT", "MAXIMUM", "SOFTMAX"))
     assert (
         DEFAULT_INT8_RECIPE
         == recipe_for("int8", "2.14")
-        == Recipe("quick_gelu", "matmul", ("SQRT", "MAXIMUM", "DIV", "SOFTMAX"), float_first_conv=True)
+        == Recipe("quick_gelu", "matmul", ("SQRT", "MAXIMUM", "DIV", "SOFTMAX"))
     )
+    # The first convolution is int8 in both (fewer instructions on the phones' cores: README "ARM64").
+    assert not any(recipes["int8"].float_first_conv for _, recipes in RECIPES)
     # Before 2.17 no dynamic dense layer is per-channel (FULLY_CONNECTED v12), float GELU is the quick form.
     for mode in MODES:
         assert recipe_for(mode, "2.12") == recipe_for(mode, "2.16") == RECIPES[-1][1][mode]
@@ -271,14 +271,8 @@ def test_debug_measures_the_recipe_that_ships(tmp_path, monkeypatch):
     assert code == 0
     float_ops = ["RSQRT", "MAXIMUM", "SOFTMAX", "SUM"]  # the 2.17 recipe's (RSQRT, MAXIMUM, SOFTMAX) and SUM
     assert len(calls) == 2  # the shipped file, then the debugger's
-    shipped_nodes, debugged_nodes = (call.pop("denylisted_nodes") for call in calls)
-    assert calls[0] == calls[1] == {"denylisted_ops": float_ops, "disable_per_channel": False}
-    # The shipped file pads its pixels with the mean pixel (two CONCATENATIONs, Stem(pixel_normalization)),
-    # the debugger's model, without pixel input, with a PAD; then the first convolution. Named as the
-    # converter names them.
-    assert len(shipped_nodes) == 3 and all("concat" in name for name in shipped_nodes[:2])
-    assert len(debugged_nodes) == 2 and "pad1" in debugged_nodes[0]
-    assert all("bn1" in nodes[-1] and "convolution" in nodes[-1] for nodes in (shipped_nodes, debugged_nodes))
+    # The same ops and nodes (none: the first convolution is int8) kept in float by both.
+    assert calls[0] == calls[1] == {"denylisted_ops": float_ops, "disable_per_channel": False, "denylisted_nodes": None}
     with open(report_path) as file:
         report = json.load(file)
     assert report["recipe"] == {
@@ -287,12 +281,12 @@ def test_debug_measures_the_recipe_that_ships(tmp_path, monkeypatch):
         "float_ops": float_ops,
         "per_channel": True,
         "per_channel_dense": True,
-        "float_first_conv": True,
+        "float_first_conv": False,
         "fp16_arithmetic": False,
     }
     assert report["min_runtime_asked"] == "2.17" and report["float_ops_kept"] == float_ops
     assert "sigmoid(1.702 x)" in report["activation"]
-    assert report["float_ops_in_integer_model"] == sorted({*float_ops, "CONCATENATION", "CONV_2D"})
+    assert report["float_ops_in_integer_model"] == sorted(float_ops)
     # The debugger instruments the quantized ops only: the ops kept in float are not among them,
     # and its model computes GELU as the shipped file does.
     debugged = {row["op_name"] for row in report["debug_layers"]}
@@ -301,9 +295,9 @@ def test_debug_measures_the_recipe_that_ships(tmp_path, monkeypatch):
     assert "GELU" not in shipped | debugged and "LOGISTIC" in shipped
 
 
-def _float_first_file(tmp_path, float_first_conv, io="float32"):
+def _float_first_file(tmp_path, float_first_conv, io="float32", input_type="normalized"):
     recipe = dataclasses.replace(DEFAULT_INT8_RECIPE, float_first_conv=float_first_conv)
-    path = tmp_path / f"{float_first_conv}_{io}.tflite"
+    path = tmp_path / f"{float_first_conv}_{io}_{input_type}.tflite"
     export_tflite(
         tiny_model(),
         path,
@@ -311,20 +305,25 @@ def _float_first_file(tmp_path, float_first_conv, io="float32"):
         calibration=random_images(16, (64, 64), seed=1),
         io=io,
         recipe=recipe,
+        input_type=input_type,
         metadata=False,
     )
     return path
 
 
 def test_float_first_conv_keeps_the_image_and_the_first_convolution_in_float(tmp_path):
-    """The default int8 recipe: the first convolution (and the stem's PAD before it) compute in float and
-    the graph is int8 from that convolution's output on, still one XNNPACK partition; without the option,
-    or with integer input and output, every convolution is int8."""
-    assert DEFAULT_INT8_RECIPE.float_first_conv and recipe_for("int8", "2.17").float_first_conv
+    """`float_first_conv` (off by default): the first convolution and the ops before it (the stem's PAD, or
+    a pixel file's mean-pixel CONCATENATIONs) compute in float and the graph is int8 from that convolution's
+    output on, still one XNNPACK partition; without it, or with integer input and output, every convolution
+    is int8."""
     floated = [(row["op"], row["output_dtype"]) for row in op_table(_float_first_file(tmp_path, True))]
     assert floated[:3] == [("PAD", "float32"), ("CONV_2D", "float32"), ("QUANTIZE", "int8")]
     assert [op for op, dtype in floated[3:] if op in ("CONV_2D", "PAD") and dtype != "int8"] == []
     assert xnnpack_partitions(_float_first_file(tmp_path, True)) == 1
+    pixels = [
+        (row["op"], row["output_dtype"]) for row in op_table(_float_first_file(tmp_path, True, "float32", "float32"))
+    ]
+    assert pixels[:4] == [("CONCATENATION", "float32")] * 2 + [("CONV_2D", "float32"), ("QUANTIZE", "int8")]
     for path in (_float_first_file(tmp_path, False), _float_first_file(tmp_path, True, io="int8")):
         rows = op_table(path)
         assert {row["output_dtype"] for row in rows if row["op"] in ("CONV_2D", "PAD")} == {"int8"}

@@ -49,17 +49,17 @@ def test_inventory_agrees_with_the_flatbuffer_and_the_dtypes_are_right(exported)
         }
     fp32, int8, litert = (rep.inspect_tflite(exported[mode]) for mode in ("fp32", "int8", "int8_litert"))
     assert all(key.endswith("/float32") for key in fp32["ops"]) and fp32["float_ops_in_integer_model"] == []
-    # Both int8 recipes keep the first convolution (and the stem's PAD before it) in float.
-    assert litert["ops"]["CONV_2D/float32"] == int8["ops"]["CONV_2D/float32"] == 1
-    assert litert["ops"]["CONV_2D/int8"] == fp32["ops"]["CONV_2D/float32"] - 1
+    # Both int8 recipes run every convolution in int8, the first one too.
+    assert "CONV_2D/float32" not in litert["ops"] and "CONV_2D/float32" not in int8["ops"]
+    assert litert["ops"]["CONV_2D/int8"] == fp32["ops"]["CONV_2D/float32"]
     # Each attention block sums twice over channels and twice over tokens: LiteRT's recipe with SUM,
     # the default with a 1x1 convolution by ones and a FULLY_CONNECTED by ones.
     sums = litert["ops"]["SUM/int8"]
     assert sums % 4 == 0 and not any(key.startswith("SUM/") for key in int8["ops"])
-    assert int8["ops"]["CONV_2D/int8"] == fp32["ops"]["CONV_2D/float32"] - 1 + sums // 2
+    assert int8["ops"]["CONV_2D/int8"] == fp32["ops"]["CONV_2D/float32"] + sums // 2
     assert int8["ops"]["FULLY_CONNECTED/int8"] == litert["ops"]["FULLY_CONNECTED/int8"] + sums // 2
-    assert litert["float_ops_in_integer_model"] == ["CONV_2D", "MAXIMUM", "PAD", "RSQRT"]
-    assert int8["float_ops_in_integer_model"] == ["CONV_2D", "DIV", "MAXIMUM", "PAD", "SQRT"]
+    assert litert["float_ops_in_integer_model"] == ["MAXIMUM", "RSQRT"]
+    assert int8["float_ops_in_integer_model"] == ["DIV", "MAXIMUM", "SQRT"]
     assert litert["size_bytes"] < 0.5 * fp32["size_bytes"]
     assert litert["size_bytes"] < int8["size_bytes"] < 1.1 * litert["size_bytes"]  # the ops' own bytes
 
