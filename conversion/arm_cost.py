@@ -15,7 +15,8 @@ prints, per file and core, the N functions (XNNPACK's micro-kernels by name) the
 spent most instructions in; the JSON has every function. --images DIR also runs --num photos of DIR
 (preprocessed as every tool does, at each file's size) through every file, on the emulated core and
 on this host, and compares each file's outputs with the --baseline file's on this host: top-1
-agreement and SQNR, the accuracy the ARM kernels keep beside this host's.
+agreement and SQNR, the accuracy the ARM kernels keep beside this host's; where DIR holds a folder
+per class of a file's labels (its metadata), that file's top-1 accuracy too.
 
 Counts are exact and compare kernels on one CPU model; they are not times (see
 swiftformer_keras/lite/arm_emulation.py).
@@ -26,10 +27,12 @@ import os
 import shlex
 import sys
 
+import numpy as np
 from tqdm import tqdm
 
 from swiftformer_keras.lite.arm_emulation import ARM_RUNTIMES, CPU_MODELS, ArmEnvironment, EmulatedRuntime
-from swiftformer_keras.lite.calibration import find_images, sample_images
+from swiftformer_keras.lite.calibration import class_labels, find_images, sample_images
+from swiftformer_keras.lite.metadata import read_metadata
 from swiftformer_keras.lite.predictor import TFLitePredictor
 from swiftformer_keras.lite.report import fidelity
 from swiftformer_keras.lite.runtime_worker import Worker
@@ -87,17 +90,21 @@ def host_outputs(paths):
 
 
 def photo_inputs(paths, folder, count):
-    """`({key: file inputs}, {key: host outputs})` for `count` photos of `folder` drawn as
-    `calibration.sample_images` draws them, at each file's size, in the form its input takes."""
-    inputs, outputs, images = {}, {}, {}
+    """`({key: file inputs}, {key: host outputs}, {key: labels or None})` for `count` photos of
+    `folder` drawn as `calibration.sample_images` draws them, at each file's size, in the form its
+    input takes; labels where `folder` holds a folder per class of the file's (`class_labels`)."""
+    inputs, outputs, labels, drawn = {}, {}, {}, {}
     for key, path in paths.items():
         predictor = TFLitePredictor(path, num_threads=1)
         size = tuple(predictor.image_size)
-        if size not in images:
-            images[size], _ = sample_images(folder, count, size)
-        inputs[key] = predictor.file_inputs(images[size])
-        outputs[key] = predictor(images[size])
-    return inputs, outputs
+        if size not in drawn:
+            drawn[size] = sample_images(folder, count, size, progress=f"photos at {size[0]}x{size[1]}")
+        images, info = drawn[size]
+        inputs[key] = predictor.file_inputs(images)
+        outputs[key] = predictor(images)
+        names = ((read_metadata(path) or {}).get("output") or {}).get("labels")
+        labels[key] = class_labels(info["paths"], folder, names, predictor.num_classes)
+    return inputs, outputs, labels
 
 
 def count_files(paths, cpus, runtimes, runs, environment, functions=False, inputs=None):
@@ -126,10 +133,11 @@ def count_files(paths, cpus, runtimes, runs, environment, functions=False, input
     return rows
 
 
-def add_comparisons(rows, reference, baseline, host_photo_outputs=None):
+def add_comparisons(rows, reference, baseline, host_photo_outputs=None, labels=None):
     """Adds each row's ratio to the baseline file's count (same runtime and CPU) and its output's
     largest difference from this host's; with `host_photo_outputs` (`photo_inputs`), the top-1
-    agreement and SQNR of its photo outputs there and here against the baseline file's here."""
+    agreement and SQNR of its photo outputs there and here against the baseline file's here, and
+    with the file's `labels`, its top-1 accuracy there and here."""
     base = {(row["runtime"], row["cpu"]): row["instructions"] for row in rows if row["file"] == baseline}
     for row in rows:
         output = row.pop("output", None)
@@ -140,6 +148,9 @@ def add_comparisons(rows, reference, baseline, host_photo_outputs=None):
                 found = fidelity(expected, outputs) if outputs is not None else {}
                 row[f"top1_vs_baseline_{where}"] = found.get("top1_agreement")
                 row[f"sqnr_db_vs_baseline_{where}"] = found.get("sqnr_db")
+                truth = (labels or {}).get(row["file"])
+                if truth is not None:
+                    row[f"top1_{where}"] = None if outputs is None else float(np.mean(np.argmax(outputs, 1) == truth))
         denominator = base.get((row["runtime"], row["cpu"]))
         row["over_baseline"] = (
             round(row["instructions"] / denominator, 4) if row["instructions"] and denominator else None
@@ -155,8 +166,11 @@ def add_comparisons(rows, reference, baseline, host_photo_outputs=None):
 def markdown(rows, baseline):
     photos = any("top1_vs_baseline_arm" in row for row in rows)
     headers = ["file", "runtime", "CPU", "partitions", "M instructions / invoke", f"/ {baseline}", "max |diff| vs host"]
+    accuracy = any("top1_arm" in row for row in rows)
     if photos:
         headers += [f"top-1 = {baseline}'s (ARM / host)", f"SQNR dB vs {baseline} (ARM / host)"]
+    if accuracy:
+        headers += ["top-1 accuracy (ARM / host)"]
 
     def pair(row, name, form):
         values = [row.get(f"{name}_arm"), row.get(f"{name}_host")]
@@ -175,8 +189,10 @@ def markdown(rows, baseline):
         ]
         if photos:
             cells += [pair(row, "top1_vs_baseline", "{:.3f}"), pair(row, "sqnr_db_vs_baseline", "{:.1f}")]
+        if accuracy:
+            cells += [pair(row, "top1", "{:.2%}")]
         table.append(cells)
-    return markdown_table(headers, table, align="lllrrrr" + "rr" * photos)
+    return markdown_table(headers, table, align="lllrrrr" + "rr" * photos + "r" * accuracy)
 
 
 def functions_markdown(rows, top):
@@ -235,11 +251,11 @@ def _main(argv):
     files.check_output_paths(*outputs, inputs=inputs)
     with cli.quiet_startup():
         reference = host_outputs(paths)
-        photos, host_photo_outputs = photo_inputs(paths, args.images, args.num) if args.images else (None, None)
+        photos, host_photo_outputs, labels = photo_inputs(paths, args.images, args.num) if args.images else (None,) * 3
     counted = count_files(
         paths, args.cpus, args.runtimes, args.runs, environment, functions=args.functions > 0, inputs=photos
     )
-    rows = add_comparisons(counted, reference, baseline, host_photo_outputs)
+    rows = add_comparisons(counted, reference, baseline, host_photo_outputs, labels)
     print(markdown(rows, baseline))
     if args.functions:
         print("\n" + functions_markdown(rows, args.functions))

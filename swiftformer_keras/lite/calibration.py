@@ -98,7 +98,8 @@ def sample_images(folder, count, image_size, crop_pct=IMAGENET_CROP_PCT, seed=0,
 
     Returns:
         `(images, info)`, `info` counting `found`, `used` and `non_image_files`,
-        and naming the `unreadable` images (`{path: reason}`).
+        naming the `unreadable` images (`{path: reason}`) and listing the `paths`
+        of the images returned, in their order.
 
     Raises:
         ValueError: the folder is missing, empty, or none of its images reads.
@@ -111,7 +112,13 @@ def sample_images(folder, count, image_size, crop_pct=IMAGENET_CROP_PCT, seed=0,
     images, kept, unreadable = load_images(chosen, image_size, crop_pct, progress)
     if not kept:
         raise ValueError(f"None of the {len(chosen)} images tried in {os.fspath(folder)!r} could be read.")
-    info = {"found": len(paths), "used": len(kept), "non_image_files": non_images, "unreadable": unreadable}
+    info = {
+        "found": len(paths),
+        "used": len(kept),
+        "non_image_files": non_images,
+        "unreadable": unreadable,
+        "paths": kept,
+    }
     return images, info
 
 

@@ -100,6 +100,7 @@ def _calibration(request, size):
             seed=request.seed,
             progress="calibration images",
         )
+        info.pop("paths")  # the report counts the images; it does not list a machine's files
         return images, {"source": request.calib_dir, **info}
     images = calib_lib.random_images(request.num_calib, size, request.seed)
     return images, {"source": "random (latency only)", "used": request.num_calib}

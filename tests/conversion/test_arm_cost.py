@@ -2,13 +2,16 @@
 
 import json
 import os
+import shutil
 
+import numpy as np
 import pytest
 
 from conftest import IMAGENET_SAMPLES, tiny_model
 from conversion import arm_cost
-from swiftformer_keras.lite.calibration import random_images
+from swiftformer_keras.lite.calibration import load_images, random_images
 from swiftformer_keras.lite.converter import export_tflite
+from swiftformer_keras.lite.predictor import tflite_runner
 
 
 @pytest.fixture(scope="module")
@@ -59,6 +62,24 @@ def test_photos_compare_each_file_on_the_arm_kernels_and_here(tiny_pair, tmp_pat
     assert rows["fp32"]["sqnr_db_vs_baseline_host"] == float("inf")
     arm, host = rows["q"]["sqnr_db_vs_baseline_arm"], rows["q"]["sqnr_db_vs_baseline_host"]
     assert 5 < arm < 60 and abs(arm - host) < 1
+
+
+def test_class_folders_give_each_file_its_accuracy_on_the_arm_kernels_and_here(tiny_pair, tmp_path, capsys):
+    """Ten class folders (TINY has ten classes; the files carry no names, so the sorted folders number
+    them), one photo each: the accuracy is that of this host's own predictions, and ARM's is the same."""
+    photos = sorted(os.listdir(os.path.join(IMAGENET_SAMPLES, "images")))[:10]
+    expected_hits = []
+    predict = tflite_runner(tiny_pair[0])
+    for index, photo in enumerate(photos):
+        os.makedirs(tmp_path / "classes" / f"c{index}")
+        shutil.copy(os.path.join(IMAGENET_SAMPLES, "images", photo), tmp_path / "classes" / f"c{index}")
+        image, _, _ = load_images([os.path.join(IMAGENET_SAMPLES, "images", photo)], (64, 64))
+        expected_hits.append(int(np.argmax(predict(image)[0]) == index))
+    argv = [tiny_pair[0], "--cpus", "cortex-a76", "--images", str(tmp_path / "classes"), "--num", "10"]
+    assert arm_cost.main([*argv, "--output-dir", str(tmp_path / "out")]) == 0
+    assert "| top-1 accuracy (ARM / host) |" in capsys.readouterr().out
+    row = json.loads((tmp_path / "out" / "arm_cost.json").read_text())["rows"][0]
+    assert row["top1_host"] == row["top1_arm"] == np.mean(expected_hits)
 
 
 @pytest.mark.parametrize(

@@ -67,12 +67,16 @@ def test_sample_images_is_seeded_and_reports_what_it_used(photos):
     first, info = calib.sample_images(root, 10, (32, 32), seed=3)
     again, _ = calib.sample_images(root, 10, (32, 32), seed=3)
     np.testing.assert_array_equal(first, again)
+    used = info.pop("paths")
     assert {**info, "unreadable": list(info["unreadable"])} == {
         "found": 4,
         "used": 3,
         "non_image_files": 2,
         "unreadable": [str(root / "broken.jpg")],
     }
+    # The images returned, in their order: each one is the file it names.
+    assert len(used) == 3 and str(root / "broken.jpg") not in used
+    np.testing.assert_array_equal(first, calib.load_images(used, (32, 32))[0])
     two, info = calib.sample_images(root, 2, (32, 32), seed=3)
     assert len(two) + len(info["unreadable"]) == 2
 
