@@ -46,7 +46,7 @@ Why the table looks as it does (measured; README "Runtimes"):
   image's 3 channels took 2x the float one's time on an AMX host, where XS
   int8 ran 7% faster with it. On the phones' cores the int8 one executes
   fewer instructions (XS: -2.7% on the A76, -1.8% on Armv9, +0.2% on the
-  A53), and on an x86 host without AMX it is 4% faster (README "ARM64");
+  A53), and on an x86 host without AMX it is 2-3% faster (README "ARM64");
   pixels in [0, 255] quantize exactly at the input's scale of 1. An AMX
   server can ask for `Recipe(float_first_conv=True)`.
 
