@@ -142,15 +142,6 @@ def add_comparisons(rows, reference, baseline, host_photo_outputs=None, labels=N
     for row in rows:
         output = row.pop("output", None)
         photo_outputs = row.pop("photo_outputs", None)
-        if host_photo_outputs is not None:
-            expected = host_photo_outputs[baseline]
-            for where, outputs in (("arm", photo_outputs), ("host", host_photo_outputs.get(row["file"]))):
-                found = fidelity(expected, outputs) if outputs is not None else {}
-                row[f"top1_vs_baseline_{where}"] = found.get("top1_agreement")
-                row[f"sqnr_db_vs_baseline_{where}"] = found.get("sqnr_db")
-                truth = (labels or {}).get(row["file"])
-                if truth is not None:
-                    row[f"top1_{where}"] = None if outputs is None else float(np.mean(np.argmax(outputs, 1) == truth))
         denominator = base.get((row["runtime"], row["cpu"]))
         row["over_baseline"] = (
             round(row["instructions"] / denominator, 4) if row["instructions"] and denominator else None
@@ -160,6 +151,15 @@ def add_comparisons(rows, reference, baseline, host_photo_outputs=None, labels=N
             if output is not None and row["file"] in reference
             else None
         )
+        if host_photo_outputs is None:
+            continue
+        truth = (labels or {}).get(row["file"])
+        for where, outputs in (("arm", photo_outputs), ("host", host_photo_outputs.get(row["file"]))):
+            found = {} if outputs is None else fidelity(host_photo_outputs[baseline], outputs)
+            row[f"top1_vs_baseline_{where}"] = found.get("top1_agreement")
+            row[f"sqnr_db_vs_baseline_{where}"] = found.get("sqnr_db")
+            if truth is not None:
+                row[f"top1_{where}"] = None if outputs is None else float(np.mean(np.argmax(outputs, 1) == truth))
     return rows
 
 

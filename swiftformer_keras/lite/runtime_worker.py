@@ -106,7 +106,7 @@ class Worker:
             return {"output": self._output(interpreter)}
         detail = interpreter.get_input_details()[0]
         batch = np.load(inputs, allow_pickle=False)  # numbers only: a pickle could run code
-        if batch.dtype != detail["dtype"] or batch.shape[1:] != tuple(detail["shape"][1:]) or batch.ndim < 1:
+        if batch.dtype != detail["dtype"] or batch.shape[1:] != tuple(detail["shape"][1:]):
             raise ValueError(
                 f"{inputs!r} holds {batch.dtype}{list(batch.shape)}; {key!r} takes N x "
                 f"{list(detail['shape'][1:])} {np.dtype(detail['dtype']).name} inputs."
