@@ -5,7 +5,7 @@ PYTHON ?= python3
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test clean runtimes arm64
+.PHONY: demo test clean runtimes arm64 npu
 
 # Environments of other TFLite runtimes beside .venv, each from its pinned requirements file:
 # .venv-tflite-runtime (tflite-runtime 2.14, needed by `make test`) and, for the cross-runtime
@@ -89,6 +89,11 @@ arm64: $(ARM64)/.installed
 $(ARM64)/.installed: arm64/build.sh arm64/packages.txt arm64/requirements-litert.txt \
 		arm64/requirements-tflite-runtime.txt arm64/count_instructions.c $(STAMP)
 	sh arm64/build.sh $(ARM64) $(PY)
+
+# NPU compiles (conversion/to_npu.py): onnxruntime-qnn (in requirements.txt) brings the x86_64 QNN libraries;
+# the empty libQnnLpai.so that LiteRT's Qualcomm plugin links is built once with cc into ~/.cache (lite/npu.py).
+npu: $(STAMP)
+	$(PY) -c "from swiftformer_keras.lite import npu; print('QNN libraries:', npu.qnn_library_path()); print(npu.check_vendor('qualcomm'))"
 
 test: $(STAMP) $(TFLITE_RUNTIME_VENV)/.installed $(MEDIAPIPE_VENV)/.installed $(ARM64)/.installed
 	$(PY) -m pytest

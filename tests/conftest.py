@@ -353,3 +353,33 @@ def cifar_tflite(trained_run, small_cifar, tmp_path_factory):
             ),
         ),
     }
+
+
+@pytest.fixture(scope="session")
+def npu_files(cifar_tflite, small_cifar, tmp_path_factory):
+    """The trained TINY int8 file (`cifar_tflite`) and its integer-only twin (uint8 input and output),
+    each compiled for Qualcomm's SM8650 and SM8750 by `lite.npu.compile_for_npu`:
+    `{"int8": (source, {target: compiled path}), "uint8": (...), "rows": {kind: rows}}`."""
+    from swiftformer_keras.lite import npu
+    from swiftformer_keras.lite import pipeline as conversion
+
+    folder = tmp_path_factory.mktemp("npu")
+    uint8 = folder / "cifar_uint8.tflite"
+    conversion.convert_swiftformer(
+        uint8,
+        mode="int8",
+        io="uint8",
+        keras_model=cifar_tflite["keras"],
+        calib_dir=os.path.join(small_cifar[0], "train"),
+        num_calib=64,
+        card=False,
+    )
+    targets = npu.parse_targets(["qualcomm:SM8650,SM8750"])
+    found = {"rows": {}}
+    for kind, source in (("int8", cifar_tflite["int8"][0]), ("uint8", uint8)):
+        out = folder / kind
+        out.mkdir()
+        rows = npu.compile_for_npu(source, targets, out)
+        found["rows"][kind] = rows
+        found[kind] = (str(source), {row["target"]: str(out / row["file"]) for row in rows if row["compiled"]})
+    return found

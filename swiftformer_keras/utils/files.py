@@ -167,6 +167,49 @@ def partial_folder(path):
         _remove(folder)
 
 
+def check_replaceable(what, destination, marker):
+    """Refuses a `destination` folder that a run could not replace: one that exists and is not a
+    folder, or holds files but not `marker` (a file name an earlier run of the same tool wrote),
+    so that a mistyped folder of someone's own files is never removed.
+
+    Raises:
+        ValueError: naming `what` (the flag), the folder and the fix.
+    """
+    destination = os.fspath(destination)
+    if not os.path.lexists(destination):
+        return
+    if not os.path.isdir(destination) or os.path.islink(destination):
+        raise ValueError(f"{what} {destination!r} exists and is not a folder; choose a new folder name.")
+    entries = os.listdir(destination)
+    if entries and marker not in entries:
+        raise ValueError(
+            f"{what} {destination!r} holds other files ({len(entries)}) and no {marker}: it is not an earlier "
+            "result of this tool, so it is not replaced; choose a new or empty folder."
+        )
+
+
+def replace_folder(folder, destination, marker, what="the output folder"):
+    """Moves the finished `folder` to `destination`, replacing an earlier result there
+    (`check_replaceable`). The earlier result is moved aside first and deleted last, so a
+    failure midway leaves one of the two results whole.
+    """
+    destination = os.fspath(destination)
+    check_replaceable(what, destination, marker)
+    aside = None
+    if os.path.lexists(destination):
+        aside = partial_path(destination)
+        os.replace(destination, aside)
+    try:
+        os.replace(folder, destination)
+    except BaseException:
+        if aside is not None:
+            os.replace(aside, destination)
+        raise
+    if aside is not None:
+        _remove(aside)
+    return destination
+
+
 def write_atomically(path, write, keep_name=False, size_hint=None):
     """Calls `write(temporary path)` in `path`'s folder, then renames it to `path`.
 

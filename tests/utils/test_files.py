@@ -234,3 +234,32 @@ def test_a_second_writer_of_an_output_is_refused_while_the_first_holds_it(tmp_pa
     with files.ResultFiles({"--output": str(output)}) as result:  # the kernel released the dead holder's lock
         result.write_bytes(str(output), b"mine")
     assert os.listdir(tmp_path) == ["m.tflite"]
+
+
+def test_a_finished_folder_replaces_an_earlier_result_whole(tmp_path):
+    earlier = tmp_path / "result"
+    earlier.mkdir()
+    (earlier / "report.json").write_text("old")
+    (earlier / "stale.tflite").write_text("old")
+    new = tmp_path / "new"
+    new.mkdir()
+    (new / "report.json").write_text("new")
+    assert files.replace_folder(new, earlier, "report.json") == str(earlier)
+    assert sorted(p.name for p in earlier.iterdir()) == ["report.json"]
+    assert (earlier / "report.json").read_text() == "new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["result"]  # nothing moved aside is left
+
+
+def test_a_folder_of_someone_elses_files_is_not_replaced(tmp_path):
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    (theirs / "thesis.tex").write_text("keep me")
+    new = tmp_path / "new"
+    new.mkdir()
+    with pytest.raises(ValueError, match=r"--out .*theirs' holds other files \(1\) and no report.json"):
+        files.replace_folder(new, theirs, "report.json", "--out")
+    assert (theirs / "thesis.tex").read_text() == "keep me" and new.is_dir()
+    (tmp_path / "a_file").write_text("")
+    with pytest.raises(ValueError, match="exists and is not a folder"):
+        files.check_replaceable("--out", tmp_path / "a_file", "report.json")
+    files.check_replaceable("--out", tmp_path / "missing", "report.json")  # a new folder is fine
