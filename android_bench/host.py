@@ -8,9 +8,11 @@ would: init (interpreter + allocate), first inference, --warmup runs, then
 model added to the process (its peak resident set minus what the process held
 before loading the model, the analogue of benchmark_model's footprint delta).
 `xnnpack` is LiteRT's default CPU delegate; `none` the builtin kernels alone.
---runtime litert|tflite-runtime|tensorflow picks the TFLite interpreter (default:
-the first installed, `swiftformer_keras.lite.interpreter.RUNTIMES`); every row records
-the one used and its version ("litert 2.3.0"). A runtime this Python lacks is
+--runtime litert|tflite-runtime|tensorflow|litert-compiled picks the TFLite interpreter
+(default: the first installed, `swiftformer_keras.lite.interpreter.RUNTIMES`); every row
+records the one used and its version ("litert 2.3.0"). litert-compiled is the same wheel's
+CompiledModel API: its rows leave `partitions` empty and say why (it lists no nodes), and
+it runs `none` on one thread only (a failed row for more). A runtime this Python lacks is
 one line and exit code 2: run the script with the Python of an environment that
 has it (`make runtimes`).
 
@@ -28,6 +30,7 @@ import resource
 import subprocess
 import sys
 import time
+import traceback
 
 import numpy as np
 from tqdm import tqdm
@@ -52,6 +55,8 @@ CHILD_TIMEOUT_S = 600
 # The interpreter takes its thread count as a C++ int.
 MAX_THREADS = 2**31 - 1
 AUTOMATIC = "auto"  # the child's argument for runtime=None
+# The reason of a row whose runtime cannot tell its partitions (litert-compiled): empty is not zero.
+NO_PARTITIONS = "partitions unknown: LiteRT's CompiledModel lists no nodes"
 
 
 def runtime_label(runtime=None):
@@ -87,8 +92,10 @@ def measure(model, delegate, threads, runs, warmup, runtime=None):
     first, warm, times = timed[0], timed[1 : 1 + warmup], np.asarray(timed[1 + warmup :])
     partitions, model_nodes = count_partitions(interpreter)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    unknown = partitions is None and delegate == "xnnpack"
     return {
         "status": "ok",
+        "reason": NO_PARTITIONS if unknown else None,
         "runtime": label,
         "runs": int(runs),
         "init_ms": init * 1000,
@@ -174,7 +181,14 @@ def main(argv=None):
     if argv and argv[0] == "--child":  # its traceback is the parent's row reason: no cli.run here
         model, delegate, threads, runs, warmup, runtime = argv[1:7]
         runtime = None if runtime == AUTOMATIC else runtime
-        print(json.dumps(measure(model, delegate, int(threads), int(runs), int(warmup), runtime)))
+        try:
+            row = measure(model, delegate, int(threads), int(runs), int(warmup), runtime)
+        except Exception:
+            traceback.print_exc()
+            sys.stderr.flush()
+            # Ends here: LiteRT's CompiledModel logs as it tears down, lines that would follow the error.
+            os._exit(1)
+        print(json.dumps(row))
         return 0
     return cli.run(_main, argv, prog=PROG)
 
@@ -187,7 +201,11 @@ def _main(argv):
     parser.add_argument("--runs", type=cli.number(int, minimum=1), default=50)
     parser.add_argument("--warmup", type=cli.number(int, minimum=0), default=5)
     parser.add_argument("--output-dir", default="android_bench_results")
-    parser.add_argument("--runtime", choices=RUNTIMES, help="TFLite interpreter (default: the first installed)")
+    parser.add_argument(
+        "--runtime",
+        choices=RUNTIMES,
+        help="TFLite interpreter (default: the first installed); litert-compiled: LiteRT's CompiledModel API",
+    )
     args = parser.parse_args(argv)
     delegates = [d.strip() for d in args.delegates.split(",") if d.strip()]
     unknown = sorted(set(delegates) - set(DELEGATES))

@@ -12,10 +12,12 @@ the machine's noise hits every mode alike and no file is timed in another's wake
 (`swiftformer_keras.lite.kernel_profile`): the share of time per kind of XNNPACK
 micro-kernel, and how far int8 is from its limits (the GEMM-only time of that
 profile, and the time of its multiply-adds at the VNNI and AMX peaks).
---runtime litert|tflite-runtime|tensorflow picks the TFLite interpreter of the
-timings, partition counts and checks (default: the first installed); the JSON
-records it. Prints a Markdown table of medians and int8/fp32 ratios, and
-writes benchmark.json, benchmark.csv and benchmark.png to --output-dir.
+--runtime litert|tflite-runtime|tensorflow|litert-compiled picks the TFLite
+interpreter of the timings, partition counts and checks (default: the first
+installed); the JSON records it. litert-compiled, LiteRT's CompiledModel API,
+lists no nodes: its partitions are n/a (null in the JSON). Prints a Markdown
+table of medians and int8/fp32 ratios, and writes benchmark.json,
+benchmark.csv and benchmark.png to --output-dir.
 
 Weights do not change the latency of a float model; for int8 they change the
 calibrated ranges only, which does not change the kernels XNNPACK picks.
@@ -80,7 +82,8 @@ def time_files(paths, threads, runs, warmup, runtime=None):
 
 
 def xnnpack_partitions(path, runtime=None):
-    """How many partitions the default XNNPACK delegate of `runtime` splits the file into."""
+    """How many partitions the default XNNPACK delegate of `runtime` splits the file into;
+    None where the runtime cannot tell (litert-compiled)."""
     return count_partitions(make_interpreter(model_path=path, runtime=runtime))[0]
 
 
@@ -225,7 +228,7 @@ def markdown(rows, checks, threads):
                 r["mode"],
                 f"{r['size_mb']:.2f}",
                 f"{r['size_vs_fp32']:.2f}",
-                r["xnnpack_partitions"],
+                "n/a" if r["xnnpack_partitions"] is None else r["xnnpack_partitions"],
                 f"{r['median_ms']:.2f}",
                 f"{r['p5_ms']:.2f}-{r['p95_ms']:.2f}",
                 f"{r['latency_vs_fp32']:.2f}",
@@ -278,7 +281,11 @@ def parse_args(argv):
     parser.add_argument("--runs", type=cli.number(int, minimum=1), default=100, help="timed invokes per file")
     parser.add_argument("--warmup", type=cli.number(int, minimum=0), default=10, help="untimed invokes per file first")
     parser.add_argument("--output-dir", default="benchmark_results")
-    parser.add_argument("--runtime", choices=RUNTIMES, help="TFLite interpreter (default: the first installed)")
+    parser.add_argument(
+        "--runtime",
+        choices=RUNTIMES,
+        help="TFLite interpreter (default: the first installed); litert-compiled: LiteRT's CompiledModel API",
+    )
     parser.add_argument(
         "--profile", action="store_true", help="also profile the fp32 and int8 files by XNNPACK micro-kernel under perf"
     )

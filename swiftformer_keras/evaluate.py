@@ -2,7 +2,7 @@
 
     python -m swiftformer_keras.evaluate --data DIR --weights PATH [--split val|test]
         [--image-size N] [--batch-size N] [--variant XS|S|L1|L3] [--crop-pct F]
-        [--confusion FILE.png] [--json FILE.json] [--runtime litert|tflite-runtime|tensorflow]
+        [--confusion FILE.png] [--json FILE.json] [--runtime litert|tflite-runtime|tensorflow|litert-compiled]
 
 PATH is a `.keras` model, a `.weights.h5` file (with --variant and
 --image-size) or a `.tflite` file; all of them go through the same loop over
@@ -247,7 +247,10 @@ def _main(argv):
     )
     parser.add_argument("--json", help="also write the result as JSON")
     parser.add_argument(
-        "--runtime", choices=RUNTIMES, help="TFLite interpreter of a .tflite file (default: the first installed)"
+        "--runtime",
+        choices=RUNTIMES,
+        help="TFLite interpreter of a .tflite file (default: the first installed); "
+        "litert-compiled: LiteRT's CompiledModel API",
     )
     args = parser.parse_args(argv)
     if args.runtime:  # one that is not installed is refused before the long run

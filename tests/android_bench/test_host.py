@@ -171,6 +171,34 @@ def test_the_runtime_asked_for_runs_in_the_children_and_is_recorded(small_tflite
     assert missing["status"] == "failed" and missing["runtime"].startswith("litert ")
 
 
+def test_litert_compiled_rows_stand_beside_the_interpreter_s_and_say_what_it_cannot_tell(
+    small_tflite, tmp_path, capsys
+):
+    out = tmp_path / "out"
+    argv = ["--models", small_tflite, "--delegates", "xnnpack,none", "--runs", "3", "--warmup", "1"]
+    assert host.main([*argv, "--threads", "1,2", "--runtime", "litert-compiled", "--output-dir", str(out)]) == 0
+    printed = capsys.readouterr().out
+    version = importlib.metadata.version("ai-edge-litert")
+    assert f"| litert-compiled {version} |" in printed and host.NO_PARTITIONS in printed
+    rows = json.loads((out / "host.json").read_text())["rows"]
+    assert [(r["delegate"], r["threads"], r["status"]) for r in rows] == [
+        ("xnnpack", 1, "ok"),
+        ("xnnpack", 2, "ok"),
+        ("none", 1, "ok"),
+        ("none", 2, "failed"),  # its builtin kernels run on one thread: not timed as two
+    ]
+    assert all(row["runtime"] == f"litert-compiled {version}" for row in rows)
+    for row in rows[:3]:
+        assert 0 < row["median_ms"] and row["total_nodes"] == 3  # the file's ops, as the Interpreter counts them
+    # XNNPACK's partitions are unknown (empty, and the reason says why); without it there are none.
+    assert [(r["partitions"], r["reason"]) for r in rows[:3]] == [
+        (None, host.NO_PARTITIONS),
+        (None, host.NO_PARTITIONS),
+        (0, None),
+    ]
+    assert "one thread, not num_threads=2" in rows[3]["reason"]
+
+
 def test_an_unknown_runtime_fails_in_argparse(small_tflite, capsys):
     with pytest.raises(SystemExit) as exit_info:
         host.main(["--models", small_tflite, "--runtime", "nosuch"])

@@ -164,15 +164,36 @@ def test_an_unusable_or_full_output_dir_is_one_line_and_exit_2(tmp_path, full_di
 
 @pytest.mark.filterwarnings("ignore:.*tf.lite.Interpreter is deprecated")
 def test_time_files_and_partitions_use_the_runtime_asked_for(small_tflite):
-    for runtime in ("litert", "tensorflow"):
+    for runtime, partitions in (("litert", 1), ("tensorflow", 1), ("litert-compiled", None)):
         times = benchmark.time_files(
             {"a": small_tflite, "b": small_tflite}, threads=1, runs=3, warmup=1, runtime=runtime
         )
         assert {name: len(ms) for name, ms in times.items()} == {"a": 3, "b": 3}
         assert all(0 < value < 1000 for ms in times.values() for value in ms)
-        assert benchmark.xnnpack_partitions(small_tflite, runtime) == 1
+        assert benchmark.xnnpack_partitions(small_tflite, runtime) == partitions  # CompiledModel cannot tell
     with pytest.raises(ImportError, match="tflite-runtime is not installed in this Python"):
         benchmark.time_files({"a": small_tflite}, threads=1, runs=1, warmup=0, runtime="tflite-runtime")
+
+
+def test_litert_compiled_is_a_runtime_choice_and_its_unknown_partitions_read_n_a():
+    version = importlib.metadata.version("ai-edge-litert")
+    assert benchmark.parse_args(["--calib-dir", "photos", "--runtime", "litert-compiled"]).runtime == "litert-compiled"
+    assert benchmark.check_environment("litert-compiled") == f"litert-compiled {version}"
+    row = {
+        "variant": "XS",
+        "mode": "fp32",
+        "size_mb": 12.0,
+        "size_vs_fp32": 1.0,
+        "xnnpack_partitions": None,
+        "median_ms": 8.0,
+        "p5_ms": 7.5,
+        "p95_ms": 9.0,
+        "latency_vs_fp32": 1.0,
+        "gmac_per_s": 75.0,
+    }
+    check = {"variant": "XS", "gmacs": 0.6, "fp32_max_abs_diff_vs_keras": 1e-5, "logit_std": 3.0}
+    table = benchmark.markdown([row], [{**check, "fp16_relative_error_max": 1e-3}], threads=2)
+    assert "| XS | fp32 | 12.00 | 1.00 | n/a | 8.00 |" in table
 
 
 def test_a_bad_or_missing_runtime_is_exit_2_before_any_work(tmp_path, capsys):

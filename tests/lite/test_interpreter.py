@@ -106,8 +106,8 @@ def test_litert_and_tensorflow_asked_for_by_name_give_identical_outputs(small_tf
         rtol=0,
         atol=1e-6,
     )
-    # The automatic choice here (.venv) is LiteRT, first in order.
-    assert lib.RUNTIMES == ("litert", "tflite-runtime", "tensorflow")
+    # The automatic choice here (.venv) is LiteRT's Interpreter, first in order; its CompiledModel is last.
+    assert lib.RUNTIMES == ("litert", "tflite-runtime", "tensorflow", "litert-compiled")
     litert = ("litert", importlib.metadata.version("ai-edge-litert"))
     assert lib.runtime_version() == lib.runtime_version("litert") == litert
     assert lib.runtime_version("tensorflow") == ("tensorflow", tf.__version__)
@@ -119,10 +119,108 @@ def test_an_unknown_runtime_is_a_value_error_naming_it_and_the_choices(small_tfl
         lambda: lib.runtime_version("nosuch"),
         lambda: lib.check_runtime("nosuch"),
     ):
-        message = r"Unknown TFLite runtime 'nosuch'; choose one of litert, tflite-runtime, tensorflow"
+        message = r"Unknown TFLite runtime 'nosuch'; choose one of litert, tflite-runtime, tensorflow, litert-compiled"
         with pytest.raises(ValueError, match=message):
             call()
     assert [lib.check_runtime(name) for name in (None, *lib.RUNTIMES)] == [None, *lib.RUNTIMES]
+
+
+# --- litert-compiled: LiteRT's CompiledModel behind the Interpreter's methods -----------------------------
+
+
+def _inputs(detail, count):
+    """`count` inputs of the file's input tensor (each with its batch of 1): noise over its dtype's range."""
+    rng, shape = np.random.default_rng(3), (count, *detail["shape"])
+    if np.issubdtype(detail["dtype"], np.integer):
+        info = np.iinfo(detail["dtype"])
+        return rng.integers(info.min, info.max, shape, dtype=detail["dtype"], endpoint=True)
+    return rng.normal(size=shape).astype(detail["dtype"])
+
+
+def _same_as_the_interpreter(path, **kwargs):
+    """`(interpreter, compiled)` over `path`, LiteRT's Interpreter and litert-compiled, having checked that
+    they describe the file's tensors alike (dtype, shape, quantization) and compute the same bits."""
+    interpreter = lib.make_interpreter(model_path=path, runtime="litert", **kwargs)
+    compiled = lib.make_interpreter(model_path=path, runtime="litert-compiled", **kwargs)
+    assert compiled.get_signature_list() == interpreter.get_signature_list()
+    for ours, theirs in (
+        (compiled.get_input_details(), interpreter.get_input_details()),
+        (compiled.get_output_details(), interpreter.get_output_details()),
+    ):
+        assert [(d["index"], np.dtype(d["dtype"]), list(d["shape"]), d["quantization"]) for d in ours] == [
+            (d["index"], np.dtype(d["dtype"]), list(d["shape"]), d["quantization"]) for d in theirs
+        ]
+    for image in _inputs(compiled.get_input_details()[0], 2):
+        np.testing.assert_array_equal(_run(compiled, image), _run(interpreter, image))
+    return interpreter, compiled
+
+
+@pytest.mark.parametrize("mode", ["fp32", "int8"])
+def test_litert_compiled_gives_the_interpreter_s_outputs_bit_for_bit(cifar_tflite, mode):
+    from swiftformer_keras.lite.predictor import tflite_runner
+
+    path = cifar_tflite[mode][0]  # TINY as to_tflite writes it
+    interpreter, compiled = _same_as_the_interpreter(path)  # the same XNNPACK on the same file: the same bits
+    assert isinstance(compiled, lib.CompiledModelInterpreter)
+    assert lib.runtime_version("litert-compiled") == ("litert-compiled", importlib.metadata.version("ai-edge-litert"))
+    # The signature it runs is the file's only one.
+    assert compiled.get_signature_list() == {"serving_default": {"inputs": ["image"], "outputs": ["probabilities"]}}
+    image = _inputs(compiled.get_input_details()[0], 1)[0]
+    with open(path, "rb") as file:
+        from_bytes = lib.make_interpreter(model_content=file.read(), num_threads=1, runtime="litert-compiled")
+    np.testing.assert_array_equal(_run(from_bytes, image), _run(interpreter, image))
+    # Without XNNPACK, its builtin kernels (one thread) are the Interpreter's, bit for bit too.
+    _same_as_the_interpreter(path, num_threads=1, xnnpack=False)
+    # The predictor (evaluate.py --runtime, the benchmark's checks) gives the same scores through it.
+    images = np.random.default_rng(4).normal(size=(3, 64, 64, 3)).astype(np.float32)
+    np.testing.assert_array_equal(
+        tflite_runner(path, runtime="litert-compiled")(images), tflite_runner(path, runtime="litert")(images)
+    )
+    # It lists no nodes: partitions unknown, not guessed; its model nodes are the file's ops.
+    partitions, model_nodes = lib.count_partitions(interpreter)
+    assert partitions == 1 and lib.count_partitions(compiled) == (None, model_nodes)
+    with pytest.raises(ValueError, match="CompiledModel .* lists no nodes"):
+        lib.nodes(compiled)
+
+
+@pytest.mark.parametrize("io", ["int8", "uint8"])
+def test_litert_compiled_takes_and_gives_integer_tensors_as_the_file_has_them(tmp_path, io):
+    import keras
+
+    inputs = keras.Input((32, 32, 3))
+    x = keras.layers.Conv2D(8, 3, activation="relu")(inputs)
+    model = keras.Model(inputs, keras.layers.Dense(4)(keras.layers.GlobalAveragePooling2D()(x)))
+    calibration = np.random.default_rng(6).normal(size=(8, 32, 32, 3)).astype(np.float32)
+    path = export_tflite(model, tmp_path / f"{io}.tflite", mode="int8", calibration=calibration, io=io)
+    _, compiled = _same_as_the_interpreter(path)
+    for detail in (*compiled.get_input_details(), *compiled.get_output_details()):
+        assert np.dtype(detail["dtype"]) == np.dtype(io) and detail["quantization"][0] > 0
+
+
+def test_litert_compiled_resizes_and_refuses_what_it_cannot_do_in_one_line(small_tflite):
+    interpreter = lib.make_interpreter(model_path=small_tflite, allocate=False, runtime="litert")
+    compiled = lib.make_interpreter(model_path=small_tflite, allocate=False, runtime="litert-compiled")
+    with pytest.raises(RuntimeError, match="allocate_tensors"):
+        compiled.invoke()
+    for each in (interpreter, compiled):  # a batch of 2 on a file made for 1, as the Interpreter allows
+        each.resize_tensor_input(each.get_input_details()[0]["index"], (2, 32, 32, 3))
+        each.allocate_tensors()
+    assert list(compiled.get_output_details()[0]["shape"]) == [2, 4]
+    images = np.random.default_rng(5).normal(size=(2, 32, 32, 3)).astype(np.float32)
+    np.testing.assert_array_equal(_run(compiled, images), _run(interpreter, images))
+    with pytest.raises(ValueError, match=r"Cannot set tensor 0: got float64 \[2, 32, 32, 3\], expected float32"):
+        compiled.set_tensor(0, images.astype(np.float64))
+    refusals = (
+        (
+            dict(xnnpack=False, num_threads=2),
+            "runs its builtin kernels (xnnpack=False) on one thread, not num_threads=2",
+        ),
+        (dict(preserve_all_tensors=True), "cannot keep intermediate tensors"),
+    )
+    for kwargs, message in refusals:
+        with pytest.raises(ValueError) as error:
+            lib.make_interpreter(model_path=small_tflite, runtime="litert-compiled", **kwargs)
+        assert message in str(error.value) and "\n" not in str(error.value)
 
 
 def test_tflite_runtime_is_not_in_this_python_and_asking_for_it_says_how_to_get_it(small_tflite):
