@@ -30,6 +30,7 @@ from swiftformer_keras.lite.calibration import class_labels, find_images, sample
 from swiftformer_keras.lite.metadata import read_metadata
 from swiftformer_keras.lite.predictor import TFLitePredictor
 from swiftformer_keras.utils import cli, files
+from swiftformer_keras.utils.images import resolve_crop_pct
 
 PROG = "conversion/to_npu.py"
 REPORT = "npu.json"
@@ -57,6 +58,11 @@ def parse_args(argv):
     reference.add_argument("--keras-model", metavar="FILE", help="the Keras reference: a .keras file")
     parser.add_argument("--weights", default="imagenet", help="the --model reference's weights (default: imagenet)")
     parser.add_argument("--ai-pack", metavar="NAME", help="also write ai_pack/, an AI Pack of this name")
+    parser.add_argument(
+        "--crop-pct",
+        type=cli.number(float, above=0, maximum=1),
+        help="center crop of --images (default: the one a --keras-model records, else ImageNet's 0.875)",
+    )
     parser.add_argument("--seed", type=cli.number(int, minimum=0), default=0, help="which --images are drawn")
     args = parser.parse_args(argv)
     cli.check_no_repeats("--emulate", args.emulate)
@@ -80,7 +86,14 @@ def _reference(args, images, output_kind):
 def _fidelity(args, rows, folder):
     """`report["fidelity"]`: the CPU interpreter and the --emulate SoCs' files on --num photos."""
     predictor = TFLitePredictor(args.source)
-    images, info = sample_images(args.images, args.num, predictor.image_size, seed=args.seed, progress="photos")
+    images, info = sample_images(
+        args.images,
+        args.num,
+        predictor.image_size,
+        resolve_crop_pct(args.crop_pct, args.keras_model),
+        seed=args.seed,
+        progress="photos",
+    )
     described = read_metadata(args.source) or {}
     output = described.get("output") or {}
     labels = class_labels(info["paths"], args.images, output.get("labels"), predictor.num_classes)

@@ -92,6 +92,10 @@ ORDER = [
     "swiftformer_keras.lite.card",
     "swiftformer_keras.lite.pipeline",
     "swiftformer_keras.lite.android_clients",
+    "swiftformer_keras.lite.npu",
+    "swiftformer_keras.lite.htp_emulator",
+    "swiftformer_keras.lite.npu_report",
+    "swiftformer_keras.lite.ai_pack",
     "swiftformer_keras.convert_weights",
     "swiftformer_keras.train",
     "swiftformer_keras.evaluate",
@@ -119,6 +123,7 @@ ORDER = [
     "conversion.runtime_matrix",
     "conversion.arm_cost",
     "conversion.op_costs",
+    "conversion.to_npu",
     "examples",
     "examples.demo",
 ]

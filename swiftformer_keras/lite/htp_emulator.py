@@ -14,8 +14,11 @@ cannot show is the phone's latency, or whether the phone's QNN runtime accepts a
 built with this QNN version.
 """
 
+import contextlib
+import ctypes
 import os
 import re
+import sys
 
 import numpy as np
 
@@ -105,6 +108,22 @@ def _onnx_model(graph, binary, input_tensor, output_tensor):
     return helper.make_model(model, opset_imports=opsets, producer_name="swiftformer-keras").SerializeToString()
 
 
+@contextlib.contextmanager
+def _c_stdout_dropped():
+    """Drops what native code writes to stdout in the block: Qualcomm's x86 HTP library prints a note
+    on its thread-local set-up into C's stdout buffer, which would land in a command's output at exit."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    with open(os.devnull, "wb") as null:
+        os.dup2(null.fileno(), 1)
+        try:
+            yield
+        finally:
+            ctypes.CDLL(None).fflush(None)  # C's buffer goes to /dev/null, not to the restored stdout
+            os.dup2(saved, 1)
+            os.close(saved)
+
+
 def _session(model):
     """An onnxruntime session of the QNN execution provider on the HTP backend, CPU fallback off."""
     try:
@@ -137,7 +156,8 @@ class HtpEmulator:
         with open(self.path, "rb") as file:
             content = file.read()
         self.graph, binary, self.input, self.output = context_binary(content)
-        self.session = _session(_onnx_model(self.graph, binary, self.input, self.output))
+        with _c_stdout_dropped():
+            self.session = _session(_onnx_model(self.graph, binary, self.input, self.output))
         self._input_name = self.session.get_inputs()[0].name
 
     def __call__(self, inputs):
