@@ -19,14 +19,16 @@ Where the compilers come from:
   `libQnnLpai.so` (the low-power AI backend) without calling it; onnxruntime-qnn lacks it, so
   an empty library of that name is built once with the C compiler into the cache. Nothing is
   written into any installed package.
-- MediaTek, Google Tensor, Intel and Samsung: their SDK packages download the compilers from
-  the vendors' sites at install. Where one is absent, `check_vendor` names it in one line.
+- MediaTek, Google Tensor and Intel: their SDK packages download the compilers from the
+  vendors' sites at install; Samsung's is not on PyPI. Where one is absent, `check_vendor`
+  names what is needed in one line.
 """
 
 import contextlib
 import dataclasses
 import importlib
 import importlib.metadata
+import io
 import os
 import re
 import shutil
@@ -36,28 +38,30 @@ import time
 
 from swiftformer_keras.lite.runtime_versions import model_root, operators
 
-# vendor -> (the aot module with its SocModel enum, the SDK package, what that package brings).
+# vendor -> (the aot module with its SocModel enum, the SDK module LiteRT imports, what it needs and how to get it).
+_ON_PYPI = "pip install {} on a machine that reaches the vendor's site: its install downloads the compiler"
 VENDORS = {
     "qualcomm": ("ai_edge_litert.aot.vendors.qualcomm.target", None, None),
     "mediatek": (
         "ai_edge_litert.aot.vendors.mediatek.target",
-        "ai-edge-litert-sdk-mediatek",
-        "MediaTek's NeuroPilot compiler, which its install downloads from MediaTek's site",
+        "ai_edge_litert_sdk_mediatek",
+        "MediaTek's NeuroPilot compiler: " + _ON_PYPI.format("ai-edge-litert-sdk-mediatek"),
     ),
     "google_tensor": (
         "ai_edge_litert.aot.vendors.google_tensor.target",
-        "ai-edge-litert-sdk-google-tensor",
-        "Google's Tensor compiler library (experimental access), which its install downloads",
+        "ai_edge_litert_sdk_google_tensor",
+        "Google's Tensor compiler (experimental access): " + _ON_PYPI.format("ai-edge-litert-sdk-google-tensor"),
     ),
     "intel_openvino": (
         "ai_edge_litert.aot.vendors.intel_openvino.target",
-        "ai-edge-litert-sdk-intel",
-        "OpenVINO's NPU compiler, which its install downloads from Intel's site",
+        "ai_edge_litert_sdk_intel",
+        "OpenVINO's NPU compiler: " + _ON_PYPI.format("ai-edge-litert-sdk-intel"),
     ),
     "samsung": (
         "ai_edge_litert.aot.vendors.samsung.target",
-        "ai-edge-litert-sdk-samsung",
-        "Samsung's Exynos AI Studio compiler, which its install downloads from Samsung's site",
+        "ai_edge_litert_sdk_samsung",
+        "Samsung's Exynos AI Studio compiler, which is not on PyPI: install Samsung's SDK as the module "
+        "ai_edge_litert_sdk_samsung",
     ),
 }
 # SoCs Play's device targeting cannot serve (cars, tablets' boards): compiled, kept out of an AI Pack.
@@ -180,18 +184,16 @@ def check_vendor(vendor):
     if vendor == "qualcomm":
         version, source = qnn_version()
         return f"QNN {version} ({source})"
-    _, package, brings = VENDORS[vendor]
-    module_name = package.replace("-", "_")
+    _, module_name, needs = VENDORS[vendor]
     try:
         module = importlib.import_module(module_name)
-        libraries = module.path_to_sdk_libs()
+        with contextlib.redirect_stderr(io.StringIO()):  # its own warning would precede our one line
+            libraries = module.path_to_sdk_libs()
     except Exception:  # absent, or installed empty (SKIP_SDK_DOWNLOAD): the vendor's own check
         libraries = None
     if not libraries or not os.path.isdir(libraries) or not os.listdir(libraries):
-        raise ImportError(
-            f"{vendor} targets need {package} with {brings}; it is not installed here "
-            f"(pip install {package}, on a machine that reaches the vendor's site)."
-        )
+        raise ImportError(f"{vendor} targets need {needs} ({module_name} is absent or holds no compiler here).")
+    package = module_name.replace("_", "-")
     return f"{package} {importlib.metadata.version(package)}"
 
 

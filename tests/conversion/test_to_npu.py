@@ -44,7 +44,7 @@ def test_compiles_checks_on_the_emulator_and_packs(cifar_tflite, small_cifar, tm
     "extra, message",
     [
         (["--npu", "qualcomm:SM9999"], "Unknown qualcomm SoC 'SM9999'"),
-        (["--npu", "mediatek:MT6989"], "mediatek targets need ai-edge-litert-sdk-mediatek"),
+        (["--npu", "mediatek:MT6989"], "mediatek targets need MediaTek's NeuroPilot compiler"),
         (["--npu", "qualcomm:SM8650", "--emulate", "SM1"], "Unknown qualcomm SoC 'SM1'"),
         (["--npu", "qualcomm:SM8650", "--ai-pack", "my-pack"], "--ai-pack 'my-pack' must be a letter"),
         (["--npu", "qualcomm:SM8650", "--images", "/nonexistent"], "/nonexistent"),

@@ -39,7 +39,7 @@ def test_a_vendor_without_its_sdk_names_the_package():
     with pytest.raises(ImportError) as error:
         npu.check_vendor("mediatek")
     message = str(error.value)
-    assert "ai-edge-litert-sdk-mediatek" in message and "NeuroPilot" in message and "\n" not in message
+    assert "pip install ai-edge-litert-sdk-mediatek" in message and "NeuroPilot" in message and "\n" not in message
     assert npu.check_vendor("qualcomm") == "QNN 2.51.0 (onnxruntime-qnn 2.7.0)"
 
 
