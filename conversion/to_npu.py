@@ -29,6 +29,7 @@ from swiftformer_keras.lite import ai_pack, npu, npu_report
 from swiftformer_keras.lite.calibration import class_labels, find_images, sample_images
 from swiftformer_keras.lite.metadata import read_metadata
 from swiftformer_keras.lite.predictor import TFLitePredictor
+from swiftformer_keras.lite.runtime_versions import model_root
 from swiftformer_keras.utils import cli, files
 from swiftformer_keras.utils.images import resolve_crop_pct
 
@@ -125,6 +126,11 @@ def _main(argv):
     args.emulate = [target.soc for target in emulate]
     if not os.path.isfile(args.source):
         raise ValueError(f"{args.source!r} does not exist or is not a file; give a .tflite file.")
+    with open(args.source, "rb") as file:
+        try:
+            model_root(file.read())
+        except ValueError as error:
+            raise ValueError(f"{args.source!r} is not a .tflite file: {error} Give one to_tflite.py wrote.") from None
     if args.images is not None:
         find_images(args.images)  # missing or empty: one line now
     if args.ai_pack is not None:
@@ -142,10 +148,8 @@ def _main(argv):
     command = " ".join(["python", PROG, *map(shlex.quote, argv)])
     input_name, output_name = _io_names(args.source)
     with files.output_lock(args.output_dir, "--output-dir"), files.partial_folder(args.output_dir) as folder:
-        bar = tqdm(total=len(targets), desc="compiling", unit="target")
-        rows = npu.compile_for_npu(args.source, targets, folder, progress=lambda name: bar.set_postfix_str(name))
-        bar.update(len(targets))
-        bar.close()
+        with tqdm(total=len(targets), desc="compiling", unit="target") as bar:
+            rows = npu.compile_for_npu(args.source, targets, folder, progress=lambda row: bar.update(1))
         report = {
             "source": os.path.basename(args.source),
             "source_bytes": os.path.getsize(args.source),

@@ -261,7 +261,8 @@ def _compile_one(source, target, folder):
     stem = os.path.splitext(os.path.basename(source))[0]
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(dir=folder) as work:
-        result = aot_compile.aot_compile(source, output_dir=work, target=target._aot_target(), keep_going=True)
+        with contextlib.redirect_stderr(io.StringIO()):  # LiteRT's own progress bars; failures come back below
+            result = aot_compile.aot_compile(source, output_dir=work, target=target._aot_target(), keep_going=True)
         seconds = time.perf_counter() - start
         row = {"target": target.name, "vendor": target.vendor, "soc": target.soc, "seconds": round(seconds, 2)}
         if result.failed_backends or not result.models_with_backend:
@@ -296,7 +297,7 @@ def compile_for_npu(source, targets, folder, progress=None):
     `reason`, not an exception: one file may suit some SoCs and not others.
 
     Args:
-        progress: a callable given each target's name before it compiles (a progress bar's).
+        progress: a callable given each target's row once it is compiled (a progress bar's).
 
     Returns:
         One dict per target: `target`, `vendor`, `soc`, `compiled`, `reason`, `seconds`,
@@ -316,7 +317,7 @@ def compile_for_npu(source, targets, folder, progress=None):
     rows = []
     with _library_path(library_path):
         for target in targets:
-            if progress is not None:
-                progress(target.name)
             rows.append({**_compile_one(source, target, folder), "compiler": compilers[target.vendor]})
+            if progress is not None:
+                progress(rows[-1])
     return rows

@@ -48,10 +48,15 @@ def test_compiles_checks_on_the_emulator_and_packs(cifar_tflite, small_cifar, tm
         (["--npu", "qualcomm:SM8650", "--emulate", "SM1"], "Unknown qualcomm SoC 'SM1'"),
         (["--npu", "qualcomm:SM8650", "--ai-pack", "my-pack"], "--ai-pack 'my-pack' must be a letter"),
         (["--npu", "qualcomm:SM8650", "--images", "/nonexistent"], "/nonexistent"),
+        (["--npu", "qualcomm:SM8650", "SOURCE=labels"], "is not a .tflite file: Not a .tflite"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(cifar_tflite, tmp_path, capsys, extra, message):
-    argv = [str(cifar_tflite["int8"][0]), "--output-dir", str(tmp_path / "out"), *extra]
+    source = str(cifar_tflite["int8"][0])
+    if "SOURCE=labels" in extra:  # a file that is not a model
+        extra, source = extra[:-1], str(tmp_path / "labels.txt")
+        (tmp_path / "labels.txt").write_text("cat\ndog\n")
+    argv = [source, "--output-dir", str(tmp_path / "out"), *extra]
     assert to_npu.main(argv) == 2
     captured = capsys.readouterr()
     assert captured.err.startswith("conversion/to_npu.py: error: ") and captured.err.count("\n") == 1
