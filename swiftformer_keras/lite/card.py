@@ -24,6 +24,8 @@ _INPUT_TEXT = {
     "uint8": "RGB pixels in [0, 255] as uint8 (camera bytes); the file normalises them",
     "normalized": "RGB images already normalised with ImageNet's mean and std ((pixel / 255 - mean) / std)",
     "quantized": "the normalised image, quantized with the input's scale and zero point",
+    "quantized_pixels": "RGB pixels in [0, 255], quantized with the input's scale and zero point (uint8 at "
+    "scale 1 and zero point 0: the pixels themselves, camera bytes)",
 }
 
 

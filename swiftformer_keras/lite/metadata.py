@@ -58,6 +58,8 @@ IMAGENET_PIXEL_NORMALIZATION = (tuple(255 * v for v in IMAGENET_MEAN), tuple(255
 # The normalisation stated for a file that takes float32 pixels and normalises them itself: the
 # identity, which the clients need stated (`report.client_refusals`) and `input_type_of` reads back.
 PIXELS_AS_THEY_ARE = ((0.0,), (1.0,))
+# The input types of `input_type_of` whose files take RGB pixels in [0, 255] (quantized or not).
+PIXEL_INPUT_TYPES = ("float32", "uint8", "quantized_pixels")
 # What a file takes, in the words of its description, by `recipe.INPUT_TYPES`.
 INPUT_TEXT = {
     "float32": "RGB pixels in [0, 255] as float32",
@@ -584,19 +586,22 @@ def read_metadata(model):
 
 
 def input_type_of(input_detail, described):
-    """What a `.tflite` file takes (`recipe.INPUT_TYPES`), from its input tensor's detail
-    (the interpreter's) and its metadata (`read_metadata`, or None): `"uint8"` for an
-    unquantized uint8 input (camera pixels), `"float32"` for a float input whose
-    metadata normalisation is the identity (pixels), `"quantized"` for an int8 or
-    quantized uint8 input (`--io`), else `"normalized"`."""
+    """What a `.tflite` file takes, from its input tensor's detail (the interpreter's) and its
+    metadata (`read_metadata`, or None): `"uint8"` for an unquantized uint8 input (camera
+    pixels), `"float32"` for a float input whose metadata normalisation is the identity
+    (pixels), `"quantized_pixels"` for an integer input (`--io`) whose metadata says pixels
+    (an int8 file whose first convolution is int8 takes the pixels quantized at scale 1:
+    `--io uint8` gives the pixels themselves), `"quantized"` for another integer input (the
+    normalised image, quantized), else `"normalized"`. The first three take pixels
+    (`PIXEL_INPUT_TYPES`)."""
     dtype, (scale, _) = np.dtype(input_detail["dtype"]), input_detail["quantization"]
     if dtype == np.uint8 and scale == 0:
         return "uint8"
-    if dtype != np.float32:
-        return "quantized"
     normalization = described["input"]["normalization"] if described and described["input"] else None
-    pixels = {"mean": list(PIXELS_AS_THEY_ARE[0]), "std": list(PIXELS_AS_THEY_ARE[1])}
-    return "float32" if normalization == pixels else "normalized"
+    pixels = normalization == {"mean": list(PIXELS_AS_THEY_ARE[0]), "std": list(PIXELS_AS_THEY_ARE[1])}
+    if dtype != np.float32:
+        return "quantized_pixels" if pixels else "quantized"
+    return "float32" if pixels else "normalized"
 
 
 # Characters a class name may not hold: the C0 and C1 controls (tab, form feed, the

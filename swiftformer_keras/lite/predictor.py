@@ -90,8 +90,8 @@ class TFLitePredictor:
                 f"{self.path!r} takes images of shape (batch, {', '.join(map(str, self.image_shape))}), "
                 f"got {images.shape}; resize them or export the model at that size."
             )
-        if self.input_type in ("float32", "uint8"):  # pixels; "quantized" is the normalised input, quantized
-            images = pixels_from_input(images, rounded=self.input_type == "uint8")
+        if self.input_type in metadata.PIXEL_INPUT_TYPES:  # "quantized" is the normalised input, quantized
+            images = pixels_from_input(images, rounded=self.input_type != "float32")
         return _quantize(images, self.input)
 
     def __call__(self, images):

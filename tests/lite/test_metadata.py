@@ -210,3 +210,16 @@ def test_a_model_entry_is_set_once_and_survives_the_metadata(plain):
     assert found["min_runtime_version"] == entries["min_runtime_version"] and "TFLITE_METADATA" in found
     image = np.random.default_rng(1).normal(size=(1, 32, 32, 3)).astype(np.float32)
     assert np.array_equal(_outputs(plain, image), _outputs(fp16, image))  # x86 without AVX512-FP16: fp32 arithmetic
+
+
+def test_an_integer_input_whose_metadata_says_pixels_takes_quantized_pixels():
+    pixels = {"input": {"normalization": {"mean": [0.0], "std": [1.0]}}}
+    imagenet = {"input": {"normalization": {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}}}
+    uint8 = {"dtype": np.uint8, "quantization": (1.0, 0)}  # --io uint8 with the first convolution in int8
+    int8 = {"dtype": np.int8, "quantization": (1.0, -128)}
+    assert metadata.input_type_of(uint8, pixels) == "quantized_pixels"
+    assert metadata.input_type_of(int8, pixels) == "quantized_pixels"
+    assert metadata.input_type_of(int8, imagenet) == "quantized"
+    assert metadata.input_type_of(uint8, None) == "quantized"  # no metadata: nothing says pixels
+    assert metadata.input_type_of({"dtype": np.uint8, "quantization": (0.0, 0)}, None) == "uint8"
+    assert metadata.input_type_of({"dtype": np.float32, "quantization": (0.0, 0)}, pixels) == "float32"

@@ -8,7 +8,7 @@ import tensorflow as tf
 from conftest import tiny_model
 from swiftformer_keras.lite.calibration import random_images
 from swiftformer_keras.lite.converter import export_tflite
-from swiftformer_keras.lite.predictor import tflite_runner
+from swiftformer_keras.lite.predictor import TFLitePredictor, tflite_runner
 
 
 def test_runner_checks_shapes_and_handles_empty_batches(tmp_path):
@@ -78,3 +78,16 @@ def test_runner_quantizes_integer_inputs_and_outputs(tmp_path, io_type):
         f"relative error vs keras fp32 {error:.3f}"
     )
     assert error < 0.1
+
+
+def test_an_integer_io_file_that_takes_pixels_is_fed_pixels(npu_files, cifar_tflite):
+    """`--io uint8` of a file whose first convolution is int8 takes uint8 pixels (scale 1): fed the
+    normalised image quantized instead, it would answer noise. Its scores equal the float-I/O file's
+    (the same int8 graph, the same calibration), image by image."""
+    source, _ = npu_files["uint8"]
+    integer, floating = TFLitePredictor(source), TFLitePredictor(cifar_tflite["int8"][0])
+    assert integer.input_type == "quantized_pixels" and integer.input["dtype"] == np.uint8
+    images = np.random.default_rng(2).normal(size=(16, *integer.image_shape)).astype(np.float32)
+    pixels = integer.file_inputs(images)
+    assert pixels.dtype == np.uint8 and pixels.min() < 30 and pixels.max() > 225  # the pixels themselves
+    assert np.mean(integer(images).argmax(1) == floating(images).argmax(1)) >= 0.9
