@@ -41,7 +41,7 @@ def _backend(target_name):
         target = NpuTarget(vendor, soc)
         try:
             if target.name == target_name:
-                config = {"backend_id": vendor, **target._aot_target().flatten()}
+                config = {"backend_id": vendor, **target.aot_target().flatten()}
                 return prepare_for_npu.resolve_backend(config).create(config)
         except ValueError:  # not one of this vendor's SoCs
             continue

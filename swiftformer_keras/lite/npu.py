@@ -84,9 +84,10 @@ class NpuTarget:
     @property
     def name(self):
         """`"Qualcomm_SM8650"`: LiteRT's target id, the AI Pack's device group and our file suffix."""
-        return repr(self._aot_target())
+        return repr(self.aot_target())
 
-    def _aot_target(self):
+    def aot_target(self):
+        """LiteRT's own target object (`ai_edge_litert.aot.vendors.<vendor>.target.Target`)."""
         module = importlib.import_module(VENDORS[self.vendor][0])
         return module.Target(module.SocModel(self.soc))
 
@@ -262,7 +263,7 @@ def _compile_one(source, target, folder):
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(dir=folder) as work:
         with contextlib.redirect_stderr(io.StringIO()):  # LiteRT's own progress bars; failures come back below
-            result = aot_compile.aot_compile(source, output_dir=work, target=target._aot_target(), keep_going=True)
+            result = aot_compile.aot_compile(source, output_dir=work, target=target.aot_target(), keep_going=True)
         seconds = time.perf_counter() - start
         row = {"target": target.name, "vendor": target.vendor, "soc": target.soc, "seconds": round(seconds, 2)}
         if result.failed_backends or not result.models_with_backend:
