@@ -27,6 +27,7 @@ from tqdm import tqdm
 from swiftformer_keras import __version__
 from swiftformer_keras.lite import ai_pack, npu, npu_report
 from swiftformer_keras.lite.calibration import class_labels, find_images, sample_images
+from swiftformer_keras.lite.interpreter import runtime_version
 from swiftformer_keras.lite.metadata import read_metadata
 from swiftformer_keras.lite.predictor import TFLitePredictor
 from swiftformer_keras.lite.runtime_versions import model_root
@@ -84,8 +85,9 @@ def _reference(args, images, output_kind):
     return scores, f"the Keras model ({name}{'' if args.keras_model else ', weights ' + str(args.weights)})"
 
 
-def _fidelity(args, rows, folder):
-    """`report["fidelity"]`: the CPU interpreter and the --emulate SoCs' files on --num photos."""
+def _fidelity(args, rows, folder, output):
+    """`report["fidelity"]`: the CPU interpreter and the --emulate SoCs' files on --num photos;
+    `output` is the file's output metadata (its labels and name)."""
     predictor = TFLitePredictor(args.source)
     images, info = sample_images(
         args.images,
@@ -95,8 +97,6 @@ def _fidelity(args, rows, folder):
         seed=args.seed,
         progress="photos",
     )
-    described = read_metadata(args.source) or {}
-    output = described.get("output") or {}
     labels = class_labels(info["paths"], args.images, output.get("labels"), predictor.num_classes)
     reference, reference_name = _reference(args, images, output.get("name"))
     emulated = {
@@ -109,13 +109,6 @@ def _fidelity(args, rows, folder):
         "reference": reference_name,
         "rows": npu_report.emulated_fidelity(args.source, emulated, images, labels, reference),
     }
-
-
-def _io_names(source):
-    described = read_metadata(source) or {}
-    name = (described.get("input") or {}).get("name") or "the input"
-    output = (described.get("output") or {}).get("name") or "the output"
-    return name, output
 
 
 def _main(argv):
@@ -146,22 +139,23 @@ def _main(argv):
     for vendor in dict.fromkeys(target.vendor for target in targets):
         npu.check_vendor(vendor)
     command = " ".join(["python", PROG, *map(shlex.quote, argv)])
-    input_name, output_name = _io_names(args.source)
+    described = read_metadata(args.source) or {}
+    file_input, file_output = described.get("input") or {}, described.get("output") or {}
     with files.output_lock(args.output_dir, "--output-dir"), files.partial_folder(args.output_dir) as folder:
         with tqdm(total=len(targets), desc="compiling", unit="target") as bar:
             rows = npu.compile_for_npu(args.source, targets, folder, progress=lambda row: bar.update(1))
         report = {
             "source": os.path.basename(args.source),
             "source_bytes": os.path.getsize(args.source),
-            "litert": _litert_version(),
+            "litert": runtime_version("litert")[1],
             "swiftformer_keras": __version__,
-            "input": input_name,
-            "output": output_name,
+            "input": file_input.get("name") or "the input",
+            "output": file_output.get("name") or "the output",
             "targets": rows,
             "command": command,
         }
         if args.images is not None:
-            report["fidelity"] = _fidelity(args, rows, folder)
+            report["fidelity"] = _fidelity(args, rows, folder, file_output)
         if args.ai_pack is not None:
             compiled = {row["target"]: os.path.join(folder, row["file"]) for row in rows if row["compiled"]}
             pack_folder = os.path.join(folder, "ai_pack")
@@ -180,12 +174,6 @@ def _main(argv):
 def _csv_row(row):
     keys = ("target", "vendor", "soc", "htp_arch", "compiled", "npu_ops", "ops", "partitions", "cpu_ops", "bytes")
     return {key: row.get(key) for key in (*keys, "seconds", "compiler", "reason", "file")}
-
-
-def _litert_version():
-    import importlib.metadata
-
-    return importlib.metadata.version("ai-edge-litert")
 
 
 def main(argv=None):

@@ -151,7 +151,8 @@ def qnn_library_path(cache=None):
 
     Raises:
         ImportError: onnxruntime-qnn is not installed.
-        RuntimeError: no C compiler to build the empty library with.
+        OSError: no C compiler to build the empty library with, or it failed (one line: the
+            command lines report it like any expected failure).
     """
     version, _ = qnn_version()
     import onnxruntime_qnn
@@ -161,7 +162,7 @@ def qnn_library_path(cache=None):
     if not os.path.isfile(stub):
         compiler = shutil.which("cc") or shutil.which("gcc")
         if compiler is None:
-            raise RuntimeError(
+            raise OSError(
                 "The Qualcomm compiler links libQnnLpai.so, which onnxruntime-qnn lacks; building the empty "
                 "stand-in needs a C compiler: apt-get install gcc"
             )
@@ -170,7 +171,10 @@ def qnn_library_path(cache=None):
             source, built = os.path.join(work, "empty.c"), os.path.join(work, "libQnnLpai.so")
             with open(source, "w") as file:
                 file.write("/* The QNN LPAI backend's name, which LiteRT's Qualcomm plugin links and never calls. */\n")
-            subprocess.run([compiler, "-shared", "-fPIC", "-o", built, source], check=True, capture_output=True)
+            done = subprocess.run([compiler, "-shared", "-fPIC", "-o", built, source], capture_output=True, text=True)
+            if done.returncode:
+                last = (done.stderr.strip().splitlines() or ["no message"])[-1]
+                raise OSError(f"{compiler} could not build the empty libQnnLpai.so ({last}); check the C compiler.")
             os.replace(built, stub)
     return os.pathsep.join([folder, onnxruntime_qnn.LIB_DIR_FULL_PATH])
 

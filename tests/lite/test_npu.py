@@ -62,7 +62,7 @@ def test_the_empty_lpai_library_is_built_once_into_the_cache(tmp_path):
 
 def test_without_a_c_compiler_the_stub_cannot_be_built(tmp_path, monkeypatch):
     monkeypatch.setattr(npu.shutil, "which", lambda name: None)
-    with pytest.raises(RuntimeError, match="needs a C compiler: apt-get install gcc"):
+    with pytest.raises(OSError, match="needs a C compiler: apt-get install gcc"):
         npu.qnn_library_path(cache=str(tmp_path))
 
 
@@ -100,3 +100,11 @@ def test_a_file_the_soc_cannot_run_is_a_row_with_the_compilers_reason(cifar_tfli
     assert rows[0]["compiled"] is False
     assert "could not create op: q::QNN_Gelu" in rows[0]["reason"]
     assert os.listdir(tmp_path) == []  # nothing left behind, nor the compiler's log
+
+
+def test_a_c_compiler_that_fails_is_one_line(tmp_path, monkeypatch):
+    monkeypatch.setattr(npu.shutil, "which", lambda name: "/bin/false")
+    with pytest.raises(OSError, match=r"/bin/false could not build the empty libQnnLpai.so") as error:
+        npu.qnn_library_path(cache=str(tmp_path))
+    assert "\n" not in str(error.value)
+    assert not os.listdir(os.path.join(tmp_path, "2.51.0"))  # no half-built library left
