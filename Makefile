@@ -80,6 +80,15 @@ $(MEDIAPIPE_VENV)/.installed: requirements-mediapipe.txt pyproject.toml
 
 runtimes: $(addsuffix /.installed,$(RUNTIME_VENVS))
 
+# timm's own SwiftFormer, for the tests of timm's hub weights: a folder of packages, not an environment, put on
+# the path of tests/timm/write_hub_file.py only (beside .venv's CPU torch, PyPI's torchvision does not import
+# cleanly, and transformers in .venv imports torchvision wherever it finds one).
+TIMM_PACKAGES := .timm
+$(TIMM_PACKAGES)/.installed: requirements-timm.txt $(STAMP)
+	rm -rf $(TIMM_PACKAGES)
+	$(PY) -m pip install --quiet --no-deps --target $(TIMM_PACKAGES) -r requirements-timm.txt
+	touch $@
+
 # ARM64 under emulation (conversion/arm_cost.py, tests/lite/test_arm_emulation.py): QEMU user mode with
 # plugins, an arm64 Python 3.11 from Debian's arm64 packages, LiteRT 2.3 and tflite-runtime 2.14 for
 # aarch64, and the instruction counter built from arm64/count_instructions.c (arm64/build.sh).
@@ -95,8 +104,8 @@ $(ARM64)/.installed: arm64/build.sh arm64/packages.txt arm64/requirements-litert
 npu: $(STAMP)
 	$(PY) -c "from swiftformer_keras.lite import npu; print('QNN libraries:', npu.qnn_library_path()); print(npu.check_vendor('qualcomm'))"
 
-test: $(STAMP) $(TFLITE_RUNTIME_VENV)/.installed $(MEDIAPIPE_VENV)/.installed $(ARM64)/.installed
+test: $(STAMP) $(TFLITE_RUNTIME_VENV)/.installed $(MEDIAPIPE_VENV)/.installed $(ARM64)/.installed $(TIMM_PACKAGES)/.installed
 	$(PY) -m pytest
 
 clean:
-	rm -rf $(VENV) $(RUNTIME_VENVS) $(MEDIAPIPE_VENV) $(ARM64) .pytest_cache *.egg-info
+	rm -rf $(VENV) $(RUNTIME_VENVS) $(MEDIAPIPE_VENV) $(ARM64) $(TIMM_PACKAGES) .pytest_cache *.egg-info

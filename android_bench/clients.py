@@ -37,10 +37,11 @@ from swiftformer_keras.utils.images import (
     resolve_crop_pct,
 )
 from swiftformer_keras.utils.tables import markdown_table
+from swiftformer_keras.weights.published import WEIGHT_NAMES, weights_crop_pct
 
 PROG = "android_bench/clients.py"
 COLUMNS = ("file", "client", "version", "images", "top1_agreement", "max_prob_diff", "keras_top1", "file_top1", "error")
-NAMED_WEIGHTS = ("imagenet", "random")
+NAMED_WEIGHTS = (*WEIGHT_NAMES, "random")
 
 
 def _sample(folder, count):
@@ -125,7 +126,11 @@ def _parse_args(argv):
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--keras-model", help="the .keras file the .tflite files were converted from")
     source.add_argument("--model", type=str.upper, help=f"a variant ({', '.join(VARIANTS)}), with --weights")
-    parser.add_argument("--weights", default="imagenet", help="imagenet | random | PATH (with --model)")
+    parser.add_argument(
+        "--weights",
+        default="imagenet",
+        help="imagenet | imagenet_timm | imagenet_mbzuai | random | PATH (with --model)",
+    )
     parser.add_argument("--files", nargs="+", required=True, help=".tflite files with metadata")
     parser.add_argument("--images", required=True, help="a folder of photos (one folder per class: top-1 too)")
     parser.add_argument("--num", type=cli.number(int, minimum=1), default=200)
@@ -146,7 +151,7 @@ def _check_paths(args):
         raise ValueError(f"--keras-model {args.keras_model!r} does not exist; give a .keras file.")
     weights = args.weights if args.model and args.weights not in NAMED_WEIGHTS else None
     if weights and not os.path.isfile(weights):
-        raise ValueError(f"--weights {weights!r} does not exist; give imagenet, random or a weights file.")
+        raise ValueError(f"--weights {weights!r} does not exist; give {', '.join(NAMED_WEIGHTS)} or a weights file.")
     inputs = [("--files", file) for file in args.files]
     inputs += [("--images", args.images), ("--keras-model", args.keras_model), ("--weights", weights)]
     check_output_paths(("--csv", args.csv), inputs=inputs)
@@ -176,7 +181,9 @@ def _main(argv):
     model, size = _softmax_model(args)
     if names is None:  # unnamed classes: folders are numbered if there is one per class of the model
         labels = calib_lib.class_labels(paths, args.images, None, model.outputs[0].shape[-1])
-    rows = compare_clients(model, args.files, paths, size, resolve_crop_pct(args.crop_pct, args.keras_model), labels)
+    weights_crop = weights_crop_pct(args.weights) if args.model else None  # the crop --weights expect
+    crop_pct = resolve_crop_pct(args.crop_pct if args.crop_pct is not None else weights_crop, args.keras_model)
+    rows = compare_clients(model, args.files, paths, size, crop_pct, labels)
     print(markdown(rows))
     if args.csv:
         write_csv_atomically(args.csv, [{key: row.get(key) for key in COLUMNS} for row in rows])

@@ -57,6 +57,7 @@ from swiftformer_keras.lite.request import add_model_arguments
 from swiftformer_keras.models.architecture import check_image_size
 from swiftformer_keras.utils import charts, cli, files
 from swiftformer_keras.utils.tables import markdown_table
+from swiftformer_keras.weights.published import weight_source
 
 PROG = "conversion/benchmark.py"
 MODES = ("fp32", "fp16", "dynamic", "int8")
@@ -274,7 +275,10 @@ def plot(rows, path):
 def parse_args(argv):
     parser = cli.ArgumentParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_model_arguments(parser)
-    parser.add_argument("--weights", help="imagenet or a weights path (default: realistic random weights)")
+    parser.add_argument(
+        "--weights",
+        help="imagenet, imagenet_timm, imagenet_mbzuai or a weights path (default: realistic random weights)",
+    )
     parser.add_argument("--calib-dir", required=True, help="real photos for int8 calibration")
     parser.add_argument("--num-calib", type=cli.number(int, minimum=1), default=100)
     parser.add_argument("--threads", type=cli.number(int, minimum=1), default=2)
@@ -331,10 +335,10 @@ def check_inputs(args):
     """`(what, path)` of every input the run reads; ValueError for a missing one."""
     if args.keras_model is not None and not os.path.isfile(args.keras_model):
         raise ValueError(f"--keras-model {args.keras_model!r} does not exist or is not a file.")
-    weights_file = args.weights if args.weights not in (None, "imagenet") else None
+    weights_file = args.weights if args.weights is not None and weight_source(args.weights) is None else None
     if weights_file is not None and not os.path.isfile(weights_file):
         raise ValueError(
-            f"--weights {weights_file!r} does not exist; give imagenet or a weights file, "
+            f"--weights {weights_file!r} does not exist; give imagenet (or another published name) or a weights file, "
             "or leave it out for realistic random weights."
         )
     calibration.find_images(args.calib_dir)  # missing or empty: one line now, not after the models are built

@@ -33,6 +33,7 @@ from swiftformer_keras.lite.predictor import TFLitePredictor
 from swiftformer_keras.lite.runtime_versions import model_root
 from swiftformer_keras.utils import cli, files
 from swiftformer_keras.utils.images import resolve_crop_pct
+from swiftformer_keras.weights.published import weights_crop_pct
 
 PROG = "conversion/to_npu.py"
 REPORT = "npu.json"
@@ -63,7 +64,7 @@ def parse_args(argv):
     parser.add_argument(
         "--crop-pct",
         type=cli.number(float, above=0, maximum=1),
-        help="center crop of --images (default: the one a --keras-model records, else ImageNet's 0.875)",
+        help="center crop of --images (default: the one a --keras-model records, or the --weights' own, else 0.875)",
     )
     parser.add_argument("--seed", type=cli.number(int, minimum=0), default=0, help="which --images are drawn")
     args = parser.parse_args(argv)
@@ -85,6 +86,14 @@ def _reference(args, images, output_kind):
     return scores, f"the Keras model ({name}{'' if args.keras_model else ', weights ' + str(args.weights)})"
 
 
+def _crop_pct(args):
+    """--crop-pct, else the crop the reference expects: a --keras-model's record, --weights' own
+    (a published source's, a weights file's record), else ImageNet's."""
+    if args.crop_pct is None and args.keras_model is None and args.model:
+        return resolve_crop_pct(weights_crop_pct(args.weights))
+    return resolve_crop_pct(args.crop_pct, args.keras_model)
+
+
 def _fidelity(args, rows, folder, output):
     """`report["fidelity"]`: the CPU interpreter and the --emulate SoCs' files on --num photos;
     `output` is the file's output metadata (its labels and name)."""
@@ -93,7 +102,7 @@ def _fidelity(args, rows, folder, output):
         args.images,
         args.num,
         predictor.image_size,
-        resolve_crop_pct(args.crop_pct, args.keras_model),
+        _crop_pct(args),
         seed=args.seed,
         progress="photos",
     )

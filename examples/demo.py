@@ -40,6 +40,7 @@ from swiftformer_keras.models.architecture import VARIANTS
 from swiftformer_keras.utils import cli, files
 from swiftformer_keras.utils.images import decode_predictions, imagenet_class_index, load_image, preprocess_input
 from swiftformer_keras.utils.tables import markdown_table
+from swiftformer_keras.weights.published import weights_crop_pct
 
 PROG = "examples/demo.py"
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the repository, beside ../shared
@@ -67,13 +68,15 @@ BUNDLED_PHOTOS = [
 
 
 class Photos:
-    """The demo's photos: `paths`, uint8 `images` (N, 224, 224, 3), `classes` (ImageNet
-    index, -1 where none), `captions` and `source`, the sentence that says where they came from."""
+    """The demo's photos: `paths`, uint8 `images` (N, 224, 224, 3) center-cropped as the ImageNet
+    weights expect, `classes` (ImageNet index, -1 where none), `captions` and `source`, the sentence
+    that says where they came from."""
 
     def __init__(self, paths, classes, captions, source):
         self.paths, self.captions, self.source = paths, captions, source
         self.classes = np.array([-1 if c is None else int(c) for c in classes])
-        self.images = np.stack([load_image(path) for path in paths])
+        crop_pct = weights_crop_pct("imagenet")
+        self.images = np.stack([load_image(path, crop_pct=crop_pct) for path in paths])
 
 
 def shared_photos(folder, count):

@@ -44,11 +44,14 @@ def SwiftFormer(
             `depths` and `widths` (four entries each) and optional `mlp_ratio`.
         include_top: whether to include the classifier (BatchNorm, average
             pooling, `head` and `dist_head` averaged).
-        weights: `None` (random initialisation), `"imagenet"` (the published
-            ImageNet-1k checkpoint of the variant, downloaded, converted and
-            cached once), or the path to a weights file: `.weights.h5`,
-            `.keras`, or a PyTorch checkpoint (`.pth`, `.bin`, `.safetensors`)
-            in the official, Hugging Face or timm layout.
+        weights: `None` (random initialisation), published ImageNet-1k
+            weights of the variant, downloaded, verified, converted and
+            cached once: `"imagenet"` (= `"imagenet_timm"`, timm's files of
+            the current official generation, L2 attention, evaluated at a
+            0.95 crop) or `"imagenet_mbzuai"` (the first release, uniform
+            pooling attention, 0.875 crop); or the path to a weights file:
+            `.weights.h5`, `.keras`, or a PyTorch checkpoint (`.pth`, `.bin`,
+            `.safetensors`) in the official, Hugging Face or timm layout.
         input_tensor: optional Keras tensor to use as the model's input.
         input_shape: `(height, width, 3)`; height and width must be `None` or
             multiples of 32 from 64 up. Defaults to `(224, 224, 3)` with the
@@ -65,8 +68,8 @@ def SwiftFormer(
             (strides 4, 8, 16, 32) for detection or segmentation heads.
         attention: `"l2"`, `"softmax"` or `"token_softmax"` (see
             `EfficientAdditiveAttention`); `None` picks what the weights were
-            trained with (`"softmax"` for the Hugging Face hub files,
-            `"l2"` for official and timm checkpoints and random weights).
+            trained with (`"softmax"` for MBZUAI's files, `"l2"` for timm's,
+            official checkpoints and random weights).
         drop_path_rate: stochastic depth rate of the last block (linear from 0).
         dropout_rate: dropout in the MLPs and before the classifier.
         distillation_outputs: return `[head, dist_head]` instead of their
@@ -104,7 +107,8 @@ def SwiftFormer(
 _DOCSTRING = """Instantiates SwiftFormer-{variant} ({parameters:,} parameters with the distillation head).
 
     ImageNet-1k top-1 {top1}% at 224x224, {gmacs} GMACs (paper). Inputs are RGB
-    images normalised by `swiftformer_keras.preprocess_input`.
+    images normalised by `swiftformer_keras.preprocess_input`, center-cropped
+    as the weights expect (`weights.published`: 0.95 for `weights="imagenet"`).
 
     Args: as `swiftformer_keras.SwiftFormer`, without `config`.
 

@@ -1,12 +1,14 @@
 """Top-1/top-5 accuracy and the confusion matrix of a classifier on an image folder.
 
-    python -m swiftformer_keras.evaluate --data DIR --weights PATH [--split val|test]
+    python -m swiftformer_keras.evaluate --data DIR --weights PATH|NAME [--split val|test]
         [--image-size N] [--batch-size N] [--variant XS|S|L1|L3] [--crop-pct F]
         [--confusion FILE.png] [--json FILE.json] [--runtime litert|tflite-runtime|tensorflow|litert-compiled]
 
 PATH is a `.keras` model, a `.weights.h5` file (with --variant and
---image-size) or a `.tflite` file; all of them go through the same loop over
-the same preprocessed batches, so their numbers are directly comparable.
+--image-size) or a `.tflite` file; NAME is published ImageNet weights
+(`imagenet`, `imagenet_timm`, `imagenet_mbzuai`, with --variant), evaluated
+at their own crop. All of them go through the same loop over the same
+preprocessed batches, so their numbers are directly comparable.
 The destinations are checked before the evaluation starts, and the numbers
 are printed before the files are written, so a failed write still shows them.
 
@@ -30,6 +32,7 @@ from swiftformer_keras.utils import charts, cli
 from swiftformer_keras.utils.files import check_output_paths, write_text_atomically
 from swiftformer_keras.utils.images import resolve_crop_pct
 from swiftformer_keras.utils.tables import markdown_table
+from swiftformer_keras.weights.published import WEIGHT_NAMES, weight_source, weights_crop_pct
 
 PROG = "python -m swiftformer_keras.evaluate"
 WEIGHT_SUFFIXES = (".keras", ".weights.h5", ".tflite")
@@ -37,11 +40,17 @@ WEIGHT_SUFFIXES = (".keras", ".weights.h5", ".tflite")
 
 def check_weights_file(path, variant=None, image_size=None):
     """`path` as a string, refused unless it names an existing `.keras`, `.tflite`
-    or `.weights.h5` file (the latter with the `variant` and `image_size` it needs)."""
+    or `.weights.h5` file (the latter with the `variant` and `image_size` it needs),
+    or published weights (`weights.published.WEIGHT_NAMES`, with the `variant`)."""
     path = os.fspath(path)
+    if weight_source(path) is not None:
+        if variant is None:
+            raise ValueError(f"weights={path!r} names published weights: pass the variant (--variant XS, say).")
+        return path
     if not path.endswith(WEIGHT_SUFFIXES):
         raise ValueError(
-            f"Cannot evaluate {path!r}: unknown weights format; use a .keras, .weights.h5 or .tflite file."
+            f"Cannot evaluate {path!r}: unknown weights format; use a .keras, .weights.h5 or .tflite file, "
+            f"or one of {', '.join(WEIGHT_NAMES)} with --variant."
         )
     if not os.path.isfile(path):
         raise ValueError(f"Weights file {path!r} does not exist.")
@@ -67,7 +76,7 @@ def _keras_file_predictor(path, num_classes, image_size, variant):
 
     if path.endswith(".keras"):
         return evaluation.keras_predictor(load_keras_model_file(path), path)
-    height, width = check_image_size(image_size)
+    height, width = check_image_size(image_size or 224)  # published weights: the size they were trained at
     model = SwiftFormer(
         variant,
         weights=path,
@@ -79,9 +88,10 @@ def _keras_file_predictor(path, num_classes, image_size, variant):
 
 
 def load_predictor(weights, num_classes, image_size=None, variant=None, num_threads=2, runtime=None):
-    """Makes the `training.evaluation.Predictor` of `weights`: a `keras.Model`, or a path to a
+    """Makes the `training.evaluation.Predictor` of `weights`: a `keras.Model`, a path to a
     `.keras`, `.weights.h5` (needs `variant` and `image_size`) or `.tflite` file
-    (run by the TFLite `runtime`, `interpreter.RUNTIMES`; None: the first installed)."""
+    (run by the TFLite `runtime`, `interpreter.RUNTIMES`; None: the first installed),
+    or a published name (needs `variant`)."""
     if not isinstance(weights, (str, os.PathLike)):
         keras = sys.modules.get("keras")  # a keras.Model exists only where Keras is loaded
         if keras is None or not isinstance(weights, keras.Model):
@@ -109,17 +119,19 @@ def evaluate(
 
     Args:
         data_dir: the data folder (`train/`, and `val/` or `test/`).
-        weights: a `keras.Model`, or the path to a `.keras` model, a
-            `.weights.h5` file (with `variant`) or a `.tflite` file.
+        weights: a `keras.Model`, the path to a `.keras` model, a
+            `.weights.h5` file (with `variant`) or a `.tflite` file, or a
+            published name such as `"imagenet"` (with `variant`).
         split: `"val"` or `"test"`; defaults to `val` when present.
         image_size: int or `(height, width)`; defaults to the model's input
             size (needed for models of dynamic size and `.weights.h5` files).
         batch_size: images per batch (a `.tflite` model still runs them one
             at a time).
         crop_pct: resize the shorter side to `size / crop_pct`, center-crop
-            `size` (1.0 keeps the whole image). None: the crop the model file
-            records (models trained by `swiftformer_keras.train` do), else
-            ImageNet's 0.875, as every tool does.
+            `size` (1.0 keeps the whole image). None: the crop the weights
+            expect (published weights' own; the one a model file records:
+            models trained by `swiftformer_keras.train` do), else ImageNet's
+            0.875, as every tool does.
         variant: the SwiftFormer variant name or config dict of a `.weights.h5` file.
         num_threads: CPU threads of the TFLite interpreter.
         runtime: the TFLite runtime of a `.tflite` file (`interpreter.RUNTIMES`);
@@ -155,9 +167,8 @@ def evaluate(
     classes = evaluation.class_names(data_dir, split)
     # The model before the images: opening every image of a large split takes a while.
     predictor = load_predictor(weights, len(classes), image_size, variant, num_threads, runtime)
-    return evaluation.score(
-        predictor, data_dir, split, classes, image_size, batch_size, crop_pct=resolve_crop_pct(crop_pct, path)
-    )
+    crop_pct = resolve_crop_pct(crop_pct if crop_pct is not None or path is None else weights_crop_pct(path))
+    return evaluation.score(predictor, data_dir, split, classes, image_size, batch_size, crop_pct=crop_pct)
 
 
 def _check_output_path(path, suffix, what="the destination", inputs=()):
@@ -228,7 +239,9 @@ def main(argv=None):
 def _main(argv):
     parser = cli.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", required=True, help="data folder with val/ or test/ (and train/)")
-    parser.add_argument("--weights", required=True, help="a .keras, .weights.h5 or .tflite file")
+    parser.add_argument(
+        "--weights", required=True, help=f"a .keras, .weights.h5 or .tflite file, or {', '.join(WEIGHT_NAMES)}"
+    )
     parser.add_argument("--split", choices=("val", "test"), help="default: val if present, else test")
     parser.add_argument(
         "--image-size", type=cli.number(int, minimum=MIN_INPUT_SIZE), help="default: the model's input size"
@@ -238,9 +251,11 @@ def _main(argv):
         "--crop-pct",
         type=cli.number(float, above=0, maximum=1),
         default=None,
-        help="resize to size/crop_pct, center-crop (default: the crop the model file records, else 0.875)",
+        help="resize to size/crop_pct, center-crop (default: the crop the weights expect, else 0.875)",
     )
-    parser.add_argument("--variant", type=str.upper, choices=sorted(VARIANTS), help="for .weights.h5 files")
+    parser.add_argument(
+        "--variant", type=str.upper, choices=sorted(VARIANTS), help="for .weights.h5 files and published weights"
+    )
     parser.add_argument("--num-threads", type=cli.number(int, minimum=1), default=2, help="TFLite interpreter threads")
     parser.add_argument(
         "--confusion", help="PNG to write (default: <weights stem>_confusion.png in the current folder)"
@@ -258,7 +273,7 @@ def _main(argv):
     check_weights_file(args.weights, args.variant, args.image_size)
 
     # Destinations are checked before the long run, not after it; none may be an input.
-    inputs = [("--weights", args.weights), ("--data", args.data)]
+    inputs = [("--data", args.data)] + ([] if weight_source(args.weights) else [("--weights", args.weights)])
     confusion = args.confusion or default_confusion_path(args.weights)
     _check_output_path(
         confusion,

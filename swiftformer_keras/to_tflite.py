@@ -77,7 +77,12 @@ def _add_model_arguments(group):
         "--model", default=DEFAULT_VARIANT, type=str.upper, help=f"variant: {', '.join(VARIANTS)} (any case)"
     )
     source.add_argument("--keras-model", help="a .keras file holding a SwiftFormer (it carries its weights)")
-    group.add_argument("--weights", default=None, help="imagenet (default) | random | PATH, for a --model variant")
+    group.add_argument(
+        "--weights",
+        default=None,
+        help="imagenet (default; timm's current generation) | imagenet_timm | imagenet_mbzuai (the first release) "
+        "| random | PATH, for a --model variant",
+    )
     group.add_argument(
         "--input-size",
         type=cli.number(int, minimum=MIN_INPUT_SIZE),
@@ -90,7 +95,8 @@ def _add_model_arguments(group):
         type=cli.number(float, above=0, maximum=1),
         default=None,
         help="evaluation crop fraction the model expects (default: the one a --keras-model "
-        f"trained by the project records, else ImageNet's {IMAGENET_CROP_PCT})",
+        "trained by the project records, or the --weights' own (imagenet: 0.95), "
+        f"else {IMAGENET_CROP_PCT})",
     )
 
 

@@ -118,6 +118,34 @@ def write_checkpoint(model, layout, folder, name="ckpt"):
     return path
 
 
+# timm and torchvision (`make .timm/.installed`), kept off .venv's path: beside the CPU build of torch,
+# PyPI's torchvision does not import, and transformers, which imports it when present, would break.
+TIMM_PACKAGES = os.path.join(ROOT, ".timm")
+
+
+def timm_hub_file(variant, folder, images_nhwc, seed=0):
+    """timm's own `swiftformer_<variant>` holding the weights of `make_reference(variant, "l2", seed)`,
+    as timm's `checkpoint_filter_fn` maps the official layout, saved as timm's hub file: an
+    implementation and a key map independent of ours (`tests/timm/write_hub_file.py`).
+
+    Returns `(path of model.safetensors, timm's logits on images_nhwc)`.
+    """
+    import sys
+
+    folder = os.fspath(folder)
+    official = write_checkpoint(make_reference(variant, "l2", seed), "official", folder, f"official_{variant}")
+    inputs, logits = os.path.join(folder, "inputs.npy"), os.path.join(folder, "timm_logits.npy")
+    np.save(inputs, images_nhwc)
+    output = os.path.join(folder, "model.safetensors")
+    script = os.path.join(ROOT, "tests", "timm", "write_hub_file.py")
+    env = dict(os.environ, PYTHONPATH=TIMM_PACKAGES)
+    done = subprocess.run(
+        [sys.executable, script, variant, official, output, inputs, logits], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, f"timm could not write the file (run `make .timm/.installed`): {done.stderr[-3000:]}"
+    return output, np.load(logits)
+
+
 @pytest.fixture(scope="session")
 def images():
     """Deterministic inputs scaled like preprocessed images: 224x224 and non-square."""

@@ -511,3 +511,18 @@ def test_the_default_crop_is_the_one_the_model_records_else_imagenets(setup, tmp
     assert ev.evaluate(data, files / "colours.keras")["crop_pct"] == IMAGENET_CROP_PCT
     assert ev.evaluate(data, recorded)["crop_pct"] == 0.95
     assert ev.evaluate(data, recorded, crop_pct=1.0)["crop_pct"] == 1.0
+
+
+def test_published_weights_are_named_with_their_variant_and_checked_before_any_download(setup, capsys):
+    """`--weights imagenet` reaches the published weights (here refused for 3 classes, before any
+    download: a download would end in an OSError, the hub being unreachable from tests)."""
+    data, _, _ = setup
+    with pytest.raises(ValueError, match="names published weights: pass the variant"):
+        ev.evaluate(data, "imagenet")
+    with pytest.raises(
+        ValueError, match="weights='imagenet_mbzuai' with include_top=True needs classes=1000, got classes=3"
+    ):
+        ev.evaluate(data, "imagenet_mbzuai", variant="XS")
+    assert ev.main(["--data", str(data), "--weights", "imagenet_timm"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "pass the variant (--variant XS, say)" in err

@@ -63,6 +63,7 @@ ORDER = [
     "swiftformer_keras.weights.torch_zip",
     "swiftformer_keras.weights.checkpoints",
     "swiftformer_keras.weights.hub",
+    "swiftformer_keras.weights.published",
     "swiftformer_keras.weights.keras_files",
     "swiftformer_keras.weights.sources",
     "swiftformer_keras.applications",

@@ -31,12 +31,9 @@ from swiftformer_keras.models.layers import EfficientAdditiveAttention
 from swiftformer_keras.models.random_init import randomize_weights
 from swiftformer_keras.utils.files import ResultFiles
 from swiftformer_keras.utils.images import pixels_from_input, recorded_class_names
+from swiftformer_keras.weights import published
 from swiftformer_keras.weights.keras_files import load_keras_model_file, model_attention, saved_classes
 
-IMAGENET_WEIGHTS_LICENSE = (
-    "Code: Apache-2.0 (swiftformer-keras). Weights: the license of their source, "
-    "Amshaker/SwiftFormer (MBZUAI/swiftformer-* on the Hugging Face Hub)."
-)
 OWN_WEIGHTS_LICENSE = "Code: Apache-2.0 (swiftformer-keras). Weights: those of the model's owner."
 
 
@@ -47,7 +44,7 @@ def load_keras_model(variant=DEFAULT_VARIANT, keras_model=None, weights="imagene
         variant: `"XS"`, `"S"`, `"L1"` or `"L3"`, in any case (ignored with `keras_model`).
         keras_model: a `.keras` file holding a SwiftFormer, instead of a variant;
             a softmax at its end is removed, so that it returns logits too.
-        weights: `"imagenet"`, a weights path (see `SwiftFormer`), or
+        weights: a published name (`"imagenet"`: `weights.published`), a weights path (see `SwiftFormer`), or
             `"random"`: seeded weights with a trained model's logit spread
             (`swiftformer_keras.models.random_init`), for latency and fidelity checks.
         input_size: `(height, width)`, multiples of 32; defaults to the
@@ -346,13 +343,19 @@ def _model_info(request, model, size, class_names):
         if name == "model":  # train's output folder names the run: run/model.keras -> "run"
             name = os.path.basename(os.path.dirname(path)) or name
         source = f"the Keras model {os.path.basename(path)}"
+        license = OWN_WEIGHTS_LICENSE
     else:
         name = f"SwiftFormer-{request.variant}"
-        source = {"imagenet": "ImageNet-1k weights (Amshaker/SwiftFormer)", "random": "random weights"}.get(
-            request.weights, f"weights {os.path.basename(request.weights)}"
-        )
-    own = request.keras_model is not None or request.weights not in ("imagenet", "random")
-    license = request.license or (OWN_WEIGHTS_LICENSE if own else IMAGENET_WEIGHTS_LICENSE)
+        published_source = published.weight_source(request.weights)
+        if published_source is not None:
+            repo = published_source.files[request.variant].repo
+            source = f"ImageNet-1k weights: {published_source.title} ({repo} on the Hugging Face Hub)"
+            license = f"Code: Apache-2.0 (swiftformer-keras). Weights: {published_source.license} ({repo})."
+        elif request.weights == "random":
+            source, license = "random weights", OWN_WEIGHTS_LICENSE
+        else:
+            source, license = f"weights {os.path.basename(request.weights)}", OWN_WEIGHTS_LICENSE
+    license = request.license or license
     return converter.model_metadata(
         model,
         request.spec,

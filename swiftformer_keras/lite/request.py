@@ -23,13 +23,14 @@ from swiftformer_keras.models.architecture import MIN_INPUT_SIZE, VARIANTS, chec
 from swiftformer_keras.utils import files
 from swiftformer_keras.utils.cli import check_number, number
 from swiftformer_keras.utils.images import resolve_crop_pct
+from swiftformer_keras.weights import published
 
 TFLITE_SUFFIX = ".tflite"
 DEFAULT_VARIANT = "S"
 DEFAULT_NUM_CALIB = 200
 DEFAULT_NUM_EVAL = 200
 AUTHOR = "swiftformer-keras (Keras 3 port of SwiftFormer, Shaker et al., ICCV 2023)"
-WEIGHT_NAMES = ("imagenet", "random")
+WEIGHT_NAMES = (*published.WEIGHT_NAMES, "random")
 
 
 def add_model_arguments(parser):
@@ -88,7 +89,8 @@ class ConversionRequest:
         mode: `"fp32"`, `"fp16"`, `"dynamic"` or `"int8"` (`recipe.MODES`).
         variant: `"XS"`, `"S"`, `"L1"` or `"L3"`, any case (with `weights`).
         keras_model: a `.keras` file holding a SwiftFormer, instead of a variant.
-        weights: a variant's weights: `"imagenet"`, `"random"` (seeded, for latency
+        weights: a variant's weights: a published name (`"imagenet"`, `"imagenet_timm"`,
+            `"imagenet_mbzuai"`: `weights.published`), `"random"` (seeded, for latency
             and fidelity checks) or a `.weights.h5` path; None is `"imagenet"`.
             A `keras_model` carries its own, so none may be given with it.
         input_size: `(height, width)`, multiples of 32 (default: the model's own, else 224x224).
@@ -96,7 +98,8 @@ class ConversionRequest:
         calib_dir, num_calib, calib_random: int8 only: the calibration photos
             (up to `num_calib` drawn from the folder), or noise for latency tests.
         eval_dir, num_eval: held-out photos to measure the file against the Keras model on.
-        crop_pct: the evaluation crop (default: the one `keras_model` records, else 0.875).
+        crop_pct: the evaluation crop (default: the one `keras_model` records, or the
+            weights' own: a published source's, a `.weights.h5` file's record; else 0.875).
         debug: int8 only: TFLite's per-layer quantization error in the report.
         report_path: the JSON report (default `<output stem>.json` with `card`).
         seed: for the calibration and evaluation draws.
@@ -213,7 +216,7 @@ class ConversionRequest:
             weights = _path(weights, "--weights")
             if not os.path.isfile(weights):
                 raise ValueError(
-                    f"Weights file {weights!r} does not exist; give imagenet, random or a .weights.h5 file."
+                    f"Weights file {weights!r} does not exist; give {', '.join(WEIGHT_NAMES)} or a .weights.h5 file."
                 )
         self._set("weights", weights)
 
@@ -241,6 +244,8 @@ class ConversionRequest:
         for folder in (self.calib_dir, self.eval_dir):
             if folder is not None:
                 calibration.find_images(folder)  # a missing or empty folder fails now, not after the conversion
+        if self.crop_pct is None and self.keras_model is None:
+            self._set("crop_pct", published.weights_crop_pct(self.weights))
         self._set("crop_pct", resolve_crop_pct(self.crop_pct, self.keras_model))
 
     def _resolve_labels(self):

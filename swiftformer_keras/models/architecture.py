@@ -5,7 +5,7 @@ built, and no Keras (the command lines read it before they start a backend):
 config lookup, variant names, the input-size rule, the names of the op forms,
 the variables a model of a config has (path and shape), and the walk over a
 built model's nested layers. The other stages read the architecture from here:
-weights (PyTorch checkpoints, Keras files, strict loading, the hub files),
+weights (PyTorch checkpoints, Keras files, strict loading),
 the builders and `applications` (docstrings), training and lite (image sizes).
 """
 
@@ -17,10 +17,8 @@ import numpy as np
 # Every fact about a variant, in one place. `depths` and `widths` exactly as the official code
 # (SwiftFormer_width/_depth); `parameters` counted with the distillation head (a test checks them
 # against built models and the PyTorch reference); `top1` (ImageNet-1k, %, 224x224) and `gmacs` as
-# the paper reports them (the builders' docstrings print them); `hub`, where `weights="imagenet"`
-# downloads the variant's checkpoint (`weights.hub`): the MBZUAI/swiftformer-* repositories hold the
-# first-release weights, trained with uniform "softmax" pooling in the attention, and `sha256` None
-# means the digest the server announces (the hub's X-Linked-Etag) is checked instead.
+# the paper reports them (the builders' docstrings print them). The published weights of each
+# variant, two generations of them, are a table of the weights stage (`weights.published`).
 VARIANTS = {
     "XS": {
         "depths": (3, 3, 6, 4),
@@ -28,12 +26,6 @@ VARIANTS = {
         "parameters": 3_475_360,
         "top1": 75.7,
         "gmacs": 0.6,
-        "hub": {
-            "repo": "MBZUAI/swiftformer-xs",
-            "filename": "model.safetensors",
-            "sha256": None,
-            "attention": "softmax",
-        },
     },
     "S": {
         "depths": (3, 3, 9, 6),
@@ -41,12 +33,6 @@ VARIANTS = {
         "parameters": 6_092_128,
         "top1": 78.5,
         "gmacs": 1.0,
-        "hub": {
-            "repo": "MBZUAI/swiftformer-s",
-            "filename": "pytorch_model.bin",
-            "sha256": None,
-            "attention": "softmax",
-        },
     },
     "L1": {
         "depths": (4, 3, 10, 5),
@@ -54,12 +40,6 @@ VARIANTS = {
         "parameters": 12_057_920,
         "top1": 80.9,
         "gmacs": 1.6,
-        "hub": {
-            "repo": "MBZUAI/swiftformer-l1",
-            "filename": "pytorch_model.bin",
-            "sha256": None,
-            "attention": "softmax",
-        },
     },
     "L3": {
         "depths": (4, 4, 12, 6),
@@ -67,12 +47,6 @@ VARIANTS = {
         "parameters": 28_494_736,
         "top1": 83.0,
         "gmacs": 4.0,
-        "hub": {
-            "repo": "MBZUAI/swiftformer-l3",
-            "filename": "pytorch_model.bin",
-            "sha256": None,
-            "attention": "softmax",
-        },
     },
 }
 DEFAULT_MLP_RATIO = 4.0

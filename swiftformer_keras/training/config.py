@@ -14,6 +14,7 @@ from swiftformer_keras.models.architecture import ATTENTION_TYPES, VARIANTS, che
 from swiftformer_keras.training.image_folder import AUGMENTATIONS, check_data_folder
 from swiftformer_keras.utils import cli
 from swiftformer_keras.utils.files import check_not_inputs
+from swiftformer_keras.weights.published import weight_source
 
 DISTILLATIONS = ("soft", "hard")
 PRECISIONS = ("auto", "float32", "bfloat16", "float16")
@@ -128,7 +129,7 @@ def check_paths(config):
     """Refuses, before anything is loaded, a missing input and an output folder
     that is a file or lies inside an input (the data folder, say)."""
     check_data_folder(config.data)
-    weights = None if config.weights in (None, "imagenet") else config.weights
+    weights = None if config.weights is None or weight_source(config.weights) else config.weights
     for flag, path in (("--weights", weights), ("--teacher", config.teacher)):
         if path is not None and not os.path.isfile(path):
             raise ValueError(f"{flag} {path!r} is not a file.")

@@ -1,15 +1,16 @@
 """The ImageNet checkpoints on the Hugging Face hub: where they are, the cache, the download.
 
-`weights="imagenet"` fetches the published checkpoint of a variant from the
-hub (or a mirror named by `SWIFTFORMER_WEIGHTS_URL`) into
-`$KERAS_HOME/models/swiftformer/` (default `~/.keras`), where its conversion
-to Keras is cached beside it (`weights.sources`). Which file each variant has
-is a fact of the variant table (`models.architecture.VARIANTS[...]["hub"]`).
-Every file is written to a temporary name and renamed into place, so an
-interrupted download never leaves a partial file in the cache.
+`weights="imagenet"` (or another name of `weights.published`) fetches the
+published checkpoint of a variant from the hub (or a mirror named by
+`SWIFTFORMER_WEIGHTS_URL`) into `$KERAS_HOME/models/swiftformer/` (default
+`~/.keras`), where its conversion to Keras is cached beside it
+(`weights.sources`). Which file each variant has, at which revision and with
+which digest, is a fact of the table of published weights
+(`weights.published.WEIGHT_SOURCES`). Every file is written to a temporary
+name and renamed into place, so an interrupted download never leaves a
+partial file in the cache.
 """
 
-import collections
 import hashlib
 import os
 import re
@@ -18,20 +19,15 @@ import urllib.request
 
 from tqdm.auto import tqdm
 
-from swiftformer_keras.models.architecture import VARIANTS
 from swiftformer_keras.utils.files import write_atomically
 from swiftformer_keras.weights import checkpoints
 
 BASE_URL_ENV = "SWIFTFORMER_WEIGHTS_URL"
 DEFAULT_BASE_URL = "https://huggingface.co"
 CACHE_SUBDIR = os.path.join("models", "swiftformer")
-# Bump when the conversion changes, so that stale converted files are not reused.
-CONVERSION_VERSION = 1
-
-# Each variant's hub file, read from the variant table: `sha256` None means the digest the
-# server announces is checked; `attention` is the formulation the weights were trained with.
-HubFile = collections.namedtuple("HubFile", "repo filename sha256 attention")
-HUB_FILES = {name: HubFile(**facts["hub"]) for name, facts in VARIANTS.items() if facts.get("hub")}
+# Bump when the conversion changes, so that stale converted files are not reused
+# (2: the converted file records its source's evaluation crop).
+CONVERSION_VERSION = 2
 
 
 def cache_dir():
@@ -40,33 +36,35 @@ def cache_dir():
     return os.path.join(home, CACHE_SUBDIR)
 
 
-def hub_url(variant):
-    """The download URL of a variant's ImageNet checkpoint (mirror-aware)."""
-    entry = HUB_FILES[variant]
+def hub_url(source, variant):
+    """The download URL of a variant's checkpoint in `source` (a `published.WeightSource`),
+    at its pinned revision; mirror-aware."""
+    entry = source.files[variant]
     base = os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
-    return f"{base.rstrip('/')}/{entry.repo}/resolve/main/{entry.filename}"
+    return f"{base.rstrip('/')}/{entry.repo}/resolve/{entry.revision}/{entry.filename}"
 
 
-def cached_checkpoint_path(variant):
-    """Where the cache keeps a variant's downloaded hub file."""
-    return os.path.join(cache_dir(), f"swiftformer_{variant.lower()}_{HUB_FILES[variant].filename}")
+def cached_checkpoint_path(source, variant):
+    """Where the cache keeps a variant's downloaded hub file of `source`."""
+    return os.path.join(cache_dir(), f"swiftformer_{variant.lower()}_{source.name}_{source.files[variant].filename}")
 
 
-def cached_conversion_path(variant):
-    """Where the cache keeps the Keras `.weights.h5` converted from a variant's hub file."""
-    return os.path.join(cache_dir(), f"swiftformer_{variant.lower()}_imagenet_v{CONVERSION_VERSION}.weights.h5")
+def cached_conversion_path(source, variant):
+    """Where the cache keeps the Keras `.weights.h5` converted from a variant's hub file of `source`."""
+    return os.path.join(cache_dir(), f"swiftformer_{variant.lower()}_{source.name}_v{CONVERSION_VERSION}.weights.h5")
 
 
-def fetch_imagenet_checkpoint(variant):
-    """Returns the local path of a variant's ImageNet checkpoint, downloading it
-    into the cache unless it is already there and intact."""
-    entry = HUB_FILES[variant]
-    path = cached_checkpoint_path(variant)
+def fetch_checkpoint(source, variant):
+    """Returns the local path of a variant's checkpoint of `source` (a `published.WeightSource`),
+    downloading it into the cache unless it is already there and intact."""
+    entry = source.files[variant]
+    path = cached_checkpoint_path(source, variant)
     if os.path.exists(path):
         if entry.sha256 is None or sha256_of(path) == entry.sha256:
             return path
         os.remove(path)
-    url = hub_url(variant)
+    url = hub_url(source, variant)
+    what = f"the {source.name} weights of SwiftFormer-{variant}"
 
     def check_format(temp):
         # With no sha256 pinned or announced, this is all that stands between
@@ -76,23 +74,23 @@ def fetch_imagenet_checkpoint(variant):
         except ValueError as error:
             raise ValueError(
                 f"{url} did not send a checkpoint: {error}. Nothing was kept. If {BASE_URL_ENV} names "
-                "a mirror, it must serve the file itself at <repo>/resolve/main/<file>."
+                "a mirror, it must serve the file itself at <repo>/resolve/<revision>/<file>."
             ) from error
 
     try:
         download(url, path, entry.sha256, check=check_format)
     except urllib.error.HTTPError as error:
         raise OSError(
-            f"Could not download the ImageNet weights of SwiftFormer-{variant}: {url} answered "
-            f"HTTP {error.code} {error.reason}. If {BASE_URL_ENV} names a mirror, it must serve "
-            f"<repo>/resolve/main/<file>; or put the file at {path} yourself."
+            f"Could not download {what}: {url} answered HTTP {error.code} {error.reason}. "
+            f"If {BASE_URL_ENV} names a mirror, it must serve <repo>/resolve/<revision>/<file>; "
+            f"or put the file at {path} yourself."
         ) from error
     except urllib.error.URLError as error:
         raise OSError(
-            f"Could not download the ImageNet weights of SwiftFormer-{variant} from {url} "
-            f"({getattr(error, 'reason', error)}). If this machine is offline, fetch that file "
-            f"elsewhere and put it at {path}, or set {BASE_URL_ENV} to a mirror that serves "
-            f"<repo>/resolve/main/<file>, or pass weights='/path/to/{entry.filename}'."
+            f"Could not download {what} from {url} ({getattr(error, 'reason', error)}). "
+            f"If this machine is offline, fetch that file elsewhere and put it at {path}, or set "
+            f"{BASE_URL_ENV} to a mirror that serves <repo>/resolve/<revision>/<file>, or pass "
+            f"weights='/path/to/{entry.filename}'."
         ) from error
     return path
 

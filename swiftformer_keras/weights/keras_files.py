@@ -176,15 +176,16 @@ def read_keras_weights_file(path, config):
     return state
 
 
-def write_keras_weights_file(state, config, destination, attention=None, source="the checkpoint"):
+def write_keras_weights_file(state, config, destination, attention=None, source="the checkpoint", crop_pct=None):
     """Writes `state` (`{variable path: array}` of a SwiftFormer of `config`:
     a full classifier, or a backbone with its final norm) as a `.weights.h5`
     file, atomically.
 
     The file is laid out as `model.save_weights` writes it, so that
     `model.load_weights` reads it as well; `attention` is recorded as in
-    `save_weights_atomically`. Raises `ValueError` unless `state` fills
-    exactly the variables of such a model.
+    `save_weights_atomically`, and `crop_pct`, the evaluation crop, when given
+    (`utils.images.record_model_facts`). Raises `ValueError` unless `state`
+    fills exactly the variables of such a model.
     """
     classes = state["classifier/head/kernel"].shape[-1] if "classifier/head/kernel" in state else None
     shapes = variable_shapes(config, classes=classes)
@@ -198,8 +199,10 @@ def write_keras_weights_file(state, config, destination, attention=None, source=
                 file[name] = np.asarray(state[variable])
             if attention:
                 file.attrs[ATTENTION_ATTRIBUTE] = attention
+        if crop_pct is not None:
+            record_model_facts(temp, crop_pct=crop_pct)
 
-    return write_atomically(destination, write, size_hint=hdf5_size_hint(list(state.values())))
+    return write_atomically(destination, write, keep_name=True, size_hint=hdf5_size_hint(list(state.values())))
 
 
 def load_keras_model_file(path):

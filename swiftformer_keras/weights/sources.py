@@ -1,21 +1,26 @@
 """What `weights=` can name, read into weights for a model that is not built yet.
 
 `load_weights` is the one function the builders (`swiftformer_keras.applications`)
-call in the weights stage: it takes `weights=` (None, `"imagenet"`, or the path of a
-`.weights.h5`, `.keras` or PyTorch checkpoint file), checks that the weights fit
-the model asked for, and returns them with the attention formulation they were
-trained with, which the model must be built with, and a method that fills the
-built model. `"imagenet"` downloads the variant's hub checkpoint (`hub`),
-converts it once with `convert_to_keras_weights` and caches the `.weights.h5`.
+call in the weights stage: it takes `weights=` (None, a name of the published
+weights such as `"imagenet"`, or the path of a `.weights.h5`, `.keras` or
+PyTorch checkpoint file), checks that the weights fit the model asked for, and
+returns them with the attention formulation they were trained with, which the
+model must be built with, the evaluation crop they expect, and a method that
+fills the built model. A published name (`published.WEIGHT_NAMES`) downloads
+the variant's hub checkpoint (`hub`), converts it once with
+`convert_to_keras_weights` and caches the `.weights.h5`, which records the crop.
 """
 
 import dataclasses
 import os
 
 from swiftformer_keras.models.architecture import variant_config, variant_name
+from swiftformer_keras.utils.images import recorded_crop_pct
 from swiftformer_keras.weights import checkpoints, hub, keras_files
+from swiftformer_keras.weights.published import WEIGHT_NAMES, weight_source
 
 WEIGHT_FILE_TYPES = ".weights.h5, .keras, .pth, .pt, .bin or .safetensors"
+NAMES_TEXT = ", ".join(repr(name) for name in WEIGHT_NAMES)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -25,12 +30,15 @@ class LoadedWeights:
     Attributes:
         state: `{variable path: array}`, as `architecture.variable_shapes` names the variables.
         attention: the attention formulation the weights were trained with: build the model with it.
-        description: what the weights are, for error messages (a path, "ImageNet weights of ...").
+        description: what the weights are, for error messages (a path, "the imagenet_timm weights of ...").
+        crop_pct: the evaluation crop the weights expect (their source's, or their file's
+            record), or None where nothing says.
     """
 
     state: dict
     attention: str
     description: str
+    crop_pct: float | None = None
 
     def assign_to(self, model, keep_fresh=()):
         """Fills every variable of the built `model` from the weights, checking everything
@@ -40,9 +48,10 @@ class LoadedWeights:
 
 
 def load_weights(weights, config, include_top, classes, attention):
-    """Reads `weights` (None, "imagenet" or a file path) for a model of `config`.
+    """Reads `weights` (None, a published name such as "imagenet", or a file path) for a
+    model of `config`.
 
-    `include_top` and `classes` describe the model's head (`"imagenet"` needs 1000
+    `include_top` and `classes` describe the model's head (published weights need 1000
     classes with the top); `attention`, the formulation asked for, or None for the
     one the weights were trained with (random weights: `"l2"`).
 
@@ -51,20 +60,21 @@ def load_weights(weights, config, include_top, classes, attention):
 
     Raises:
         ValueError: the weights cannot fit the requested model, or name no usable file.
-        OSError: `"imagenet"` could not be downloaded (the message says what to do offline).
+        OSError: published weights could not be downloaded (the message says what to do offline).
     """
     if weights is None:
         return None
     if not isinstance(weights, (str, os.PathLike)):
-        raise ValueError(f"weights must be None, 'imagenet' or a file path, got {type(weights).__name__}.")
-    if weights == "imagenet":
-        return _imagenet_weights(config, include_top, classes, attention)
+        raise ValueError(f"weights must be None, {NAMES_TEXT} or a file path, got {type(weights).__name__}.")
+    source = weight_source(weights)
+    if source is not None:
+        return _published_weights(source, config, include_top, classes, attention)
     path = os.fspath(weights)
     if os.path.isdir(path):
         raise ValueError(f"weights={path!r} is a folder, not a file; give the path of a {WEIGHT_FILE_TYPES} file.")
     if not os.path.exists(path):
         raise ValueError(
-            f"weights={path!r}: no such file. Use None, 'imagenet' or the path to a {WEIGHT_FILE_TYPES} file."
+            f"weights={path!r}: no such file. Use None, {NAMES_TEXT} or the path to a {WEIGHT_FILE_TYPES} file."
         )
     if path.endswith(".weights.h5"):
         saved_attention = keras_files.saved_attention_of(path)
@@ -81,7 +91,7 @@ def load_weights(weights, config, include_top, classes, attention):
         saved_attention = checkpoints.LAYOUT_ATTENTION[layout]
     else:
         raise ValueError(f"Unrecognised checkpoint type: {path!r}. weights= takes a {WEIGHT_FILE_TYPES} file.")
-    return LoadedWeights(state, attention or saved_attention or "l2", path)
+    return LoadedWeights(state, attention or saved_attention or "l2", path, recorded_crop_pct(path))
 
 
 def _check_attention(requested, available, source):
@@ -102,34 +112,34 @@ def _check_architecture(depths, widths, config, source):
         )
 
 
-def _imagenet_weights(config, include_top, classes, attention):
-    """The published ImageNet weights of `config`'s variant, from the cache, else downloaded
-    (`hub.fetch_imagenet_checkpoint`) and converted into it once."""
+def _published_weights(source, config, include_top, classes, attention):
+    """The weights of `config`'s variant in `source` (a `published.WeightSource`), from the cache,
+    else downloaded (`hub.fetch_checkpoint`) and converted into it once."""
     variant = config["name"]
-    if variant not in hub.HUB_FILES:
+    if variant not in source.files:
         raise ValueError(
-            f"weights='imagenet' exists only for the variants {sorted(hub.HUB_FILES)}, "
+            f"weights={source.name!r} exists only for the variants {sorted(source.files)}, "
             f"not for the custom config {config}."
         )
     if include_top and classes != 1000:
         raise ValueError(
-            f"weights='imagenet' with include_top=True needs classes=1000, got classes={classes}. "
+            f"weights={source.name!r} with include_top=True needs classes=1000, got classes={classes}. "
             "For a new classifier, build include_top=False and add your own head."
         )
-    hub_attention = hub.HUB_FILES[variant].attention
-    _check_attention(attention, hub_attention, f"The ImageNet weights of SwiftFormer-{variant}")
-    converted = hub.cached_conversion_path(variant)
+    description = f"the {source.name} weights of SwiftFormer-{variant}"
+    _check_attention(attention, source.attention, description[0].upper() + description[1:])
+    converted = hub.cached_conversion_path(source, variant)
     if not os.path.exists(converted):
-        source = hub.fetch_imagenet_checkpoint(variant)
+        checkpoint = hub.fetch_checkpoint(source, variant)
         try:
-            convert_to_keras_weights(source, converted, config=variant)
+            convert_to_keras_weights(checkpoint, converted, config=variant, crop_pct=source.crop_pct)
         except ValueError as error:  # the file read, not the disk written (a full disk is an OSError)
-            raise _bad_cache_file(source, error, "it will be downloaded again") from error
+            raise _bad_cache_file(checkpoint, error, "it will be downloaded again") from error
     try:
         state = keras_files.read_keras_weights_file(converted, config)
     except ValueError as error:
         raise _bad_cache_file(converted, error, "it will be converted again from the cached checkpoint") from error
-    return LoadedWeights(state, hub_attention, f"ImageNet weights of SwiftFormer-{variant}")
+    return LoadedWeights(state, source.attention, description, source.crop_pct)
 
 
 def _bad_cache_file(path, error, then):
@@ -143,14 +153,14 @@ def _bad_cache_file(path, error, then):
     return ValueError(f"The cached file {path!r} cannot be used: {reason}. Delete it and try again; {then}.")
 
 
-def convert_to_keras_weights(source, destination, config=None, attention=None):
+def convert_to_keras_weights(source, destination, config=None, attention=None, crop_pct=None):
     """Converts a PyTorch SwiftFormer checkpoint to a Keras `.weights.h5` file.
 
     The variant is detected from the checkpoint (or checked against `config`
     when given). The output holds the full classifier model (or the backbone
     and final norm of a checkpoint without heads), records the attention
-    formulation and is written atomically. Returns `(destination, variant
-    description, layout)`.
+    formulation and the evaluation crop `crop_pct` when given, and is written
+    atomically. Returns `(destination, variant description, layout)`.
     """
     destination = os.fspath(destination)
     if not destination.endswith(".weights.h5"):
@@ -164,5 +174,7 @@ def convert_to_keras_weights(source, destination, config=None, attention=None):
     config = variant_config(config)
     _check_architecture(depths, widths, config, os.fspath(source))
     attention = attention or checkpoints.LAYOUT_ATTENTION[layout]
-    keras_files.write_keras_weights_file(state, config, destination, attention=attention, source=os.fspath(source))
+    keras_files.write_keras_weights_file(
+        state, config, destination, attention=attention, source=os.fspath(source), crop_pct=crop_pct
+    )
     return destination, variant_name(depths, widths), layout

@@ -77,3 +77,29 @@ def test_the_comparison_tools_take_variants_or_one_keras_model(capsys):
         with pytest.raises(SystemExit) as exit_info:
             parser.parse_args(argv)
         assert exit_info.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_the_crop_follows_the_weights_unless_given(tmp_path):
+    """Published weights are converted and measured at the crop their top-1 was measured with, a
+    weights file at the one it records; a --crop-pct given wins, and nothing known means ImageNet's."""
+    from swiftformer_keras import SwiftFormer
+    from swiftformer_keras.weights.keras_files import save_weights_atomically
+
+    weights_file = str(tmp_path / "own.weights.h5")
+    save_weights_atomically(SwiftFormer({"depths": (1, 1, 1, 1), "widths": (8, 8, 8, 8)}), weights_file, crop_pct=0.9)
+    output = str(tmp_path / "x.tflite")
+    crops = {
+        weights: ConversionRequest(output, variant="XS", weights=weights).crop_pct
+        for weights in (None, "imagenet", "imagenet_timm", "imagenet_mbzuai", "random", weights_file)
+    }
+    assert crops == {
+        None: 0.95,
+        "imagenet": 0.95,
+        "imagenet_timm": 0.95,
+        "imagenet_mbzuai": 0.875,
+        "random": 0.875,
+        weights_file: 0.9,
+    }
+    assert ConversionRequest(output, variant="XS", weights="imagenet_mbzuai", crop_pct=1.0).crop_pct == 1.0
+    with pytest.raises(ValueError, match="'imagenet_v2' does not exist; give imagenet, imagenet_timm, imagenet_mbzuai"):
+        ConversionRequest(output, variant="XS", weights="imagenet_v2")

@@ -69,7 +69,9 @@ def test_weights_that_name_a_folder_or_an_unknown_type(tmp_path):
 
 def test_no_weights_means_fresh_ones():
     assert sources.load_weights(None, variant_config("XS"), True, 1000, "softmax") is None
-    with pytest.raises(ValueError, match="weights must be None, 'imagenet' or a file path, got int"):
+    with pytest.raises(
+        ValueError, match="weights must be None, 'imagenet', 'imagenet_timm', 'imagenet_mbzuai' or a file path, got int"
+    ):
         sources.load_weights(3, variant_config("XS"), True, 1000, None)
 
 
@@ -83,8 +85,12 @@ def test_imagenet_argument_errors(monkeypatch, tmp_path):
     monkeypatch.setenv(hub.BASE_URL_ENV, f"http://127.0.0.1:{port}")
     with pytest.raises(ValueError, match="classes=1000, got classes=10"):
         SwiftFormerXS(weights="imagenet", classes=10)
-    with pytest.raises(ValueError, match="trained with attention='softmax'"):
-        SwiftFormerXS(weights="imagenet", attention="l2")
+    with pytest.raises(ValueError, match="imagenet_timm weights of SwiftFormer-XS was trained with attention='l2'"):
+        SwiftFormerXS(weights="imagenet", attention="softmax")
+    with pytest.raises(ValueError, match="imagenet_mbzuai weights .* was trained with attention='softmax'"):
+        SwiftFormerXS(weights="imagenet_mbzuai", attention="l2")
+    with pytest.raises(ValueError, match="'imagenet_v2': no such file. Use None, 'imagenet', 'imagenet_timm'"):
+        SwiftFormerXS(weights="imagenet_v2")
     with pytest.raises(ValueError, match="only for the variants"):
         SwiftFormer({"depths": (1, 1, 1, 1), "widths": (8, 8, 8, 8)}, weights="imagenet")
     with pytest.raises(ValueError, match="no such file"):
