@@ -4,7 +4,9 @@ model -> .tflite -> tables, and a module imports only the stages before it, at t
 The package's folders are its stages (`STAGES`): utils know nothing of SwiftFormer;
 models are the architecture and its Keras graph; weights read checkpoints against the
 architecture; applications are the keras.applications builders (a graph and its
-weights, through the one seam `weights.sources.load_weights`); training and lite
+weights, through the one seam `weights.sources.load_weights`); presets are the
+KerasHub family over them (the backbone shares the builders' graph, the classifier
+converts to and from the builders' flat models); training and lite
 are siblings (a conversion needs no training pipeline, training no TFLite); the
 command-line modules of the package, then the benchmark folders, come last.
 
@@ -28,6 +30,7 @@ STAGES = [
     ("models", ("swiftformer_keras.models",)),
     ("weights", ("swiftformer_keras.weights",)),
     ("applications", ("swiftformer_keras.applications",)),
+    ("presets", ("swiftformer_keras.presets",)),
     ("training", ("swiftformer_keras.training",)),
     ("lite", ("swiftformer_keras.lite",)),
     (
@@ -67,6 +70,14 @@ ORDER = [
     "swiftformer_keras.weights.keras_files",
     "swiftformer_keras.weights.sources",
     "swiftformer_keras.applications",
+    "swiftformer_keras.presets",
+    "swiftformer_keras.presets.plan",
+    "swiftformer_keras.presets.backbone",
+    "swiftformer_keras.presets.image_converter",
+    "swiftformer_keras.presets.image_classifier_preprocessor",
+    "swiftformer_keras.presets.image_classifier",
+    "swiftformer_keras.presets.flat_models",
+    "swiftformer_keras.presets.preset_folders",
     "swiftformer_keras.training",
     "swiftformer_keras.training.image_folder",
     "swiftformer_keras.training.config",
@@ -125,6 +136,7 @@ ORDER = [
     "conversion.arm_cost",
     "conversion.op_costs",
     "conversion.to_npu",
+    "conversion.to_preset",
     "examples",
     "examples.demo",
 ]

@@ -3,7 +3,9 @@
 `build_swiftformer` puts the layers of `models.layers` together as the official
 code does (stem, four stages whose last block has the attention, downsamplings
 between them, final norm, distilled classifier), with the arguments the
-`keras.applications` builders take; `count_macs` measures a built model. No
+`keras.applications` builders take; its body up to the final norm,
+`swiftformer_features`, is public for the graphs built around it (the KerasHub
+backbone of `presets`); `count_macs` measures a built model. No
 weights are read here: `swiftformer_keras.applications` builds a graph, then
 fills it through `weights.sources.load_weights`.
 """
@@ -70,15 +72,13 @@ def build_swiftformer(
         raise ValueError("features=True returns the four stage outputs: pass include_top=False.")
     if pooling not in (None, "avg", "max"):
         raise ValueError(f"pooling must be None, 'avg' or 'max', got {pooling!r}.")
-    if not 0.0 <= drop_path_rate < 1.0:
-        raise ValueError(f"drop_path_rate must be in [0, 1), got {drop_path_rate!r}.")
+    check_drop_path_rate(drop_path_rate)
 
     inputs = _input_layer(input_tensor, input_shape, include_top, channels_required)
-    stage_outputs = _stages(inputs, config, attention, drop_path_rate, dropout_rate)
+    stage_outputs, x = swiftformer_features(inputs, config, attention, drop_path_rate, dropout_rate)
     if features:
         outputs = stage_outputs
     else:
-        x = layers.BatchNormalization(epsilon=1e-5, momentum=0.9, name="norm")(stage_outputs[-1])
         if include_top:
             outputs = _classifier(x, classes, classifier_activation, dropout_rate, distillation_outputs)
         elif pooling == "avg":
@@ -113,16 +113,41 @@ def _input_layer(input_tensor, input_shape, include_top, channels_required):
     return layers.Input(tensor=input_tensor, shape=input_shape, name="pixels")
 
 
-def _stages(inputs, config, attention, drop_path_rate, dropout_rate):
+def swiftformer_features(inputs, config, attention="l2", drop_path_rate=0.0, dropout_rate=0.0, dtype=None):
+    """The body of every SwiftFormer graph on the Keras tensor `inputs`: the stem, the four
+    stages and the final BatchNorm, the layers named as `build_swiftformer` names them.
+
+    `config` is a variant name or dict (`architecture.variant_config`); `dtype`, the layers'
+    dtype policy (None: the global one). `build_swiftformer` and the KerasHub backbone
+    (`presets.backbone`) both build on it, so that their layers and weights are the same.
+
+    Returns:
+        `(stage_outputs, normalised)`: the four stages' outputs (strides 4, 8, 16, 32), and
+        the last of them through the final BatchNorm, `norm`.
+    """
+    config = variant_config(config)
+    check_drop_path_rate(drop_path_rate)
+    stage_outputs = _stages(inputs, config, attention, drop_path_rate, dropout_rate, dtype)
+    norm = layers.BatchNormalization(epsilon=1e-5, momentum=0.9, name="norm", dtype=dtype)
+    return stage_outputs, norm(stage_outputs[-1])
+
+
+def check_drop_path_rate(drop_path_rate):
+    """Raises `ValueError` unless `drop_path_rate` is in [0, 1)."""
+    if not 0.0 <= drop_path_rate < 1.0:
+        raise ValueError(f"drop_path_rate must be in [0, 1), got {drop_path_rate!r}.")
+
+
+def _stages(inputs, config, attention, drop_path_rate, dropout_rate, dtype):
     """The stem and the four stages on `inputs`; returns each stage's output."""
     depths, widths = config["depths"], config["widths"]
     total_blocks = sum(depths)
-    x = sf_layers.Stem(widths[0], name="stem")(inputs)
+    x = sf_layers.Stem(widths[0], name="stem", dtype=dtype)(inputs)
     stage_outputs = []
     block_index = 0
     for stage, (depth, width) in enumerate(zip(depths, widths, strict=True)):
         if stage > 0:
-            x = sf_layers.DownsampleEmbedding(width, name=f"downsample{stage}")(x)
+            x = sf_layers.DownsampleEmbedding(width, name=f"downsample{stage}", dtype=dtype)(x)
         for block in range(depth):
             # Linear stochastic-depth schedule over all blocks, as in timm.
             rate = drop_path_rate * block_index / max(total_blocks - 1, 1)
@@ -134,12 +159,14 @@ def _stages(inputs, config, attention, drop_path_rate, dropout_rate):
                     drop_path_rate=rate,
                     dropout_rate=dropout_rate,
                     name=block_name,
+                    dtype=dtype,
                 )(x)
             else:
                 x = sf_layers.ConvEncoder(
                     hidden_dim=int(config["mlp_ratio"] * width),
                     drop_path_rate=rate,
                     name=block_name,
+                    dtype=dtype,
                 )(x)
             block_index += 1
         stage_outputs.append(x)

@@ -191,6 +191,23 @@ def import_keras(what):
     return keras
 
 
+def import_keras_hub(what):
+    """`keras_hub`, imported inside `quiet_startup`, for `what` (the task that needs it).
+
+    Raises:
+        ImportError: one line naming `what` and the extra to install, where it is not installed.
+    """
+    try:
+        with quiet_startup():
+            import keras_hub  # TensorFlow Text, and with it TensorFlow, load with it
+    except ImportError as error:
+        raise ImportError(
+            f"{what} needs KerasHub, and `import keras_hub` fails in this Python ({sys.executable}: "
+            f"{one_line(error)}); pip install 'swiftformer-keras[keras-hub]'"
+        ) from None
+    return keras_hub
+
+
 @contextlib.contextmanager
 def quiet_startup():
     """Runs the block (the imports of TensorFlow, Keras, PyTorch) with the runtimes'
