@@ -146,6 +146,31 @@ def timm_hub_file(variant, folder, images_nhwc, seed=0):
     return output, np.load(logits)
 
 
+@pytest.fixture
+def cached_xs_weights(tmp_path, monkeypatch):
+    """Both published generations of XS in a fresh cache, as their converted files (made from the
+    transformers reference: "l2" in the official layout, "softmax" in the hub's), and a hub at a port
+    nobody answers at, so a tool that tried to download would fail. Returns `{source name: reference}`."""
+    import socket
+
+    from swiftformer_keras.weights import hub, published, sources
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        monkeypatch.setenv(hub.BASE_URL_ENV, f"http://127.0.0.1:{probe.getsockname()[1]}")
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
+    os.makedirs(hub.cache_dir())
+    references = {}
+    for name, attention, layout in (("imagenet_timm", "l2", "official"), ("imagenet_mbzuai", "softmax", "hf")):
+        source = published.WEIGHT_SOURCES[name]
+        references[name] = make_reference("XS", attention)
+        checkpoint = write_checkpoint(references[name], layout, str(tmp_path), name)
+        sources.convert_to_keras_weights(
+            checkpoint, hub.cached_conversion_path(source, "XS"), config="XS", crop_pct=source.crop_pct
+        )
+    return references
+
+
 @pytest.fixture(scope="session")
 def images():
     """Deterministic inputs scaled like preprocessed images: 224x224 and non-square."""
