@@ -39,6 +39,7 @@ import dataclasses
 import os
 import shlex
 import sys
+import tempfile
 
 from swiftformer_keras.lite.recipe import DEFAULT_MIN_RUNTIME, INPUT_TYPES, IO_TYPES, MODES, recipe_for
 from swiftformer_keras.lite.request import (
@@ -50,7 +51,8 @@ from swiftformer_keras.lite.request import (
 )
 from swiftformer_keras.lite.runtime_versions import SUPPORTED_MIN_RUNTIMES, check_runtime_choice
 from swiftformer_keras.models.architecture import ACTIVATIONS, MIN_INPUT_SIZE, VARIANTS
-from swiftformer_keras.utils import cli
+from swiftformer_keras.presets.plan import keras_hub_kind
+from swiftformer_keras.utils import cli, files
 from swiftformer_keras.utils.images import IMAGENET_CROP_PCT
 
 PROG = "swiftformer-to-tflite"
@@ -76,7 +78,11 @@ def _add_model_arguments(group):
     source.add_argument(
         "--model", default=DEFAULT_VARIANT, type=str.upper, help=f"variant: {', '.join(VARIANTS)} (any case)"
     )
-    source.add_argument("--keras-model", help="a .keras file holding a SwiftFormer (it carries its weights)")
+    source.add_argument(
+        "--keras-model",
+        help="a .keras file holding a SwiftFormer (it carries its weights), or a KerasHub SwiftFormer: "
+        "a preset folder or the .keras file of a fine-tuned SwiftFormerImageClassifier",
+    )
     group.add_argument(
         "--weights",
         default=None,
@@ -241,8 +247,30 @@ def main(argv=None, prog=PROG, invocation=PROG):
 
 def _main(argv, prog, invocation):
     argv = sys.argv[1:] if argv is None else list(argv)
-    request = request_from_args(parse_args(argv, prog), " ".join([invocation, *map(shlex.quote, argv)]))
+    args = parse_args(argv, prog)
+    command = " ".join([invocation, *map(shlex.quote, argv)])
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")  # TFLite conversion runs on TensorFlow
+    if args.keras_model is not None and keras_hub_kind(args.keras_model):
+        with tempfile.TemporaryDirectory() as folder:
+            args.keras_model = _flattened(args, folder)
+            return _convert(request_from_args(args, command))
+    return _convert(request_from_args(args, command))
+
+
+def _flattened(args, folder):
+    """The flat `.keras` file, in `folder`, of the KerasHub SwiftFormer `--keras-model` names (a preset
+    folder or a KerasHub `.keras` file), named after it: the converter rewrites flat models only."""
+    source = os.path.normpath(args.keras_model)
+    if args.output is not None:  # the default output lies beside it, never inside
+        files.check_not_inputs([("--output", args.output)], [("--keras-model", source)])
+    cli.import_keras_hub(f"--keras-model {source!r}, a KerasHub SwiftFormer,")
+    with cli.quiet_startup():
+        from swiftformer_keras.presets.flat_models import write_flat_model
+    name = os.path.basename(source).removesuffix(".keras") + ".keras"
+    return write_flat_model(source, os.path.join(folder, name))
+
+
+def _convert(request):
     with cli.quiet_startup():
         # TensorFlow loads here, after every flag and path is checked: --help and bad input answer at once.
         from swiftformer_keras.lite import pipeline, report

@@ -331,7 +331,7 @@ def test_the_default_file_is_described_and_gets_a_card_and_a_report(tmp_path, ca
         "center-cropped at 0.875."
     )
     assert described["input"]["normalization"] == {"mean": [0.0], "std": [1.0]}
-    assert "Weights: the license of their source" in described["license"]
+    assert "Weights: seeded random draws, not trained ones." in described["license"]
     card = (tmp_path / "xs.md").read_text()
     assert card.startswith("---\nlibrary_name: litert\npipeline_tag: image-classification\n")
     for line in (
@@ -464,3 +464,52 @@ def test_fp16_files_compute_in_fp16_unless_told_and_only_fp16_files_take_the_fla
     assert "--fp32-arithmetic applies to --fp16 files only; drop it for --int8." in _one_error_line(
         capsys.readouterr().err
     )
+
+
+def test_published_weights_give_the_file_their_crop_source_and_license(tmp_path, cached_xs_weights):
+    """`--weights imagenet` converts timm's generation (from the cache: the hub does not answer), and
+    the file says so: its crop is timm's 0.95, its description and license name timm's repository.
+    The first generation keeps its own 0.875."""
+    described = {}
+    for weights in ("imagenet", "imagenet_mbzuai"):
+        output = tmp_path / f"{weights}.tflite"
+        argv = ["--model", "XS", "--weights", weights, "--input-size", "64", "64", "--output", str(output)]
+        assert to_tflite.main([*argv, "--no-card"]) == 0
+        described[weights] = read_metadata(output)
+    assert "center-cropped at 0.95" in described["imagenet"]["description"]
+    assert "timm dist_in1k: the current official generation" in described["imagenet"]["description"]
+    assert described["imagenet"]["license"].endswith("Weights: apache-2.0 (timm/swiftformer_xs.dist_in1k).")
+    assert "center-cropped at 0.875" in described["imagenet_mbzuai"]["description"]
+    assert "(MBZUAI/swiftformer-xs)" in described["imagenet_mbzuai"]["license"]
+
+
+def test_a_fine_tuned_keras_hub_classifier_converts_from_its_keras_file_or_preset(tmp_path, capsys):
+    """A SwiftFormerImageClassifier trained with fit(), saved as KerasHub saves it (a `.keras` file, a
+    preset folder), converts as it is: flattened first, its crop kept, the file's outputs its own."""
+    import keras_hub
+
+    from conftest import tiny_model
+    from swiftformer_keras.lite.predictor import tflite_runner
+    from swiftformer_keras.presets.flat_models import classifier_from_model
+
+    classifier = classifier_from_model(tiny_model(classes=3), crop_pct=0.95)
+    classifier.compile(optimizer=keras.optimizers.SGD(0.01), run_eagerly=True)
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 256, (6, 80, 96, 3)).astype("uint8")
+    classifier.fit(pixels, np.arange(6) % 3, batch_size=3, epochs=1, verbose=0)
+    classifier.save(tmp_path / "tuned.keras")
+    classifier.save_to_preset(str(tmp_path / "tuned_preset"))
+
+    images = rng.standard_normal((4, 64, 64, 3)).astype("float32")
+    expected = keras.ops.convert_to_numpy(keras.ops.softmax(classifier(images, training=False)))
+    for source in (tmp_path / "tuned.keras", tmp_path / "tuned_preset"):
+        output = tmp_path / f"{source.name}.tflite"
+        assert to_tflite.main(["--keras-model", str(source), "--output", str(output)]) == 0
+        found = tflite_runner(str(output))(images)
+        np.testing.assert_allclose(found, expected, atol=1e-5)
+        report = json.loads(output.with_suffix(".json").read_text())
+        assert report["crop_pct"] == 0.95 and report["model"] == f"{source.name.removesuffix('.keras')}.keras"
+    assert isinstance(keras_hub.models.ImageClassifier.from_preset(str(tmp_path / "tuned_preset")), type(classifier))
+    inside = tmp_path / "tuned_preset" / "x.tflite"
+    assert to_tflite.main(["--keras-model", str(tmp_path / "tuned_preset"), "--output", str(inside)]) == 2
+    assert "lies inside the input folder --keras-model" in capsys.readouterr().err

@@ -35,6 +35,7 @@ from swiftformer_keras.weights import published
 from swiftformer_keras.weights.keras_files import load_keras_model_file, model_attention, saved_classes
 
 OWN_WEIGHTS_LICENSE = "Code: Apache-2.0 (swiftformer-keras). Weights: those of the model's owner."
+RANDOM_WEIGHTS_LICENSE = "Code: Apache-2.0 (swiftformer-keras). Weights: seeded random draws, not trained ones."
 
 
 def load_keras_model(variant=DEFAULT_VARIANT, keras_model=None, weights="imagenet", input_size=None):
@@ -352,7 +353,7 @@ def _model_info(request, model, size, class_names):
             source = f"ImageNet-1k weights: {published_source.title} ({repo} on the Hugging Face Hub)"
             license = f"Code: Apache-2.0 (swiftformer-keras). Weights: {published_source.license} ({repo})."
         elif request.weights == "random":
-            source, license = "random weights", OWN_WEIGHTS_LICENSE
+            source, license = "random weights", RANDOM_WEIGHTS_LICENSE
         else:
             source, license = f"weights {os.path.basename(request.weights)}", OWN_WEIGHTS_LICENSE
     license = request.license or license
