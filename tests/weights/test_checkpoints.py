@@ -7,7 +7,14 @@ import re
 import numpy as np
 import pytest
 
-from conftest import hf_to_official_key, hf_to_timm_key, make_reference, reference_logits, write_checkpoint
+from conftest import (
+    hf_to_official_key,
+    hf_to_timm_key,
+    make_reference,
+    reference_logits,
+    timm_hub_file,
+    write_checkpoint,
+)
 from swiftformer_keras import SwiftFormer
 from swiftformer_keras.models.architecture import VARIANTS, variant_name
 from swiftformer_keras.weights import checkpoints
@@ -269,3 +276,17 @@ def test_a_folder_or_a_keras_file_is_named_for_what_it_is(tmp_path):
     with pytest.raises(ValueError, match=r"\.pth, \.pt, \.bin or \.safetensors") as error:
         checkpoints.read_state_dict(other)
     assert ".weights.h5" not in str(error.value) and ".keras" not in str(error.value)
+
+
+@pytest.mark.parametrize("variant", ["XS", "S", "L1", "L3"])
+def test_timms_own_files_give_timms_logits(variant, tmp_path):
+    """timm's own `swiftformer_<variant>`, its weights mapped by timm's own `checkpoint_filter_fn` and saved
+    as timm's hub holds them (`conftest.timm_hub_file`), against the Keras model that reads the file: an
+    implementation and a key map independent of ours, at a non-square size."""
+    x = np.random.RandomState(0).randn(2, 160, 256, 3).astype("float32")
+    path, expected = timm_hub_file(variant, tmp_path, x, seed=1)
+    assert checkpoints.detect_layout(checkpoints.read_state_dict(path)) == "timm"
+    model = SwiftFormer(variant, weights=path, classifier_activation=None, input_shape=(160, 256, 3))
+    diff = np.abs(np.asarray(model(x)) - expected).max()
+    print(f"{variant}: max |Keras - timm| {diff:.1e} (logit std {expected.std():.1f})")
+    assert diff <= 1e-4
