@@ -81,7 +81,7 @@ $(MEDIAPIPE_VENV)/.installed: requirements-mediapipe.txt pyproject.toml
 runtimes: $(addsuffix /.installed,$(RUNTIME_VENVS))
 
 # timm's own SwiftFormer, for the tests of timm's hub weights: a folder of packages, not an environment, put on
-# the path of tests/timm/write_hub_file.py only (beside .venv's CPU torch, PyPI's torchvision does not import
+# the path of tests/timm_reference/write_hub_file.py only (beside .venv's CPU torch, PyPI's torchvision does not import
 # cleanly, and transformers in .venv imports torchvision wherever it finds one).
 TIMM_PACKAGES := .timm
 $(TIMM_PACKAGES)/.installed: requirements-timm.txt $(STAMP)

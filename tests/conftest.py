@@ -126,7 +126,7 @@ TIMM_PACKAGES = os.path.join(ROOT, ".timm")
 def timm_hub_file(variant, folder, images_nhwc, seed=0):
     """timm's own `swiftformer_<variant>` holding the weights of `make_reference(variant, "l2", seed)`,
     as timm's `checkpoint_filter_fn` maps the official layout, saved as timm's hub file: an
-    implementation and a key map independent of ours (`tests/timm/write_hub_file.py`).
+    implementation and a key map independent of ours (`tests/timm_reference/write_hub_file.py`).
 
     Returns `(path of model.safetensors, timm's logits on images_nhwc)`.
     """
@@ -137,7 +137,7 @@ def timm_hub_file(variant, folder, images_nhwc, seed=0):
     inputs, logits = os.path.join(folder, "inputs.npy"), os.path.join(folder, "timm_logits.npy")
     np.save(inputs, images_nhwc)
     output = os.path.join(folder, "model.safetensors")
-    script = os.path.join(ROOT, "tests", "timm", "write_hub_file.py")
+    script = os.path.join(ROOT, "tests", "timm_reference", "write_hub_file.py")
     env = dict(os.environ, PYTHONPATH=TIMM_PACKAGES)
     done = subprocess.run(
         [sys.executable, script, variant, official, output, inputs, logits], env=env, capture_output=True, text=True

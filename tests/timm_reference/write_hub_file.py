@@ -1,6 +1,6 @@
 """Writes a checkpoint as timm's hub holds it, with timm's own SwiftFormer, and that model's logits.
 
-    python tests/timm/write_hub_file.py VARIANT OFFICIAL.pth OUTPUT.safetensors INPUTS.npy LOGITS.npy
+    python tests/timm_reference/write_hub_file.py VARIANT OFFICIAL.pth OUTPUT.safetensors INPUTS.npy LOGITS.npy
 
 Run with `.timm` (timm and torchvision, `make .timm/.installed`) on PYTHONPATH, beside `.venv`'s torch:
 `conftest.timm_hub_file` does. timm's own `checkpoint_filter_fn` maps the official checkpoint into timm's
