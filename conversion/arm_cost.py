@@ -7,16 +7,17 @@
 
 For every file, runtime and CPU model: the guest instructions of one invoke at one thread (the
 smallest of --runs counted invokes, which differ by a few hundred at most; the same on every run of
-the tool), their ratio to the --baseline file's (default: the first) on the same CPU and runtime, the
-XNNPACK partitions, and the largest difference between the file's output there and in this host's
-interpreter on the same input. Files are named KEY=PATH, or by their file name. Markdown on stdout;
-arm_cost.json, arm_cost.csv and arm_cost.png in --output-dir, written together. --functions N also
-prints, per file and core, the N functions (XNNPACK's micro-kernels by name) the counted invokes
-spent most instructions in; the JSON has every function. --images DIR also runs --num photos of DIR
-(preprocessed as every tool does, at each file's size) through every file, on the emulated core and
-on this host, and compares each file's outputs with the --baseline file's on this host: top-1
-agreement and SQNR, the accuracy the ARM kernels keep beside this host's; where DIR holds a folder
-per class of a file's labels (its metadata), that file's top-1 accuracy too.
+the tool), their ratio to the --baseline file's (default: the first) on the same CPU and runtime,
+the XNNPACK partitions, and the largest difference between the file's output there and in this
+host's interpreter on the same input. Files are named KEY=PATH, or by their file name. Markdown on
+stdout; arm_cost.json, arm_cost.csv, arm_cost.png and arm_cost.md (the results page: when, where,
+the command, the tables and the chart; docs/benchmarks/ holds such pages) in --output-dir, written
+together. --functions N also prints, per file and core, the N functions (XNNPACK's micro-kernels by
+name) the counted invokes spent most instructions in; the JSON has every function. --images DIR also
+runs --num photos of DIR (preprocessed as every tool does, at each file's size) through every file,
+on the emulated core and on this host, and compares each file's outputs with the --baseline file's
+on this host: top-1 agreement and SQNR, the accuracy the ARM kernels keep beside this host's; where
+DIR holds a folder per class of a file's labels (its metadata), that file's top-1 accuracy too.
 
 Counts are exact and compare kernels on one CPU model; they are not times (see
 swiftformer_keras/lite/arm_emulation.py).
@@ -32,16 +33,17 @@ from tqdm import tqdm
 
 from swiftformer_keras.lite.arm_emulation import ARM_RUNTIMES, CPU_MODELS, ArmEnvironment, EmulatedRuntime
 from swiftformer_keras.lite.calibration import class_labels, find_images, sample_images
+from swiftformer_keras.lite.interpreter import cpu_name
 from swiftformer_keras.lite.metadata import read_metadata
 from swiftformer_keras.lite.predictor import TFLitePredictor
 from swiftformer_keras.lite.report import fidelity
 from swiftformer_keras.lite.runtime_worker import Worker
 from swiftformer_keras.utils import charts, cli, files
-from swiftformer_keras.utils.tables import markdown_table
+from swiftformer_keras.utils.tables import markdown_table, results_page
 
 PROG = "conversion/arm_cost.py"
 DEFAULT_CPUS = ("cortex-a53", "cortex-a76", "armv9")
-OUTPUT_NAMES = ("arm_cost.json", "arm_cost.csv", "arm_cost.png")
+OUTPUT_NAMES = ("arm_cost.json", "arm_cost.csv", "arm_cost.png", "arm_cost.md")
 
 
 def parse_args(argv):
@@ -260,12 +262,25 @@ def _main(argv):
     if args.functions:
         print("\n" + functions_markdown(rows, args.functions))
     command = " ".join(["python", PROG, *map(shlex.quote, argv)])
-    json_path, csv_path, png_path = (path for _, path in outputs)
+    json_path, csv_path, png_path, page_path = (path for _, path in outputs)
+    sections = [markdown(rows, baseline)] + ([functions_markdown(rows, args.functions)] if args.functions else [])
+    page = results_page(
+        "SwiftFormer TFLite files on ARM64 cores",
+        command,
+        f"QEMU {environment.qemu_version()} user mode on {cpu_name()}, 1 thread",
+        sections,
+        chart=os.path.basename(png_path),
+        notes=(
+            "Guest instructions per invoke, exact and repeatable: they compare kernels on one core model,",
+            "they are not times (swiftformer_keras/lite/arm_emulation.py).",
+        ),
+    )
     with files.ResultFiles(outputs) as result:
         result.write_json(json_path, {"command": command, "runs": args.runs, "baseline": baseline, "rows": rows})
         table = [{key: value for key, value in row.items() if key != "functions"} for row in rows]
         result.write(csv_path, lambda temp: files.write_csv_atomically(temp, table))
         result.write(png_path, lambda temp: plot(rows, temp))
+        result.write_text(page_path, page)
     print(f"\nwrote {', '.join(path for _, path in outputs)}")
     return 0
 

@@ -17,7 +17,9 @@ interpreter of the timings, partition counts and checks (default: the first
 installed); the JSON records it. litert-compiled, LiteRT's CompiledModel API,
 lists no nodes: its partitions are n/a (null in the JSON). Prints a Markdown
 table of medians and int8/fp32 ratios, and writes benchmark.json,
-benchmark.csv and benchmark.png to --output-dir.
+benchmark.csv, benchmark.png and benchmark.md (the results page: when, where,
+the command, the tables and the chart; docs/benchmarks/ holds such pages) to
+--output-dir, together.
 
 Weights do not change the latency of a float model; for int8 they change the
 calibrated ranges only, which does not change the kernels XNNPACK picks.
@@ -48,6 +50,7 @@ from swiftformer_keras.lite.interpreter import (
     count_partitions,
     cpu_flags,
     cpu_mhz,
+    cpu_name,
     make_interpreter,
     runtime_version,
     time_interleaved,
@@ -56,7 +59,7 @@ from swiftformer_keras.lite.predictor import tflite_runner
 from swiftformer_keras.lite.request import add_model_arguments
 from swiftformer_keras.models.architecture import check_image_size
 from swiftformer_keras.utils import charts, cli, files
-from swiftformer_keras.utils.tables import markdown_table
+from swiftformer_keras.utils.tables import markdown_table, results_page
 from swiftformer_keras.weights.published import weight_source
 
 PROG = "conversion/benchmark.py"
@@ -67,7 +70,7 @@ VNNI_MACS_PER_CYCLE = 128
 AMX_MACS_PER_CYCLE = 1024
 PROFILED_MODES = ("fp32", "int8")
 DEFAULT_PROFILE_RUNS = 300
-RESULT_FILES = ("benchmark.json", "benchmark.csv", "benchmark.png")
+RESULT_FILES = ("benchmark.json", "benchmark.csv", "benchmark.png", "benchmark.md")
 
 
 def time_files(paths, threads, runs, warmup, runtime=None):
@@ -399,11 +402,25 @@ def _main(argv):
         checks.append(variant_checks)
     table = markdown(rows, checks, args.threads)
     print(table)
+    sections = [table]
     if args.profile:
-        print("\n" + profile_markdown(rows, checks, args.threads))
+        sections.append(profile_markdown(rows, checks, args.threads))
+        print("\n" + sections[-1])
     print(f"\nTFLite runtime: {runtime}")
+    command = " ".join(["python", PROG, *map(shlex.quote, argv)])
+    page = results_page(
+        "Latency of the four modes on this host",
+        command,
+        f"{cpu_name(count=True)}, {runtime}, {args.threads} thread(s)",
+        sections,
+        chart="benchmark.png",
+        notes=(
+            "Medians of interleaved turns (every file hit by the same noise); x86 timings, not a phone's:",
+            "the ARM64 pages count the kernels phones run.",
+        ),
+    )
     result = {
-        "command": " ".join(["python", PROG, *map(shlex.quote, argv)]),
+        "command": command,
         "runtime": runtime,
         "threads": args.threads,
         "runs": args.runs,
@@ -411,10 +428,13 @@ def _main(argv):
         "checks": checks,
     }
 
-    files.write_json_atomically(os.path.join(args.output_dir, "benchmark.json"), result)
-    files.write_csv_atomically(os.path.join(args.output_dir, "benchmark.csv"), rows)
-    plot(rows, os.path.join(args.output_dir, "benchmark.png"))
-    print(f"\nwrote {args.output_dir}/benchmark.json, .csv, .png")
+    json_path, csv_path, png_path, page_path = (os.path.join(args.output_dir, name) for name in RESULT_FILES)
+    with files.ResultFiles([(name, os.path.join(args.output_dir, name)) for name in RESULT_FILES]) as written:
+        written.write_json(json_path, result)
+        written.write(csv_path, lambda temp: files.write_csv_atomically(temp, rows))
+        written.write(png_path, lambda temp: plot(rows, temp))
+        written.write_text(page_path, page)
+    print(f"\nwrote {args.output_dir}/benchmark.json, .csv, .png, .md")
     return 0
 
 

@@ -23,6 +23,7 @@ import bisect
 import collections
 import dataclasses
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -116,6 +117,12 @@ class ArmEnvironment:
     @property
     def plugin(self):
         return os.path.join(self.folder, "count_instructions.so")
+
+    def qemu_version(self):
+        """QEMU's version, as `qemu-aarch64 --version` states it (`"7.2.22"`), or `"?"`."""
+        done = subprocess.run([self.qemu, "--version"], capture_output=True, text=True, timeout=60)
+        found = re.search(r"version (\S+)", done.stdout)
+        return found.group(1) if found else "?"
 
     def site(self, runtime):
         """The folder of `runtime`'s aarch64 wheels."""

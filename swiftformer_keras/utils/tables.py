@@ -39,3 +39,28 @@ def markdown_table(header, rows, align=None):
             raise ValueError(f"A row has {len(row)} cells for {len(header)} columns: {row!r}.")
         lines.append("| " + " | ".join(_cell(value) for value in row) + " |")
     return "\n".join(lines)
+
+
+def results_page(title, command, machine, sections, chart=None, date=None, notes=()):
+    """The Markdown page a benchmark writes beside its JSON: what was measured, when, where and by
+    which command, its tables and its chart (a file name in the page's folder).
+
+    The documentation takes these pages as they are written (`docs/benchmarks/<run>/`), so running
+    the command again refreshes its page, and no number on it is typed by hand.
+
+    Args:
+        title: the page's title.
+        command: the command line that measured it, as run.
+        machine: where it ran (this host's CPU; the emulated cores).
+        sections: Markdown blocks (tables, with their own headings or captions), in order.
+        chart: the chart's file name beside the page, shown after the command; None: no chart.
+        date: the day measured, ISO (default: today).
+        notes: sentences printed under the command (what the numbers are and are not).
+    """
+    import datetime
+
+    date = date or datetime.date.today().isoformat()
+    parts = [f"# {title}", f"Measured on {date}, {machine}, with:", f"```bash\n{command}\n```"]
+    parts += [" ".join(notes)] if notes else []
+    parts += [f"![{title}]({chart})"] if chart else []
+    return "\n\n".join([*parts, *sections]) + "\n"

@@ -34,7 +34,11 @@ def test_counts_land_in_a_table_and_its_files(tiny_pair, tmp_path, capsys):
     assert (
         "| file | runtime | CPU | partitions | M instructions / invoke | / fp32 | max \\|diff\\| vs host |" in printed
     )
-    assert sorted(os.listdir(out)) == ["arm_cost.csv", "arm_cost.json", "arm_cost.png"]
+    assert sorted(os.listdir(out)) == ["arm_cost.csv", "arm_cost.json", "arm_cost.md", "arm_cost.png"]
+    page = (out / "arm_cost.md").read_text()  # the results page: the command, where, the tables, the chart
+    assert page.startswith("# SwiftFormer TFLite files on ARM64 cores\n\nMeasured on 20")
+    assert "QEMU 7.2" in page and json.loads((out / "arm_cost.json").read_text())["command"] in page
+    assert "![SwiftFormer TFLite files on ARM64 cores](arm_cost.png)" in page and "| `xnn_qs8_" in page
     assert "**q, litert 2.3.0, cortex-a76**" in printed and "| `xnn_qs8_" in printed  # the kernels by name
     saved = json.loads((out / "arm_cost.json").read_text())
     rows = {(row["file"], row["cpu"]): row for row in saved["rows"]}

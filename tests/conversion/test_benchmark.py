@@ -118,6 +118,10 @@ def test_benchmark_runs_every_mode_and_writes_its_tables(tmp_path, capsys):
     with open(out / "benchmark.csv") as file:
         assert len(list(csv.DictReader(file))) == 4
     assert (out / "benchmark.png").read_bytes()[:4] == b"\x89PNG"
+    page = (out / "benchmark.md").read_text()  # the results page the documentation takes as written
+    assert page.startswith("# Latency of the four modes on this host\n\nMeasured on 20")
+    assert result["command"] in page and litert in page and "![" in page and "(benchmark.png)" in page
+    assert "| tiny.keras | int8 |" in page
 
 
 def test_a_variant_gets_realistic_random_weights_and_logits():
