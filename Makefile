@@ -5,7 +5,7 @@ PYTHON ?= python3
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test clean runtimes arm64 npu
+.PHONY: demo test clean runtimes arm64 npu docs
 
 # Environments of other TFLite runtimes beside .venv, each from its pinned requirements file:
 # .venv-tflite-runtime (tflite-runtime 2.14, needed by `make test`) and, for the cross-runtime
@@ -104,8 +104,12 @@ $(ARM64)/.installed: arm64/build.sh arm64/packages.txt arm64/requirements-litert
 npu: $(STAMP)
 	$(PY) -c "from swiftformer_keras.lite import npu; print('QNN libraries:', npu.qnn_library_path()); print(npu.check_vendor('qualcomm'))"
 
+# The documentation site (mkdocs.yml, docs/) into site/, strictly: a broken link or reference fails it. Offline.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --site-dir site
+
 test: $(STAMP) $(TFLITE_RUNTIME_VENV)/.installed $(MEDIAPIPE_VENV)/.installed $(ARM64)/.installed $(TIMM_PACKAGES)/.installed
 	$(PY) -m pytest
 
 clean:
-	rm -rf $(VENV) $(RUNTIME_VENVS) $(MEDIAPIPE_VENV) $(ARM64) $(TIMM_PACKAGES) .pytest_cache *.egg-info
+	rm -rf $(VENV) $(RUNTIME_VENVS) $(MEDIAPIPE_VENV) $(ARM64) $(TIMM_PACKAGES) site .pytest_cache *.egg-info

@@ -14,7 +14,7 @@ only by `global_query * key`, and the global query is a sum over all tokens:
 the key was given a range of +-30 for values within +-0.55 (64x64; the
 range grows with the token count), so its int8 steps were 0.2 and the
 sum-pooled attention of the hub weights lost the logits (XS on seeded random
-weights at 224x224: 0.7 dB SQNR, 19% top-1 agreement with Keras; README
+weights at 224x224: 0.7 dB SQNR, 19% top-1 agreement with Keras; docs/conversion.md
 "int8 calibration").
 
 `measure` runs the calibrated model again on the same images, on the

@@ -10,7 +10,7 @@ declared by the layers' `recipe_options`) and sets the converter
 its mode and on the oldest runtime it must be fast on (`--min-runtime`);
 `RECIPES` is that table, and `DEFAULT_MIN_RUNTIME` the default per mode.
 
-Why the table looks as it does (measured; README "Runtimes"):
+Why the table looks as it does (measured; docs/benchmarks.md "Runtimes"):
 
 - The XNNPACK of TF <= 2.16 (tflite-runtime 2.14, TF 2.16's interpreter, the
   last Android AAR) has no GELU, no RSQRT and no SUM over the channel axis:
@@ -31,7 +31,7 @@ Why the table looks as it does (measured; README "Runtimes"):
   normalisation tail (`float_ops`) in float, inside the same partition.
 - An fp16 file asks XNNPACK for fp16 arithmetic (`fp16_arithmetic`): on the
   ARM cores that have it (Armv8.2+: phones since 2018, Raspberry Pi 5) an XS
-  invoke then executes about half of fp32's instructions (README "ARM64"),
+  invoke then executes about half of fp32's instructions (docs/arm.md),
   with the error of fp16 activations; elsewhere (Cortex-A53, x86 without
   AVX512-FP16) XNNPACK computes in fp32 as before. LiteRT's fp16 recipe
   writes the L2 norms as `"fp16_sum"`: XNNPACK fuses the `"sum"` form's sum
@@ -46,7 +46,7 @@ Why the table looks as it does (measured; README "Runtimes"):
   image's 3 channels took 2x the float one's time on an AMX host, where XS
   int8 ran 7% faster with it. On the phones' cores the int8 one executes
   fewer instructions (XS: -2.7% on the A76, -1.8% on Armv9, +0.2% on the
-  A53), and on an x86 host without AMX it is 2-3% faster (README "ARM64");
+  A53), and on an x86 host without AMX it is 2-3% faster (docs/arm.md);
   pixels in [0, 255] quantize exactly at the input's scale of 1. An AMX
   server can ask for `Recipe(float_first_conv=True)`.
 

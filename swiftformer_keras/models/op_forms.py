@@ -1,7 +1,7 @@
 """The TFLite-friendly forms of SwiftFormer's computations: the same functions, written as different ops.
 
 A `.tflite` file runs what the Keras graph writes, op for op, and the runtimes differ in the
-ops they run fast, or at all, in float and in int8 (README "Runtimes"). So the layers
+ops they run fast, or at all, in float and in int8 (docs/benchmarks.md "Runtimes"). So the layers
 (`swiftformer_keras.models.layers`) compute their GELUs, their sums over tokens and their L2
 norms through these functions, in the form a layer's config names (`architecture.ACTIVATIONS`,
 `architecture.REDUCTIONS`; an export recipe, `lite.recipe`, picks them), and fold what the
@@ -51,13 +51,13 @@ def l2_normalize(x, axis, form="sum"):
       for an int8 SUM over tokens; as N x MEAN the int8 token sum of squares
       loses the attention (SQNR 8 dB); as an `H x W` depthwise convolution by
       ones XNNPACK runs it as a grouped GEMM of one row per channel, 100x
-      slower than TRANSPOSE + FULLY_CONNECTED (README "Runtimes").
+      slower than TRANSPOSE + FULLY_CONNECTED (docs/benchmarks.md "Runtimes").
     - `"fp16_sum"`: `"sum"` for fp16 arithmetic: the sum of `x * (x / 2)`, its
       `sqrt(1 / 2)` applied to the small norm tensor, and the norm clamped at
       `2^-10`, which fp16 holds (torch's `1e-12` is 0 there, and a zero vector
       would give NaN). XNNPACK fuses a SUM of a square into one "sum of
       squares" node it has in fp32 only, and that node keeps the attention and
-      every op after it in its block in fp32 (README "ARM64"); a SUM of a
+      every op after it in its block in fp32 (docs/arm.md); a SUM of a
       product of two tensors it runs in fp16. The same function as the
       others for every norm above `2^-10`; a mean (`x * (x / n)`) would
       underflow fp16 on small values.

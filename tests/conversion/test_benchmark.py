@@ -107,7 +107,7 @@ def test_benchmark_runs_every_mode_and_writes_its_tables(tmp_path, capsys):
         assert os.path.getsize(out / f"swiftformer_tiny_keras_{row['mode']}.tflite") == pytest.approx(
             row["size_mb"] * 1e6
         )
-    # int8 shrinks the file; less for a small model, whose fixed parts weigh more (XS: 0.29, README).
+    # int8 shrinks the file; less for a small model, whose fixed parts weigh more (XS: 0.29, docs/benchmarks).
     assert rows["int8"]["xnnpack_partitions"] == 1 and rows["int8"]["size_vs_fp32"] < 0.55
     (checks,) = result["checks"]
     assert checks["fp32_max_abs_diff_vs_keras"] <= 1e-4 and checks["logit_std"] > 2

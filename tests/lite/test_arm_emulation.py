@@ -104,7 +104,7 @@ def test_fp16_arithmetic_runs_on_cores_that_have_it(tiny_files, tmp_path):
     print(counts)
     a76, a53 = counts["cortex-a76"], counts["cortex-a53"]
     # Other kernels on the A76 (fp16: 8 lanes a vector, not 4, and conversions at the graph's ends): how much
-    # they win depends on the model's size (TINY 0.93 of fp32, XS 0.51: README "ARM64"), so only the change
+    # they win depends on the model's size (TINY 0.93 of fp32, XS 0.51: docs/arm.md), so only the change
     # is held.
     assert abs(a76["fp16"] - a76["fp32 arithmetic"]) > 0.05 * a76["fp32"]
     assert abs(a76["fp32 arithmetic"] - a76["fp32"]) < 0.02 * a76["fp32"]  # fp16 weights are widened once, at load

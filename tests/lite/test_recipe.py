@@ -96,7 +96,7 @@ def test_the_table_picks_a_recipe_per_mode_and_runtime():
         == recipe_for("int8", "2.14")
         == Recipe("quick_gelu", "matmul", ("SQRT", "MAXIMUM", "DIV", "SOFTMAX"))
     )
-    # The first convolution is int8 in both (fewer instructions on the phones' cores: README "ARM64").
+    # The first convolution is int8 in both (fewer instructions on the phones' cores: docs/arm.md).
     assert not any(recipes["int8"].float_first_conv for _, recipes in RECIPES)
     # Before 2.17 no dynamic dense layer is per-channel (FULLY_CONNECTED v12), float GELU is the quick form.
     for mode in MODES:
@@ -108,7 +108,7 @@ def test_the_table_picks_a_recipe_per_mode_and_runtime():
         == dataclasses.replace(recipe_for("fp16", "2.14"), fp16_arithmetic=False)
         == Recipe(activation="quick_gelu", reductions="channel_conv")
     )
-    # fp16 files ask XNNPACK for fp16 arithmetic on every runtime row (README "ARM64"), and only they do.
+    # fp16 files ask XNNPACK for fp16 arithmetic on every runtime row (docs/arm.md), and only they do.
     assert all(recipes["fp16"].fp16_arithmetic for _, recipes in RECIPES)
     assert not any(recipes[mode].fp16_arithmetic for _, recipes in RECIPES for mode in MODES if mode != "fp16")
     # LiteRT's fp16 file writes its norms so that XNNPACK can run them in fp16 (op_forms.l2_normalize).
