@@ -27,7 +27,7 @@ Routes, all timed round-robin in one loop (median, p5-p95), --threads threads:
 Prints a Markdown table with latency, ratios to ours, sizes and op counts
 (TRANSPOSE ops especially), checks every route's logits against PyTorch's,
 prints our latency over ONNX Runtime's as measured in this run, and writes
-compare.json, compare.csv and compare.png to --output-dir; ExecuTorch rows also give
+compare.json, compare.csv, compare.png and compare.md (its results page) to --output-dir; ExecuTorch rows also give
 their XNNPACK delegate partitions and the ops left outside them. The routes are built by
 android_bench/routes.py; the PyTorch side (the reference, its weights and exports) is
 android_bench/torch_reference.py; litert-torch runs android_bench/litert_torch_export.py
@@ -63,7 +63,7 @@ from swiftformer_keras.lite import calibration, interpreter
 from swiftformer_keras.models.architecture import MIN_INPUT_SIZE, VARIANTS, check_image_size, variant_name
 from swiftformer_keras.utils import charts, cli, files
 from swiftformer_keras.utils.images import recorded_class_names, resolve_crop_pct
-from swiftformer_keras.utils.tables import markdown_table
+from swiftformer_keras.utils.tables import markdown_table, results_page
 from swiftformer_keras.weights import checkpoints
 
 # Only light modules above: TensorFlow (Keras) and PyTorch load in the functions that use them,
@@ -401,9 +401,7 @@ def _check_inputs(args):
         )
     inputs = [("--calib-dir", args.calib_dir), ("--eval-dir", args.eval_dir), ("--keras-model", args.keras_model)]
     files.check_output_folder("--output-dir", args.output_dir, inputs=inputs)
-    outputs = {name: os.path.join(args.output_dir, name) for name in ("compare.json", "compare.csv", "compare.png")}
-    files.check_output_paths(*((f"--output-dir's {name}", path) for name, path in outputs.items()), inputs=inputs)
-    return outputs
+    files.check_output_paths(*files.benchmark_result_paths(args.output_dir, "compare"), inputs=inputs)
 
 
 def _main(argv):
@@ -411,7 +409,7 @@ def _main(argv):
     args.crop_pct = resolve_crop_pct(args.crop_pct, args.keras_model)
     # A trained model's class names match --eval-dir's folders by name (None: numbered).
     args.class_names = recorded_class_names(args.keras_model) if args.keras_model else None
-    outputs = _check_inputs(args)
+    _check_inputs(args)
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")  # our files are converted by TensorFlow
     with cli.quiet_startup():
         # TensorFlow and PyTorch start only now, every flag checked: --help and bad input answer at once.
@@ -453,14 +451,29 @@ def _main(argv):
                 evaluation,
                 args.executorch,
             )
-    print(markdown(rows))
+    table = markdown(rows)
+    print(table)
     measured = ratios(rows)
+    ratio_lines = [
+        f"{ratio['variant']}: " + ", ".join(f"{k} {v:.2f}" for k, v in ratio.items() if k != "variant")
+        for ratio in measured
+    ]
     if measured:
-        print("\nRatios measured in this run (our median latency / ONNX Runtime's; below 1: ours is faster):")
-    for ratio in measured:
-        print(f"{ratio['variant']}: " + ", ".join(f"{k} {v:.2f}" for k, v in ratio.items() if k != "variant"))
+        ratio_lines.insert(
+            0, "Ratios measured in this run (our median latency / ONNX Runtime's; below 1: ours is faster):"
+        )
+        print("\n" + "\n".join(ratio_lines))
+    command = " ".join(["python android_bench/compare.py", *argv])
+    page = results_page(
+        "Every way to run SwiftFormer, side by side",
+        command,
+        f"{interpreter.cpu_name(count=True)}, {args.threads} thread(s)",
+        [table, "\n\n".join(ratio_lines)] if measured else [table],
+        chart="compare.png",
+        notes=("Medians of interleaved turns on one set of weights per variant; x86 timings.",),
+    )
     result = {
-        "command": " ".join(["python android_bench/compare.py", *argv]),
+        "command": command,
         "threads": args.threads,
         "runs": args.runs,
         "rows": rows,
@@ -468,10 +481,8 @@ def _main(argv):
         "targets": speed_checks(measured),
     }
 
-    files.write_json_atomically(outputs["compare.json"], result)
-    files.write_csv_atomically(outputs["compare.csv"], rows)
-    plot(rows, outputs["compare.png"])
-    print(f"\nwrote {args.output_dir}/compare.json, .csv, .png")
+    files.write_benchmark_result(args.output_dir, "compare", result, rows, page, plot=lambda temp: plot(rows, temp))
+    print(f"\nwrote {args.output_dir}/compare.json, .csv, .png, .md")
     return 0
 
 

@@ -43,7 +43,6 @@ from swiftformer_keras.utils.tables import markdown_table, results_page
 
 PROG = "conversion/arm_cost.py"
 DEFAULT_CPUS = ("cortex-a53", "cortex-a76", "armv9")
-OUTPUT_NAMES = ("arm_cost.json", "arm_cost.csv", "arm_cost.png", "arm_cost.md")
 
 
 def parse_args(argv):
@@ -248,7 +247,7 @@ def _main(argv):
     environment = ArmEnvironment.find()
     inputs = [(f"the file {key}", path) for key, path in paths.items()]
     inputs += [("--images", args.images)] if args.images is not None else []
-    outputs = [(f"--output-dir's {name}", os.path.join(args.output_dir, name)) for name in OUTPUT_NAMES]
+    outputs = files.benchmark_result_paths(args.output_dir, "arm_cost")
     files.check_output_folder("--output-dir", args.output_dir, inputs=inputs)
     files.check_output_paths(*outputs, inputs=inputs)
     with cli.quiet_startup():
@@ -262,25 +261,21 @@ def _main(argv):
     if args.functions:
         print("\n" + functions_markdown(rows, args.functions))
     command = " ".join(["python", PROG, *map(shlex.quote, argv)])
-    json_path, csv_path, png_path, page_path = (path for _, path in outputs)
     sections = [markdown(rows, baseline)] + ([functions_markdown(rows, args.functions)] if args.functions else [])
     page = results_page(
         "SwiftFormer TFLite files on ARM64 cores",
         command,
         f"QEMU {environment.qemu_version()} user mode on {cpu_name()}, 1 thread",
         sections,
-        chart=os.path.basename(png_path),
+        chart="arm_cost.png",
         notes=(
             "Guest instructions per invoke, exact and repeatable: they compare kernels on one core model,",
             "they are not times (swiftformer_keras/lite/arm_emulation.py).",
         ),
     )
-    with files.ResultFiles(outputs) as result:
-        result.write_json(json_path, {"command": command, "runs": args.runs, "baseline": baseline, "rows": rows})
-        table = [{key: value for key, value in row.items() if key != "functions"} for row in rows]
-        result.write(csv_path, lambda temp: files.write_csv_atomically(temp, table))
-        result.write(png_path, lambda temp: plot(rows, temp))
-        result.write_text(page_path, page)
+    table = [{key: value for key, value in row.items() if key != "functions"} for row in rows]
+    data = {"command": command, "runs": args.runs, "baseline": baseline, "rows": rows}
+    files.write_benchmark_result(args.output_dir, "arm_cost", data, table, page, plot=lambda temp: plot(rows, temp))
     print(f"\nwrote {', '.join(path for _, path in outputs)}")
     return 0
 

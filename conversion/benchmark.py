@@ -70,7 +70,6 @@ VNNI_MACS_PER_CYCLE = 128
 AMX_MACS_PER_CYCLE = 1024
 PROFILED_MODES = ("fp32", "int8")
 DEFAULT_PROFILE_RUNS = 300
-RESULT_FILES = ("benchmark.json", "benchmark.csv", "benchmark.png", "benchmark.md")
 
 
 def time_files(paths, threads, runs, warmup, runtime=None):
@@ -354,7 +353,7 @@ def output_paths(args):
     written = [
         (f"the {mode} file of {name}", tflite_path(args.output_dir, name, mode)) for name in names for mode in MODES
     ]
-    return written + [(f"--output-dir's {name}", os.path.join(args.output_dir, name)) for name in RESULT_FILES]
+    return written + files.benchmark_result_paths(args.output_dir, "benchmark")
 
 
 def main(argv=None):
@@ -428,12 +427,7 @@ def _main(argv):
         "checks": checks,
     }
 
-    json_path, csv_path, png_path, page_path = (os.path.join(args.output_dir, name) for name in RESULT_FILES)
-    with files.ResultFiles([(name, os.path.join(args.output_dir, name)) for name in RESULT_FILES]) as written:
-        written.write_json(json_path, result)
-        written.write(csv_path, lambda temp: files.write_csv_atomically(temp, rows))
-        written.write(png_path, lambda temp: plot(rows, temp))
-        written.write_text(page_path, page)
+    files.write_benchmark_result(args.output_dir, "benchmark", result, rows, page, plot=lambda temp: plot(rows, temp))
     print(f"\nwrote {args.output_dir}/benchmark.json, .csv, .png, .md")
     return 0
 

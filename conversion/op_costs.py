@@ -37,9 +37,15 @@ import numpy as np
 from tqdm import tqdm
 
 from swiftformer_keras.lite.arm_emulation import CPU_MODELS, ArmEnvironment, EmulatedRuntime
-from swiftformer_keras.lite.interpreter import count_partitions, make_interpreter, runtime_version, time_interleaved
+from swiftformer_keras.lite.interpreter import (
+    count_partitions,
+    cpu_name,
+    make_interpreter,
+    runtime_version,
+    time_interleaved,
+)
 from swiftformer_keras.utils import cli, files
-from swiftformer_keras.utils.tables import markdown_table
+from swiftformer_keras.utils.tables import markdown_table, results_page
 
 PROG = "conversion/op_costs.py"
 DTYPES = ("int8", "float32")
@@ -256,9 +262,7 @@ def output_paths(folder):
         for index, (name, *_) in enumerate(OP_COSTS)
         for dtype in DTYPES
     ]
-    return written + [
-        (f"--output-dir's {name}", os.path.join(folder, name)) for name in ("op_costs.json", "op_costs.csv")
-    ]
+    return written + files.benchmark_result_paths(folder, "op_costs", chart=False)
 
 
 def main(argv=None):
@@ -284,7 +288,8 @@ def _main(argv):
         f"\n{args.height}x{args.height}x{args.channels}, {args.copies} copies per file, {args.threads} threads, "
         f"{runtime}, median us per copy:\n"
     )
-    print(markdown(rows, args.arm_cpus))
+    table = markdown(rows, args.arm_cpus)
+    print(table)
     command = " ".join(["python", PROG, *map(shlex.quote, argv)])
     result = {
         "command": command,
@@ -297,9 +302,20 @@ def _main(argv):
         "arm_cpus": args.arm_cpus,
         "rows": rows,
     }
-    files.write_json_atomically(os.path.join(args.output_dir, "op_costs.json"), result)
-    files.write_csv_atomically(os.path.join(args.output_dir, "op_costs.csv"), rows)
-    print(f"\nwrote {args.output_dir}/op_costs.json, .csv")
+    page = results_page(
+        "What one op costs in int8 and in fp32, inside an XNNPACK graph",
+        command,
+        f"{cpu_name(count=True)}, {runtime}, {args.threads} thread(s)"
+        + (", and QEMU's ARM64 cores" if args.arm_cpus else ""),
+        [table],
+        notes=(
+            f"{args.height}x{args.height}x{args.channels}, {args.copies} copies per file,",
+            "median microseconds per copy;",
+            "ARM64 columns are guest instructions per copy, counted under emulation.",
+        ),
+    )
+    files.write_benchmark_result(args.output_dir, "op_costs", result, rows, page)
+    print(f"\nwrote {args.output_dir}/op_costs.json, .csv, .md")
     return 0
 
 

@@ -15,7 +15,7 @@ file has --runs timings: a shared machine's drifts hit every runtime alike.
 
 Prints a Markdown table (median ms and XNNPACK partitions per runtime, or the
 runtime's error for a file it refuses) and the int8/fp32 ratios per runtime, and
-writes runtime_matrix.json, .csv and .png to --output-dir.
+writes runtime_matrix.json, .csv, .png and .md (its results page) to --output-dir.
 
     python conversion/runtime_matrix.py --ops
 
@@ -42,7 +42,7 @@ import numpy as np
 from tqdm import tqdm
 
 from swiftformer_keras.lite import calibration
-from swiftformer_keras.lite.interpreter import UNTIMED
+from swiftformer_keras.lite.interpreter import UNTIMED, cpu_name
 from swiftformer_keras.lite.recipe import MODES, recipe_for
 from swiftformer_keras.lite.report import op_table
 from swiftformer_keras.lite.request import add_model_arguments
@@ -50,7 +50,7 @@ from swiftformer_keras.lite.runtime_versions import check_runtime_choice, min_ru
 from swiftformer_keras.lite.runtime_worker import RuntimeProcess
 from swiftformer_keras.models.architecture import check_image_size
 from swiftformer_keras.utils import charts, cli, files
-from swiftformer_keras.utils.tables import markdown_table
+from swiftformer_keras.utils.tables import markdown_table, results_page
 
 PROG = "conversion/runtime_matrix.py"
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -409,10 +409,7 @@ def output_paths(args):
         for mode in MODES
         for version in args.min_runtimes
     ]
-    return written + [
-        (f"--output-dir's {name}", os.path.join(folder, name))
-        for name in ("runtime_matrix.json", "runtime_matrix.csv", "runtime_matrix.png")
-    ]
+    return written + files.benchmark_result_paths(folder, "runtime_matrix")
 
 
 def main(argv=None):
@@ -459,22 +456,23 @@ def _main(argv):
     results = run_matrix(made, environments, args.threads, args.runs, args.per_turn)
     rows = rows_of(made, results)
     found = ratios(rows, columns)
-    print(markdown(rows, found, columns))
+    table = markdown(rows, found, columns)
+    print(table)
     versions = {column: f"{result['runtime']} {result['version']}" for column, result in results.items()}
-    files.write_json_atomically(
-        os.path.join(args.output_dir, "runtime_matrix.json"),
-        {
-            "command": command,
-            "threads": args.threads,
-            "runs": args.runs,
-            "runtimes": versions,
-            "rows": rows,
-            "ratios": found,
-        },
+    data = {"command": command, "threads": args.threads, "runs": args.runs, "runtimes": versions, "rows": rows}
+    data["ratios"] = found
+    page = results_page(
+        "Our files on every runtime",
+        command,
+        f"{cpu_name(count=True)}, {args.threads} thread(s); " + ", ".join(versions.values()),
+        [table],
+        chart="runtime_matrix.png",
+        notes=("Medians of interleaved turns, one worker process per runtime's environment; x86 timings.",),
     )
-    files.write_csv_atomically(os.path.join(args.output_dir, "runtime_matrix.csv"), rows)
-    plot(rows, columns, os.path.join(args.output_dir, "runtime_matrix.png"))
-    print(f"\nwrote {args.output_dir}/runtime_matrix.json, .csv, .png")
+    files.write_benchmark_result(
+        args.output_dir, "runtime_matrix", data, rows, page, plot=lambda temp: plot(rows, columns, temp)
+    )
+    print(f"\nwrote {args.output_dir}/runtime_matrix.json, .csv, .png, .md")
     return 0
 
 

@@ -547,3 +547,28 @@ class ResultFiles:
 def _pairs(destinations):
     """`(what, path)` pairs from a dict `{what: path}` or an iterable of pairs."""
     return destinations.items() if isinstance(destinations, dict) else destinations
+
+
+def benchmark_result_paths(folder, stem, chart=True):
+    """`(what, path)` of the files a benchmark writes into `folder` (`write_benchmark_result`):
+    `<stem>.json`, `.csv`, `.png` (with a chart) and `.md`, its results page."""
+    suffixes = (".json", ".csv", ".png", ".md") if chart else (".json", ".csv", ".md")
+    return [(f"--output-dir's {stem}{suffix}", os.path.join(os.fspath(folder), stem + suffix)) for suffix in suffixes]
+
+
+def write_benchmark_result(folder, stem, data, rows, page, plot=None):
+    """Writes a benchmark's result into `folder` as one (`ResultFiles`): `<stem>.json` (`data`),
+    `<stem>.csv` (`rows`, dicts), `<stem>.png` (`plot(path)`, when given) and `<stem>.md` (`page`, the
+    results page of `tables.results_page`, which names the chart `<stem>.png`).
+
+    Returns:
+        The paths written, in that order.
+    """
+    paths = [path for _, path in benchmark_result_paths(folder, stem, chart=plot is not None)]
+    with ResultFiles(benchmark_result_paths(folder, stem, chart=plot is not None)) as result:
+        result.write_json(paths[0], data)
+        result.write(paths[1], lambda temp: write_csv_atomically(temp, rows))
+        if plot is not None:
+            result.write(paths[2], plot)
+        result.write_text(paths[-1], page)
+    return paths

@@ -86,6 +86,9 @@ def test_every_route_runs_on_the_same_weights_and_the_tables_are_written(photos,
         rows[routes.OURS_INT8]["median_ms"] / rows[routes.ORT_INT8]["median_ms"]
     )
     assert os.path.getsize(out / "compare.png") > 0 and os.path.exists(out / "compare.csv")
+    page = (out / "compare.md").read_text()  # its results page: the command, the table, the chart
+    assert page.startswith("# Every way to run SwiftFormer, side by side\n\nMeasured on 20")
+    assert "python android_bench/compare.py " in page and "(compare.png)" in page and "| " in page
 
 
 def test_a_trained_keras_model_runs_in_every_route_and_is_scored(trained_run, small_cifar, tmp_path, capsys):

@@ -118,6 +118,9 @@ def test_rows_time_every_op_in_one_partition(result, capsys):
     assert rows["CONV_2D 1x1, C -> 4C"]["cortex-a76 int8 / fp32"] < 1
     with open(folder / "op_costs.csv", newline="") as file:
         assert [row["op"] for row in csv.DictReader(file)] == list(EXPECTED_OP)
+    page = (folder / "op_costs.md").read_text()  # its results page: the command and the table
+    assert page.startswith("# What one op costs in int8 and in fp32, inside an XNNPACK graph\n\nMeasured on 20")
+    assert found["command"] in page and "QEMU's ARM64 cores" in page and "| CONV_2D 1x1, C -> 4C |" in page
 
 
 @pytest.fixture

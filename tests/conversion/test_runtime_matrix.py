@@ -107,6 +107,9 @@ def test_the_matrix_shows_what_loads_and_what_the_old_recipes_fix(matrix, capsys
     with open(folder / "runtime_matrix.csv") as file:
         assert len(list(csv.DictReader(file))) == len(rows)
     assert (folder / "runtime_matrix.png").read_bytes()[:4] == b"\x89PNG"
+    page = (folder / "runtime_matrix.md").read_text()  # its results page: the command, the table, the chart
+    assert page.startswith("# Our files on every runtime\n\nMeasured on 20")
+    assert "python conversion/runtime_matrix.py " in page and "(runtime_matrix.png)" in page
 
 
 def test_a_missing_environment_says_how_to_make_it():

@@ -34,7 +34,7 @@ def test_the_default_run_offline_is_one_line(tmp_path):
     }
     done = subprocess.run([sys.executable, SCRIPT], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 2, done.stderr
-    assert "Could not download the ImageNet weights" in _one_error_line(done.stderr)
+    assert "Could not download the imagenet_timm weights of SwiftFormer-S" in _one_error_line(done.stderr)
     assert not [name for name in os.listdir(tmp_path) if name.endswith(".tflite")]
 
 
