@@ -263,3 +263,27 @@ def test_a_folder_of_someone_elses_files_is_not_replaced(tmp_path):
     with pytest.raises(ValueError, match="exists and is not a folder"):
         files.check_replaceable("--out", tmp_path / "a_file", "report.json")
     files.check_replaceable("--out", tmp_path / "missing", "report.json")  # a new folder is fine
+
+
+def test_a_benchmark_result_is_its_four_files_or_none(tmp_path):
+    rows = [{"mode": "fp32", "ms": 1.5}, {"mode": "int8", "ms": 0.5}]
+
+    def plot(path):
+        with open(path, "wb") as file:
+            file.write(b"\x89PNG chart")
+
+    written = files.write_benchmark_result(tmp_path, "bench", {"rows": rows}, rows, "# page\n", plot=plot)
+    assert [os.path.basename(path) for path in written] == ["bench.json", "bench.csv", "bench.png", "bench.md"]
+    assert (tmp_path / "bench.csv").read_text().splitlines() == ["mode,ms", "fp32,1.5", "int8,0.5"]
+    assert (tmp_path / "bench.md").read_text() == "# page\n"
+
+    def broken(path):
+        raise ValueError("the chart failed")
+
+    with pytest.raises(ValueError, match="the chart failed"):
+        files.write_benchmark_result(tmp_path, "bench", {"rows": []}, [], "# other\n", plot=broken)
+    assert (tmp_path / "bench.md").read_text() == "# page\n"  # the earlier result, whole
+    assert sorted(os.listdir(tmp_path)) == ["bench.csv", "bench.json", "bench.md", "bench.png"]
+    (tmp_path / "other").mkdir()
+    no_chart = files.write_benchmark_result(tmp_path / "other", "x", {}, [], "p", plot=None)
+    assert [os.path.basename(path) for path in no_chart] == ["x.json", "x.csv", "x.md"]

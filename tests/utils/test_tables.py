@@ -2,7 +2,7 @@
 
 import pytest
 
-from swiftformer_keras.utils.tables import markdown_table
+from swiftformer_keras.utils.tables import markdown_table, results_page
 
 
 def test_a_table_has_its_header_alignment_and_rows():
@@ -26,3 +26,21 @@ def test_a_pipe_or_newline_in_a_cell_cannot_split_the_row():
 def test_a_ragged_row_or_a_bad_alignment_is_refused(rows, align, message):
     with pytest.raises(ValueError, match=message):
         markdown_table(["variant", "ms"], rows, align=align)
+
+
+def test_a_results_page_says_when_where_and_how_before_its_tables():
+    table = markdown_table(["mode", "ms"], [["int8", "0.5"]], align="lr")
+    page = results_page(
+        "Latency",
+        "python conversion/benchmark.py --variants XS",
+        "AMD EPYC x2",
+        [table],
+        chart="b.png",
+        date="2026-12-07",
+    )
+    assert page == (
+        "# Latency\n\nMeasured on 2026-12-07, AMD EPYC x2, with:\n\n"
+        "```bash\npython conversion/benchmark.py --variants XS\n```\n\n![Latency](b.png)\n\n"
+        "| mode | ms |\n|---|---:|\n| int8 | 0.5 |\n"
+    )
+    assert "Counts, not times." in results_page("T", "c", "m", [], notes=("Counts,", "not times."))
