@@ -34,10 +34,9 @@ from swiftformer_keras.utils.images import (
     imagenet_class_index,
     preprocess_input,
     recorded_class_names,
-    resolve_crop_pct,
 )
 from swiftformer_keras.utils.tables import markdown_table
-from swiftformer_keras.weights.published import WEIGHT_NAMES, weights_crop_pct
+from swiftformer_keras.weights.published import WEIGHT_NAMES, crop_pct_for
 
 PROG = "android_bench/clients.py"
 COLUMNS = ("file", "client", "version", "images", "top1_agreement", "max_prob_diff", "keras_top1", "file_top1", "error")
@@ -181,8 +180,7 @@ def _main(argv):
     model, size = _softmax_model(args)
     if names is None:  # unnamed classes: folders are numbered if there is one per class of the model
         labels = calib_lib.class_labels(paths, args.images, None, model.outputs[0].shape[-1])
-    weights_crop = weights_crop_pct(args.weights) if args.model else None  # the crop --weights expect
-    crop_pct = resolve_crop_pct(args.crop_pct if args.crop_pct is not None else weights_crop, args.keras_model)
+    crop_pct = crop_pct_for(args.crop_pct, args.keras_model, args.weights if args.model else None)
     rows = compare_clients(model, args.files, paths, size, crop_pct, labels)
     print(markdown(rows))
     if args.csv:

@@ -32,8 +32,7 @@ from swiftformer_keras.lite.metadata import read_metadata
 from swiftformer_keras.lite.predictor import TFLitePredictor
 from swiftformer_keras.lite.runtime_versions import model_root
 from swiftformer_keras.utils import cli, files
-from swiftformer_keras.utils.images import resolve_crop_pct
-from swiftformer_keras.weights.published import weights_crop_pct
+from swiftformer_keras.weights.published import crop_pct_for
 
 PROG = "conversion/to_npu.py"
 REPORT = "npu.json"
@@ -89,9 +88,7 @@ def _reference(args, images, output_kind):
 def _crop_pct(args):
     """--crop-pct, else the crop the reference expects: a --keras-model's record, --weights' own
     (a published source's, a weights file's record), else ImageNet's."""
-    if args.crop_pct is None and args.keras_model is None and args.model:
-        return resolve_crop_pct(weights_crop_pct(args.weights))
-    return resolve_crop_pct(args.crop_pct, args.keras_model)
+    return crop_pct_for(args.crop_pct, args.keras_model, args.weights if args.model else None)
 
 
 def _fidelity(args, rows, folder, output):

@@ -30,9 +30,8 @@ from swiftformer_keras.training import evaluation
 from swiftformer_keras.training.image_folder import eval_split_name
 from swiftformer_keras.utils import charts, cli
 from swiftformer_keras.utils.files import check_output_paths, write_text_atomically
-from swiftformer_keras.utils.images import resolve_crop_pct
 from swiftformer_keras.utils.tables import markdown_table
-from swiftformer_keras.weights.published import WEIGHT_NAMES, weight_source, weights_crop_pct
+from swiftformer_keras.weights.published import WEIGHT_NAMES, crop_pct_for, weight_source
 
 PROG = "python -m swiftformer_keras.evaluate"
 WEIGHT_SUFFIXES = (".keras", ".weights.h5", ".tflite")
@@ -167,7 +166,7 @@ def evaluate(
     classes = evaluation.class_names(data_dir, split)
     # The model before the images: opening every image of a large split takes a while.
     predictor = load_predictor(weights, len(classes), image_size, variant, num_threads, runtime)
-    crop_pct = resolve_crop_pct(crop_pct if crop_pct is not None or path is None else weights_crop_pct(path))
+    crop_pct = crop_pct_for(crop_pct, weights=path)
     return evaluation.score(predictor, data_dir, split, classes, image_size, batch_size, crop_pct=crop_pct)
 
 

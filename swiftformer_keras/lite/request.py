@@ -22,7 +22,6 @@ from swiftformer_keras.lite.recipe import CLASSIFIER_ACTIVATIONS, FileSpec, Reci
 from swiftformer_keras.models.architecture import MIN_INPUT_SIZE, VARIANTS, check_image_size
 from swiftformer_keras.utils import files
 from swiftformer_keras.utils.cli import check_number, number
-from swiftformer_keras.utils.images import resolve_crop_pct
 from swiftformer_keras.weights import published
 
 TFLITE_SUFFIX = ".tflite"
@@ -244,9 +243,7 @@ class ConversionRequest:
         for folder in (self.calib_dir, self.eval_dir):
             if folder is not None:
                 calibration.find_images(folder)  # a missing or empty folder fails now, not after the conversion
-        if self.crop_pct is None and self.keras_model is None:
-            self._set("crop_pct", published.weights_crop_pct(self.weights))
-        self._set("crop_pct", resolve_crop_pct(self.crop_pct, self.keras_model))
+        self._set("crop_pct", published.crop_pct_for(self.crop_pct, self.keras_model, self.weights))
 
     def _resolve_labels(self):
         if self.labels is None:

@@ -23,6 +23,7 @@ from swiftformer_keras.presets.image_classifier import SwiftFormerImageClassifie
 from swiftformer_keras.presets.image_classifier_preprocessor import SwiftFormerImageClassifierPreprocessor
 from swiftformer_keras.presets.image_converter import imagenet_image_converter
 from swiftformer_keras.presets.plan import keras_hub_kind
+from swiftformer_keras.utils.cli import one_line
 from swiftformer_keras.utils.files import write_atomically
 from swiftformer_keras.utils.images import EVAL_CROP, IMAGENET_CROP_PCT, record_model_facts
 from swiftformer_keras.weights.keras_files import load_keras_model_file, model_attention
@@ -210,9 +211,15 @@ def load_keras_hub_model(path):
     if kind == "keras":
         return load_keras_model_file(path)
     if kind == "preset":
-        if os.path.isfile(os.path.join(path, "task.json")):
-            return keras_hub.models.ImageClassifier.from_preset(os.fspath(path))
-        return keras_hub.models.Backbone.from_preset(os.fspath(path))
+        has_task = os.path.isfile(os.path.join(path, "task.json"))
+        loader = keras_hub.models.ImageClassifier if has_task else keras_hub.models.Backbone
+        try:
+            return loader.from_preset(os.fspath(path))
+        except (OSError, ValueError, KeyError) as error:  # a damaged file: h5py, JSON and Keras errors
+            raise ValueError(
+                f"{os.fspath(path)!r} is a SwiftFormer preset that KerasHub cannot load ({one_line(error)}); "
+                "write it again (save_to_preset, or conversion/to_preset.py)."
+            ) from error
     raise ValueError(
         f"{os.fspath(path)!r} is neither a preset folder nor a .keras file of a SwiftFormer KerasHub model."
     )

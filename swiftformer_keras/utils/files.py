@@ -564,8 +564,9 @@ def write_benchmark_result(folder, stem, data, rows, page, plot=None):
     Returns:
         The paths written, in that order.
     """
-    paths = [path for _, path in benchmark_result_paths(folder, stem, chart=plot is not None)]
-    with ResultFiles(benchmark_result_paths(folder, stem, chart=plot is not None)) as result:
+    named = benchmark_result_paths(folder, stem, chart=plot is not None)
+    paths = [path for _, path in named]
+    with ResultFiles(named) as result:
         result.write_json(paths[0], data)
         result.write(paths[1], lambda temp: write_csv_atomically(temp, rows))
         if plot is not None:

@@ -6,6 +6,8 @@ Cells are written as given (`str`), with `|` escaped so that a cell cannot split
 numbers are formatted by the caller, who knows their precision.
 """
 
+import datetime
+
 ALIGNMENTS = {"l": "---", "r": "---:", "c": ":---:"}
 
 
@@ -57,8 +59,6 @@ def results_page(title, command, machine, sections, chart=None, date=None, notes
         date: the day measured, ISO (default: today).
         notes: sentences printed under the command (what the numbers are and are not).
     """
-    import datetime
-
     date = date or datetime.date.today().isoformat()
     parts = [f"# {title}", f"Measured on {date}, {machine}, with:", f"```bash\n{command}\n```"]
     parts += [" ".join(notes)] if notes else []

@@ -25,7 +25,13 @@ import dataclasses
 import os
 import types
 
-from swiftformer_keras.utils.images import IMAGENET_CROP_PCT, IMAGENET_MEAN, IMAGENET_STD, recorded_crop_pct
+from swiftformer_keras.utils.images import (
+    IMAGENET_CROP_PCT,
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    recorded_crop_pct,
+    resolve_crop_pct,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -143,3 +149,12 @@ def weights_crop_pct(weights):
     if isinstance(weights, (str, os.PathLike)) and os.path.isfile(weights):
         return recorded_crop_pct(weights)
     return None
+
+
+def crop_pct_for(crop_pct=None, keras_model=None, weights=None):
+    """The crop every tool evaluates and calibrates with: `crop_pct` when given, else the one a
+    `keras_model` file records, else the one `weights` expect (`weights_crop_pct`), else ImageNet's
+    (`utils.images.resolve_crop_pct`)."""
+    if crop_pct is None and keras_model is None and weights is not None:
+        crop_pct = weights_crop_pct(weights)
+    return resolve_crop_pct(crop_pct, keras_model)

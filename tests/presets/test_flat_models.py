@@ -15,8 +15,10 @@ from swiftformer_keras.presets.flat_models import (
     copy_weights_by_layer_name,
     flat_architecture,
     model_from_classifier,
+    write_flat_model,
 )
 from swiftformer_keras.presets.image_classifier import SwiftFormerImageClassifier
+from swiftformer_keras.utils.images import recorded_crop_pct
 
 X = np.random.RandomState(0).randn(2, 64, 64, 3).astype("float32")
 
@@ -98,3 +100,18 @@ def test_copying_refuses_missing_or_different_layers():
     wider = SwiftFormerBackbone({"depths": TINY["depths"], "widths": [16, 24, 32, 64]})
     with pytest.raises(ValueError, match="Layer 'downsample3' of .* hold different variables"):
         copy_weights_by_layer_name(model, wider)
+
+
+def test_a_saved_keras_hub_model_flattens_to_a_file_and_a_damaged_preset_is_one_line(tmp_path):
+    classifier = classifier_from_model(tiny_model(classes=3), crop_pct=0.95)
+    classifier.save_to_preset(str(tmp_path / "preset"))
+    flat = write_flat_model(str(tmp_path / "preset"), str(tmp_path / "flat.keras"))
+    x = np.random.default_rng(0).standard_normal((1, 64, 64, 3)).astype("float32")
+    reloaded = keras.saving.load_model(flat)
+    np.testing.assert_allclose(np.asarray(reloaded(x)), np.asarray(classifier(x)), atol=1e-6)
+    assert recorded_crop_pct(flat) == 0.95
+    with open(tmp_path / "preset" / "model.weights.h5", "r+b") as file:
+        file.truncate(1000)
+    with pytest.raises(ValueError, match="is a SwiftFormer preset that KerasHub cannot load .*write it again") as error:
+        write_flat_model(str(tmp_path / "preset"), str(tmp_path / "again.keras"))
+    assert "\n" not in str(error.value) and not (tmp_path / "again.keras").exists()

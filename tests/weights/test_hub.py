@@ -163,23 +163,6 @@ def test_timm_files_without_a_pinned_digest_are_checked_against_the_announced_on
     assert np.abs(np.asarray(keras_model(images["square"])) - expected).max() <= 1e-4
 
 
-def test_both_generations_by_name_with_their_attention_and_crop():
-    assert published.weight_source("imagenet") is TIMM
-    assert (TIMM.attention, TIMM.crop_pct, TIMM.interpolation) == ("l2", 0.95, "bicubic")
-    assert (MBZUAI.attention, MBZUAI.crop_pct) == ("softmax", 0.875)
-    assert set(TIMM.files) == set(MBZUAI.files) == {"XS", "S", "L1", "L3"}
-    assert dict(TIMM.top1) == {"XS": 75.586, "S": 78.466, "L1": 80.902, "L3": 83.000}
-    assert TIMM.files["XS"].sha256 == "c0dfb2e99069ece07b691ff470f5dafed98716d90be738369828693c3bf2071c"
-    assert [published.weights_crop_pct(name) for name in ("imagenet", "imagenet_timm", "imagenet_mbzuai")] == [
-        0.95,
-        0.95,
-        0.875,
-    ]
-    assert (
-        published.weight_source("imagenet_v3") is None and published.weights_crop_pct("no/such/file.weights.h5") is None
-    )
-
-
 def test_the_first_generation_download_convert_cache_and_reuse(server, xs_hub_file, images):
     reference, body = xs_hub_file
     sha = hashlib.sha256(body).hexdigest()
