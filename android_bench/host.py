@@ -16,10 +16,12 @@ it runs `none` on one thread only (a failed row for more). A runtime this Python
 one line and exit code 2: run the script with the Python of an environment that
 has it (`make runtimes`).
 
-Bad flags, and an --output-dir that cannot be written or whose host.csv / host.json would
-replace a model, are refused before any run, in one line and exit code 2; host.csv or
-host.json that cannot be written (a full disk) ends, after the table was
-printed, in one line `android_bench/host.py: error: ...` and exit code 2.
+Written to --output-dir as one result: host.json, host.csv, host.md (the results page: the
+date, this machine, the command and the table) and host.png (the chart). Bad flags, and an
+--output-dir that cannot be written or whose files would replace a model, are refused before
+any run, in one line and exit code 2; a result that cannot be written (a full disk) ends,
+after the table was printed, in one line `android_bench/host.py: error: ...` and exit code 2,
+and leaves the older result whole.
 """
 
 import argparse
@@ -27,6 +29,7 @@ import json
 import os
 import platform
 import resource
+import shlex
 import subprocess
 import sys
 import time
@@ -214,13 +217,24 @@ def _main(argv):
     runtime_label(args.runtime)  # a runtime this Python lacks: one line and exit 2 before any run
     inputs = [("--models", model) for model in args.models]
     check_output_folder("--output-dir", args.output_dir, inputs=inputs)
-    csv_path, json_path = (os.path.join(args.output_dir, name) for name in ("host.csv", "host.json"))
-    check_output_paths(("--output-dir's host.csv", csv_path), ("--output-dir's host.json", json_path), inputs=inputs)
+    check_output_paths(*rows_lib.result_paths(args.output_dir, "host"), inputs=inputs)
     table = run_matrix(args.models, delegates, args.threads, args.runs, args.warmup, runtime=args.runtime)
     print(rows_lib.markdown(table))
-    rows_lib.write_csv(table, csv_path)
-    rows_lib.write_json(table, json_path, command=" ".join(["android_bench/host.py", *argv]))
-    print(f"\nwrote {csv_path} and {json_path}")
+    measured = dict.fromkeys(row["runtime"] for row in table if row.get("runtime"))
+    runtimes = ", ".join(measured) or runtime_label(args.runtime)
+    rows_lib.write_result(
+        args.output_dir,
+        "host",
+        table,
+        "The Android columns on this host",
+        shlex.join(["python", PROG, *argv]),
+        f"{cpu_name(count=True)}, {runtimes}",
+        notes=(
+            f"Each configuration in a fresh process: init, first inference, {args.warmup} warm-up and",
+            f"{args.runs} timed runs (median, p5-p95), and the peak RSS the model added; x86 timings, not a phone's.",
+        ),
+    )
+    print(f"\nwrote {args.output_dir}/host.json, .csv, .md and .png")
     return 0
 
 

@@ -5,8 +5,14 @@ these columns, so they can be printed, saved and plotted together. A failed
 measurement is a row too: `status` "failed" and `reason` saying why.
 """
 
-from swiftformer_keras.utils.files import write_csv_atomically, write_json_atomically
-from swiftformer_keras.utils.tables import markdown_table
+from swiftformer_keras.utils import charts
+from swiftformer_keras.utils.files import (
+    benchmark_result_paths,
+    write_benchmark_result,
+    write_csv_atomically,
+    write_json_atomically,
+)
+from swiftformer_keras.utils.tables import markdown_table, results_page
 
 COLUMNS = (
     "source",  # "android", "host-binary" (benchmark_model on this machine), "host-python"
@@ -52,6 +58,29 @@ TEXT_COLUMNS = (
     "reason",
 )
 
+# The columns of the results page: what a reader compares (the CSV and JSON keep every column).
+PAGE_COLUMNS = (
+    "device_model",
+    "soc",
+    "android",
+    "model",
+    "delegate",
+    "threads",
+    "status",
+    "reason",
+    "init_ms",
+    "first_ms",
+    "median_ms",
+    "p5_ms",
+    "p95_ms",
+    "memory_mb",
+    "delegated_nodes",
+    "total_nodes",
+    "partitions",
+)
+# Columns the page shows only where the rows differ in them (one device: its name is in the heading).
+VARYING_COLUMNS = ("device_model", "soc", "android")
+
 
 def make_row(**fields):
     """A row with every column; unknown column names are refused (they would be lost)."""
@@ -87,3 +116,46 @@ def write_csv(rows, path):
 
 def write_json(rows, path, **extra):
     return write_json_atomically(path, {**extra, "rows": [make_row(**row) for row in rows]})
+
+
+def page_columns(rows):
+    """The results page's columns for `rows`: the filled ones of `PAGE_COLUMNS`, the device's only
+    where more than one device was measured."""
+    filled = [c for c in PAGE_COLUMNS if any(row.get(c) not in (None, "") for row in rows)]
+    return [c for c in filled if c not in VARYING_COLUMNS or len({row.get(c) for row in rows}) > 1]
+
+
+def plot(rows, path):
+    """The chart of a results page: each measured configuration's median ms, grouped by model."""
+    measured = [row for row in rows if row.get("median_ms") is not None]
+    several = len({row.get("device") for row in measured}) > 1
+
+    def label(row):
+        device = f"{row.get('device_model') or row.get('device')}, " if several else ""
+        return f"{device}{row['delegate']}, {row['threads']} thread(s)"
+
+    models = list(dict.fromkeys(row["model"] for row in measured))
+    labels = list(dict.fromkeys(label(row) for row in measured))
+    series = {
+        name: [next((r["median_ms"] for r in measured if r["model"] == m and label(r) == name), None) for m in models]
+        for name in labels
+    }
+    return charts.grouped_bars(path, models, series, "median ms per inference (lower is better)", "benchmark rows")
+
+
+def result_paths(folder, stem):
+    """`(what, path)` of the files `write_result` may write into `folder`."""
+    return benchmark_result_paths(folder, stem)
+
+
+def write_result(folder, stem, rows, title, command, machine, notes=(), **extra):
+    """Writes the rows as one result (`files.write_benchmark_result`): `<stem>.json` (with
+    `command` and `extra`), `.csv`, `.md` (the results page: date, `machine`, `command`, the table)
+    and `.png`, the chart, where some row was measured. Returns the paths written."""
+    rows = [make_row(**row) for row in rows]
+    chart = any(row["median_ms"] is not None for row in rows)
+    table = markdown(rows, page_columns(rows))
+    page = results_page(title, command, machine, [("rows", table)], chart=f"{stem}.png" if chart else None, notes=notes)
+    data = {"command": command, **extra, "rows": rows}
+    draw = (lambda temp: plot(rows, temp)) if chart else None
+    return write_benchmark_result(folder, stem, data, rows, page, plot=draw)

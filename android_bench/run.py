@@ -24,10 +24,12 @@ measured at all (no phone attached, adb missing) every cell still gets its faile
 table has the same shape whatever happened and later tables can be compared cell by cell.
 The exit code is 0 whenever the table was written; 2, with one line on stderr, for bad
 arguments (every flag, --timeout up to a day among them) or an --output-dir that cannot be written or
-would hold rows.csv / rows.json in place of a model or the binary (all found before any run), and for
-rows.csv / rows.json that could not be written (after the table was printed).
+would hold its result in place of a model or the binary (all found before any run), and for a
+result that could not be written (after the table was printed; the older result stays whole).
 
-Written to --output-dir: rows.csv and rows.json (atomically), logs/<run>.log (each run's raw
+Written to --output-dir: rows.json, rows.csv, rows.md (the results page: the date, the phones,
+the command and the table) and rows.png (the chart, where a run was measured) as one result,
+logs/<run>.log (each run's raw
 output, for the failures a parser cannot explain) and, with --op-profiling, op_profiles/<run>.json.
 A log or profile that cannot be written (a full disk) is noted in its row's reason and the
 row is kept. Each run's file name is unique within the run, even for model names that differ
@@ -136,8 +138,22 @@ def _parse_args(argv):
     return args
 
 
+def machine(rows, host):
+    """The results page's "where": the phones measured (model, SoC, Android), or this host."""
+    if host:
+        return "this host's benchmark_model"
+
+    def phone(row):
+        android = row["android"] and f"Android {row['android']}"
+        return " ".join(str(part) for part in (row["device_model"], row["soc"], android) if part)
+
+    phones = dict.fromkeys(phone(row) for row in rows if row["device_model"])
+    return "; ".join(phones) or "no phone measured"
+
+
 def main(argv=None):
-    """Runs the matrix, prints the Markdown table, writes rows.csv / rows.json; returns the exit code.
+    """Runs the matrix, prints the Markdown table, writes the result (rows.json, .csv, .md, .png);
+    returns the exit code.
 
     An expected failure is one line `android_bench/run.py: error: ...` and exit code 2.
     """
@@ -152,8 +168,7 @@ def _main(argv):
     # Before the runs, which may take hours; no output may overwrite a model or the binary.
     inputs = [("--models", model) for model in args.models] + [("--binary", args.binary)]
     check_output_folder("--output-dir", args.output_dir, inputs=inputs)
-    csv_path, json_path = (os.path.join(args.output_dir, name) for name in ("rows.csv", "rows.json"))
-    check_output_paths(("--output-dir's rows.csv", csv_path), ("--output-dir's rows.json", json_path), inputs=inputs)
+    check_output_paths(*table.result_paths(args.output_dir, "rows"), inputs=inputs)
 
     details = {}
     rows = run_matrix(
@@ -186,17 +201,25 @@ def _main(argv):
         "op_profiling": args.op_profiling,
         "host": args.host,
     }
-    table.write_csv(rows, csv_path)
-    table.write_json(
+    devices = details.get("devices", [])
+    command = shlex.join(["python", "android_bench/run.py", *argv])
+    table.write_result(
+        args.output_dir,
+        "rows",
         rows,
-        json_path,
-        command=shlex.join(["python", "android_bench/run.py", *argv]),
+        f"{args.tool} benchmark_model on {'this host' if args.host else 'Android'}",
+        command,
+        machine(rows, args.host),
+        notes=(
+            f"{args.num_runs} runs after {args.warmup_runs} warm-up runs per row;",
+            "each row's raw output is in logs/ beside this page.",
+        ),
         settings=settings,
-        devices=details.get("devices", []),
+        devices=devices,
         op_profiles=details.get("op_profiles", []),
     )
     failed = sum(row["status"] != "ok" for row in rows)
-    log_to_stderr(f"{len(rows) - failed} of {len(rows)} runs measured; wrote {csv_path} and {json_path}")
+    log_to_stderr(f"{len(rows) - failed} of {len(rows)} runs measured; wrote its result in {args.output_dir}")
     return 0
 
 

@@ -11,6 +11,7 @@ import pytest
 from android_bench import host
 from android_bench.rows import COLUMNS
 from conftest import ROOT
+from swiftformer_keras.lite.interpreter import cpu_name
 
 
 def test_rows_have_sane_numbers_and_the_asked_run_counts(small_tflite):
@@ -47,8 +48,13 @@ def test_cli_writes_the_tables_and_refuses_bad_arguments(tmp_path, small_tflite,
     )
     assert "| host-python |" in capsys.readouterr().out
     with open(out / "host.json") as file:
-        assert json.load(file)["rows"][0]["runs"] == 3
-    assert os.path.exists(out / "host.csv")
+        (row,) = json.load(file)["rows"]
+    assert row["runs"] == 3 and os.path.exists(out / "host.csv")
+    # The results page: this machine, the command, and the row's own median; its chart beside it.
+    page = (out / "host.md").read_text()
+    assert cpu_name(count=True) in page and f"android_bench/host.py --models {small_tflite}" in page
+    assert f"| {row['model']} | none | 1 | ok |" in page and f"| {row['median_ms']:.2f} |" in page
+    assert (out / "host.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and "![" in page
     for bad in (["--delegates", "gpu"], ["--threads", "0"], ["--threads", "two"], ["--runs", "0"]):
         with pytest.raises(SystemExit) as exit_info:
             host.main(["--models", small_tflite, *bad])

@@ -26,10 +26,25 @@ def _main(args, capsys):
 
 
 def _written_rows(folder):
+    """rows.json, after checking that rows.csv and the results page rows.md hold the same rows, and
+    that the chart rows.png is there exactly when some row was measured."""
     with open(os.path.join(folder, "rows.json")) as file:
         written = json.load(file)
     with open(os.path.join(folder, "rows.csv")) as file:
         assert len(list(csv.DictReader(file))) == len(written["rows"])
+    with open(os.path.join(folder, "rows.md")) as file:
+        page = file.read()
+    assert page.startswith("# ") and f"```bash\n{written['command']}\n```" in page
+    table = [line for line in page.splitlines() if line.startswith("| ")]
+    assert len(table) == 1 + len(written["rows"])  # the header, then a line per row
+    measured = [row for row in written["rows"] if row["median_ms"] is not None]
+    for row, line in zip(written["rows"], table[1:], strict=True):
+        assert f"| {row['model']} |" in line and (row["median_ms"] is None or f"| {row['median_ms']:.2f} |" in line)
+    chart = os.path.join(folder, "rows.png")
+    assert os.path.exists(chart) == bool(measured)
+    if measured:
+        with open(chart, "rb") as file:
+            assert file.read(8) == b"\x89PNG\r\n\x1a\n"
     return written
 
 
@@ -514,7 +529,7 @@ def test_a_full_output_dir_ends_in_one_line(models, fake_benchmark, full_disk, c
     )
     assert code == 2 and printed.count("| host-binary |") == 2  # the table came out before the failure
     (line,) = _error_lines(err)
-    assert "no space left on the device" in line and "rows.csv" in line
+    assert "no space left on the device" in line and "rows.json" in line and "Nothing was written" in line
     assert [name for _, _, names in os.walk(full_disk) for name in names] == [".filler"]  # no partial left
 
 
