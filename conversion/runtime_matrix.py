@@ -21,7 +21,7 @@ writes runtime_matrix.json, .csv, .png and .md (its results page) to --output-di
 
 asks instead which single ops (those SwiftFormer's recipes choose between, in
 float and in int8) each runtime's XNNPACK delegate takes: one op per file, taken
-when the file is one partition. Writes runtime_ops.json and .csv.
+when the file is one partition. Writes runtime_ops.json, .csv and .md (its results page).
 
 Run it with .venv's Python: it converts with TensorFlow there. Every expected
 failure (a bad value, a missing input or environment, an output that would
@@ -399,9 +399,7 @@ def output_paths(args):
     folder = args.output_dir
     if args.ops:
         written = [(f"the probe of {op} in {dtype}", path) for (op, dtype), path in probe_files(folder).items()]
-        return written + [
-            (f"--output-dir's {name}", os.path.join(folder, name)) for name in ("runtime_ops.json", "runtime_ops.csv")
-        ]
+        return written + files.benchmark_result_paths(folder, "runtime_ops", chart=False)
     names = [os.path.basename(args.keras_model)] if args.keras_model else args.variants
     written = [
         (f"the {mode} file of {name} for {version}", model_file(folder, name, mode, version))
@@ -435,12 +433,21 @@ def _main(argv):
     command = " ".join(["python", PROG, *map(shlex.quote, argv)])
     if args.ops:
         rows = probe_rows(make_probes(args.output_dir), environments, args.threads)
-        print(probe_markdown(rows, columns))
-        files.write_json_atomically(
-            os.path.join(args.output_dir, "runtime_ops.json"), {"command": command, "rows": rows}
+        table = probe_markdown(rows, columns)
+        print(table)
+        page = results_page(
+            "Which single ops each runtime's XNNPACK takes",
+            command,
+            f"{cpu_name(count=True)}, {args.threads} thread(s); " + ", ".join(columns),
+            [("ops", table)],
+            notes=(
+                "One op per file, in float32 and in int8; yes: the runtime's default XNNPACK delegate took it",
+                "(one partition); no: it stays on the builtin kernel and splits the graph.",
+            ),
         )
-        files.write_csv_atomically(os.path.join(args.output_dir, "runtime_ops.csv"), rows)
-        print(f"\nwrote {args.output_dir}/runtime_ops.json, .csv")
+        data = {"command": command, "rows": rows}
+        files.write_benchmark_result(args.output_dir, "runtime_ops", data, rows, page)
+        print(f"\nwrote {args.output_dir}/runtime_ops.json, .csv, .md")
         return 0
     if args.keras_model:
         model, size = conversion.load_keras_model(keras_model=args.keras_model, input_size=args.input_size)
@@ -465,7 +472,7 @@ def _main(argv):
         "Our files on every runtime",
         command,
         f"{cpu_name(count=True)}, {args.threads} thread(s); " + ", ".join(versions.values()),
-        [table],
+        [("matrix", table)],
         chart="runtime_matrix.png",
         notes=("Medians of interleaved turns, one worker process per runtime's environment; x86 timings.",),
     )
