@@ -468,7 +468,7 @@ def _main(argv):
         "Every way to run SwiftFormer, side by side",
         command,
         f"{interpreter.cpu_name(count=True)}, {args.threads} thread(s)",
-        [table, "\n\n".join(ratio_lines)] if measured else [table],
+        [("routes", table), ("ratios", "\n\n".join(ratio_lines))] if measured else [("routes", table)],
         chart="compare.png",
         notes=("Medians of interleaved turns on one set of weights per variant; x86 timings.",),
     )

@@ -261,7 +261,8 @@ def _main(argv):
     if args.functions:
         print("\n" + functions_markdown(rows, args.functions))
     command = " ".join(["python", PROG, *map(shlex.quote, argv)])
-    sections = [markdown(rows, baseline)] + ([functions_markdown(rows, args.functions)] if args.functions else [])
+    sections = [("files", markdown(rows, baseline))]
+    sections += [("functions", functions_markdown(rows, args.functions))] if args.functions else []
     page = results_page(
         "SwiftFormer TFLite files on ARM64 cores",
         command,

@@ -174,7 +174,8 @@ def _ms(value):
 
 
 def profile_markdown(rows, checks, threads):
-    """Where the time goes per profiled file, then int8's distance to its limits, per variant."""
+    """Where the time goes per profiled file (named `profile-<variant>-<mode>`), then `floors`:
+    int8's distance to its limits, per variant."""
     sections, limits = [], []
     for check in checks:
         profiles = check.get("profiles")
@@ -182,7 +183,9 @@ def profile_markdown(rows, checks, threads):
             continue
         variant = check["variant"]
         for mode, profile in profiles.items():
-            sections.append(kernel_profile.markdown(profile, f"SwiftFormer-{variant} {mode}"))
+            sections.append(
+                (f"profile-{variant}-{mode}", kernel_profile.markdown(profile, f"SwiftFormer-{variant} {mode}"))
+            )
         (int8,) = (r for r in rows if r["variant"] == variant and r["mode"] == "int8")
         gemm = profiles["int8"]["kinds"].get(kernel_profile.GEMM, {"share": 0.0})["share"]
         macs = check["gmacs"] * 1e9
@@ -208,11 +211,12 @@ def profile_markdown(rows, checks, threads):
         "VNNI floor ms",
         "AMX floor ms",
     ]
-    return "\n\n".join([*sections, markdown_table(header, limits, align="l" + "r" * 7)])
+    return [*sections, ("floors", markdown_table(header, limits, align="l" + "r" * 7))]
 
 
 def markdown(rows, checks, threads):
-    """The latency table (a row per variant and mode), then the checks of each variant's files."""
+    """The results page's named tables: `latency` (a row per variant and mode), then `checks` (each
+    variant's files against Keras)."""
     latency = markdown_table(
         [
             "variant",
@@ -255,7 +259,7 @@ def markdown(rows, checks, threads):
         ],
         align="l" + "r" * 4,
     )
-    return f"{latency}\n\n{fidelity}"
+    return [("latency", latency), ("checks", fidelity)]
 
 
 def plot(rows, path):
@@ -399,12 +403,10 @@ def _main(argv):
         )
         rows += variant_rows
         checks.append(variant_checks)
-    table = markdown(rows, checks, args.threads)
-    print(table)
-    sections = [table]
+    sections = markdown(rows, checks, args.threads)
     if args.profile:
-        sections.append(profile_markdown(rows, checks, args.threads))
-        print("\n" + sections[-1])
+        sections += profile_markdown(rows, checks, args.threads)
+    print("\n\n".join(block for _, block in sections))
     print(f"\nTFLite runtime: {runtime}")
     command = " ".join(["python", PROG, *map(shlex.quote, argv)])
     page = results_page(

@@ -307,7 +307,7 @@ def _main(argv):
         command,
         f"{cpu_name(count=True)}, {runtime}, {args.threads} thread(s)"
         + (", and QEMU's ARM64 cores" if args.arm_cpus else ""),
-        [table],
+        [("ops", table)],
         notes=(
             f"{args.height}x{args.height}x{args.channels}, {args.copies} copies per file,",
             "median microseconds per copy;",

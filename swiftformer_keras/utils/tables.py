@@ -54,7 +54,10 @@ def results_page(title, command, machine, sections, chart=None, date=None, notes
         title: the page's title.
         command: the command line that measured it, as run.
         machine: where it ran (this host's CPU; the emulated cores).
-        sections: Markdown blocks (tables, with their own headings or captions), in order.
+        sections: Markdown blocks (tables, with their own headings or captions), in order; a
+            `(name, block)` pair is marked as a named part (`--8<-- [start:name]`, in HTML comments
+            that the page does not show), which another page includes with
+            `--8<-- "benchmarks/<run>/<page>.md:name"`: a figure quoted elsewhere is the page's own.
         chart: the chart's file name beside the page, shown after the command; None: no chart.
         date: the day measured, ISO (default: today).
         notes: sentences printed under the command (what the numbers are and are not).
@@ -63,4 +66,12 @@ def results_page(title, command, machine, sections, chart=None, date=None, notes
     parts = [f"# {title}", f"Measured on {date}, {machine}, with:", f"```bash\n{command}\n```"]
     parts += [" ".join(notes)] if notes else []
     parts += [f"![{title}]({chart})"] if chart else []
-    return "\n\n".join([*parts, *sections]) + "\n"
+    return "\n\n".join([*parts, *map(_section, sections)]) + "\n"
+
+
+def _section(section):
+    """A block of a results page, between snippet markers where it is named."""
+    if isinstance(section, str):
+        return section
+    name, block = section
+    return f"<!-- --8<-- [start:{name}] -->\n{block}\n<!-- --8<-- [end:{name}] -->"

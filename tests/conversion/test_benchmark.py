@@ -196,8 +196,8 @@ def test_litert_compiled_is_a_runtime_choice_and_its_unknown_partitions_read_n_a
         "gmac_per_s": 75.0,
     }
     check = {"variant": "XS", "gmacs": 0.6, "fp32_max_abs_diff_vs_keras": 1e-5, "logit_std": 3.0}
-    table = benchmark.markdown([row], [{**check, "fp16_relative_error_max": 1e-3}], threads=2)
-    assert "| XS | fp32 | 12.00 | 1.00 | n/a | 8.00 |" in table
+    (name, table), (checks_name, _) = benchmark.markdown([row], [{**check, "fp16_relative_error_max": 1e-3}], threads=2)
+    assert "| XS | fp32 | 12.00 | 1.00 | n/a | 8.00 |" in table and (name, checks_name) == ("latency", "checks")
 
 
 def test_a_bad_or_missing_runtime_is_exit_2_before_any_work(tmp_path, capsys):

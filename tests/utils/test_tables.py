@@ -44,3 +44,19 @@ def test_a_results_page_says_when_where_and_how_before_its_tables():
         "| mode | ms |\n|---|---:|\n| int8 | 0.5 |\n"
     )
     assert "Counts, not times." in results_page("T", "c", "m", [], notes=("Counts,", "not times."))
+
+
+def test_a_named_section_is_what_another_page_includes_and_only_it(tmp_path):
+    """Read by pymdownx.snippets itself, as the documentation site includes a benchmark's table."""
+    import markdown
+
+    latency = markdown_table(["mode", "ms"], [["int8", "0.5"]])
+    sizes = markdown_table(["mode", "MB"], [["int8", "3.8"]])
+    page = results_page("T", "c", "m", [("latency", latency), sizes], date="2026-12-07")
+    (tmp_path / "page.md").write_text(page)
+    config = {"pymdownx.snippets": {"base_path": [str(tmp_path)], "check_paths": True}}
+    included = markdown.markdown('--8<-- "page.md:latency"', extensions=["tables", "pymdownx.snippets"],
+                                 extension_configs=config)  # fmt: skip
+    assert "<td>0.5</td>" in included and "3.8" not in included and "--8<--" not in included
+    alone = markdown.markdown(page, extensions=["tables"])  # on its own page the markers stay hidden
+    assert "<td>0.5</td>" in alone and "<td>3.8</td>" in alone and "<!-- --8<-- [start:latency] -->" in alone
