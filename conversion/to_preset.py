@@ -16,7 +16,6 @@ import sys
 
 from swiftformer_keras.presets.plan import plan_presets
 from swiftformer_keras.utils import cli
-from swiftformer_keras.utils.files import write_csv_atomically
 from swiftformer_keras.weights.published import WEIGHT_NAMES
 
 PROG = "conversion/to_preset.py"
@@ -46,11 +45,9 @@ def _main(argv):
     cli.import_keras_hub("Writing KerasHub presets")
     with cli.quiet_startup():
         from swiftformer_keras.presets import preset_folders
-    rows = preset_folders.write_presets(args.output_dir, args.variants, args.weights)
+    rows = preset_folders.write_presets(args.output_dir, args.variants, args.weights, index=INDEX)
     print(preset_folders.markdown(rows))
-    index = os.path.join(args.output_dir, INDEX)
-    write_csv_atomically(index, rows, columns=(*preset_folders.COLUMNS, "max_abs_diff"))
-    print(f"\nwrote {len(rows)} preset folder(s) and {index}")
+    print(f"\nwrote {len(rows)} preset folder(s) and {os.path.join(args.output_dir, INDEX)}")
     return 0
 
 

@@ -39,8 +39,11 @@ TOLERANCE = 1e-4
 COLUMNS = ("preset", "variant", "weights", "attention", "crop_pct", "published_top1", "parameters", "size_mb")
 
 
-def write_presets(output_dir, variants=("XS",), weights=("imagenet",), progress=True):
-    """Writes one preset folder per variant and weights into `output_dir` (created if need be).
+def write_presets(output_dir, variants=("XS",), weights=("imagenet",), progress=True, index=None):
+    """Writes one preset folder per variant and weights into `output_dir` (created if need be), and
+    with `index` (a file name) the table of presets there as CSV: the index is written before any
+    folder moves into place and renamed after them, so that a run that fails leaves the earlier
+    folders and index together.
 
     Returns:
         One row per preset (`COLUMNS`, and `max_abs_diff`: KerasHub's reloaded outputs against
@@ -55,14 +58,21 @@ def write_presets(output_dir, variants=("XS",), weights=("imagenet",), progress=
     os.makedirs(output_dir, exist_ok=True)
     rows, built = [], []
     with contextlib.ExitStack() as stack:
-        for index, (variant, name, destination) in enumerate(planned):
+        for number, (variant, name, destination) in enumerate(planned, start=1):
             if progress:
-                print(f"[{index + 1}/{len(planned)}] {os.path.basename(destination)}", flush=True)
+                print(f"[{number}/{len(planned)}] {os.path.basename(destination)}", flush=True)
             folder = stack.enter_context(files.partial_folder(destination))
             rows.append(_build_preset(folder, os.path.basename(destination), variant, name))
             built.append((folder, destination))
+        table = None
+        if index is not None:
+            table = files.partial_path(os.path.join(output_dir, index))
+            stack.callback(lambda: os.path.exists(table) and os.remove(table))
+            files.write_csv_atomically(table, rows, columns=(*COLUMNS, "max_abs_diff"))
         for folder, destination in built:
             files.replace_folder(folder, destination, MARKER, "the preset folder")
+        if table is not None:
+            os.replace(table, os.path.join(output_dir, index))
     return rows
 
 

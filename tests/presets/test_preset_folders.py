@@ -45,11 +45,27 @@ def test_both_generations_become_presets_that_keras_hub_loads_with_their_crop(tm
 
 def test_a_failed_run_leaves_the_earlier_presets_whole(tmp_path, cached_xs_weights, monkeypatch):
     output = tmp_path / "presets"
-    preset_folders.write_presets(output, ["XS"], ["imagenet"])
+    preset_folders.write_presets(output, ["XS"], ["imagenet"], index="presets.csv")
     folder = output / "swiftformer_xs_imagenet_timm"
     before = {name: os.path.getmtime(folder / name) for name in os.listdir(folder)}
+    index = (output / "presets.csv").read_text()
     monkeypatch.setattr(preset_folders, "TOLERANCE", -1.0)  # every check fails
     with pytest.raises(ValueError, match="differs from the Keras model by .*nothing was written"):
-        preset_folders.write_presets(output, ["XS"], ["imagenet", "imagenet_mbzuai"])
-    assert sorted(os.listdir(output)) == ["swiftformer_xs_imagenet_timm"]  # no partial folder is left
+        preset_folders.write_presets(output, ["XS"], ["imagenet", "imagenet_mbzuai"], index="presets.csv")
+    # No partial folder or index is left, and the earlier folder and its index are untouched.
+    assert sorted(os.listdir(output)) == ["presets.csv", "swiftformer_xs_imagenet_timm"]
     assert {name: os.path.getmtime(folder / name) for name in os.listdir(folder)} == before
+    assert (output / "presets.csv").read_text() == index and "imagenet_mbzuai" not in index
+
+
+def test_the_index_moves_into_place_after_the_folders_and_not_before(tmp_path, cached_xs_weights, monkeypatch):
+    """A rename that fails (a folder in the way, say) leaves no new index beside old folders."""
+    output = tmp_path / "presets"
+
+    def refuse(*args, **kwargs):
+        raise OSError("the rename failed")
+
+    monkeypatch.setattr(preset_folders.files, "replace_folder", refuse)
+    with pytest.raises(OSError, match="the rename failed"):
+        preset_folders.write_presets(output, ["XS"], ["imagenet"], index="presets.csv")
+    assert os.listdir(output) == []  # neither the index nor a partial one
