@@ -135,6 +135,7 @@ ORDER = [
     "conversion.runtime_matrix",
     "conversion.arm_cost",
     "conversion.op_costs",
+    "conversion.overview",
     "conversion.to_npu",
     "conversion.to_preset",
     "examples",

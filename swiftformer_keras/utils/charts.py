@@ -56,6 +56,50 @@ def grouped_bars(path, groups, series, ylabel, title, figsize=(8, 4.5)):
     return _save(figure, path, dpi=120)
 
 
+def bar_panels(path, groups, panels, title, figsize=(13, 5.2)):
+    """Writes side-by-side panels of horizontal grouped bars sharing their rows, as a PNG,
+    atomically; returns its path. What one thing costs on several scales, side by side.
+
+    Args:
+        path: the `.png` to write.
+        groups: the row labels, top to bottom, shared by every panel (the files, say).
+        panels: `[(panel title, x-axis label, {legend label: [one value per group]}, log)]`, left
+            to right. A value is a number (a bar, labelled) or a text written in place of the bar
+            ("does not load"); a group whose values are all one text has it written once. `log`
+            draws the x axis on a log scale (latencies that span 50x).
+        title: the figure's title.
+    """
+    figure = _new_figure(figsize)
+    axes = figure.subplots(1, len(panels), sharey=True, squeeze=False)[0]
+    positions = np.arange(len(groups))
+    at_axis = {"xycoords": ("axes fraction", "data"), "textcoords": "offset points", "va": "center"}
+    for axis, (panel_title, xlabel, series, log) in zip(axes, panels, strict=True):
+        height = 0.8 / max(1, len(series))
+        columns = list(zip(*series.values(), strict=True))  # the values of each group
+        for index, (label, values) in enumerate(series.items()):
+            offsets = positions + (index - (len(series) - 1) / 2) * height
+            drawn = [(y, v) for y, v in zip(offsets, values, strict=True) if not isinstance(v, str)]
+            bars = axis.barh([y for y, _ in drawn], [v for _, v in drawn], height, label=label)
+            axis.bar_label(bars, fmt="%.3g", fontsize=6, padding=1)
+            for group, (y, value) in enumerate(zip(offsets, values, strict=True)):
+                if isinstance(value, str) and len(set(columns[group])) > 1:
+                    axis.annotate(value, (0, y), xytext=(2, 0), fontsize=5, **at_axis)
+        for y, values in zip(positions, columns, strict=True):
+            if isinstance(values[0], str) and len(set(values)) == 1:
+                axis.annotate(values[0], (0, y), xytext=(4, 0), fontsize=7, color="0.4", **at_axis)
+        if log:
+            axis.set_xscale("log")
+        axis.margins(x=0.15)
+        axis.set_title(panel_title, fontsize=9)
+        axis.set_xlabel(xlabel, fontsize=8)
+        axis.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=3, frameon=False)
+        axis.grid(axis="x", alpha=0.3)
+    axes[0].set_yticks(positions, list(groups))
+    axes[0].invert_yaxis()  # the first group on top, as in the tables
+    figure.suptitle(title, fontsize=10)
+    return _save(figure, path, dpi=110)
+
+
 def curves(path, x, panels, xlabel="epoch", figsize=(10, 4)):
     """Writes side-by-side line charts as a PNG, atomically; returns its path.
 

@@ -95,6 +95,7 @@ COMMAND_LINES = [
     "conversion/runtime_matrix.py",
     "conversion/op_costs.py",
     "conversion/arm_cost.py",
+    "conversion/overview.py",
     "android_bench/run.py",
     "android_bench/host.py",
     "android_bench/compare.py",
