@@ -86,6 +86,47 @@ def test_the_site_builds_strictly(tmp_path):
     assert "SwiftFormerImageClassifier" in (tmp_path / "site" / "api" / "index.html").read_text()
 
 
+DOCS = os.path.join(ROOT, "docs")
+INCLUDE = re.compile(r'^[ \t]*--8<-- "([^":]+)(?::([\w-]+))?"[ \t]*$', re.MULTILINE)
+
+
+def _include_problems(page, docs=DOCS):
+    """What is wrong with the includes of `page`: each must be a named part of a results page under
+    `docs/benchmarks/` (`tables.results_page`), so that a figure quoted on a prose page is the
+    benchmark's own and no figure is copied by hand."""
+    problems = []
+    for included in INCLUDE.finditer(open(page, encoding="utf-8").read()):
+        path, part = included.groups()
+        where = os.path.join(docs, path)
+        if not path.startswith("benchmarks/") or not part or not os.path.isfile(where):
+            problems.append(f"{included.group(0).strip()}: not a named part of a benchmark's page")
+            continue
+        text = open(where, encoding="utf-8").read()
+        if f"<!-- --8<-- [start:{part}] -->" not in text or f"<!-- --8<-- [end:{part}] -->" not in text:
+            problems.append(f"{included.group(0).strip()}: {path} has no part {part!r}")
+    return problems
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda path: os.path.relpath(path, ROOT))
+def test_every_included_figure_is_a_named_part_of_a_page_a_benchmark_wrote(page):
+    problems = _include_problems(page)
+    assert not problems, "\n".join(problems)
+
+
+def test_the_include_check_finds_a_missing_part_file_and_a_hand_written_table(tmp_path):
+    (tmp_path / "benchmarks").mkdir()
+    (tmp_path / "benchmarks" / "b.md").write_text("<!-- --8<-- [start:ok] -->\n| a |\n<!-- --8<-- [end:ok] -->\n")
+    (tmp_path / "notes.md").write_text("| a |\n")
+    page = tmp_path / "page.md"
+    includes = ["ok", "missing"]
+    page.write_text("".join(f'--8<-- "benchmarks/b.md:{part}"\n' for part in includes) + '--8<-- "notes.md"\n')
+    problems = _include_problems(str(page), docs=str(tmp_path))
+    assert problems == [
+        "--8<-- \"benchmarks/b.md:missing\": benchmarks/b.md has no part 'missing'",
+        '--8<-- "notes.md": not a named part of a benchmark\'s page',
+    ]
+
+
 @pytest.mark.parametrize("page", PAGES, ids=lambda path: os.path.relpath(path, ROOT))
 def test_every_command_names_what_exists(page):
     problems = _problems(page)
