@@ -49,7 +49,7 @@ from swiftformer_keras.lite.interpreter import (
     time_interleaved,
 )
 from swiftformer_keras.utils import cli
-from swiftformer_keras.utils.files import check_output_folder, check_output_paths
+from swiftformer_keras.utils.files import benchmark_result_paths, check_output_folder, check_output_paths
 
 PROG = "android_bench/host.py"
 
@@ -217,7 +217,7 @@ def _main(argv):
     runtime_label(args.runtime)  # a runtime this Python lacks: one line and exit 2 before any run
     inputs = [("--models", model) for model in args.models]
     check_output_folder("--output-dir", args.output_dir, inputs=inputs)
-    check_output_paths(*rows_lib.result_paths(args.output_dir, "host"), inputs=inputs)
+    check_output_paths(*benchmark_result_paths(args.output_dir, "host"), inputs=inputs)
     table = run_matrix(args.models, delegates, args.threads, args.runs, args.warmup, runtime=args.runtime)
     print(rows_lib.markdown(table))
     measured = dict.fromkeys(row["runtime"] for row in table if row.get("runtime"))

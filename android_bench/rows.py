@@ -6,12 +6,7 @@ measurement is a row too: `status` "failed" and `reason` saying why.
 """
 
 from swiftformer_keras.utils import charts
-from swiftformer_keras.utils.files import (
-    benchmark_result_paths,
-    write_benchmark_result,
-    write_csv_atomically,
-    write_json_atomically,
-)
+from swiftformer_keras.utils.files import write_benchmark_result
 from swiftformer_keras.utils.tables import markdown_table, results_page
 
 COLUMNS = (
@@ -110,14 +105,6 @@ def markdown(rows, columns=None):
     return markdown_table(columns, [[_cell(row.get(c)) for c in columns] for row in rows], align=align)
 
 
-def write_csv(rows, path):
-    return write_csv_atomically(path, [make_row(**row) for row in rows], COLUMNS)
-
-
-def write_json(rows, path, **extra):
-    return write_json_atomically(path, {**extra, "rows": [make_row(**row) for row in rows]})
-
-
 def page_columns(rows):
     """The results page's columns for `rows`: the filled ones of `PAGE_COLUMNS`, the device's only
     where more than one device was measured."""
@@ -143,13 +130,9 @@ def plot(rows, path):
     return charts.grouped_bars(path, models, series, "median ms per inference (lower is better)", "benchmark rows")
 
 
-def result_paths(folder, stem):
-    """`(what, path)` of the files `write_result` may write into `folder`."""
-    return benchmark_result_paths(folder, stem)
-
-
 def write_result(folder, stem, rows, title, command, machine, notes=(), **extra):
-    """Writes the rows as one result (`files.write_benchmark_result`): `<stem>.json` (with
+    """Writes the rows as one result (`files.write_benchmark_result`; `files.benchmark_result_paths`
+    names its files): `<stem>.json` (with
     `command` and `extra`), `.csv`, `.md` (the results page: date, `machine`, `command`, the table)
     and `.png`, the chart, where some row was measured. Returns the paths written."""
     rows = [make_row(**row) for row in rows]

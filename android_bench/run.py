@@ -56,7 +56,7 @@ from android_bench.benchmark_model import (
 )
 from android_bench.matrix import log_to_stderr, run_matrix
 from swiftformer_keras.utils import cli
-from swiftformer_keras.utils.files import check_output_folder, check_output_paths
+from swiftformer_keras.utils.files import benchmark_result_paths, check_output_folder, check_output_paths
 
 PROG = "android_bench/run.py"
 
@@ -168,7 +168,7 @@ def _main(argv):
     # Before the runs, which may take hours; no output may overwrite a model or the binary.
     inputs = [("--models", model) for model in args.models] + [("--binary", args.binary)]
     check_output_folder("--output-dir", args.output_dir, inputs=inputs)
-    check_output_paths(*table.result_paths(args.output_dir, "rows"), inputs=inputs)
+    check_output_paths(*benchmark_result_paths(args.output_dir, "rows"), inputs=inputs)
 
     details = {}
     rows = run_matrix(

@@ -61,7 +61,7 @@ def read_result(flag, path, keys):
 
 
 def runtime_rows(matrix, variant):
-    """`({file: {runtime: ms or error}}, {file: MB}, defaults, runtimes, variant)`: every file of the
+    """`({file: {runtime: (ms, error)}}, {file: MB}, defaults, runtimes, variant)`: every file of the
     variant, named `<mode>-<min runtime>` (`int8-2.14`), as arm_cost's keys name them."""
     variants = list(dict.fromkeys(row["variant"] for row in matrix["rows"]))
     if variant is None and len(variants) > 1:
@@ -74,8 +74,7 @@ def runtime_rows(matrix, variant):
     for row in matrix["rows"]:
         if row["variant"] == variant:
             name = f"{row['mode']}-{row['min_runtime']}"
-            # A file a runtime refuses: its error, where the matrix gives no median.
-            latency[name] = {label: row.get(f"{key} ms") or row.get(f"{key} error") for key, label in runtimes.items()}
+            latency[name] = {label: (row.get(f"{key} ms"), row.get(f"{key} error")) for key, label in runtimes.items()}
             size[name] = row["size_mb"]
             defaults |= {name} if row["default"] else set()
     return latency, size, defaults, list(runtimes.values()), variant
@@ -125,9 +124,7 @@ def overview_rows(latency, size, defaults, runtimes, arm):
     for name in sorted(names, key=lambda name: _file_order(name, defaults)):
         row = {"file": name, "default": name in defaults, "size_mb": size.get(name)}
         for runtime in runtimes:
-            found = latency.get(name, {}).get(runtime)
-            row[f"{runtime} ms"] = found if isinstance(found, (int, float)) else None
-            row[f"{runtime} error"] = found if isinstance(found, str) else None
+            row[f"{runtime} ms"], row[f"{runtime} error"] = latency.get(name, {}).get(runtime, (None, None))
         for run in arm:
             row.update({_cost_key(run, cpu): run["cost"].get(name, {}).get(cpu) for cpu in run["cpus"]})
         # The baseline against itself is the reference, not a measurement (its ARM outputs differ from

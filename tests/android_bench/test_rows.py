@@ -26,12 +26,11 @@ def test_csv_and_json_hold_the_rows(tmp_path):
         {"model": "xs.tflite", "status": "ok", "median_ms": 3.25, "threads": 2},
         {"model": "s.tflite", "status": "failed", "reason": "no device"},
     ]
-    rows.write_csv(measured, tmp_path / "rows.csv")
+    rows.write_result(tmp_path, "rows", measured, "T", "run.py", "here")
     with open(tmp_path / "rows.csv", newline="") as file:
         read = list(csv.DictReader(file))
     assert list(read[0]) == list(rows.COLUMNS)
     assert (read[0]["median_ms"], read[0]["threads"], read[1]["reason"]) == ("3.25", "2", "no device")
-    rows.write_json(measured, tmp_path / "rows.json", command="run.py")
     saved = json.loads((tmp_path / "rows.json").read_text())
     assert saved["command"] == "run.py" and saved["rows"][0]["median_ms"] == 3.25 and len(saved["rows"]) == 2
 
